@@ -1,0 +1,1 @@
+"""I/O behind small interfaces: chain, storage, database, HTTP clients, TEE backends, sandbox."""

@@ -1,0 +1,1 @@
+"""The ``sealrun`` command line (Typer); Rich renders in one place: :mod:`sealrun.cli.output`."""

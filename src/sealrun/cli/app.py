@@ -1,0 +1,46 @@
+"""The root ``sealrun`` command: one Typer app, with one sub-app per noun.
+
+Each noun lives in its own module (``sealrun.cli.<noun>``) and is registered here; nothing
+runs at import time. :func:`main` is the console entry point: it turns every
+:class:`~sealrun.errors.SealrunError` into one line and a non-zero exit status, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from sealrun.cli.output import EXIT_USAGE, fail
+from sealrun.errors import SealrunError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sealrun",
+    help="Run a program over private data on machines you don't trust.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; exit 0 on success, 1 on a sealrun error, 2 on a usage error."""
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args
+    try:
+        app(args=args, prog_name="sealrun", standalone_mode=False)
+    except SealrunError as error:
+        fail(error, as_json=as_json)
+    except click.exceptions.Abort:
+        fail(SealrunError("Cancelled by the user.", code="CANCELLED"), as_json=as_json)
+    except click.exceptions.ClickException as error:
+        if as_json:
+            fail(SealrunError(error.format_message(), code="USAGE"), as_json=True)
+        error.show()
+        raise SystemExit(EXIT_USAGE) from None
+    except click.exceptions.Exit as done:
+        raise SystemExit(done.exit_code) from None

@@ -1,0 +1,1 @@
+"""Starts a whole local marketplace on one machine."""
