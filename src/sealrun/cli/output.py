@@ -59,9 +59,7 @@ class Output:
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
 
-    def result(
-        self, data: Mapping[str, Any], human: Callable[[Console], None] | None = None
-    ) -> None:
+    def result(self, data: Mapping[str, Any], human: Callable[[Console], None] | None = None) -> None:
         """Print the command's result: JSON as-is, or through ``human`` (default: key: value lines)."""
         if self.as_json:
             sys.stdout.write(json.dumps(data, default=_default, sort_keys=True) + "\n")

@@ -1,0 +1,29 @@
+"""Tasks: identifiers, result digests, authorizations, receipts and the secrets bundle.
+
+The byte formats here are shared by the contracts, the enclave runtime, the SMS and the
+worker pool; ``docs/formats.md`` documents them byte by byte.
+"""
+
+from sealrun.core.tasks.bundle import BUNDLE_VERSION, SecretsBundle
+from sealrun.core.tasks.hashing import (
+    authorization_digest,
+    failure_digest,
+    result_hash,
+    result_seal,
+    result_signature_digest,
+    task_id,
+)
+from sealrun.core.tasks.signatures import recover_signer, sign_digest
+
+__all__ = [
+    "BUNDLE_VERSION",
+    "SecretsBundle",
+    "authorization_digest",
+    "failure_digest",
+    "recover_signer",
+    "result_hash",
+    "result_seal",
+    "result_signature_digest",
+    "sign_digest",
+    "task_id",
+]

@@ -1,0 +1,65 @@
+"""The secrets bundle parses what it writes and rejects everything else with a code."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
+from sealrun.errors import SecretError
+
+BUNDLE = SecretsBundle(
+    task_id="0x" + "11" * 32,
+    worker="0x" + "AB" * 20,
+    enclave_key="0x" + "22" * 32,
+    beneficiary_recipient="age1" + "q" * 58,
+    result_upload=ResultUpload(url="http://127.0.0.1:9/results", token="t0k"),
+    max_time=300,
+    params=TaskParams(args="--fast", input_files=("https://example.org/a.txt",)),
+    dataset=DatasetSecret(url="file:///d.age", checksum="0x" + "33" * 32, key="AGE-SECRET-KEY-1" + "Q" * 58),
+    app_developer_secret="dev",
+    requester_secrets={1: "one", 2: "two"},
+)
+
+
+def test_round_trip() -> None:
+    assert SecretsBundle.from_json(BUNDLE.to_json()) == BUNDLE
+
+
+def test_secrets_are_not_in_repr() -> None:
+    text = repr(BUNDLE)
+    assert "22" * 32 not in text
+    assert "dev" not in text
+    assert "one" not in text
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (lambda d: d.update(version=2), "BUNDLE_VERSION_UNSUPPORTED"),
+        (lambda d: d.update(extra=1), "BUNDLE_INVALID"),
+        (lambda d: d.pop("task_id"), "BUNDLE_INVALID"),
+        (lambda d: d.update(task_id="0x12"), "BUNDLE_INVALID"),
+        (lambda d: d.update(max_time=0), "BUNDLE_INVALID"),
+        (lambda d: d.update(max_time=True), "BUNDLE_INVALID"),
+        (lambda d: d.update(requester_secrets={"0": "x"}), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(checksum="nope"), "BUNDLE_INVALID"),
+        (lambda d: d["params"].update(input_files=[1]), "BUNDLE_INVALID"),
+    ],
+)
+def test_bad_bundles_are_refused(mutate: object, code: str) -> None:
+    data = json.loads(BUNDLE.to_json())
+    mutate(data)  # type: ignore[operator]
+    with pytest.raises(SecretError) as caught:
+        SecretsBundle.from_json(json.dumps(data).encode())
+    assert caught.value.code == code
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_only_raise_secret_error(raw: bytes) -> None:
+    with contextlib.suppress(SecretError):
+        SecretsBundle.from_json(raw)
