@@ -20,7 +20,8 @@ occur; they are turned into words only at the edges (CLI line, HTTP problem JSON
     ├── EnclaveError       enclave runtime, bundles, receipts (ENCLAVE_*)
     ├── StorageError       blob store, downloads (STORAGE_*)
     ├── WalletError        keystores and passwords (WALLET_*)
-    └── ServiceError       HTTP services and their clients (SERVICE_*)
+    ├── ServiceError       HTTP services and their clients (SERVICE_*)
+    └── RequestError       signed-request authentication (REQUEST_*)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "ConfigError",
     "EnclaveError",
     "OrderError",
+    "RequestError",
     "SandboxError",
     "SealError",
     "SealrunError",
@@ -134,3 +136,9 @@ class ServiceError(SealrunError):
     """An HTTP service answered with an error or could not be reached."""
 
     default_code = "SERVICE_ERROR"
+
+
+class RequestError(SealrunError):
+    """A signed request is unsigned, malformed, badly signed, stale or replayed."""
+
+    default_code = "REQUEST_INVALID"
