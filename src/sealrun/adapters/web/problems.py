@@ -1,0 +1,103 @@
+"""Errors as ``application/problem+json`` (RFC 9457) with the stable sealrun code.
+
+A body looks like ``{"type": "urn:sealrun:problem:SECRET_EXISTS", "title": "...", "status":
+409, "detail": "...", "code": "SECRET_EXISTS"}``. Request-shape errors answer 422 with code
+``VALIDATION_FAILED``; unknown routes 404 ``NOT_FOUND``; anything unexpected 500 ``INTERNAL``
+with no detail (the traceback stays in the server log).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from sealrun.errors import ChainError, RequestError, SealrunError, StorageError
+
+__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem_responses"]
+
+PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("sealrun.web")
+
+
+class Problem(BaseModel):
+    """The problem document every error response carries."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+def _response(status: int, code: str, detail: str) -> JSONResponse:
+    title = code.replace("_", " ").capitalize()
+    body = Problem(type=f"urn:sealrun:problem:{code}", title=title, status=status, detail=detail, code=code)
+    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM_JSON)
+
+
+def _default_status(error: SealrunError) -> int:
+    if isinstance(error, RequestError):
+        return 401
+    if isinstance(error, ChainError):
+        return 502
+    if isinstance(error, StorageError):
+        return 503
+    return 400
+
+
+def install_problem_handlers(app: FastAPI, statuses: Mapping[str, int] | None = None) -> None:
+    """Translate every error raised in ``app`` into a problem response.
+
+    Args:
+        app: the FastAPI application.
+        statuses: HTTP status per error code (e.g. ``{"SECRET_NOT_FOUND": 404}``); codes not
+            listed get 401 for request authentication, 502 for the chain, 503 for storage,
+            400 otherwise.
+    """
+    table = dict(statuses or {})
+
+    async def sealrun_error(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, SealrunError)
+        status = table.get(error.code) or _default_status(error)
+        return _response(status, error.code, error.message)
+
+    async def validation_error(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        parts = []
+        for item in error.errors()[:5]:
+            where = ".".join(str(p) for p in item.get("loc", ()))
+            parts.append(f"{where}: {item.get('msg', 'invalid')}")
+        return _response(422, "VALIDATION_FAILED", "; ".join(parts) or "the request is invalid")
+
+    async def http_error(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
+        return _response(error.status_code, codes.get(error.status_code, "HTTP_ERROR"), str(error.detail))
+
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        _log.exception("unexpected error", exc_info=error)
+        return _response(500, "INTERNAL", "the service failed unexpectedly")
+
+    handlers: dict[type[Exception], Callable[[Request, Exception], Any]] = {
+        SealrunError: sealrun_error,
+        RequestValidationError: validation_error,
+        HTTPException: http_error,
+        Exception: unexpected,
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries documenting problem bodies for these statuses."""
+    return {
+        status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "a problem document"}
+        for status in (*statuses, 422)
+    }

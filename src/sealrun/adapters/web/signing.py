@@ -1,0 +1,90 @@
+"""Signed requests over HTTP: three headers and the ``"<METHOD> <path>"`` action.
+
+Headers: ``Sealrun-Timestamp`` (decimal UNIX seconds), ``Sealrun-Nonce`` (``0x`` + 32 bytes
+hex) and ``Sealrun-Signature`` (``0x`` + 65 bytes hex); the signed ``bodyHash`` is keccak256
+of the exact body bytes. The path includes the query string, so a signed ``GET`` cannot be
+replayed against other parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from sealrun.core.requests import RequestSignature
+from sealrun.errors import RequestError
+
+__all__ = [
+    "NONCE_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "SignedCall",
+    "read_signed_call",
+    "request_action",
+    "signature_headers",
+]
+
+TIMESTAMP_HEADER = "Sealrun-Timestamp"
+NONCE_HEADER = "Sealrun-Nonce"
+SIGNATURE_HEADER = "Sealrun-Signature"
+_NONCE = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
+_TIMESTAMP = re.compile(r"^[0-9]{1,19}$")
+
+
+@dataclass(frozen=True)
+class SignedCall:
+    """An HTTP request as the verifier needs it: action, raw body and signature triple."""
+
+    action: str
+    body: bytes
+    signature: RequestSignature
+
+
+def request_action(method: str, path: str, query: str = "") -> str:
+    """Return the signed action of an HTTP request: ``"PUT /v1/x?y=1"``."""
+    return f"{method.upper()} {path}" + (f"?{query}" if query else "")
+
+
+def signature_headers(signed: RequestSignature) -> dict[str, str]:
+    """The headers a client attaches to a signed request."""
+    return {
+        TIMESTAMP_HEADER: str(signed.timestamp),
+        NONCE_HEADER: "0x" + signed.nonce.hex(),
+        SIGNATURE_HEADER: "0x" + signed.signature.hex(),
+    }
+
+
+def parse_signature_headers(headers: Mapping[str, str]) -> RequestSignature:
+    """Read the signature triple from request headers.
+
+    Raises:
+        RequestError: ``REQUEST_UNSIGNED`` if a header is missing, ``REQUEST_MALFORMED`` if
+            one is not of the documented shape.
+    """
+    lowered = {key.lower(): value for key, value in headers.items()}
+    values = [lowered.get(name.lower()) for name in (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)]
+    timestamp, nonce, signature = values
+    if timestamp is None or nonce is None or signature is None:
+        raise RequestError(
+            f"this request must be signed ({TIMESTAMP_HEADER}, {NONCE_HEADER}, {SIGNATURE_HEADER})",
+            code="REQUEST_UNSIGNED",
+        )
+    if not (_TIMESTAMP.match(timestamp) and _NONCE.match(nonce) and _SIGNATURE.match(signature)):
+        raise RequestError("signature headers are malformed", code="REQUEST_MALFORMED")
+    return RequestSignature(
+        timestamp=int(timestamp), nonce=bytes.fromhex(nonce[2:]), signature=bytes.fromhex(signature[2:])
+    )
+
+
+async def read_signed_call(request: Request) -> SignedCall:
+    """FastAPI dependency: the signed call of the current request (the body is cached)."""
+    body = await request.body()
+    return SignedCall(
+        action=request_action(request.method, request.url.path, request.url.query),
+        body=body,
+        signature=parse_signature_headers(request.headers),
+    )
