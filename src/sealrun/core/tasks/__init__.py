@@ -5,6 +5,7 @@ worker pool; ``docs/formats.md`` documents them byte by byte.
 """
 
 from sealrun.core.tasks.bundle import BUNDLE_VERSION, SecretsBundle
+from sealrun.core.tasks.failures import FailureCode, parse_failure_code
 from sealrun.core.tasks.hashing import (
     authorization_digest,
     failure_digest,
@@ -17,9 +18,11 @@ from sealrun.core.tasks.signatures import recover_signer, sign_digest
 
 __all__ = [
     "BUNDLE_VERSION",
+    "FailureCode",
     "SecretsBundle",
     "authorization_digest",
     "failure_digest",
+    "parse_failure_code",
     "recover_signer",
     "result_hash",
     "result_seal",

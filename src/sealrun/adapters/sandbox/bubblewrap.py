@@ -1,0 +1,254 @@
+"""Run an app under bubblewrap: no network, no host files, bounded resources.
+
+The sandbox (``bwrap``, Debian ``bubblewrap``) gets:
+
+- every namespace unshared (user, pid, net, ipc, uts, cgroup): no network interface but
+  loopback, no view of host processes; nested user namespaces are disabled;
+- a root filesystem of the host's ``/usr`` read-only (with the ``/bin``, ``/lib*``
+  symlinks of a merged-/usr system), fresh ``/proc`` and ``/dev``, a size-capped private
+  tmpfs ``/tmp``, the bundle read-only at ``/app``, the inputs read-only at ``/iexec_in``,
+  the output folder writable at ``/iexec_out``; nothing else (no ``/etc``, no ``/root``,
+  no ``/home``);
+- an environment that is exactly :attr:`SandboxSpec.env` (``--clearenv``);
+- no privileges: when the runtime is root, ``bwrap`` itself is started as ``nobody``
+  (uid/gid 65534 by default, no supplementary groups), so the app is ``nobody`` on the host
+  filesystem too and bwrap runs unprivileged (no setuid, no capabilities);
+- rlimits inherited by every app process: RLIMIT_AS (memory), RLIMIT_NPROC (processes,
+  counted inside the sandbox's own user namespace), RLIMIT_FSIZE (file size), no core
+  dumps; the wall-clock limit kills the whole process group (the pid namespace dies with
+  its init);
+- stdout and stderr drained through pipes into files, each kept up to ``log_size_bytes``.
+
+Memory exhaustion under RLIMIT_AS shows as a failed allocation, not a signal: a run that
+failed is reported ``memory_exceeded`` when its stderr tail carries the allocation-failure
+message of Python (``MemoryError``), glibc/C++ (``std::bad_alloc``, ``Cannot allocate
+memory``, ``out of memory``). An app can only misclassify its own failure that way.
+
+Errors: :class:`~sealrun.errors.SandboxError` ``SANDBOX_FAILED`` when bubblewrap cannot
+set the sandbox up (the app never started), ``SANDBOX_UNAVAILABLE`` when bwrap is missing,
+``SANDBOX_PATH_UNREACHABLE`` when the unprivileged sandbox cannot reach a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+from sealrun.adapters.sandbox.limits import SandboxOutcome, SandboxSpec
+from sealrun.errors import SandboxError
+
+__all__ = ["BubblewrapSandbox"]
+
+_MEMORY_MARKERS = (b"MemoryError", b"std::bad_alloc", b"Cannot allocate memory", b"out of memory")
+_TAIL_BYTES = 8192
+_CHUNK = 65536
+# bwrap's monitor and the sandbox's init are processes of the same user too.
+_BWRAP_PROCESSES = 4
+
+
+class _Drain(threading.Thread):
+    """Copies one pipe into a file up to a cap, then keeps reading so the app never blocks."""
+
+    def __init__(self, source: IO[bytes], target: Path, cap: int) -> None:
+        super().__init__(daemon=True)
+        self.source, self.target, self.cap = source, target, cap
+        self.total = 0
+        self.tail = b""
+
+    def run(self) -> None:
+        with self.target.open("wb") as sink:
+            while chunk := os.read(self.source.fileno(), _CHUNK):
+                keep = max(0, min(len(chunk), self.cap - self.total))
+                if keep:
+                    sink.write(chunk[:keep])
+                self.total += len(chunk)
+                self.tail = (self.tail + chunk)[-_TAIL_BYTES:]
+        self.source.close()
+
+
+class BubblewrapSandbox:
+    """The bubblewrap sandbox runner.
+
+    Args:
+        bwrap: path of the ``bwrap`` binary.
+        host_uid: the unprivileged host user bwrap runs as when we are root.
+        host_gid: its group.
+    """
+
+    def __init__(self, *, bwrap: Path = Path("/usr/bin/bwrap"), host_uid: int = 65534, host_gid: int = 65534):
+        self.bwrap = bwrap
+        self.drop_privileges = os.geteuid() == 0
+        self.host_uid = host_uid if self.drop_privileges else os.geteuid()
+        self.host_gid = host_gid if self.drop_privileges else os.getegid()
+
+    def prepare_output(self, folder: Path) -> None:
+        """Make ``folder`` writable by the sandboxed app (and by nobody else but us)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.drop_privileges:
+            os.chown(folder, self.host_uid, self.host_gid)
+        folder.chmod(0o700)
+
+    def _root_filesystem(self) -> list[str]:
+        args = ["--ro-bind", "/usr", "/usr"]
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            host = Path("/") / name
+            if host.is_symlink():
+                args += ["--symlink", os.readlink(host), f"/{name}"]
+            elif host.is_dir():
+                args += ["--ro-bind", str(host), f"/{name}"]
+        return args
+
+    def command(self, spec: SandboxSpec, status_fd: int) -> list[str]:
+        """Return the full bwrap argv for ``spec`` (exposed so tests can read the policy)."""
+        args = [
+            str(self.bwrap),
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--uid",
+            "65534",
+            "--gid",
+            "65534",
+        ]
+        args += ["--die-with-parent", "--new-session", "--hostname", "sealrun", "--clearenv"]
+        args += ["--json-status-fd", str(status_fd)]
+        args += self._root_filesystem()
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", str(spec.limits.tmp_size_bytes), "--perms", "1777", "--tmpfs", "/tmp"]  # noqa: S108 - inside the sandbox
+        args += ["--ro-bind", str(spec.bundle_dir), "/app"]
+        args += ["--ro-bind", str(spec.input_dir), "/iexec_in"]
+        args += ["--bind", str(spec.output_dir), "/iexec_out"]
+        args += ["--chdir", "/app"]
+        # /tmp is the sandbox's private tmpfs, not the host's.
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **spec.env}  # noqa: S108
+        for key, value in sorted(env.items()):
+            args += ["--setenv", key, value]
+        return [*args, "--", *spec.argv]
+
+    def _check_reachable(self, spec: SandboxSpec) -> None:
+        if not self.drop_privileges:
+            return
+        for folder in (spec.bundle_dir, spec.input_dir, spec.output_dir):
+            for parent in [folder.resolve(), *folder.resolve().parents]:
+                st = parent.stat()
+                if st.st_uid != self.host_uid and not st.st_mode & 0o001:
+                    raise SandboxError(
+                        f"the sandbox user cannot reach {str(folder)!r}: {str(parent)!r} is not "
+                        "world-searchable (put the work folder under /tmp or chmod o+x)",
+                        code="SANDBOX_PATH_UNREACHABLE",
+                    )
+
+    def run(self, spec: SandboxSpec) -> SandboxOutcome:
+        """Run the app described by ``spec`` to completion or to its limits.
+
+        Returns:
+            The :class:`SandboxOutcome` (exit status, signal, timeout, memory, log sizes).
+
+        Raises:
+            SandboxError: ``SANDBOX_UNAVAILABLE``, ``SANDBOX_PATH_UNREACHABLE`` or
+                ``SANDBOX_FAILED`` (bubblewrap could not start the app).
+        """
+        if not self.bwrap.exists():
+            raise SandboxError(f"bubblewrap is not installed at {self.bwrap}", code="SANDBOX_UNAVAILABLE")
+        self._check_reachable(spec)
+        limits = spec.limits
+        status_read, status_write = os.pipe()
+
+        def restrict() -> None:  # runs in the child between fork and exec
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+            nproc = limits.processes + _BWRAP_PROCESSES
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+        user = self.host_uid if self.drop_privileges else None
+        group = self.host_gid if self.drop_privileges else None
+        extra_groups: list[int] | None = [] if self.drop_privileges else None
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(
+                self.command(spec, status_write),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(status_write,),
+                start_new_session=True,
+                preexec_fn=restrict,  # noqa: PLW1509 - rlimits must be set in the child before exec
+                close_fds=True,
+                user=user,
+                group=group,
+                extra_groups=extra_groups,
+            )
+        except OSError as error:
+            os.close(status_read)
+            os.close(status_write)
+            raise SandboxError(f"cannot start bubblewrap: {error}", code="SANDBOX_FAILED") from error
+        os.close(status_write)
+        assert process.stdout is not None
+        assert process.stderr is not None
+        out = _Drain(process.stdout, spec.stdout_path, limits.log_size_bytes)
+        err = _Drain(process.stderr, spec.stderr_path, limits.log_size_bytes)
+        out.start()
+        err.start()
+        timed_out = False
+        try:
+            process.wait(timeout=limits.wall_time_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            # bwrap leads its own session; killing the group kills its monitor, and the
+            # sandbox's init dies with it (--die-with-parent), taking the pid namespace along.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        elapsed = time.monotonic() - started
+        out.join()
+        err.join()
+        with os.fdopen(status_read, "rb") as status_file:
+            status = _parse_status(status_file.read())
+        if "child-pid" not in status and not timed_out:
+            raise SandboxError(
+                "bubblewrap could not set up the sandbox: "
+                + err.tail.decode("utf-8", "replace").strip()[-300:],
+                code="SANDBOX_FAILED",
+            )
+        exit_status, killed_by = _decode_exit(status, process.returncode)
+        memory = not timed_out and exit_status != 0 and any(m in err.tail for m in _MEMORY_MARKERS)
+        return SandboxOutcome(
+            exit_status=None if timed_out else exit_status,
+            signal=signal.SIGKILL if timed_out else killed_by,
+            timed_out=timed_out,
+            memory_exceeded=memory,
+            stdout_bytes=out.total,
+            stderr_bytes=err.total,
+            stdout_truncated=out.total > limits.log_size_bytes,
+            stderr_truncated=err.total > limits.log_size_bytes,
+            wall_seconds=elapsed,
+        )
+
+
+def _parse_status(raw: bytes) -> dict[str, int]:
+    status: dict[str, int] = {}
+    for line in raw.decode("utf-8", "replace").splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(document, dict):
+            status.update({k: v for k, v in document.items() if isinstance(v, int)})
+    return status
+
+
+def _decode_exit(status: dict[str, int], returncode: int) -> tuple[int | None, int | None]:
+    # bwrap reports the app's status as exit-code; a signal shows as 128 + signo.
+    code = status.get("exit-code", returncode)
+    if code < 0:
+        return None, -code
+    if code > 128 and code - 128 < 65:
+        return None, code - 128
+    return code, None

@@ -1,0 +1,76 @@
+"""What a sandboxed run is given and what came out of it (plain data, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["SandboxLimits", "SandboxOutcome", "SandboxSpec"]
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits of one run (bytes and seconds).
+
+    ``memory_bytes`` is the address-space limit of every app process (RLIMIT_AS);
+    ``processes`` the number of tasks the app may run (RLIMIT_NPROC inside its own user and
+    pid namespaces); ``file_size_bytes`` the largest file it may write (RLIMIT_FSIZE);
+    ``tmp_size_bytes`` the size of the private tmpfs /tmp; ``log_size_bytes`` how much of
+    stdout and of stderr is kept (the rest is drained and dropped); ``wall_time_s`` the
+    wall-clock limit, after which the whole sandbox is killed.
+    """
+
+    memory_bytes: int = 512 << 20
+    processes: int = 64
+    file_size_bytes: int = 256 << 20
+    tmp_size_bytes: int = 64 << 20
+    log_size_bytes: int = 1 << 20
+    wall_time_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """One app run: its argv, its three folders, its environment and limits.
+
+    ``bundle_dir`` is mounted read-only at ``/app`` (the working directory), ``input_dir``
+    read-only at ``/iexec_in``, ``output_dir`` writable at ``/iexec_out``. ``env`` is the
+    whole environment the app sees (nothing is inherited). stdout and stderr are written
+    to ``stdout_path`` and ``stderr_path``.
+    """
+
+    argv: tuple[str, ...]
+    bundle_dir: Path
+    input_dir: Path
+    output_dir: Path
+    stdout_path: Path
+    stderr_path: Path
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    limits: SandboxLimits = SandboxLimits()
+
+
+@dataclass(frozen=True)
+class SandboxOutcome:
+    """How a run ended.
+
+    ``exit_status`` is the app's exit status (``None`` if it was killed by a signal, then
+    ``signal`` says which); ``timed_out`` is set when the wall-clock limit killed it;
+    ``memory_exceeded`` when the app ran out of its memory limit (see
+    :mod:`sealrun.adapters.sandbox.bubblewrap` for how that is detected);
+    ``*_bytes`` are the sizes the app wrote, ``*_truncated`` whether the kept log was cut.
+    """
+
+    exit_status: int | None
+    signal: int | None
+    timed_out: bool
+    memory_exceeded: bool
+    stdout_bytes: int
+    stderr_bytes: int
+    stdout_truncated: bool
+    stderr_truncated: bool
+    wall_seconds: float
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the app exited 0 within its limits."""
+        return self.exit_status == 0 and not self.timed_out and not self.memory_exceeded

@@ -1,0 +1,60 @@
+"""Stable failure codes an enclave signs into a failure receipt.
+
+A failure receipt is the enclave's EIP-191 signature over
+``failure_digest(taskid, failureCode, logDigest)``; the hub refunds the requester at once
+when it verifies. ``failureCode`` is a ``uint256`` on chain and one of these values here.
+The numbers are a wire format: a value is never reused or renumbered, and ``0`` is never a
+failure (the contract rejects it).
+
+| code | name | meaning |
+| --- | --- | --- |
+| 1 | APP_EXIT_NONZERO | the app exited with a non-zero status or was killed by a signal |
+| 2 | APP_TIMEOUT | the app ran past its wall-clock limit; its whole process tree was killed |
+| 3 | APP_MEMORY_EXCEEDED | the app hit its memory limit |
+| 4 | APP_OUTPUT_TOO_LARGE | the output folder, a single file, or the logs exceeded their limits |
+| 5 | APP_OUTPUT_INVALID | unusable output: symlink, special file, bad computed.json, missing output |
+| 6 | INPUT_FETCH_FAILED | the dataset or an input file could not be downloaded |
+| 7 | INPUT_CHECKSUM_MISMATCH | the ciphertext's sha256 differs from the bundle's checksum |
+| 8 | INPUT_OPEN_FAILED | the dataset could not be opened (wrong key, tampered, truncated, hostile archive) |
+| 9 | BUNDLE_INVALID | the app bundle or its manifest is invalid, or its fingerprint is not the measured one |
+| 10 | SANDBOX_FAILED | the sandbox could not be started (not the app's fault) |
+| 11 | RESULT_UPLOAD_FAILED | the sealed result could not be uploaded |
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from sealrun.errors import ConfigError
+
+__all__ = ["FailureCode", "parse_failure_code"]
+
+
+class FailureCode(IntEnum):
+    """A stable, on-chain failure code (see the module docstring for the table)."""
+
+    APP_EXIT_NONZERO = 1
+    APP_TIMEOUT = 2
+    APP_MEMORY_EXCEEDED = 3
+    APP_OUTPUT_TOO_LARGE = 4
+    APP_OUTPUT_INVALID = 5
+    INPUT_FETCH_FAILED = 6
+    INPUT_CHECKSUM_MISMATCH = 7
+    INPUT_OPEN_FAILED = 8
+    BUNDLE_INVALID = 9
+    SANDBOX_FAILED = 10
+    RESULT_UPLOAD_FAILED = 11
+
+
+def parse_failure_code(value: int | str) -> FailureCode:
+    """Return the :class:`FailureCode` for a number or a name.
+
+    Raises:
+        ConfigError: ``INVALID_FAILURE_CODE`` for 0, an unknown number or an unknown name.
+    """
+    try:
+        if isinstance(value, str) and not value.isdigit():
+            return FailureCode[value]
+        return FailureCode(int(value))
+    except (KeyError, ValueError) as error:
+        raise ConfigError(f"unknown failure code {value!r}", code="INVALID_FAILURE_CODE") from error
