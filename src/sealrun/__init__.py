@@ -4,6 +4,17 @@ This module is the SDK facade: every public name is listed in ``__all__`` (sorte
 imported from the private module that defines it. Importing it does no work.
 """
 
+from sealrun.core.attestation import (
+    Claims,
+    Evidence,
+    EvidenceType,
+    SimulatedVerifier,
+    SimulatorKey,
+    SimulatorPublicKey,
+    make_simulated_evidence,
+    report_data_for,
+    verify_report_data,
+)
 from sealrun.errors import (
     AttestationError,
     ChainError,
@@ -24,8 +35,11 @@ from sealrun.errors import (
 __all__ = [
     "AttestationError",
     "ChainError",
+    "Claims",
     "ConfigError",
     "EnclaveError",
+    "Evidence",
+    "EvidenceType",
     "OrderError",
     "RequestError",
     "SandboxError",
@@ -33,7 +47,13 @@ __all__ = [
     "SealrunError",
     "SecretError",
     "ServiceError",
+    "SimulatedVerifier",
+    "SimulatorKey",
+    "SimulatorPublicKey",
     "StorageError",
     "UnpackError",
     "WalletError",
+    "make_simulated_evidence",
+    "report_data_for",
+    "verify_report_data",
 ]
