@@ -1,0 +1,234 @@
+"""Client of the blob store, and the per-task result upload token.
+
+The store (``sealrun.services.store``) keeps datasets and sealed results by the sha256 of
+their bytes. Everyone may read (``GET``/``HEAD /v1/blobs/{sha256}``, with ranges); writing
+needs one of two credentials:
+
+- a **result upload token**, minted by the SMS for one task and carried to the attested
+  enclave inside the sealed secrets bundle (``result_upload: {url, token}``). The enclave
+  uploads with ``PUT {url}/{sha256}`` and ``Authorization: Bearer {token}``. The token is
+  ``sru1.<taskid hex>.<expires unix>.<mac>`` where ``mac`` is the URL-safe base64 of
+  HMAC-SHA256 under a key shared by the SMS and the store over
+  ``b"sealrun-upload-v1\\0" ‖ taskid (32 B) ‖ expires (8 B big-endian)``. It names one task,
+  expires, and only the SMS and the store can mint it.
+- a **signed request** by an account (dataset uploads), see the store's docs.
+
+Errors (:class:`~sealrun.errors.StorageError`): ``UPLOAD_TOKEN_INVALID`` (malformed or
+forged), ``UPLOAD_TOKEN_EXPIRED``; the client raises ``STORAGE_UNREACHABLE`` when the store
+cannot be reached and the store's own code when it answers with a problem document.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+
+from sealrun.errors import StorageError
+
+__all__ = [
+    "BlobInfo",
+    "StoreClient",
+    "UploadGrant",
+    "mint_upload_token",
+    "verify_upload_token",
+]
+
+_TOKEN_PREFIX = "sru1"  # noqa: S105  # a format tag, not a secret
+_MAC_CONTEXT = b"sealrun-upload-v1\x00"
+_MIN_KEY_BYTES = 16
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class UploadGrant:
+    """What a verified upload token allows: uploads for ``task_id`` until ``expires_at``."""
+
+    task_id: bytes
+    expires_at: int
+
+
+def _mac(key: bytes, task_id: bytes, expires_at: int) -> str:
+    digest = hmac.new(key, _MAC_CONTEXT + task_id + expires_at.to_bytes(8, "big"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _check_key(key: bytes) -> bytes:
+    if len(key) < _MIN_KEY_BYTES:
+        raise StorageError("the upload token key must be at least 16 bytes", code="UPLOAD_TOKEN_KEY_WEAK")
+    return key
+
+
+def mint_upload_token(key: bytes, task_id: bytes, *, expires_at: int) -> str:
+    """Mint the bearer token that lets the enclave of ``task_id`` upload its result.
+
+    Args:
+        key: the secret shared by the SMS and the store (at least 16 bytes).
+        task_id: the 32-byte task id.
+        expires_at: unix time after which the store refuses the token.
+
+    Returns:
+        The token string, safe to place in an HTTP header.
+
+    Raises:
+        StorageError: ``UPLOAD_TOKEN_KEY_WEAK`` or ``UPLOAD_TOKEN_INVALID`` on bad arguments.
+    """
+    if len(task_id) != 32 or not 0 < expires_at < 2**63:
+        raise StorageError(
+            "an upload token needs a 32-byte task id and a positive expiry", code="UPLOAD_TOKEN_INVALID"
+        )
+    return f"{_TOKEN_PREFIX}.{task_id.hex()}.{expires_at}.{_mac(_check_key(key), task_id, expires_at)}"
+
+
+def verify_upload_token(key: bytes, token: str, *, now: int) -> UploadGrant:
+    """Check a token's MAC and expiry and return what it grants.
+
+    Raises:
+        StorageError: ``UPLOAD_TOKEN_INVALID`` (malformed or wrong MAC), ``UPLOAD_TOKEN_EXPIRED``.
+    """
+    parts = token.split(".")
+    invalid = StorageError(
+        "the upload token is malformed or was not minted by the SMS", code="UPLOAD_TOKEN_INVALID"
+    )
+    if len(parts) != 4 or parts[0] != _TOKEN_PREFIX or len(parts[1]) != 64 or not parts[2].isdigit():
+        raise invalid
+    try:
+        task_id = bytes.fromhex(parts[1])
+    except ValueError:
+        raise invalid from None
+    expires_at = int(parts[2])
+    if expires_at >= 2**63 or not hmac.compare_digest(parts[3], _mac(_check_key(key), task_id, expires_at)):
+        raise invalid
+    if now >= expires_at:
+        raise StorageError("the upload token has expired", code="UPLOAD_TOKEN_EXPIRED")
+    return UploadGrant(task_id=task_id, expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob: its sha256 (``0x``-hex checksum), size and public URL."""
+
+    checksum: str
+    size: int
+    url: str
+
+
+def _raise_for_problem(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    code, detail = "STORAGE_ERROR", response.text[:300]
+    try:
+        body: Any = response.json()
+        code, detail = str(body.get("code", code)), str(body.get("detail", detail))
+    except ValueError:
+        pass
+    raise StorageError(f"store answered {response.status_code}: {detail}", code=code)
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    while chunk := handle.read(_CHUNK):
+        yield chunk
+
+
+class StoreClient:
+    """Talks to one blob store over HTTP.
+
+    Args:
+        base_url: the store's root URL, e.g. ``http://127.0.0.1:8701``.
+        http: an httpx client to use instead of a new one (tests pass an in-process client).
+        timeout: seconds per request.
+    """
+
+    def __init__(self, base_url: str, *, http: httpx.Client | None = None, timeout: float = 60.0) -> None:
+        self._client = http or httpx.Client(timeout=timeout)
+        self._client.base_url = httpx.URL(base_url.rstrip("/"))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.TransportError as error:
+            raise StorageError(
+                f"the store at {self._client.base_url} is unreachable: {error}", code="STORAGE_UNREACHABLE"
+            ) from error
+        _raise_for_problem(response)
+        return response
+
+    def upload_file(self, path: Path, *, headers: dict[str, str]) -> BlobInfo:
+        """Upload a file (streamed) under its sha256; ``headers`` carry the credential.
+
+        Raises:
+            StorageError: the store's code (``STORAGE_QUOTA_EXCEEDED``, ``STORAGE_TOO_LARGE``...).
+        """
+        checksum = _sha256_of_file(path)
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            response = self._send(
+                "PUT", f"/v1/blobs/{checksum}", content=_file_chunks(handle),
+                headers={**headers, "content-length": str(size)},
+            )  # fmt: skip
+        return _blob_info(response.json())
+
+    def upload_bytes(
+        self, data: bytes | Iterable[bytes], checksum: str, *, headers: dict[str, str]
+    ) -> BlobInfo:
+        """Upload bytes whose sha256 hex is ``checksum`` (without ``0x``)."""
+        return _blob_info(self._send("PUT", f"/v1/blobs/{checksum}", content=data, headers=headers).json())
+
+    def upload_with_token(self, path: Path, token: str) -> BlobInfo:
+        """Upload a sealed result with the per-task token from the secrets bundle."""
+        return self.upload_file(path, headers={"authorization": f"Bearer {token}"})
+
+    def head(self, checksum: str) -> int:
+        """Return the size of a stored blob. Raises ``STORAGE_NOT_FOUND`` when absent."""
+        return int(self._send("HEAD", f"/v1/blobs/{checksum.removeprefix('0x')}").headers["content-length"])
+
+    def download(self, checksum: str, destination: Path) -> Path:
+        """Download a blob into ``destination`` (temp file + rename) after checking its sha256.
+
+        Raises:
+            StorageError: ``STORAGE_CHECKSUM_MISMATCH`` if the bytes do not hash to ``checksum``.
+        """
+        expected = checksum.removeprefix("0x")
+        temporary = destination.with_name(f".{destination.name}.part")
+        digest = hashlib.sha256()
+        try:
+            with self._client.stream("GET", f"/v1/blobs/{expected}") as response:
+                if not response.is_success:
+                    response.read()
+                    _raise_for_problem(response)
+                with temporary.open("wb") as out:
+                    for chunk in response.iter_bytes(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+        except httpx.TransportError as error:
+            temporary.unlink(missing_ok=True)
+            raise StorageError(f"the store is unreachable: {error}", code="STORAGE_UNREACHABLE") from error
+        if digest.hexdigest() != expected:
+            temporary.unlink(missing_ok=True)
+            raise StorageError(
+                "downloaded bytes do not match their checksum", code="STORAGE_CHECKSUM_MISMATCH"
+            )
+        temporary.replace(destination)
+        return destination
+
+
+def _blob_info(body: Any) -> BlobInfo:
+    return BlobInfo(checksum=str(body["checksum"]), size=int(body["size"]), url=str(body["url"]))

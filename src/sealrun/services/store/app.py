@@ -1,0 +1,75 @@
+"""The store's composition root: ``create_app(settings)`` builds everything; importing does nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sealrun.adapters.web import install_problem_handlers
+from sealrun.core.requests import RequestDomain
+from sealrun.errors import ConfigError
+from sealrun.services.store.blobs import BlobRepository
+from sealrun.services.store.routes import router
+from sealrun.services.store.settings import StoreSettings
+from sealrun.services.store.signedrequests import SignedUploadAuthenticator
+from sealrun.services.store.usecases import StoreService
+
+__all__ = ["STATUS_BY_CODE", "create_app"]
+
+STATUS_BY_CODE = {
+    "STORAGE_NOT_FOUND": 404,
+    "STORAGE_BAD_CHECKSUM": 400,
+    "STORAGE_CHECKSUM_MISMATCH": 422,
+    "STORAGE_TRUNCATED": 400,
+    "STORAGE_TOO_LARGE": 413,
+    "STORAGE_QUOTA_EXCEEDED": 507,
+    "STORAGE_UNAUTHORIZED": 401,
+    "STORAGE_FORBIDDEN": 403,
+    "UPLOAD_TOKEN_INVALID": 401,
+    "UPLOAD_TOKEN_EXPIRED": 401,
+}
+
+
+def create_app(settings: StoreSettings, *, clock: Callable[[], float] = time.time) -> FastAPI:
+    """Build the store's FastAPI application.
+
+    Args:
+        settings: the store's settings.
+        clock: the unix-time source (tests inject a fixed one).
+
+    Raises:
+        ConfigError: ``CONFIG_INVALID`` if signed uploads are half configured.
+    """
+    if (settings.chain_id is None) != (settings.hub is None):
+        raise ConfigError("set both chain_id and hub to accept signed uploads", code="CONFIG_INVALID")
+    authenticator = None
+    if settings.chain_id is not None and settings.hub is not None:
+        authenticator = SignedUploadAuthenticator(
+            RequestDomain(chain_id=settings.chain_id, hub=settings.hub), window=settings.request_max_age
+        )
+    repository = BlobRepository(
+        settings.root, max_blob_bytes=settings.max_blob_bytes, quota_bytes=settings.quota_bytes
+    )
+    key = settings.upload_token_key.get_secret_value().encode() if settings.upload_token_key else None
+    service = StoreService(
+        repository,
+        token_key=key,
+        authenticator=authenticator,
+        allowed_uploaders=frozenset(settings.allowed_uploaders),
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        repository.open()
+        yield
+
+    app = FastAPI(title="sealrun store", version="1", lifespan=lifespan)
+    app.state.service = service
+    app.state.base_url = settings.base_url()
+    install_problem_handlers(app, STATUS_BY_CODE)
+    app.include_router(router)
+    return app

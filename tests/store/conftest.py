@@ -1,0 +1,45 @@
+"""Fixtures for the blob store: settings, an in-process app and signing helpers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from fastapi.testclient import TestClient
+
+from sealrun.services.store import StoreSettings, create_app
+
+TOKEN_KEY = "k" * 32
+HUB = "0x00000000000000000000000000000000000000aa"
+CHAIN_ID = 31337
+NOW = 1_800_000_000
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> StoreSettings:
+    return StoreSettings(
+        root=tmp_path / "store",
+        upload_token_key=TOKEN_KEY,  # type: ignore[arg-type]
+        chain_id=CHAIN_ID,
+        hub=HUB,
+        max_blob_bytes=1 << 20,
+        quota_bytes=3 << 20,
+    )
+
+
+@pytest.fixture
+def client(settings: StoreSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, clock=lambda: NOW), base_url="http://store") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def uploader() -> bytes:
+    return bytes(Account.create().key)
