@@ -19,7 +19,9 @@ The sandbox (``bwrap``, Debian ``bubblewrap``) gets:
   its init);
 - stdout and stderr drained through pipes into files, each kept up to ``log_size_bytes``.
 
-Memory exhaustion under RLIMIT_AS shows as a failed allocation, not a signal: a run that
+A write past RLIMIT_FSIZE raises SIGXFSZ (or EFBIG, "File too large", where the app
+ignores the signal): the run is reported ``file_size_exceeded``. Memory exhaustion under
+RLIMIT_AS shows as a failed allocation, not a signal: a run that
 failed is reported ``memory_exceeded`` when its stderr tail carries the allocation-failure
 message of Python (``MemoryError``), glibc/C++ (``std::bad_alloc``, ``Cannot allocate
 memory``, ``out of memory``). An app can only misclassify its own failure that way.
@@ -47,6 +49,7 @@ from sealrun.errors import SandboxError
 __all__ = ["BubblewrapSandbox"]
 
 _MEMORY_MARKERS = (b"MemoryError", b"std::bad_alloc", b"Cannot allocate memory", b"out of memory")
+_FILE_SIZE_MARKERS = (b"File too large",)
 _TAIL_BYTES = 8192
 _CHUNK = 65536
 # bwrap's monitor and the sandbox's init are processes of the same user too.
@@ -138,10 +141,14 @@ class BubblewrapSandbox:
         for folder in (spec.bundle_dir, spec.input_dir, spec.output_dir):
             for parent in [folder.resolve(), *folder.resolve().parents]:
                 st = parent.stat()
-                if st.st_uid != self.host_uid and not st.st_mode & 0o001:
+                if not (
+                    st.st_mode & 0o001
+                    or (st.st_uid == self.host_uid and st.st_mode & 0o100)
+                    or (st.st_gid == self.host_gid and st.st_mode & 0o010)
+                ):
                     raise SandboxError(
                         f"the sandbox user cannot reach {str(folder)!r}: {str(parent)!r} is not "
-                        "world-searchable (put the work folder under /tmp or chmod o+x)",
+                        "searchable by it (put the work folder under /tmp or chmod o+x)",
                         code="SANDBOX_PATH_UNREACHABLE",
                     )
 
@@ -218,12 +225,15 @@ class BubblewrapSandbox:
                 code="SANDBOX_FAILED",
             )
         exit_status, killed_by = _decode_exit(status, process.returncode)
-        memory = not timed_out and exit_status != 0 and any(m in err.tail for m in _MEMORY_MARKERS)
+        failed = not timed_out and exit_status != 0
+        memory = failed and any(m in err.tail for m in _MEMORY_MARKERS)
+        too_large = failed and (killed_by == signal.SIGXFSZ or any(m in err.tail for m in _FILE_SIZE_MARKERS))
         return SandboxOutcome(
             exit_status=None if timed_out else exit_status,
             signal=signal.SIGKILL if timed_out else killed_by,
             timed_out=timed_out,
             memory_exceeded=memory,
+            file_size_exceeded=too_large,
             stdout_bytes=out.total,
             stderr_bytes=err.total,
             stdout_truncated=out.total > limits.log_size_bytes,

@@ -57,6 +57,8 @@ class SandboxOutcome:
     ``signal`` says which); ``timed_out`` is set when the wall-clock limit killed it;
     ``memory_exceeded`` when the app ran out of its memory limit (see
     :mod:`sealrun.adapters.sandbox.bubblewrap` for how that is detected);
+    ``file_size_exceeded`` when a write hit RLIMIT_FSIZE (SIGXFSZ, or EFBIG for apps that
+    ignore the signal, as Python does);
     ``*_bytes`` are the sizes the app wrote, ``*_truncated`` whether the kept log was cut.
     """
 
@@ -64,6 +66,7 @@ class SandboxOutcome:
     signal: int | None
     timed_out: bool
     memory_exceeded: bool
+    file_size_exceeded: bool
     stdout_bytes: int
     stderr_bytes: int
     stdout_truncated: bool
@@ -73,4 +76,4 @@ class SandboxOutcome:
     @property
     def succeeded(self) -> bool:
         """Whether the app exited 0 within its limits."""
-        return self.exit_status == 0 and not self.timed_out and not self.memory_exceeded
+        return self.exit_status == 0 and not self.timed_out

@@ -19,6 +19,7 @@ failure (the contract rejects it).
 | 9 | BUNDLE_INVALID | the app bundle or its manifest is invalid, or its fingerprint is not the measured one |
 | 10 | SANDBOX_FAILED | the sandbox could not be started (not the app's fault) |
 | 11 | RESULT_UPLOAD_FAILED | the sealed result could not be uploaded |
+| 12 | TASK_PARAMS_INVALID | the request's parameters are unusable (e.g. args with unbalanced quotes) |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class FailureCode(IntEnum):
     BUNDLE_INVALID = 9
     SANDBOX_FAILED = 10
     RESULT_UPLOAD_FAILED = 11
+    TASK_PARAMS_INVALID = 12
 
 
 def parse_failure_code(value: int | str) -> FailureCode:

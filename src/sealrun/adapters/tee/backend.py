@@ -1,0 +1,77 @@
+"""One interface for every TEE backend, seen from both sides of the enclave boundary.
+
+- :class:`Quoter` lives *inside* the enclave: it turns 64 bytes of report data into
+  evidence whose measurement is the running enclave's (for us, the app bundle's
+  fingerprint). The enclave's secrets source calls it during the SMS handshake.
+- :class:`TeeBackend` lives *outside*, in the worker: it starts the enclave for one task
+  as a separate process and hands back its :class:`~sealrun.adapters.tee.report.RunReport`.
+
+``simulated`` is implemented here; ``docs/decisions/0003-tee-backends.md`` says how
+Gramine-SGX and confidential-VM (TDX, SEV-SNP through configfs-tsm) backends plug in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sealrun.adapters.tee.report import RunReport
+from sealrun.core.attestation import Evidence
+
+__all__ = ["EnclaveLaunch", "Quoter", "TeeBackend"]
+
+
+class Quoter(Protocol):
+    """Produces attestation evidence from inside an enclave."""
+
+    @property
+    def tee(self) -> str:
+        """The backend's name (``simulated``, ``gramine-sgx``, ``tdx``, ``sev-snp``)."""
+        ...
+
+    @property
+    def measurement(self) -> bytes:
+        """The measurement the evidence carries (the bundle fingerprint)."""
+        ...
+
+    def evidence(self, report_data: bytes) -> Evidence:
+        """Return evidence binding the 64-byte ``report_data``.
+
+        Raises:
+            AttestationError: if the hardware (or simulator) cannot produce evidence.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class EnclaveLaunch:
+    """What the worker gives the enclave for one task.
+
+    ``secrets_file`` is the local secrets bundle (until the SMS is wired in; the SMS source
+    will add its URL here instead); ``work_dir`` is where the enclave keeps its folders and
+    writes the sealed result, the sealed logs and the report; ``bundle_dir`` is the app.
+    """
+
+    bundle_dir: Path
+    work_dir: Path
+    secrets_file: Path | None = None
+    sms_url: str | None = None
+    extra_args: tuple[str, ...] = field(default=())
+
+
+class TeeBackend(Protocol):
+    """Starts enclaves of one TEE technology."""
+
+    @property
+    def name(self) -> str:
+        """The backend's name (matches :attr:`Quoter.tee`)."""
+        ...
+
+    def run(self, launch: EnclaveLaunch) -> RunReport:
+        """Run one task in a fresh enclave and return its report.
+
+        Raises:
+            EnclaveError: ``ENCLAVE_CRASHED`` if the enclave died without a report.
+        """
+        ...

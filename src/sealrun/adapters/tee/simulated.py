@@ -1,0 +1,111 @@
+"""The simulated TEE: the enclave is a separate process, its evidence signed by a simulator key.
+
+Inside: :class:`SimulatedQuoter` signs evidence (``sealrun.core.attestation`` simulated
+format) whose measurement is the fingerprint of the bundle the enclave process loaded and
+measured itself, and whose report data binds what the caller asks (nonce, ephemeral key,
+task). Outside: :class:`SimulatedTee` runs ``python -m sealrun.enclave run ...`` as a child
+process with its own address space and reads back the report it wrote.
+
+A simulated enclave protects nothing from the machine's owner: it exists to run the whole
+protocol on machines without TEE hardware. Its evidence is its own type and trust root and
+the default SMS policy refuses it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sealrun.adapters.tee.backend import EnclaveLaunch
+from sealrun.adapters.tee.report import RunReport
+from sealrun.core.attestation import Evidence, SimulatorKey, make_simulated_evidence
+from sealrun.errors import EnclaveError
+
+__all__ = ["REPORT_NAME", "SimulatedQuoter", "SimulatedTee", "load_simulator_key"]
+
+REPORT_NAME = "report.json"
+_TAIL = 2000
+
+
+def load_simulator_key(path: Path) -> SimulatorKey:
+    """Read the deployment's simulator key (PEM) from ``path``.
+
+    Raises:
+        EnclaveError: ``SIMULATOR_KEY_UNREADABLE`` if the file cannot be read.
+        AttestationError: if it is not a simulator key.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise EnclaveError(
+            f"cannot read the simulator key: {error}", code="SIMULATOR_KEY_UNREADABLE"
+        ) from error
+    return SimulatorKey.parse(raw)
+
+
+@dataclass(frozen=True)
+class SimulatedQuoter:
+    """Evidence maker of the simulated TEE (used inside the enclave process)."""
+
+    key: SimulatorKey = field(repr=False)
+    measurement: bytes
+    tee: str = "simulated"
+
+    def evidence(self, report_data: bytes) -> Evidence:
+        """Return simulated evidence over ``report_data`` with this enclave's measurement."""
+        return make_simulated_evidence(self.key, measurement=self.measurement, report_data=report_data)
+
+
+@dataclass(frozen=True)
+class SimulatedTee:
+    """Starts simulated enclaves as child processes.
+
+    Args:
+        simulator_key_file: the deployment's simulator key (PEM), readable by the enclave.
+        python: the interpreter that runs ``sealrun.enclave``.
+        timeout_s: hard limit for the whole enclave process (the app's own limit is inside).
+    """
+
+    simulator_key_file: Path
+    python: str = sys.executable
+    timeout_s: float = 24 * 3600.0
+    name: str = "simulated"
+
+    def command(self, launch: EnclaveLaunch) -> list[str]:
+        """Return the enclave process's argv for ``launch``."""
+        argv = [self.python, "-m", "sealrun.enclave", "run", "--bundle", str(launch.bundle_dir)]
+        argv += ["--work", str(launch.work_dir), "--simulator-key", str(self.simulator_key_file)]
+        if launch.secrets_file is not None:
+            argv += ["--secrets-file", str(launch.secrets_file)]
+        if launch.sms_url is not None:
+            argv += ["--sms", launch.sms_url]
+        return [*argv, *launch.extra_args]
+
+    def run(self, launch: EnclaveLaunch) -> RunReport:
+        """Run one task in a fresh simulated enclave process and return its report.
+
+        Raises:
+            EnclaveError: ``ENCLAVE_CRASHED`` if the process wrote no valid report.
+        """
+        launch.work_dir.mkdir(parents=True, exist_ok=True)
+        report_path = launch.work_dir / REPORT_NAME
+        report_path.unlink(missing_ok=True)
+        try:
+            done = subprocess.run(
+                self.command(launch),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=self.timeout_s,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise EnclaveError(f"the enclave process failed: {error}", code="ENCLAVE_CRASHED") from error
+        if not report_path.is_file():
+            # The enclave's stderr holds only its own error line, never app data.
+            tail = done.stderr.decode("utf-8", "replace").strip()[-_TAIL:]
+            raise EnclaveError(
+                f"the enclave exited {done.returncode} without a report: {tail}", code="ENCLAVE_CRASHED"
+            )
+        return RunReport.from_json(report_path.read_bytes())

@@ -1,0 +1,151 @@
+"""Post-compute checks on the app's output folder, and the deterministic archives.
+
+After the sandbox is gone (every app process died with its pid namespace, so nothing can
+change the folder any more) the output is checked:
+
+- only regular files and folders: a symlink (e.g. to ``/etc/shadow`` or into the enclave's
+  work folder), a FIFO, a socket or a device is ``APP_OUTPUT_INVALID``;
+- at most ``output_size`` bytes in total and 100 000 entries: ``APP_OUTPUT_TOO_LARGE``;
+- ``computed.json``, if present: a JSON object of at most 1 MiB whose
+  ``deterministic-output-path``, if present, is a string naming an existing entry under
+  ``/iexec_out`` (absolute, as iExec writes it, or relative): else ``APP_OUTPUT_INVALID``;
+- every path the manifest declares exists: else ``APP_OUTPUT_INVALID``.
+
+The archive is a deterministic tar (PAX): entries sorted by path bytes, folders before their
+contents, mtime 0, uid/gid 0, no owner names, mode 0755 for folders and executables and
+0644 otherwise. The same output always yields the same bytes, hence the same result digest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sealrun.core.tasks import FailureCode
+from sealrun.enclave.appinterface import IEXEC_OUT
+from sealrun.enclave.failure import TaskFailedError
+
+__all__ = ["OutputEntry", "scan_output", "write_archive"]
+
+MAX_ENTRIES = 100_000
+COMPUTED_JSON = "computed.json"
+_MAX_COMPUTED = 1 << 20
+
+
+@dataclass(frozen=True)
+class OutputEntry:
+    """One checked entry of an output folder."""
+
+    relative: str
+    path: Path
+    is_dir: bool
+    size: int
+    executable: bool
+
+
+def _invalid(message: str) -> TaskFailedError:
+    return TaskFailedError(FailureCode.APP_OUTPUT_INVALID, message)
+
+
+def scan_output(folder: Path, *, max_bytes: int, declared: Sequence[str] = ()) -> list[OutputEntry]:
+    """Check the output folder (see the module docstring) and list its entries, sorted.
+
+    Raises:
+        TaskFailedError: ``APP_OUTPUT_INVALID`` or ``APP_OUTPUT_TOO_LARGE``.
+    """
+    entries: list[OutputEntry] = []
+    total = 0
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        for entry in os.scandir(current):
+            path = Path(entry.path)
+            relative = path.relative_to(folder).as_posix()
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                pending.append(path)
+                entries.append(OutputEntry(relative, path, True, 0, True))
+            elif stat.S_ISREG(st.st_mode):
+                total += st.st_size
+                entries.append(OutputEntry(relative, path, False, st.st_size, bool(st.st_mode & 0o111)))
+            else:
+                kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "a special file"
+                raise _invalid(f"output entry {relative!r} is {kind}")
+            if total > max_bytes:
+                raise TaskFailedError(
+                    FailureCode.APP_OUTPUT_TOO_LARGE, f"the output exceeds {max_bytes} bytes"
+                )
+            if len(entries) > MAX_ENTRIES:
+                raise TaskFailedError(
+                    FailureCode.APP_OUTPUT_TOO_LARGE, f"the output has over {MAX_ENTRIES} entries"
+                )
+    names = {e.relative for e in entries}
+    for declared_path in declared:
+        if declared_path not in names:
+            raise _invalid(f"declared output {declared_path!r} is missing")
+    if COMPUTED_JSON in names:
+        _check_computed(folder / COMPUTED_JSON, names)
+    return sorted(entries, key=lambda e: e.relative.encode())
+
+
+def _check_computed(path: Path, names: set[str]) -> None:
+    raw = path.read_bytes()
+    if len(raw) > _MAX_COMPUTED:
+        raise _invalid("computed.json is larger than 1 MiB")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise _invalid("computed.json is not JSON") from error
+    if not isinstance(data, dict):
+        raise _invalid("computed.json is not a JSON object")
+    target = data.get("deterministic-output-path")
+    if target is None:
+        return
+    if not isinstance(target, str):
+        raise _invalid("computed.json: deterministic-output-path must be a string")
+    pure = PurePosixPath(target)
+    if pure.is_absolute():
+        try:
+            pure = pure.relative_to(IEXEC_OUT)
+        except ValueError as error:
+            raise _invalid("computed.json: deterministic-output-path is outside IEXEC_OUT") from error
+    if ".." in pure.parts:
+        raise _invalid("computed.json: deterministic-output-path escapes IEXEC_OUT")
+    if pure.as_posix() not in (".", "") and pure.as_posix() not in names:
+        raise _invalid("computed.json: deterministic-output-path does not exist")
+
+
+def write_archive(entries: Sequence[OutputEntry], target: Path) -> int:
+    """Write ``entries`` (as listed by :func:`scan_output`) as a deterministic tar.
+
+    Returns:
+        The archive's size in bytes.
+    """
+    with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as archive:
+        for entry in sorted(entries, key=lambda e: e.relative.encode()):
+            info = tarfile.TarInfo(entry.relative)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if entry.is_dir:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                archive.addfile(info)
+                continue
+            info.mode = 0o755 if entry.executable else 0o644
+            # O_NOFOLLOW: the entry was checked to be a regular file; refuse anything else.
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as handle:
+                info.size = os.fstat(handle.fileno()).st_size
+                archive.addfile(info, handle)
+    return target.stat().st_size
+
+
+def write_named_archive(members: Sequence[tuple[str, Path]], target: Path) -> int:
+    """Write plain files under given names (the log archive) as a deterministic tar."""
+    entries = [OutputEntry(name, path, False, path.stat().st_size, False) for name, path in members]
+    return write_archive(entries, target)

@@ -1,0 +1,307 @@
+"""The enclave runtime: one task from secrets to a signed result or a signed failure receipt.
+
+:meth:`EnclaveRuntime.run` does, in order:
+
+1. measure the app bundle (copied into the work folder first, so what runs is what was
+   measured) and make the quoter for that measurement;
+2. get the secrets bundle from the :class:`~sealrun.enclave.secrets.SecretsSource`
+   (the SMS after attestation, or a local file); without it there is no enclave key, so a
+   failure here raises instead of producing a receipt;
+3. pre-compute (:mod:`.precompute`), run the app in the sandbox with iExec's interface
+   (:mod:`.appinterface`), post-compute (:mod:`.outputs`): check and archive the output,
+   ``digest = sha256(archive)``, seal the archive to the beneficiary, sign
+   ``result_signature_digest(result_hash, result_seal)`` with the enclave key;
+4. whatever happened, seal the logs (the app's stdout and stderr, the enclave's own log) to
+   the beneficiary; on failure sign ``failure_digest(task, code, sha256(sealed logs))``;
+5. write the :class:`~sealrun.adapters.tee.RunReport` (temp file + rename), delete every
+   plaintext folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from eth_account import Account
+
+from sealrun.adapters.bundlefiles import AppBundle, load_bundle
+from sealrun.adapters.sandbox import BubblewrapSandbox, SandboxLimits, SandboxOutcome, SandboxSpec
+from sealrun.adapters.tee import FailureReceipt, LogsInfo, Quoter, ResultInfo, RunReport, Timings
+from sealrun.core.tasks import (
+    FailureCode,
+    SecretsBundle,
+    failure_digest,
+    result_hash,
+    result_seal,
+    result_signature_digest,
+    sign_digest,
+)
+from sealrun.enclave.appinterface import app_argv, app_environment
+from sealrun.enclave.envelopes import seal_file
+from sealrun.enclave.failure import TaskFailedError
+from sealrun.enclave.outputs import scan_output, write_archive, write_named_archive
+from sealrun.enclave.precompute import prepare_inputs
+from sealrun.enclave.results import upload_result
+from sealrun.enclave.secrets import SecretsSource
+from sealrun.enclave.workspace import Workspace
+from sealrun.errors import EnclaveError, SandboxError
+
+__all__ = ["EnclaveRuntime", "RuntimeSettings"]
+
+# Not any real app's fingerprint: an unmeasurable bundle attests as this, so no SMS releases to it.
+UNMEASURED = bytes(32)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Limits of the runtime itself (the app's own limits come from its manifest)."""
+
+    max_input_bytes: int = 64 << 30
+    log_size_bytes: int = 1 << 20
+
+
+@dataclass
+class _Run:
+    """What one run has learnt so far (mutable, private to :meth:`EnclaveRuntime.run`)."""
+
+    log: list[str] = field(default_factory=list)
+    outcome: SandboxOutcome | None = None
+    input_bytes: int = 0
+    output_bytes: int = 0
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+class EnclaveRuntime:
+    """Runs tasks inside the (simulated or real) enclave.
+
+    Args:
+        sandbox: the app sandbox.
+        make_quoter: builds the TEE quoter for a measurement (the bundle fingerprint).
+        settings: runtime limits.
+        http: HTTP client for inputs and the result upload (one is made if omitted).
+        clock: monotonic seconds, for the report's timings.
+    """
+
+    def __init__(
+        self,
+        *,
+        sandbox: BubblewrapSandbox,
+        make_quoter: Callable[[bytes], Quoter],
+        settings: RuntimeSettings | None = None,
+        http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sandbox = sandbox
+        self.make_quoter = make_quoter
+        self.settings = settings or RuntimeSettings()
+        self.http = http
+        self.clock = clock
+
+    def run(self, bundle_dir: Path, secrets: SecretsSource, work_dir: Path) -> RunReport:
+        """Run one task and write ``work_dir/report.json``.
+
+        Args:
+            bundle_dir: the app bundle folder.
+            secrets: where the task's secrets bundle comes from.
+            work_dir: the task's work folder (created; its parents must be searchable by the
+                sandbox user).
+
+        Returns:
+            The :class:`RunReport` (also written to ``work_dir/report.json``).
+
+        Raises:
+            SecretError, AttestationError: the secrets could not be obtained (no receipt is
+                possible without the enclave key).
+            EnclaveError: the work folder could not be prepared.
+        """
+        started = self.clock()
+        drop = self.sandbox.drop_privileges
+        space = Workspace(
+            Path(work_dir).resolve(),
+            sandbox_uid=self.sandbox.host_uid if drop else None,
+            sandbox_gid=self.sandbox.host_gid if drop else None,
+        )
+        state = _Run()
+        try:
+            space.create()
+            bundle, bundle_error = self._measure(bundle_dir, space)
+            task = secrets.fetch(self.make_quoter(bundle.fingerprint if bundle else UNMEASURED))
+            failure: TaskFailedError | None = bundle_error
+            result: ResultInfo | None = None
+            if failure is None and bundle is not None:
+                try:
+                    result = self._execute(bundle, task, space, state)
+                except TaskFailedError as error:
+                    failure = error
+            if failure is not None:
+                state.log.append(f"task failed: {failure.code}: {failure.message}")
+            logs = self._seal_logs(task, space, state)
+            receipt = None if failure is None else self._receipt(task, failure.failure, logs)
+            state.phases["total_s"] = self.clock() - started
+            report = RunReport(
+                status="failed" if failure is not None else "completed",
+                task_id=task.task_id,
+                worker=task.worker,
+                enclave=Account.from_key(bytes.fromhex(task.enclave_key[2:])).address,
+                fingerprint=None if bundle is None else bundle.fingerprint_hex,
+                logs=logs,
+                result=None if failure is not None else result,
+                failure=receipt,
+                exit_status=None if state.outcome is None else state.outcome.exit_status,
+                signal=None if state.outcome is None else state.outcome.signal,
+                output_bytes=state.output_bytes,
+                input_bytes=state.input_bytes,
+                timings=Timings(**state.phases),
+            )
+            partial = space.report.with_name(space.report.name + ".part")
+            partial.write_bytes(report.to_json())
+            os.replace(partial, space.report)
+            return report
+        finally:
+            space.scrub()
+
+    def _measure(self, bundle_dir: Path, space: Workspace) -> tuple[AppBundle | None, TaskFailedError | None]:
+        try:
+            space.copy_bundle(load_bundle(bundle_dir))
+            # Measure the copy: it is exactly what the sandbox will mount.
+            return load_bundle(space.bundle), None
+        except (EnclaveError, OSError) as error:
+            message = error.message if isinstance(error, EnclaveError) else str(error)
+            return None, TaskFailedError(FailureCode.BUNDLE_INVALID, f"the app bundle is invalid: {message}")
+
+    def _execute(self, bundle: AppBundle, task: SecretsBundle, space: Workspace, state: _Run) -> ResultInfo:
+        mark = self.clock()
+        argv = app_argv(bundle.manifest, task.params.args)
+        prepared = prepare_inputs(
+            task,
+            input_dir=space.inputs,
+            fetch_dir=space.fetch,
+            max_bytes=self.settings.max_input_bytes,
+            client=self.http,
+        )
+        space.share_inputs()
+        state.input_bytes = prepared.fetched_bytes
+        state.phases["precompute_s"] = self.clock() - mark
+        mark = self.clock()
+        resources = bundle.manifest.resources
+        spec = SandboxSpec(
+            argv=argv,
+            bundle_dir=space.bundle,
+            input_dir=space.inputs,
+            output_dir=space.outputs,
+            stdout_path=space.logs / "stdout.log",
+            stderr_path=space.logs / "stderr.log",
+            env=app_environment(
+                task, dataset_filename=prepared.dataset_filename, input_files=prepared.input_files
+            ),
+            limits=SandboxLimits(
+                memory_bytes=resources.memory_bytes,
+                processes=resources.processes,
+                file_size_bytes=resources.file_size_bytes,
+                tmp_size_bytes=resources.tmp_size_bytes,
+                log_size_bytes=self.settings.log_size_bytes,
+                wall_time_s=float(min(resources.wall_time_s, task.max_time)),
+            ),
+        )
+        try:
+            outcome = self.sandbox.run(spec)
+        except SandboxError as error:
+            raise TaskFailedError(
+                FailureCode.SANDBOX_FAILED, f"the sandbox failed: {error.message}"
+            ) from error
+        state.outcome = outcome
+        state.phases["app_s"] = self.clock() - mark
+        state.log.append(f"app exit status {outcome.exit_status}, signal {outcome.signal}")
+        _raise_for_outcome(outcome, spec.limits)
+        mark = self.clock()
+        try:
+            entries = scan_output(
+                space.outputs,
+                max_bytes=resources.output_size_bytes,
+                declared=bundle.manifest.declared_outputs,
+            )
+        except OSError as error:
+            raise TaskFailedError(
+                FailureCode.APP_OUTPUT_INVALID, f"the output is unreadable: {error}"
+            ) from error
+        state.output_bytes = sum(e.size for e in entries)
+        archive = space.fetch / "result.tar"
+        write_archive(entries, archive)
+        digest = _sha256_file(archive)
+        sealed_checksum, sealed_bytes = seal_file(archive, space.sealed_result, task.beneficiary_recipient)
+        archive.unlink()
+        task_id = bytes.fromhex(task.task_id[2:])
+        hash_ = result_hash(task_id, digest)
+        seal = result_seal(task.worker, task_id, digest)
+        signature = sign_digest(bytes.fromhex(task.enclave_key[2:]), result_signature_digest(hash_, seal))
+        upload_url = upload_result(space.sealed_result, task)
+        state.phases["postcompute_s"] = self.clock() - mark
+        return ResultInfo(
+            digest="0x" + digest.hex(),
+            result_hash="0x" + hash_.hex(),
+            result_seal="0x" + seal.hex(),
+            signature="0x" + signature.hex(),
+            sealed_path=str(space.sealed_result),
+            sealed_checksum=sealed_checksum,
+            sealed_bytes=sealed_bytes,
+            upload_url=upload_url,
+        )
+
+    def _seal_logs(self, task: SecretsBundle, space: Workspace, state: _Run) -> LogsInfo:
+        enclave_log = space.logs / "enclave.log"
+        enclave_log.write_text("".join(line + "\n" for line in state.log))
+        members = [("enclave.log", enclave_log)]
+        for name in ("stdout.log", "stderr.log"):
+            if (space.logs / name).is_file():
+                members.append((name, space.logs / name))
+        archive = space.logs / "logs.tar"
+        write_named_archive(members, archive)
+        checksum, size = seal_file(archive, space.sealed_logs, task.beneficiary_recipient)
+        outcome = state.outcome
+        return LogsInfo(
+            sealed_path=str(space.sealed_logs),
+            sealed_checksum=checksum,
+            sealed_bytes=size,
+            stdout_bytes=0 if outcome is None else outcome.stdout_bytes,
+            stderr_bytes=0 if outcome is None else outcome.stderr_bytes,
+            truncated=outcome is not None and (outcome.stdout_truncated or outcome.stderr_truncated),
+        )
+
+    def _receipt(self, task: SecretsBundle, code: FailureCode, logs: LogsInfo) -> FailureReceipt:
+        log_digest = bytes.fromhex(logs.sealed_checksum[2:])
+        digest = failure_digest(bytes.fromhex(task.task_id[2:]), int(code), log_digest)
+        signature = sign_digest(bytes.fromhex(task.enclave_key[2:]), digest)
+        return FailureReceipt(
+            code=int(code), name=code.name, log_digest=logs.sealed_checksum, signature="0x" + signature.hex()
+        )
+
+
+def _raise_for_outcome(outcome: SandboxOutcome, limits: SandboxLimits) -> None:
+    if outcome.timed_out:
+        raise TaskFailedError(
+            FailureCode.APP_TIMEOUT, f"the app ran past {limits.wall_time_s:g} s and was killed"
+        )
+    if outcome.memory_exceeded:
+        raise TaskFailedError(
+            FailureCode.APP_MEMORY_EXCEEDED, f"the app exceeded {limits.memory_bytes} bytes"
+        )
+    if outcome.file_size_exceeded:
+        raise TaskFailedError(
+            FailureCode.APP_OUTPUT_TOO_LARGE, f"the app wrote a file over {limits.file_size_bytes} bytes"
+        )
+    if outcome.exit_status != 0:
+        how = f"signal {outcome.signal}" if outcome.exit_status is None else f"status {outcome.exit_status}"
+        raise TaskFailedError(FailureCode.APP_EXIT_NONZERO, f"the app exited with {how}")
+
+
+def _sha256_file(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()

@@ -1,0 +1,53 @@
+"""Where the enclave gets its secrets bundle: a seam between the runtime and the SMS.
+
+:class:`SecretsSource` is the interface. The SMS implementation (added with the SMS) asks
+for a nonce, makes an ephemeral key, has the :class:`~sealrun.adapters.tee.Quoter` produce
+evidence over ``report_data_for(nonce, pubkey, task_id)`` and opens the bundle the SMS seals
+to that key. :class:`LocalSecretsFile` reads a plaintext bundle from a local file: the
+developer loop (``sealrun app test``) and tests, where there is no SMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sealrun.adapters.tee import Quoter
+from sealrun.core.tasks.bundle import MAX_BUNDLE_BYTES, SecretsBundle
+from sealrun.errors import SecretError
+
+__all__ = ["LocalSecretsFile", "SecretsSource"]
+
+
+class SecretsSource(Protocol):
+    """Gives an enclave the secrets bundle of its task."""
+
+    def fetch(self, quoter: Quoter) -> SecretsBundle:
+        """Return the task's secrets bundle, attesting with ``quoter`` if the source needs it.
+
+        Raises:
+            SecretError: the bundle could not be obtained or is invalid.
+            AttestationError: the source refused the enclave's evidence.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class LocalSecretsFile:
+    """A plaintext secrets bundle in a local file (no attestation: development and tests)."""
+
+    path: Path
+
+    def fetch(self, quoter: Quoter) -> SecretsBundle:  # noqa: ARG002 - a local file needs no evidence
+        """Read and validate the bundle.
+
+        Raises:
+            SecretError: ``BUNDLE_UNREADABLE``, ``BUNDLE_INVALID``, ``BUNDLE_VERSION_UNSUPPORTED``.
+        """
+        try:
+            with Path(self.path).open("rb") as handle:
+                raw = handle.read(MAX_BUNDLE_BYTES + 1)
+        except OSError as error:
+            raise SecretError(f"cannot read the secrets bundle: {error}", code="BUNDLE_UNREADABLE") from error
+        return SecretsBundle.from_json(raw)

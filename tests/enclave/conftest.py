@@ -1,0 +1,132 @@
+"""Fixtures for the enclave runtime tests: bundles, tasks, a runtime with a simulated TEE."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sealrun.adapters.sandbox import BubblewrapSandbox
+from sealrun.adapters.tee import SimulatedQuoter
+from sealrun.core.attestation import SimulatorKey
+from sealrun.core.sealing import Identity, Recipient, seal_bytes
+from sealrun.core.tasks import SecretsBundle
+from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
+from sealrun.enclave import EnclaveRuntime
+
+TASK_ID = "0x" + "ab" * 32
+WORKER = "0x" + "11" * 20
+
+
+@pytest.fixture
+def work_root() -> Iterator[Path]:
+    """A folder under /tmp the unprivileged sandbox user can traverse (pytest's tmp is 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="sealrun-test-", dir="/tmp"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def make_bundle(work_root: Path) -> Callable[..., Path]:
+    """Write a bundle folder: ``files`` {path: text}, a manifest with ``entrypoint`` and extras."""
+    counter = iter(range(1000))
+
+    def make(files: Mapping[str, str], *, entrypoint: str = '["python3", "app.py"]', extra: str = "") -> Path:
+        root = work_root / f"bundle-{next(counter)}"
+        root.mkdir()
+        for name, text in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        manifest = f'[app]\nname = "test-app"\nentrypoint = {entrypoint}\nruntime = "python3"\n'
+        (root / "sealrun-app.toml").write_text(manifest + textwrap.dedent(extra))
+        return root
+
+    return make
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task for the runtime: its secrets file and the keys to check the outcome."""
+
+    secrets_file: Path
+    bundle: SecretsBundle
+    beneficiary: Identity
+    enclave_key: bytes
+
+
+@pytest.fixture
+def make_task(work_root: Path) -> Callable[..., Task]:
+    """Build a secrets bundle (optionally with a sealed dataset) and write it to a file."""
+    counter = iter(range(1000))
+
+    def make(
+        *,
+        dataset: bytes | None = None,
+        dataset_url: str | None = None,
+        checksum: str | None = None,
+        dataset_key: Identity | None = None,
+        args: str = "",
+        input_files: tuple[str, ...] = (),
+        requester_secrets: Mapping[int, str] | None = None,
+        app_developer_secret: str | None = None,
+        max_time: int = 60,
+    ) -> Task:
+        index = next(counter)
+        beneficiary = Identity.generate()
+        enclave_key = os.urandom(32)
+        secret = None
+        if dataset is not None or dataset_url is not None:
+            key = Identity.generate()
+            url = dataset_url
+            if dataset is not None:
+                sealed = seal_bytes(dataset, [key.recipient])
+                path = work_root / f"dataset-{index}.bin.age"
+                path.write_bytes(sealed)
+                url = url or path.as_uri()
+                import hashlib
+
+                checksum = checksum or "0x" + hashlib.sha256(sealed).hexdigest()
+            assert url is not None
+            secret = DatasetSecret(url=url, checksum=checksum or "0x" + "00" * 32, key=str(dataset_key or key))
+        bundle = SecretsBundle(
+            task_id=TASK_ID,
+            worker=WORKER,
+            enclave_key="0x" + enclave_key.hex(),
+            beneficiary_recipient=str(beneficiary.recipient),
+            result_upload=ResultUpload(url="", token=""),
+            max_time=max_time,
+            params=TaskParams(args=args, input_files=input_files),
+            dataset=secret,
+            app_developer_secret=app_developer_secret,
+            requester_secrets=dict(requester_secrets or {}),
+        )
+        secrets_file = work_root / f"secrets-{index}.json"
+        secrets_file.write_bytes(bundle.to_json())
+        return Task(secrets_file, bundle, beneficiary, enclave_key)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def simulator_key() -> SimulatorKey:
+    return SimulatorKey.generate()
+
+
+@pytest.fixture
+def runtime(simulator_key: SimulatorKey) -> EnclaveRuntime:
+    return EnclaveRuntime(
+        sandbox=BubblewrapSandbox(),
+        make_quoter=lambda measurement: SimulatedQuoter(key=simulator_key, measurement=measurement),
+    )
+
+
+def recipient_of(identity: Identity) -> Recipient:
+    return identity.recipient
