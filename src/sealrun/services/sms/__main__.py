@@ -1,0 +1,48 @@
+"""``python -m sealrun.services.sms [serve|migrate|rotate-master-key]``.
+
+``serve`` (the default) migrates the database and starts the API with uvicorn on the
+configured host and port; ``migrate`` only migrates; ``rotate-master-key`` re-seals every
+stored secret under the current master key (see ``docs/sms.md``). Settings come from
+``SEALRUN_SMS_*``; a refused configuration prints ``error [CODE]: message`` and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sealrun.errors import SealrunError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one SMS command; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m sealrun.services.sms")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "rotate-master-key"])
+    args = parser.parse_args(argv)
+    try:
+        from sealrun.services.sms.app import build_components, create_app, migrate
+        from sealrun.services.sms.settings import SmsSettings
+
+        settings = SmsSettings()
+        if args.command == "migrate":
+            settings.check()
+            migrate(settings)
+            print(json.dumps({"migrated": True}))
+            return 0
+        if args.command == "rotate-master-key":
+            components = build_components(settings)
+            rewritten = components.usecases.rotate_master_key()
+            print(json.dumps({"rewritten": rewritten, "key_id": settings.master_key_id}))
+            return 0
+        import uvicorn
+
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        return 0
+    except SealrunError as error:
+        print(f"error [{error.code}]: {error.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

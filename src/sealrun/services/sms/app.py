@@ -1,0 +1,194 @@
+"""The SMS's composition root: :func:`create_app` builds everything; importing does nothing.
+
+Components that need outside resources (the chain reader, the clock, the randomness) may be
+injected, which is how tests run the real service against an in-memory chain; in a deployment
+they come from the settings.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
+from sealrun.adapters.web import install_problem_handlers
+from sealrun.core.attestation import EvidenceType, SimulatedVerifier, SimulatorPublicKey
+from sealrun.core.attestation.dcap import SgxDcapVerifier, TdxDcapVerifier
+from sealrun.core.chainstate import ChainReader
+from sealrun.core.requests import RequestDomain, RequestVerifier
+from sealrun.errors import ConfigError
+from sealrun.services.sms.appraisal import SmsPolicy
+from sealrun.services.sms.codes import all_statuses
+from sealrun.services.sms.repository import SmsRepository
+from sealrun.services.sms.routes import router
+from sealrun.services.sms.schemas import HealthOut
+from sealrun.services.sms.settings import SmsSettings
+from sealrun.services.sms.usecases import AttestationPolicy, EvidenceVerifier, SmsOptions, SmsUseCases
+from sealrun.services.sms.vault import MasterKeyring
+
+__all__ = [
+    "SMS_MIGRATIONS",
+    "SMS_VERSION_TABLE",
+    "SmsComponents",
+    "build_components",
+    "create_app",
+    "migrate",
+]
+
+SMS_MIGRATIONS = "sealrun.services.sms:migrations"
+SMS_VERSION_TABLE = "sms_alembic_version"
+MAX_BODY_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class SmsComponents:
+    """Everything :func:`create_app` wires, exposed for commands (migrate, rotate) and tests."""
+
+    settings: SmsSettings
+    usecases: SmsUseCases
+    domain: RequestDomain
+
+
+def migrate(settings: SmsSettings) -> None:
+    """Create or upgrade the SMS tables (also run at every start)."""
+    engine = create_database_engine(settings.resolved_database_url(), schema=settings.database_schema)
+    try:
+        upgrade_database(engine, script_location=SMS_MIGRATIONS, version_table=SMS_VERSION_TABLE)
+    finally:
+        engine.dispose()
+
+
+def _verifiers(settings: SmsSettings) -> dict[EvidenceType, EvidenceVerifier]:
+    verifiers: dict[EvidenceType, EvidenceVerifier] = {
+        EvidenceType.SGX_DCAP: SgxDcapVerifier(),
+        EvidenceType.TDX_DCAP: TdxDcapVerifier(),
+    }
+    if settings.allow_simulated_evidence:
+        if settings.simulator_public_key_file is None:
+            raise ConfigError(
+                "simulated evidence needs simulator_public_key_file", code="SMS_SIMULATOR_KEY_MISSING"
+            )
+        try:
+            public = SimulatorPublicKey.parse(settings.simulator_public_key_file.read_bytes())
+        except OSError as error:
+            raise ConfigError(
+                "cannot read the simulator public key", code="SMS_SIMULATOR_KEY_MISSING"
+            ) from error
+        verifiers[EvidenceType.SIMULATED] = SimulatedVerifier(public)
+    return verifiers
+
+
+def _chain_reader(settings: SmsSettings) -> ChainReader:
+    if settings.chain_rpc_url is None or settings.hub is None:
+        raise ConfigError("the SMS needs chain_rpc_url and hub to read the chain", code="SMS_CHAIN_MISSING")
+    from sealrun.adapters.chain import HubReader  # type: ignore[attr-defined]  # lands with the chain client
+
+    reader: ChainReader = HubReader.connect(settings.chain_rpc_url, settings.hub)
+    return reader
+
+
+def build_components(
+    settings: SmsSettings,
+    *,
+    chain: ChainReader | None = None,
+    clock: Callable[[], int] | None = None,
+    random: Callable[[int], bytes] | None = None,
+    verifiers: dict[EvidenceType, EvidenceVerifier] | None = None,
+    policy: AttestationPolicy | None = None,
+    migrate_schema: bool = True,
+) -> SmsComponents:
+    """Check the settings, migrate the database and build the use cases.
+
+    Raises:
+        ConfigError: a configuration that must not start (see :meth:`SmsSettings.check`).
+        StorageError: the database is unreachable.
+    """
+    settings.check()
+    current, keys = settings.master_keys()
+    if settings.chain_id is None or settings.hub is None:
+        raise ConfigError("the SMS needs chain_id and hub (its EIP-712 domain)", code="SMS_CHAIN_MISSING")
+    domain = RequestDomain(chain_id=settings.chain_id, hub=settings.hub)
+    engine = create_database_engine(settings.resolved_database_url(), schema=settings.database_schema)
+    if migrate_schema:
+        upgrade_database(engine, script_location=SMS_MIGRATIONS, version_table=SMS_VERSION_TABLE)
+    repository = SmsRepository(session_factory(engine))
+    options = SmsOptions(
+        nonce_ttl=settings.nonce_ttl,
+        result_upload_url=settings.result_upload_url,
+        upload_token_key=None
+        if settings.upload_token_key is None
+        else settings.upload_token_key.get_secret_value().encode(),
+        upload_token_ttl=settings.upload_token_ttl,
+    )
+    usecases = SmsUseCases(
+        chain=chain if chain is not None else _chain_reader(settings),
+        repository=repository,
+        keyring=MasterKeyring(current, keys),
+        requests=RequestVerifier(domain, repository, window=settings.request_window),
+        verifiers=verifiers if verifiers is not None else _verifiers(settings),
+        policy=policy
+        if policy is not None
+        else SmsPolicy(
+            accepted_tcb_statuses=frozenset(settings.accepted_tcb_statuses),
+            allow_simulated=settings.allow_simulated_evidence,
+        ),
+        clock=clock or (lambda: int(time.time())),
+        random=random or os.urandom,
+        options=options,
+    )
+    return SmsComponents(settings=settings, usecases=usecases, domain=domain)
+
+
+class _BodyLimit:
+    """Refuse request bodies above a size before they are read (413 ``TOO_LARGE``)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.limit):
+                from starlette.responses import JSONResponse
+
+                body = {"type": "urn:sealrun:problem:TOO_LARGE", "title": "Too large", "status": 413,
+                        "detail": "the request body is too large", "code": "TOO_LARGE"}  # fmt: skip
+                response = JSONResponse(body, status_code=413, media_type="application/problem+json")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI:
+    """Build the SMS application.
+
+    Args:
+        settings: the settings (read from ``SEALRUN_SMS_*`` when omitted).
+        inject: optional ``chain``, ``clock``, ``random``, ``verifiers``, ``policy`` (tests).
+
+    Returns:
+        The FastAPI app; its OpenAPI document is at ``/openapi.json``.
+    """
+    components = build_components(settings or SmsSettings(), **inject)  # type: ignore[arg-type]
+    app = FastAPI(
+        title="sealrun SMS",
+        version="1",
+        description="Secret management: secrets for on-chain owners, attested key release, audit log.",
+    )
+    app.state.sms = components.usecases
+    app.state.health = HealthOut(
+        status="ok",
+        mode=components.settings.mode,
+        chain_id=components.domain.chain_id,
+        hub=components.domain.hub,
+        simulated_evidence=components.settings.allow_simulated_evidence,
+    )
+    app.include_router(router)
+    install_problem_handlers(app, all_statuses())
+    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    return app

@@ -1,0 +1,269 @@
+"""Attested release (SYSTEM.md §5): appraise the enclave, check the task, seal the bundle.
+
+The order of checks is fixed and every step either passes or raises with its code; the
+first failure is written to the audit log as a refusal and returned to the caller. The
+nonce is consumed first, so a refused attempt cannot be retried with the same nonce.
+
+1. the nonce was issued for this task, is unexpired and unused (then it is used);
+2. the task is live: initialized, its deal TEE, not finalized, before its final deadline;
+3. the evidence verifies with the verifier of its declared type, at ``now``;
+4. its report data binds this nonce, the ephemeral key and the task (all 64 bytes);
+5. the policy accepts the claims, and the measurement equals the app's on-chain fingerprint;
+6. the workerpool owner authorized this worker for this task and this enclave challenge;
+7. the dataset order allows this app, requester and workerpool;
+8. every secret the task needs is present; then the bundle is sealed to the ephemeral key.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from sealrun.adapters.storeclient import mint_upload_token
+from sealrun.core.attestation import Evidence, EvidenceType, verify_report_data
+from sealrun.core.chainstate import ZERO_ADDRESS, DealRecord
+from sealrun.core.tasks import SecretsBundle, authorization_digest, recover_signer
+from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
+from sealrun.errors import AttestationError, OrderError, SealrunError, SecretError
+from sealrun.services.sms.audit import AuditFacts
+from sealrun.services.sms.enclaveseal import recipient_public_key, seal_to_recipient
+from sealrun.services.sms.repository import row_identity
+
+if TYPE_CHECKING:
+    from sealrun.services.sms.usecases import AttestationPolicy, EvidenceVerifier, SmsUseCases
+
+__all__ = ["ReleaseRequest", "ReleasedBundle", "Releaser"]
+
+_MAX_REQUESTER_SECRETS = 32
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """What an enclave presents to obtain its secrets.
+
+    Attributes:
+        task_id: the task (32 bytes).
+        nonce: the nonce the SMS issued for this attempt.
+        worker: the worker the scheduler authorized.
+        authorization: the workerpool owner's EIP-191 signature over
+            ``authorization_digest(worker, task_id, enclave_challenge)``.
+        evidence: the evidence envelope (JSON, :class:`~sealrun.core.attestation.Evidence`).
+        ephemeral_recipient: the enclave's ephemeral age X25519 recipient (``age1…``).
+    """
+
+    task_id: bytes
+    nonce: bytes
+    worker: str
+    authorization: bytes
+    evidence: str
+    ephemeral_recipient: str
+
+
+@dataclass(frozen=True)
+class ReleasedBundle:
+    """The secrets bundle sealed (age) to the enclave's ephemeral key, and its challenge."""
+
+    task_id: bytes
+    enclave_challenge: str
+    sealed_bundle: bytes
+
+
+class Releaser:
+    """Runs the release checks for :class:`~sealrun.services.sms.usecases.SmsUseCases`."""
+
+    def __init__(
+        self,
+        sms: SmsUseCases,
+        *,
+        verifiers: Mapping[EvidenceType, EvidenceVerifier],
+        policy: AttestationPolicy,
+    ) -> None:
+        self._sms = sms
+        self._verifiers = dict(verifiers)
+        self._policy = policy
+
+    def release(self, request: ReleaseRequest) -> ReleasedBundle:
+        """Run every check; audit and return the sealed bundle, or audit and raise the refusal."""
+        facts = AuditFacts(
+            event="release",
+            code="RELEASED",
+            detail="",
+            task_id="0x" + request.task_id.hex(),
+            worker=request.worker,
+        )
+        try:
+            released, facts = self._checked(request, facts)
+        except SealrunError as error:
+            kind = "attestation" if isinstance(error, AttestationError) else "release"
+            self._sms.audit(
+                replace(facts, event="refusal", code=error.code, detail=f"{kind}: {error.message}")
+            )
+            raise
+        self._sms.audit(replace(facts, detail="bundle sealed to the attested enclave's ephemeral key"))
+        return released
+
+    def _checked(self, request: ReleaseRequest, facts: AuditFacts) -> tuple[ReleasedBundle, AuditFacts]:
+        sms = self._sms
+        task_hex = "0x" + request.task_id.hex()
+        now = sms.clock()
+        sms.repository.consume_nonce("0x" + request.nonce.hex(), task_hex, now)
+        _task, deal = sms.live_task(request.task_id)
+        facts = replace(
+            facts, app=deal.app, requester=deal.requester, workerpool=deal.workerpool,
+            dataset=deal.dataset if deal.has_dataset else None,
+        )  # fmt: skip
+        # Attestation: the verifier is chosen by the declared type only (no fallback).
+        evidence = Evidence.from_json(request.evidence)
+        verifier = self._verifiers.get(evidence.type)
+        if verifier is None:
+            raise AttestationError(
+                f"evidence type {evidence.type.value!r} is not accepted here", code="ATTEST_POLICY_TEE_TYPE"
+            )
+        claims = verifier.verify(evidence, now=now)
+        facts = replace(facts, tee=claims.tee.value, measurement=claims.measurement.hex())
+        public_key = recipient_public_key(request.ephemeral_recipient)
+        verify_report_data(
+            claims, nonce=request.nonce, ephemeral_public_key=public_key, task_id=request.task_id
+        )
+        app = sms.chain.app(deal.app)
+        if app is None:
+            raise SecretError("the deal's app is not registered", code="RELEASE_APP_UNKNOWN")
+        self._policy.appraise(claims, measurement=app.fingerprint)
+        # Checked here too, whatever the policy says: the key goes only to the app's own code.
+        if not hmac.compare_digest(claims.measurement, app.fingerprint):
+            raise AttestationError(
+                "the enclave's measurement is not the app's on-chain fingerprint",
+                code="ATTEST_POLICY_MEASUREMENT",
+            )
+        enclave = sms.repository.enclave_key(task_hex)
+        if enclave is None:
+            raise SecretError(
+                "no enclave challenge was requested for this task", code="RELEASE_NO_ENCLAVE_CHALLENGE"
+            )
+        self._check_authorization(request, deal, enclave.address)
+        self._check_dataset_order(deal)
+        bundle = self._bundle(request, deal, enclave.sealed, now)
+        sealed = seal_to_recipient(bundle.to_json(), request.ephemeral_recipient)
+        return ReleasedBundle(request.task_id, enclave.address, sealed), facts
+
+    def _check_authorization(self, request: ReleaseRequest, deal: DealRecord, enclave: str) -> None:
+        pool = self._sms.chain.workerpool(deal.workerpool)
+        if pool is None:
+            raise SecretError("the deal's workerpool is not registered", code="RELEASE_WORKERPOOL_UNKNOWN")
+        try:
+            digest = authorization_digest(request.worker, request.task_id, enclave)
+            signer = recover_signer(digest, request.authorization)
+        except (OrderError, SealrunError) as error:
+            raise SecretError(
+                f"the worker's authorization is invalid: {error.message}", code="RELEASE_WORKER_UNAUTHORIZED"
+            ) from error
+        if signer.lower() != pool.owner.lower():
+            raise SecretError(
+                "the worker's authorization is not signed by the workerpool owner for this task and enclave",
+                code="RELEASE_WORKER_UNAUTHORIZED",
+            )
+
+    def _check_dataset_order(self, deal: DealRecord) -> None:
+        if not deal.has_dataset:
+            return
+        rules = (
+            (deal.dataset_restrict_app, deal.app, "RELEASE_DATASET_APP_NOT_ALLOWED", "app"),
+            (
+                deal.dataset_restrict_requester,
+                deal.requester,
+                "RELEASE_DATASET_REQUESTER_NOT_ALLOWED",
+                "requester",
+            ),
+            (
+                deal.dataset_restrict_workerpool,
+                deal.workerpool,
+                "RELEASE_DATASET_WORKERPOOL_NOT_ALLOWED",
+                "pool",
+            ),
+        )
+        for restriction, actual, code, what in rules:
+            if restriction.lower() != ZERO_ADDRESS and restriction.lower() != actual.lower():
+                raise SecretError(f"the dataset order does not allow this {what}", code=code)
+
+    def _bundle(
+        self, request: ReleaseRequest, deal: DealRecord, sealed_enclave_key: bytes, now: int
+    ) -> SecretsBundle:
+        sms = self._sms
+        task_hex = "0x" + request.task_id.hex()
+        params = _parse_params(deal.params)
+        dataset = None
+        if deal.has_dataset:
+            record = sms.chain.dataset(deal.dataset)
+            row = sms.repository.dataset_key(deal.dataset)
+            if record is None or row is None:
+                raise SecretError("the dataset's key was never pushed", code="RELEASE_DATASET_KEY_MISSING")
+            key = sms.keyring.open(row.sealed, kind="dataset-key", row=row_identity(deal.dataset)).decode()
+            dataset = DatasetSecret(url=record.url, checksum="0x" + record.checksum.hex(), key=key)
+        secrets: dict[int, str] = {}
+        for index, name in params["secrets"].items():
+            secret = sms.repository.requester_secret(deal.requester, name)
+            if secret is None:
+                raise SecretError(
+                    f"requester secret {name!r} was never pushed", code="RELEASE_REQUESTER_SECRET_MISSING"
+                )
+            identity = row_identity(deal.requester, name)
+            secrets[index] = sms.keyring.open(secret.sealed, kind="requester-secret", row=identity).decode()
+        developer = sms.repository.app_secret(deal.app)
+        developer_secret = (
+            None
+            if developer is None
+            else sms.keyring.open(developer.sealed, kind="app-secret", row=row_identity(deal.app)).decode()
+        )
+        recipient = sms.repository.recipient(deal.beneficiary)
+        if recipient is None:
+            raise SecretError("the beneficiary has no result recipient", code="RELEASE_RECIPIENT_MISSING")
+        enclave_key = sms.keyring.open(sealed_enclave_key, kind="enclave-key", row=row_identity(task_hex))
+        options = sms.options
+        token = (
+            ""
+            if options.upload_token_key is None
+            else mint_upload_token(
+                options.upload_token_key, request.task_id, expires_at=now + options.upload_token_ttl
+            )
+        )
+        return SecretsBundle(
+            task_id=task_hex,
+            worker=request.worker,
+            enclave_key="0x" + enclave_key.hex(),
+            beneficiary_recipient=recipient.recipient,
+            result_upload=ResultUpload(url=options.result_upload_url, token=token),
+            max_time=deal.category_time,
+            params=TaskParams(args=params["args"], input_files=tuple(params["input_files"])),
+            dataset=dataset,
+            app_developer_secret=developer_secret,
+            requester_secrets=secrets,
+        )
+
+
+def _parse_params(text: str) -> dict[str, Any]:
+    """Read the iExec-style params of a deal: ``iexec_args``, ``iexec_input_files``, ``iexec_secrets``."""
+    invalid = SecretError("the deal's params are not valid", code="RELEASE_PARAMS_INVALID")
+    if not text:
+        return {"args": "", "input_files": [], "secrets": {}}
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise invalid from error
+    if not isinstance(data, dict):
+        raise invalid
+    args = data.get("iexec_args", "")
+    files = data.get("iexec_input_files", [])
+    names = data.get("iexec_secrets", {})
+    if not isinstance(args, str) or not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise invalid
+    if not isinstance(names, dict) or len(names) > _MAX_REQUESTER_SECRETS:
+        raise invalid
+    secrets: dict[int, str] = {}
+    for index, name in names.items():
+        if not str(index).isdigit() or int(index) < 1 or not isinstance(name, str):
+            raise invalid
+        secrets[int(index)] = name
+    return {"args": args, "input_files": files, "secrets": secrets}

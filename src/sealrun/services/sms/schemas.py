@@ -1,0 +1,149 @@
+"""The SMS's HTTP bodies (pydantic). Every field has a size limit; no write returns a value."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ADDRESS_PATTERN",
+    "HEX32_PATTERN",
+    "SECRET_NAME_PATTERN",
+    "AuditPage",
+    "AuditRecordOut",
+    "ChallengeOut",
+    "DatasetKeyIn",
+    "EvidenceIn",
+    "HealthOut",
+    "NonceOut",
+    "RecipientIn",
+    "RecipientOut",
+    "ReleaseIn",
+    "ReleaseOut",
+    "SecretIn",
+    "SecretStatusOut",
+]
+
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+SECRET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"  # noqa: S105  # a name pattern, not a secret
+MAX_SECRET_CHARS = 4096
+MAX_EVIDENCE_CHARS = 1_400_000
+
+Address = Annotated[str, Field(pattern=ADDRESS_PATTERN, examples=["0x" + "ab" * 20])]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetKeyIn(_Strict):
+    """A dataset's age identity."""
+
+    key: str = Field(min_length=1, max_length=128, description="AGE-SECRET-KEY-1…")
+
+
+class SecretIn(_Strict):
+    """An app developer secret or a requester secret."""
+
+    value: str = Field(min_length=1, max_length=MAX_SECRET_CHARS)
+
+
+class RecipientIn(_Strict):
+    """A beneficiary's age recipient."""
+
+    recipient: str = Field(min_length=1, max_length=100, description="age1…")
+
+
+class SecretStatusOut(BaseModel):
+    """That a secret exists: its subject, who wrote it, when (UNIX seconds)."""
+
+    subject: str
+    owner: str | None
+    updated_at: int
+
+
+class RecipientOut(BaseModel):
+    """A beneficiary's result recipient (public)."""
+
+    beneficiary: str
+    recipient: str
+
+
+class ChallengeOut(BaseModel):
+    """The task's enclave challenge address."""
+
+    task_id: str
+    enclave_challenge: str
+
+
+class NonceOut(BaseModel):
+    """A single-use attestation nonce and its expiry (UNIX seconds)."""
+
+    task_id: str
+    nonce: str
+    expires_at: int
+
+
+class EvidenceIn(_Strict):
+    """The evidence envelope (``sealrun.core.attestation.Evidence``, version 1)."""
+
+    version: int = Field(ge=0, le=255)
+    type: str = Field(min_length=1, max_length=32)
+    payload: str = Field(min_length=1, max_length=MAX_EVIDENCE_CHARS, description="base64")
+    collateral: str | None = Field(default=None, max_length=MAX_EVIDENCE_CHARS, description="base64")
+
+
+class ReleaseIn(_Strict):
+    """What an enclave presents to obtain its sealed secrets bundle."""
+
+    nonce: str = Field(pattern=HEX32_PATTERN)
+    worker: Address
+    authorization: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="scheduler's EIP-191 signature")
+    evidence: EvidenceIn
+    ephemeral_recipient: str = Field(min_length=1, max_length=100, description="age1…")
+
+
+class ReleaseOut(BaseModel):
+    """The secrets bundle sealed to the ephemeral key (age, base64) and the enclave challenge."""
+
+    task_id: str
+    enclave_challenge: str
+    sealed_bundle: str
+
+
+class AuditRecordOut(BaseModel):
+    """One hash-chained audit record (see docs/sms.md)."""
+
+    seq: int
+    at: int
+    event: str
+    code: str
+    detail: str
+    task_id: str | None
+    dataset: str | None
+    app: str | None
+    requester: str | None
+    workerpool: str | None
+    worker: str | None
+    tee: str | None
+    measurement: str | None
+    prev_hash: str
+    entry_hash: str
+
+
+class AuditPage(BaseModel):
+    """A page of audit records, oldest first; ask again with ``after=<last seq>``."""
+
+    records: list[AuditRecordOut]
+
+
+class HealthOut(BaseModel):
+    """Liveness and the deployment the SMS serves."""
+
+    status: str
+    mode: str
+    chain_id: int
+    hub: str
+    simulated_evidence: bool

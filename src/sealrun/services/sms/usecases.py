@@ -1,0 +1,289 @@
+"""What the SMS does: store secrets for their on-chain owners, mint per-task enclave keys,
+and release one sealed secrets bundle to an attested, authorized, entitled enclave.
+
+Everything here is synchronous and takes its collaborators through the constructor: the
+chain reader, the repository, the master keyring, the request verifier, the evidence
+verifiers (one per evidence type), the attestation policy, the clock and the randomness.
+Error codes are listed in :mod:`sealrun.services.sms.codes`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from sealrun.adapters.web import SignedCall
+from sealrun.core.attestation import Claims, Evidence, EvidenceType
+from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
+from sealrun.core.requests import RequestVerifier, VerifiedRequest
+from sealrun.errors import SecretError
+from sealrun.services.sms.audit import AuditFacts, AuditRecord
+from sealrun.services.sms.models import AppSecret, DatasetKey, EnclaveKey, RequesterSecret, ResultRecipient
+from sealrun.services.sms.release import ReleasedBundle, Releaser, ReleaseRequest
+from sealrun.services.sms.repository import SmsRepository, row_identity
+from sealrun.services.sms.vault import MasterKeyring
+
+__all__ = [
+    "AttestationPolicy",
+    "EvidenceVerifier",
+    "SecretStatus",
+    "SmsOptions",
+    "SmsUseCases",
+]
+
+_IDENTITY = re.compile(r"^AGE-SECRET-KEY-1[0-9A-Z]{58}$")
+_RECIPIENT = re.compile(r"^age1[0-9a-z]{58}$")
+
+
+class EvidenceVerifier(Protocol):
+    """Verifies one evidence type against its pinned root at ``now`` (see core.attestation)."""
+
+    def verify(self, evidence: Evidence, *, now: int) -> Claims:
+        """Return verified claims or raise ``AttestationError``."""
+
+
+class AttestationPolicy(Protocol):
+    """Appraises verified claims, deny by default, for an expected measurement."""
+
+    def appraise(self, claims: Claims, *, measurement: bytes) -> Claims:
+        """Return the claims if they pass, or raise ``AttestationError`` with the rule's code."""
+
+
+@dataclass(frozen=True)
+class SmsOptions:
+    """Runtime knobs from the settings (see :class:`~sealrun.services.sms.settings.SmsSettings`)."""
+
+    nonce_ttl: int = 120
+    result_upload_url: str = "http://127.0.0.1:8701/v1/blobs"
+    upload_token_key: bytes | None = None
+    upload_token_ttl: int = 86400
+
+
+@dataclass(frozen=True)
+class SecretStatus:
+    """That a secret exists (never its value), who wrote it and when."""
+
+    subject: str
+    owner: str | None
+    updated_at: int
+
+
+def _address(value: str) -> str:
+    try:
+        return to_checksum_address(value)
+    except (ValueError, TypeError) as error:
+        raise SecretError(f"not an Ethereum address: {value!r}", code="SECRET_INVALID") from error
+
+
+def _same(left: str, right: str) -> bool:
+    return left.lower() == right.lower()
+
+
+class SmsUseCases:
+    """The SMS's operations; one instance per process, shared by all requests."""
+
+    def __init__(
+        self,
+        *,
+        chain: ChainReader,
+        repository: SmsRepository,
+        keyring: MasterKeyring,
+        requests: RequestVerifier,
+        verifiers: Mapping[EvidenceType, EvidenceVerifier],
+        policy: AttestationPolicy,
+        clock: Callable[[], int],
+        random: Callable[[int], bytes],
+        options: SmsOptions | None = None,
+    ) -> None:
+        self.chain = chain
+        self.repository = repository
+        self.keyring = keyring
+        self.requests = requests
+        self.clock = clock
+        self.random = random
+        self.options = options or SmsOptions()
+        self._releaser = Releaser(self, verifiers=verifiers, policy=policy)
+
+    # -- authentication -------------------------------------------------------------------------
+    def authenticate(self, call: SignedCall) -> VerifiedRequest:
+        """Verify a signed call (signature, freshness, single-use nonce) and return its signer."""
+        return self.requests.verify(
+            action=call.action, body=call.body, signed=call.signature, now=self.clock()
+        )
+
+    def _owned_by(self, call: SignedCall, owner: str, what: str) -> VerifiedRequest:
+        verified = self.authenticate(call)
+        if not _same(verified.signer, owner):
+            raise SecretError(f"the request is not signed by the {what}", code="SECRET_NOT_OWNER")
+        return verified
+
+    # -- secrets --------------------------------------------------------------------------------
+    def put_dataset_key(self, call: SignedCall, dataset: str, key: str) -> SecretStatus:
+        """Store a dataset's age identity, once, for its on-chain owner."""
+        dataset = _address(dataset)
+        if not _IDENTITY.match(key):
+            raise SecretError(
+                "a dataset key must be an age identity (AGE-SECRET-KEY-1…)", code="SECRET_INVALID"
+            )
+        record = self.chain.dataset(dataset)
+        if record is None:
+            raise SecretError(f"dataset {dataset} is not registered", code="SECRET_ASSET_UNKNOWN")
+        signed = self._owned_by(call, record.owner, "dataset's owner")
+        identity = row_identity(dataset)
+        now = self.clock()
+        sealed = self.keyring.seal(key.encode(), kind="dataset-key", row=identity)
+        row = DatasetKey(dataset=dataset.lower(), owner=signed.signer.lower(), sealed=sealed, created_at=now)
+        self.repository.insert_dataset_key(row)
+        return SecretStatus(subject=dataset, owner=signed.signer, updated_at=now)
+
+    def dataset_key_status(self, dataset: str) -> SecretStatus:
+        """Whether the dataset has a key (never the key)."""
+        row = self.repository.dataset_key(_address(dataset))
+        if row is None:
+            raise SecretError("this dataset has no key", code="SECRET_NOT_FOUND")
+        return SecretStatus(subject=_address(dataset), owner=_address(row.owner), updated_at=row.created_at)
+
+    def put_app_secret(self, call: SignedCall, app: str, value: str) -> SecretStatus:
+        """Store (or replace) an app's developer secret, for the app's on-chain owner."""
+        app = _address(app)
+        record = self.chain.app(app)
+        if record is None:
+            raise SecretError(f"app {app} is not registered", code="SECRET_ASSET_UNKNOWN")
+        signed = self._owned_by(call, record.owner, "app's owner")
+        now = self.clock()
+        sealed = self.keyring.seal(value.encode(), kind="app-secret", row=row_identity(app))
+        self.repository.save(
+            AppSecret(app=app.lower(), owner=signed.signer.lower(), sealed=sealed, updated_at=now)
+        )
+        return SecretStatus(subject=app, owner=signed.signer, updated_at=now)
+
+    def app_secret_status(self, app: str) -> SecretStatus:
+        """Whether the app has a developer secret."""
+        row = self.repository.app_secret(_address(app))
+        if row is None:
+            raise SecretError("this app has no developer secret", code="SECRET_NOT_FOUND")
+        return SecretStatus(subject=_address(app), owner=_address(row.owner), updated_at=row.updated_at)
+
+    def put_requester_secret(self, call: SignedCall, requester: str, name: str, value: str) -> SecretStatus:
+        """Store (or replace) a requester's named secret; only the requester may write it."""
+        requester = _address(requester)
+        self._owned_by(call, requester, "requester")
+        now = self.clock()
+        identity = row_identity(requester, name)
+        sealed = self.keyring.seal(value.encode(), kind="requester-secret", row=identity)
+        self.repository.save(
+            RequesterSecret(requester=requester.lower(), name=name, sealed=sealed, updated_at=now)
+        )
+        return SecretStatus(subject=f"{requester}/{name}", owner=requester, updated_at=now)
+
+    def requester_secret_status(self, requester: str, name: str) -> SecretStatus:
+        """Whether the requester has a secret of this name."""
+        row = self.repository.requester_secret(_address(requester), name)
+        if row is None:
+            raise SecretError("no such requester secret", code="SECRET_NOT_FOUND")
+        return SecretStatus(
+            subject=f"{_address(requester)}/{name}", owner=_address(requester), updated_at=row.updated_at
+        )
+
+    def put_result_recipient(self, call: SignedCall, beneficiary: str, recipient: str) -> SecretStatus:
+        """Store (or replace) the age recipient results for ``beneficiary`` are sealed to."""
+        beneficiary = _address(beneficiary)
+        if not _RECIPIENT.match(recipient):
+            raise SecretError("a result recipient must be an age recipient (age1…)", code="SECRET_INVALID")
+        self._owned_by(call, beneficiary, "beneficiary")
+        now = self.clock()
+        self.repository.save(
+            ResultRecipient(beneficiary=beneficiary.lower(), recipient=recipient, updated_at=now)
+        )
+        return SecretStatus(subject=beneficiary, owner=beneficiary, updated_at=now)
+
+    def result_recipient(self, beneficiary: str) -> str:
+        """The beneficiary's result recipient (public)."""
+        row = self.repository.recipient(_address(beneficiary))
+        if row is None:
+            raise SecretError("this beneficiary has no result recipient", code="SECRET_NOT_FOUND")
+        return row.recipient
+
+    # -- tasks ----------------------------------------------------------------------------------
+    def live_task(self, task_id: bytes) -> tuple[TaskRecord, DealRecord]:
+        """The task and its deal, if the task may still run in a TEE.
+
+        Raises:
+            SecretError: ``RELEASE_TASK_UNKNOWN``, ``RELEASE_DEAL_UNKNOWN``,
+                ``RELEASE_DEAL_NOT_TEE``, ``RELEASE_TASK_FINALIZED``, ``RELEASE_TASK_PAST_DEADLINE``.
+        """
+        task = self.chain.task(task_id)
+        if task is None or task.status == 0:
+            raise SecretError("this task is not initialized on chain", code="RELEASE_TASK_UNKNOWN")
+        deal = self.chain.deal(task.deal_id)
+        if deal is None:
+            raise SecretError("this task's deal is not on chain", code="RELEASE_DEAL_UNKNOWN")
+        if not deal.is_tee:
+            raise SecretError("this task's deal does not require a TEE", code="RELEASE_DEAL_NOT_TEE")
+        if task.status.finalized:
+            raise SecretError(f"this task is {task.status.name.lower()}", code="RELEASE_TASK_FINALIZED")
+        if self.clock() >= task.final_deadline:
+            raise SecretError("this task is past its final deadline", code="RELEASE_TASK_PAST_DEADLINE")
+        return task, deal
+
+    def enclave_challenge(self, call: SignedCall, task_id: bytes) -> str:
+        """Return the task's enclave challenge address, creating its key once.
+
+        Only the owner of the deal's workerpool (its scheduler) may ask.
+        """
+        _task, deal = self.live_task(task_id)
+        pool = self.chain.workerpool(deal.workerpool)
+        if pool is None:
+            raise SecretError("the deal's workerpool is not registered", code="RELEASE_WORKERPOOL_UNKNOWN")
+        self._owned_by(call, pool.owner, "workerpool's owner")
+        task_hex = "0x" + task_id.hex()
+
+        def make() -> EnclaveKey:
+            account = Account.from_key(self.random(32))
+            sealed = self.keyring.seal(bytes(account.key), kind="enclave-key", row=row_identity(task_hex))
+            return EnclaveKey(
+                task_id=task_hex, address=account.address, sealed=sealed, created_at=self.clock()
+            )
+
+        return self.repository.enclave_key_or_create(task_hex, make).address
+
+    def issue_nonce(self, task_id: bytes) -> tuple[bytes, int]:
+        """Issue a single-use attestation nonce for a live task; return it and its expiry."""
+        self.live_task(task_id)
+        nonce = self.random(32)
+        expires_at = self.clock() + self.options.nonce_ttl
+        self.repository.issue_nonce("0x" + nonce.hex(), "0x" + task_id.hex(), expires_at)
+        return nonce, expires_at
+
+    def release(self, request: ReleaseRequest) -> ReleasedBundle:
+        """Appraise an enclave and release its sealed bundle; every outcome is audited."""
+        return self._releaser.release(request)
+
+    # -- audit ----------------------------------------------------------------------------------
+    def audit(self, facts: AuditFacts) -> AuditRecord:
+        """Append one audit record at the current time."""
+        return self.repository.append_audit(facts, self.clock())
+
+    def dataset_audit(self, call: SignedCall, dataset: str, *, after: int, limit: int) -> list[AuditRecord]:
+        """The audit records about a dataset, for its on-chain owner."""
+        dataset = _address(dataset)
+        record = self.chain.dataset(dataset)
+        if record is None:
+            raise SecretError(f"dataset {dataset} is not registered", code="SECRET_ASSET_UNKNOWN")
+        self._owned_by(call, record.owner, "dataset's owner")
+        return self.repository.audit_records(dataset=dataset, after=after, limit=limit)
+
+    def audit_head(self) -> AuditRecord | None:
+        """The newest audit record (its hash commits to the whole log)."""
+        return self.repository.audit_head()
+
+    def rotate_master_key(self) -> int:
+        """Re-seal every stored secret under the current master key; return rows rewritten."""
+        return self.repository.reseal_all(
+            lambda envelope, kind, row: self.keyring.reseal(envelope, kind=kind, row=row)
+        )
