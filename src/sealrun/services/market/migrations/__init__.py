@@ -1,0 +1,1 @@
+"""Alembic scripts of the market (run by ``sealrun.adapters.db.upgrade_database``)."""
