@@ -25,6 +25,24 @@ __all__ = ["RevertReason", "RevertTable", "reason_of"]
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")
 
+# Sentences that quote the orders' own values for the matchOrders checks, used when the
+# caller passes the orders as context (``<kind>_<field>``, see ``hub.order_context``).
+_DETAILS = {
+    "category-mismatch": "request category {request_category} ≠ workerpool category {workerpool_category}",
+    "category-unknown": "request category {request_category} does not exist on this hub",
+    "trust-mismatch": "request trust {request_trust} > workerpool trust {workerpool_trust}",
+    "app-price": "app price {app_appprice} > the request's maximum app price {request_appmaxprice}",
+    "dataset-price": "dataset price {dataset_datasetprice} > the request's maximum {request_datasetmaxprice}",
+    "workerpool-price": (
+        "workerpool price {workerpool_workerpoolprice} > the request's maximum {request_workerpoolmaxprice}"
+    ),
+    "app-mismatch": "the request names app {request_app} but the app order is for {app_app}",
+    "dataset-mismatch": "the request names dataset {request_dataset}, the dataset order {dataset_dataset}",
+    "workerpool-mismatch": (
+        "the request names workerpool {request_workerpool}, the workerpool order {workerpool_workerpool}"
+    ),
+}
+
 
 @dataclass(frozen=True)
 class RevertReason:
@@ -112,10 +130,12 @@ class RevertTable:
             shown = reason or "no reason given"
             return ChainError(f"cannot {what}: the contract refused ({shown})", code="CHAIN_REVERTED")
         sentence = row.sentence
-        if row.template is not None:
-            fields = {name for _, name, _, _ in string.Formatter().parse(row.template) if name}
+        template = row.template or _DETAILS.get(reason)
+        if template is not None:
+            fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
             if fields <= context.keys():
-                sentence = row.template.format(**{name: context[name] for name in fields})
+                detail = template.format(**{name: context[name] for name in fields})
+                sentence = detail if row.template else f"{detail} ({row.sentence})"
         return ChainError(f"cannot {what}: {sentence}", code=row.code)
 
 
