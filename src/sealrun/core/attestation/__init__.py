@@ -3,17 +3,30 @@
 Pure: no network, disk or clock; every verifier takes ``now`` (UNIX seconds). Error codes are
 in :mod:`sealrun.core.attestation.codes`; ``docs/attestation.md`` documents the formats, the
 claims of each type and the policy semantics.
+
+Typical SMS use::
+
+    verifier = standard_verifier(simulator_public_key=key_or_none)
+    claims = verifier.verify(Evidence.from_json(body), now=now)
+    verify_report_data(claims, nonce=nonce, ephemeral_public_key=pubkey, task_id=task_id)
+    policy.appraise(claims)
 """
 
 from sealrun.core.attestation.claims import TCB_UNAPPRAISED, TCB_UP_TO_DATE, Claims
+from sealrun.core.attestation.dcap import SgxDcapVerifier, TdxDcapVerifier
 from sealrun.core.attestation.evidence import Evidence, EvidenceType, decode_evidence_text
+from sealrun.core.attestation.nitro import NitroVerifier
+from sealrun.core.attestation.policy import Policy, PolicyVerdict
 from sealrun.core.attestation.report_data import REPORT_DATA_SIZE, report_data_for, verify_report_data
+from sealrun.core.attestation.roots import PinnedCertificate
 from sealrun.core.attestation.simulated import (
     SimulatedVerifier,
     SimulatorKey,
     SimulatorPublicKey,
     make_simulated_evidence,
 )
+from sealrun.core.attestation.snp import SevSnpVerifier
+from sealrun.core.attestation.verifier import EvidenceVerifier, Verifier, standard_verifier
 
 __all__ = [
     "REPORT_DATA_SIZE",
@@ -22,11 +35,21 @@ __all__ = [
     "Claims",
     "Evidence",
     "EvidenceType",
+    "EvidenceVerifier",
+    "NitroVerifier",
+    "PinnedCertificate",
+    "Policy",
+    "PolicyVerdict",
+    "SevSnpVerifier",
+    "SgxDcapVerifier",
     "SimulatedVerifier",
     "SimulatorKey",
     "SimulatorPublicKey",
+    "TdxDcapVerifier",
+    "Verifier",
     "decode_evidence_text",
     "make_simulated_evidence",
     "report_data_for",
+    "standard_verifier",
     "verify_report_data",
 ]
