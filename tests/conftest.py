@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +24,16 @@ def vectors_dir() -> Path:
     """The read-only attestation vectors; a missing folder fails the test, never skips it."""
     assert VECTORS.is_dir(), f"attestation vectors missing at {VECTORS}"
     return VECTORS
+
+
+@pytest.fixture
+def work_root() -> Iterator[Path]:
+    """A fresh folder under /tmp that the unprivileged sandbox user can traverse.
+
+    pytest's own ``tmp_path`` sits under a 0700 folder, which the sandbox (running as
+    ``nobody`` when the tests run as root) cannot reach.
+    """
+    root = Path(tempfile.mkdtemp(prefix="sealrun-test-", dir="/tmp"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)

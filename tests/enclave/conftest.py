@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
-import tempfile
 import textwrap
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,22 +14,13 @@ import pytest
 from sealrun.adapters.sandbox import BubblewrapSandbox
 from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
-from sealrun.core.sealing import Identity, Recipient, seal_bytes
+from sealrun.core.sealing import Identity, seal_bytes
 from sealrun.core.tasks import SecretsBundle
 from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.enclave import EnclaveRuntime
 
 TASK_ID = "0x" + "ab" * 32
 WORKER = "0x" + "11" * 20
-
-
-@pytest.fixture
-def work_root() -> Iterator[Path]:
-    """A folder under /tmp the unprivileged sandbox user can traverse (pytest's tmp is 0700)."""
-    root = Path(tempfile.mkdtemp(prefix="sealrun-test-", dir="/tmp"))
-    root.chmod(0o711)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -91,11 +81,11 @@ def make_task(work_root: Path) -> Callable[..., Task]:
                 path = work_root / f"dataset-{index}.bin.age"
                 path.write_bytes(sealed)
                 url = url or path.as_uri()
-                import hashlib
-
                 checksum = checksum or "0x" + hashlib.sha256(sealed).hexdigest()
             assert url is not None
-            secret = DatasetSecret(url=url, checksum=checksum or "0x" + "00" * 32, key=str(dataset_key or key))
+            secret = DatasetSecret(
+                url=url, checksum=checksum or "0x" + "00" * 32, key=str(dataset_key or key)
+            )
         bundle = SecretsBundle(
             task_id=TASK_ID,
             worker=WORKER,
@@ -126,7 +116,3 @@ def runtime(simulator_key: SimulatorKey) -> EnclaveRuntime:
         sandbox=BubblewrapSandbox(),
         make_quoter=lambda measurement: SimulatedQuoter(key=simulator_key, measurement=measurement),
     )
-
-
-def recipient_of(identity: Identity) -> Recipient:
-    return identity.recipient

@@ -128,7 +128,9 @@ class BubblewrapSandbox:
         args += ["--ro-bind", str(spec.bundle_dir), "/app"]
         args += ["--ro-bind", str(spec.input_dir), "/iexec_in"]
         args += ["--bind", str(spec.output_dir), "/iexec_out"]
-        args += ["--chdir", "/app"]
+        # The root and /dev are bwrap's own tmpfs: make them read-only so they cannot be
+        # filled (memory) or used as scratch space outside the limits.
+        args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/app"]
         # /tmp is the sandbox's private tmpfs, not the host's.
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **spec.env}  # noqa: S108
         for key, value in sorted(env.items()):
@@ -140,7 +142,10 @@ class BubblewrapSandbox:
             return
         for folder in (spec.bundle_dir, spec.input_dir, spec.output_dir):
             for parent in [folder.resolve(), *folder.resolve().parents]:
-                st = parent.stat()
+                try:
+                    st = parent.stat()
+                except FileNotFoundError:
+                    continue  # bwrap itself reports a missing folder (SANDBOX_FAILED)
                 if not (
                     st.st_mode & 0o001
                     or (st.st_uid == self.host_uid and st.st_mode & 0o100)
@@ -218,7 +223,8 @@ class BubblewrapSandbox:
         err.join()
         with os.fdopen(status_read, "rb") as status_file:
             status = _parse_status(status_file.read())
-        if "child-pid" not in status and not timed_out:
+        # bwrap writes exit-code only once the app itself ran and exited.
+        if "exit-code" not in status and not timed_out:
             raise SandboxError(
                 "bubblewrap could not set up the sandbox: "
                 + err.tail.decode("utf-8", "replace").strip()[-300:],
