@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from fastapi.testclient import TestClient
 
 from sealrun.core.chainstate import ZERO_ADDRESS, AppRecord, DatasetRecord, WorkerpoolRecord
+from sealrun.core.orders.signing import sign_order as sign_model
+from sealrun.core.orders.typed_data import Domain
 from sealrun.core.requests import RequestDomain
 from sealrun.services.market.app import create_app
-from sealrun.services.market.orderforms import KINDS, ORDER_TYPES
+from sealrun.services.market.orderforms import order_from_wire, order_to_wire
 from sealrun.services.market.settings import MarketSettings
 
 CHAIN_ID = 31337
@@ -56,23 +57,9 @@ class MemoryChain:
 def sign_order(
     kind: str, fields: dict[str, Any], key: bytes, *, chain_id: int = CHAIN_ID, hub: str = HUB
 ) -> dict[str, Any]:
-    type_name = KINDS[kind]
-    payload = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            type_name: [{"name": n, "type": t} for n, t in ORDER_TYPES[type_name]],
-        },
-        "primaryType": type_name,
-        "domain": {"name": "sealrun", "version": "1", "chainId": chain_id, "verifyingContract": hub},
-        "message": fields,
-    }
-    signature = Account.sign_message(encode_typed_data(full_message=payload), private_key=key).signature
-    return {**fields, "sign": "0x" + bytes(signature).hex()}
+    """Sign an order given in wire form with core.orders and return its wire form."""
+    unsigned = order_from_wire(kind, {**fields, "sign": "0x" + "00" * 65})
+    return order_to_wire(sign_model(unsigned, key, Domain(chain_id=chain_id, verifying_contract=hub)))
 
 
 def pool_order(
@@ -128,3 +115,7 @@ def publish(client: TestClient, kind: str, order: dict[str, Any], **extra: Any) 
 
 def domain() -> RequestDomain:
     return RequestDomain(chain_id=CHAIN_ID, hub=HUB)
+
+
+def order_domain() -> Domain:
+    return Domain(chain_id=CHAIN_ID, verifying_contract=HUB)

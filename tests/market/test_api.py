@@ -22,6 +22,7 @@ from tests.market.conftest import (
     MemoryChain,
     actor,
     domain,
+    order_domain,
     pool_order,
     publish,
     sign_order,
@@ -142,13 +143,13 @@ def test_expired_listing_is_rejected_and_an_expiring_one_leaves_the_book(
 def test_closed_or_consumed_orders_are_rejected(client: TestClient, chain: MemoryChain) -> None:
     owner, pool = register_pool(chain)
     closed = sign_order("workerpool", pool_order(pool, volume=2), owner.key)
-    chain.used[read_order("workerpool", closed, domain()).order_hash] = 2**256 - 1
+    chain.used[read_order("workerpool", closed, order_domain()).order_hash] = 2**256 - 1
     assert publish(client, "workerpool", closed).json()["code"] == "ORDER_CLOSED"
     used_up = sign_order("workerpool", pool_order(pool, volume=2), owner.key)
-    chain.used[read_order("workerpool", used_up, domain()).order_hash] = 2
+    chain.used[read_order("workerpool", used_up, order_domain()).order_hash] = 2
     assert publish(client, "workerpool", used_up).json()["code"] == "ORDER_CONSUMED"
     partly = sign_order("workerpool", pool_order(pool, volume=5), owner.key)
-    chain.used[read_order("workerpool", partly, domain()).order_hash] = 2
+    chain.used[read_order("workerpool", partly, order_domain()).order_hash] = 2
     assert publish(client, "workerpool", partly).json()["remaining"] == 3
 
 
@@ -175,7 +176,7 @@ def test_request_orders_must_be_signed_by_the_requester(client: TestClient, chai
     [
         ({"volume": 0}, "ORDER_INVALID"),
         ({"tag": "0x01"}, "ORDER_INVALID"),
-        ({"workerpool": "not an address"}, "ORDER_INVALID"),
+        ({"workerpool": "not an address"}, "ORDER_FIELD_INVALID"),
         ({"extra": 1}, "ORDER_INVALID"),
         ({"sign": "0x1234"}, "ORDER_SIGNATURE_INVALID"),
     ],

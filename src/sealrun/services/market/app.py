@@ -36,6 +36,7 @@ STATUS_BY_CODE = {
     "ORDER_NOT_SIGNER": 403,
     "ORDER_NOT_OWNER": 403,
     "ORDER_SIGNATURE_INVALID": 400,
+    "ORDER_NOT_SIGNED": 400,
     "ORDER_WRONG_CHAIN": 400,
     "ORDER_EXPIRED": 409,
     "ORDER_CLOSED": 409,
@@ -50,15 +51,6 @@ class EventSource(Protocol):
 
     def poll(self, handle: Callable[[list[ChainEvent]], None], *, names: Iterable[str] | None = None) -> int:
         """Deliver new events to ``handle``, then advance the checkpoint."""
-
-
-def migrate(database_url: str) -> None:
-    """Bring the market's tables up to date (also done by :func:`create_app`)."""
-    engine = create_database_engine(database_url)
-    upgrade_database(
-        engine, script_location="sealrun.services.market:migrations", version_table="market_alembic_version"
-    )
-    engine.dispose()
 
 
 def create_app(
@@ -80,7 +72,7 @@ def create_app(
         events: the hub's event stream to follow, or ``None`` to not follow (tests).
         clock: unix time source.
     """
-    engine = create_database_engine(settings.database_url)
+    engine = create_database_engine(settings.database_url, schema=settings.database_schema)
     upgrade_database(
         engine, script_location="sealrun.services.market:migrations", version_table="market_alembic_version"
     )

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.core.chainstate import ChainReader
+from sealrun.core.orders.typed_data import Domain
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import OrderError
 from sealrun.services.market.book import OPEN, BookFilter, OrderBook
@@ -79,7 +80,9 @@ class MarketService:
         now = int(self._clock())
         if expires_at is not None and expires_at <= now:
             raise OrderError("the order's listing has already expired", code="ORDER_EXPIRED")
-        entry = read_order(kind, order, self.domain)
+        entry = read_order(
+            kind, order, Domain(chain_id=self.domain.chain_id, verifying_contract=self.domain.hub)
+        )
         self._check_owner(entry)
         consumed = self._ledger.consumed(entry.order_hash)
         if consumed == CLOSED_VOLUME:
