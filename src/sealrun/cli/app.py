@@ -13,6 +13,7 @@ import sys
 import click
 import typer
 
+from sealrun.cli import account, apps, category, chain, dataset, deal, init, order, task, wallet, workerpool
 from sealrun.cli.output import EXIT_USAGE, fail
 from sealrun.errors import SealrunError
 
@@ -25,6 +26,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+# Chain client (issue 4): project config, wallets, local chains, registries, orders, deals.
+app.command("init")(init.init)
+for _sub in (
+    wallet.wallet_app,
+    chain.chain_app,
+    account.account_app,
+    apps.apps_app,
+    dataset.dataset_app,
+    workerpool.workerpool_app,
+    category.category_app,
+    order.order_app,
+    deal.deal_app,
+    task.task_app,
+):
+    app.add_typer(_sub)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,6 +19,7 @@ new process re-reads the hub's events from ``start_block``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
@@ -33,6 +34,20 @@ from sealrun.adapters.chain.registry import RegistryClient
 from sealrun.adapters.chain.rpc import Rpc
 from sealrun.adapters.chain.token import TokenClient
 from sealrun.adapters.chain.transactions import Receipt, TransactionSender
+from sealrun.core.orders import (
+    CLOSED,
+    AppOrder,
+    DatasetOrder,
+    Domain,
+    MatchContext,
+    MatchPlan,
+    Order,
+    RequestOrder,
+    WorkerpoolOrder,
+    check_match,
+    order_hash,
+    sign_order,
+)
 from sealrun.core.tasks import task_id as compute_task_id
 from sealrun.errors import ChainError
 
@@ -175,6 +190,74 @@ class Marketplace:
                 "tasks to claim together must belong to one deal", code="CHAIN_TASKS_OF_MANY_DEALS"
             )
         return self.hub.claim(found[0][0], [index for _, index in found])
+
+    # -- orders --------------------------------------------------------------------------------------
+    def domain(self) -> Domain:
+        """The EIP-712 domain of this hub on this chain."""
+        return Domain(chain_id=self.rpc.chain_id, verifying_contract=self.hub.address)
+
+    def sign(self, order: Order) -> Order:
+        """Sign ``order`` with the wallet (EIP-712, as ``eth_signTypedData_v4``).
+
+        Raises:
+            ChainError: ``CHAIN_NO_SENDER`` without a wallet.
+        """
+        if self.sender is None or self.sender.account is None:
+            raise ChainError("cannot sign an order: no wallet is unlocked", code="CHAIN_NO_SENDER")
+        # sign_order is generic over the four order types; the union needs a cast for mypy.
+        return cast(Order, sign_order(cast(Any, order), bytes(self.sender.account.key), self.domain()))
+
+    def order_hash(self, order: Order) -> bytes:
+        """The order's EIP-712 digest (the key of its consumed volume on chain)."""
+        return order_hash(order, self.domain())
+
+    def remaining(self, order: Order) -> int:
+        """Volume still available on chain (0 once closed or used up)."""
+        consumed = self.hub.consumed(self.order_hash(order))
+        return 0 if consumed == CLOSED else max(0, order.volume - consumed)
+
+    def plan(
+        self, app: AppOrder, dataset: DatasetOrder | None, workerpool: WorkerpoolOrder, request: RequestOrder
+    ) -> MatchPlan:
+        """Check the orders against the chain's state as ``matchOrders`` would, without spending gas.
+
+        Raises:
+            OrderError: with the contract's code and the values that do not match.
+        """
+        domain = self.domain()
+        orders: list[Order] = [app, workerpool, request]
+        if dataset is not None:
+            orders.append(dataset)
+        hashes = [order_hash(o, domain) for o in orders]
+        app_record = self.registry.app(app.app)
+        pool = self.registry.workerpool(workerpool.workerpool)
+        dataset_record = self.registry.dataset(dataset.dataset) if dataset is not None else None
+        zero = "0x" + "00" * 20
+        context = MatchContext(
+            domain=domain,
+            category_count=self.hub.category_count(),
+            app_owner=app_record.owner if app_record else zero,
+            dataset_owner=dataset_record.owner if dataset_record else zero,
+            workerpool_owner=pool.owner if pool else zero,
+            scheduler_reward_ratio=pool.scheduler_reward_ratio if pool else 0,
+            consumed={h: self.hub.consumed(h) for h in hashes},
+            presigned={h: signer for h in hashes if (signer := self.hub.presigned_by(h)) is not None},
+            requester_free=self.hub.balance(request.requester).free,
+            workerpool_owner_free=self.hub.balance(pool.owner).free if pool else None,
+        )
+        return check_match(app, dataset, workerpool, request, context)
+
+    def match(
+        self, app: AppOrder, dataset: DatasetOrder | None, workerpool: WorkerpoolOrder, request: RequestOrder
+    ) -> Deal:
+        """Send ``matchOrders`` (the caller pays gas; the requester pays the tasks) and return the deal."""
+        orders = {
+            "app": app,
+            "dataset": dataset or DatasetOrder.none(),
+            "workerpool": workerpool,
+            "request": request,
+        }
+        return self.hub.match_orders(orders)
 
     def _task(self, deal: Deal, index: int, task_id: bytes) -> Task:
         status = self.hub.task_status(deal.deal_id, index)

@@ -1,0 +1,98 @@
+"""``sealrun dataset``: datasets. ``deploy`` registers sealed data (URI + checksum), ``show`` reads it.
+
+``dataset deploy --from FILE`` takes the JSON that ``dataset encrypt --json`` prints
+(keys ``uri``/``url`` and ``checksum``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.session import (
+    CHAIN_OPTION,
+    CONFIG_OPTION,
+    PASSWORD_FILE_OPTION,
+    WALLET_OPTION,
+    YES_OPTION,
+    Session,
+    parse_address,
+    parse_bytes32,
+)
+from sealrun.errors import ChainError, ConfigError
+
+__all__ = ["dataset_app"]
+
+_FROM_OPTION = typer.Option(None, "--from", help="JSON from `dataset encrypt --json` (uri, checksum).")
+
+dataset_app = typer.Typer(name="dataset", help="Datasets: sealed data, registered on chain.")
+
+
+def _from_file(path: Path) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path} is not a readable JSON file: {error}", code="CONFIG_INVALID") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object", code="CONFIG_INVALID")
+    uri = data.get("uri") or data.get("url")
+    checksum = data.get("checksum")
+    return (str(uri) if uri else None, str(checksum) if checksum else None)
+
+
+@dataset_app.command("deploy")
+def deploy(
+    name: str = typer.Option(..., help="Name on chain (unique per owner)."),
+    uri: str | None = typer.Option(None, help="Where the sealed data is."),
+    checksum: str | None = typer.Option(None, help="0x sha256 of the ciphertext."),
+    from_file: Path | None = _FROM_OPTION,
+    yes: bool = YES_OPTION,
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Register a dataset: where its ciphertext is and the ciphertext's sha256."""
+    out = Output(json_out)
+    if from_file is not None:
+        file_uri, file_checksum = _from_file(from_file)
+        uri, checksum = uri or file_uri, checksum or file_checksum
+    if not uri or not checksum:
+        raise ConfigError(
+            "a dataset needs --uri and --checksum (or --from a `dataset encrypt` JSON)", code="USAGE"
+        )
+    digest = parse_bytes32(checksum, "checksum")
+    market = Session.load(config, chain, wallet, password_file).market(wallet=True)
+    out.confirm(f"Register dataset {name!r} from {market.address} (costs gas)?", yes=yes)
+    found = market.registry.create_dataset(name=name, uri=uri, checksum=digest)
+    out.result(
+        {"dataset": found.address, "owner": found.owner, "name": found.name, "uri": uri, "checksum": digest}
+    )
+
+
+@dataset_app.command("show")
+def show(
+    address: str = typer.Argument(..., help="The dataset's address."),
+    chain: str | None = CHAIN_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Show a registered dataset."""
+    out = Output(json_out)
+    dataset_address = parse_address(address, "dataset")
+    found = Session.load(config, chain).market(wallet=False).registry.dataset(dataset_address)
+    if found is None:
+        raise ChainError(f"no dataset is registered at {dataset_address}", code="CHAIN_DATASET_UNKNOWN")
+    out.result(
+        {
+            "dataset": found.address,
+            "owner": found.owner,
+            "name": found.name,
+            "uri": found.uri,
+            "checksum": found.checksum,
+        }
+    )

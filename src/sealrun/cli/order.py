@@ -1,0 +1,372 @@
+"""``sealrun order``: order templates, EIP-712 signing, cancel, show and fill.
+
+Like iExec's ``iexec.json``/``orders.json``, templates live in ``orders.json`` and signed
+orders in ``signed-orders.json`` next to ``sealrun.toml``, each keyed by kind
+(``apporder``, ``datasetorder``, ``workerpoolorder``, ``requestorder``) in the JSON format of
+:func:`sealrun.core.orders.order_to_json`. Edit the templates (prices, volume, tag,
+restrictions, params), then ``order sign``; ``order fill`` matches signed orders given by
+file, by hash (looked up in ``signed-orders.json``) or by default from ``signed-orders.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sealrun.adapters.chain.client import Marketplace
+from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.session import (
+    CHAIN_OPTION,
+    CONFIG_OPTION,
+    PASSWORD_FILE_OPTION,
+    WALLET_OPTION,
+    YES_OPTION,
+    Session,
+    parse_address,
+)
+from sealrun.core.orders import (
+    ZERO_ADDRESS,
+    AppOrder,
+    DatasetOrder,
+    Order,
+    RequestOrder,
+    TagBit,
+    WorkerpoolOrder,
+    make_tag,
+    order_from_json,
+    order_to_json,
+)
+from sealrun.errors import ConfigError, OrderError
+
+__all__ = ["order_app"]
+
+order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, cancel, show, fill.")
+
+KINDS = {
+    "app": "apporder",
+    "dataset": "datasetorder",
+    "workerpool": "workerpoolorder",
+    "request": "requestorder",
+}
+_TYPES = {"app": AppOrder, "dataset": DatasetOrder, "workerpool": WorkerpoolOrder, "request": RequestOrder}
+_TAG_BITS = {bit.name.lower().replace("_", "-"): bit for bit in TagBit}
+
+_APP = typer.Option(None, "--app", help="App address (an app order, or the app a --buy request runs).")
+_DATASET = typer.Option(None, "--dataset", help="Dataset address.")
+_WORKERPOOL = typer.Option(None, "--workerpool", help="Workerpool address.")
+_FILE = typer.Option(None, "--file", help="Orders file (default: signed-orders.json beside sealrun.toml).")
+_FILL_APP = typer.Option(
+    None, "--app", help="App order: a JSON file or an order hash (default: signed file)."
+)
+_FILL_DATASET = typer.Option(
+    None, "--dataset", help="Dataset order: file or hash (default: signed file, if any)."
+)
+_FILL_POOL = typer.Option(None, "--workerpool", help="Workerpool order: file or hash (default: signed file).")
+_FILL_REQUEST = typer.Option(None, "--request", help="Request order: file or hash (default: signed file).")
+
+
+def _tag(names: str) -> bytes:
+    bits = []
+    for name in filter(None, (n.strip().lower() for n in names.split(","))):
+        if name not in _TAG_BITS:
+            raise ConfigError(
+                f"unknown tag bit {name!r} (known: {', '.join(_TAG_BITS)})", code="CONFIG_INVALID"
+            )
+        bits.append(_TAG_BITS[name])
+    return make_tag(*bits)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise OrderError(
+            f"{path} is not a valid JSON orders file: {error}", code="ORDER_JSON_INVALID"
+        ) from error
+    if not isinstance(data, dict):
+        raise OrderError(f"{path} must hold a JSON object", code="ORDER_JSON_INVALID")
+    return data
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _files(session: Session) -> tuple[Path, Path]:
+    root = session.config.path.parent
+    return root / "orders.json", root / "signed-orders.json"
+
+
+def _wallet_address(session: Session) -> str:
+    return session.keystore.find(session.wallet_name or session.config.wallet).address
+
+
+@order_app.command("init")
+def init(
+    app: str | None = _APP,
+    dataset: str | None = _DATASET,
+    workerpool: str | None = _WORKERPOOL,
+    buy: bool = typer.Option(False, "--buy", help="A request order (to buy tasks of --app)."),
+    price: int = typer.Option(
+        0, help="Price per task (smallest unit); for --buy, the maximum workerpool price."
+    ),
+    volume: int = typer.Option(1, help="How many tasks the order offers or asks for."),
+    category: int = typer.Option(0, help="Category (workerpool and request orders)."),
+    tag: str = typer.Option("tee", help="Tag bits, comma-separated: tee, sgx, tdx, sev-snp, nitro, gpu."),
+    params: str = typer.Option("", help='Request params (JSON, e.g. {"iexec_args": "..."}).'),
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Write order templates into orders.json (edit them, then `order sign`)."""
+    out = Output(json_out)
+    session = Session.load(config, chain, wallet)
+    templates_path, _ = _files(session)
+    tag_bytes = _tag(tag)
+    made: dict[str, Order] = {}
+    if buy:
+        if app is None:
+            raise ConfigError("--buy needs --app (the app to run)", code="USAGE")
+        requester = _wallet_address(session)
+        made["request"] = RequestOrder(
+            app=parse_address(app, "--app"),
+            appmaxprice=0,
+            dataset=parse_address(dataset, "--dataset") if dataset else ZERO_ADDRESS,
+            datasetmaxprice=0,
+            workerpool=parse_address(workerpool, "--workerpool") if workerpool else ZERO_ADDRESS,
+            workerpoolmaxprice=price,
+            requester=requester,
+            volume=volume,
+            tag=tag_bytes,
+            category=category,
+            beneficiary=requester,
+            params=params,
+        )
+    else:
+        if app is not None:
+            made["app"] = AppOrder(
+                app=parse_address(app, "--app"), appprice=price, volume=volume, tag=tag_bytes
+            )
+        if dataset is not None:
+            made["dataset"] = DatasetOrder(
+                dataset=parse_address(dataset, "--dataset"), datasetprice=price, volume=volume, tag=tag_bytes
+            )
+        if workerpool is not None:
+            made["workerpool"] = WorkerpoolOrder(
+                workerpool=parse_address(workerpool, "--workerpool"),
+                workerpoolprice=price,
+                volume=volume,
+                tag=tag_bytes,
+                category=category,
+            )
+    if not made:
+        raise ConfigError("say which order to create: --app, --dataset, --workerpool or --buy", code="USAGE")
+    data = _read(templates_path)
+    data.update({KINDS[kind]: order_to_json(order) for kind, order in made.items()})
+    _write(templates_path, data)
+    out.result({"file": str(templates_path), "orders": {KINDS[k]: order_to_json(o) for k, o in made.items()}})
+
+
+def _kinds(app: bool, dataset: bool, workerpool: bool, request: bool) -> list[str]:
+    chosen = [
+        k
+        for k, flag in (("app", app), ("dataset", dataset), ("workerpool", workerpool), ("request", request))
+        if flag
+    ]
+    if not chosen:
+        raise ConfigError("say which order: --app, --dataset, --workerpool or --request", code="USAGE")
+    return chosen
+
+
+def _load_kind(data: dict[str, Any], kind: str, path: Path) -> Order:
+    if KINDS[kind] not in data:
+        raise OrderError(f"{path} has no {KINDS[kind]}: run `sealrun order init` first", code="ORDER_MISSING")
+    order = order_from_json(data[KINDS[kind]])
+    if not isinstance(order, _TYPES[kind]):
+        raise OrderError(f"{path}: {KINDS[kind]} holds a {type(order).__name__}", code="ORDER_JSON_INVALID")
+    return order
+
+
+@order_app.command("sign")
+def sign(
+    app: bool = typer.Option(False, "--app"),
+    dataset: bool = typer.Option(False, "--dataset"),
+    workerpool: bool = typer.Option(False, "--workerpool"),
+    request: bool = typer.Option(False, "--request"),
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Sign templates of orders.json (EIP-712) into signed-orders.json; a zero salt gets a random one."""
+    out = Output(json_out)
+    session = Session.load(config, chain, wallet, password_file)
+    templates_path, signed_path = _files(session)
+    templates = _read(templates_path)
+    kinds = _kinds(app, dataset, workerpool, request)
+    orders = [_load_kind(templates, kind, templates_path) for kind in kinds]
+    market = session.market(wallet=True)
+    signed = _read(signed_path)
+    result = {}
+    for kind, template in zip(kinds, orders, strict=True):
+        salted = replace(template, salt=secrets.token_bytes(32)) if template.salt == bytes(32) else template
+        done = market.sign(salted)
+        signed[KINDS[kind]] = order_to_json(done)
+        result[KINDS[kind]] = {"hash": market.order_hash(done), "signer": market.address}
+    _write(signed_path, signed)
+    out.result({"file": str(signed_path), "signed": result})
+
+
+def _resolve(source: str | None, kind: str, signed_path: Path, market: Marketplace) -> Order | None:
+    """An order from a JSON file, from its hash in the signed file, or the signed file's entry."""
+    if source is None:
+        data = _read(signed_path)
+        return _load_kind(data, kind, signed_path) if KINDS[kind] in data else None
+    if source.startswith("0x") and len(source) == 66:
+        for raw in _read(signed_path).values():
+            order = order_from_json(raw)
+            if isinstance(order, _TYPES[kind]) and "0x" + market.order_hash(order).hex() == source.lower():
+                return order
+        raise OrderError(
+            f"no signed {kind} order with hash {source} in {signed_path}", code="ORDER_NOT_FOUND"
+        )
+    path = Path(source)
+    if not path.is_file():
+        raise OrderError(f"{source} is neither an order file nor a 0x order hash", code="ORDER_NOT_FOUND")
+    data = _read(path)
+    if "type" not in data:
+        return _load_kind(data, kind, path)
+    order = order_from_json(data)
+    if not isinstance(order, _TYPES[kind]):
+        raise OrderError(
+            f"{path} holds a {type(order).__name__}, not a {kind} order", code="ORDER_JSON_INVALID"
+        )
+    return order
+
+
+def _describe(market: Marketplace, order: Order) -> dict[str, Any]:
+    digest = market.order_hash(order)
+    consumed = market.hub.consumed(digest)
+    return {
+        **order_to_json(order),
+        "hash": digest,
+        "consumed": "closed" if consumed == 2**256 - 1 else consumed,
+        "remaining": market.remaining(order),
+        "presigned_by": market.hub.presigned_by(digest),
+    }
+
+
+@order_app.command("show")
+def show(
+    file: Path | None = _FILE,
+    chain: str | None = CHAIN_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Show signed orders with their hash and on-chain state (consumed, remaining, closed)."""
+    out = Output(json_out)
+    session = Session.load(config, chain)
+    path = file or _files(session)[1]
+    data = _read(path)
+    if not data:
+        raise OrderError(f"no orders in {path}: run `sealrun order sign` first", code="ORDER_MISSING")
+    market = session.market(wallet=False)
+    out.result({key: _describe(market, order_from_json(raw)) for key, raw in sorted(data.items())})
+
+
+@order_app.command("cancel")
+def cancel(
+    app: bool = typer.Option(False, "--app"),
+    dataset: bool = typer.Option(False, "--dataset"),
+    workerpool: bool = typer.Option(False, "--workerpool"),
+    request: bool = typer.Option(False, "--request"),
+    file: Path | None = _FILE,
+    yes: bool = YES_OPTION,
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Close signed orders on chain for good (only their signer may)."""
+    out = Output(json_out)
+    session = Session.load(config, chain, wallet, password_file)
+    path = file or _files(session)[1]
+    data = _read(path)
+    orders = {kind: _load_kind(data, kind, path) for kind in _kinds(app, dataset, workerpool, request)}
+    market = session.market(wallet=True)
+    out.confirm(f"Close {', '.join(KINDS[k] for k in orders)} for good (costs gas)?", yes=yes)
+    closed = {}
+    for kind, order in orders.items():
+        market.hub.manage_order(kind, order, close=True)
+        closed[KINDS[kind]] = market.order_hash(order)
+    out.result({"closed": closed})
+
+
+@order_app.command("fill")
+def fill(
+    app: str | None = _FILL_APP,
+    dataset: str | None = _FILL_DATASET,
+    workerpool: str | None = _FILL_POOL,
+    request: str | None = _FILL_REQUEST,
+    no_dataset: bool = typer.Option(False, "--no-dataset", help="Match without a dataset order."),
+    yes: bool = YES_OPTION,
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Match signed orders into a deal: checks them first, shows the total price, asks, then spends."""
+    out = Output(json_out)
+    session = Session.load(config, chain, wallet, password_file)
+    signed_path = _files(session)[1]
+    market = session.market(wallet=True)
+    found = {
+        "app": _resolve(app, "app", signed_path, market),
+        "dataset": None if no_dataset else _resolve(dataset, "dataset", signed_path, market),
+        "workerpool": _resolve(workerpool, "workerpool", signed_path, market),
+        "request": _resolve(request, "request", signed_path, market),
+    }
+    for kind in ("app", "workerpool", "request"):
+        if found[kind] is None:
+            raise OrderError(f"no {kind} order: pass --{kind} FILE|HASH or sign one", code="ORDER_MISSING")
+    a, d, w, r = found["app"], found["dataset"], found["workerpool"], found["request"]
+    assert isinstance(a, AppOrder)
+    assert isinstance(w, WorkerpoolOrder)
+    assert isinstance(r, RequestOrder)
+    assert d is None or isinstance(d, DatasetOrder)
+    plan = market.plan(a, d, w, r)
+    out.info(
+        f"{plan.volume} task(s) at {plan.price} each: the requester {r.requester} locks {plan.total_price}; "
+        f"the pool owner stakes {plan.total_stake}"
+    )
+    out.confirm(f"Fill the orders for a total price of {plan.total_price}?", yes=yes)
+    deal = market.match(a, d, w, r)
+    out.result(
+        {
+            "deal": deal.deal_id,
+            "volume": deal.volume,
+            "task_price": deal.task_price,
+            "total_price": deal.task_price * deal.volume,
+            "tasks": [t.task_id for t in market.tasks(deal)],
+        }
+    )

@@ -1,0 +1,173 @@
+"""What every chain command shares: the project config, the wallet, the marketplace.
+
+This is the CLI's composition root for the chain: it reads ``sealrun.toml`` (``--config``,
+``$SEALRUN_CONFIG``, else ``./sealrun.toml``), picks the chain profile (``--chain``,
+``$SEALRUN_CHAIN``), unlocks the wallet (``--wallet``; the password from
+``--password-file``, ``$SEALRUN_WALLET_PASSWORD``, or a prompt on a terminal) and connects a
+:class:`~sealrun.adapters.chain.client.Marketplace` whose deal index lives in
+``.sealrun/<profile>-index.sqlite`` next to the config, so no command rescans the chain.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import typer
+from eth_utils import is_address, to_checksum_address
+
+from sealrun.adapters.chain.client import Marketplace
+from sealrun.adapters.keystore import Keystore, PasswordSource, Wallet
+from sealrun.adapters.profiles import CONFIG_FILE, ChainProfile, ProjectConfig
+from sealrun.errors import ConfigError
+
+__all__ = [
+    "CHAIN_OPTION",
+    "CONFIG_OPTION",
+    "PASSWORD_FILE_OPTION",
+    "WALLET_OPTION",
+    "YES_OPTION",
+    "Session",
+    "parse_address",
+    "parse_amount",
+    "parse_bytes32",
+]
+
+CONFIG_OPTION = typer.Option(
+    None, "--config", help="Project config (default: $SEALRUN_CONFIG or ./sealrun.toml)."
+)
+CHAIN_OPTION = typer.Option(
+    None, "--chain", help="Chain profile of sealrun.toml (default: the selected one)."
+)
+WALLET_OPTION = typer.Option(None, "--wallet", help="Wallet name or address (default: the project's wallet).")
+PASSWORD_FILE_OPTION = typer.Option(
+    None,
+    "--password-file",
+    help="File holding the wallet password (else $SEALRUN_WALLET_PASSWORD or a prompt).",
+)
+YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask before spending.")
+
+
+def _prompt(purpose: str, confirm: bool) -> str:
+    return str(typer.prompt(f"Password to {purpose}", hide_input=True, confirmation_prompt=confirm, err=True))
+
+
+def password_source(password_file: Path | None) -> PasswordSource:
+    """File, then ``$SEALRUN_WALLET_PASSWORD``, then a prompt (only on a terminal)."""
+    prompt = _prompt if sys.stdin.isatty() else None
+    return PasswordSource(
+        file=password_file, env_value=os.environ.get("SEALRUN_WALLET_PASSWORD"), prompt=prompt
+    )
+
+
+def config_path(config: Path | None) -> Path:
+    """Where the project config is."""
+    if config is not None:
+        return config
+    env = os.environ.get("SEALRUN_CONFIG")
+    return Path(env) if env else Path.cwd() / CONFIG_FILE
+
+
+@dataclass
+class Session:
+    """The project config plus the options of one command invocation."""
+
+    config: ProjectConfig
+    chain_name: str | None = None
+    wallet_name: str | None = None
+    password_file: Path | None = None
+
+    @classmethod
+    def load(
+        cls,
+        config: Path | None,
+        chain: str | None = None,
+        wallet: str | None = None,
+        password_file: Path | None = None,
+    ) -> Session:
+        """Read the config.
+
+        Raises:
+            ConfigError: ``CONFIG_NOT_FOUND``, ``CONFIG_INVALID``.
+        """
+        chain = chain or os.environ.get("SEALRUN_CHAIN") or None
+        return cls(ProjectConfig.load(config_path(config)), chain, wallet, password_file)
+
+    @property
+    def profile(self) -> ChainProfile:
+        """The selected chain profile."""
+        return self.config.chain(self.chain_name)
+
+    @property
+    def keystore(self) -> Keystore:
+        """The project's key folder."""
+        return Keystore(self.config.wallet_dir)
+
+    def unlock(self) -> Wallet:
+        """Unlock the selected wallet.
+
+        Raises:
+            WalletError: not found, wrong password, no password source.
+        """
+        name = self.wallet_name or self.config.wallet
+        info = self.keystore.find(name)
+        password = password_source(self.password_file).get(f"unlock wallet {info.name!r}")
+        return self.keystore.unlock(info.address, password)
+
+    def index_path(self) -> Path:
+        """The deal index file of the selected profile."""
+        return self.config.path.parent / ".sealrun" / f"{self.profile.name}-index.sqlite"
+
+    def market(self, *, wallet: bool) -> Marketplace:
+        """Connect to the selected chain's marketplace, unlocking the wallet if ``wallet``.
+
+        Raises:
+            ConfigError: ``PROFILE_NOT_DEPLOYED``; ChainError: ``CHAIN_UNREACHABLE``, ``CHAIN_NO_HUB``.
+        """
+        profile = self.profile
+        hub, _ = profile.deployed()
+        account = self.unlock().account if wallet else None
+        return Marketplace.connect(
+            profile.rpc_url,
+            hub=hub,
+            account=account,
+            index=self.index_path(),
+            start_block=profile.deploy_block,
+        )
+
+
+def parse_address(value: str, what: str) -> str:
+    """A checksummed address, or ``ConfigError(INVALID_ADDRESS)`` naming ``what``."""
+    if not is_address(value.strip()):
+        raise ConfigError(f"{what} is not an Ethereum address: {value!r}", code="INVALID_ADDRESS")
+    return to_checksum_address(value.strip())
+
+
+def parse_bytes32(value: str, what: str) -> bytes:
+    """32 bytes from ``0x``-hex, or ``ConfigError(INVALID_BYTES32)``."""
+    try:
+        raw = bytes.fromhex(value.strip().removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(
+            f"{what} must be 32 bytes of 0x-hex (64 hex digits): {value!r}", code="INVALID_BYTES32"
+        )
+    return raw
+
+
+def parse_amount(value: str, decimals: int, what: str = "amount") -> int:
+    """Tokens as typed by a user (``"1.5"``) to the smallest unit, or ``ConfigError(INVALID_AMOUNT)``."""
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{what} is not a number: {value!r}", code="INVALID_AMOUNT") from None
+    units = amount * (Decimal(10) ** decimals)
+    if amount <= 0 or units != units.to_integral_value():
+        raise ConfigError(
+            f"{what} must be positive with at most {decimals} decimals: {value!r}", code="INVALID_AMOUNT"
+        )
+    return int(units)
