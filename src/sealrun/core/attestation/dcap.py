@@ -17,6 +17,7 @@ a contract; an unrecognised message still fails closed (``ATTEST_SIGNATURE``).
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,27 @@ def _load_collateral(collateral: bytes | None) -> Any:
         raise AttestationError("DCAP collateral does not parse", code=ATTEST_COLLATERAL) from None
 
 
+def _check_trailing_bytes(payload: bytes) -> None:
+    """Refuse anything but zero padding after the quote's own signature data.
+
+    dcap-qvl reads the lengths inside the quote and ignores what follows; zero padding occurs in
+    the wild (the upstream TDX sample carries 70 zero bytes), anything else is refused so that no
+    unsigned data rides along with a verified quote.
+    """
+    try:
+        version = struct.unpack_from("<H", payload, 0)[0]
+        if version == 5:
+            body_end = 54 + struct.unpack_from("<I", payload, 50)[0]
+        else:
+            tee_type = struct.unpack_from("<I", payload, 4)[0]
+            body_end = 48 + (584 if tee_type == 0x81 else 384)
+        end = body_end + 4 + struct.unpack_from("<I", payload, body_end)[0]
+    except struct.error:
+        return  # too short to hold its lengths: dcap-qvl reports the truncation
+    if any(payload[end:]):
+        raise AttestationError("DCAP quote: non-zero bytes follow the signature data", code=ATTEST_MALFORMED)
+
+
 def _reraise_fatal(error: BaseException) -> None:
     # dcap-qvl surfaces Rust panics as pyo3's PanicException, a BaseException: translate those,
     # but never swallow an interpreter exit or a Ctrl-C.
@@ -167,6 +189,7 @@ class DcapVerifier:
         except BaseException as error:
             _reraise_fatal(error)
             raise AttestationError("not a DCAP quote", code=ATTEST_MALFORMED) from None
+        _check_trailing_bytes(payload)
         if is_tdx != (self.evidence_type is EvidenceType.TDX_DCAP):
             raise AttestationError(
                 f"the quote is {'TDX' if is_tdx else 'SGX'}, not {self.evidence_type.value} as declared",
