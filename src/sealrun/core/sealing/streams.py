@@ -1,0 +1,296 @@
+"""Seal and open binary streams in the age v1 format (the recipe layer).
+
+:func:`seal_stream` writes ``header ‖ nonce ‖ chunks`` to ``dst`` and returns the SHA-256
+of everything it wrote; :func:`open_stream` checks the header MAC, then writes each chunk's
+plaintext as soon as that chunk authenticates. **A caller writing to disk must treat the
+output as untrusted until open_stream returns**: truncation is only detected at the last
+chunk. :mod:`sealrun.adapters.sealedfiles` does that (temporary file, renamed on success).
+
+Memory stays constant (a few 2 MiB batches) whatever the size. Randomness is injected
+(``rng``) so known-answer tests can fix it; the default is ``os.urandom``.
+
+Error codes (:class:`~sealrun.errors.SealError`):
+
+- ``SEAL_NOT_SEALED`` — not age data (or ASCII-armored age);
+- ``SEAL_VERSION_UNSUPPORTED`` — an ``age-encryption.org/`` version other than v1;
+- ``SEAL_WRONG_KEY`` — no identity opens any recipient stanza (a stanza damaged in transit
+  looks the same: the format cannot tell them apart);
+- ``SEAL_TAMPERED`` — malformed header, bad header MAC, a chunk that does not authenticate
+  (altered, or cut inside the last chunk: the two are indistinguishable), data after the
+  final chunk;
+- ``SEAL_TRUNCATED`` — provably cut short: inside the header or payload nonce, before any
+  chunk, inside a chunk's tag, or exactly at a chunk boundary;
+- ``SEAL_NO_RECIPIENT`` — sealing to an empty recipient list; ``SEAL_BAD_KEY`` — a recipient
+  that is a low-order point.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sealrun.core.sealing.hazmat.header import Header, build_header, parse_header
+from sealrun.core.sealing.hazmat.stream import (
+    CHUNK_SIZE,
+    NONCE_SIZE,
+    SEALED_CHUNK_SIZE,
+    TAG_SIZE,
+    ChunkCipher,
+    InvalidTag,
+)
+from sealrun.core.sealing.hazmat.x25519 import FILE_KEY_SIZE, header_mac, unwrap_file_key, wrap_file_key
+from sealrun.core.sealing.keys import Identity, Recipient
+from sealrun.core.sealing.pipeline import Sink
+from sealrun.errors import SealError
+
+__all__ = ["OpenInfo", "Progress", "SealInfo", "open_bytes", "open_stream", "seal_bytes", "seal_stream"]
+
+Progress = Callable[[int], None]
+"""Called with the number of input bytes just processed."""
+
+BATCH_CHUNKS = 32
+_HEADER_READ = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SealInfo:
+    """What sealing produced: ``checksum`` is ``0x`` + sha256 of the ciphertext written."""
+
+    checksum: str
+    plaintext_size: int
+    ciphertext_size: int
+
+
+@dataclass(frozen=True)
+class OpenInfo:
+    """What opening consumed: ``checksum`` is ``0x`` + sha256 of the ciphertext read."""
+
+    checksum: str
+    plaintext_size: int
+    ciphertext_size: int
+
+
+def _read_full(src: BinaryIO, size: int) -> bytes:
+    """Read ``size`` bytes, or fewer only at end of input (pipes may return short reads)."""
+    data = src.read(size)
+    if len(data) == size or not data:
+        return data
+    parts = [data]
+    have = len(data)
+    while have < size:
+        more = src.read(size - have)
+        if not more:
+            break
+        parts.append(more)
+        have += len(more)
+    return b"".join(parts)
+
+
+def seal_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    recipients: Sequence[Recipient],
+    *,
+    progress: Progress | None = None,
+    rng: Callable[[int], bytes] = os.urandom,
+) -> SealInfo:
+    """Seal everything ``src`` holds to ``recipients``, writing age v1 to ``dst``.
+
+    Args:
+        src: the plaintext, read to its end.
+        dst: receives the ciphertext.
+        recipients: one or more X25519 recipients; any of their identities opens the result.
+        progress: called with plaintext byte counts as they are sealed.
+        rng: randomness for the file key, ephemeral keys and nonce.
+
+    Returns:
+        The checksum and sizes.
+
+    Raises:
+        SealError: ``SEAL_NO_RECIPIENT``, ``SEAL_BAD_KEY``. ``OSError`` from ``src``/``dst``
+        passes through unchanged.
+    """
+    if not recipients:
+        raise SealError("Sealing needs at least one recipient.", code="SEAL_NO_RECIPIENT")
+    file_key = rng(FILE_KEY_SIZE)
+    try:
+        stanzas = tuple(wrap_file_key(file_key, r.public_bytes, rng=rng) for r in recipients)
+    except ValueError:
+        raise SealError("A recipient is not a usable X25519 public key.", code="SEAL_BAD_KEY") from None
+    header = build_header(stanzas, lambda mac_input: header_mac(file_key, mac_input))
+    nonce = rng(NONCE_SIZE)
+    cipher = ChunkCipher(file_key, nonce)
+    batch_size = CHUNK_SIZE * BATCH_CHUNKS
+    batch = _read_full(src, batch_size)
+    following = _read_full(src, batch_size) if len(batch) == batch_size else b""
+    sink = Sink(dst, threaded=bool(following))
+    try:
+        start = [header + nonce]
+        sink.put(start, start)
+        plaintext_size = 0
+        written = len(header) + NONCE_SIZE
+        while True:
+            view = memoryview(batch)
+            size = len(batch)
+            sealed = [
+                cipher.seal(
+                    view[offset : offset + CHUNK_SIZE], last=offset + CHUNK_SIZE >= size and not following
+                )
+                for offset in range(0, size, CHUNK_SIZE)
+            ] or [cipher.seal(b"", last=True)]
+            sink.put(sealed, sealed)
+            plaintext_size += size
+            written += sum(map(len, sealed))
+            if progress is not None and size:
+                progress(size)
+            if not following:
+                break
+            batch = following
+            following = _read_full(src, batch_size) if len(batch) == batch_size else b""
+        checksum = sink.close()
+    finally:
+        sink.abort()
+    return SealInfo(checksum=checksum, plaintext_size=plaintext_size, ciphertext_size=written)
+
+
+def _read_header(src: BinaryIO) -> tuple[Header, bytes]:
+    data = b""
+    while True:
+        more = src.read(_HEADER_READ)
+        data += more
+        header = parse_header(data, complete=not more)
+        if header is not None:
+            return header, data
+
+
+def _file_key(header: Header, identities: Sequence[Identity]) -> bytes:
+    for identity in identities:
+        for stanza in header.stanzas:
+            file_key = unwrap_file_key(stanza, identity.secret_bytes)
+            if file_key is not None:
+                if not hmac.compare_digest(header_mac(file_key, header.mac_input), header.mac):
+                    raise SealError(
+                        "The sealed header's MAC does not verify: it was altered.", code="SEAL_TAMPERED"
+                    )
+                return file_key
+    kinds = sorted({stanza.type for stanza in header.stanzas})
+    raise SealError(
+        f"None of the given keys opens this data (it is sealed to {len(header.stanzas)} other "
+        f"recipient(s) of type {', '.join(kinds)}).",
+        code="SEAL_WRONG_KEY",
+    )
+
+
+def _open_chunk(cipher: ChunkCipher, chunk: memoryview, *, last: bool) -> bytes:
+    try:
+        plaintext = cipher.open(chunk, last=last)
+    except InvalidTag:
+        raise _chunk_failure(cipher, chunk, last=last) from None
+    if last and not plaintext and cipher.counter > 1:
+        raise SealError("The sealed data ends with an empty chunk, which age forbids.", code="SEAL_TAMPERED")
+    return plaintext
+
+
+def _chunk_failure(cipher: ChunkCipher, chunk: memoryview, *, last: bool) -> SealError:
+    index = cipher.counter
+    if last and len(chunk) < TAG_SIZE:
+        return SealError(f"The sealed data was truncated inside chunk {index}.", code="SEAL_TRUNCATED")
+    try:  # diagnosis only: does the chunk authenticate with the other position flag?
+        cipher.open(chunk, last=not last)
+    except InvalidTag:
+        return SealError(
+            f"Chunk {index} does not authenticate: the sealed data was altered (or cut inside it).",
+            code="SEAL_TAMPERED",
+        )
+    if last:
+        return SealError(f"The sealed data was truncated after chunk {index}.", code="SEAL_TRUNCATED")
+    return SealError(f"The sealed data has bytes after its final chunk {index}.", code="SEAL_TAMPERED")
+
+
+def open_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    identities: Sequence[Identity],
+    *,
+    progress: Progress | None = None,
+) -> OpenInfo:
+    """Open age v1 data from ``src`` with any of ``identities``, writing plaintext to ``dst``.
+
+    Plaintext reaches ``dst`` chunk by chunk as each chunk authenticates; the whole is
+    authentic only if this returns (see the module docstring).
+
+    Args:
+        src: the sealed data, read to its end.
+        dst: receives the plaintext.
+        identities: keys to try against each recipient stanza.
+        progress: called with ciphertext byte counts as they are opened.
+
+    Returns:
+        The checksum of the ciphertext read, and the sizes.
+
+    Raises:
+        SealError: see the module docstring for the codes.
+    """
+    header, data = _read_header(src)
+    file_key = _file_key(header, identities)
+    after = data[header.size :]
+    nonce, leftover = after[:NONCE_SIZE], after[NONCE_SIZE:]
+    if len(nonce) < NONCE_SIZE:
+        nonce += _read_full(src, NONCE_SIZE - len(nonce))
+    if len(nonce) < NONCE_SIZE:
+        raise SealError("The sealed data was truncated before its payload.", code="SEAL_TRUNCATED")
+    cipher = ChunkCipher(file_key, nonce)
+    batch_size = SEALED_CHUNK_SIZE * BATCH_CHUNKS
+    batch = leftover + _read_full(src, max(0, batch_size - len(leftover)))
+    if not batch:
+        raise SealError("The sealed data was truncated before its first chunk.", code="SEAL_TRUNCATED")
+    following = _read_full(src, batch_size) if len(batch) >= batch_size else b""
+    sink = Sink(dst, threaded=bool(following))
+    try:
+        sink.put([data[: header.size] + nonce], [])
+        plaintext_size = 0
+        consumed = header.size + NONCE_SIZE
+        while True:
+            view = memoryview(batch)
+            size = len(batch)
+            opened = [
+                _open_chunk(
+                    cipher,
+                    view[offset : offset + SEALED_CHUNK_SIZE],
+                    last=offset + SEALED_CHUNK_SIZE >= size and not following,
+                )
+                for offset in range(0, size, SEALED_CHUNK_SIZE)
+            ]
+            sink.put([batch], opened)
+            plaintext_size += sum(map(len, opened))
+            consumed += size
+            if progress is not None:
+                progress(size)
+            if not following:
+                break
+            batch = following
+            following = _read_full(src, batch_size) if len(batch) >= batch_size else b""
+        checksum = sink.close()
+    finally:
+        sink.abort()
+    return OpenInfo(checksum=checksum, plaintext_size=plaintext_size, ciphertext_size=consumed)
+
+
+def seal_bytes(
+    data: bytes, recipients: Sequence[Recipient], *, rng: Callable[[int], bytes] = os.urandom
+) -> bytes:
+    """Seal a small in-memory payload (e.g. a secrets bundle); see :func:`seal_stream`."""
+    out = io.BytesIO()
+    seal_stream(io.BytesIO(data), out, recipients, rng=rng)
+    return out.getvalue()
+
+
+def open_bytes(data: bytes, identities: Sequence[Identity]) -> bytes:
+    """Open a small in-memory sealed payload; see :func:`open_stream` for the errors."""
+    out = io.BytesIO()
+    open_stream(io.BytesIO(data), out, identities)
+    return out.getvalue()
