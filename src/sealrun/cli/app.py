@@ -14,6 +14,7 @@ import click
 import typer
 
 from sealrun.cli import account, apps, category, chain, dataset, deal, init, order, task, wallet, workerpool
+from sealrun.cli.devnet import devnet_app
 from sealrun.cli.output import EXIT_USAGE, fail
 from sealrun.errors import SealrunError
 
@@ -41,6 +42,10 @@ for _sub in (
     task.task_app,
 ):
     app.add_typer(_sub)
+
+
+# The whole flow (issue 9): the devnet.
+app.add_typer(devnet_app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,10 @@ This is the CLI's composition root for the chain: it reads ``sealrun.toml`` (``-
 ``--password-file``, ``$SEALRUN_WALLET_PASSWORD``, or a prompt on a terminal) and connects a
 :class:`~sealrun.adapters.chain.client.Marketplace` whose deal index lives in
 ``.sealrun/<profile>-index.sqlite`` next to the config, so no command rescans the chain.
+
+While a devnet runs (``sealrun devnet up``; its state file is found in
+``.sealrun/devnet`` next to the config or in ``$SEALRUN_DEVNET``), it is the profile
+``devnet`` and the default one, and :meth:`Session.service_url` gives its services' URLs.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from eth_utils import is_address, to_checksum_address
 from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.keystore import Keystore, PasswordSource, Wallet
 from sealrun.adapters.profiles import CONFIG_FILE, ChainProfile, ProjectConfig
+from sealrun.devnet.state import DevnetState, locate_state
 from sealrun.errors import ConfigError
 
 __all__ = [
     "CHAIN_OPTION",
     "CONFIG_OPTION",
+    "DEVNET_PROFILE",
     "PASSWORD_FILE_OPTION",
     "WALLET_OPTION",
     "YES_OPTION",
@@ -49,6 +55,7 @@ PASSWORD_FILE_OPTION = typer.Option(
     help="File holding the wallet password (else $SEALRUN_WALLET_PASSWORD or a prompt).",
 )
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask before spending.")
+DEVNET_PROFILE = "devnet"
 
 
 def _prompt(purpose: str, confirm: bool) -> str:
@@ -98,8 +105,41 @@ class Session:
 
     @property
     def profile(self) -> ChainProfile:
-        """The selected chain profile."""
+        """The selected chain profile; a running devnet is the profile ``devnet`` and the default."""
+        if self.chain_name in (None, DEVNET_PROFILE):
+            devnet = self.devnet()
+            if devnet is not None:
+                return devnet.profile()
+            if self.chain_name == DEVNET_PROFILE:
+                raise ConfigError(
+                    "no devnet is running: `sealrun devnet up` first", code="DEVNET_NOT_RUNNING"
+                )
         return self.config.chain(self.chain_name)
+
+    def devnet(self) -> DevnetState | None:
+        """The running devnet of this project (or of ``$SEALRUN_DEVNET``), if any."""
+        root = locate_state(self.config.path.parent, os.environ)
+        return DevnetState.load(root) if root is not None else None
+
+    def service_url(self, service: str) -> str:
+        """The base URL of ``service`` (``market``, ``sms``, ``store``, ``scheduler``).
+
+        ``$SEALRUN_<SERVICE>_URL`` wins; else the running devnet's (unless ``--chain`` names a
+        profile other than ``devnet``).
+
+        Raises:
+            ConfigError: ``SERVICE_URL_MISSING``.
+        """
+        explicit = os.environ.get(f"SEALRUN_{service.upper()}_URL")
+        if explicit:
+            return explicit.rstrip("/")
+        devnet = self.devnet() if self.chain_name in (None, DEVNET_PROFILE) else None
+        if devnet is not None and service in devnet.services:
+            return devnet.services[service]
+        raise ConfigError(
+            f"no {service} URL: start a devnet (`sealrun devnet up`) or set SEALRUN_{service.upper()}_URL",
+            code="SERVICE_URL_MISSING",
+        )
 
     @property
     def keystore(self) -> Keystore:
@@ -118,7 +158,11 @@ class Session:
         return self.keystore.unlock(info.address, password)
 
     def index_path(self) -> Path:
-        """The deal index file of the selected profile."""
+        """The deal index file of the selected profile (a devnet's lives and dies with it)."""
+        if self.profile.name == DEVNET_PROFILE:
+            devnet = self.devnet()
+            if devnet is not None:
+                return devnet.root / "index.sqlite"
         return self.config.path.parent / ".sealrun" / f"{self.profile.name}-index.sqlite"
 
     def market(self, *, wallet: bool) -> Marketplace:
