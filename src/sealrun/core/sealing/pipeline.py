@@ -12,11 +12,19 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from typing import BinaryIO
+from typing import Protocol
 
-__all__ = ["Sink"]
+__all__ = ["Sink", "Writable"]
 
 _DONE = None
+
+
+class Writable(Protocol):
+    """Anything with ``write(bytes)`` (a binary file, a pipe, a hashing wrapper)."""
+
+    def write(self, data: bytes, /) -> object:
+        """Write all of ``data``."""
+        ...
 
 
 class Sink:
@@ -28,7 +36,7 @@ class Sink:
         depth: batches allowed in flight when threaded.
     """
 
-    def __init__(self, dst: BinaryIO, *, threaded: bool, depth: int = 3) -> None:
+    def __init__(self, dst: Writable, *, threaded: bool, depth: int = 3) -> None:
         self._dst = dst
         self._hash = hashlib.sha256()
         self._error: BaseException | None = None

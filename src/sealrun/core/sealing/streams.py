@@ -31,7 +31,7 @@ import io
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 from sealrun.core.sealing.hazmat.header import Header, build_header, parse_header
 from sealrun.core.sealing.hazmat.stream import (
@@ -44,10 +44,29 @@ from sealrun.core.sealing.hazmat.stream import (
 )
 from sealrun.core.sealing.hazmat.x25519 import FILE_KEY_SIZE, header_mac, unwrap_file_key, wrap_file_key
 from sealrun.core.sealing.keys import Identity, Recipient
-from sealrun.core.sealing.pipeline import Sink
+from sealrun.core.sealing.pipeline import Sink, Writable
 from sealrun.errors import SealError
 
-__all__ = ["OpenInfo", "Progress", "SealInfo", "open_bytes", "open_stream", "seal_bytes", "seal_stream"]
+__all__ = [
+    "OpenInfo",
+    "Progress",
+    "Readable",
+    "SealInfo",
+    "Writable",
+    "open_bytes",
+    "open_stream",
+    "seal_bytes",
+    "seal_stream",
+]
+
+
+class Readable(Protocol):
+    """Anything with ``read(size) -> bytes`` (a binary file, a socket file, an archive)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; b"" at the end."""
+        ...
+
 
 Progress = Callable[[int], None]
 """Called with the number of input bytes just processed."""
@@ -74,7 +93,7 @@ class OpenInfo:
     ciphertext_size: int
 
 
-def _read_full(src: BinaryIO, size: int) -> bytes:
+def _read_full(src: Readable, size: int) -> bytes:
     """Read ``size`` bytes, or fewer only at end of input (pipes may return short reads)."""
     data = src.read(size)
     if len(data) == size or not data:
@@ -91,8 +110,8 @@ def _read_full(src: BinaryIO, size: int) -> bytes:
 
 
 def seal_stream(
-    src: BinaryIO,
-    dst: BinaryIO,
+    src: Readable,
+    dst: Writable,
     recipients: Sequence[Recipient],
     *,
     progress: Progress | None = None,
@@ -157,7 +176,7 @@ def seal_stream(
     return SealInfo(checksum=checksum, plaintext_size=plaintext_size, ciphertext_size=written)
 
 
-def _read_header(src: BinaryIO) -> tuple[Header, bytes]:
+def _read_header(src: Readable) -> tuple[Header, bytes]:
     data = b""
     while True:
         more = src.read(_HEADER_READ)
@@ -212,8 +231,8 @@ def _chunk_failure(cipher: ChunkCipher, chunk: memoryview, *, last: bool) -> Sea
 
 
 def open_stream(
-    src: BinaryIO,
-    dst: BinaryIO,
+    src: Readable,
+    dst: Writable,
     identities: Sequence[Identity],
     *,
     progress: Progress | None = None,
