@@ -2,7 +2,8 @@
 
 On the wire an order is its EIP-712 message (``Order.message()`` of
 :mod:`sealrun.core.orders`: uints as decimal strings or integers, ``bytes32`` as ``0x``
-hex) plus ``sign`` (``0x`` + 64 or 65 bytes hex). Hashing and signer recovery are
+hex) plus ``sign`` (``0x`` + 64 or 65 bytes hex) and, optionally, ``type`` (the EIP-712
+type name, as ``sealrun.core.orders``' JSON writes it). Hashing and signer recovery are
 :mod:`sealrun.core.orders`' (exactly what the hub and ``eth_signTypedData_v4`` compute).
 
 Errors (:class:`~sealrun.errors.OrderError`): ``ORDER_INVALID`` (a missing, unknown or
@@ -89,8 +90,10 @@ def order_from_wire(kind: str, raw: Mapping[str, Any]) -> Order:
     order_type = KINDS.get(kind)
     if order_type is None:
         raise OrderError(f"unknown order kind {kind!r}", code="ORDER_INVALID")
+    if "type" in raw and raw["type"] != order_type.TYPE_NAME:
+        raise OrderError(f"a {kind} order must have type {order_type.TYPE_NAME}", code="ORDER_INVALID")
     names = {name for name, _ in order_type.EIP712_FIELDS}
-    unknown = set(raw) - names - {"sign"}
+    unknown = set(raw) - names - {"sign", "type"}
     if unknown:
         raise OrderError(f"unknown order field(s): {', '.join(sorted(unknown))}", code="ORDER_INVALID")
     sign = raw.get("sign")

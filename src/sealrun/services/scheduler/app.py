@@ -1,0 +1,172 @@
+"""The scheduler's composition root: ``create_app`` wires the board, the chain, the SMS and the market.
+
+Importing does nothing. The lifespan runs three loops until shutdown: the chain follower
+(deals and task outcomes, from a durable checkpoint), the lost-worker sweep, and the
+pool's offer on the market (when a market is configured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import FastAPI
+
+from sealrun.adapters.chain.events import ChainEvent
+from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
+from sealrun.adapters.web import install_problem_handlers
+from sealrun.core.requests import RequestDomain, RequestVerifier
+from sealrun.errors import SealrunError
+from sealrun.services.scheduler.board import SqlNonceLedger, TaskBoard
+from sealrun.services.scheduler.offers import PoolOffer
+from sealrun.services.scheduler.routes import router
+from sealrun.services.scheduler.settings import SchedulerSettings
+from sealrun.services.scheduler.usecases import (
+    FOLLOWED_EVENTS,
+    CategorySource,
+    ChallengeSource,
+    SchedulerService,
+)
+
+__all__ = ["STATUS_BY_CODE", "EventSource", "SchedulerParts", "create_app"]
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_CODE = {
+    "TASK_UNKNOWN": 404,
+    "WORKER_UNKNOWN": 404,
+    "WORKER_NOT_ALLOWED": 403,
+    "ASSIGNMENT_NOT_YOURS": 409,
+    "STATUS_INVALID": 400,
+    "SMS_UNREACHABLE": 502,
+}
+
+
+class EventSource(Protocol):
+    """A checkpointed event stream (:class:`sealrun.adapters.chain.events.EventReader`)."""
+
+    def poll(self, handle: Callable[[list[ChainEvent]], None], *, names: Iterable[str] | None = None) -> int:
+        """Deliver new events to ``handle``, then advance the checkpoint."""
+
+
+@dataclass(frozen=True)
+class SchedulerParts:
+    """The outside world of a scheduler, built by ``__main__`` (or by tests)."""
+
+    chain_id: int
+    events: EventSource | None
+    categories: CategorySource
+    challenges: ChallengeSource
+    offer: PoolOffer | None = None
+
+
+def _lifespan(
+    service: SchedulerService, parts: SchedulerParts, settings: SchedulerSettings
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """The background loops: chain follower, lost-worker sweep, market offer."""
+
+    async def follow() -> bool:
+        if parts.events is None:
+            return False
+        changed = [0]
+
+        def apply(batch: list[ChainEvent]) -> None:
+            changed[0] += service.apply_events(batch)
+
+        await asyncio.to_thread(parts.events.poll, apply, names=FOLLOWED_EVENTS)
+        return changed[0] > 0
+
+    async def sweep() -> bool:
+        return await asyncio.to_thread(service.sweep) > 0
+
+    async def offer() -> bool:
+        if parts.offer is not None:
+            await asyncio.to_thread(parts.offer.ensure_published)
+        return False
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        def wake() -> None:
+            # Swap in a fresh event so each wake-up releases exactly the waiters of that moment.
+            old, app.state.wakeup = app.state.wakeup, asyncio.Event()
+            old.set()
+
+        async def loop(name: str, step: Callable[[], Awaitable[bool]], interval: float) -> None:
+            while True:
+                try:
+                    if await step():
+                        wake()
+                except SealrunError as error:
+                    log.warning("scheduler %s: %s (%s)", name, error.message, error.code)
+                except Exception:
+                    log.exception("scheduler %s failed; retrying", name)
+                await asyncio.sleep(interval)
+
+        app.state.wakeup = asyncio.Event()
+        loops = [
+            asyncio.create_task(loop("chain follower", follow, settings.poll_interval)),
+            asyncio.create_task(loop("sweep", sweep, settings.sweep_interval)),
+            asyncio.create_task(loop("offer", offer, max(5.0, settings.poll_interval))),
+        ]
+        try:
+            yield
+        finally:
+            for task in loops:
+                task.cancel()
+            for task in loops:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for engine in app.state.engines:
+                engine.dispose()
+
+    return lifespan
+
+
+def create_app(
+    settings: SchedulerSettings, parts: SchedulerParts, *, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """Build the scheduler application.
+
+    Args:
+        settings: the scheduler's settings.
+        parts: the chain events, categories, SMS and market offer to use.
+        clock: unix time source.
+    """
+    engine = create_database_engine(settings.database_url, schema=settings.database_schema)
+    upgrade_database(
+        engine,
+        script_location="sealrun.services.scheduler:migrations",
+        version_table="scheduler_alembic_version",
+    )
+    sessions = session_factory(engine)
+    board = TaskBoard(sessions)
+    owner_key = bytes.fromhex(settings.owner_key.get_secret_value().removeprefix("0x"))
+    service = SchedulerService(
+        board,
+        workerpool=settings.workerpool,
+        owner_key=owner_key,
+        challenges=parts.challenges,
+        categories=parts.categories,
+        clock=clock,
+        worker_timeout=settings.worker_timeout,
+        allowed_workers=settings.allowed_workers,
+    )
+    app = FastAPI(title="sealrun scheduler", version="1", lifespan=_lifespan(service, parts, settings))
+    app.state.engines = [engine]
+    app.state.service = service
+    app.state.clock = clock
+    app.state.long_poll_max = settings.long_poll_max
+    app.state.wakeup = asyncio.Event()
+    domain = RequestDomain(chain_id=parts.chain_id, hub=settings.hub)
+    app.state.verifier = RequestVerifier(
+        domain=domain, nonces=SqlNonceLedger(sessions), window=settings.request_window
+    )
+    install_problem_handlers(app, STATUS_BY_CODE)
+    app.include_router(router)
+    return app

@@ -1,0 +1,281 @@
+"""The scheduler's task board in SQL: deals, tasks, workers and their assignments.
+
+Task states::
+
+    pending ──claim──> assigned ──running──> running ──submitted──> submitted
+       ^                  │                    │                       │
+       └──── worker lost, abandoned, or restarted without it ──────────┘
+    any live state ── TaskCompleted / TaskFailed / TaskClaimed on chain ──> completed | failed
+    any live state ── worker lost after the deadline leaves no time ──> expired
+
+A worker takes a task only through :meth:`TaskBoard.claim`, an ``UPDATE ... WHERE status =
+'pending'`` whose row count says whether *this* worker won; nothing else moves a task out
+of ``pending``, so a task is never held by two workers. Chain events are applied once:
+their ``(tx_hash, log_index)`` is stored in the same transaction as their effect.
+
+Errors (:class:`~sealrun.errors.ServiceError`): ``ASSIGNMENT_NOT_YOURS`` when a worker
+reports on a task it does not hold, ``TASK_UNKNOWN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sealrun.errors import RequestError, ServiceError
+from sealrun.services.scheduler.models import DealRow, RequestNonce, SeenEvent, TaskRow, WorkerRow
+
+__all__ = ["HELD", "SqlNonceLedger", "TaskBoard"]
+
+PENDING, ASSIGNED, RUNNING, SUBMITTED = "pending", "assigned", "running", "submitted"
+COMPLETED, FAILED, EXPIRED = "completed", "failed", "expired"
+HELD = (ASSIGNED, RUNNING, SUBMITTED)
+FINAL = (COMPLETED, FAILED, EXPIRED)
+
+
+class TaskBoard:
+    """The scheduler's SQL repository.
+
+    Args:
+        sessions: the scheduler's session factory.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # -- chain events -------------------------------------------------------------------
+
+    def add_deal(
+        self, deal: DealRow, task_ids: Sequence[tuple[str, int]], *, event: tuple[bytes, int], now: float
+    ) -> bool:
+        """Record a deal on this pool and its tasks as ``pending``; False if already known."""
+        with self._sessions.begin() as session:
+            if not _first_time(session, event) or session.get(DealRow, deal.deal_id) is not None:
+                return False
+            session.add(deal)
+            for task_id, index in task_ids:
+                session.add(
+                    TaskRow(
+                        task_id=task_id,
+                        deal_id=deal.deal_id,
+                        idx=index,
+                        status=PENDING,
+                        attempts=0,
+                        updated_at=now,
+                        detail="",
+                    )
+                )
+            return True
+
+    def finish(self, task_id: str, status: str, detail: str, *, event: tuple[bytes, int], now: float) -> bool:
+        """Apply a task's final on-chain outcome (``completed`` or ``failed``)."""
+        with self._sessions.begin() as session:
+            if not _first_time(session, event):
+                return False
+            task = session.get(TaskRow, task_id)
+            if task is None:
+                return False
+            task.status, task.detail, task.updated_at = status, detail[:300], now
+            return True
+
+    # -- workers ------------------------------------------------------------------------
+
+    def register(
+        self, address: str, *, slots: int, tee: str, holding: Iterable[str], now: float
+    ) -> list[str]:
+        """(Re)register a worker; tasks it held but no longer holds go back to ``pending``.
+
+        Returns:
+            The ids of the tasks released that way (a restarted worker that lost them).
+        """
+        keep = {task_id.lower() for task_id in holding}
+        with self._sessions.begin() as session:
+            worker = session.get(WorkerRow, address)
+            if worker is None:
+                session.add(
+                    WorkerRow(address=address, slots=slots, tee=tee, registered_at=now, last_seen=now)
+                )
+            else:
+                worker.slots, worker.tee, worker.last_seen = slots, tee, now
+            held = session.scalars(
+                select(TaskRow).where(TaskRow.worker == address, TaskRow.status.in_(HELD))
+            ).all()
+            released = []
+            for task in held:
+                if task.task_id not in keep:
+                    _release(task, now=now, detail="the worker restarted without it")
+                    released.append(task.task_id)
+            return released
+
+    def heartbeat(self, address: str, *, now: float) -> WorkerRow | None:
+        """Record that a worker is alive; ``None`` if it never registered."""
+        with self._sessions.begin() as session:
+            worker = session.get(WorkerRow, address)
+            if worker is not None:
+                worker.last_seen = now
+            return worker
+
+    def worker(self, address: str) -> WorkerRow | None:
+        """A registered worker."""
+        with self._sessions() as session:
+            return session.get(WorkerRow, address)
+
+    def held_by(self, address: str) -> list[TaskRow]:
+        """The tasks a worker holds (assigned, running or submitted)."""
+        with self._sessions() as session:
+            statement = select(TaskRow).where(TaskRow.worker == address, TaskRow.status.in_(HELD))
+            return list(session.scalars(statement.order_by(TaskRow.assigned_at)).all())
+
+    # -- assignments --------------------------------------------------------------------
+
+    def claim(self, address: str, *, now: float) -> TaskRow | None:
+        """Give the oldest pending task to ``address``, atomically; ``None`` if none is free."""
+        with self._sessions() as session:
+            candidates = session.scalars(
+                select(TaskRow.task_id)
+                .join(DealRow, DealRow.deal_id == TaskRow.deal_id)
+                .where(TaskRow.status == PENDING)
+                .order_by(DealRow.block_number, TaskRow.deal_id, TaskRow.idx)
+                .limit(16)
+            ).all()
+        for task_id in candidates:
+            with self._sessions.begin() as session:
+                won = session.execute(  # type: ignore[attr-defined]  # a CursorResult
+                    update(TaskRow)
+                    .where(TaskRow.task_id == task_id, TaskRow.status == PENDING)
+                    .values(
+                        status=ASSIGNED,
+                        worker=address,
+                        assigned_at=now,
+                        updated_at=now,
+                        attempts=TaskRow.attempts + 1,
+                    )
+                ).rowcount
+                if won == 1:
+                    return session.get(TaskRow, task_id)
+        return None
+
+    def grant(self, task_id: str, address: str, *, enclave: str, authorization: str) -> TaskRow:
+        """Store the enclave challenge and the signed authorization of an assignment."""
+        with self._sessions.begin() as session:
+            task = _held(session, task_id, address)
+            task.enclave, task.authorization = enclave, authorization
+            return task
+
+    def report(self, task_id: str, address: str, status: str, detail: str, *, now: float) -> TaskRow:
+        """A worker's report on a task it holds.
+
+        ``running``/``submitted`` advance the task; ``abandoned`` sends it back to ``pending``.
+
+        Raises:
+            ServiceError: ``ASSIGNMENT_NOT_YOURS`` (stop working on it) or ``TASK_UNKNOWN``.
+        """
+        with self._sessions.begin() as session:
+            task = session.get(TaskRow, task_id)
+            if task is None:
+                raise ServiceError(f"no task {task_id} on this pool", code="TASK_UNKNOWN")
+            if task.status in FINAL:
+                return task  # the chain already settled it; nothing for the worker to change
+            task = _held(session, task_id, address)
+            if status == "abandoned":
+                _release(task, now=now, detail=detail or "abandoned by its worker")
+            else:
+                task.status, task.detail, task.updated_at = status, detail[:300], now
+            return task
+
+    def unclaim(self, task_id: str, address: str, *, now: float, detail: str) -> None:
+        """Give back a task this worker was just handed (the grant could not be made)."""
+        with self._sessions.begin() as session:
+            task = session.get(TaskRow, task_id)
+            if task is not None and task.worker == address and task.status in HELD:
+                _release(task, now=now, detail=detail)
+
+    def lost(self, *, now: float, timeout: float) -> list[tuple[TaskRow, DealRow]]:
+        """Held tasks whose worker has sent no heartbeat for ``timeout`` seconds."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(TaskRow, DealRow)
+                .join(WorkerRow, WorkerRow.address == TaskRow.worker)
+                .join(DealRow, DealRow.deal_id == TaskRow.deal_id)
+                .where(TaskRow.status.in_(HELD), WorkerRow.last_seen < now - timeout)
+            ).all()
+            return [(row[0], row[1]) for row in rows]
+
+    def reclaim(self, task_id: str, worker: str, *, now: float, expire: bool, detail: str) -> bool:
+        """Take a task from a lost worker: back to ``pending``, or ``expired`` if no time is left."""
+        with self._sessions.begin() as session:
+            task = session.get(TaskRow, task_id)
+            if task is None or task.worker != worker or task.status not in HELD:
+                return False
+            if expire:
+                task.status, task.detail, task.updated_at = EXPIRED, detail, now
+            else:
+                _release(task, now=now, detail=detail)
+            return True
+
+    # -- reading ------------------------------------------------------------------------
+
+    def task(self, task_id: str) -> TaskRow | None:
+        """One task."""
+        with self._sessions() as session:
+            return session.get(TaskRow, task_id)
+
+    def deal(self, deal_id: str) -> DealRow | None:
+        """One deal."""
+        with self._sessions() as session:
+            return session.get(DealRow, deal_id)
+
+    def tasks(self, *, deal_id: str | None = None) -> list[TaskRow]:
+        """Every task (of one deal), in deal and index order."""
+        with self._sessions() as session:
+            statement = select(TaskRow).order_by(TaskRow.deal_id, TaskRow.idx)
+            if deal_id is not None:
+                statement = statement.where(TaskRow.deal_id == deal_id)
+            return list(session.scalars(statement).all())
+
+    def counts(self) -> dict[str, int]:
+        """How many tasks are in each state."""
+        with self._sessions() as session:
+            rows = session.execute(select(TaskRow.status, func.count()).group_by(TaskRow.status)).all()
+            return {str(status): int(count) for status, count in rows}
+
+
+def _first_time(session: Session, event: tuple[bytes, int]) -> bool:
+    key = ("0x" + event[0].hex(), event[1])
+    if session.get(SeenEvent, key) is not None:
+        return False
+    session.add(SeenEvent(tx_hash=key[0], log_index=key[1]))
+    return True
+
+
+def _held(session: Session, task_id: str, address: str) -> TaskRow:
+    task = session.get(TaskRow, task_id)
+    if task is None:
+        raise ServiceError(f"no task {task_id} on this pool", code="TASK_UNKNOWN")
+    if task.worker != address or task.status not in HELD:
+        raise ServiceError(f"task {task_id} is not assigned to {address}", code="ASSIGNMENT_NOT_YOURS")
+    return task
+
+
+def _release(task: TaskRow, *, now: float, detail: str) -> None:
+    task.status, task.worker, task.authorization = PENDING, None, None
+    task.assigned_at, task.updated_at, task.detail = None, now, detail[:300]
+
+
+class SqlNonceLedger:
+    """Single-use nonces of workers' signed requests, in ``scheduler_request_nonces``."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def consume(self, signer: str, nonce: bytes, *, expires_at: int) -> None:
+        """Record the pair or raise ``REQUEST_REPLAYED``; forgets pairs long expired."""
+        try:
+            with self._sessions.begin() as session:
+                session.execute(delete(RequestNonce).where(RequestNonce.expires_at < expires_at - 3600))
+                session.add(RequestNonce(signer=signer, nonce="0x" + nonce.hex(), expires_at=expires_at))
+        except IntegrityError:
+            raise RequestError("this request was already used", code="REQUEST_REPLAYED") from None

@@ -1,0 +1,84 @@
+"""The scheduler's tables (SQLAlchemy 2), all prefixed ``scheduler_``.
+
+A task row is the single source of truth for who may run it: a worker gets a task only by
+a compare-and-set from ``pending`` to ``assigned`` in one statement, so two workers can
+never hold the same task. Times are UNIX seconds (floats for heartbeats).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "DealRow", "RequestNonce", "SeenEvent", "TaskRow", "WorkerRow"]
+
+ADDRESS = String(42)
+HEX32 = String(66)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the scheduler's own metadata."""
+
+    metadata = MetaData()
+
+
+class DealRow(Base):
+    """A deal on this pool, as matched on chain (``deal_json`` is every field of the hub's struct)."""
+
+    __tablename__ = "scheduler_deals"
+    deal_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    max_time: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    volume: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    deal_json: Mapped[str] = mapped_column(Text)
+
+
+class TaskRow(Base):
+    """One task and its assignment."""
+
+    __tablename__ = "scheduler_tasks"
+    task_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    deal_id: Mapped[str] = mapped_column(HEX32)
+    idx: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    worker: Mapped[str | None] = mapped_column(ADDRESS, nullable=True)
+    enclave: Mapped[str | None] = mapped_column(ADDRESS, nullable=True)
+    authorization: Mapped[str | None] = mapped_column(String(132), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    assigned_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(String(300), default="")
+
+    __table_args__ = (
+        Index("ix_scheduler_tasks_status", "status", "deal_id", "idx"),
+        Index("ix_scheduler_tasks_worker", "worker", "status"),
+    )
+
+
+class WorkerRow(Base):
+    """A registered worker, its capacity and its last heartbeat."""
+
+    __tablename__ = "scheduler_workers"
+    address: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    tee: Mapped[str] = mapped_column(String(32))
+    registered_at: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+
+
+class SeenEvent(Base):
+    """A chain event already applied, so the follower's replays are no-ops."""
+
+    __tablename__ = "scheduler_seen_events"
+    tx_hash: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class RequestNonce(Base):
+    """A worker's signed-request nonce, kept until the request could no longer be fresh."""
+
+    __tablename__ = "scheduler_request_nonces"
+    signer: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    nonce: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)

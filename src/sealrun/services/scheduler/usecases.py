@@ -1,0 +1,241 @@
+"""What a workerpool's scheduler does.
+
+- follows the hub: each ``OrdersMatched`` on this pool becomes a deal and ``volume``
+  pending tasks; ``TaskCompleted``/``TaskFailed``/``TaskClaimed`` settle them;
+- serves workers: registration, heartbeats, the next assignment (with the task's enclave
+  challenge from the SMS and the pool owner's signed authorization), status reports;
+- sweeps: a task held by a worker without heartbeat for ``worker_timeout`` seconds goes
+  back to ``pending`` if the deal's deadline still leaves a category's time to run it, and
+  to ``expired`` otherwise (the requester then claims the refund on chain).
+
+Errors: ``WORKER_NOT_ALLOWED`` (:class:`~sealrun.errors.ServiceError`, a signer not in the
+pool's allow-list), ``WORKER_UNKNOWN`` (heartbeat or poll before registering), plus the
+board's codes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eth_utils import to_checksum_address
+
+from sealrun.adapters.chain.events import ChainEvent
+from sealrun.adapters.chain.models import Category, Deal
+from sealrun.core.tasks import authorization_digest, sign_digest, task_id
+from sealrun.errors import ServiceError
+from sealrun.services.scheduler.board import COMPLETED, FAILED, TaskBoard
+from sealrun.services.scheduler.models import DealRow, TaskRow
+
+__all__ = ["Assignment", "CategorySource", "ChallengeSource", "SchedulerService"]
+
+log = logging.getLogger(__name__)
+
+FOLLOWED_EVENTS = ("OrdersMatched", "TaskCompleted", "TaskFailed", "TaskClaimed")
+REPORTABLE = ("running", "submitted", "abandoned")
+
+
+class ChallengeSource(Protocol):
+    """The SMS: creates (once) and returns the enclave challenge address of a task."""
+
+    def enclave_challenge(self, task: bytes) -> str:
+        """The checksummed address of the task's enclave challenge key."""
+
+
+class CategorySource(Protocol):
+    """The hub's categories (their maximum execution time)."""
+
+    def category(self, category_id: int) -> Category | None:
+        """The category, or ``None`` if it does not exist."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What a worker needs to run a task: the deal, the enclave challenge, the authorization."""
+
+    task_id: str
+    deal_id: str
+    index: int
+    enclave_challenge: str
+    authorization: str
+    max_time: int
+    deadline: int
+    attempt: int
+    deal: dict[str, Any]
+
+
+class SchedulerService:
+    """The scheduler's use cases.
+
+    Args:
+        board: the SQL task board.
+        workerpool: the pool served.
+        owner_key: the pool owner's private key (signs authorizations).
+        challenges: the SMS.
+        categories: the hub's categories.
+        clock: unix time source.
+        worker_timeout: seconds without heartbeat after which a worker is lost.
+        allowed_workers: addresses allowed to work for the pool (empty: anyone who signs).
+    """
+
+    def __init__(
+        self,
+        board: TaskBoard,
+        *,
+        workerpool: str,
+        owner_key: bytes,
+        challenges: ChallengeSource,
+        categories: CategorySource,
+        clock: Callable[[], float],
+        worker_timeout: float,
+        allowed_workers: Iterable[str] = (),
+    ) -> None:
+        self.board = board
+        self.workerpool = to_checksum_address(workerpool)
+        self._key = owner_key
+        self._challenges = challenges
+        self._categories = categories
+        self._clock = clock
+        self.worker_timeout = worker_timeout
+        self._allowed = {to_checksum_address(a) for a in allowed_workers}
+
+    # -- the chain ------------------------------------------------------------------------
+
+    def apply_events(self, events: Iterable[ChainEvent]) -> int:
+        """Apply the hub's events (idempotent); returns how many changed the board."""
+        changed = 0
+        for event in events:
+            key = (event.tx_hash, event.log_index)
+            now = self._clock()
+            if (
+                event.name == "OrdersMatched"
+                and to_checksum_address(event.args["workerpool"]) == self.workerpool
+            ):
+                changed += self._add_deal(event, now)
+            elif event.name == "TaskCompleted":
+                changed += self.board.finish(_hex(event.args["taskid"]), COMPLETED, "", event=key, now=now)
+            elif event.name == "TaskFailed":
+                detail = f"attested failure, code {int(event.args['code'])}"
+                changed += self.board.finish(_hex(event.args["taskid"]), FAILED, detail, event=key, now=now)
+            elif event.name == "TaskClaimed":
+                detail = "refunded after the deadline"
+                changed += self.board.finish(_hex(event.args["taskid"]), FAILED, detail, event=key, now=now)
+        return changed
+
+    def _add_deal(self, event: ChainEvent, now: float) -> bool:
+        deal = Deal.from_event(
+            bytes(event.args["dealid"]), event.args["deal"], params=str(event.args["params"]),
+            block_number=event.block_number,
+        )  # fmt: skip
+        category = self._categories.category(deal.category)
+        max_time = category.max_time if category is not None else 0
+        tasks = [
+            (_hex(task_id(deal.deal_id, index)), index)
+            for index in range(deal.bot_first, deal.bot_first + deal.volume)
+        ]
+        row = DealRow(
+            deal_id=_hex(deal.deal_id), max_time=max_time, deadline=deal.deadline, volume=deal.volume,
+            block_number=deal.block_number, deal_json=json.dumps(deal.to_json(), sort_keys=True),
+        )  # fmt: skip
+        added = self.board.add_deal(row, tasks, event=(event.tx_hash, event.log_index), now=now)
+        if added:
+            log.info("deal %s: %d task(s) for pool %s", row.deal_id, deal.volume, self.workerpool)
+        return added
+
+    # -- workers --------------------------------------------------------------------------
+
+    def _check_allowed(self, worker: str) -> None:
+        if self._allowed and worker not in self._allowed:
+            raise ServiceError(f"{worker} is not a worker of this pool", code="WORKER_NOT_ALLOWED")
+
+    def register(self, worker: str, *, slots: int, tee: str, holding: Iterable[str]) -> list[str]:
+        """Register (or re-register after a restart) a worker; returns the tasks released from it."""
+        self._check_allowed(worker)
+        released = self.board.register(worker, slots=slots, tee=tee, holding=holding, now=self._clock())
+        if released:
+            log.info("worker %s restarted without %d task(s): back to pending", worker, len(released))
+        return released
+
+    def heartbeat(self, worker: str) -> list[TaskRow]:
+        """Record a heartbeat; returns the tasks the worker holds.
+
+        Raises:
+            ServiceError: ``WORKER_UNKNOWN`` if it must register first.
+        """
+        if self.board.heartbeat(worker, now=self._clock()) is None:
+            raise ServiceError(f"{worker} is not registered", code="WORKER_UNKNOWN")
+        return self.board.held_by(worker)
+
+    def next_assignment(self, worker: str) -> Assignment | None:
+        """Hand ``worker`` a task if it has a free slot and one is pending.
+
+        Raises:
+            ServiceError: ``WORKER_UNKNOWN``; ``SMS_*``/``SERVICE_*`` if the SMS fails (the
+                task goes back to pending first).
+        """
+        record = self.board.heartbeat(worker, now=self._clock())
+        if record is None:
+            raise ServiceError(f"{worker} is not registered", code="WORKER_UNKNOWN")
+        # A worker that lost an answer sees the task in its heartbeat and abandons it.
+        held = self.board.held_by(worker)
+        if len(held) >= record.slots:
+            return None
+        claimed = self.board.claim(worker, now=self._clock())
+        if claimed is None:
+            return None
+        try:
+            enclave = self._challenges.enclave_challenge(bytes.fromhex(claimed.task_id[2:]))
+            digest = authorization_digest(worker, bytes.fromhex(claimed.task_id[2:]), enclave)
+            signature = "0x" + sign_digest(self._key, digest).hex()
+        except BaseException:
+            self.board.unclaim(
+                claimed.task_id, worker, now=self._clock(), detail="could not get the enclave challenge"
+            )
+            raise
+        granted = self.board.grant(
+            claimed.task_id, worker, enclave=to_checksum_address(enclave), authorization=signature
+        )
+        log.info("task %s -> worker %s (attempt %d)", granted.task_id, worker, granted.attempts)
+        return self._assignment(granted)
+
+    def _assignment(self, task: TaskRow) -> Assignment:
+        deal = self.board.deal(task.deal_id)
+        if deal is None or task.enclave is None or task.authorization is None:
+            raise ServiceError(f"task {task.task_id} has no grant yet", code="TASK_UNKNOWN")
+        return Assignment(
+            task_id=task.task_id, deal_id=task.deal_id, index=task.idx, enclave_challenge=task.enclave,
+            authorization=task.authorization, max_time=deal.max_time, deadline=deal.deadline,
+            attempt=task.attempts, deal=json.loads(deal.deal_json),
+        )  # fmt: skip
+
+    def report(self, worker: str, task: str, status: str, detail: str = "") -> TaskRow:
+        """A worker's status report (``running``, ``submitted`` or ``abandoned``).
+
+        Raises:
+            ServiceError: ``STATUS_INVALID``, ``ASSIGNMENT_NOT_YOURS``, ``TASK_UNKNOWN``.
+        """
+        if status not in REPORTABLE:
+            raise ServiceError(f"status must be one of {', '.join(REPORTABLE)}", code="STATUS_INVALID")
+        self.board.heartbeat(worker, now=self._clock())
+        return self.board.report(task.lower(), worker, status, detail, now=self._clock())
+
+    def sweep(self) -> int:
+        """Take tasks back from lost workers; returns how many were taken back."""
+        now = self._clock()
+        taken = 0
+        for task, deal in self.board.lost(now=now, timeout=self.worker_timeout):
+            expire = now + deal.max_time > deal.deadline
+            detail = (
+                "worker lost after the deadline allowed a retry" if expire else "worker lost: reassigning"
+            )
+            if self.board.reclaim(task.task_id, task.worker or "", now=now, expire=expire, detail=detail):
+                log.warning("task %s: %s (was %s)", task.task_id, detail, task.worker)
+                taken += 1
+        return taken
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
