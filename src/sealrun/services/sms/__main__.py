@@ -18,7 +18,9 @@ from sealrun.errors import SealrunError
 def main(argv: list[str] | None = None) -> int:
     """Run one SMS command; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m sealrun.services.sms")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "rotate-master-key"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "migrate", "rotate-master-key"]
+    )
     args = parser.parse_args(argv)
     try:
         from sealrun.services.sms.app import build_components, create_app, migrate

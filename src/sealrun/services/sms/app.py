@@ -86,9 +86,14 @@ def _verifiers(settings: SmsSettings) -> dict[EvidenceType, EvidenceVerifier]:
 def _chain_reader(settings: SmsSettings) -> ChainReader:
     if settings.chain_rpc_url is None or settings.hub is None:
         raise ConfigError("the SMS needs chain_rpc_url and hub to read the chain", code="SMS_CHAIN_MISSING")
-    from sealrun.adapters.chain import HubReader  # type: ignore[attr-defined]  # lands with the chain client
+    from sealrun.adapters.chain.client import Marketplace
 
-    reader: ChainReader = HubReader.connect(settings.chain_rpc_url, settings.hub)
+    # The deal index (OrdersMatched events) is a cache next to the SMS's own data.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    market = Marketplace.connect(
+        settings.chain_rpc_url, hub=settings.hub, index=settings.data_dir / "deals.sqlite"
+    )
+    reader: ChainReader = market.reader
     return reader
 
 

@@ -6,29 +6,24 @@ the ephemeral recipient is not an age X25519 recipient (nothing could be bound t
 
 from __future__ import annotations
 
-import pyrage
+from collections.abc import Callable
 
-from sealrun.core.sealing.hazmat import bech32
+from sealrun.core.sealing import Recipient, seal_bytes
 from sealrun.errors import AttestationError, SealError
 
-__all__ = ["recipient_public_key", "seal_to_recipient"]
+__all__ = ["parse_ephemeral_recipient", "seal_to_recipient"]
 
 
-def recipient_public_key(recipient: str) -> bytes:
-    """The 32 raw bytes of an ``age1…`` recipient (what the report data binds)."""
+def parse_ephemeral_recipient(text: str) -> Recipient:
+    """Parse the enclave's ``age1…`` recipient (its raw bytes are what the report data binds)."""
     try:
-        hrp, data = bech32.decode(recipient)
+        return Recipient.parse(text)
     except SealError as error:
         raise AttestationError(
-            "the ephemeral recipient is not an age recipient", code="ATTEST_REPORT_DATA_MISMATCH"
+            "the ephemeral recipient is not an age X25519 recipient", code="ATTEST_REPORT_DATA_MISMATCH"
         ) from error
-    if hrp != "age" or len(data) != 32:
-        raise AttestationError(
-            "the ephemeral recipient is not an age recipient", code="ATTEST_REPORT_DATA_MISMATCH"
-        )
-    return data
 
 
-def seal_to_recipient(plaintext: bytes, recipient: str) -> bytes:
+def seal_to_recipient(plaintext: bytes, recipient: Recipient, *, random: Callable[[int], bytes]) -> bytes:
     """Seal ``plaintext`` (age v1, binary) to one X25519 recipient."""
-    return bytes(pyrage.encrypt(plaintext, [pyrage.x25519.Recipient.from_str(recipient)]))
+    return seal_bytes(plaintext, [recipient], rng=random)

@@ -29,7 +29,7 @@ from sealrun.core.tasks import SecretsBundle, authorization_digest, recover_sign
 from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.errors import AttestationError, OrderError, SealrunError, SecretError
 from sealrun.services.sms.audit import AuditFacts
-from sealrun.services.sms.enclaveseal import recipient_public_key, seal_to_recipient
+from sealrun.services.sms.enclaveseal import parse_ephemeral_recipient, seal_to_recipient
 from sealrun.services.sms.repository import row_identity
 
 if TYPE_CHECKING:
@@ -94,18 +94,20 @@ class Releaser:
             task_id="0x" + request.task_id.hex(),
             worker=request.worker,
         )
+        # The checks add what they learn (deal parties, claims) so a refusal is audited with it.
+        known = [facts]
         try:
-            released, facts = self._checked(request, facts)
+            released = self._checked(request, known)
         except SealrunError as error:
             kind = "attestation" if isinstance(error, AttestationError) else "release"
-            self._sms.audit(
-                replace(facts, event="refusal", code=error.code, detail=f"{kind}: {error.message}")
-            )
+            refusal = replace(known[-1], event="refusal", code=error.code, detail=f"{kind}: {error.message}")
+            self._sms.audit(refusal)
             raise
-        self._sms.audit(replace(facts, detail="bundle sealed to the attested enclave's ephemeral key"))
+        self._sms.audit(replace(known[-1], detail="bundle sealed to the attested enclave's ephemeral key"))
         return released
 
-    def _checked(self, request: ReleaseRequest, facts: AuditFacts) -> tuple[ReleasedBundle, AuditFacts]:
+    def _checked(self, request: ReleaseRequest, known: list[AuditFacts]) -> ReleasedBundle:
+        facts = known[-1]
         sms = self._sms
         task_hex = "0x" + request.task_id.hex()
         now = sms.clock()
@@ -115,6 +117,7 @@ class Releaser:
             facts, app=deal.app, requester=deal.requester, workerpool=deal.workerpool,
             dataset=deal.dataset if deal.has_dataset else None,
         )  # fmt: skip
+        known.append(facts)
         # Attestation: the verifier is chosen by the declared type only (no fallback).
         evidence = Evidence.from_json(request.evidence)
         verifier = self._verifiers.get(evidence.type)
@@ -123,10 +126,10 @@ class Releaser:
                 f"evidence type {evidence.type.value!r} is not accepted here", code="ATTEST_POLICY_TEE_TYPE"
             )
         claims = verifier.verify(evidence, now=now)
-        facts = replace(facts, tee=claims.tee.value, measurement=claims.measurement.hex())
-        public_key = recipient_public_key(request.ephemeral_recipient)
+        known.append(replace(facts, tee=claims.tee.value, measurement=claims.measurement.hex()))
+        recipient = parse_ephemeral_recipient(request.ephemeral_recipient)
         verify_report_data(
-            claims, nonce=request.nonce, ephemeral_public_key=public_key, task_id=request.task_id
+            claims, nonce=request.nonce, ephemeral_public_key=recipient.public_bytes, task_id=request.task_id
         )
         app = sms.chain.app(deal.app)
         if app is None:
@@ -146,8 +149,8 @@ class Releaser:
         self._check_authorization(request, deal, enclave.address)
         self._check_dataset_order(deal)
         bundle = self._bundle(request, deal, enclave.sealed, now)
-        sealed = seal_to_recipient(bundle.to_json(), request.ephemeral_recipient)
-        return ReleasedBundle(request.task_id, enclave.address, sealed), facts
+        sealed = seal_to_recipient(bundle.to_json(), recipient, random=sms.random)
+        return ReleasedBundle(request.task_id, enclave.address, sealed)
 
     def _check_authorization(self, request: ReleaseRequest, deal: DealRecord, enclave: str) -> None:
         pool = self._sms.chain.workerpool(deal.workerpool)
