@@ -97,6 +97,10 @@ class UnpackRules:
                 code="UNPACK_TOO_LARGE",
             )
         self._seen[path] = member.kind
+        parent = posixpath.dirname(path)
+        while parent and parent not in self._seen:  # implicit parents are directories too
+            self._seen[parent] = "dir"
+            parent = posixpath.dirname(parent)
         return member
 
     def _check_parents(self, path: str) -> None:
