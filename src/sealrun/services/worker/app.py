@@ -1,0 +1,94 @@
+"""The worker's composition root: ``create_app`` serves its status while its loop runs beside.
+
+Importing does nothing. :func:`build_worker` assembles the worker from settings (chain,
+scheduler, TEE backend); the lifespan of :func:`create_app` starts it in a thread (recover,
+register, take assignments) and stops it on shutdown. ``__main__`` runs the same loop
+without HTTP when no port is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from eth_account import Account
+from fastapi import FastAPI
+
+from sealrun.adapters.chain.client import Marketplace
+from sealrun.adapters.schedulerclient import SchedulerClient
+from sealrun.adapters.tee import SimulatedTee, TeeBackend
+from sealrun.adapters.web import install_problem_handlers
+from sealrun.core.requests import RequestDomain
+from sealrun.errors import ConfigError
+from sealrun.services.worker.bundles import RegistryBundles
+from sealrun.services.worker.journal import TaskJournal
+from sealrun.services.worker.routes import router
+from sealrun.services.worker.settings import WorkerSettings
+from sealrun.services.worker.settlement import HubSettlement
+from sealrun.services.worker.usecases import Worker
+
+__all__ = ["build_worker", "create_app", "tee_backend"]
+
+
+def tee_backend(settings: WorkerSettings) -> TeeBackend:
+    """The configured TEE backend.
+
+    Raises:
+        ConfigError: ``CONFIG_INVALID`` for an unknown backend or a missing simulator key.
+    """
+    if settings.tee == "simulated":
+        if settings.simulator_key_file is None:
+            raise ConfigError(
+                "the simulated TEE needs SEALRUN_WORKER_SIMULATOR_KEY_FILE", code="CONFIG_INVALID"
+            )
+        return SimulatedTee(simulator_key_file=settings.simulator_key_file)
+    raise ConfigError(f"unknown TEE backend {settings.tee!r} (available: simulated)", code="CONFIG_INVALID")
+
+
+def build_worker(settings: WorkerSettings) -> Worker:
+    """Connect to the chain with the worker's wallet and assemble the worker.
+
+    Raises:
+        ChainError: if the chain or the hub cannot be reached; ConfigError: bad settings.
+    """
+    account = Account.from_key(settings.key.get_secret_value())
+    market = Marketplace.connect(settings.rpc_url, hub=settings.hub, account=account)
+    domain = RequestDomain(chain_id=market.rpc.chain_id, hub=settings.hub)
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    return Worker(
+        address=account.address,
+        scheduler=SchedulerClient(settings.scheduler_url, key=bytes(account.key), domain=domain),
+        tee=tee_backend(settings),
+        settlement=HubSettlement(market.hub),
+        bundle_of=RegistryBundles(market.registry),
+        journal=TaskJournal(settings.work_dir),
+        work_dir=settings.work_dir,
+        sms_url=settings.sms_url,
+        slots=settings.slots,
+        poll_wait=settings.poll_wait,
+    )
+
+
+def create_app(worker: Worker, *, tee: str) -> FastAPI:
+    """Serve ``worker``'s status and run its loop for the application's lifetime."""
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(worker.start)
+        loop = threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)
+        loop.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.to_thread(loop.join, 120)
+
+    app = FastAPI(title="sealrun worker", version="1", lifespan=lifespan)
+    app.state.worker = worker
+    app.state.tee = tee
+    install_problem_handlers(app)
+    app.include_router(router)
+    return app

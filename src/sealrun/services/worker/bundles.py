@@ -1,0 +1,44 @@
+"""Where a worker finds an app's bundle: the URI registered on chain with the app.
+
+Only ``file://`` folders (one machine, the devnet) are supported so far; the enclave
+measures whatever it is given and the SMS releases keys only to the registered fingerprint,
+so a wrong or tampered bundle fails attestation rather than running.
+Errors (:class:`~sealrun.errors.ServiceError`): ``APP_UNKNOWN``, ``BUNDLE_UNAVAILABLE``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from sealrun.adapters.chain.registry import RegistryClient
+from sealrun.errors import ServiceError
+
+__all__ = ["RegistryBundles"]
+
+
+class RegistryBundles:
+    """Resolves app addresses to bundle folders through the registry.
+
+    Args:
+        registry: reads apps (``registry.app(address).bundle_uri``).
+    """
+
+    def __init__(self, registry: RegistryClient) -> None:
+        self._registry = registry
+
+    def __call__(self, app: str) -> Path:
+        """The bundle folder of ``app``."""
+        record = self._registry.app(app)
+        if record is None:
+            raise ServiceError(f"no app is registered at {app}", code="APP_UNKNOWN")
+        parsed = urlparse(record.bundle_uri)
+        if parsed.scheme != "file":
+            raise ServiceError(
+                f"only file:// app bundles are supported so far, not {record.bundle_uri}",
+                code="BUNDLE_UNAVAILABLE",
+            )
+        folder = Path(unquote(parsed.path))
+        if not folder.is_dir():
+            raise ServiceError(f"the bundle folder {folder} does not exist here", code="BUNDLE_UNAVAILABLE")
+        return folder

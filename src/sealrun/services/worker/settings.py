@@ -1,0 +1,41 @@
+"""Settings of a worker, read once at startup from ``SEALRUN_WORKER_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["WorkerSettings"]
+
+
+class WorkerSettings(BaseSettings):
+    """Everything one worker needs; its key is masked in ``repr``.
+
+    Attributes:
+        key: the worker's private key (``0x`` + 64 hex): signs its requests to the scheduler
+            and its transactions (it pays its own gas).
+        work_dir: where the journal and the tasks' work folders live (local disk).
+        rpc_url, hub: the chain.
+        scheduler_url: the pool's scheduler; sms_url: the SMS the enclave attests to.
+        tee: the TEE backend (``simulated``); simulator_key_file: its key (simulated only).
+        slots: how many tasks run at once.
+        poll_wait: seconds of each long poll for an assignment.
+        host, port: where the status API listens (no HTTP server when ``port`` is unset).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SEALRUN_WORKER_", extra="forbid")
+
+    key: SecretStr
+    work_dir: Path
+    rpc_url: str = "http://127.0.0.1:8545"
+    hub: str
+    scheduler_url: str = "http://127.0.0.1:8703"
+    sms_url: str = "http://127.0.0.1:8600"
+    tee: str = "simulated"
+    simulator_key_file: Path | None = None
+    slots: int = Field(default=1, ge=1, le=64)
+    poll_wait: float = Field(default=10.0, gt=0, le=60)
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)

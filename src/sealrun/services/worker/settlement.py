@@ -1,0 +1,77 @@
+"""The worker's transactions: ``finalize`` with the enclave's result, or ``reportFailure``.
+
+The worker pays the gas from its own account. Both calls carry the deal (the hub keeps
+only its hash), the scheduler's authorization and the enclave's signature; the hub checks
+them and pays (or refunds) at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sealrun.adapters.chain.hub import HubClient
+from sealrun.adapters.chain.models import Deal, HubTaskStatus
+from sealrun.adapters.tee import RunReport
+from sealrun.errors import EnclaveError
+
+__all__ = ["HubSettlement", "Settlement", "deal_from_assignment"]
+
+
+class Settlement(Protocol):
+    """Where the worker settles tasks (the hub)."""
+
+    def status(self, deal: Deal, index: int) -> HubTaskStatus:
+        """The task's on-chain status."""
+
+    def submit(self, deal: Deal, index: int, report: RunReport, *, authorization: bytes) -> str:
+        """Send ``finalize`` or ``reportFailure`` for the report; returns the tx hash (0x hex)."""
+
+
+def deal_from_assignment(raw: dict[str, Any]) -> Deal:
+    """Rebuild the hub's deal from an assignment's ``deal`` (``Deal.to_json()`` output)."""
+    values: dict[str, Any] = {key: bytes.fromhex(v[2:]) if key in _BYTES else v for key, v in raw.items()}
+    return Deal(**values)
+
+
+_BYTES = {"deal_id", "tag", "request_hash"}
+
+
+class HubSettlement:
+    """Settles tasks on the hub with the worker's wallet.
+
+    Args:
+        hub: a hub client whose sender is the worker's account.
+    """
+
+    def __init__(self, hub: HubClient) -> None:
+        self.hub = hub
+
+    def status(self, deal: Deal, index: int) -> HubTaskStatus:
+        """See :class:`Settlement`."""
+        return self.hub.task_status(deal.deal_id, index)
+
+    def submit(self, deal: Deal, index: int, report: RunReport, *, authorization: bytes) -> str:
+        """See :class:`Settlement`."""
+        if report.result is not None:
+            result = report.result
+            receipt = self.hub.send(
+                "finalize",
+                [
+                    deal.as_struct(), index, bytes.fromhex(result.digest[2:]), report.enclave, authorization,
+                    bytes.fromhex(result.signature[2:]), result.upload_url or "",
+                ],
+                f"finalize task {index} of deal 0x{deal.deal_id.hex()}",
+            )  # fmt: skip
+        else:
+            failure = report.failure
+            if failure is None:  # RunReport guarantees a receipt on failure; be explicit anyway
+                raise EnclaveError("a failed report carries no receipt", code="REPORT_INVALID")
+            receipt = self.hub.send(
+                "reportFailure",
+                [
+                    deal.as_struct(), index, failure.code, bytes.fromhex(failure.log_digest[2:]),
+                    report.enclave, authorization, bytes.fromhex(failure.signature[2:]),
+                ],
+                f"report the failure of task {index} of deal 0x{deal.deal_id.hex()}",
+            )  # fmt: skip
+        return "0x" + receipt.tx_hash.hex()

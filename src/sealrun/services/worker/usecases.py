@@ -1,0 +1,265 @@
+"""What a worker does: take assignments, run enclaves, settle on chain, and recover after a crash.
+
+For each assignment (up to ``slots`` at once) the worker
+
+1. journals it and reports ``running`` to the scheduler;
+2. fetches the app bundle named on chain and starts an enclave with the configured TEE
+   backend, giving it the SMS URL, the task, its own address and the scheduler's
+   authorization; the enclave attests to the SMS, runs the app and writes a run report;
+3. submits ``finalize`` (result) or ``reportFailure`` (attested failure receipt) on chain,
+   paying the gas, and reports ``submitted``.
+
+On restart, :meth:`Worker.recover` finishes what can be finished (a run report exists:
+submit it, or confirm it was settled) and drops what cannot (the enclave died before
+reporting: its keys died with it); registering without those tasks tells the scheduler to
+reassign them. The heartbeat also gives back any task the scheduler thinks this worker holds
+but the worker does not know (an answer lost in transit).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from sealrun.adapters.chain.models import HubTaskStatus
+from sealrun.adapters.tee import EnclaveLaunch, RunReport, TeeBackend
+from sealrun.errors import SealrunError
+from sealrun.services.worker.journal import JournalEntry, TaskJournal
+from sealrun.services.worker.settlement import Settlement, deal_from_assignment
+
+__all__ = ["SchedulerPort", "Worker", "enclave_arguments"]
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerPort(Protocol):
+    """The scheduler as the worker sees it (:class:`sealrun.adapters.schedulerclient.SchedulerClient`)."""
+
+    def register(self, *, slots: int, tee: str, holding: list[str]) -> dict[str, Any]:
+        """Register; returns ``{worker, released, heartbeat_interval}``."""
+
+    def heartbeat(self) -> list[dict[str, Any]]:
+        """The tasks the scheduler believes this worker holds."""
+
+    def next(self, *, wait: float) -> dict[str, Any] | None:
+        """The next assignment, or ``None`` after ``wait`` seconds."""
+
+    def report(self, task_id: str, status: str, detail: str = "") -> dict[str, Any]:
+        """Report ``running``, ``submitted`` or ``abandoned``."""
+
+
+def enclave_arguments(task_id: str, worker: str, authorization: str) -> tuple[str, ...]:
+    """The enclave's task arguments: what it presents to the SMS besides its evidence."""
+    return ("--task", task_id, "--worker", worker, "--authorization", authorization)
+
+
+class Worker:
+    """One worker process.
+
+    Args:
+        address: the worker's account.
+        scheduler: the pool's scheduler.
+        tee: the TEE backend that starts enclaves.
+        settlement: the hub, with the worker's wallet.
+        bundle_of: resolves an app address to its bundle folder.
+        journal: the local journal.
+        work_dir: where each task's work folder is made.
+        sms_url: the SMS the enclaves attest to.
+        slots: how many tasks run at once.
+        poll_wait: seconds of each long poll.
+    """
+
+    def __init__(
+        self,
+        *,
+        address: str,
+        scheduler: SchedulerPort,
+        tee: TeeBackend,
+        settlement: Settlement,
+        bundle_of: Callable[[str], Path],
+        journal: TaskJournal,
+        work_dir: Path,
+        sms_url: str,
+        slots: int,
+        poll_wait: float,
+    ) -> None:
+        self.address = address
+        self._scheduler = scheduler
+        self._tee = tee
+        self._settlement = settlement
+        self._bundle_of = bundle_of
+        self._journal = journal
+        self._work = work_dir
+        self._sms_url = sms_url
+        self.slots = slots
+        self._poll_wait = poll_wait
+        self._running: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=slots + 1, thread_name_prefix="task")
+        self.heartbeat_interval = 5.0
+        self.settled = 0
+
+    # -- recovery -------------------------------------------------------------------------
+
+    def recover(self) -> list[JournalEntry]:
+        """Sort the journal after a restart: keep what can be finished, drop the rest.
+
+        Returns:
+            The entries that still need settling (to be held and finished).
+        """
+        resumable = []
+        for found in self._journal.entries():
+            entry = found
+            report_file = self._task_dir(entry.task_id) / "report.json"
+            if entry.state == "received" and report_file.is_file():
+                # The enclave outlived the worker and reported: that result can still be settled.
+                entry = JournalEntry(entry.task_id, "reported", entry.assignment, str(report_file))
+                self._journal.save(entry)
+            if entry.state == "received":
+                log.warning("task %s: its enclave died with the worker; giving it back", entry.task_id)
+                self._journal.remove(entry.task_id)
+                continue
+            resumable.append(entry)
+        return resumable
+
+    def start(self) -> list[str]:
+        """Recover, register with the scheduler, and resume the recoverable tasks.
+
+        Returns:
+            The tasks the scheduler took back (this worker restarted without them).
+        """
+        resumable = self.recover()
+        answer = self._scheduler.register(
+            slots=self.slots, tee=self._tee.name, holding=[entry.task_id for entry in resumable]
+        )
+        self.heartbeat_interval = float(answer.get("heartbeat_interval", 5.0))
+        for entry in resumable:
+            self._spawn(entry.task_id, lambda entry=entry: self._settle(entry))  # type: ignore[misc]
+        return list(answer.get("released", []))
+
+    # -- the loops ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Take assignments until ``stop`` is set (heartbeats run beside)."""
+        beating = threading.Thread(target=self._heartbeats, args=(stop,), name="heartbeat", daemon=True)
+        beating.start()
+        while not stop.is_set():
+            if self.busy() >= self.slots:
+                stop.wait(0.2)
+                continue
+            try:
+                assignment = self._scheduler.next(wait=self._poll_wait)
+            except SealrunError as error:
+                log.warning("cannot get an assignment: %s (%s)", error.message, error.code)
+                stop.wait(1.0)
+                continue
+            if assignment is not None:
+                self._spawn(assignment["task_id"], lambda a=assignment: self.execute(a))  # type: ignore[misc]
+        self._pool.shutdown(wait=True)
+
+    def _heartbeats(self, stop: threading.Event) -> None:
+        while not stop.wait(self.heartbeat_interval):
+            try:
+                held = self._scheduler.heartbeat()
+            except SealrunError as error:
+                log.warning("heartbeat failed: %s (%s)", error.message, error.code)
+                continue
+            known = {entry.task_id for entry in self._journal.entries()}
+            with self._lock:
+                known |= set(self._running)
+            for task in held:
+                if task["task_id"] not in known:
+                    self._give_back(task["task_id"], "the worker never received this assignment")
+
+    def busy(self) -> int:
+        """How many tasks this worker is running or settling."""
+        with self._lock:
+            return len(self._running)
+
+    def _spawn(self, task_id: str, job: Callable[[], None]) -> None:
+        def wrapped() -> None:
+            try:
+                job()
+            except Exception:
+                log.exception("task %s failed in the worker", task_id)
+            finally:
+                with self._lock:
+                    self._running.pop(task_id, None)
+
+        with self._lock:
+            self._running[task_id] = self._pool.submit(wrapped)
+
+    # -- one task -------------------------------------------------------------------------
+
+    def _task_dir(self, task_id: str) -> Path:
+        return self._work / "tasks" / task_id
+
+    def execute(self, assignment: dict[str, Any]) -> None:
+        """Run one assignment to its on-chain settlement (or give it back)."""
+        task_id = str(assignment["task_id"])
+        entry = JournalEntry(task_id=task_id, state="received", assignment=assignment)
+        self._journal.save(entry)
+        try:
+            self._scheduler.report(task_id, "running")
+            deal = deal_from_assignment(assignment["deal"])
+            bundle = self._bundle_of(deal.app)
+            work = self._task_dir(task_id)
+            launch = EnclaveLaunch(
+                bundle_dir=bundle, work_dir=work, sms_url=self._sms_url,
+                extra_args=enclave_arguments(task_id, self.address, str(assignment["authorization"])),
+            )  # fmt: skip
+            report = self._tee.run(launch)
+        except SealrunError as error:
+            self._give_back(task_id, f"{error.code}: {error.message}")
+            return
+        if report.task_id.lower() != task_id or report.worker.lower() != self.address.lower():
+            self._give_back(task_id, "the enclave reported on another task or worker")
+            return
+        entry = JournalEntry(task_id, "reported", assignment, str(work / "report.json"))
+        self._journal.save(entry)
+        self._settle(entry)
+
+    def _settle(self, entry: JournalEntry) -> None:
+        deal = deal_from_assignment(entry.assignment["deal"])
+        index = int(entry.assignment["index"])
+        try:
+            status = self._settlement.status(deal, index)
+            if status != HubTaskStatus.ACTIVE:
+                log.info("task %s is already settled on chain (%s)", entry.task_id, status.name)
+                self._journal.remove(entry.task_id)
+                return
+            report = RunReport.from_json(Path(entry.report_path or "").read_bytes())
+            authorization = bytes.fromhex(str(entry.assignment["authorization"])[2:])
+            tx_hash = self._settlement.submit(deal, index, report, authorization=authorization)
+        except (SealrunError, OSError) as error:
+            message = error.message if isinstance(error, SealrunError) else str(error)
+            log.warning("task %s: cannot settle: %s", entry.task_id, message)
+            self._give_back(entry.task_id, f"settlement failed: {message}")
+            return
+        self._journal.save(
+            JournalEntry(entry.task_id, "submitted", entry.assignment, entry.report_path, tx_hash)
+        )
+        try:
+            self._scheduler.report(entry.task_id, "submitted", tx_hash)
+        except SealrunError as error:
+            log.info(
+                "task %s settled (%s); the scheduler will see it on chain: %s",
+                entry.task_id,
+                tx_hash,
+                error.code,
+            )
+        self._journal.remove(entry.task_id)
+        self.settled += 1
+        log.info("task %s settled in %s", entry.task_id, tx_hash)
+
+    def _give_back(self, task_id: str, reason: str) -> None:
+        log.warning("task %s: giving it back (%s)", task_id, reason)
+        self._journal.remove(task_id)
+        try:
+            self._scheduler.report(task_id, "abandoned", reason)
+        except SealrunError as error:
+            log.info("task %s: the scheduler did not take it back: %s", task_id, error.code)
