@@ -1,0 +1,205 @@
+"""The worker's own logic: settling, giving back, and recovering from its journal after a crash.
+
+The scheduler, the TEE backend and the hub are small stand-ins here (their real versions are
+exercised in tests/pool); the journal and the worker are the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sealrun.adapters.chain.models import Deal, HubTaskStatus
+from sealrun.adapters.tee import EnclaveLaunch, LogsInfo, ResultInfo, RunReport
+from sealrun.errors import EnclaveError
+from sealrun.services.worker.journal import JournalEntry, TaskJournal
+from sealrun.services.worker.usecases import Worker
+
+WORKER = "0x" + "ab" * 20
+TASK = "0x" + "11" * 32
+DEAL = {
+    "deal_id": "0x" + "de" * 32, "app": "0x" + "a1" * 20, "app_owner": "0x" + "a2" * 20, "app_price": 1,
+    "dataset": "0x" + "00" * 20, "dataset_owner": "0x" + "00" * 20, "dataset_price": 0,
+    "workerpool": "0x" + "77" * 20, "workerpool_owner": "0x" + "78" * 20, "workerpool_price": 2,
+    "scheduler_reward_ratio": 10, "stake": 0, "requester": "0x" + "b1" * 20, "beneficiary": "0x" + "b1" * 20,
+    "callback": "0x" + "00" * 20, "category": 0, "tag": "0x" + "00" * 31 + "01", "trust": 1,
+    "start_time": 1, "deadline": 10**10, "bot_first": 0, "volume": 1, "request_hash": "0x" + "05" * 32,
+    "params": "{}", "block_number": 3,
+}  # fmt: skip
+ASSIGNMENT = {
+    "task_id": TASK, "deal_id": DEAL["deal_id"], "index": 0, "enclave_challenge": "0x" + "ec" * 20,
+    "authorization": "0x" + "aa" * 65, "max_time": 300, "deadline": 10**10, "attempt": 1, "deal": DEAL,
+}  # fmt: skip
+
+
+def report(task: str = TASK, worker: str = WORKER) -> RunReport:
+    logs = LogsInfo(sealed_path="logs.age", sealed_checksum="0x" + "00" * 32, sealed_bytes=1, stdout_bytes=0,
+                    stderr_bytes=0, truncated=False)  # fmt: skip
+    result = ResultInfo(
+        digest="0x" + "d1" * 32, result_hash="0x" + "d2" * 32, result_seal="0x" + "d3" * 32,
+        signature="0x" + "5e" * 65, sealed_path="result.age", sealed_checksum="0x" + "d4" * 32,
+        sealed_bytes=10, upload_url="http://store/v1/blobs/x",
+    )  # fmt: skip
+    return RunReport(status="completed", task_id=task, worker=worker, enclave="0x" + "ec" * 20,
+                     fingerprint=None, logs=logs, result=result)  # fmt: skip
+
+
+@dataclass
+class Scheduler:
+    reports: list[tuple[str, str]] = field(default_factory=list)
+    registered: list[list[str]] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+
+    def register(self, *, slots: int, tee: str, holding: list[str]) -> dict[str, Any]:
+        self.registered.append(holding)
+        return {"worker": WORKER, "released": [], "heartbeat_interval": 0.05}
+
+    def heartbeat(self) -> list[dict[str, Any]]:
+        return self.held
+
+    def next(self, *, wait: float) -> dict[str, Any] | None:
+        return None
+
+    def report(self, task_id: str, status: str, detail: str = "") -> dict[str, Any]:
+        self.reports.append((task_id, status))
+        return {}
+
+
+@dataclass
+class Tee:
+    outcome: RunReport | EnclaveError
+    launches: list[EnclaveLaunch] = field(default_factory=list)
+    name: str = "simulated"
+
+    def run(self, launch: EnclaveLaunch) -> RunReport:
+        self.launches.append(launch)
+        if isinstance(self.outcome, EnclaveError):
+            raise self.outcome
+        launch.work_dir.mkdir(parents=True, exist_ok=True)
+        (launch.work_dir / "report.json").write_bytes(self.outcome.to_json())
+        return self.outcome
+
+
+@dataclass
+class Hub:
+    status_of: HubTaskStatus = HubTaskStatus.ACTIVE
+    submitted: list[tuple[bytes, int, str]] = field(default_factory=list)
+
+    def status(self, deal: Deal, index: int) -> HubTaskStatus:
+        return self.status_of
+
+    def submit(self, deal: Deal, index: int, run: RunReport, *, authorization: bytes) -> str:
+        self.submitted.append((deal.deal_id, index, run.status))
+        return "0x" + "77" * 32
+
+
+def make(tmp_path: Path, tee: Tee, hub: Hub, scheduler: Scheduler) -> Worker:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir(exist_ok=True)
+    return Worker(
+        address=WORKER, scheduler=scheduler, tee=tee, settlement=hub, bundle_of=lambda _app: bundle,
+        journal=TaskJournal(tmp_path), work_dir=tmp_path, sms_url="http://sms", slots=2, poll_wait=0.1,
+    )  # fmt: skip
+
+
+def test_a_task_runs_and_settles(tmp_path: Path) -> None:
+    scheduler, tee, hub = Scheduler(), Tee(report()), Hub()
+    worker = make(tmp_path, tee, hub, scheduler)
+    worker.execute(ASSIGNMENT)
+    assert hub.submitted == [(bytes.fromhex("de" * 32), 0, "completed")]
+    assert scheduler.reports == [(TASK, "running"), (TASK, "submitted")]
+    assert TaskJournal(tmp_path).entries() == []
+    launch = tee.launches[0]
+    assert launch.sms_url == "http://sms"
+    assert launch.extra_args == (
+        "--task",
+        TASK,
+        "--worker",
+        WORKER,
+        "--authorization",
+        ASSIGNMENT["authorization"],
+    )
+
+
+def test_a_crashed_enclave_gives_the_task_back(tmp_path: Path) -> None:
+    scheduler, hub = Scheduler(), Hub()
+    worker = make(tmp_path, Tee(EnclaveError("boom", code="ENCLAVE_CRASHED")), hub, scheduler)
+    worker.execute(ASSIGNMENT)
+    assert scheduler.reports == [(TASK, "running"), (TASK, "abandoned")]
+    assert hub.submitted == []
+    assert TaskJournal(tmp_path).entries() == []
+
+
+def test_a_report_for_another_worker_is_not_submitted(tmp_path: Path) -> None:
+    scheduler, hub = Scheduler(), Hub()
+    make(tmp_path, Tee(report(worker="0x" + "cd" * 20)), hub, scheduler).execute(ASSIGNMENT)
+    assert hub.submitted == []
+    assert scheduler.reports[-1] == (TASK, "abandoned")
+
+
+def test_recovery_drops_what_cannot_be_finished_and_settles_the_rest(tmp_path: Path) -> None:
+    journal = TaskJournal(tmp_path)
+    lost, reported, orphan, done = ("0x" + c * 64 for c in "1234")
+    journal.save(JournalEntry(lost, "received", ASSIGNMENT | {"task_id": lost}))
+    report_file = tmp_path / "tasks" / reported / "report.json"
+    report_file.parent.mkdir(parents=True)
+    report_file.write_bytes(report(task=reported).to_json())
+    journal.save(JournalEntry(reported, "reported", ASSIGNMENT | {"task_id": reported}, str(report_file)))
+    # The enclave outlived the killed worker and wrote its report after the journal's last step.
+    orphan_report = tmp_path / "tasks" / orphan / "report.json"
+    orphan_report.parent.mkdir(parents=True)
+    orphan_report.write_bytes(report(task=orphan).to_json())
+    journal.save(JournalEntry(orphan, "received", ASSIGNMENT | {"task_id": orphan}))
+    journal.save(JournalEntry(done, "submitted", ASSIGNMENT | {"task_id": done}, str(report_file), "0x01"))
+    scheduler, hub = Scheduler(), Hub()
+    worker = make(tmp_path, Tee(report()), hub, scheduler)
+    worker.start()
+    assert sorted(scheduler.registered[0]) == sorted([reported, orphan, done])
+    stop = threading.Event()
+    stop.set()
+    worker.run(stop)  # waits for the recovered settlements
+    assert len(hub.submitted) == 3  # reported, orphan, and the resubmitted one (still active on chain)
+    assert journal.entries() == []
+
+
+def test_recovery_of_a_task_already_settled_on_chain(tmp_path: Path) -> None:
+    journal = TaskJournal(tmp_path)
+    report_file = tmp_path / "r.json"
+    report_file.write_bytes(report().to_json())
+    journal.save(JournalEntry(TASK, "submitted", ASSIGNMENT, str(report_file), "0x01"))
+    scheduler, hub = Scheduler(), Hub(status_of=HubTaskStatus.COMPLETED)
+    worker = make(tmp_path, Tee(report()), hub, scheduler)
+    worker.start()
+    stop = threading.Event()
+    stop.set()
+    worker.run(stop)
+    assert hub.submitted == []
+    assert journal.entries() == []
+
+
+def test_heartbeat_gives_back_tasks_the_worker_never_received(tmp_path: Path) -> None:
+    scheduler = Scheduler(held=[{"task_id": TASK}])
+    worker = make(tmp_path, Tee(report()), Hub(), scheduler)
+    worker.start()
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,))
+    runner.start()
+    for _ in range(100):
+        if (TASK, "abandoned") in scheduler.reports:
+            break
+        threading.Event().wait(0.05)
+    stop.set()
+    runner.join(10)
+    assert (TASK, "abandoned") in scheduler.reports
+
+
+def test_journal_writes_are_whole_files(tmp_path: Path) -> None:
+    journal = TaskJournal(tmp_path)
+    journal.save(JournalEntry(TASK, "received", ASSIGNMENT))
+    (journal.folder / ("0x" + "99" * 32 + ".json")).write_text("{half a")
+    assert [e.task_id for e in journal.entries()] == [TASK]
+    assert json.loads((journal.folder / f"{TASK}.json").read_text())["state"] == "received"
+    assert not list(journal.folder.glob(".entry.*"))
