@@ -14,8 +14,11 @@ import click
 import typer
 
 from sealrun.cli import account, apps, category, chain, dataset, deal, init, order, task, wallet, workerpool
+from sealrun.cli.demo import demo
 from sealrun.cli.devnet import devnet_app
 from sealrun.cli.output import EXIT_USAGE, fail
+from sealrun.cli.result import result_app
+from sealrun.cli.tee import tee_app
 from sealrun.errors import SealrunError
 
 __all__ = ["app", "main"]
@@ -43,6 +46,11 @@ for _sub in (
 ):
     app.add_typer(_sub)
 
+
+# Sealed data (issue 2): tee layout and keys, result keys/decrypt, the local demo.
+app.add_typer(tee_app)
+app.add_typer(result_app)
+app.command("demo")(demo)
 
 # The whole flow (issue 9): the devnet.
 app.add_typer(devnet_app)

@@ -96,3 +96,57 @@ def show(
             "checksum": found.checksum,
         }
     )
+
+
+_DATA = typer.Argument(..., help="The file or folder to seal.")
+_SEALED_OUT = typer.Option(
+    None, "--out", help="Sealed file (default: tee/encryptedOutputs/NAME.age or PATH.age)."
+)
+_KEY_OUT = typer.Option(
+    None, "--key-out", help="Dataset identity file (default: keys/datasets/NAME.key, 0600)."
+)
+_OVERWRITE = typer.Option(False, "--force", help="Overwrite an existing sealed file and key file.")
+
+
+@dataset_app.command("encrypt")
+def encrypt(
+    path: Path = _DATA,
+    out: Path | None = _SEALED_OUT,
+    key_out: Path | None = _KEY_OUT,
+    force: bool = _OVERWRITE,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Seal a file or folder (age v1) to a fresh dataset key; print the file, checksum and key file."""
+    from sealrun.adapters.sealedfiles import seal_path, write_identity
+    from sealrun.cli.result import KEYS_DIR
+    from sealrun.core.sealing import Identity
+
+    output = Output(json_out)
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist.", code="FILE_NOT_FOUND")
+    name = path.resolve().name or "dataset"
+    if out is None:
+        folder = Path("tee/encryptedOutputs")
+        out = folder / f"{name}.age" if folder.is_dir() else path.resolve().with_name(f"{name}.age")
+    key_path = key_out or KEYS_DIR / "datasets" / f"{name}.key"
+    if key_path.exists() and not force:
+        raise ConfigError(f"{key_path} already exists (pass --force to replace it).", code="KEY_FILE_EXISTS")
+    identity = Identity.generate()
+    with output.progress(f"sealing {name}", None) as advance:
+        sealed = seal_path(path, out, [identity.recipient], progress=advance, overwrite=force)
+    try:
+        write_identity(key_path, identity, overwrite=force)
+    except BaseException:
+        sealed.path.unlink(missing_ok=True)  # without its key the sealed file is useless
+        raise
+    output.result(
+        {
+            "path": str(sealed.path),
+            "checksum": sealed.checksum,
+            "kind": sealed.kind,
+            "key_file": str(key_path),
+            "recipient": str(identity.recipient),
+            "plaintext_size": sealed.plaintext_size,
+            "ciphertext_size": sealed.ciphertext_size,
+        }
+    )

@@ -1,0 +1,94 @@
+"""``sealrun result``: the requester's result key pair, and opening sealed results.
+
+``generate-keys`` writes an age identity (0600, in ``keys/``, a 0700 folder) and prints its
+recipient, which is what results are sealed to. ``decrypt`` opens a sealed result (or any
+age X25519 file) into a file or folder that appears only once everything verified.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sealrun.adapters.sealedfiles import open_path, read_identity, write_identity
+from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.core.sealing import DEFAULT_MAX_UNPACKED_SIZE, Identity
+from sealrun.errors import ConfigError
+
+__all__ = ["KEYS_DIR", "RESULT_KEY", "default_output", "result_app"]
+
+KEYS_DIR = Path("keys")
+RESULT_KEY = KEYS_DIR / "result.key"
+
+result_app = typer.Typer(name="result", help="Result keys and sealed results.", no_args_is_help=True)
+
+_KEY_OUT = typer.Option(RESULT_KEY, "--out", help="Identity file to write (0600).")
+_FORCE = typer.Option(False, "--force", help="Overwrite an existing identity file.")
+_SEALED = typer.Argument(..., help="The sealed result file.")
+_KEY = typer.Option(RESULT_KEY, "--key", help="Identity file that opens it.")
+_OUT = typer.Option(None, "--out", help="Output path; an existing folder receives it inside.")
+_MAX_SIZE = typer.Option(
+    DEFAULT_MAX_UNPACKED_SIZE // 1024**2, "--max-size-mib", help="Refuse folders unpacking to more than this."
+)
+_NO_UNPACK = typer.Option(False, "--no-unpack", help="Write a sealed folder as its tar file.")
+
+
+def default_output(sealed: Path, out: Path | None, fallback_dir: Path) -> Path:
+    """Where to open ``sealed``: ``out``; inside ``out`` if it is a folder; else ``fallback_dir``."""
+    stem = sealed.name.removesuffix(".age") if sealed.name.endswith(".age") else sealed.name + ".opened"
+    if out is None:
+        return fallback_dir / stem
+    if out.is_dir():
+        return out / stem
+    return out
+
+
+@result_app.command("generate-keys")
+def generate_keys(out: Path = _KEY_OUT, force: bool = _FORCE, json_out: bool = JSON_OPTION) -> None:
+    """Make a result key pair: the identity file (secret) and its age1… recipient (public)."""
+    output = Output(json_out)
+    identity = Identity.generate()
+    path = write_identity(out, identity, overwrite=force)
+    output.result({"recipient": str(identity.recipient), "identity_file": str(path)})
+    output.info(
+        "results sealed to this recipient open with `sealrun result decrypt FILE --key " + str(path) + "`"
+    )
+
+
+@result_app.command("decrypt")
+def decrypt(
+    sealed: Path = _SEALED,
+    key: Path = _KEY,
+    out: Path | None = _OUT,
+    max_size_mib: int = _MAX_SIZE,
+    no_unpack: bool = _NO_UNPACK,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Open a sealed result into a file or folder (nothing appears unless all of it verifies)."""
+    output = Output(json_out)
+    if max_size_mib <= 0:
+        raise ConfigError("--max-size-mib must be positive.", code="USAGE")
+    if not sealed.is_file():
+        raise ConfigError(f"{sealed} does not exist or is not a file.", code="FILE_NOT_FOUND")
+    identity = read_identity(key)
+    target = default_output(sealed, out, Path("tee/outputs") if Path("tee/outputs").is_dir() else Path("."))
+    with output.progress(f"opening {sealed.name}", sealed.stat().st_size) as advance:
+        opened = open_path(
+            sealed,
+            target,
+            [identity],
+            max_unpacked_size=max_size_mib * 1024**2,
+            unpack=False if no_unpack else None,
+            progress=advance,
+        )
+    output.result(
+        {
+            "path": str(opened.path),
+            "kind": opened.kind,
+            "files": opened.files,
+            "checksum": opened.checksum,
+            "plaintext_size": opened.plaintext_size,
+            "ciphertext_size": opened.ciphertext_size,
+        }
+    )
