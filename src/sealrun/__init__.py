@@ -4,6 +4,15 @@ This module is the SDK facade: every public name is listed in ``__all__`` (sorte
 imported from the private module that defines it. Importing it does no work.
 """
 
+from sealrun.adapters.sealedfiles import (
+    OpenedPath,
+    SealedFile,
+    open_path,
+    read_identity,
+    read_recipient,
+    seal_path,
+    write_identity,
+)
 from sealrun.core.attestation import (
     Claims,
     Evidence,
@@ -14,6 +23,16 @@ from sealrun.core.attestation import (
     make_simulated_evidence,
     report_data_for,
     verify_report_data,
+)
+from sealrun.core.sealing import (
+    Identity,
+    OpenInfo,
+    Recipient,
+    SealInfo,
+    open_bytes,
+    open_stream,
+    seal_bytes,
+    seal_stream,
 )
 from sealrun.errors import (
     AttestationError,
@@ -40,10 +59,16 @@ __all__ = [
     "EnclaveError",
     "Evidence",
     "EvidenceType",
+    "Identity",
+    "OpenInfo",
+    "OpenedPath",
     "OrderError",
+    "Recipient",
     "RequestError",
     "SandboxError",
     "SealError",
+    "SealInfo",
+    "SealedFile",
     "SealrunError",
     "SecretError",
     "ServiceError",
@@ -54,6 +79,15 @@ __all__ = [
     "UnpackError",
     "WalletError",
     "make_simulated_evidence",
+    "open_bytes",
+    "open_path",
+    "open_stream",
+    "read_identity",
+    "read_recipient",
     "report_data_for",
+    "seal_bytes",
+    "seal_path",
+    "seal_stream",
     "verify_report_data",
+    "write_identity",
 ]
