@@ -10,6 +10,7 @@ arrive as :class:`~sealrun.errors.ChainError` worded by the contracts' revert ta
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -212,13 +213,12 @@ def order_context(orders: Mapping[str, Any]) -> dict[str, Any]:
     """Every order field as ``<kind>_<field>`` (``request_category``, ``workerpool_category``, ...)."""
     context: dict[str, Any] = {}
     for kind, order in orders.items():
-        items = (
-            order.items()
-            if isinstance(order, Mapping)
-            else vars(order).items()
-            if hasattr(order, "__dict__")
-            else ()
-        )
+        if isinstance(order, Mapping):
+            items = list(order.items())
+        elif dataclasses.is_dataclass(order):
+            items = [(f.name, getattr(order, f.name)) for f in dataclasses.fields(order)]
+        else:
+            items = list(vars(order).items())
         for name, value in items:
             if name != "sign":
                 context[f"{kind}_{name}"] = value
