@@ -7,8 +7,10 @@
 @dev    Gas design (docs/contracts.md): a deal is NOT stored. Its id is the keccak256 of its
         ABI encoding; matchOrders emits the whole deal and marks the id as existing, and every
         task call passes the deal back in calldata, where its hash must give a known id.
-        Task state is 2 bits in a per-deal bitmap (128 tasks a slot); a completed task stores
-        only its 32-byte result digest; balances pack free and locked halves in one slot.
+        Each task's whole state is ONE slot keyed by its task id: 0 active, 2 failed, 3 claimed,
+        >= 4 completed (the value is the result digest). Task 0's slot holds 1 while active: it
+        is also the deal's existence marker, so a one-task deal creates a single slot at match
+        and finalize overwrites it. Balances pack free and locked halves in one slot.
         Revert reasons are short stable strings, listed with sentences in
         src/sealrun/adapters/chain/artifacts/revert_reasons.json.
 """
@@ -48,11 +50,13 @@ MAX_RESULT_URI: constant(uint256) = 512
 MAX_BATCH: constant(uint256) = 128
 MAX_CLAIM_BATCH: constant(uint256) = 512
 
-# Word 0 bits 0-1 of a deal's bitmap mark that the deal exists; task i lives at slot
-# position i + 1 (2 bits each): 0 = active (or completed, see results), 1 = failed, 2 = claimed.
-DEAL_MARKER: constant(uint256) = 1
-TASK_FAILED: constant(uint256) = 1
-TASK_CLAIMED: constant(uint256) = 2
+# Values of task_state[taskid]. Result digests (sha256) below 4 are refused: they would be
+# read as a state. Task 0 holds TASK0_ACTIVE from matchOrders on: the deal exists.
+TASK_ACTIVE: constant(uint256) = 0
+TASK0_ACTIVE: constant(uint256) = 1
+TASK_FAILED: constant(uint256) = 2
+TASK_CLAIMED: constant(uint256) = 3
+FIRST_DIGEST: constant(uint256) = 4
 
 # taskStatus() values.
 STATUS_UNSET: constant(uint256) = 0
@@ -159,9 +163,8 @@ categoryCount: public(uint256)
 presigned: public(HashMap[bytes32, address])
 # EIP-712 digest of an order -> volume consumed (max_value(uint256) once closed).
 consumed: public(HashMap[bytes32, uint256])
-# taskid -> sha256 of the task's deterministic output archive (non-zero once completed).
-results: public(HashMap[bytes32, bytes32])
-task_bits: HashMap[bytes32, HashMap[uint256, uint256]]
+# taskid -> state (see TASK_* above) or, once completed, the sha256 of the output archive.
+task_state: HashMap[bytes32, uint256]
 
 
 @deploy
@@ -319,7 +322,9 @@ def matchOrders(
     """
     # Compatibility, in PoCo's order; each check has its own reason.
     assert r.category == w.category, "category-mismatch"
-    assert r.category < self.categoryCount, "category-unknown"
+    # Every category has maxTime > 0, so a zero reads as "no such category" (one SLOAD, not two).
+    max_time: uint256 = self.categories[r.category].maxTime
+    assert max_time != 0, "category-unknown"
     assert r.trust <= 1, "trust-unsupported"
     assert r.trust <= w.trust, "trust-mismatch"
     assert a.appprice <= r.appmaxprice, "app-price"
@@ -427,13 +432,13 @@ def matchOrders(
         tag=convert(tag, bytes32),
         trust=1,
         startTime=block.timestamp,
-        deadline=block.timestamp + self.categories[r.category].maxTime * FINAL_DEADLINE_RATIO,
+        deadline=block.timestamp + max_time * FINAL_DEADLINE_RATIO,
         botFirst=request_consumed,
         volume=volume,
         requestHash=request_hash,
     )
     dealid: bytes32 = keccak256(abi_encode(deal))
-    self.task_bits[dealid][0] = DEAL_MARKER
+    self.task_state[self._task_id(dealid, 0)] = TASK0_ACTIVE
     log OrdersMatched(
         dealid=dealid,
         workerpool=w.workerpool,
@@ -456,7 +461,7 @@ def matchOrders(
 @view
 def _known_deal(deal: Deal) -> bytes32:
     dealid: bytes32 = keccak256(abi_encode(deal))
-    assert self.task_bits[dealid][0] & 3 == DEAL_MARKER, "deal-unknown"
+    assert self.task_state[self._task_id(dealid, 0)] != 0, "deal-unknown"
     return dealid
 
 
@@ -471,19 +476,14 @@ def _task_id(dealid: bytes32, index: uint256) -> bytes32:
 def _open_task(dealid: bytes32, deal: Deal, index: uint256) -> bytes32:
     """Check task `index` is still active and return its id."""
     assert index < deal.volume, "task-index"
-    position: uint256 = index + 1
-    bits: uint256 = (self.task_bits[dealid][position >> 7] >> ((position & 127) * 2)) & 3
-    assert bits != TASK_FAILED, "task-failed"
-    assert bits != TASK_CLAIMED, "task-claimed"
     taskid: bytes32 = self._task_id(dealid, index)
-    assert self.results[taskid] == empty(bytes32), "task-completed"
+    state: uint256 = self.task_state[taskid]
+    assert state != TASK_FAILED, "task-failed"
+    assert state != TASK_CLAIMED, "task-claimed"
+    assert state < FIRST_DIGEST, "task-completed"
     return taskid
 
 
-@internal
-def _close_task(dealid: bytes32, index: uint256, bits: uint256):
-    position: uint256 = index + 1
-    self.task_bits[dealid][position >> 7] |= bits << ((position & 127) * 2)
 
 
 @internal
@@ -497,18 +497,25 @@ def _check_authorization(deal: Deal, taskid: bytes32, enclave: address, authoriz
 
 
 @internal
-def _complete(dealid: bytes32, deal: Deal, t: TaskResult):
-    assert t.digest != empty(bytes32), "digest-zero"
-    taskid: bytes32 = self._open_task(dealid, deal, t.index)
-    self._check_authorization(deal, taskid, t.enclave, t.authorization)
-    result_hash: bytes32 = keccak256(concat(taskid, t.digest))
-    result_seal: bytes32 = keccak256(concat(convert(msg.sender, bytes20), taskid, t.digest))
+def _complete(
+    dealid: bytes32,
+    deal: Deal,
+    index: uint256,
+    digest: bytes32,
+    enclave: address,
+    authorization: Bytes[65],
+    enclaveSignature: Bytes[65],
+) -> bytes32:
+    """Check one task's result and record its digest; return the task id."""
+    assert convert(digest, uint256) >= FIRST_DIGEST, "digest-invalid"
+    taskid: bytes32 = self._open_task(dealid, deal, index)
+    self._check_authorization(deal, taskid, enclave, authorization)
+    result_hash: bytes32 = keccak256(concat(taskid, digest))
+    result_seal: bytes32 = keccak256(concat(convert(msg.sender, bytes20), taskid, digest))
     signed: bytes32 = signatures.personal_digest(keccak256(concat(result_hash, result_seal)))
-    assert signatures.recover(signed, t.enclaveSignature) == t.enclave, "enclave-signature"
-    self.results[taskid] = t.digest
-    log TaskCompleted(
-        taskid=taskid, dealid=dealid, index=t.index, worker=msg.sender, digest=t.digest, resultURI=t.resultURI
-    )
+    assert signatures.recover(signed, enclaveSignature) == enclave, "enclave-signature"
+    self.task_state[taskid] = convert(digest, uint256)
+    return taskid
 
 
 @internal
@@ -542,13 +549,9 @@ def finalize(
     """
     dealid: bytes32 = self._known_deal(deal)
     assert block.timestamp < deal.deadline, "deadline-passed"
-    self._complete(
-        dealid,
-        deal,
-        TaskResult(
-            index=index, digest=digest, enclave=enclave, authorization=authorization,
-            enclaveSignature=enclaveSignature, resultURI=resultURI,
-        ),
+    taskid: bytes32 = self._complete(dealid, deal, index, digest, enclave, authorization, enclaveSignature)
+    log TaskCompleted(
+        taskid=taskid, dealid=dealid, index=index, worker=msg.sender, digest=digest, resultURI=resultURI
     )
     self._pay(deal, 1)
 
@@ -561,7 +564,12 @@ def finalizeMany(deal: Deal, tasks: DynArray[TaskResult, MAX_BATCH]):
     dealid: bytes32 = self._known_deal(deal)
     assert block.timestamp < deal.deadline, "deadline-passed"
     for t: TaskResult in tasks:
-        self._complete(dealid, deal, t)
+        taskid: bytes32 = self._complete(
+            dealid, deal, t.index, t.digest, t.enclave, t.authorization, t.enclaveSignature
+        )
+        log TaskCompleted(
+            taskid=taskid, dealid=dealid, index=t.index, worker=msg.sender, digest=t.digest, resultURI=t.resultURI
+        )
     self._pay(deal, len(tasks))
 
 
@@ -588,7 +596,7 @@ def reportFailure(
     self._check_authorization(deal, taskid, enclave, authorization)
     signed: bytes32 = signatures.personal_digest(keccak256(concat(taskid, convert(code, bytes32), logDigest)))
     assert signatures.recover(signed, enclaveSignature) == enclave, "enclave-signature"
-    self._close_task(dealid, index, TASK_FAILED)
+    self.task_state[taskid] = TASK_FAILED
     price: uint256 = deal.appPrice + deal.datasetPrice + deal.workerpoolPrice
     accounts.settle(deal.requester, price, price)
     accounts.settle(deal.workerpoolOwner, deal.stake, deal.stake)
@@ -598,7 +606,7 @@ def reportFailure(
 @internal
 def _claim(dealid: bytes32, deal: Deal, index: uint256, price: uint256):
     taskid: bytes32 = self._open_task(dealid, deal, index)
-    self._close_task(dealid, index, TASK_CLAIMED)
+    self.task_state[taskid] = TASK_CLAIMED
     log TaskClaimed(taskid=taskid, dealid=dealid, index=index, refund=price, seized=deal.stake)
 
 
@@ -653,7 +661,17 @@ def taskId(dealid: bytes32, index: uint256) -> bytes32:
 @view
 def dealExists(dealid: bytes32) -> bool:
     """Whether matchOrders created a deal with this id."""
-    return self.task_bits[dealid][0] & 3 == DEAL_MARKER
+    return self.task_state[self._task_id(dealid, 0)] != 0
+
+
+@external
+@view
+def results(taskid: bytes32) -> bytes32:
+    """The result digest of a completed task (zero while it is not completed)."""
+    state: uint256 = self.task_state[taskid]
+    if state < FIRST_DIGEST:
+        return empty(bytes32)
+    return convert(state, bytes32)
 
 
 @external
@@ -661,14 +679,13 @@ def dealExists(dealid: bytes32) -> bool:
 def taskStatus(dealid: bytes32, index: uint256) -> uint256:
     """0 unset (no such deal), 1 active, 2 completed, 3 failed, 4 claimed.
     An index past the deal's volume reads as active: the caller knows the volume."""
-    if self.task_bits[dealid][0] & 3 != DEAL_MARKER:
+    if self.task_state[self._task_id(dealid, 0)] == 0:
         return STATUS_UNSET
-    if self.results[self._task_id(dealid, index)] != empty(bytes32):
+    state: uint256 = self.task_state[self._task_id(dealid, index)]
+    if state >= FIRST_DIGEST:
         return STATUS_COMPLETED
-    position: uint256 = index + 1
-    bits: uint256 = (self.task_bits[dealid][position >> 7] >> ((position & 127) * 2)) & 3
-    if bits == TASK_FAILED:
+    if state == TASK_FAILED:
         return STATUS_FAILED
-    if bits == TASK_CLAIMED:
+    if state == TASK_CLAIMED:
         return STATUS_CLAIMED
     return STATUS_ACTIVE

@@ -66,6 +66,8 @@ event AssetTransferred:
     owner: indexed(address)
 
 apps: public(HashMap[address, App])
+# workerpool -> owner | schedulerRewardRatio << 160: what the hub reads per match, in one slot.
+pool_terms: HashMap[address, uint256]
 datasets: public(HashMap[address, Dataset])
 workerpools: public(HashMap[address, Workerpool])
 
@@ -85,12 +87,18 @@ def owners(app: address, dataset: address, workerpool: address) -> (address, add
     dataset_owner: address = empty(address)
     if dataset != empty(address):
         dataset_owner = self.datasets[dataset].owner
+    terms: uint256 = self.pool_terms[workerpool]
     return (
         self.apps[app].owner,
         dataset_owner,
-        self.workerpools[workerpool].owner,
-        self.workerpools[workerpool].schedulerRewardRatio,
+        convert(convert(terms % 2**160, uint160), address),
+        terms >> 160,
     )
+
+
+@internal
+def _set_pool_terms(workerpool: address, owner: address, ratio: uint256):
+    self.pool_terms[workerpool] = convert(owner, uint256) | (ratio << 160)
 
 
 @external
@@ -185,6 +193,7 @@ def createWorkerpool(
         owner=msg.sender, description=description, workerStakeRatio=workerStakeRatio,
         schedulerRewardRatio=schedulerRewardRatio,
     )
+    self._set_pool_terms(pool, msg.sender, schedulerRewardRatio)
     log WorkerpoolCreated(
         workerpool=pool, owner=msg.sender, description=description,
         workerStakeRatio=workerStakeRatio, schedulerRewardRatio=schedulerRewardRatio,
@@ -199,6 +208,7 @@ def setWorkerpoolPolicy(workerpool: address, workerStakeRatio: uint256, schedule
     assert workerStakeRatio <= 100 and schedulerRewardRatio <= 100, "ratio-invalid"
     self.workerpools[workerpool].workerStakeRatio = workerStakeRatio
     self.workerpools[workerpool].schedulerRewardRatio = schedulerRewardRatio
+    self._set_pool_terms(workerpool, msg.sender, schedulerRewardRatio)
     log WorkerpoolPolicyUpdated(
         workerpool=workerpool, workerStakeRatio=workerStakeRatio, schedulerRewardRatio=schedulerRewardRatio
     )
@@ -228,4 +238,5 @@ def transferWorkerpool(workerpool: address, owner: address):
     assert self.workerpools[workerpool].owner == msg.sender, "not-asset-owner"
     assert owner != empty(address), "zero-address"
     self.workerpools[workerpool].owner = owner
+    self._set_pool_terms(workerpool, owner, self.workerpools[workerpool].schedulerRewardRatio)
     log AssetTransferred(asset=workerpool, previous=msg.sender, owner=owner)

@@ -231,7 +231,7 @@ _TABLE: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("task-completed", "TASK_COMPLETED", "the task is already completed", "Hub"),
     ("task-failed", "TASK_FAILED", "the task already closed with a failure receipt", "Hub"),
     ("task-claimed", "TASK_CLAIMED", "the task was already claimed after its deadline", "Hub"),
-    ("digest-zero", "TASK_DIGEST_ZERO", "the result digest is zero", "Hub"),
+    ("digest-invalid", "TASK_DIGEST_INVALID", "result digests 0 to 3 are reserved for task states", "Hub"),
     ("enclave-missing", "TASK_ENCLAVE_MISSING", "the enclave challenge address is zero", "Hub"),
     (
         "authorization-invalid",
