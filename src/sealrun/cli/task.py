@@ -17,7 +17,6 @@ from sealrun.cli.session import (
     Session,
     parse_bytes32,
 )
-from sealrun.errors import ChainError
 
 __all__ = ["task_app"]
 
@@ -29,27 +28,38 @@ _TASKS_ARGUMENT = typer.Argument(..., help="Task ids (0x, 32 bytes) of one deal.
 @task_app.command("show")
 def show(
     task_id: str = typer.Argument(..., help="The task id (0x, 32 bytes)."),
+    watch: bool = typer.Option(False, "--watch", help="Follow the task until it completes or fails."),
+    download: bool = typer.Option(
+        False, "--download", help="Download the sealed result (into tee/encryptedOutputs if present)."
+    ),
+    timeout: float = typer.Option(3600.0, "--timeout", help="Seconds --watch waits at most."),
     chain: str | None = CHAIN_OPTION,
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Show a task: its deal, index, status, deadline and result digest."""
+    """Show a task: status, deadline, result (or failure code); --watch follows it, --download fetches it."""
+    from sealrun.cli import results
+
     out = Output(json_out)
     wanted = parse_bytes32(task_id, "task id")
-    market = Session.load(config, chain).market(wallet=False)
-    task = market.task(wanted)
-    if task is None:
-        raise ChainError(f"no task 0x{wanted.hex()} in any deal of this hub", code="CHAIN_TASK_UNKNOWN")
-    out.result(
-        {
-            "task": task.task_id,
-            "deal": task.deal_id,
-            "index": task.index,
-            "status": task.status.name,
-            "deadline": task.deadline,
-            "result_digest": task.result_digest,
-        }
+    session = Session.load(config, chain)
+    market = session.market(wallet=False)
+    followed = results.follow(
+        market,
+        wanted,
+        start_block=session.profile.deploy_block,
+        watch=watch,
+        timeout=timeout,
+        on_change=lambda t: out.info(f"task 0x{wanted.hex()[:12]}…: {t.status}") if watch else None,
     )
+    data = results.describe(followed)
+    if download:
+        data["downloaded"] = str(
+            results.download_result(followed, results.sealed_folder(session.config.path.parent))
+        )
+    out.result(data)
+    if followed.status == "FAILED":
+        out.info("the task failed: `sealrun task logs ID` opens its sealed logs")
 
 
 @task_app.command("claim")

@@ -138,14 +138,25 @@ def _register_pool(url: str, hub: str, block: int, owner: LocalAccount, index: P
 def _start_services(
     plans: Sequence[ServicePlan], options: DevnetOptions, logs: Path, started: list[ProcessRecord]
 ) -> None:
+    """Start the plans in waves (store+SMS+market, then the scheduler, then the workers).
+
+    The processes of one wave start together and are health-checked together: Python start-up
+    dominates on a loaded machine, so this is several times faster than one after the other.
+    """
+    waves: dict[int, list[ServicePlan]] = {}
     for plan in plans:
-        env = {**_base_env(), **plan.env}
-        argv = [options.python, "-m", plan.module, *plan.args]
-        record = spawn(
-            plan.name, argv, env=env, log=logs / f"{plan.name}.log", cwd=options.state_dir, url=plan.url
-        )
-        started.append(record)
-        wait_healthy(record, timeout=options.start_timeout)
+        waves.setdefault(plan.wave, []).append(plan)
+    for wave in sorted(waves):
+        records = []
+        for plan in waves[wave]:
+            env = {**_base_env(), **plan.env}
+            argv = [options.python, "-m", plan.module, *plan.args]
+            log = logs / f"{plan.name}.log"
+            record = spawn(plan.name, argv, env=env, log=log, cwd=options.state_dir, url=plan.url)
+            started.append(record)
+            records.append(record)
+        for record in records:
+            wait_healthy(record, timeout=options.start_timeout)
 
 
 def up(options: DevnetOptions, *, progress: Callable[[str], None] = lambda _m: None) -> DevnetState:

@@ -26,13 +26,17 @@ POOL_VOLUME = 1_000_000
 
 @dataclass(frozen=True)
 class ServicePlan:
-    """One process to start: ``python -m <module> <args>`` with ``env``, serving ``url``."""
+    """One process to start: ``python -m <module> <args>`` with ``env``, serving ``url``.
+
+    Plans of the same ``wave`` start together; a wave starts once the previous one is healthy.
+    """
 
     name: str
     module: str
     env: Mapping[str, str] = field(default_factory=dict)
     url: str | None = None
     args: tuple[str, ...] = ()
+    wave: int = 0
 
 
 def _exists(module: str) -> bool:
@@ -125,6 +129,7 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
                     "SEALRUN_SCHEDULER_PORT": str(ports["scheduler"]),
                 },
                 urls["scheduler"],
+                wave=1,
             )
         )
     if _exists("sealrun.services.worker.__main__"):
@@ -145,6 +150,7 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
                         "SEALRUN_WORKER_TEE": "simulated",
                         "SEALRUN_WORKER_SIMULATOR_KEY_FILE": str(keys / "simulator.pem"),
                     },
+                    wave=2,
                 )
             )
     return plans

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
@@ -52,6 +54,11 @@ class SmsComponents:
     settings: SmsSettings
     usecases: SmsUseCases
     domain: RequestDomain
+    engine: Engine
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.engine.dispose()
 
 
 def migrate(settings: SmsSettings) -> None:
@@ -146,7 +153,7 @@ def build_components(
         random=random or os.urandom,
         options=options,
     )
-    return SmsComponents(settings=settings, usecases=usecases, domain=domain)
+    return SmsComponents(settings=settings, usecases=usecases, domain=domain, engine=engine)
 
 
 class _BodyLimit:
@@ -180,12 +187,20 @@ def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI
         The FastAPI app; its OpenAPI document is at ``/openapi.json``.
     """
     components = build_components(settings or SmsSettings(), **inject)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        components.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="sealrun SMS",
         version="1",
         description="Secret management: secrets for on-chain owners, attested key release, audit log.",
     )
     app.state.sms = components.usecases
+    app.state.components = components
     app.state.health = HealthOut(
         status="ok",
         mode=components.settings.mode,

@@ -1,0 +1,106 @@
+"""How a task ended, read from the hub's events: where its sealed result is, or why it failed.
+
+The hub keeps only a task's status and result digest in storage; the details a requester
+needs travel in events whose first indexed topic is the task id:
+
+- ``TaskCompleted(taskid, dealid, index, worker, digest, resultURI)``: ``resultURI`` is where
+  the enclave uploaded the sealed result archive;
+- ``TaskFailed(taskid, dealid, index, worker, code, logDigest)``: the attested failure code
+  (:class:`~sealrun.core.tasks.FailureCode`) and the sha256 of the sealed logs (their name
+  in the blob store);
+- ``TaskClaimed(taskid, dealid, index, refund, seized)``: refunded after the deadline.
+
+:func:`task_outcome` reads them with one ``eth_getLogs`` per event, filtered by the task id
+topic, from the hub's deployment block.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from web3.types import FilterParams, LogReceipt
+
+from sealrun.adapters.chain.hub import HubClient
+
+__all__ = ["TaskOutcome", "task_outcome"]
+
+OutcomeKind = Literal["completed", "failed", "claimed"]
+_EVENTS: tuple[tuple[str, OutcomeKind], ...] = (
+    ("TaskCompleted", "completed"),
+    ("TaskFailed", "failed"),
+    ("TaskClaimed", "claimed"),
+)
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """The event that closed a task.
+
+    Attributes:
+        kind: ``completed``, ``failed`` or ``claimed``.
+        worker: the worker that completed or failed it (``None`` for a claim).
+        result_digest: sha256 of the result archive (completed).
+        result_uri: where the sealed result is (completed).
+        failure_code: the attested failure code (failed).
+        log_digest: sha256 of the sealed logs, their blob name in the store (failed).
+        refund: what the requester got back (claimed).
+        block: the block of the event.
+    """
+
+    kind: OutcomeKind
+    block: int
+    worker: str | None = None
+    result_digest: bytes | None = None
+    result_uri: str | None = None
+    failure_code: int | None = None
+    log_digest: bytes | None = None
+    refund: int | None = None
+
+
+def _outcome(kind: OutcomeKind, args: dict[str, Any], block: int) -> TaskOutcome:
+    if kind == "completed":
+        return TaskOutcome(
+            kind,
+            block,
+            worker=str(args["worker"]),
+            result_digest=bytes(args["digest"]),
+            result_uri=str(args["resultURI"]),
+        )
+    if kind == "failed":
+        return TaskOutcome(
+            kind,
+            block,
+            worker=str(args["worker"]),
+            failure_code=int(args["code"]),
+            log_digest=bytes(args["logDigest"]),
+        )
+    return TaskOutcome(kind, block, refund=int(args["refund"]))
+
+
+def task_outcome(hub: HubClient, task_id: bytes, *, from_block: int = 0) -> TaskOutcome | None:
+    """The event that closed ``task_id``, or ``None`` while it is still open.
+
+    Raises:
+        ChainError: translated RPC failures.
+    """
+    for name, kind in _EVENTS:
+        event = hub.contract.events[name]()
+        topic = "0x" + bytes.fromhex(str(event.topic).removeprefix("0x")).hex()
+        params = cast(
+            FilterParams,
+            {
+                "address": hub.address,
+                "fromBlock": from_block,
+                "toBlock": "latest",
+                "topics": [topic, "0x" + task_id.hex()],
+            },
+        )
+        logs: list[LogReceipt] = hub.rpc.run(
+            f"read the {name} events", functools.partial(hub.rpc.w3.eth.get_logs, params)
+        )
+        for log in logs:
+            decoded = event.process_log(log)
+            return _outcome(kind, dict(decoded["args"]), int(log["blockNumber"]))
+    return None
