@@ -14,6 +14,7 @@ import click
 import typer
 
 from sealrun.cli import account, apps, category, chain, dataset, deal, init, order, task, wallet, workerpool
+from sealrun.cli.attestation import attestation_app
 from sealrun.cli.demo import demo
 from sealrun.cli.devnet import devnet_app
 from sealrun.cli.output import EXIT_USAGE, fail
@@ -46,6 +47,9 @@ for _sub in (
 ):
     app.add_typer(_sub)
 
+
+# Attestation (issue 5): verify evidence, make simulator keys.
+app.add_typer(attestation_app)
 
 # Sealed data (issue 2): tee layout and keys, result keys/decrypt, the local demo.
 app.add_typer(tee_app)
