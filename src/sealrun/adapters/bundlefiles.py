@@ -62,7 +62,9 @@ def _walk(root: Path) -> list[BundleFile]:
     pending = [root]
     while pending:
         folder = pending.pop()
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        with os.scandir(folder) as listing:
+            found = sorted(listing, key=lambda e: e.name)
+        for entry in found:
             path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
             mode = entry.stat(follow_symlinks=False).st_mode

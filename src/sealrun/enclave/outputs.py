@@ -63,7 +63,9 @@ def scan_output(folder: Path, *, max_bytes: int, declared: Sequence[str] = ()) -
     pending = [folder]
     while pending:
         current = pending.pop()
-        for entry in os.scandir(current):
+        with os.scandir(current) as listing:
+            found = list(listing)
+        for entry in found:
             path = Path(entry.path)
             relative = path.relative_to(folder).as_posix()
             st = entry.stat(follow_symlinks=False)

@@ -83,6 +83,29 @@ class SimulatedTee:
             argv += ["--sms", launch.sms_url]
         return [*argv, *launch.extra_args]
 
+    def attest(self, bundle_dir: Path, *, nonce: bytes, public_key: bytes, task_id: bytes) -> Evidence:
+        """Have a fresh enclave process measure ``bundle_dir`` and return its evidence.
+
+        The evidence's report data binds ``nonce``, ``public_key`` and ``task_id``
+        (:func:`~sealrun.core.attestation.report_data_for`).
+
+        Raises:
+            EnclaveError: ``ENCLAVE_CRASHED`` if the process failed.
+        """
+        argv = [self.python, "-m", "sealrun.enclave", "attest", "--bundle", str(bundle_dir)]
+        argv += ["--simulator-key", str(self.simulator_key_file), "--nonce", nonce.hex()]
+        argv += ["--public-key", public_key.hex(), "--task-id", task_id.hex()]
+        try:
+            done = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise EnclaveError(f"the enclave process failed: {error}", code="ENCLAVE_CRASHED") from error
+        if done.returncode != 0:
+            tail = done.stderr.decode("utf-8", "replace").strip()[-_TAIL:]
+            raise EnclaveError(f"the enclave could not attest: {tail}", code="ENCLAVE_CRASHED")
+        return Evidence.from_json(done.stdout)
+
     def run(self, launch: EnclaveLaunch) -> RunReport:
         """Run one task in a fresh simulated enclave process and return its report.
 

@@ -1,0 +1,142 @@
+"""The enclave runtime end to end: an iExec app runs unchanged; results are sealed and signed."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sealrun.adapters.tee import RunReport
+from sealrun.core.sealing import Identity, open_bytes
+from sealrun.core.tasks import recover_signer, result_hash, result_seal, result_signature_digest
+from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from tests.enclave.conftest import TASK_ID, WORKER, Task
+
+# An app written for iExec, as iExec's docs show it: nothing sealrun-specific.
+IEXEC_APP = """
+import json, os, sys
+
+iexec_in = os.environ["IEXEC_IN"]
+iexec_out = os.environ["IEXEC_OUT"]
+with open(os.path.join(iexec_in, os.environ["IEXEC_DATASET_FILENAME"])) as f:
+    data = f.read()
+inputs = [os.environ[f"IEXEC_INPUT_FILE_NAME_{i}"]
+          for i in range(1, int(os.environ["IEXEC_INPUT_FILES_NUMBER"]) + 1)]
+extra = "".join(open(os.path.join(iexec_in, name)).read() for name in inputs)
+result = {
+    "upper": data.upper(),
+    "args": sys.argv[1:],
+    "task": os.environ["IEXEC_TASK_ID"],
+    "secret1": os.environ.get("IEXEC_REQUESTER_SECRET_1"),
+    "dev": os.environ.get("IEXEC_APP_DEVELOPER_SECRET"),
+    "inputs": extra,
+}
+print("computing", file=sys.stderr)
+print("done")
+with open(os.path.join(iexec_out, "result.json"), "w") as f:
+    json.dump(result, f, sort_keys=True)
+with open(os.path.join(iexec_out, "computed.json"), "w") as f:
+    json.dump({"deterministic-output-path": os.path.join(iexec_out, "result.json")}, f)
+"""
+
+
+def open_tar(sealed: Path, identity: Identity) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(open_bytes(sealed.read_bytes(), [identity]))) as archive:
+        return {
+            m.name: archive.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
+            for m in archive.getmembers()
+        }
+
+
+def test_iexec_app_runs_unchanged(
+    runtime: EnclaveRuntime,
+    make_bundle: Callable[..., Path],
+    make_task: Callable[..., Task],
+    work_root: Path,
+) -> None:
+    extra_input = work_root / "extra input.txt"
+    extra_input.write_text("public input")
+    bundle = make_bundle({"app.py": IEXEC_APP})
+    task = make_task(
+        dataset=b"private data",
+        args="--mode 'two words'",
+        input_files=(extra_input.as_uri(),),
+        requester_secrets={1: "s3cret"},
+        app_developer_secret="dev-secret",
+    )
+    report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "work")
+    assert report.status == "completed"
+    assert report.result is not None
+    assert report.failure is None
+    files = open_tar(Path(report.result.sealed_path), task.beneficiary)
+    assert sorted(files) == ["computed.json", "result.json"]
+    result = json.loads(files["result.json"])
+    assert result == {
+        "upper": "PRIVATE DATA",
+        "args": ["--mode", "two words"],
+        "task": TASK_ID,
+        "secret1": "s3cret",
+        "dev": "dev-secret",
+        "inputs": "public input",
+    }
+    logs = open_tar(Path(report.logs.sealed_path), task.beneficiary)
+    assert logs["stdout.log"] == b"done\n"
+    assert logs["stderr.log"] == b"computing\n"
+    assert report.logs.stdout_bytes == 5
+    assert report.exit_status == 0
+
+
+def test_result_is_bound_and_signed_by_the_enclave_key(
+    runtime: EnclaveRuntime, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
+) -> None:
+    bundle = make_bundle({"app.py": "open('/iexec_out/r', 'w').write('42')\n"})
+    task = make_task()
+    report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "work")
+    assert report.result is not None
+    sealed = Path(report.result.sealed_path)
+    archive = open_bytes(sealed.read_bytes(), [task.beneficiary])
+    import hashlib
+
+    digest = hashlib.sha256(archive).digest()
+    assert report.result.digest == "0x" + digest.hex()
+    task_id = bytes.fromhex(TASK_ID[2:])
+    assert report.result.result_hash == "0x" + result_hash(task_id, digest).hex()
+    assert report.result.result_seal == "0x" + result_seal(WORKER, task_id, digest).hex()
+    signed = result_signature_digest(result_hash(task_id, digest), result_seal(WORKER, task_id, digest))
+    assert recover_signer(signed, bytes.fromhex(report.result.signature[2:])) == report.enclave
+    assert report.result.sealed_checksum == "0x" + hashlib.sha256(sealed.read_bytes()).hexdigest()
+    # The same output gives the same digest: the archive is deterministic.
+    again = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "work2")
+    assert again.result is not None
+    assert again.result.digest == report.result.digest
+    assert again.result.sealed_checksum != report.result.sealed_checksum  # fresh age encryption
+
+
+def test_report_file_holds_no_plaintext_and_plaintext_is_scrubbed(
+    runtime: EnclaveRuntime, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
+) -> None:
+    bundle = make_bundle(
+        {"app.py": "import os\nprint('SECRET-STDOUT')\nopen('/iexec_out/r', 'w').write('SECRET-OUT')\n"}
+    )
+    task = make_task(dataset=b"SECRET-DATASET")
+    work = work_root / "work"
+    report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work)
+    raw = (work / "report.json").read_bytes()
+    assert RunReport.from_json(raw) == report
+    assert sorted(p.name for p in work.iterdir()) == ["logs.tar.age", "report.json", "result.tar.age"]
+    for path in work.iterdir():
+        content = path.read_bytes()
+        for secret in (b"SECRET-STDOUT", b"SECRET-OUT", b"SECRET-DATASET", task.bundle.enclave_key.encode()):
+            assert secret not in content
+
+
+def test_bundle_is_measured_and_fingerprint_reported(
+    runtime: EnclaveRuntime, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
+) -> None:
+    from sealrun.adapters.bundlefiles import load_bundle
+
+    bundle = make_bundle({"app.py": "pass\n", "lib/x.py": "X = 1\n"})
+    report = runtime.run(bundle, LocalSecretsFile(make_task().secrets_file), work_root / "work")
+    assert report.fingerprint == load_bundle(bundle).fingerprint_hex
