@@ -62,7 +62,7 @@ class World:
     chain: InMemoryChainReader
     clock: Clock
     simulator: SimulatorKey
-    domain: RequestDomain = RequestDomain(chain_id=CHAIN_ID, hub=HUB)
+    domain: RequestDomain = field(default_factory=lambda: RequestDomain(chain_id=CHAIN_ID, hub=HUB))
     dataset_owner: LocalAccount = field(default_factory=lambda: _account("dataset-owner"))
     app_owner: LocalAccount = field(default_factory=lambda: _account("app-owner"))
     pool_owner: LocalAccount = field(default_factory=lambda: _account("pool-owner"))
@@ -134,9 +134,15 @@ class World:
         return sign_digest(bytes((signer or self.pool_owner).key), digest)
 
     def evidence(
-        self, nonce: bytes, identity: Identity, *, task: bytes | None = None, measurement: bytes | None = None,
-        debug: bool = False, report_data: bytes | None = None,
-    ) -> str:  # fmt: skip
+        self,
+        nonce: bytes,
+        identity: Identity,
+        *,
+        task: bytes | None = None,
+        measurement: bytes | None = None,
+        debug: bool = False,
+        report_data: bytes | None = None,
+    ) -> str:
         """Simulated evidence (JSON envelope) binding the nonce, the ephemeral key and the task."""
         data = report_data or report_data_for(nonce, identity.public_bytes, task or self.task)
         evidence = make_simulated_evidence(
@@ -224,8 +230,29 @@ def settings(tmp_path: Path, simulator: SimulatorKey) -> SmsSettings:
 
 
 @pytest.fixture
-def sms(settings: SmsSettings, world: World) -> SmsUseCases:
-    return build_components(settings, chain=world.chain, clock=world.clock).usecases
+def components() -> Iterator[list[Any]]:
+    """Everything a test builds with :func:`build` is closed at teardown."""
+    built: list[Any] = []
+    yield built
+    for item in reversed(built):
+        item.close()
+
+
+@pytest.fixture
+def build(components: list[Any], world: World) -> Any:
+    """Build the SMS use cases for some settings against the test world (closed at teardown)."""
+
+    def make(settings: SmsSettings) -> SmsUseCases:
+        built = build_components(settings, chain=world.chain, clock=world.clock)
+        components.append(built)
+        return built.usecases
+
+    return make
+
+
+@pytest.fixture
+def sms(settings: SmsSettings, build: Any) -> SmsUseCases:
+    return build(settings)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

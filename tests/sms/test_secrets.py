@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -37,7 +38,7 @@ def test_dataset_key_is_written_once_by_its_owner(sms: SmsUseCases, world: World
 
 def test_the_key_is_encrypted_at_rest(sms: SmsUseCases, world: World) -> None:
     world.push_secrets(sms)
-    with sms.repository._sessions() as session:  # noqa: SLF001 - looking at the raw row on purpose
+    with sms.repository._sessions() as session:
         row = session.scalars(select(DatasetKey)).one()
     assert str(world.dataset_key).encode() not in row.sealed
     assert b"AGE-SECRET-KEY" not in row.sealed
@@ -119,8 +120,9 @@ def test_a_request_signed_for_another_deployment_is_refused(sms: SmsUseCases, wo
     )
 
 
-def test_production_refuses_simulated_evidence_and_missing_master_key(tmp_path: Path, simulator: SimulatorKey,
-                                                                      world: World) -> None:  # fmt: skip
+def test_production_refuses_simulated_evidence_and_missing_master_key(
+    tmp_path: Path, simulator: SimulatorKey, world: World
+) -> None:
     production = make_settings(tmp_path, simulator, mode="production", chain_rpc_url="http://127.0.0.1:1")
     with pytest.raises(ConfigError) as caught:
         build_components(production, chain=world.chain)
@@ -135,40 +137,40 @@ def test_production_refuses_simulated_evidence_and_missing_master_key(tmp_path: 
 
 
 def test_devnet_generates_and_keeps_its_master_key(
-    tmp_path: Path, simulator: SimulatorKey, world: World
+    tmp_path: Path, simulator: SimulatorKey, world: World, build: Any
 ) -> None:
     settings = make_settings(tmp_path, simulator, master_key=None)
-    sms = build_components(settings, chain=world.chain, clock=world.clock).usecases
+    sms = build(settings)
     world.push_secrets(sms)
     key_file = tmp_path / "master.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
-    again = build_components(settings, chain=world.chain, clock=world.clock).usecases
+    again = build(settings)
     assert again.keyring.keys == sms.keyring.keys
     assert "0x" not in repr(settings.master_key)
 
 
 def test_master_key_rotation_reseals_everything(
-    tmp_path: Path, simulator: SimulatorKey, world: World
+    tmp_path: Path, simulator: SimulatorKey, world: World, build: Any
 ) -> None:
     from sealrun.core.sealing import Identity
 
     old = make_settings(tmp_path, simulator)
-    sms = build_components(old, chain=world.chain, clock=world.clock).usecases
+    sms = build(old)
     world.push_secrets(sms)
     world.challenge(sms)
     rotated = make_settings(
         tmp_path, simulator, master_key="0x" + "43" * 32, master_key_id="k2",
         previous_master_keys={"k1": "0x" + "42" * 32},
     )  # fmt: skip
-    sms2 = build_components(rotated, chain=world.chain, clock=world.clock).usecases
+    sms2 = build(rotated)
     assert sms2.rotate_master_key() == 4
     assert sms2.rotate_master_key() == 0
     only_new = make_settings(tmp_path, simulator, master_key="0x" + "43" * 32, master_key_id="k2")
-    sms3 = build_components(only_new, chain=world.chain, clock=world.clock).usecases
+    sms3 = build(only_new)
     enclave = world.challenge(sms3)
     sms3.release(world.release_request(sms3, enclave, Identity.generate()))
     # The old key alone can no longer open anything.
-    stale = build_components(old, chain=world.chain, clock=world.clock).usecases
+    stale = build(old)
     with pytest.raises(SealrunError) as caught:
         stale.release(world.release_request(stale, enclave, Identity.generate()))
     assert caught.value.code == "SECRET_AT_REST_KEY_UNKNOWN"

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         import uvicorn
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", ws="none")
         return 0
     except SealrunError as error:
         print(f"error [{error.code}]: {error.message}", file=sys.stderr)

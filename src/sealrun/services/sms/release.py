@@ -111,13 +111,19 @@ class Releaser:
         sms = self._sms
         task_hex = "0x" + request.task_id.hex()
         now = sms.clock()
+        # The chain is read before the nonce is checked so that even a nonce refusal is
+        # audited under the deal's dataset, where its owner will see it.
+        task = sms.chain.task(request.task_id)
+        deal_or_none = None if task is None else sms.chain.deal(task.deal_id)
+        if deal_or_none is not None:
+            facts = replace(
+                facts, app=deal_or_none.app, requester=deal_or_none.requester,
+                workerpool=deal_or_none.workerpool,
+                dataset=deal_or_none.dataset if deal_or_none.has_dataset else None,
+            )  # fmt: skip
+            known.append(facts)
         sms.repository.consume_nonce("0x" + request.nonce.hex(), task_hex, now)
-        _task, deal = sms.live_task(request.task_id)
-        facts = replace(
-            facts, app=deal.app, requester=deal.requester, workerpool=deal.workerpool,
-            dataset=deal.dataset if deal.has_dataset else None,
-        )  # fmt: skip
-        known.append(facts)
+        _task, deal = sms.check_live(task, deal_or_none)
         # Attestation: the verifier is chosen by the declared type only (no fallback).
         evidence = Evidence.from_json(request.evidence)
         verifier = self._verifiers.get(evidence.type)

@@ -218,9 +218,12 @@ class SmsUseCases:
                 ``RELEASE_DEAL_NOT_TEE``, ``RELEASE_TASK_FINALIZED``, ``RELEASE_TASK_PAST_DEADLINE``.
         """
         task = self.chain.task(task_id)
+        return self.check_live(task, None if task is None else self.chain.deal(task.deal_id))
+
+    def check_live(self, task: TaskRecord | None, deal: DealRecord | None) -> tuple[TaskRecord, DealRecord]:
+        """Check already-read chain records (see :meth:`live_task`)."""
         if task is None or task.status == 0:
             raise SecretError("this task is not initialized on chain", code="RELEASE_TASK_UNKNOWN")
-        deal = self.chain.deal(task.deal_id)
         if deal is None:
             raise SecretError("this task's deal is not on chain", code="RELEASE_DEAL_UNKNOWN")
         if not deal.is_tee:
