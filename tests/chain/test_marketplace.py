@@ -23,8 +23,7 @@ from sealrun.core.orders import (
     recover_order_signer,
 )
 from sealrun.errors import ChainError, OrderError
-
-from .conftest import World
+from tests.chain.conftest import World
 
 TEE = make_tag(TagBit.TEE)
 TEE_SGX = make_tag(TagBit.TEE, TagBit.SGX)

@@ -30,6 +30,15 @@ __all__ = ["ChainServer"]
 
 _MAX_BODY = 8 * 1024 * 1024
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")
+# Methods whose trailing block parameter is optional on the wire (nodes default to "latest")
+# but required by web3's eth-tester formatters: the position it goes in.
+_BLOCK_PARAM = {
+    "eth_call": 1,
+    "eth_getBalance": 1,
+    "eth_getCode": 1,
+    "eth_getTransactionCount": 1,
+    "eth_getStorageAt": 2,
+}
 
 
 def to_json_rpc(value: Any) -> Any:
@@ -100,6 +109,9 @@ class ChainServer:
         params = call.get("params", [])
         if not isinstance(params, list):
             return _error(ident, -32602, "params must be a list")
+        position = _BLOCK_PARAM.get(call["method"])
+        if position is not None and len(params) == position:
+            params = [*params, "latest"]
         try:
             response = self._request(RPCEndpoint(call["method"]), params)
         except TransactionFailed as failure:
