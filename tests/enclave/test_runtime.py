@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from sealrun.adapters.sealedfiles import open_path
 from sealrun.adapters.tee import RunReport
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import recover_signer, result_hash, result_seal, result_signature_digest
@@ -43,10 +43,14 @@ with open(os.path.join(iexec_out, "computed.json"), "w") as f:
 
 
 def open_tar(sealed: Path, identity: Identity) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(open_bytes(sealed.read_bytes(), [identity]))) as archive:
+    """Open a sealed folder as the beneficiary does (``sealrun result decrypt``): {path: bytes}."""
+    with tempfile.TemporaryDirectory() as scratch:
+        opened = open_path(sealed, Path(scratch) / "opened", [identity])
+        assert opened.kind == "folder"
         return {
-            m.name: archive.extractfile(m).read() if m.isfile() else b""  # type: ignore[union-attr]
-            for m in archive.getmembers()
+            p.relative_to(opened.path).as_posix(): p.read_bytes()
+            for p in opened.path.rglob("*")
+            if p.is_file()
         }
 
 
@@ -140,3 +144,28 @@ def test_bundle_is_measured_and_fingerprint_reported(
     bundle = make_bundle({"app.py": "pass\n", "lib/x.py": "X = 1\n"})
     report = runtime.run(bundle, LocalSecretsFile(make_task().secrets_file), work_root / "work")
     assert report.fingerprint == load_bundle(bundle).fingerprint_hex
+
+
+def test_a_sealed_folder_dataset_is_unpacked_into_a_folder(
+    runtime: EnclaveRuntime, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
+) -> None:
+    import io
+
+    from sealrun.core.sealing import ArchiveEntry, ArchiveReader
+
+    entries = [
+        ArchiveEntry("a.txt", "file", size=1, open=lambda: io.BytesIO(b"A")),
+        ArchiveEntry("sub", "dir"),
+        ArchiveEntry("sub/b.txt", "file", size=1, open=lambda: io.BytesIO(b"B")),
+    ]
+    with ArchiveReader(entries) as archive:
+        folder_archive = archive.read()
+    app = (
+        "import os\nroot = os.path.join(os.environ['IEXEC_IN'], os.environ['IEXEC_DATASET_FILENAME'])\n"
+        "data = open(root + '/a.txt').read() + open(root + '/sub/b.txt').read()\n"
+        "open('/iexec_out/r', 'w').write(data)\n"
+    )
+    task = make_task(dataset=folder_archive)
+    report = runtime.run(make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w")
+    assert report.result is not None
+    assert open_tar(Path(report.result.sealed_path), task.beneficiary) == {"r": b"AB"}

@@ -1,6 +1,7 @@
 """The enclave process: ``python -m sealrun.enclave run|attest ...``.
 
-``run --bundle DIR --work DIR --simulator-key PEM --secrets-file FILE`` runs one task;
+``run --bundle DIR --work DIR --simulator-key PEM (--sms URL --task-id HEX --worker ADDR
+--authorization HEX | --secrets-file FILE)`` runs one task;
 ``attest --bundle DIR --simulator-key PEM --nonce HEX --public-key HEX --task-id HEX``
 prints the evidence the enclave would send the SMS (one JSON envelope on stdout).
 
@@ -18,10 +19,12 @@ from pathlib import Path
 
 from sealrun.adapters.bundlefiles import load_bundle
 from sealrun.adapters.sandbox import BubblewrapSandbox
+from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter, load_simulator_key
 from sealrun.core.attestation import report_data_for
 from sealrun.enclave.runtime import EnclaveRuntime
-from sealrun.enclave.secrets import LocalSecretsFile
+from sealrun.enclave.secrets import LocalSecretsFile, SecretsSource
+from sealrun.enclave.smssecrets import SmsSecrets
 from sealrun.errors import ConfigError, SealrunError
 
 
@@ -37,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
         "--simulator-key", type=Path, required=True, help="simulated TEE: the simulator key (PEM)"
     )
     run.add_argument("--secrets-file", type=Path, help="a local plaintext secrets bundle (no SMS)")
-    run.add_argument("--sms", help="the SMS URL (not available yet)")
+    run.add_argument("--sms", help="the SMS URL: attest to it and receive the secrets bundle")
+    run.add_argument("--task-id", help="with --sms: hex task id (32 bytes)")
+    run.add_argument("--worker", help="with --sms: the authorized worker's address")
+    run.add_argument("--authorization", help="with --sms: hex scheduler authorization (65 bytes)")
     attest = commands.add_parser("attest", help="print evidence for a nonce, an ephemeral key and a task")
     attest.add_argument("--bundle", type=Path, required=True, help="the app bundle folder (measured)")
     attest.add_argument("--simulator-key", type=Path, required=True, help="the simulator key (PEM)")
@@ -63,6 +69,22 @@ def _attest(args: argparse.Namespace) -> None:
     sys.stdout.write(quoter.evidence(data).to_json() + "\n")
 
 
+def _secrets_source(args: argparse.Namespace) -> SecretsSource:
+    # Exactly one source: the SMS (attested release) or a local file (development only).
+    if (args.sms is None) == (args.secrets_file is None):
+        raise ConfigError("pass exactly one of --sms or --secrets-file", code="USAGE")
+    if args.secrets_file is not None:
+        return LocalSecretsFile(args.secrets_file)
+    if args.task_id is None or args.worker is None or args.authorization is None:
+        raise ConfigError("--sms needs --task-id, --worker and --authorization", code="USAGE")
+    return SmsSecrets(
+        client=SmsClient(args.sms),
+        task_id=_hex(args.task_id, "task id"),
+        worker=args.worker,
+        authorization=_hex(args.authorization, "authorization"),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the enclave process; return its exit status."""
     args = _parser().parse_args(argv)
@@ -70,14 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "attest":
             _attest(args)
             return 0
-        if args.secrets_file is None:
-            raise ConfigError("the SMS secrets source is not wired in yet: pass --secrets-file", code="USAGE")
+        secrets = _secrets_source(args)
         key = load_simulator_key(args.simulator_key)
         runtime = EnclaveRuntime(
             sandbox=BubblewrapSandbox(),
             make_quoter=lambda measurement: SimulatedQuoter(key=key, measurement=measurement),
         )
-        runtime.run(args.bundle, LocalSecretsFile(args.secrets_file), args.work)
+        runtime.run(args.bundle, secrets, args.work)
     except SealrunError as error:
         sys.stderr.write(f"error [{error.code}]: {error.message}\n")
         return 1

@@ -1,59 +1,93 @@
-"""Seal the enclave's outputs to the beneficiary and open the dataset, file to file.
+"""Seal the enclave's outputs to the beneficiary and open the dataset, on disk.
 
-Both stream in constant memory (:mod:`sealrun.core.sealing`) and write to a temporary name
-renamed into place only on success: a wrong key, a tampered or truncated ciphertext never
-leaves partial plaintext behind (``INPUT_OPEN_FAILED``).
+Built on :mod:`sealrun.adapters.sealedfiles` (temporary outputs renamed into place only when
+complete and authentic) and :mod:`sealrun.core.sealing` (streaming age, the deterministic
+folder archive). The result archive is sealed straight from the archive stream, hashed on
+the way: the result digest is the sha256 of exactly the plaintext the beneficiary opens, and
+no plaintext archive is ever written to disk.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from sealrun.core.sealing import Identity, Recipient, open_stream, seal_stream
+from sealrun.adapters.sealedfiles import open_path, seal_path
+from sealrun.core.sealing import ArchiveEntry, ArchiveReader, Identity, Recipient, seal_stream
 from sealrun.core.tasks import FailureCode
 from sealrun.enclave.failure import TaskFailedError
-from sealrun.errors import SealError
+from sealrun.errors import ConfigError, SealError
 
-__all__ = ["open_file", "seal_file"]
-
-
-def open_file(sealed: Path, target: Path, identity: str) -> int:
-    """Open the age file ``sealed`` with ``identity`` into ``target``; return the plaintext size.
-
-    Raises:
-        TaskFailedError: ``INPUT_OPEN_FAILED`` (with the sealing error's code in the message).
-    """
-    partial = target.with_name(target.name + ".part")
-    try:
-        with sealed.open("rb") as source, partial.open("wb") as sink:
-            info = open_stream(source, sink, [Identity.parse(identity)])
-        os.replace(partial, target)
-    except SealError as error:
-        partial.unlink(missing_ok=True)
-        raise TaskFailedError(
-            FailureCode.INPUT_OPEN_FAILED, f"the dataset does not open: {error.code}"
-        ) from error
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise TaskFailedError(FailureCode.INPUT_OPEN_FAILED, f"the dataset does not open: {error}") from error
-    return info.plaintext_size
+__all__ = ["SealedArchive", "open_dataset", "seal_archive", "seal_folder"]
 
 
-def seal_file(source: Path, target: Path, recipient: str) -> tuple[str, int]:
-    """Seal ``source`` to ``recipient`` into ``target``.
+@dataclass(frozen=True)
+class SealedArchive:
+    """A sealed deterministic archive: the plaintext digest, the ciphertext checksum and sizes."""
+
+    digest: bytes
+    checksum: str
+    plaintext_size: int
+    ciphertext_size: int
+
+
+class _HashingReader:
+    """Reads a stream and hashes what it hands out."""
+
+    def __init__(self, source: ArchiveReader) -> None:
+        self.source = source
+        self.hash = hashlib.sha256()
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self.source.read(size)
+        self.hash.update(data)
+        return data
+
+
+def open_dataset(sealed: Path, target: Path, identity: str, *, max_bytes: int) -> int:
+    """Open the sealed dataset into ``target`` (a file, or a folder for a sealed folder).
 
     Returns:
-        The ciphertext's checksum (``0x``-hex sha256) and size.
+        The plaintext size.
 
     Raises:
-        SealError: ``SEAL_BAD_KEY`` for an unusable recipient.
+        TaskFailedError: ``INPUT_OPEN_FAILED`` (wrong key, tampered, truncated, hostile archive).
     """
-    partial = target.with_name(target.name + ".part")
     try:
-        with source.open("rb") as plain, partial.open("wb") as sink:
-            info = seal_stream(plain, sink, [Recipient.parse(recipient)])
-        os.replace(partial, target)
+        opened = open_path(sealed, target, [Identity.parse(identity)], max_unpacked_size=max_bytes)
+    except (SealError, ConfigError) as error:  # UnpackError is a SealError
+        raise TaskFailedError(
+            FailureCode.INPUT_OPEN_FAILED, f"the dataset does not open: {error.code}: {error.message}"
+        ) from error
+    return opened.plaintext_size
+
+
+def seal_archive(entries: Sequence[ArchiveEntry], target: Path, recipient: str) -> SealedArchive:
+    """Seal the deterministic archive of ``entries`` to ``recipient`` into ``target``.
+
+    Raises:
+        SealError: an unusable recipient or unreadable entry.
+    """
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as sink, ArchiveReader(entries) as archive:
+            reader = _HashingReader(archive)
+            info = seal_stream(reader, sink, [Recipient.parse(recipient)])
+        temp.chmod(0o644)  # ciphertext, meant to be published
+        os.replace(temp, target)
     finally:
-        partial.unlink(missing_ok=True)
-    return info.checksum, info.ciphertext_size
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    return SealedArchive(reader.hash.digest(), info.checksum, info.plaintext_size, info.ciphertext_size)
+
+
+def seal_folder(folder: Path, target: Path, recipient: str) -> tuple[str, int]:
+    """Seal a folder of the enclave's own (the logs) to ``recipient``; return (checksum, size)."""
+    sealed = seal_path(folder, target, [Recipient.parse(recipient)])
+    return sealed.checksum, sealed.ciphertext_size

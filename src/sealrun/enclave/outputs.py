@@ -11,9 +11,10 @@ change the folder any more) the output is checked:
   ``/iexec_out`` (absolute, as iExec writes it, or relative): else ``APP_OUTPUT_INVALID``;
 - every path the manifest declares exists: else ``APP_OUTPUT_INVALID``.
 
-The archive is a deterministic tar (PAX): entries sorted by path bytes, folders before their
-contents, mtime 0, uid/gid 0, no owner names, mode 0755 for folders and executables and
-0644 otherwise. The same output always yields the same bytes, hence the same result digest.
+The checked entries become members of the deterministic folder archive of
+:mod:`sealrun.core.sealing` (sorted, mtime 0, no owners, normalised modes; the format of
+every sealed folder), so the same output always yields the same bytes, hence the same
+result digest, and ``sealrun result decrypt`` opens it into a folder.
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
+from sealrun.core.sealing import ArchiveEntry
 from sealrun.core.tasks import FailureCode
 from sealrun.enclave.appinterface import IEXEC_OUT
 from sealrun.enclave.failure import TaskFailedError
 
-__all__ = ["OutputEntry", "scan_output", "write_archive"]
+__all__ = ["OutputEntry", "archive_entries", "scan_output"]
 
 MAX_ENTRIES = 100_000
 COMPUTED_JSON = "computed.json"
@@ -122,32 +124,19 @@ def _check_computed(path: Path, names: set[str]) -> None:
         raise _invalid("computed.json: deterministic-output-path does not exist")
 
 
-def write_archive(entries: Sequence[OutputEntry], target: Path) -> int:
-    """Write ``entries`` (as listed by :func:`scan_output`) as a deterministic tar.
+def _opener(path: Path) -> Callable[[], BinaryIO]:
+    def open_checked() -> BinaryIO:
+        # O_NOFOLLOW: the entry was checked to be a regular file; refuse anything else.
+        return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
 
-    Returns:
-        The archive's size in bytes.
-    """
-    with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as archive:
-        for entry in sorted(entries, key=lambda e: e.relative.encode()):
-            info = tarfile.TarInfo(entry.relative)
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if entry.is_dir:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                archive.addfile(info)
-                continue
-            info.mode = 0o755 if entry.executable else 0o644
-            # O_NOFOLLOW: the entry was checked to be a regular file; refuse anything else.
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as handle:
-                info.size = os.fstat(handle.fileno()).st_size
-                archive.addfile(info, handle)
-    return target.stat().st_size
+    return open_checked
 
 
-def write_named_archive(members: Sequence[tuple[str, Path]], target: Path) -> int:
-    """Write plain files under given names (the log archive) as a deterministic tar."""
-    entries = [OutputEntry(name, path, False, path.stat().st_size, False) for name, path in members]
-    return write_archive(entries, target)
+def archive_entries(entries: Sequence[OutputEntry]) -> list[ArchiveEntry]:
+    """Return the deterministic-archive members of checked output entries."""
+    return [
+        ArchiveEntry(e.relative, "dir")
+        if e.is_dir
+        else ArchiveEntry(e.relative, "file", size=e.size, executable=e.executable, open=_opener(e.path))
+        for e in entries
+    ]

@@ -3,8 +3,10 @@
 The dataset ciphertext is downloaded first and its sha256 compared with the checksum in the
 secrets bundle *before* anything is decrypted (``INPUT_CHECKSUM_MISMATCH``); then it is
 opened streaming into ``IEXEC_IN/<name>`` (``INPUT_OPEN_FAILED`` on a wrong key or a tampered
-or truncated ciphertext, and nothing partial is left). Input files (``params.input_files``)
-are public URLs, as in iExec; they are copied into ``IEXEC_IN`` under their own names.
+or truncated ciphertext, and nothing partial is left); a sealed *folder* (a sealrun
+folder archive) is unpacked into the folder ``IEXEC_IN/<name>``, a sealed file stays a file.
+Input files (``params.input_files``) are public URLs, as in iExec; they are copied into
+``IEXEC_IN`` under their own names.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from sealrun.core.tasks import FailureCode, SecretsBundle
-from sealrun.enclave.envelopes import open_file
+from sealrun.enclave.envelopes import open_dataset
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import fetch_url, url_basename
 
@@ -74,7 +76,7 @@ def prepare_inputs(
             )
         dataset_filename = _dataset_name(bundle.dataset.url)
         used.add(dataset_filename)
-        open_file(sealed.path, input_dir / dataset_filename, bundle.dataset.key)
+        open_dataset(sealed.path, input_dir / dataset_filename, bundle.dataset.key, max_bytes=max_bytes)
         sealed.path.unlink()
     names: list[str] = []
     for index, url in enumerate(bundle.params.input_files, start=1):

@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -42,9 +41,9 @@ from sealrun.core.tasks import (
     sign_digest,
 )
 from sealrun.enclave.appinterface import app_argv, app_environment
-from sealrun.enclave.envelopes import seal_file
+from sealrun.enclave.envelopes import seal_archive, seal_folder
 from sealrun.enclave.failure import TaskFailedError
-from sealrun.enclave.outputs import scan_output, write_archive, write_named_archive
+from sealrun.enclave.outputs import archive_entries, scan_output
 from sealrun.enclave.precompute import prepare_inputs
 from sealrun.enclave.results import upload_result
 from sealrun.enclave.secrets import SecretsSource
@@ -230,11 +229,8 @@ class EnclaveRuntime:
                 FailureCode.APP_OUTPUT_INVALID, f"the output is unreadable: {error}"
             ) from error
         state.output_bytes = sum(e.size for e in entries)
-        archive = space.fetch / "result.tar"
-        write_archive(entries, archive)
-        digest = _sha256_file(archive)
-        sealed_checksum, sealed_bytes = seal_file(archive, space.sealed_result, task.beneficiary_recipient)
-        archive.unlink()
+        sealed = seal_archive(archive_entries(entries), space.sealed_result, task.beneficiary_recipient)
+        digest = sealed.digest
         task_id = bytes.fromhex(task.task_id[2:])
         hash_ = result_hash(task_id, digest)
         seal = result_seal(task.worker, task_id, digest)
@@ -247,21 +243,15 @@ class EnclaveRuntime:
             result_seal="0x" + seal.hex(),
             signature="0x" + signature.hex(),
             sealed_path=str(space.sealed_result),
-            sealed_checksum=sealed_checksum,
-            sealed_bytes=sealed_bytes,
+            sealed_checksum=sealed.checksum,
+            sealed_bytes=sealed.ciphertext_size,
             upload_url=upload_url,
         )
 
     def _seal_logs(self, task: SecretsBundle, space: Workspace, state: _Run) -> LogsInfo:
         enclave_log = space.logs / "enclave.log"
         enclave_log.write_text("".join(line + "\n" for line in state.log))
-        members = [("enclave.log", enclave_log)]
-        for name in ("stdout.log", "stderr.log"):
-            if (space.logs / name).is_file():
-                members.append((name, space.logs / name))
-        archive = space.logs / "logs.tar"
-        write_named_archive(members, archive)
-        checksum, size = seal_file(archive, space.sealed_logs, task.beneficiary_recipient)
+        checksum, size = seal_folder(space.logs, space.sealed_logs, task.beneficiary_recipient)
         outcome = state.outcome
         return LogsInfo(
             sealed_path=str(space.sealed_logs),
@@ -297,11 +287,3 @@ def _raise_for_outcome(outcome: SandboxOutcome, limits: SandboxLimits) -> None:
     if outcome.exit_status != 0:
         how = f"signal {outcome.signal}" if outcome.exit_status is None else f"status {outcome.exit_status}"
         raise TaskFailedError(FailureCode.APP_EXIT_NONZERO, f"the app exited with {how}")
-
-
-def _sha256_file(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.digest()

@@ -1,0 +1,74 @@
+"""The SMS-backed :class:`~sealrun.enclave.secrets.SecretsSource`: attest, then receive.
+
+1. ask the SMS for a single-use nonce for the task;
+2. make a fresh ephemeral age X25519 identity (it never leaves the enclave);
+3. have the quoter produce evidence over ``report_data_for(nonce, public key, task id)``;
+4. present the evidence with the worker's scheduler authorization; the SMS answers with the
+   secrets bundle sealed to the ephemeral key;
+5. open and validate the bundle: it must name this task and this worker, and its enclave key
+   must be the task's enclave challenge the SMS reports.
+
+Error codes: the SMS's own (``RELEASE_*``, ``ATTEST_*``, ...) as raised by the client, and
+``BUNDLE_MISMATCH`` (:class:`~sealrun.errors.SecretError`) when the bundle is not the one asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from eth_account import Account
+
+from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.tee import Quoter
+from sealrun.core.attestation import report_data_for
+from sealrun.core.sealing import Identity, open_bytes
+from sealrun.core.tasks.bundle import SecretsBundle
+from sealrun.errors import SecretError
+
+__all__ = ["SmsSecrets"]
+
+
+@dataclass(frozen=True)
+class SmsSecrets:
+    """Obtains the task's secrets bundle from the SMS by remote attestation.
+
+    Args:
+        client: the SMS client.
+        task_id: the task this enclave runs (32 bytes).
+        worker: the worker address the scheduler authorized.
+        authorization: the workerpool owner's signature over the authorization digest.
+        random: randomness for the ephemeral key (injected for tests).
+    """
+
+    client: SmsClient
+    task_id: bytes
+    worker: str
+    authorization: bytes = field(repr=False)
+    random: Callable[[int], bytes] = field(default=os.urandom, repr=False)
+
+    def fetch(self, quoter: Quoter) -> SecretsBundle:
+        """Attest to the SMS and return the opened, checked bundle.
+
+        Raises:
+            SecretError, AttestationError: the SMS refused (its code), or ``BUNDLE_MISMATCH``.
+            ServiceError: the SMS could not be reached.
+        """
+        nonce = self.client.attestation_nonce(self.task_id)
+        identity = Identity.generate(rng=self.random)
+        evidence = quoter.evidence(report_data_for(nonce, identity.public_bytes, self.task_id))
+        released = self.client.release(
+            self.task_id,
+            nonce=nonce,
+            worker=self.worker,
+            authorization=self.authorization,
+            evidence=evidence,
+            ephemeral_recipient=str(identity.recipient),
+        )
+        bundle = SecretsBundle.from_json(open_bytes(released.sealed_bundle, [identity]))
+        if bundle.task_id != "0x" + self.task_id.hex() or bundle.worker.lower() != self.worker.lower():
+            raise SecretError("the SMS sent a bundle for another task or worker", code="BUNDLE_MISMATCH")
+        if Account.from_key(bundle.enclave_key).address.lower() != released.enclave_challenge.lower():
+            raise SecretError("the bundle's enclave key is not the task's challenge", code="BUNDLE_MISMATCH")
+        return bundle
