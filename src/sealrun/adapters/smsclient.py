@@ -1,31 +1,45 @@
-"""Client of the SMS's owner-facing API: push dataset keys, secrets and result recipients.
+"""Client of the SMS (``sealrun.services.sms``): secrets, enclave challenges, attested release, audit.
 
-Every write is a signed request (:mod:`sealrun.core.requests`, the headers of
+Writes are signed requests (:mod:`sealrun.core.requests`, the headers of
 :mod:`sealrun.adapters.web.signing`) by the account the SMS checks on chain: the dataset's
-owner, the app's owner, the requester, the beneficiary. Values are never returned by the
-SMS; reads only tell whether a secret exists. The enclave's attested release is not here
-(it lives with the enclave runtime).
+owner, the app's owner, the requester, the beneficiary, the workerpool owner. Each signing
+call takes that account's 32-byte private key. Values are never returned by the SMS; reads
+only tell whether a secret exists.
 
-Errors: :class:`~sealrun.errors.ServiceError` ``SMS_UNREACHABLE``; the SMS's own problem code
-otherwise (``REQUEST_*`` as :class:`~sealrun.errors.RequestError`, ``SECRET_*``/``SMS_*`` as
-:class:`~sealrun.errors.SecretError`).
+Errors: :class:`~sealrun.errors.ServiceError` ``SERVICE_UNREACHABLE`` when the SMS cannot be
+reached; otherwise the SMS's own problem code, raised as the matching family
+(``REQUEST_*`` → :class:`~sealrun.errors.RequestError`, ``ATTEST_*`` →
+:class:`~sealrun.errors.AttestationError`, anything else → :class:`~sealrun.errors.SecretError`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from eth_account import Account
 
 from sealrun.adapters.web import request_action, signature_headers
+from sealrun.core.attestation import Evidence
 from sealrun.core.requests import RequestDomain, sign_request
-from sealrun.errors import RequestError, SealrunError, SecretError, ServiceError
+from sealrun.errors import AttestationError, RequestError, SealrunError, SecretError, ServiceError
 
-__all__ = ["SmsClient"]
+__all__ = ["Released", "SmsClient"]
+
+
+@dataclass(frozen=True)
+class Released:
+    """What an attested release returns: the bundle sealed to the ephemeral key (age bytes)."""
+
+    task_id: str
+    enclave_challenge: str
+    sealed_bundle: bytes
 
 
 def _raise_for_problem(response: httpx.Response) -> None:
@@ -39,20 +53,26 @@ def _raise_for_problem(response: httpx.Response) -> None:
     kind: type[SealrunError] = SecretError
     if code.startswith("REQUEST_"):
         kind = RequestError
+    elif code.startswith("ATTEST_"):
+        kind = AttestationError
     elif code.startswith("SERVICE_"):
         kind = ServiceError
-    raise kind(f"the SMS answered {response.status_code}: {detail}", code=code)
+    raise kind(f"the SMS answered {response.status_code}: {detail or code}", code=code)
+
+
+def _task(task_id: bytes) -> str:
+    return "0x" + task_id.hex()
 
 
 class SmsClient:
-    """Talks to one SMS as the holder of ``key``.
+    """Talks to one SMS over HTTP.
 
     Args:
         base_url: the SMS root URL, e.g. ``http://127.0.0.1:8600``.
-        domain: the deployment's EIP-712 domain (chain id, hub).
-        key: the signer's 32-byte private key (``None``: reads only).
+        domain: the deployment's EIP-712 domain (chain id, hub) signed requests are bound to.
         http: an httpx client to use instead of a new one (tests pass an in-process client).
-        clock: UNIX seconds (injected for tests).
+        clock: UNIX seconds for request timestamps (injected for tests).
+        timeout: seconds per request.
     """
 
     def __init__(
@@ -60,29 +80,27 @@ class SmsClient:
         base_url: str,
         *,
         domain: RequestDomain,
-        key: bytes | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float = 30.0,
     ) -> None:
-        self._client = http or httpx.Client(timeout=timeout)
-        self._client.base_url = httpx.URL(base_url.rstrip("/"))
+        self._http = http or httpx.Client(timeout=timeout)
+        self._http.base_url = httpx.URL(base_url.rstrip("/"))
         self._domain = domain
-        self._key = key
         self._clock = clock
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._client.close()
+        self._http.close()
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _send(
+        self, method: str, path: str, *, body: dict[str, Any] | None = None, key: bytes | None = None
+    ) -> Any:
         content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"content-type": "application/json"} if body is not None else {}
-        if method != "GET":
-            if self._key is None:
-                raise SecretError("this SMS client has no signing key", code="SMS_CLIENT_NO_KEY")
+        if key is not None:
             signed = sign_request(
-                self._key,
+                key,
                 self._domain,
                 action=request_action(method, path),
                 body=content,
@@ -91,46 +109,117 @@ class SmsClient:
             )
             headers.update(signature_headers(signed))
         try:
-            response = self._client.request(method, path, content=content or None, headers=headers)
+            response = self._http.request(method, path, content=content or None, headers=headers)
         except httpx.TransportError as error:
             raise ServiceError(
-                f"the SMS at {self._client.base_url} is unreachable: {error}", code="SMS_UNREACHABLE"
+                f"the SMS at {self._http.base_url} is unreachable: {error}", code="SERVICE_UNREACHABLE"
             ) from error
         _raise_for_problem(response)
-        result: dict[str, Any] = response.json() if response.content else {}
-        return result
+        return response.json() if response.content else {}
 
-    def put_dataset_key(self, dataset: str, identity: str) -> dict[str, Any]:
-        """Push a dataset's key (its age identity), once; signed by the dataset's owner."""
-        return self._send("PUT", f"/v1/datasets/{dataset}/key", {"key": identity})
-
-    def dataset_key_exists(self, dataset: str) -> bool:
-        """Whether the SMS holds a key for ``dataset``."""
+    def _exists(self, path: str) -> bool:
         try:
-            self._send("GET", f"/v1/datasets/{dataset}/key")
+            self._send("GET", path)
         except SecretError as error:
-            if "404" in error.message:
+            if error.code == "SECRET_NOT_FOUND":
                 return False
             raise
         return True
 
-    def put_requester_secret(self, requester: str, name: str, value: str) -> dict[str, Any]:
-        """Push (or replace) a named requester secret; signed by the requester."""
-        return self._send("PUT", f"/v1/requesters/{requester}/secrets/{name}", {"value": value})
+    def health(self) -> dict[str, Any]:
+        """The SMS's liveness and deployment (mode, chain id, hub, simulated evidence)."""
+        result: dict[str, Any] = self._send("GET", "/v1/health")
+        return result
 
-    def put_app_secret(self, app: str, value: str) -> dict[str, Any]:
-        """Push (or replace) the app developer secret; signed by the app's owner."""
-        return self._send("PUT", f"/v1/apps/{app}/secret", {"value": value})
+    # -- secrets ---------------------------------------------------------------------------------
+    def push_dataset_key(self, key: bytes, dataset: str, identity: str) -> dict[str, Any]:
+        """Push a dataset's age identity, once; ``key`` is the dataset owner's."""
+        path = f"/v1/datasets/{dataset}/key"
+        result: dict[str, Any] = self._send("PUT", path, body={"key": identity}, key=key)
+        return result
 
-    def put_result_recipient(self, beneficiary: str, recipient: str) -> dict[str, Any]:
-        """Set the age recipient the beneficiary's results are sealed to; signed by the beneficiary."""
-        return self._send("PUT", f"/v1/beneficiaries/{beneficiary}/recipient", {"recipient": recipient})
+    def dataset_key_exists(self, dataset: str) -> bool:
+        """Whether the SMS holds a key for ``dataset``."""
+        return self._exists(f"/v1/datasets/{dataset}/key")
+
+    def push_app_secret(self, key: bytes, app: str, value: str) -> dict[str, Any]:
+        """Push (or replace) the app developer secret; ``key`` is the app owner's."""
+        result: dict[str, Any] = self._send("PUT", f"/v1/apps/{app}/secret", body={"value": value}, key=key)
+        return result
+
+    def push_requester_secret(self, key: bytes, name: str, value: str) -> dict[str, Any]:
+        """Push (or replace) the requester secret ``name``; ``key`` is the requester's."""
+        requester = Account.from_key(key).address
+        path = f"/v1/requesters/{requester}/secrets/{name}"
+        result: dict[str, Any] = self._send("PUT", path, body={"value": value}, key=key)
+        return result
+
+    def set_result_recipient(self, key: bytes, recipient: str) -> dict[str, Any]:
+        """Set the age recipient results of ``key``'s account are sealed to."""
+        beneficiary = Account.from_key(key).address
+        path = f"/v1/beneficiaries/{beneficiary}/recipient"
+        result: dict[str, Any] = self._send("PUT", path, body={"recipient": recipient}, key=key)
+        return result
 
     def result_recipient(self, beneficiary: str) -> str | None:
         """The beneficiary's registered age recipient, or ``None``."""
         try:
             return str(self._send("GET", f"/v1/beneficiaries/{beneficiary}/recipient")["recipient"])
         except SecretError as error:
-            if "404" in error.message:
+            if error.code == "SECRET_NOT_FOUND":
                 return None
             raise
+
+    # -- tasks -----------------------------------------------------------------------------------
+    def enclave_challenge(self, key: bytes, task_id: bytes) -> str:
+        """The task's enclave challenge address (created once); ``key`` is the pool owner's."""
+        answer = self._send("POST", f"/v1/tasks/{_task(task_id)}/enclave-challenge", key=key)
+        return str(answer["enclave_challenge"])
+
+    def attestation_nonce(self, task_id: bytes) -> bytes:
+        """A fresh single-use attestation nonce for a live task."""
+        answer = self._send("POST", f"/v1/tasks/{_task(task_id)}/nonce")
+        return bytes.fromhex(str(answer["nonce"]).removeprefix("0x"))
+
+    def release(
+        self,
+        task_id: bytes,
+        *,
+        nonce: bytes,
+        worker: str,
+        authorization: bytes,
+        evidence: Evidence,
+        ephemeral_recipient: str,
+    ) -> Released:
+        """Present evidence and obtain the secrets bundle sealed to ``ephemeral_recipient``."""
+        body = {
+            "nonce": "0x" + nonce.hex(),
+            "worker": worker,
+            "authorization": "0x" + authorization.hex(),
+            "evidence": json.loads(evidence.to_json()),
+            "ephemeral_recipient": ephemeral_recipient,
+        }
+        answer = self._send("POST", f"/v1/tasks/{_task(task_id)}/release", body=body)
+        return Released(
+            task_id=str(answer["task_id"]),
+            enclave_challenge=str(answer["enclave_challenge"]),
+            sealed_bundle=base64.b64decode(answer["sealed_bundle"]),
+        )
+
+    # -- audit -----------------------------------------------------------------------------------
+    def dataset_audit(
+        self, key: bytes, dataset: str, *, after: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The audit records about ``dataset``; ``key`` is the dataset owner's."""
+        answer = self._send("GET", f"/v1/datasets/{dataset}/audit?after={after}&limit={limit}", key=key)
+        return list(answer["records"])
+
+    def audit_head(self) -> dict[str, Any] | None:
+        """The newest audit record (its hash commits to the whole log), or ``None`` when empty."""
+        try:
+            result: dict[str, Any] = self._send("GET", "/v1/audit/head")
+        except SecretError as error:
+            if error.code == "SECRET_NOT_FOUND":
+                return None
+            raise
+        return result
