@@ -109,8 +109,11 @@ class Workspace:
 
     def share_inputs(self) -> None:
         """Give the sandbox read access to everything pre-compute wrote in ``in/``."""
-        for entry in self.inputs.iterdir():
-            self._share(entry, 0o640)
+        for folder, dirs, files in os.walk(self.inputs):
+            for name in dirs:
+                self._share(Path(folder) / name, 0o750)
+            for name in files:
+                self._share(Path(folder) / name, 0o640)
 
     def scrub(self) -> None:
         """Delete every plaintext folder."""
