@@ -14,14 +14,11 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
 
-from sealrun.adapters.chain.compiled import revert_table
-from sealrun.adapters.chain.deploy import deploy_marketplace, fund_accounts
-from sealrun.adapters.chain.rpc import Rpc
-from sealrun.adapters.chain.transactions import TransactionSender
 from sealrun.adapters.profiles import ChainProfile
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import (
@@ -33,6 +30,10 @@ from sealrun.cli.session import (
     parse_address,
 )
 from sealrun.errors import ChainError
+
+if TYPE_CHECKING:
+    from sealrun.adapters.chain.rpc import Rpc
+    from sealrun.adapters.chain.transactions import TransactionSender
 
 __all__ = ["chain_app"]
 
@@ -120,7 +121,16 @@ def anvil(
         node.stop()
 
 
+def _connect(url: str, timeout: float = 30.0) -> Rpc:
+    from sealrun.adapters.chain.compiled import revert_table
+    from sealrun.adapters.chain.rpc import Rpc
+
+    return Rpc.connect(url, reverts=revert_table(), timeout=timeout)
+
+
 def _deployer(session: Session, rpc: Rpc, use_wallet: bool) -> TransactionSender:
+    from sealrun.adapters.chain.transactions import TransactionSender
+
     if use_wallet:
         return TransactionSender(rpc, session.unlock().account)
     accounts = rpc.run("list the node's accounts", lambda: list(rpc.w3.eth.accounts))
@@ -150,13 +160,15 @@ def deploy(
 
     The deployer is --wallet if given, else the node's first unlocked account (embedded, anvil).
     """
+    from sealrun.adapters.chain.deploy import deploy_marketplace, fund_accounts
+
     out = Output(json_out)
     session = Session.load(config, chain, wallet, password_file)
     profile = session.profile
     targets = [parse_address(a, "--fund") for a in fund]
     if fund_wallets:
         targets += [w.address for w in session.keystore.list() if w.address not in targets]
-    rpc = Rpc.connect(profile.rpc_url, reverts=revert_table())
+    rpc = _connect(profile.rpc_url)
     sender = _deployer(session, rpc, wallet is not None)
     out.info(f"deploying on {profile.rpc_url} from {sender.address} ...")
     deployment = deploy_marketplace(sender)
@@ -198,13 +210,15 @@ def fund_command(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Give test accounts ether and tokens (the sender must own the token: the deployer)."""
+    from sealrun.adapters.chain.deploy import fund_accounts
+
     out = Output(json_out)
     session = Session.load(config, chain, wallet, password_file)
     _, token = session.profile.deployed()
     targets = [parse_address(a, "address") for a in addresses or []] or [
         w.address for w in session.keystore.list()
     ]
-    rpc = Rpc.connect(session.profile.rpc_url, reverts=revert_table())
+    rpc = _connect(session.profile.rpc_url)
     sender = _deployer(session, rpc, wallet is not None)
     out.result({"funded": fund_accounts(sender, token, targets, ether=ether, tokens=tokens)})
 
@@ -219,7 +233,7 @@ def show(
     out = Output(json_out)
     session = Session.load(config, chain)
     profile = session.profile
-    rpc = Rpc.connect(profile.rpc_url, reverts=revert_table(), timeout=10)
+    rpc = _connect(profile.rpc_url, timeout=10)
     head = rpc.run("read the block number", lambda: int(rpc.w3.eth.block_number))
     out.result(
         {

@@ -16,11 +16,10 @@ import secrets
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from sealrun.adapters.chain.client import Marketplace
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import (
     CHAIN_OPTION,
@@ -44,6 +43,9 @@ from sealrun.core.orders import (
     order_to_json,
 )
 from sealrun.errors import ConfigError, OrderError
+
+if TYPE_CHECKING:
+    from sealrun.adapters.chain.client import Marketplace
 
 __all__ = ["order_app"]
 

@@ -19,15 +19,18 @@ import sys
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from eth_utils import is_address, to_checksum_address
 
-from sealrun.adapters.chain.client import Marketplace
-from sealrun.adapters.keystore import Keystore, PasswordSource, Wallet
 from sealrun.adapters.profiles import CONFIG_FILE, ChainProfile, ProjectConfig
 from sealrun.devnet.state import DevnetState, locate_state
 from sealrun.errors import ConfigError
+
+if TYPE_CHECKING:  # web3 and eth-account take seconds to import: only commands using them pay
+    from sealrun.adapters.chain.client import Marketplace
+    from sealrun.adapters.keystore import Keystore, PasswordSource, Wallet
 
 __all__ = [
     "CHAIN_OPTION",
@@ -64,6 +67,8 @@ def _prompt(purpose: str, confirm: bool) -> str:
 
 def password_source(password_file: Path | None) -> PasswordSource:
     """File, then ``$SEALRUN_WALLET_PASSWORD``, then a prompt (only on a terminal)."""
+    from sealrun.adapters.keystore import PasswordSource
+
     prompt = _prompt if sys.stdin.isatty() else None
     return PasswordSource(
         file=password_file, env_value=os.environ.get("SEALRUN_WALLET_PASSWORD"), prompt=prompt
@@ -144,6 +149,8 @@ class Session:
     @property
     def keystore(self) -> Keystore:
         """The project's key folder."""
+        from sealrun.adapters.keystore import Keystore
+
         return Keystore(self.config.wallet_dir)
 
     def unlock(self) -> Wallet:
@@ -171,6 +178,8 @@ class Session:
         Raises:
             ConfigError: ``PROFILE_NOT_DEPLOYED``; ChainError: ``CHAIN_UNREACHABLE``, ``CHAIN_NO_HUB``.
         """
+        from sealrun.adapters.chain.client import Marketplace
+
         profile = self.profile
         hub, _ = profile.deployed()
         account = self.unlock().account if wallet else None

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from sealrun.adapters.keystore import DEFAULT_SCRYPT_N, Keystore
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import CONFIG_OPTION, PASSWORD_FILE_OPTION, Session, password_source
 from sealrun.errors import WalletError
+
+if TYPE_CHECKING:
+    from sealrun.adapters.keystore import Keystore
 
 __all__ = ["wallet_app"]
 
@@ -23,13 +26,15 @@ wallet_app = typer.Typer(name="wallet", help="Encrypted wallets (keystores) in t
 
 _KEY_FILE_OPTION = typer.Option(None, "--key-file", help="File holding the hex private key.")
 _SCRYPT_OPTION = typer.Option(
-    DEFAULT_SCRYPT_N,
+    2**18,
     "--scrypt-n",
     help="scrypt cost for the new keystore (lower only for throwaway wallets).",
 )
 
 
 def _keystore(session: Session, scrypt_n: int) -> Keystore:
+    from sealrun.adapters.keystore import Keystore
+
     if scrypt_n < 2**10 or scrypt_n & (scrypt_n - 1):
         raise WalletError("--scrypt-n must be a power of two >= 1024", code="WALLET_INVALID_COST")
     return Keystore(session.config.wallet_dir, scrypt_n=scrypt_n)
