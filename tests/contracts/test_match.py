@@ -262,3 +262,24 @@ def test_no_dataset_order_ignores_its_fields(market: Market) -> None:
     assert deal[5] == 0
     assert market.hub.dealExists(dealid)  # no dataset price charged
     assert r.tag == TEE
+
+
+@pytest.mark.node
+def test_orders_signed_by_metamask_are_accepted(market: Market) -> None:
+    from sealrun.core.orders import to_compact, typed_data
+    from tests.orders.metamask import metamask_sign
+
+    a, d, w, r = market.orders(volume=2)
+    keys = [market.key("app"), market.key("dataset"), market.key("pool"), market.key("requester")]
+    signed = metamask_sign(
+        [(key, typed_data(o, market.domain)) for key, o in zip(keys, (a, d, w, r), strict=True)]
+    )
+    for (signature, digest), order in zip(signed, (a, d, w, r), strict=True):
+        assert digest == order_hash(order, market.domain)
+    a = dataclasses.replace(a, sign=signed[0][0])
+    d = dataclasses.replace(d, sign=to_compact(signed[1][0]))  # EIP-2098 form of MetaMask's signature
+    w = dataclasses.replace(w, sign=signed[2][0])
+    r = dataclasses.replace(r, sign=signed[3][0])
+    dealid, deal = market.match(a, d, w, r)
+    assert market.hub.dealExists(dealid)
+    assert deal[20] == 2
