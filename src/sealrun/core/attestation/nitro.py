@@ -109,6 +109,8 @@ def _parse_body(body: bytes) -> dict[str, Any]:
     for key, kind in kinds.items():
         if not isinstance(fields[key], kind) or isinstance(fields[key], bool):
             raise _malformed(f"payload field {key!r} has the wrong type")
+    if fields["digest"] != "SHA384":
+        raise _malformed(f"unsupported PCR digest {fields['digest']!r}")
     pcrs = fields["pcrs"]
     if not pcrs or not all(
         isinstance(index, int)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -88,7 +88,8 @@ def _uint(value: object, what: str) -> int:
 
 
 def _strings(value: object, what: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
+    # Lists from documents, sets from code; a string or a mapping is never a list of names.
+    if not isinstance(value, (list, tuple, set, frozenset)):
         raise _invalid(f"{what} must be a list of strings")
     items = tuple(value)
     if not all(isinstance(item, str) and item for item in items):
@@ -136,7 +137,12 @@ class Policy:
     rejected_advisories: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        types = frozenset(EvidenceType.parse(kind) for kind in self.allowed_tee_types)
+        try:
+            types = frozenset(
+                EvidenceType.parse(kind) for kind in _strings(self.allowed_tee_types, "allowed_tee_types")
+            )
+        except AttestationError as error:
+            raise _invalid(error.message) from None
         object.__setattr__(self, "allowed_tee_types", types)
         object.__setattr__(self, "measurements", frozenset(_hex(m, "measurement") for m in self.measurements))
         registers = {
