@@ -4,16 +4,12 @@ loopback, on SQLite and on PostgreSQL, through :class:`SmsClient`."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from sealrun.adapters.smsclient import SmsClient
@@ -24,7 +20,7 @@ from sealrun.errors import SealrunError
 from sealrun.services.sms.app import create_app
 from sealrun.services.sms.audit import AuditRecord, verify_audit_chain
 from sealrun.services.sms.settings import SmsSettings
-from tests.sms.conftest import PG_URL, World, make_settings
+from tests.sms.conftest import PG_URL, World, free_port, make_settings, serve
 
 
 def _client(app: Any, world: World, opened: list[Any]) -> SmsClient:
@@ -164,28 +160,11 @@ def test_a_restart_loses_nothing_on_postgres(tmp_path: Path, simulator: Simulato
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(settings: SmsSettings, world: World) -> Iterator[str]:
-    """The SMS as a real uvicorn server on a loopback port (in a thread)."""
-    port = _free_port()
-    app = create_app(settings, chain=world.chain, clock=world.clock)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the SMS did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    """The SMS as a real uvicorn server on a loopback port."""
+    with serve(create_app(settings, chain=world.chain, clock=world.clock)) as url:
+        yield url
 
 
 def test_full_flow_over_a_real_server(served: str, world: World) -> None:
@@ -197,7 +176,7 @@ def test_full_flow_over_a_real_server(served: str, world: World) -> None:
 
 
 def test_client_reports_an_unreachable_sms(world: World) -> None:
-    client = SmsClient(f"http://127.0.0.1:{_free_port()}", domain=world.domain, timeout=2)
+    client = SmsClient(f"http://127.0.0.1:{free_port()}", domain=world.domain, timeout=2)
     with pytest.raises(SealrunError) as caught:
         client.health()
     assert caught.value.code == "SERVICE_UNREACHABLE"

@@ -28,7 +28,14 @@ from eth_account import Account
 from sealrun.adapters.web import request_action, signature_headers
 from sealrun.core.attestation import Evidence
 from sealrun.core.requests import RequestDomain, sign_request
-from sealrun.errors import AttestationError, RequestError, SealrunError, SecretError, ServiceError
+from sealrun.errors import (
+    AttestationError,
+    ConfigError,
+    RequestError,
+    SealrunError,
+    SecretError,
+    ServiceError,
+)
 
 __all__ = ["Released", "SmsClient"]
 
@@ -69,7 +76,8 @@ class SmsClient:
 
     Args:
         base_url: the SMS root URL, e.g. ``http://127.0.0.1:8600``.
-        domain: the deployment's EIP-712 domain (chain id, hub) signed requests are bound to.
+        domain: the deployment's EIP-712 domain (chain id, hub) signed requests are bound to;
+            ``None`` for a client that only makes unsigned calls (the enclave's nonce and release).
         http: an httpx client to use instead of a new one (tests pass an in-process client).
         clock: UNIX seconds for request timestamps (injected for tests).
         timeout: seconds per request.
@@ -79,7 +87,7 @@ class SmsClient:
         self,
         base_url: str,
         *,
-        domain: RequestDomain,
+        domain: RequestDomain | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float = 30.0,
@@ -99,6 +107,8 @@ class SmsClient:
         content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"content-type": "application/json"} if body is not None else {}
         if key is not None:
+            if self._domain is None:
+                raise ConfigError("signed SMS calls need the deployment's domain", code="SMS_DOMAIN_MISSING")
             signed = sign_request(
                 key,
                 self._domain,

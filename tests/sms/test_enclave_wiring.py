@@ -1,0 +1,129 @@
+"""The enclave runtime obtains its secrets only by attesting to the SMS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sealrun.adapters.bundlefiles import load_bundle
+from sealrun.adapters.sandbox import BubblewrapSandbox
+from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.tee import SimulatedQuoter
+from sealrun.core.attestation import SimulatorKey
+from sealrun.core.chainstate import AppRecord, DatasetRecord
+from sealrun.core.sealing import open_bytes, seal_bytes
+from sealrun.enclave import EnclaveRuntime
+from sealrun.enclave.smssecrets import SmsSecrets
+from sealrun.errors import SealrunError
+from sealrun.services.sms.app import create_app
+from tests.sms.conftest import World, free_port, make_settings, serve
+
+UPLOAD_KEY = "u" * 32
+
+APP = """
+import json, os
+with open(os.path.join(os.environ["IEXEC_IN"], os.environ["IEXEC_DATASET_FILENAME"])) as f:
+    data = f.read()
+with open(os.path.join(os.environ["IEXEC_OUT"], "result.json"), "w") as f:
+    json.dump({"upper": data.upper(), "secret": os.environ.get("IEXEC_REQUESTER_SECRET_1")}, f)
+"""
+
+
+@pytest.fixture
+def store_url(work_root: Path) -> Iterator[str]:
+    """A real blob store on loopback, sharing the upload token key with the SMS."""
+    from sealrun.services.store.app import create_app as create_store
+    from sealrun.services.store.settings import StoreSettings
+
+    port = free_port()
+    store = create_store(StoreSettings(root=work_root / "store", upload_token_key=UPLOAD_KEY, port=port))
+    with serve(store, port) as url:
+        yield url
+
+
+@pytest.fixture
+def client(tmp_path: Path, simulator: SimulatorKey, world: World, store_url: str) -> Iterator[SmsClient]:
+    settings = make_settings(
+        tmp_path, simulator, upload_token_key=UPLOAD_KEY, result_upload_url=f"{store_url}/v1/blobs"
+    )
+    with TestClient(create_app(settings, chain=world.chain, clock=world.clock)) as http:
+        yield SmsClient("http://testserver", domain=world.domain, http=http, clock=world.clock)
+
+
+def _prepare(client: SmsClient, world: World) -> str:
+    client.push_dataset_key(bytes(world.dataset_owner.key), world.dataset, str(world.dataset_key))
+    client.push_requester_secret(bytes(world.requester.key), "api", "s3cr3t")
+    client.set_result_recipient(bytes(world.requester.key), str(world.result_key.recipient))
+    return client.enclave_challenge(bytes(world.pool_owner.key), world.task)
+
+
+def _source(client: SmsClient, world: World, enclave: str) -> SmsSecrets:
+    return SmsSecrets(client=client, task_id=world.task, worker=world.worker.address,
+                      authorization=world.authorization(enclave))  # fmt: skip
+
+
+def test_the_source_attests_and_opens_its_bundle(client: SmsClient, world: World) -> None:
+    enclave = _prepare(client, world)
+    bundle = _source(client, world, enclave).fetch(
+        SimulatedQuoter(key=world.simulator, measurement=world.fingerprint)
+    )
+    assert bundle.dataset is not None
+    assert bundle.dataset.key == str(world.dataset_key)
+    assert bundle.requester_secrets == {1: "s3cr3t"}
+
+
+def test_an_enclave_running_other_code_gets_nothing(client: SmsClient, world: World) -> None:
+    enclave = _prepare(client, world)
+    quoter = SimulatedQuoter(key=world.simulator, measurement=hashlib.sha256(b"other code").digest())
+    with pytest.raises(SealrunError) as caught:
+        _source(client, world, enclave).fetch(quoter)
+    assert caught.value.code == "ATTEST_POLICY_MEASUREMENT"
+
+
+def test_the_runtime_runs_a_task_with_secrets_from_the_sms(
+    client: SmsClient, world: World, work_root: Path
+) -> None:
+    bundle_dir = work_root / "app"
+    bundle_dir.mkdir()
+    (bundle_dir / "app.py").write_text(textwrap.dedent(APP))
+    (bundle_dir / "sealrun-app.toml").write_text(
+        '[app]\nname = "upper"\nentrypoint = ["python3", "app.py"]\nruntime = "python3"\n'
+    )
+    fingerprint = load_bundle(bundle_dir).fingerprint
+    sealed = seal_bytes(b"private words", [world.dataset_key.recipient])
+    dataset_file = work_root / "dataset.age"
+    dataset_file.write_bytes(sealed)
+    world.chain.add_app(AppRecord(address=world.app, owner=world.app_owner.address, fingerprint=fingerprint))
+    world.chain.add_dataset(
+        DatasetRecord(
+            address=world.dataset, owner=world.dataset_owner.address, url=dataset_file.as_uri(),
+            checksum=hashlib.sha256(sealed).digest(),
+        )
+    )  # fmt: skip
+    enclave = _prepare(client, world)
+    runtime = EnclaveRuntime(
+        sandbox=BubblewrapSandbox(),
+        make_quoter=lambda measurement: SimulatedQuoter(key=world.simulator, measurement=measurement),
+    )
+    report: Any = runtime.run(bundle_dir, _source(client, world, enclave), work_root / "work")
+    assert report.status == "completed", (report.failure, report.exit_status)
+    assert report.enclave == enclave
+    assert report.result is not None
+    # The sealed result went to the store, and only the beneficiary's key opens it.
+    import httpx
+
+    assert report.result.upload_url is not None
+    sealed_result = httpx.get(report.result.upload_url).content
+    assert b"private words" not in sealed_result
+    assert open_bytes(sealed_result, [world.result_key])
+    records = client.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
+    assert [r["code"] for r in records] == ["RELEASED"]
+    assert records[0]["measurement"] == fingerprint.hex()
+    assert json.dumps(records)  # the audit is plain JSON
