@@ -90,15 +90,14 @@ def _verifiers(settings: SmsSettings) -> dict[EvidenceType, EvidenceVerifier]:
     return verifiers
 
 
-def _chain_reader(settings: SmsSettings) -> ChainReader:
+def _chain_reader(settings: SmsSettings, engine: Engine) -> ChainReader:
+    """The hub reader over JSON-RPC; its deal index shares the SMS's database."""
     if settings.chain_rpc_url is None or settings.hub is None:
         raise ConfigError("the SMS needs chain_rpc_url and hub to read the chain", code="SMS_CHAIN_MISSING")
     from sealrun.adapters.chain.client import Marketplace
 
-    # The deal index (OrdersMatched events) is a cache next to the SMS's own data.
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     market = Marketplace.connect(
-        settings.chain_rpc_url, hub=settings.hub, index=settings.data_dir / "deals.sqlite"
+        settings.chain_rpc_url, hub=settings.hub, index=engine, start_block=settings.chain_start_block
     )
     reader: ChainReader = market.reader
     return reader
@@ -138,7 +137,7 @@ def build_components(
         upload_token_ttl=settings.upload_token_ttl,
     )
     usecases = SmsUseCases(
-        chain=chain if chain is not None else _chain_reader(settings),
+        chain=chain if chain is not None else _chain_reader(settings, engine),
         repository=repository,
         keyring=MasterKeyring(current, keys),
         requests=RequestVerifier(domain, repository, window=settings.request_window),

@@ -51,6 +51,7 @@ class SmsSettings(BaseSettings):
         master_key_id: the id written into every envelope sealed under the master key.
         previous_master_keys: retired keys still able to open rows, ``{"id": "key"}``, for rotation.
         chain_rpc_url, chain_id, hub: the chain the SMS reads and the EIP-712 domain.
+        chain_start_block: the hub's deployment block (where the deal index starts reading).
         allow_simulated_evidence: accept ``simulated`` evidence (devnet only).
         simulator_public_key_file: the deployment's simulator public key (PEM).
         accepted_tcb_statuses: TCB statuses the attestation policy accepts.
@@ -76,6 +77,7 @@ class SmsSettings(BaseSettings):
     chain_rpc_url: str | None = None
     chain_id: int | None = Field(default=None, gt=0)
     hub: str | None = None
+    chain_start_block: int = Field(default=0, ge=0)
     allow_simulated_evidence: bool = False
     simulator_public_key_file: Path | None = None
     accepted_tcb_statuses: list[str] = Field(default_factory=lambda: ["UpToDate"])
