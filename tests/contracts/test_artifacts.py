@@ -71,3 +71,11 @@ def test_gas_benchmark_measures_real_receipts() -> None:
     assert figures["match_without_dataset"] < figures["match_with_dataset"]
     assert figures["per_task_amortized_3"] < figures["single_task_total"]
     assert "sealrun" in gas.report(figures, 3)  # type: ignore[attr-defined]
+
+
+def test_docs_list_every_revert_reason() -> None:
+    text = (REPO / "docs" / "contracts.md").read_text()
+    missing = sorted(
+        reason for reason in REVERT_REASONS if f"| `{reason}` | `{REVERT_REASONS[reason].code}` |" not in text
+    )
+    assert not missing, f"docs/contracts.md lacks {missing}"
