@@ -1,7 +1,8 @@
 """Render frame 1 of a private .blend into IEXEC_OUT/render.png with ``blender -b``.
 
-The .blend comes from the task's dataset: the file itself, or a tar archive (what
-``sealrun tee encryptedpush`` makes of ``tee/inputs``) holding one. Arguments: ``--width W
+The .blend comes from the task's dataset: the file itself, a folder holding it
+(``tee/inputs`` sealed by ``sealrun tee encryptedpush`` arrives unpacked) or a tar archive
+holding one. Arguments: ``--width W
 --height H --samples N`` (defaults 320x240, 8 Cycles samples: enough to see the scene,
 quick on a CPU). Blender runs with the Cycles CPU renderer, no add-ons, no network, and
 HOME in the sandbox's private /tmp.
@@ -24,6 +25,9 @@ scene = bpy.context.scene
 scene.render.engine = "CYCLES"
 scene.cycles.device = "CPU"
 scene.cycles.samples = int(args[2])
+scene.cycles.use_denoising = False  # Debian's build has no OpenImageDenoise
+for layer in scene.view_layers:
+    layer.cycles.use_denoising = False
 scene.render.resolution_x = int(args[0])
 scene.render.resolution_y = int(args[1])
 scene.render.resolution_percentage = 100
@@ -41,6 +45,12 @@ def find_blend(work: str) -> str:
     if not name:
         raise SystemExit("no scene: give a dataset (a .blend or a tar holding one)")
     path = os.path.join(folder, name)
+    if os.path.isdir(path):  # a sealed folder (tee/inputs) arrives unpacked
+        for top, _, files in sorted(os.walk(path)):
+            for file in sorted(files):
+                if file.endswith(".blend"):
+                    return os.path.join(top, file)
+        raise SystemExit(f"{name} holds no .blend file")
     with open(path, "rb") as handle:
         head = handle.read(7)
     if head == b"BLENDER":

@@ -13,7 +13,20 @@ import sys
 import click
 import typer
 
-from sealrun.cli import account, apps, category, chain, dataset, deal, init, order, task, wallet, workerpool
+from sealrun.cli import (
+    account,
+    apps,
+    category,
+    chain,
+    confidential,
+    dataset,
+    deal,
+    init,
+    order,
+    task,
+    wallet,
+    workerpool,
+)
 from sealrun.cli.attestation import attestation_app
 from sealrun.cli.demo import demo
 from sealrun.cli.devnet import devnet_app
@@ -56,8 +69,12 @@ app.add_typer(tee_app)
 app.add_typer(result_app)
 app.command("demo")(demo)
 
-# The whole flow (issue 9): the devnet.
+# The whole flow (issue 9): the devnet and the journey's commands that join the parts.
 app.add_typer(devnet_app)
+tee_app.command("encryptedpush")(confidential.encryptedpush)
+tee_app.command("decrypt")(confidential.tee_decrypt)
+task.task_app.command("logs")(confidential.task_logs)
+apps.apps_app.command("run")(confidential.app_run)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -109,16 +109,20 @@ def follow(
         time.sleep(interval)
 
 
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else "0x" + value.hex()
+
+
 def describe(followed: FollowedTask) -> dict[str, Any]:
     """The JSON of ``task show``: the on-chain record plus how it ended."""
     task, outcome = followed.task, followed.outcome
     data: dict[str, Any] = {
-        "task": task.task_id,
-        "deal": task.deal_id,
+        "task": _hex(task.task_id),
+        "deal": _hex(task.deal_id),
         "index": task.index,
         "status": followed.status,
         "deadline": task.deadline,
-        "result_digest": task.result_digest,
+        "result_digest": _hex(task.result_digest),
     }
     if outcome is not None and outcome.kind == "completed":
         data["result_uri"] = outcome.result_uri
@@ -129,7 +133,7 @@ def describe(followed: FollowedTask) -> dict[str, Any]:
         except ValueError:
             name = "UNKNOWN"
         data["failure"] = {"code": outcome.failure_code, "name": name}
-        data["log_digest"] = outcome.log_digest
+        data["log_digest"] = _hex(outcome.log_digest)
         data["worker"] = outcome.worker
     if outcome is not None and outcome.kind == "claimed":
         data["refund"] = outcome.refund

@@ -149,6 +149,7 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
                         "SEALRUN_WORKER_SMS_URL": urls["sms"],
                         "SEALRUN_WORKER_TEE": "simulated",
                         "SEALRUN_WORKER_SIMULATOR_KEY_FILE": str(keys / "simulator.pem"),
+                        "SEALRUN_WORKER_POLL_WAIT": "5",
                     },
                     wave=2,
                 )

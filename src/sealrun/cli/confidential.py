@@ -1,0 +1,215 @@
+"""The journey's commands that join the parts: ``tee encryptedpush``, ``tee decrypt``,
+``task logs`` and the one-liner ``app run`` (registered on their nouns in ``cli/app.py``).
+
+The work itself is in :mod:`sealrun.cli.journey` (shared with ``sealrun demo``) and
+:mod:`sealrun.cli.results` (following a task, downloads).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from sealrun.cli import results
+from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.session import (
+    CHAIN_OPTION,
+    CONFIG_OPTION,
+    PASSWORD_FILE_OPTION,
+    WALLET_OPTION,
+    YES_OPTION,
+    Session,
+    parse_address,
+    parse_bytes32,
+)
+from sealrun.errors import ConfigError
+
+__all__ = ["app_run", "encryptedpush", "task_logs", "tee_decrypt"]
+
+_APPLICATION = typer.Option(..., "--application", help="The app that may use these inputs.")
+_INPUTS = typer.Option(Path("tee/inputs"), "--inputs", help="The folder to seal and push.")
+_SEALED = typer.Argument(None, help="A sealed result (default: the newest in tee/encryptedOutputs).")
+_KEY = typer.Option(None, "--key", help="Result identity file (default: keys/result.key).")
+_INPUT_FILES = typer.Option([], "--input-files", help="Public input file URL (repeatable).")
+_OUT_DIR = typer.Option(Path("tee/outputs"), "--out", help="Where results are opened.")
+_SECRETS = typer.Option([], "--secret", help="Requester secret INDEX=NAME (repeatable).")
+
+
+def _identity(session: Session, key: Path | None) -> object:
+    from sealrun.adapters.sealedfiles import read_identity
+    from sealrun.cli.journey import result_identity
+
+    if key is not None:
+        return read_identity(key)
+    return result_identity(session.config.path.parent, create=False)[1]
+
+
+def encryptedpush(
+    application: str = _APPLICATION,
+    inputs: Path = _INPUTS,
+    name: str | None = typer.Option(None, "--name", help="The dataset's name on chain."),
+    yes: bool = YES_OPTION,
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Seal tee/inputs, upload it, register it as a dataset, give its key to the SMS, publish a
+    dataset order only APPLICATION may use, and print what to put in your request order."""
+    from sealrun.cli.journey import Journey
+
+    out = Output(json_out)
+    app = parse_address(application, "--application")
+    session = Session.load(config, chain, wallet, password_file)
+    journey = Journey(session)
+    out.confirm(f"Register a dataset from {journey.account.address} (costs gas)?", yes=yes)
+    out.info(f"sealing {inputs} and pushing it ...")
+    pushed = journey.encrypted_push(app, inputs.resolve(), name=name)
+    out.result(pushed)
+    out.info(f"next: {pushed['next']}")
+
+
+def tee_decrypt(
+    sealed: Path | None = _SEALED,
+    key: Path | None = _KEY,
+    out_dir: Path = _OUT_DIR,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Open a downloaded sealed result into tee/outputs (nothing appears unless all of it verifies)."""
+    from sealrun.cli.journey import open_result
+    from sealrun.core.sealing import Identity
+
+    out = Output(json_out)
+    session = Session.load(config)
+    if sealed is None:
+        folder = session.config.path.parent / "tee" / "encryptedOutputs"
+        found = (
+            sorted(folder.glob("*.result.age"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+        )
+        if not found:
+            raise ConfigError(
+                f"no sealed result in {folder}: `sealrun task show ID --download` first",
+                code="FILE_NOT_FOUND",
+            )
+        sealed = found[-1]
+    identity = _identity(session, key)
+    assert isinstance(identity, Identity)
+    folder_out, files = open_result(sealed, out_dir, identity)
+    out.result({"sealed": str(sealed), "path": str(folder_out), "files": [str(f) for f in files]})
+
+
+def task_logs(
+    task_id: str = typer.Argument(..., help="The task id (0x, 32 bytes)."),
+    key: Path | None = _KEY,
+    chain: str | None = CHAIN_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Download and open a failed task's sealed logs (only the requester's result key opens them)."""
+    from sealrun.core.sealing import Identity, open_bytes
+
+    out = Output(json_out)
+    wanted = parse_bytes32(task_id, "task id")
+    session = Session.load(config, chain)
+    market = session.market(wallet=False)
+    followed = results.follow(market, wanted, start_block=session.profile.deploy_block, watch=False)
+    sealed = results.download_logs(
+        followed, session.service_url("store"), results.sealed_folder(session.config.path.parent)
+    )
+    identity = _identity(session, key)
+    assert isinstance(identity, Identity)
+    text = open_bytes(sealed.read_bytes(), [identity]).decode("utf-8", "replace")
+    data = {**results.describe(followed), "sealed_logs": str(sealed), "logs": text}
+
+    def human(console: Console) -> None:
+        failure = data.get("failure") or {}
+        console.print(f"[bold]task[/bold] 0x{wanted.hex()}: {data['status']} {failure.get('name', '')}")
+        console.print(text, markup=False, end="")
+
+    out.result(data, human)
+
+
+def app_run(
+    app: str = typer.Argument(..., help="The app to run (address)."),
+    dataset: str | None = typer.Option(None, "--dataset", help="A dataset to run it on."),
+    input_files: list[str] = _INPUT_FILES,
+    args: str = typer.Option("", "--args", help="Arguments for the app (iexec_args)."),
+    secrets_opt: list[str] = _SECRETS,
+    workerpool: str | None = typer.Option(None, "--workerpool", help="Only this workerpool."),
+    category: int | None = typer.Option(None, "--category", help="Only pools of this category."),
+    watch: bool = typer.Option(False, "--watch", help="Follow the task until it ends."),
+    download: bool = typer.Option(False, "--download", help="Download the sealed result."),
+    decrypt: bool = typer.Option(False, "--decrypt", help="Open it into tee/outputs."),
+    timeout: float = typer.Option(3600.0, "--timeout", help="Seconds --watch waits at most."),
+    yes: bool = YES_OPTION,
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Buy one confidential task of APP from the cheapest matching orders, and follow it."""
+    from sealrun.cli.journey import Journey, open_result, result_identity
+
+    out = Output(json_out)
+    app_address = parse_address(app, "app")
+    dataset_address = parse_address(dataset, "--dataset") if dataset else None
+    pool_address = parse_address(workerpool, "--workerpool") if workerpool else None
+    secret_names: dict[int, str] = {}
+    for item in secrets_opt:
+        index, sep, secret = item.partition("=")
+        if not sep or not index.isdigit() or int(index) < 1 or not secret:
+            raise ConfigError(f"--secret must be INDEX=NAME (INDEX >= 1): {item!r}", code="USAGE")
+        secret_names[int(index)] = secret
+    session = Session.load(config, chain, wallet, password_file)
+    journey = Journey(session)
+    journey.register_result_key()
+    app_order, dataset_order, pool_order = journey.find_orders(
+        app_address, dataset_address, pool_address, category
+    )
+    request = journey.request(
+        app_order,
+        dataset_order,
+        pool_order,
+        args=args,
+        input_files=tuple(input_files),
+        secrets_by_index=secret_names,
+    )
+    price = (
+        app_order.appprice + pool_order.workerpoolprice + (dataset_order.datasetprice if dataset_order else 0)
+    )
+    out.info(f"workerpool {pool_order.workerpool}, category {pool_order.category}: {price} per task")
+    out.confirm(f"Run one task of {app_address} for {price}?", yes=yes)
+    deal, task_id, _ = journey.fill(app_order, dataset_order, pool_order, request)
+    out.info(f"deal 0x{deal.deal_id.hex()}, task 0x{task_id.hex()}")
+    data: dict[str, object] = {
+        "deal": "0x" + deal.deal_id.hex(),
+        "task": "0x" + task_id.hex(),
+        "price": price,
+    }
+    if watch or download or decrypt:
+        begun = time.monotonic()
+        followed = results.follow(
+            journey.market,
+            task_id,
+            start_block=session.profile.deploy_block,
+            watch=True,
+            timeout=timeout,
+            on_change=lambda t: out.info(f"  {t.status} after {time.monotonic() - begun:.1f} s"),
+        )
+        data.update(results.describe(followed))
+        if (download or decrypt) and followed.status == "COMPLETED":
+            sealed = results.download_result(followed, results.sealed_folder(journey.root))
+            data["downloaded"] = str(sealed)
+            if decrypt:
+                identity = result_identity(journey.root, create=False)[1]
+                _, files = open_result(sealed, journey.root / "tee" / "outputs", identity)
+                data["outputs"] = [str(f) for f in files]
+        if followed.status == "FAILED":
+            out.info(f"the task failed: `sealrun task logs 0x{task_id.hex()}` opens its sealed logs")
+    out.result(data)

@@ -1,0 +1,341 @@
+"""The seed's confidential journey, step by step: what ``tee encryptedpush``, ``tee decrypt``,
+``task logs`` and ``app run`` do, as functions the commands and ``sealrun demo`` share.
+
+Files of a project (next to ``sealrun.toml``):
+
+- ``tee/inputs`` (the private inputs), ``tee/encryptedOutputs`` (downloads), ``tee/outputs``
+  (decrypted results): the seed's layout (``sealrun tee init``);
+- ``keys/result.key``: the requester's result identity (age, 0600; ``sealrun tee init`` or
+  ``sealrun result generate-keys`` make it, else it is created on first use); its recipient is
+  registered with the SMS so enclaves seal results to it;
+- ``.sealrun/datasets/``: sealed inputs and their dataset keys (0600), kept by their owner.
+
+Error codes: ``TEE_INPUTS_MISSING`` (:class:`~sealrun.errors.ConfigError`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from sealrun.adapters.chain.client import Marketplace
+from sealrun.adapters.chain.models import Deal
+from sealrun.adapters.marketclient import MarketClient, order_wire
+from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, write_identity
+from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.storeclient import BlobInfo, StoreClient
+from sealrun.adapters.web import request_action, signature_headers
+from sealrun.cli.order import KINDS, _files, _read, _write
+from sealrun.cli.result import RESULT_KEY
+from sealrun.cli.session import Session
+from sealrun.core.orders import (
+    ZERO_ADDRESS,
+    AppOrder,
+    DatasetOrder,
+    Order,
+    RequestOrder,
+    TagBit,
+    WorkerpoolOrder,
+    make_tag,
+    order_from_json,
+    order_to_json,
+)
+from sealrun.core.requests import RequestDomain, sign_request
+from sealrun.core.sealing import Identity
+from sealrun.errors import ConfigError, OrderError
+
+__all__ = [
+    "Journey",
+    "market_order",
+    "open_result",
+    "result_identity",
+]
+
+DATASETS = Path(".sealrun") / "datasets"
+TEE_TAG = make_tag(TagBit.TEE)
+_TYPE_OF_KIND = {
+    "app": "AppOrder",
+    "dataset": "DatasetOrder",
+    "workerpool": "WorkerpoolOrder",
+    "request": "RequestOrder",
+}
+
+
+def result_identity(project_root: Path, *, create: bool) -> tuple[Path, Identity]:
+    """The requester's result identity (``keys/result.key``), created if ``create``.
+
+    Raises:
+        ConfigError: ``KEY_FILE_NOT_FOUND`` when missing and not ``create``.
+    """
+    path = project_root / RESULT_KEY
+    if not path.exists() and create:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_identity(path, Identity.generate())
+    return path, read_identity(path)
+
+
+def open_result(sealed: Path, out_dir: Path, identity: Identity) -> tuple[Path, list[Path]]:
+    """Open a sealed result (an archive of the app's ``IEXEC_OUT``) into ``out_dir/<name>``.
+
+    Returns:
+        The folder written and the files in it.
+
+    Raises:
+        SealError: wrong key, tampered, truncated (nothing is left on disk).
+    """
+    name = sealed.name.removesuffix(".age").removesuffix(".result")
+    target = out_dir / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    opened = open_path(sealed, target, [identity], overwrite=True)
+    files = (
+        sorted(p for p in opened.path.rglob("*") if p.is_file()) if opened.path.is_dir() else [opened.path]
+    )
+    return opened.path, files
+
+
+def market_order(raw: dict[str, Any], kind: str) -> Order:
+    """An order from the market's wire form (its EIP-712 message plus ``sign``)."""
+    return order_from_json({"type": _TYPE_OF_KIND[kind], **raw})
+
+
+@dataclass
+class Journey:
+    """One requester's view of the marketplace: chain, store, SMS and market clients.
+
+    Args:
+        session: the CLI session (config, profile, wallet options).
+    """
+
+    session: Session
+
+    def __post_init__(self) -> None:
+        self.market: Marketplace = self.session.market(wallet=True)
+        sender = self.market.sender
+        if sender is None or sender.account is None:  # session.market(wallet=True) always has one
+            raise ConfigError("no wallet is unlocked", code="WALLET_REQUIRED")
+        self.account: LocalAccount = sender.account
+        profile = self.session.profile
+        hub, _ = profile.deployed()
+        self.domain = RequestDomain(chain_id=self.market.rpc.chain_id, hub=hub)
+        self.root = self.session.config.path.parent
+
+    @property
+    def key(self) -> bytes:
+        """The wallet's private key (signs requests to the services)."""
+        return bytes(self.account.key)
+
+    def store(self) -> StoreClient:
+        """A client of the store."""
+        return StoreClient(self.session.service_url("store"))
+
+    def sms(self) -> SmsClient:
+        """A client of the SMS, bound to this deployment."""
+        return SmsClient(self.session.service_url("sms"), domain=self.domain)
+
+    def book(self) -> MarketClient:
+        """A client of the market."""
+        return MarketClient(self.session.service_url("market"))
+
+    def upload(self, path: Path, checksum: str) -> BlobInfo:
+        """Upload a sealed file to the store with a signed request."""
+        digest = checksum.removeprefix("0x")
+        signed = sign_request(
+            self.key,
+            self.domain,
+            action=request_action("PUT", f"/v1/blobs/{digest}"),
+            body=b"",
+            timestamp=int(time.time()),
+            nonce=secrets.token_bytes(32),
+        )
+        store = self.store()
+        try:
+            return store.upload_file(path, headers=signature_headers(signed))
+        finally:
+            store.close()
+
+    def register_result_key(self) -> tuple[Path, str]:
+        """Make sure the SMS seals this requester's results to its result key.
+
+        Returns:
+            The identity file and its recipient.
+        """
+        path, identity = result_identity(self.root, create=True)
+        recipient = str(identity.recipient)
+        sms = self.sms()
+        try:
+            if sms.result_recipient(self.account.address) != recipient:
+                sms.set_result_recipient(self.key, recipient)
+        finally:
+            sms.close()
+        return path, recipient
+
+    def publish(self, kind: str, order: Order) -> str:
+        """Publish a signed order on the market and keep it in signed-orders.json; returns its hash."""
+        book = self.book()
+        try:
+            book.publish(kind, order_wire(order), chain_id=self.domain.chain_id, hub=self.domain.hub)
+        finally:
+            book.close()
+        _, signed_path = _files(self.session)
+        signed = _read(signed_path)
+        signed[KINDS[kind]] = order_to_json(order)
+        _write(signed_path, signed)
+        return "0x" + self.market.order_hash(order).hex()
+
+    def encrypted_push(self, app: str, inputs: Path, *, name: str | None = None) -> dict[str, Any]:
+        """Seal ``inputs`` to a fresh dataset key, upload it, register it, give its key to the SMS,
+        and publish a dataset order that only ``app`` may use, for this requester.
+
+        Raises:
+            ConfigError: ``TEE_INPUTS_MISSING``; StorageError, ChainError, SecretError, OrderError.
+        """
+        if not inputs.is_dir() or not any(inputs.iterdir()):
+            raise ConfigError(
+                f"{inputs} is missing or empty: `sealrun tee init`, then put your private inputs there",
+                code="TEE_INPUTS_MISSING",
+            )
+        folder = self.root / DATASETS
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        identity = Identity.generate()
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        sealed = seal_path(
+            inputs, folder / f"{inputs.name}-{stamp}.age", [identity.recipient], overwrite=True
+        )
+        blob = self.upload(sealed.path, sealed.checksum)
+        dataset = self.market.registry.create_dataset(
+            name=name or f"{inputs.name}-{sealed.checksum[2:14]}",
+            uri=blob.url,
+            checksum=bytes.fromhex(sealed.checksum[2:]),
+        )
+        key_file = write_identity(folder / f"{dataset.address}.key", identity, overwrite=True)
+        sms = self.sms()
+        try:
+            sms.push_dataset_key(self.key, dataset.address, str(identity))
+        finally:
+            sms.close()
+        result_key, recipient = self.register_result_key()
+        order = self.market.sign(
+            DatasetOrder(
+                dataset=dataset.address,
+                datasetprice=0,
+                volume=1_000_000,
+                tag=TEE_TAG,
+                apprestrict=app,
+                requesterrestrict=self.account.address,
+                salt=secrets.token_bytes(32),
+            )
+        )
+        order_hash = self.publish("dataset", order)
+        params = {"iexec_args": ""}
+        return {
+            "dataset": dataset.address,
+            "uri": blob.url,
+            "checksum": sealed.checksum,
+            "sealed": str(sealed.path),
+            "dataset_key": str(key_file),
+            "datasetorder": order_hash,
+            "result_key": str(result_key),
+            "result_recipient": recipient,
+            "params": params,
+            "next": f"sealrun order init --buy --app {app} --dataset {dataset.address} "
+            f"--params '{json.dumps(params)}'",
+        }
+
+    # -- buying a task ---------------------------------------------------------------------------
+    def _cheapest(self, kind: str, **filters: object) -> Order | None:
+        book = self.book()
+        try:
+            found = book.orderbook(kind, limit=1, **filters)
+        finally:
+            book.close()
+        return market_order(found[0]["order"], kind) if found else None
+
+    def _local(self, kind: str, field: str, value: str) -> Order | None:
+        _, signed_path = _files(self.session)
+        raw = _read(signed_path).get(KINDS[kind])
+        if raw is None:
+            return None
+        order = order_from_json(raw)
+        return order if str(getattr(order, field, "")).lower() == value.lower() else None
+
+    def find_orders(
+        self, app: str, dataset: str | None, workerpool: str | None, category: int | None
+    ) -> tuple[AppOrder, DatasetOrder | None, WorkerpoolOrder]:
+        """The cheapest open app, dataset and workerpool orders on the market (or signed locally).
+
+        Raises:
+            OrderError: ``ORDER_MISSING`` naming what has no open order.
+        """
+        app_order = self._cheapest("app", app=app) or self._local("app", "app", app)
+        if not isinstance(app_order, AppOrder):
+            raise OrderError(f"no open app order for {app} on the market", code="ORDER_MISSING")
+        dataset_order: DatasetOrder | None = None
+        if dataset is not None:
+            found = self._cheapest("dataset", dataset=dataset) or self._local("dataset", "dataset", dataset)
+            if not isinstance(found, DatasetOrder):
+                raise OrderError(f"no open dataset order for {dataset} on the market", code="ORDER_MISSING")
+            dataset_order = found
+        pool_order = self._cheapest(
+            "workerpool", workerpool=workerpool, category=category, tag="0x" + TEE_TAG.hex()
+        )
+        if not isinstance(pool_order, WorkerpoolOrder):
+            raise OrderError("no open TEE workerpool order on the market", code="ORDER_MISSING")
+        return app_order, dataset_order, pool_order
+
+    def request(
+        self,
+        app: AppOrder,
+        dataset: DatasetOrder | None,
+        pool: WorkerpoolOrder,
+        *,
+        args: str = "",
+        input_files: tuple[str, ...] = (),
+        secrets_by_index: dict[int, str] | None = None,
+    ) -> RequestOrder:
+        """Sign a request order for one task matching ``app``, ``dataset`` and ``pool``."""
+        params: dict[str, Any] = {"iexec_args": args}
+        if input_files:
+            params["iexec_input_files"] = list(input_files)
+        if secrets_by_index:
+            params["iexec_secrets"] = {str(k): v for k, v in sorted(secrets_by_index.items())}
+        order = RequestOrder(
+            app=app.app,
+            appmaxprice=app.appprice,
+            dataset=dataset.dataset if dataset else ZERO_ADDRESS,
+            datasetmaxprice=dataset.datasetprice if dataset else 0,
+            workerpool=pool.workerpool,
+            workerpoolmaxprice=pool.workerpoolprice,
+            requester=self.account.address,
+            volume=1,
+            tag=TEE_TAG,
+            category=pool.category,
+            beneficiary=self.account.address,
+            params=json.dumps(params, separators=(",", ":"), sort_keys=True),
+            salt=secrets.token_bytes(32),
+        )
+        signed = self.market.sign(order)
+        assert isinstance(signed, RequestOrder)
+        return signed
+
+    def fill(
+        self, app: AppOrder, dataset: DatasetOrder | None, pool: WorkerpoolOrder, request: RequestOrder
+    ) -> tuple[Deal, bytes, int]:
+        """Deposit what the escrow lacks, match the orders; returns (deal, first task id, price).
+
+        Raises:
+            OrderError: the orders do not match (with the values); ChainError.
+        """
+        price = app.appprice + pool.workerpoolprice + (dataset.datasetprice if dataset else 0)
+        total = price * request.volume
+        free = self.market.hub.balance(self.account.address).free
+        if free < total:
+            self.market.deposit(total - free)
+        self.market.plan(app, dataset, pool, request)  # explains a mismatch before any gas is spent
+        deal = self.market.match(app, dataset, pool, request)
+        return deal, self.market.tasks(deal)[0].task_id, total
