@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.output import EXIT_ERROR, JSON_OPTION, Output
 from sealrun.cli.session import (
     CHAIN_OPTION,
     CONFIG_OPTION,
@@ -98,3 +98,191 @@ def show(
             "tee_technology": found.tee_technology,
         }
     )
+
+
+# The developer's side (issue 6): make a bundle, measure it, run it locally.
+
+_MANIFEST_TEMPLATE = """\
+# sealrun app manifest: https://github.com/sealrun (docs/enclave.md)
+[app]
+name = "{name}"
+entrypoint = ["python3", "app.py"]
+runtime = "python3"
+
+[resources]
+memory_mb = 512        # address-space limit of every app process
+processes = 64         # processes and threads at once
+file_size_mb = 256     # largest file the app may write
+output_size_mb = 256   # total size of IEXEC_OUT
+wall_time_s = 3600     # ceiling; the task's category time may lower it
+tmp_size_mb = 64       # the private /tmp
+
+[outputs]
+declared = ["result.txt"]
+"""
+
+_APP_TEMPLATE = '''\
+"""A sealrun app, written as an iExec app: read IEXEC_IN, write IEXEC_OUT and computed.json."""
+
+import json
+import os
+import sys
+
+iexec_in = os.environ["IEXEC_IN"]
+iexec_out = os.environ["IEXEC_OUT"]
+
+dataset = os.environ.get("IEXEC_DATASET_FILENAME")
+text = ""
+if dataset:
+    path = os.path.join(iexec_in, dataset)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+
+words = len(text.split())
+print(f"counted {words} words; args: {sys.argv[1:]}")
+
+result = os.path.join(iexec_out, "result.txt")
+with open(result, "w", encoding="utf-8") as handle:
+    handle.write(f"{words}\\n")
+with open(os.path.join(iexec_out, "computed.json"), "w", encoding="utf-8") as handle:
+    json.dump({"deterministic-output-path": result}, handle)
+'''
+
+
+_FOLDER_ARGUMENT = typer.Argument(Path("."), help="Where to create the bundle (default: here).")
+_NAME_OPTION = typer.Option(None, help="The app's name (default: the folder's name).")
+_INPUT_OPTION = typer.Option(None, "--input", help="A file or folder to use as the dataset.")
+_INPUT_FILE_OPTION = typer.Option([], "--input-file", help="A public input file URL (repeatable).")
+_ARGS_OPTION = typer.Option("", "--args", help="The request's args, split like a shell would.")
+_SECRET_OPTION = typer.Option([], "--secret", help="A requester secret N=VALUE (repeatable).")
+_APP_SECRET_OPTION = typer.Option(None, "--app-secret", help="The app developer secret.")
+_OUT_OPTION = typer.Option(None, "--out", help="New folder for output/ and logs/ (default: a temp folder).")
+
+
+@apps_app.command("init")
+def init(
+    folder: Path = _FOLDER_ARGUMENT,
+    name: str | None = _NAME_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Create a template app bundle: sealrun-app.toml and an iExec-style app.py."""
+    from sealrun.adapters.bundlefiles import load_bundle
+    from sealrun.core.bundles import MANIFEST_NAME, parse_manifest
+
+    out = Output(json_out)
+    app_name = name or folder.resolve().name
+    manifest = _MANIFEST_TEMPLATE.format(name=app_name)
+    parse_manifest(manifest)  # a bad --name fails here, with the manifest's own error
+    for target in (folder / MANIFEST_NAME, folder / "app.py"):
+        if target.exists():
+            raise ConfigError(f"{target} already exists; not overwriting it", code="OUTPUT_EXISTS")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST_NAME).write_text(manifest)
+    (folder / "app.py").write_text(_APP_TEMPLATE)
+    bundle = load_bundle(folder)
+    out.info(f"Created {folder / MANIFEST_NAME} and {folder / 'app.py'}; try: sealrun app test {folder}")
+    out.result({"bundle": str(bundle.root), "name": app_name, "fingerprint": bundle.fingerprint_hex})
+
+
+@apps_app.command("fingerprint")
+def fingerprint(bundle: Path = _BUNDLE_ARGUMENT, json_out: bool = JSON_OPTION) -> None:
+    """Measure a bundle: its fingerprint (our MRENCLAVE), manifest and files."""
+    from sealrun.adapters.bundlefiles import load_bundle
+
+    loaded = load_bundle(bundle)
+    Output(json_out).result(
+        {
+            "fingerprint": loaded.fingerprint_hex,
+            "name": loaded.manifest.name,
+            "runtime": loaded.manifest.runtime,
+            "files": len(loaded.files),
+            "bytes": sum(f.size for f in loaded.files),
+            "manifest": loaded.manifest.to_dict(),
+        }
+    )
+
+
+def _parse_secret(text: str) -> tuple[int, str]:
+    index, sep, value = text.partition("=")
+    if not sep or not index.isdigit() or int(index) < 1:
+        raise ConfigError(f"--secret {text!r}: expected N=VALUE with N >= 1", code="CONFIG_INVALID")
+    return int(index), value
+
+
+@apps_app.command("test")
+def run_test(
+    bundle: Path = _BUNDLE_ARGUMENT,
+    input_path: Path | None = _INPUT_OPTION,
+    input_file: list[str] = _INPUT_FILE_OPTION,
+    args: str = _ARGS_OPTION,
+    secret: list[str] = _SECRET_OPTION,
+    app_secret: str | None = _APP_SECRET_OPTION,
+    out_dir: Path | None = _OUT_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Run the app locally through the real sandbox and pre/post-compute; show output and logs.
+
+    Exits 1 when the task fails (the failure code is shown), 0 when it completes.
+    """
+    import tempfile
+
+    from sealrun.enclave.localtest import run_local_test
+
+    out = Output(json_out)
+    secrets = dict(_parse_secret(s) for s in secret)
+    target = out_dir or Path(tempfile.mkdtemp(prefix="sealrun-app-test-")) / "result"
+    out.info(f"Running {bundle} in the sandbox…")
+    ran = run_local_test(
+        bundle,
+        output_dir=target,
+        input_path=input_path,
+        input_files=input_file,
+        args=args,
+        requester_secrets=secrets,
+        app_developer_secret=app_secret,
+    )
+    report = ran.report
+    logs = {name: (ran.logs_dir / name).read_text(errors="replace") for name in ("stdout.log", "stderr.log")
+            if (ran.logs_dir / name).is_file()}  # fmt: skip
+    files = []
+    if ran.output_dir is not None:
+        files = sorted(
+            p.relative_to(ran.output_dir).as_posix() for p in ran.output_dir.rglob("*") if p.is_file()
+        )
+    data = {
+        "status": report.status,
+        "fingerprint": report.fingerprint,
+        "exit_status": report.exit_status,
+        "failure": None if report.failure is None else report.failure.name,
+        "result_digest": None if report.result is None else report.result.digest,
+        "output_dir": None if ran.output_dir is None else str(ran.output_dir),
+        "output_files": files,
+        "logs_dir": str(ran.logs_dir),
+        "stdout": logs.get("stdout.log", ""),
+        "stderr": logs.get("stderr.log", ""),
+        "seconds": round(report.timings.total_s, 3),
+    }
+
+    def human(console: object) -> None:
+        from rich.console import Console
+
+        assert isinstance(console, Console)
+        colour = "green" if report.status == "completed" else "red"
+        console.print(f"[bold {colour}]{report.status}[/]  fingerprint {report.fingerprint}")
+        if report.failure is not None:
+            console.print(f"failure: [bold]{report.failure.name}[/] (code {report.failure.code})")
+        console.print(f"exit status: {report.exit_status}   time: {data['seconds']} s")
+        for name in ("stdout", "stderr"):
+            console.rule(name)
+            console.print(str(data[name]).rstrip("\n") or "(empty)", markup=False, highlight=False)
+        console.rule("output")
+        for name in files:
+            console.print(f"{ran.output_dir}/{name}", markup=False)
+        if not files:
+            console.print("(no output)")
+        console.print(f"logs: {ran.logs_dir}", markup=False)
+
+    out.result(data, human)
+    if report.status != "completed":
+        raise SystemExit(EXIT_ERROR)  # the result is printed above; the status tells scripts

@@ -113,7 +113,8 @@ class Workspace:
             for name in dirs:
                 self._share(Path(folder) / name, 0o750)
             for name in files:
-                self._share(Path(folder) / name, 0o640)
+                if not (Path(folder) / name).is_symlink():  # links (inside only) need no mode
+                    self._share(Path(folder) / name, 0o640)
 
     def scrub(self) -> None:
         """Delete every plaintext folder."""
