@@ -274,7 +274,7 @@ def test_orders_signed_by_metamask_are_accepted(market: Market) -> None:
     signed = metamask_sign(
         [(key, typed_data(o, market.domain)) for key, o in zip(keys, (a, d, w, r), strict=True)]
     )
-    for (signature, digest), order in zip(signed, (a, d, w, r), strict=True):
+    for (_, digest), order in zip(signed, (a, d, w, r), strict=True):
         assert digest == order_hash(order, market.domain)
     a = dataclasses.replace(a, sign=signed[0][0])
     d = dataclasses.replace(d, sign=to_compact(signed[1][0]))  # EIP-2098 form of MetaMask's signature
