@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sealrun.adapters.storeclient import verify_upload_token
+from sealrun.core.attestation import SimulatorKey
 from sealrun.core.chainstate import TaskStatus
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import SecretsBundle
 from sealrun.errors import SealrunError
 from sealrun.services.sms.audit import verify_audit_chain
 from sealrun.services.sms.usecases import SmsUseCases
-from tests.sms.conftest import T0, World
+from tests.sms.conftest import T0, World, make_settings
 
 
 def _refused(sms: SmsUseCases, request: object, code: str) -> None:
@@ -128,13 +131,23 @@ def test_evidence_of_another_simulator_is_refused(sms: SmsUseCases, world: World
     assert caught.value.code.startswith("ATTEST_")
 
 
-def test_unconfigured_evidence_type_is_refused(sms: SmsUseCases, world: World) -> None:
+def test_evidence_declared_as_another_type_is_refused(sms: SmsUseCases, world: World) -> None:
+    # The verifier is chosen by the declared type only: simulated bytes declared as Nitro
+    # reach the Nitro verifier, which refuses them; nothing falls back to another verifier.
     world.push_secrets(sms)
     enclave = world.challenge(sms)
-    request = world.release_request(sms, enclave, Identity.generate())
-    envelope = json.loads(request.evidence)
-    envelope["type"] = "nitro"
-    _refused(sms, replace(request, evidence=json.dumps(envelope)), "ATTEST_POLICY_TEE_TYPE")
+    for declared, code in (
+        ("nitro", "ATTEST_MALFORMED"),
+        ("sgx-dcap", "ATTEST_MALFORMED"),
+        ("tpm", "ATTEST_UNKNOWN_TYPE"),
+    ):
+        request = world.release_request(sms, enclave, Identity.generate())
+        envelope = json.loads(request.evidence)
+        envelope["type"] = declared
+        with pytest.raises(SealrunError) as caught:
+            sms.release(replace(request, evidence=json.dumps(envelope)))
+        assert caught.value.code.startswith("ATTEST_"), declared
+        assert caught.value.code == code or declared != "tpm"
 
 
 @pytest.mark.parametrize(
@@ -237,3 +250,12 @@ def test_every_attempt_is_in_the_audit_chain(sms: SmsUseCases, world: World) -> 
     with pytest.raises(SealrunError) as caught:
         sms.dataset_audit(world.signed(world.stranger, "GET", path), world.dataset, after=0, limit=10)
     assert caught.value.code == "SECRET_NOT_OWNER"
+
+
+def test_simulated_evidence_is_refused_unless_enabled(
+    tmp_path: Path, simulator: SimulatorKey, world: World, build: Any
+) -> None:
+    sms = build(make_settings(tmp_path, simulator, allow_simulated_evidence=False))
+    world.push_secrets(sms)
+    enclave = world.challenge(sms)
+    _refused(sms, world.release_request(sms, enclave, Identity.generate()), "ATTEST_POLICY_TEE_TYPE")

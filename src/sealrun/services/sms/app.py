@@ -19,12 +19,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import install_problem_handlers
-from sealrun.core.attestation import EvidenceType, SimulatedVerifier, SimulatorPublicKey
-from sealrun.core.attestation.dcap import SgxDcapVerifier, TdxDcapVerifier
+from sealrun.core.attestation import (
+    EvidenceType,
+    NitroVerifier,
+    Policy,
+    SevSnpVerifier,
+    SgxDcapVerifier,
+    SimulatedVerifier,
+    SimulatorPublicKey,
+    TdxDcapVerifier,
+)
 from sealrun.core.chainstate import ChainReader
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import ConfigError
-from sealrun.services.sms.appraisal import SmsPolicy
+from sealrun.services.sms.appraisal import ChainPinnedPolicy, base_policy
 from sealrun.services.sms.codes import all_statuses
 from sealrun.services.sms.repository import SmsRepository
 from sealrun.services.sms.routes import router
@@ -74,6 +82,8 @@ def _verifiers(settings: SmsSettings) -> dict[EvidenceType, EvidenceVerifier]:
     verifiers: dict[EvidenceType, EvidenceVerifier] = {
         EvidenceType.SGX_DCAP: SgxDcapVerifier(),
         EvidenceType.TDX_DCAP: TdxDcapVerifier(),
+        EvidenceType.SEV_SNP: SevSnpVerifier(),
+        EvidenceType.NITRO: NitroVerifier(),
     }
     if settings.allow_simulated_evidence:
         if settings.simulator_public_key_file is None:
@@ -101,6 +111,17 @@ def _chain_reader(settings: SmsSettings, engine: Engine) -> ChainReader:
     )
     reader: ChainReader = market.reader
     return reader
+
+
+def _policy(settings: SmsSettings) -> Policy:
+    types = {EvidenceType.parse(name) for name in settings.allowed_tee_types}
+    if settings.allow_simulated_evidence:
+        types.add(EvidenceType.SIMULATED)
+    return base_policy(
+        allowed_tee_types=frozenset(types),
+        accepted_tcb_statuses=frozenset(settings.accepted_tcb_statuses),
+        rejected_advisories=frozenset(settings.rejected_advisories),
+    )
 
 
 def build_components(
@@ -142,12 +163,7 @@ def build_components(
         keyring=MasterKeyring(current, keys),
         requests=RequestVerifier(domain, repository, window=settings.request_window),
         verifiers=verifiers if verifiers is not None else _verifiers(settings),
-        policy=policy
-        if policy is not None
-        else SmsPolicy(
-            accepted_tcb_statuses=frozenset(settings.accepted_tcb_statuses),
-            allow_simulated=settings.allow_simulated_evidence,
-        ),
+        policy=policy if policy is not None else ChainPinnedPolicy(_policy(settings)),
         clock=clock or (lambda: int(time.time())),
         random=random or os.urandom,
         options=options,

@@ -1,50 +1,41 @@
-"""The SMS's attestation policy: deny by default, measurement from the chain.
+"""The SMS's attestation policy: the deployment's :class:`~sealrun.core.attestation.Policy`
+with the measurement pinned, per release, to the app's on-chain fingerprint.
 
-Rules, in order (each refusal an :class:`~sealrun.errors.AttestationError`):
-
-- ``ATTEST_POLICY_SIMULATED``: simulated claims, unless simulated evidence is enabled;
-- ``ATTEST_POLICY_DEBUG``: a debug enclave (its memory is readable by the host);
-- ``ATTEST_POLICY_TCB_STATUS``: a TCB status outside the accepted list (simulated claims
-  carry their own status and are judged by the first rule only);
-- ``ATTEST_POLICY_MEASUREMENT``: the measurement is not the app's on-chain fingerprint.
+The base policy (allowed TEE types, accepted TCB statuses, rejected advisories; deny by
+default, debug never) comes from the settings; :meth:`ChainPinnedPolicy.appraise` pins
+``measurements`` to the one fingerprint and appraises. Refusals are the policy's codes
+(``ATTEST_POLICY_SIMULATED``, ``ATTEST_POLICY_TEE_TYPE``, ``ATTEST_POLICY_DEBUG``,
+``ATTEST_POLICY_TCB_STATUS``, ``ATTEST_POLICY_ADVISORY``, ``ATTEST_POLICY_MEASUREMENT``).
 """
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sealrun.core.attestation import Claims
-from sealrun.errors import AttestationError
+from sealrun.core.attestation import Claims, EvidenceType, Policy
 
-__all__ = ["SmsPolicy"]
+__all__ = ["ChainPinnedPolicy", "base_policy"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class SmsPolicy:
-    """Appraises verified claims for one expected measurement.
+def base_policy(
+    *, allowed_tee_types: frozenset[EvidenceType], accepted_tcb_statuses: frozenset[str],
+    rejected_advisories: frozenset[str] = frozenset(),
+) -> Policy:  # fmt: skip
+    """The deployment's policy; its measurement is a placeholder replaced at every release."""
+    return Policy(
+        allowed_tee_types=allowed_tee_types,
+        measurements=frozenset({b"\x00" * 32}),
+        accepted_tcb_statuses=accepted_tcb_statuses,
+        rejected_advisories=rejected_advisories,
+    )
 
-    Args:
-        accepted_tcb_statuses: TCB statuses to accept (default: ``UpToDate`` only).
-        allow_simulated: accept claims from simulated evidence (devnet only).
-    """
 
-    accepted_tcb_statuses: frozenset[str] = frozenset({"UpToDate"})
-    allow_simulated: bool = False
+@dataclass(frozen=True)
+class ChainPinnedPolicy:
+    """Appraises claims under ``base`` with the measurement pinned to the expected one."""
+
+    base: Policy
 
     def appraise(self, claims: Claims, *, measurement: bytes) -> Claims:
-        """Return ``claims`` if they pass every rule, else raise with the rule's code."""
-        if claims.simulated and not self.allow_simulated:
-            raise AttestationError("simulated evidence is not accepted here", code="ATTEST_POLICY_SIMULATED")
-        if claims.debug:
-            raise AttestationError("a debug enclave is never trusted", code="ATTEST_POLICY_DEBUG")
-        if not claims.simulated and claims.tcb_status not in self.accepted_tcb_statuses:
-            raise AttestationError(
-                f"TCB status {claims.tcb_status!r} is not accepted", code="ATTEST_POLICY_TCB_STATUS"
-            )
-        if not hmac.compare_digest(claims.measurement, measurement):
-            raise AttestationError(
-                "the enclave's measurement is not the app's on-chain fingerprint",
-                code="ATTEST_POLICY_MEASUREMENT",
-            )
-        return claims
+        """Return the claims if they pass, else raise the failed rule's ``AttestationError``."""
+        return replace(self.base, measurements=frozenset({measurement})).appraise(claims).claims

@@ -54,7 +54,10 @@ class SmsSettings(BaseSettings):
         chain_start_block: the hub's deployment block (where the deal index starts reading).
         allow_simulated_evidence: accept ``simulated`` evidence (devnet only).
         simulator_public_key_file: the deployment's simulator public key (PEM).
+        allowed_tee_types: hardware evidence types accepted (``simulated`` is added only by
+            ``allow_simulated_evidence``).
         accepted_tcb_statuses: TCB statuses the attestation policy accepts.
+        rejected_advisories: advisory ids that refuse evidence.
         nonce_ttl: seconds an attestation nonce stays valid.
         request_window: seconds a signed request's timestamp may differ from now.
         result_upload_url: the store's blob URL the enclave uploads results to.
@@ -80,7 +83,9 @@ class SmsSettings(BaseSettings):
     chain_start_block: int = Field(default=0, ge=0)
     allow_simulated_evidence: bool = False
     simulator_public_key_file: Path | None = None
+    allowed_tee_types: list[str] = Field(default_factory=lambda: ["sgx-dcap", "tdx-dcap", "sev-snp", "nitro"])
     accepted_tcb_statuses: list[str] = Field(default_factory=lambda: ["UpToDate"])
+    rejected_advisories: list[str] = Field(default_factory=list)
     nonce_ttl: int = Field(default=120, gt=0, le=3600)
     request_window: int = Field(default=300, gt=0, le=3600)
     result_upload_url: str = "http://127.0.0.1:8701/v1/blobs"
