@@ -3,7 +3,8 @@
 A sealed folder is this archive, sealed. The same folder always gives the same bytes (so
 the same result digest), whoever packs it, wherever:
 
-- entries sorted by their UTF-8 relative path; directories included (empty ones survive);
+- a root entry ``./``, then entries sorted by their UTF-8 relative path; directories included
+  (empty ones survive);
 - mtime 0, uid/gid 0, no user/group names; mode 0644 for files, 0755 for directories and
   for files with any execute bit; no links, devices or other special files;
 - ustar headers; a pax extended header (``path``/``size``) only when a name does not fit
@@ -131,6 +132,9 @@ def _archive_pieces(entries: Iterable[ArchiveEntry]) -> Generator[bytes, None, N
         + marker
         + _padding(len(marker))
     )
+    # The root entry "./" (as `tar -C DIR .` writes it) means even an empty folder is a valid
+    # tar: readers such as Python's tarfile refuse an archive holding only a global header.
+    yield _header(b"./", size=0, mode=0o755, typeflag=b"5")
     for entry in sorted(entries, key=lambda e: e.name.encode("utf-8", "surrogateescape")):
         yield _entry_blocks(entry)
         if entry.kind != "file" or entry.open is None:

@@ -41,6 +41,7 @@ _PREFIX = b"age-encryption.org/"
 _ARMOR = b"-----BEGIN AGE ENCRYPTED FILE-----"
 _FOOTER = b"---"
 MAC_SIZE = 32
+_FOOTER_LENGTH = len(b"--- ") + 43  # 43 = unpadded base64 of the 32-byte MAC
 _COLUMNS = 64
 # age sets no limit; ours keeps a hostile header from exhausting memory. Real headers with
 # a few hundred recipients stay far below it.
@@ -154,13 +155,20 @@ def parse_header(data: bytes, *, complete: bool) -> Header | None:
     position = len(VERSION_LINE) + 1
     stanzas: list[Stanza] = []
     while True:
+        if data.startswith(_FOOTER, position):
+            # The footer has a fixed length, so a damaged end is seen as damage, not truncation.
+            end = position + _FOOTER_LENGTH
+            if len(data) <= end:
+                _need_more(data, complete=complete)
+                return None
+            if data[end] != 0x0A:
+                raise _malformed("bad footer")
+            return _footer(data, position, data[position:end], stanzas)
         end = data.find(b"\n", position)
         if end < 0:
             _need_more(data, complete=complete)
             return None
         line = data[position:end]
-        if line.startswith(_FOOTER):
-            return _footer(data, position, line, stanzas)
         if not line.startswith(b"-> "):
             raise _malformed("expected a stanza or the footer")
         args = line[3:].split(b" ")

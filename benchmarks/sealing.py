@@ -1,0 +1,258 @@
+"""Sealing throughput side by side: sealrun vs the `age` CLI vs the iExec SDK, and openssl's limit.
+
+On the same N MiB file (default 1 GiB), in one run:
+
+- sealrun ``seal_path`` (checksum included) and ``open_path``, file to file;
+- the ``age`` CLI (Go), ``age -e -r`` and ``age -d -i``, file to file;
+- the iExec SDK's dataset encryption (npm ``iexec``: AES-256-CBC in memory + sha256 checksum),
+  installed with ``npm ci --prefix benchmarks/node`` (benchmark-only; needs node);
+- ``openssl speed -evp chacha20-poly1305`` at 64 KiB blocks: one core's cipher limit;
+- peak RSS of sealing and opening a ``--rss-size-mib`` file (default 4 GiB) in a child process.
+
+Each sealrun/age measurement is repeated ``--repeat`` times, interleaved, and the best and
+median are reported (the machine may be shared; best-of is fair to both). Throughput is
+plaintext bytes per second, in MB/s (10^6). ``--json`` prints one JSON object.
+
+Usage: ``uv run python benchmarks/sealing.py [--size-mib N] [--repeat R] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sealrun.adapters.sealedfiles import open_path, seal_path, write_identity
+from sealrun.core.sealing import Identity
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+MB = 1e6
+
+
+def make_file(path: Path, size_mib: int) -> None:
+    """Random bytes: a fresh 64 MiB random block repeated (incompressible for every tool)."""
+    block = os.urandom(64 * 1024 * 1024)
+    with path.open("wb") as out:
+        left = size_mib * 1024 * 1024
+        while left:
+            out.write(block[: min(left, len(block))])
+            left -= min(left, len(block))
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def summary(size: int, seconds: list[float]) -> dict[str, float]:
+    return {
+        "best_mb_s": round(size / min(seconds) / MB, 1),
+        "median_mb_s": round(size / statistics.median(seconds) / MB, 1),
+        "best_s": round(min(seconds), 3),
+    }
+
+
+def openssl_speed() -> float | None:
+    """openssl's single-core ChaCha20-Poly1305 rate at 64 KiB blocks, MB/s."""
+    if shutil.which("openssl") is None:
+        return None
+    done = subprocess.run(
+        ["openssl", "speed", "-evp", "chacha20-poly1305", "-bytes", "65536", "-seconds", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"^ChaCha20-Poly1305\s+([\d.]+)k", done.stdout, re.MULTILINE)
+    return round(float(match.group(1)) * 1000 / MB, 1) if match else None
+
+
+def iexec_encrypt(source: Path, out: Path) -> dict[str, Any] | str:
+    script = NODE_DIR / "iexec-encrypt.mjs"
+    if shutil.which("node") is None or not (NODE_DIR / "node_modules" / "iexec").is_dir():
+        return "not measured: run `npm ci --prefix benchmarks/node` (needs node) to install the iExec SDK"
+    done = subprocess.run(
+        ["node", "--max-old-space-size=16384", str(script), str(source), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out.unlink(missing_ok=True)
+    if done.returncode != 0:
+        return "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1]
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+# VmHWM (this process image's peak RSS), not getrusage: Linux carries ru_maxrss across
+# execve, so a child would report the benchmark parent's own peak.
+_RSS_CHILD = """
+import re, sys
+from pathlib import Path
+from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path
+mode, source, out, key = sys.argv[1:]
+identity = read_identity(Path(key))
+if mode == "seal":
+    seal_path(Path(source), Path(out), [identity.recipient])
+else:
+    open_path(Path(source), Path(out), [identity])
+status = open("/proc/self/status").read()
+print(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
+"""
+
+
+def peak_rss(workdir: Path, size_mib: int, key: Path) -> dict[str, float]:
+    """Seal then open a ``size_mib`` file in child processes; their peak RSS in MB."""
+    big = workdir / "rss.bin"
+    make_file(big, size_mib)
+    sealed, opened = workdir / "rss.age", workdir / "rss.out"
+    result: dict[str, float] = {"size_mib": size_mib}
+    try:
+        for mode, source, out in (("seal", big, sealed), ("open", sealed, opened)):
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-c", _RSS_CHILD, mode, str(source), str(out), str(key)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result[f"{mode}_peak_rss_mb"] = round(int(done.stdout.strip()) * 1024 / MB, 1)
+            result[f"{mode}_mb_s"] = round(size_mib * 1024 * 1024 / (time.perf_counter() - started) / MB, 1)
+        same = subprocess.run(["cmp", "-s", str(big), str(opened)], check=False).returncode == 0
+        result["round_trip_identical"] = same
+    finally:
+        for path in (big, sealed, opened):
+            path.unlink(missing_ok=True)
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if shutil.which("age") is None:
+        raise SystemExit("the age CLI is required (scripts/setup.sh installs it)")
+    workdir = Path(tempfile.mkdtemp(prefix="sealrun-bench-", dir=args.dir))
+    try:
+        identity = Identity.generate()
+        key = write_identity(workdir / "key.txt", identity)
+        source = workdir / "data.bin"
+        make_file(source, args.size_mib)
+        size = args.size_mib * 1024 * 1024
+        sealed, opened = workdir / "ours.age", workdir / "ours.out"
+        age_sealed, age_opened = workdir / "age.age", workdir / "age.out"
+        times: dict[str, list[float]] = {"seal": [], "open": [], "age_seal": [], "age_open": []}
+        for _ in range(args.repeat):
+            for path in (sealed, opened, age_sealed, age_opened):
+                path.unlink(missing_ok=True)
+            times["seal"].append(timed(lambda: seal_path(source, sealed, [identity.recipient])))
+            times["age_seal"].append(
+                timed(
+                    lambda: subprocess.run(
+                        ["age", "-e", "-r", str(identity.recipient), "-o", str(age_sealed), str(source)],
+                        check=True,
+                    )
+                )
+            )
+            times["open"].append(timed(lambda: open_path(sealed, opened, [identity])))
+            times["age_open"].append(
+                timed(
+                    lambda: subprocess.run(
+                        ["age", "-d", "-i", str(key), "-o", str(age_opened), str(age_sealed)], check=True
+                    )
+                )
+            )
+        if subprocess.run(["cmp", "-s", str(source), str(opened)], check=False).returncode != 0:
+            raise SystemExit("round trip mismatch")
+        for path in (sealed, opened, age_sealed, age_opened):
+            path.unlink(missing_ok=True)
+        result: dict[str, Any] = {
+            "size_mib": args.size_mib,
+            "repeat": args.repeat,
+            "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "sealrun": {"seal": summary(size, times["seal"]), "open": summary(size, times["open"])},
+            "age_cli": {"seal": summary(size, times["age_seal"]), "open": summary(size, times["age_open"])},
+            "openssl_chacha20_poly1305_mb_s": openssl_speed(),
+        }
+        iexec = (
+            iexec_encrypt(source, workdir / "iexec.enc") if not args.skip_iexec else "skipped (--skip-iexec)"
+        )
+        if isinstance(iexec, dict):
+            iexec["mb_s"] = round(iexec["plaintext_size"] / iexec["seconds"] / MB, 2)
+            iexec["peak_rss_mb"] = round(iexec["peak_rss_kb"] * 1024 / MB, 1)
+        result["iexec_sdk"] = iexec
+        source.unlink()
+        result["ratios"] = ratios(result)
+        if args.rss_size_mib:
+            result["peak_rss"] = peak_rss(workdir, args.rss_size_mib, key)
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float | None]:
+    ours = result["sealrun"]
+    out: dict[str, float | None] = {}
+    for op in ("seal", "open"):
+        out[f"{op}_vs_age_best"] = round(ours[op]["best_mb_s"] / result["age_cli"][op]["best_mb_s"], 2)
+        out[f"{op}_vs_age_median"] = round(ours[op]["median_mb_s"] / result["age_cli"][op]["median_mb_s"], 2)
+        limit = result["openssl_chacha20_poly1305_mb_s"]
+        out[f"{op}_vs_openssl_one_core"] = round(ours[op]["best_mb_s"] / limit, 2) if limit else None
+    iexec = result["iexec_sdk"]
+    out["seal_vs_iexec"] = (
+        round(ours["seal"]["best_mb_s"] / iexec["mb_s"], 1) if isinstance(iexec, dict) else None
+    )
+    return out
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        f"sealing benchmark: {result['size_mib']} MiB file, best/median of {result['repeat']}, "
+        f"{result['cpus']} CPUs, load {result['load_average_1m']}",
+        f"{'':28}{'best MB/s':>12}{'median MB/s':>14}",
+    ]
+    for name, entry in (("sealrun", result["sealrun"]), ("age CLI", result["age_cli"])):
+        for op in ("seal", "open"):
+            lines.append(f"{name + ' ' + op:28}{entry[op]['best_mb_s']:>12}{entry[op]['median_mb_s']:>14}")
+    iexec = result["iexec_sdk"]
+    if isinstance(iexec, dict):
+        label = "iExec SDK encrypt " + iexec["iexec_version"]
+        lines.append(f"{label:28}{iexec['mb_s']:>12}  (peak RSS {iexec['peak_rss_mb']} MB)")
+    else:
+        lines.append(f"{'iExec SDK encrypt':28}  {iexec}")
+    limit = result["openssl_chacha20_poly1305_mb_s"]
+    lines.append(f"{'openssl chacha20-poly1305':28}{limit!s:>12}  (one core, 64 KiB blocks)")
+    lines.append("ratios: " + ", ".join(f"{k} {v}" for k, v in result["ratios"].items()))
+    if "peak_rss" in result:
+        rss = result["peak_rss"]
+        lines.append(
+            f"peak RSS at {rss['size_mib']} MiB: seal {rss['seal_peak_rss_mb']} MB "
+            f"({rss['seal_mb_s']} MB/s), open {rss['open_peak_rss_mb']} MB ({rss['open_mb_s']} MB/s), "
+            f"identical: {rss['round_trip_identical']}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rss-size-mib", type=int, default=4096, help="0 to skip the peak-RSS run")
+    parser.add_argument("--skip-iexec", action="store_true")
+    parser.add_argument("--dir", default=None, help="work folder (default: the system temp folder)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args)
+    print(json.dumps(result, indent=2) if args.json else render(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Round trips (hypothesis) around chunk and batch boundaries, and streaming behaviour."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sealrun.core.sealing import Identity, open_bytes, open_stream, seal_bytes, seal_stream
+from sealrun.core.sealing.hazmat.stream import CHUNK_SIZE, SEALED_CHUNK_SIZE
+from sealrun.core.sealing.streams import BATCH_CHUNKS
+
+KEY = Identity.generate()
+NEAR_CHUNKS = st.sampled_from([1, 2, 3]).flatmap(
+    lambda n: st.integers(min_value=n * CHUNK_SIZE - 40, max_value=n * CHUNK_SIZE + 40)
+)
+
+
+@given(st.binary(max_size=3000))
+def test_small_payloads_round_trip(data: bytes) -> None:
+    assert open_bytes(seal_bytes(data, [KEY.recipient]), [KEY]) == data
+
+
+@settings(max_examples=40, deadline=None)
+@given(NEAR_CHUNKS, st.binary(min_size=1, max_size=64))
+def test_sizes_around_chunk_boundaries_round_trip(size: int, pattern: bytes) -> None:
+    data = (pattern * (size // len(pattern) + 1))[:size]
+    sealed = seal_bytes(data, [KEY.recipient])
+    chunks = max(1, -(-size // CHUNK_SIZE))
+    assert len(sealed) - sealed.index(b"\n---") > chunks * 16  # one tag per chunk
+    assert open_bytes(sealed, [KEY]) == data
+
+
+class _Trickle(io.RawIOBase):
+    """A reader that returns at most 1000 bytes per read, like a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(size, 1000) if size >= 0 else 1000)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1, CHUNK_SIZE + 5])
+def test_batch_boundaries_and_short_reads(extra: int) -> None:
+    # Crosses the 2 MiB batch boundary, so the threaded sink runs; short reads must not
+    # shift chunk boundaries.
+    data = os.urandom(BATCH_CHUNKS * CHUNK_SIZE + extra)
+    sealed_out = io.BytesIO()
+    seen: list[int] = []
+    info = seal_stream(_Trickle(data), sealed_out, [KEY.recipient], progress=seen.append)
+    sealed = sealed_out.getvalue()
+    assert info.plaintext_size == len(data) == sum(seen)
+    assert info.ciphertext_size == len(sealed)
+    opened_out = io.BytesIO()
+    opened = open_stream(_Trickle(sealed), opened_out, [KEY])
+    assert opened_out.getvalue() == data
+    assert opened.checksum == info.checksum
+    assert opened.plaintext_size == len(data)
+    assert opened.ciphertext_size == len(sealed)
+
+
+def test_checksum_is_sha256_of_the_ciphertext() -> None:
+    import hashlib
+
+    out = io.BytesIO()
+    info = seal_stream(io.BytesIO(b"abc" * 50_000), out, [KEY.recipient])
+    assert info.checksum == "0x" + hashlib.sha256(out.getvalue()).hexdigest()
+    assert len(out.getvalue()) % SEALED_CHUNK_SIZE != 0 or info.plaintext_size % CHUNK_SIZE == 0
+
+
+def test_write_errors_surface_and_stop_the_thread() -> None:
+    class Full(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        seal_stream(io.BytesIO(bytes(5 * 1024 * 1024)), Full(), [KEY.recipient])
