@@ -70,6 +70,8 @@ def test_gas_benchmark_measures_real_receipts() -> None:
     assert figures["single_task_total"] == figures["match_with_dataset"] + figures["finalize"]
     assert figures["match_without_dataset"] < figures["match_with_dataset"]
     assert figures["per_task_amortized_3"] < figures["single_task_total"]
+    # The goal for one confidential task with a dataset (PoCo: 1,629,005).
+    assert figures["single_task_total"] <= 300_000
     assert "sealrun" in gas.report(figures, 3)  # type: ignore[attr-defined]
 
 
