@@ -30,7 +30,7 @@ from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.errors import AttestationError, OrderError, SealrunError, SecretError
 from sealrun.services.sms.audit import AuditFacts
 from sealrun.services.sms.enclaveseal import parse_ephemeral_recipient, seal_to_recipient
-from sealrun.services.sms.repository import row_identity
+from sealrun.services.sms.repository import ReleaseMaterial, row_identity
 
 if TYPE_CHECKING:
     from sealrun.services.sms.usecases import AttestationPolicy, EvidenceVerifier, SmsUseCases
@@ -147,14 +147,19 @@ class Releaser:
                 "the enclave's measurement is not the app's on-chain fingerprint",
                 code="ATTEST_POLICY_MEASUREMENT",
             )
-        enclave = sms.repository.enclave_key(task_hex)
+        params = _parse_params(deal.params)
+        material = sms.repository.release_material(
+            task_id=task_hex, dataset=deal.dataset if deal.has_dataset else None, requester=deal.requester,
+            names=list(params["secrets"].values()), app=deal.app, beneficiary=deal.beneficiary,
+        )  # fmt: skip
+        enclave = material.enclave
         if enclave is None:
             raise SecretError(
                 "no enclave challenge was requested for this task", code="RELEASE_NO_ENCLAVE_CHALLENGE"
             )
         self._check_authorization(request, deal, enclave.address)
         self._check_dataset_order(deal)
-        bundle = self._bundle(request, deal, enclave.sealed, now)
+        bundle = self._bundle(request, deal, params, material, now)
         sealed = seal_to_recipient(bundle.to_json(), recipient, random=sms.random)
         return ReleasedBundle(request.task_id, enclave.address, sealed)
 
@@ -198,38 +203,45 @@ class Releaser:
                 raise SecretError(f"the dataset order does not allow this {what}", code=code)
 
     def _bundle(
-        self, request: ReleaseRequest, deal: DealRecord, sealed_enclave_key: bytes, now: int
+        self,
+        request: ReleaseRequest,
+        deal: DealRecord,
+        params: dict[str, Any],
+        material: ReleaseMaterial,
+        now: int,
     ) -> SecretsBundle:
         sms = self._sms
         task_hex = "0x" + request.task_id.hex()
-        params = _parse_params(deal.params)
+        assert material.enclave is not None  # checked before the authorization
         dataset = None
         if deal.has_dataset:
             record = sms.chain.dataset(deal.dataset)
-            row = sms.repository.dataset_key(deal.dataset)
+            row = material.dataset_key
             if record is None or row is None:
                 raise SecretError("the dataset's key was never pushed", code="RELEASE_DATASET_KEY_MISSING")
             key = sms.keyring.open(row.sealed, kind="dataset-key", row=row_identity(deal.dataset)).decode()
             dataset = DatasetSecret(url=record.url, checksum="0x" + record.checksum.hex(), key=key)
         secrets: dict[int, str] = {}
         for index, name in params["secrets"].items():
-            secret = sms.repository.requester_secret(deal.requester, name)
+            secret = material.requester_secrets.get(name)
             if secret is None:
                 raise SecretError(
                     f"requester secret {name!r} was never pushed", code="RELEASE_REQUESTER_SECRET_MISSING"
                 )
             identity = row_identity(deal.requester, name)
             secrets[index] = sms.keyring.open(secret.sealed, kind="requester-secret", row=identity).decode()
-        developer = sms.repository.app_secret(deal.app)
+        developer = material.app_secret
         developer_secret = (
             None
             if developer is None
             else sms.keyring.open(developer.sealed, kind="app-secret", row=row_identity(deal.app)).decode()
         )
-        recipient = sms.repository.recipient(deal.beneficiary)
+        recipient = material.recipient
         if recipient is None:
             raise SecretError("the beneficiary has no result recipient", code="RELEASE_RECIPIENT_MISSING")
-        enclave_key = sms.keyring.open(sealed_enclave_key, kind="enclave-key", row=row_identity(task_hex))
+        enclave_key = sms.keyring.open(
+            material.enclave.sealed, kind="enclave-key", row=row_identity(task_hex)
+        )
         options = sms.options
         token = (
             ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 
 from sqlalchemy import delete, select, update
@@ -32,7 +33,7 @@ from sealrun.services.sms.models import (
     ResultRecipient,
 )
 
-__all__ = ["SEALED_TABLES", "SmsRepository"]
+__all__ = ["SEALED_TABLES", "ReleaseMaterial", "SmsRepository"]
 
 # The tables holding vault envelopes, with the columns that make up each row's identity
 # (bound into the envelope's associated data).
@@ -50,6 +51,17 @@ _AUDIT_RETRIES = 20
 def row_identity(*parts: str) -> str:
     """The identity string of a sealed row (joined with ``/``; addresses lowercased)."""
     return "/".join(part.lower() for part in parts)
+
+
+@dataclass(frozen=True)
+class ReleaseMaterial:
+    """Every stored row one release needs, read in one transaction."""
+
+    enclave: EnclaveKey | None
+    dataset_key: DatasetKey | None
+    requester_secrets: dict[str, RequesterSecret]
+    app_secret: AppSecret | None
+    recipient: ResultRecipient | None
 
 
 class SmsRepository:
@@ -142,6 +154,31 @@ class SmsRepository:
             winner = self.enclave_key(task_id)
             assert winner is not None  # the conflicting insert committed it
             return winner
+
+    def release_material(
+        self,
+        *,
+        task_id: str,
+        dataset: str | None,
+        requester: str,
+        names: list[str],
+        app: str,
+        beneficiary: str,
+    ) -> ReleaseMaterial:
+        """Read the enclave key, dataset key, named requester secrets, app secret and recipient."""
+        with self._transaction() as session:
+            secrets = {}
+            for name in names:
+                row = session.get(RequesterSecret, (requester.lower(), name))
+                if row is not None:
+                    secrets[name] = row
+            return ReleaseMaterial(
+                enclave=session.get(EnclaveKey, task_id),
+                dataset_key=None if dataset is None else session.get(DatasetKey, dataset.lower()),
+                requester_secrets=secrets,
+                app_secret=session.get(AppSecret, app.lower()),
+                recipient=session.get(ResultRecipient, beneficiary.lower()),
+            )
 
     # -- attestation nonces ---------------------------------------------------------------------
     def issue_nonce(self, nonce: str, task_id: str, expires_at: int) -> None:
