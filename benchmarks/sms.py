@@ -127,16 +127,28 @@ class Market:
         )
         self.chain.add_workerpool(WorkerpoolRecord(self.pool, self.pool_owner.address))
         params = json.dumps({"iexec_args": "x", "iexec_secrets": {"1": "api"}})
-        self.chain.add_deal(DealRecord(self.deal, self.app, self.dataset, self.pool, self.requester.address,
-                                       self.requester.address, (1).to_bytes(32, "big"), params, 600))  # fmt: skip
+        self.chain.add_deal(
+            DealRecord(
+                self.deal,
+                self.app,
+                self.dataset,
+                self.pool,
+                self.requester.address,
+                self.requester.address,
+                (1).to_bytes(32, "big"),
+                params,
+                600,
+            )
+        )
         self.chain.add_task(TaskRecord(self.task, self.deal, 0, TaskStatus.ACTIVE, NOW + 10**6))
 
     def signed(self, account: Any, method: str, path: str, body: dict[str, str] | None) -> SignedCall:
         raw = b"" if body is None else json.dumps(body).encode()
         action = request_action(method, path)
         domain = _domain()
-        signature = sign_request(account.key, domain, action=action, body=raw, timestamp=NOW,
-                                 nonce=uuid.uuid4().bytes * 2)  # fmt: skip
+        signature = sign_request(
+            account.key, domain, action=action, body=raw, timestamp=NOW, nonce=uuid.uuid4().bytes * 2
+        )
         return SignedCall(action, raw, signature)
 
     def setup(self, sms: SmsUseCases) -> str:
@@ -159,8 +171,9 @@ class Market:
         authorization = sign_digest(
             bytes(self.pool_owner.key), authorization_digest(self.worker.address, self.task, enclave)
         )
-        return ReleaseRequest(self.task, nonce, self.worker.address, authorization, evidence.to_json(),
-                              str(identity.recipient))  # fmt: skip
+        return ReleaseRequest(
+            self.task, nonce, self.worker.address, authorization, evidence.to_json(), str(identity.recipient)
+        )
 
 
 def _domain() -> Any:
@@ -174,9 +187,17 @@ def _run(
 ) -> dict[str, float]:
     pem = folder / "sim.pem"
     pem.write_bytes(simulator.public_key.to_pem())
-    settings = SmsSettings(data_dir=folder, database_url=database, database_schema=schema, master_key="0x" + "42" * 32,
-                           chain_id=CHAIN_ID, hub=HUB, allow_simulated_evidence=True, simulator_public_key_file=pem,
-                           nonce_ttl=3600)  # fmt: skip
+    settings = SmsSettings(
+        data_dir=folder,
+        database_url=database,
+        database_schema=schema,
+        master_key="0x" + "42" * 32,
+        chain_id=CHAIN_ID,
+        hub=HUB,
+        allow_simulated_evidence=True,
+        simulator_public_key_file=pem,
+        nonce_ttl=3600,
+    )
     market = Market(simulator)
     verifiers = None if verifier is None else {EvidenceType.SIMULATED: verifier}
     components = build_components(settings, chain=market.chain, clock=lambda: NOW, verifiers=verifiers)
@@ -244,18 +265,26 @@ def main(argv: list[str] | None = None) -> int:
                         engine = create_database_engine(url)
                         drop_schema(engine, schema)
                         engine.dispose()
-            results.append({"backend": backend, "evidence": evidence, **figures,
-                            "reference_dcap_verify_p50_ms": reference, "ratio": figures["p50_ms"] / reference})  # fmt: skip
+            results.append(
+                {
+                    "backend": backend,
+                    "evidence": evidence,
+                    **figures,
+                    "reference_dcap_verify_p50_ms": reference,
+                    "ratio": figures["p50_ms"] / reference,
+                }
+            )
     if args.json:
         print(json.dumps({"benchmark": "sms-release", "results": results}, indent=2))
         return 0
-    print(
-        f"SMS attested releases ({args.releases} each); reference: bare dcap-qvl SGX verify p50 = {reference:.2f} ms"
-    )
+    print(f"SMS attested releases ({args.releases} each)")
+    print(f"reference: bare dcap-qvl SGX verify p50 = {reference:.2f} ms")
     print(f"{'backend':<11} {'evidence':<10} {'rel/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p50/ref':>8}")
     for row in results:
-        print(f"{row['backend']:<11} {row['evidence']:<10} {row['per_second']:>8.1f} {row['p50_ms']:>8.2f} "
-              f"{row['p99_ms']:>8.2f} {row['ratio']:>8.2f}")  # fmt: skip
+        print(
+            f"{row['backend']:<11} {row['evidence']:<10} {row['per_second']:>8.1f} {row['p50_ms']:>8.2f} "
+            f"{row['p99_ms']:>8.2f} {row['ratio']:>8.2f}"
+        )
     return 0
 
 
