@@ -111,7 +111,8 @@ def task_logs(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Download and open a failed task's sealed logs (only the requester's result key opens them)."""
-    from sealrun.core.sealing import Identity, open_bytes
+    from sealrun.cli.journey import open_result
+    from sealrun.core.sealing import Identity
 
     out = Output(json_out)
     wanted = parse_bytes32(task_id, "task id")
@@ -123,13 +124,17 @@ def task_logs(
     )
     identity = _identity(session, key)
     assert isinstance(identity, Identity)
-    text = open_bytes(sealed.read_bytes(), [identity]).decode("utf-8", "replace")
-    data = {**results.describe(followed), "sealed_logs": str(sealed), "logs": text}
+    opened_root = session.config.path.parent / "tee" / "outputs"
+    folder, files = open_result(sealed, opened_root if opened_root.is_dir() else Path.cwd(), identity)
+    logs = {f.relative_to(folder).as_posix(): f.read_text("utf-8", "replace") for f in files}
+    data = {**results.describe(followed), "sealed_logs": str(sealed), "opened": str(folder), "logs": logs}
 
     def human(console: Console) -> None:
         failure = data.get("failure") or {}
         console.print(f"[bold]task[/bold] 0x{wanted.hex()}: {data['status']} {failure.get('name', '')}")
-        console.print(text, markup=False, end="")
+        for name, text in logs.items():
+            console.rule(name)
+            console.print(text, markup=False, end="")
 
     out.result(data, human)
 

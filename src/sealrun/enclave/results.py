@@ -5,6 +5,10 @@ root; the upload is ``PUT /v1/blobs/{sha256}`` with the per-task bearer token (s
 :mod:`sealrun.adapters.storeclient`). A ``file:`` URL or an empty one means "keep it
 local" (the developer loop): nothing is uploaded and the report carries no upload URL.
 A failed upload is ``RESULT_UPLOAD_FAILED``.
+
+The sealed logs go to the same store with the same token (:func:`upload_logs`), so a
+requester can fetch them by the digest a failure receipt names; a failed log upload never
+changes the task's outcome (the receipt stands, the logs stay with the worker).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sealrun.core.tasks import FailureCode, SecretsBundle
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.errors import StorageError
 
-__all__ = ["upload_result"]
+__all__ = ["upload_logs", "upload_result"]
 
 _COLLECTION = "/v1/blobs"
 
@@ -38,5 +42,19 @@ def upload_result(sealed: Path, task: SecretsBundle) -> str | None:
         raise TaskFailedError(
             FailureCode.RESULT_UPLOAD_FAILED, f"the result upload failed: {error.code}"
         ) from error
+    finally:
+        store.close()
+
+
+def upload_logs(sealed: Path, task: SecretsBundle) -> str | None:
+    """Upload the sealed logs like the result, best effort; return their URL or ``None``."""
+    url = task.result_upload.url
+    if urlparse(url).scheme not in ("http", "https"):
+        return None
+    store = StoreClient(url.rstrip("/").removesuffix(_COLLECTION))
+    try:
+        return store.upload_with_token(sealed, task.result_upload.token).url
+    except StorageError:
+        return None
     finally:
         store.close()

@@ -29,7 +29,7 @@ import httpx
 from eth_account import Account
 
 from sealrun.adapters.bundlefiles import AppBundle, load_bundle
-from sealrun.adapters.sandbox import BubblewrapSandbox, SandboxLimits, SandboxOutcome, SandboxSpec
+from sealrun.adapters.sandbox import SandboxLimits, SandboxOutcome, SandboxRunner, SandboxSpec
 from sealrun.adapters.tee import FailureReceipt, LogsInfo, Quoter, ResultInfo, RunReport, Timings
 from sealrun.core.tasks import (
     FailureCode,
@@ -45,7 +45,7 @@ from sealrun.enclave.envelopes import seal_archive, seal_folder
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.outputs import archive_entries, scan_output
 from sealrun.enclave.precompute import prepare_inputs
-from sealrun.enclave.results import upload_result
+from sealrun.enclave.results import upload_logs, upload_result
 from sealrun.enclave.secrets import SecretsSource
 from sealrun.enclave.workspace import Workspace
 from sealrun.errors import EnclaveError, SandboxError
@@ -89,7 +89,7 @@ class EnclaveRuntime:
     def __init__(
         self,
         *,
-        sandbox: BubblewrapSandbox,
+        sandbox: SandboxRunner,
         make_quoter: Callable[[bytes], Quoter],
         settings: RuntimeSettings | None = None,
         http: httpx.Client | None = None,
@@ -252,6 +252,7 @@ class EnclaveRuntime:
         enclave_log = space.logs / "enclave.log"
         enclave_log.write_text("".join(line + "\n" for line in state.log))
         checksum, size = seal_folder(space.logs, space.sealed_logs, task.beneficiary_recipient)
+        upload_logs(space.sealed_logs, task)
         outcome = state.outcome
         return LogsInfo(
             sealed_path=str(space.sealed_logs),
