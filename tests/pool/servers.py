@@ -33,22 +33,29 @@ class ServiceProcess:
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, timeout: float = 60.0) -> ServiceProcess:
-        """Start the process and wait until its health URL answers 200."""
+    def start(self, *, timeout: float = 180.0, wait: bool = True) -> ServiceProcess:
+        """Start the process and (unless ``wait`` is false) wait until its health URL answers 200."""
         environment = {**os.environ, **self.env}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module], env=environment, stdout=out, stderr=subprocess.STDOUT
             )
+        if wait:
+            self.wait_healthy(timeout=timeout)
+        return self
+
+    def wait_healthy(self, *, timeout: float = 180.0) -> None:
+        """Wait until the health URL answers 200 (raises with the log's tail otherwise)."""
+        assert self.process is not None
         if self.health_url is None:
-            return self
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited early:\n{self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(self.health_url, timeout=2).status_code == 200:
-                    return self
+                    return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)

@@ -270,3 +270,25 @@ def test_state_survives_a_scheduler_restart(database_url: str) -> None:
         assert client.get("/v1/status").json()["tasks"] == {"pending": 2, "running": 1}
         worker = harness.worker(key)
         assert [t["task_id"] for t in worker.heartbeat()] == [first["task_id"]]
+
+
+def test_after_a_restart_workers_get_a_full_timeout_to_come_back(database_url: str) -> None:
+    events, sms, clock = FakeEvents(), FakeSms(), [NOW]
+    parts = SchedulerParts(chain_id=CHAIN_ID, events=events, categories=Categories(), challenges=sms)
+    with TestClient(
+        create_app(settings_for(database_url), parts, clock=lambda: clock[0]), base_url="http://s"
+    ) as client:
+        harness = Harness(events=events, sms=sms, clock=clock, client=client)
+        events.queue.append(deal_event(DEAL, volume=1))
+        harness.follow()
+        worker = harness.worker()
+        worker.register(slots=1, tee="simulated", holding=[])
+        assert worker.next(wait=0) is not None
+    clock[0] += 600  # the scheduler was down for ten minutes: no heartbeat could arrive
+    with TestClient(
+        create_app(settings_for(database_url), parts, clock=lambda: clock[0]), base_url="http://s"
+    ) as client:
+        harness = Harness(events=events, sms=sms, clock=clock, client=client)
+        assert harness.sweep() == 0
+        clock[0] += 31
+        assert harness.sweep() == 1  # still silent a full timeout after the restart: lost

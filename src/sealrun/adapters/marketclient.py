@@ -48,7 +48,7 @@ class MarketClient:
     """Talks to one market over HTTP.
 
     Args:
-        base_url: the market's root URL, e.g. ``http://127.0.0.1:8702``.
+        base_url: the market's root URL, e.g. ``http://127.0.0.1:8704``.
         http: an httpx client to use instead of a new one (tests pass an in-process client).
         timeout: seconds per request.
     """

@@ -34,4 +34,4 @@ class MarketSettings(BaseSettings):
     poll_interval: float = Field(default=1.0, gt=0)
     request_window: int = Field(default=300, gt=0)
     host: str = "127.0.0.1"
-    port: int = Field(default=8702, ge=0, le=65535)
+    port: int = Field(default=8704, ge=0, le=65535)

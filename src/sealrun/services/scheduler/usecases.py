@@ -101,6 +101,7 @@ class SchedulerService:
         self._clock = clock
         self.worker_timeout = worker_timeout
         self._allowed = {to_checksum_address(a) for a in allowed_workers}
+        self._started = clock()
 
     # -- the chain ------------------------------------------------------------------------
 
@@ -223,8 +224,14 @@ class SchedulerService:
         return self.board.report(task.lower(), worker, status, detail, now=self._clock())
 
     def sweep(self) -> int:
-        """Take tasks back from lost workers; returns how many were taken back."""
+        """Take tasks back from lost workers; returns how many were taken back.
+
+        Right after the scheduler (re)starts, workers could not heartbeat while it was down:
+        they get one full ``worker_timeout`` to show up before any task is taken from them.
+        """
         now = self._clock()
+        if now - self._started < self.worker_timeout:
+            return 0
         taken = 0
         for task, deal in self.board.lost(now=now, timeout=self.worker_timeout):
             expire = now + deal.max_time > deal.deadline

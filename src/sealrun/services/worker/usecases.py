@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -27,13 +28,15 @@ from typing import Any, Protocol
 
 from sealrun.adapters.chain.models import HubTaskStatus
 from sealrun.adapters.tee import EnclaveLaunch, RunReport, TeeBackend
-from sealrun.errors import SealrunError
+from sealrun.errors import SealrunError, ServiceError
 from sealrun.services.worker.journal import JournalEntry, TaskJournal
 from sealrun.services.worker.settlement import Settlement, deal_from_assignment
 
 __all__ = ["SchedulerPort", "Worker", "enclave_arguments"]
 
 log = logging.getLogger(__name__)
+
+_REGISTER_ATTEMPTS = 300
 
 
 class SchedulerPort(Protocol):
@@ -133,9 +136,17 @@ class Worker:
             The tasks the scheduler took back (this worker restarted without them).
         """
         resumable = self.recover()
-        answer = self._scheduler.register(
-            slots=self.slots, tee=self._tee.name, holding=[entry.task_id for entry in resumable]
-        )
+        holding = [entry.task_id for entry in resumable]
+        for attempt in range(_REGISTER_ATTEMPTS):
+            try:
+                answer = self._scheduler.register(slots=self.slots, tee=self._tee.name, holding=holding)
+                break
+            except ServiceError as error:
+                # The scheduler may still be starting (or restarting): wait for it a while.
+                if error.code != "SCHEDULER_UNREACHABLE" or attempt == _REGISTER_ATTEMPTS - 1:
+                    raise
+                log.info("the scheduler is not reachable yet; retrying")
+                time.sleep(1.0)
         self.heartbeat_interval = float(answer.get("heartbeat_interval", 5.0))
         for entry in resumable:
             self._spawn(entry.task_id, lambda entry=entry: self._settle(entry))  # type: ignore[misc]
