@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -76,11 +75,6 @@ def claim(
     out = Output(json_out)
     wanted = [parse_bytes32(t, "task id") for t in task_ids]
     market = Session.load(config, chain, wallet, password_file).market(wallet=True)
-    first = market.task(wanted[0])
-    if first is not None and first.deadline > time.time():
-        out.info(
-            f"note: the final deadline is {first.deadline} (unix time); the hub refuses claims before it"
-        )
     out.confirm(f"Claim {len(wanted)} task(s) (costs gas)?", yes=yes)
     receipt = market.claim(wanted)
     out.result({"claimed": wanted, "tx": receipt.tx_hash})
