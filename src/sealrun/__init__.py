@@ -1,115 +1,278 @@
 """sealrun: run a program over private data on machines you don't trust.
 
 This module is the SDK facade: every public name is listed in ``__all__`` (sorted) and
-imported from the private module that defines it. Importing it does no work.
+resolved lazily (PEP 562) from the private module that defines it, so importing
+``sealrun`` does no work and a command that needs no chain never loads web3. Type
+checkers see the same names through the ``TYPE_CHECKING`` imports below;
+``tests/unit/test_exports.py`` checks the two lists agree.
 """
 
-from sealrun.adapters.bundlefiles import AppBundle, load_bundle
-from sealrun.adapters.chain import (
-    AnvilNode,
-    App,
-    Balance,
-    Category,
-    ChainEvent,
-    ChainServer,
-    Checkpoint,
-    Dataset,
-    Deal,
-    DealIndex,
-    Deployment,
-    EmbeddedChain,
-    EventReader,
-    FileCheckpoint,
-    HubChainReader,
-    HubClient,
-    HubTaskStatus,
-    Marketplace,
-    Receipt,
-    RegistryClient,
-    Rpc,
-    SqlCheckpoint,
-    Task,
-    TokenClient,
-    TransactionSender,
-    Workerpool,
-    deploy_marketplace,
-    find_anvil,
-    fund_accounts,
-)
-from sealrun.adapters.keystore import Keystore, PasswordSource, Wallet
-from sealrun.adapters.profiles import ChainProfile, ProjectConfig
-from sealrun.adapters.sandbox import BubblewrapSandbox, SandboxLimits
-from sealrun.adapters.sealedfiles import (
-    OpenedPath,
-    SealedFile,
-    open_path,
-    read_identity,
-    read_recipient,
-    seal_path,
-    write_identity,
-)
-from sealrun.adapters.tee import EnclaveLaunch, RunReport, SimulatedTee
-from sealrun.core.attestation import (
-    Claims,
-    Evidence,
-    EvidenceType,
-    EvidenceVerifier,
-    Policy,
-    PolicyVerdict,
-    SimulatedVerifier,
-    SimulatorKey,
-    SimulatorPublicKey,
-    make_simulated_evidence,
-    report_data_for,
-    standard_verifier,
-    verify_report_data,
-)
-from sealrun.core.bundles import AppManifest, bundle_fingerprint, parse_manifest
-from sealrun.core.orders import (
-    AppOrder,
-    DatasetOrder,
-    Domain,
-    MatchContext,
-    MatchPlan,
-    RequestOrder,
-    TagBit,
-    WorkerpoolOrder,
-    check_match,
-    dumps_order,
-    loads_order,
-    make_tag,
-    order_hash,
-    recover_order_signer,
-    sign_order,
-    typed_data,
-)
-from sealrun.core.sealing import (
-    Identity,
-    OpenInfo,
-    Recipient,
-    SealInfo,
-    open_bytes,
-    open_stream,
-    seal_bytes,
-    seal_stream,
-)
-from sealrun.core.tasks import FailureCode
-from sealrun.errors import (
-    AttestationError,
-    ChainError,
-    ConfigError,
-    EnclaveError,
-    OrderError,
-    RequestError,
-    SandboxError,
-    SealError,
-    SealrunError,
-    SecretError,
-    ServiceError,
-    StorageError,
-    UnpackError,
-    WalletError,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sealrun.adapters.bundlefiles import (
+        AppBundle,
+        load_bundle,
+    )
+    from sealrun.adapters.chain import (
+        AnvilNode,
+        App,
+        Balance,
+        Category,
+        ChainEvent,
+        ChainServer,
+        Checkpoint,
+        Dataset,
+        Deal,
+        DealIndex,
+        Deployment,
+        EmbeddedChain,
+        EventReader,
+        FileCheckpoint,
+        HubChainReader,
+        HubClient,
+        HubTaskStatus,
+        Marketplace,
+        Receipt,
+        RegistryClient,
+        Rpc,
+        SqlCheckpoint,
+        Task,
+        TokenClient,
+        TransactionSender,
+        Workerpool,
+        deploy_marketplace,
+        find_anvil,
+        fund_accounts,
+    )
+    from sealrun.adapters.keystore import (
+        Keystore,
+        PasswordSource,
+        Wallet,
+    )
+    from sealrun.adapters.profiles import (
+        ChainProfile,
+        ProjectConfig,
+    )
+    from sealrun.adapters.sandbox import (
+        BubblewrapSandbox,
+        SandboxLimits,
+    )
+    from sealrun.adapters.sealedfiles import (
+        OpenedPath,
+        SealedFile,
+        open_path,
+        read_identity,
+        read_recipient,
+        seal_path,
+        write_identity,
+    )
+    from sealrun.adapters.tee import (
+        EnclaveLaunch,
+        RunReport,
+        SimulatedTee,
+    )
+    from sealrun.core.attestation import (
+        Claims,
+        Evidence,
+        EvidenceType,
+        EvidenceVerifier,
+        Policy,
+        PolicyVerdict,
+        SimulatedVerifier,
+        SimulatorKey,
+        SimulatorPublicKey,
+        make_simulated_evidence,
+        report_data_for,
+        standard_verifier,
+        verify_report_data,
+    )
+    from sealrun.core.bundles import (
+        AppManifest,
+        bundle_fingerprint,
+        parse_manifest,
+    )
+    from sealrun.core.orders import (
+        AppOrder,
+        DatasetOrder,
+        Domain,
+        MatchContext,
+        MatchPlan,
+        RequestOrder,
+        TagBit,
+        WorkerpoolOrder,
+        check_match,
+        dumps_order,
+        loads_order,
+        make_tag,
+        order_hash,
+        recover_order_signer,
+        sign_order,
+        typed_data,
+    )
+    from sealrun.core.sealing import (
+        Identity,
+        OpenInfo,
+        Recipient,
+        SealInfo,
+        open_bytes,
+        open_stream,
+        seal_bytes,
+        seal_stream,
+    )
+    from sealrun.core.tasks import (
+        FailureCode,
+    )
+    from sealrun.errors import (
+        AttestationError,
+        ChainError,
+        ConfigError,
+        EnclaveError,
+        OrderError,
+        RequestError,
+        SandboxError,
+        SealError,
+        SealrunError,
+        SecretError,
+        ServiceError,
+        StorageError,
+        UnpackError,
+        WalletError,
+    )
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "sealrun.adapters.bundlefiles": (
+        "AppBundle",
+        "load_bundle",
+    ),
+    "sealrun.adapters.chain": (
+        "AnvilNode",
+        "App",
+        "Balance",
+        "Category",
+        "ChainEvent",
+        "ChainServer",
+        "Checkpoint",
+        "Dataset",
+        "Deal",
+        "DealIndex",
+        "Deployment",
+        "EmbeddedChain",
+        "EventReader",
+        "FileCheckpoint",
+        "HubChainReader",
+        "HubClient",
+        "HubTaskStatus",
+        "Marketplace",
+        "Receipt",
+        "RegistryClient",
+        "Rpc",
+        "SqlCheckpoint",
+        "Task",
+        "TokenClient",
+        "TransactionSender",
+        "Workerpool",
+        "deploy_marketplace",
+        "find_anvil",
+        "fund_accounts",
+    ),
+    "sealrun.adapters.keystore": (
+        "Keystore",
+        "PasswordSource",
+        "Wallet",
+    ),
+    "sealrun.adapters.profiles": (
+        "ChainProfile",
+        "ProjectConfig",
+    ),
+    "sealrun.adapters.sandbox": (
+        "BubblewrapSandbox",
+        "SandboxLimits",
+    ),
+    "sealrun.adapters.sealedfiles": (
+        "OpenedPath",
+        "SealedFile",
+        "open_path",
+        "read_identity",
+        "read_recipient",
+        "seal_path",
+        "write_identity",
+    ),
+    "sealrun.adapters.tee": (
+        "EnclaveLaunch",
+        "RunReport",
+        "SimulatedTee",
+    ),
+    "sealrun.core.attestation": (
+        "Claims",
+        "Evidence",
+        "EvidenceType",
+        "EvidenceVerifier",
+        "Policy",
+        "PolicyVerdict",
+        "SimulatedVerifier",
+        "SimulatorKey",
+        "SimulatorPublicKey",
+        "make_simulated_evidence",
+        "report_data_for",
+        "standard_verifier",
+        "verify_report_data",
+    ),
+    "sealrun.core.bundles": (
+        "AppManifest",
+        "bundle_fingerprint",
+        "parse_manifest",
+    ),
+    "sealrun.core.orders": (
+        "AppOrder",
+        "DatasetOrder",
+        "Domain",
+        "MatchContext",
+        "MatchPlan",
+        "RequestOrder",
+        "TagBit",
+        "WorkerpoolOrder",
+        "check_match",
+        "dumps_order",
+        "loads_order",
+        "make_tag",
+        "order_hash",
+        "recover_order_signer",
+        "sign_order",
+        "typed_data",
+    ),
+    "sealrun.core.sealing": (
+        "Identity",
+        "OpenInfo",
+        "Recipient",
+        "SealInfo",
+        "open_bytes",
+        "open_stream",
+        "seal_bytes",
+        "seal_stream",
+    ),
+    "sealrun.core.tasks": ("FailureCode",),
+    "sealrun.errors": (
+        "AttestationError",
+        "ChainError",
+        "ConfigError",
+        "EnclaveError",
+        "OrderError",
+        "RequestError",
+        "SandboxError",
+        "SealError",
+        "SealrunError",
+        "SecretError",
+        "ServiceError",
+        "StorageError",
+        "UnpackError",
+        "WalletError",
+    ),
+}
+_ORIGIN = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "AnvilNode",
@@ -216,3 +379,16 @@ __all__ = [
     "verify_report_data",
     "write_identity",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _ORIGIN.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sealrun' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
