@@ -110,7 +110,7 @@ def test_bad_input_gives_one_error_line(project: Path) -> None:
 
 
 def test_demo_json(tmp_path: Path) -> None:
-    result = ok(tmp_path, "demo", "--size-mib", "1")
+    result = ok(tmp_path, "demo", "--local", "--size-mib", "1")
     assert result["status"] == "ok"
     outputs = result["outputs"]
     assert isinstance(outputs, dict)

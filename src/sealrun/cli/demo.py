@@ -1,20 +1,21 @@
-"""``sealrun demo``: the main job, for now a local seal → open round trip of a sample folder.
+"""``sealrun demo``: the whole confidential journey, unattended, on a fresh local devnet.
 
-It makes a sample folder (text, JSON, a random binary of ``--size-mib``), a result key pair,
-seals the folder (age v1, deterministic archive), opens it again, checks every byte, and —
-when the ``age`` command is installed — checks that ``age -d`` opens the same sealed file.
-Each step prints its timing and paths; ``--json`` prints one object with ``status``,
-``outputs`` and ``timings``. A later issue turns this into the whole marketplace demo.
+It makes a throwaway project in ``--workdir`` (a wallet, ``tee/`` folders, a result key),
+starts an embedded devnet (chain, contracts, store, SMS, market, scheduler, a worker),
+publishes the bundled example app (``examples/render-scene``: a pure-Python ray tracer),
+puts a private 3D scene in ``tee/inputs``, pushes it sealed (``tee encryptedpush``), buys one
+task from the order book, follows it to COMPLETED, downloads the sealed result and opens it:
+the rendered image lands in ``tee/outputs``. Each step prints its time; ``--json`` prints one
+object with ``task_id``, ``status``, ``outputs`` (the decrypted files) and ``timings``
+(seconds per stage). The devnet is stopped at the end unless ``--keep``.
+``--local`` runs the old local seal/open round trip instead (no marketplace).
 """
 
 from __future__ import annotations
 
-import filecmp
-import hashlib
-import json
 import os
+import secrets
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,140 +23,203 @@ from typing import Any, TypeVar
 
 import typer
 
-from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, write_identity
+from sealrun.cli.localdemo import _prepare, local_demo
 from sealrun.cli.output import JSON_OPTION, Output
-from sealrun.core.sealing import Identity
-from sealrun.errors import ConfigError, SealError
+from sealrun.errors import ConfigError, SealrunError
 
 __all__ = ["demo"]
 
-_MARKER = ".sealrun-demo"
-_WORKDIR = typer.Option(Path("sealrun-demo"), "--workdir", help="Folder for the demo's files (recreated).")
-_SIZE = typer.Option(64, "--size-mib", min=0, max=65536, help="Size of the sample's random binary file.")
-
 T = TypeVar("T")
 
-
-def _prepare(workdir: Path) -> None:
-    if workdir.exists():
-        if any(workdir.iterdir()) and not (workdir / _MARKER).exists():
-            raise ConfigError(
-                f"{workdir} exists and is not a sealrun demo folder; choose --workdir.", code="USAGE"
-            )
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    (workdir / _MARKER).write_text("made by `sealrun demo`; deleted and recreated by it\n", encoding="utf-8")
+_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+_WORKDIR = typer.Option(Path("sealrun-demo"), "--workdir", help="Folder for the demo's files (recreated).")
+_CHAIN = typer.Option("embedded", "--chain", help="embedded (py-evm) or anvil.")
+_SIZE = typer.Option(64, "--size-mib", min=0, max=65536, help="--local only: size of the random sample.")
+_PASSWORD_FILE = "wallet-password.txt"  # noqa: S105 (a file name)
 
 
-def _sample(folder: Path, size_mib: int) -> None:
-    (folder / "notes").mkdir(parents=True)
-    (folder / "notes" / "readme.txt").write_text(
-        "Private data: only the key holder reads this.\n", encoding="utf-8"
+class _Steps:
+    """Runs named stages, prints each with its time, keeps the timings."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.timings: dict[str, float] = {}
+
+    def run(self, name: str, action: Callable[[], T], detail: Callable[[T], str]) -> T:
+        started = time.perf_counter()
+        value = action()
+        self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - started, 3)
+        self.out.info(f"[bold]{name:<13}[/bold] {time.perf_counter() - started:7.2f} s  {detail(value)}")
+        return value
+
+
+def _project(workdir: Path) -> tuple[Path, str]:
+    """A project in ``workdir``: sealrun.toml and a wallet with a generated password (0600).
+
+    Returns:
+        The password file and the wallet's address.
+    """
+    from sealrun.adapters.keystore import Keystore
+    from sealrun.adapters.profiles import default_config
+
+    workdir.chmod(0o711)  # the app sandbox's user must traverse it to the task folders
+    config = default_config(
+        workdir / "sealrun.toml", embedded_url="http://127.0.0.1:8545", anvil_url="http://127.0.0.1:8546"
     )
-    records = [{"patient": index, "reading": index * 7 % 113} for index in range(1000)]
-    (folder / "records.json").write_text(json.dumps(records), encoding="utf-8")
-    with (folder / "scan.bin").open("wb") as out:
-        for _ in range(size_mib):
-            out.write(os.urandom(1 << 20))
+    config.save()
+    password = secrets.token_urlsafe(18)
+    password_file = workdir / _PASSWORD_FILE
+    password_file.write_text(password, encoding="utf-8")
+    password_file.chmod(0o600)
+    created = Keystore(config.wallet_dir, scrypt_n=2**12).create(config.wallet, password)
+    return password_file, created.address
 
 
-def _age_interop(sealed: Path, key: Path) -> str:
-    """``age -d`` the sealed folder and compare the tar's sha256 with ours, or say why not."""
-    if shutil.which("age") is None:
-        return "skipped (age not installed)"
-    digest = hashlib.sha256()
-    with subprocess.Popen(["age", "-d", "-i", str(key), str(sealed)], stdout=subprocess.PIPE) as process:
-        assert process.stdout is not None
-        while chunk := process.stdout.read(1 << 20):
-            digest.update(chunk)
-    if process.returncode != 0:
-        raise SealError("`age -d` could not open the sealed folder.", code="DEMO_AGE_INTEROP")
-    return "0x" + digest.hexdigest()
+def _deploy_app(journey: Any, bundle: Path) -> str:
+    """Register the example app and publish an app order for it (free, 1000 tasks)."""
+    from sealrun.adapters.bundlefiles import load_bundle
+    from sealrun.cli.journey import TEE_TAG
+    from sealrun.core.orders import AppOrder
+
+    loaded = load_bundle(bundle)
+    app = journey.market.registry.create_app(
+        name=loaded.manifest.name,
+        bundle_uri=bundle.as_uri(),
+        checksum=loaded.fingerprint,
+        fingerprint=loaded.fingerprint,
+        tee_technology=(1 << 1).to_bytes(32, "big"),
+    )
+    order = journey.market.sign(
+        AppOrder(app=app.address, appprice=0, volume=1000, tag=TEE_TAG, salt=secrets.token_bytes(32))
+    )
+    journey.publish("app", order)
+    return str(app.address)
+
+
+def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> dict[str, Any]:
+    from sealrun.adapters.profiles import ProjectConfig
+    from sealrun.cli import results
+    from sealrun.cli.journey import Journey, open_result, result_identity
+    from sealrun.cli.session import Session
+    from sealrun.cli.tee import TEE_FOLDERS
+    from sealrun.devnet.launch import DevnetOptions, down, up
+    from sealrun.devnet.state import DEFAULT_STATE_DIR
+
+    bundle = _EXAMPLES / "render-scene"
+    if not (bundle / "sealrun-app.toml").is_file():
+        raise ConfigError(f"the example app is missing at {bundle}", code="DEMO_EXAMPLE_MISSING")
+    steps = _Steps(out)
+    password_file, address = steps.run(
+        "project", lambda: _project(workdir), lambda p: f"{workdir} (sealrun.toml, wallet {p[1]})"
+    )
+    config = ProjectConfig.load(workdir / "sealrun.toml")
+    state_dir = workdir / DEFAULT_STATE_DIR
+    funded = [address]
+    state = steps.run(
+        "devnet up",
+        lambda: up(
+            DevnetOptions(
+                state_dir=state_dir, chain="anvil" if chain == "anvil" else "embedded", fund=funded
+            ),
+            progress=lambda m: out.info(f"  devnet: {m}"),
+        ),
+        lambda s: f"{s.chain} chain {s.rpc_url}, hub {s.hub}, {len(s.processes)} processes",
+    )
+    result: dict[str, Any] = {"workdir": str(workdir), "devnet": str(state.path)}
+    try:
+        session = Session(config, password_file=password_file)
+        journey = steps.run("wallet", lambda: Journey(session), lambda j: f"requester {j.account.address}")
+
+        def tee_init() -> Path:
+            for folder in TEE_FOLDERS:
+                (workdir / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy(bundle / "scene.json", workdir / "tee" / "inputs" / "scene.json")
+            return result_identity(workdir, create=True)[0]
+
+        steps.run("tee init", tee_init, lambda key: f"tee/inputs/scene.json (private), result key {key}")
+        app = steps.run("app deploy", lambda: _deploy_app(journey, bundle), lambda a: f"render-scene at {a}")
+        pushed = steps.run(
+            "encryptedpush",
+            lambda: journey.encrypted_push(app, workdir / "tee" / "inputs"),
+            lambda p: f"dataset {p['dataset']} ({p['checksum'][:18]}…), key in the SMS",
+        )
+        orders = steps.run(
+            "orderbook",
+            lambda: journey.find_orders(app, pushed["dataset"], None, None),
+            lambda o: f"workerpool {o[2].workerpool} at {o[2].workerpoolprice} per task",
+        )
+        request = journey.request(*orders, args="")
+        filled = steps.run(
+            "order fill",
+            lambda: journey.fill(*orders, request),
+            lambda f: f"deal 0x{f[0].deal_id.hex()[:16]}…, task 0x{f[1].hex()}, price {f[2]}",
+        )
+        task_id = filled[1]
+        result["task_id"] = "0x" + task_id.hex()
+        followed = steps.run(
+            "task",
+            lambda: results.follow(
+                journey.market,
+                task_id,
+                start_block=state.deploy_block,
+                watch=True,
+                timeout=600,
+                on_change=lambda t: out.info(f"  task status: {t.status}"),
+            ),
+            lambda f: f"{f.status} (scheduled, attested, rendered, sealed, settled on chain)",
+        )
+        result.update(status=followed.status, task=results.describe(followed))
+        if followed.status != "COMPLETED":
+            raise SealrunError(f"the demo task ended {followed.status}", code="DEMO_TASK_FAILED")
+        sealed = steps.run(
+            "download",
+            lambda: results.download_result(followed, workdir / "tee" / "encryptedOutputs"),
+            lambda p: f"{p} ({p.stat().st_size} bytes, sealed)",
+        )
+        identity = result_identity(workdir, create=False)[1]
+        opened = steps.run(
+            "decrypt",
+            lambda: open_result(sealed, workdir / "tee" / "outputs", identity),
+            lambda o: f"{o[0]} ({len(o[1])} files)",
+        )
+        result["outputs"] = [str(p) for p in opened[1]]
+        images = [p for p in opened[1] if p.suffix == ".png"]
+        result["image"] = str(images[0]) if images else None
+    finally:
+        if keep:
+            out.info(
+                f"devnet kept running: `sealrun devnet down --config {workdir / 'sealrun.toml'}` stops it"
+            )
+        else:
+            steps.run("devnet down", lambda: down(state), lambda d: f"stopped {d['stopped']}")
+        result["timings"] = steps.timings
+    return result
 
 
 def demo(
     workdir: Path = _WORKDIR,
+    chain: str = _CHAIN,
+    keep: bool = typer.Option(False, "--keep", help="Leave the devnet running at the end."),
+    local: bool = typer.Option(False, "--local", help="Only seal and open a sample folder locally."),
     size_mib: int = _SIZE,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Seal a sample folder and open it again, with timings (the quick start's main job)."""
+    """Run the whole confidential journey on a fresh local devnet and print each step's time."""
+    if local:
+        local_demo(workdir=workdir, size_mib=size_mib, json_out=json_out)
+        return
+    if chain not in ("embedded", "anvil"):
+        raise ConfigError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
     out = Output(json_out)
-    timings: dict[str, float] = {}
-
-    def step(name: str, action: Callable[[], T], detail: Callable[[T], str]) -> T:
-        started = time.perf_counter()
-        value = action()
-        timings[name] = round(time.perf_counter() - started, 4)
-        out.info(f"[bold]{name:<12}[/bold] {timings[name]:8.3f} s  {detail(value)}")
-        return value
-
     workdir = workdir.resolve()
     _prepare(workdir)
-    inputs, sealed_path = workdir / "inputs", workdir / "sealed" / "inputs.age"
-    key_path, opened_path = workdir / "keys" / "result.key", workdir / "outputs" / "inputs"
-    sealed_path.parent.mkdir()
-    opened_path.parent.mkdir()
-    step("sample", lambda: _sample(inputs, size_mib), lambda _: f"{inputs} ({size_mib} MiB random + text)")
-    identity = step(
-        "keys",
-        lambda: read_identity(write_identity(key_path, Identity.generate())),
-        lambda ident: f"{key_path} (0600) → {ident.recipient}",
-    )
-    sealed = step(
-        "seal",
-        lambda: seal_path(inputs, sealed_path, [identity.recipient]),
-        lambda s: f"{s.path} ({s.ciphertext_size} bytes, checksum {s.checksum})",
-    )
-    opened = step(
-        "open",
-        lambda: open_path(sealed_path, opened_path, [identity]),
-        lambda o: f"{o.path} ({o.files} files, {o.plaintext_size} bytes)",
-    )
-    same = step(
-        "verify", lambda: _same_tree(inputs, opened_path), lambda ok: "identical" if ok else "DIFFERENT"
-    )
-    if not same:
-        raise SealError("The opened folder differs from the original.", code="DEMO_MISMATCH")
-    interop = step(
-        "age -d", lambda: _age_interop(sealed_path, key_path), lambda digest: f"tar sha256 {digest}"
-    )
-    rates = {
-        name: round(sealed.plaintext_size / timings[name] / 1e6, 1)
-        for name in ("seal", "open")
-        if timings[name] > 0
-    }
-    result: dict[str, Any] = {
-        "status": "ok",
-        "outputs": {
-            "inputs": str(inputs),
-            "identity_file": str(key_path),
-            "recipient": str(identity.recipient),
-            "sealed": str(sealed.path),
-            "checksum": sealed.checksum,
-            "opened": str(opened.path),
-            "age_interop": interop,
-        },
-        "sizes": {"plaintext": sealed.plaintext_size, "ciphertext": sealed.ciphertext_size},
-        "throughput_mb_s": rates,
-        "timings": timings,
-    }
-    out.result(
-        result,
-        lambda console: console.print(f"[green]ok[/green]: sealed and opened {inputs} → {opened.path}"),
-    )
+    os.environ.pop("SEALRUN_DEVNET", None)  # the demo's own devnet, not one named elsewhere
+    begun = time.perf_counter()
+    result = _journey(out, workdir, chain, keep)
+    result["timings"]["total"] = round(time.perf_counter() - begun, 3)
 
+    def human(console: Any) -> None:
+        console.print(f"[green]{result['status']}[/green]: task {result['task_id']}")
+        console.print(f"decrypted image: [bold]{result['image']}[/bold]")
 
-def _same_tree(left: Path, right: Path) -> bool:
-    comparison = filecmp.dircmp(left, right)
-    pending = [comparison]
-    while pending:
-        current = pending.pop()
-        if current.left_only or current.right_only or current.funny_files:
-            return False
-        _, mismatch, errors = filecmp.cmpfiles(
-            current.left, current.right, current.common_files, shallow=False
-        )
-        if mismatch or errors:
-            return False
-        pending.extend(current.subdirs.values())
-    return True
+    out.result(result, human)
