@@ -1,4 +1,6 @@
-"""``sealrun app``: app bundles. ``deploy`` registers a bundle on chain, ``show`` reads it back.
+"""``sealrun app``: app bundles. ``deploy`` registers a bundle on chain, ``show`` reads it back;
+``init`` makes a template bundle, ``fingerprint`` measures one, and ``test`` runs it locally
+through the real sandbox and pre/post-compute (``docs/enclave.md``).
 
 ``app deploy`` computes the bundle's fingerprint (our MRENCLAVE) from the folder with
 :func:`sealrun.adapters.bundlefiles.load_bundle`; the fingerprint is what the SMS compares

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-__all__ = ["SandboxLimits", "SandboxOutcome", "SandboxSpec"]
+__all__ = ["SandboxLimits", "SandboxOutcome", "SandboxRunner", "SandboxSpec"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,23 @@ class SandboxOutcome:
     def succeeded(self) -> bool:
         """Whether the app exited 0 within its limits."""
         return self.exit_status == 0 and not self.timed_out
+
+
+class SandboxRunner(Protocol):
+    """What the enclave runtime needs from a sandbox (bubblewrap today; see decision 0003).
+
+    ``drop_privileges`` says whether the app runs as another host user, ``host_uid`` and
+    ``host_gid`` which (the runtime gives that user access to the task's folders).
+    """
+
+    drop_privileges: bool
+    host_uid: int
+    host_gid: int
+
+    def run(self, spec: SandboxSpec) -> SandboxOutcome:
+        """Run one app to completion or to its limits.
+
+        Raises:
+            SandboxError: the sandbox could not be set up (the app never ran).
+        """
+        ...
