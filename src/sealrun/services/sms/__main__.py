@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        from sealrun.services.sms.app import build_components, create_app, migrate
+        from sealrun.services.sms.app import create_app, migrate, rotate_master_key
         from sealrun.services.sms.settings import SmsSettings
 
         settings = SmsSettings()
@@ -33,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"migrated": True}))
             return 0
         if args.command == "rotate-master-key":
-            components = build_components(settings)
-            rewritten = components.usecases.rotate_master_key()
+            rewritten = rotate_master_key(settings)
             print(json.dumps({"rewritten": rewritten, "key_id": settings.master_key_id}))
             return 0
         import uvicorn

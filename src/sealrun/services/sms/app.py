@@ -78,6 +78,20 @@ def migrate(settings: SmsSettings) -> None:
         engine.dispose()
 
 
+def rotate_master_key(settings: SmsSettings) -> int:
+    """Re-seal every stored secret under the current master key; return the rows rewritten."""
+    settings.check()
+    current, keys = settings.master_keys()
+    keyring = MasterKeyring(current, keys)
+    engine = create_database_engine(settings.resolved_database_url(), schema=settings.database_schema)
+    try:
+        upgrade_database(engine, script_location=SMS_MIGRATIONS, version_table=SMS_VERSION_TABLE)
+        repository = SmsRepository(session_factory(engine))
+        return repository.reseal_all(lambda envelope, kind, row: keyring.reseal(envelope, kind=kind, row=row))
+    finally:
+        engine.dispose()
+
+
 def _verifiers(settings: SmsSettings) -> dict[EvidenceType, EvidenceVerifier]:
     verifiers: dict[EvidenceType, EvidenceVerifier] = {
         EvidenceType.SGX_DCAP: SgxDcapVerifier(),
