@@ -85,3 +85,22 @@ def test_write_errors_surface_and_stop_the_thread() -> None:
 
     with pytest.raises(OSError, match="No space"):
         seal_stream(io.BytesIO(bytes(5 * 1024 * 1024)), Full(), [KEY.recipient])
+
+
+def test_buffer_reuse_is_safe_when_the_writer_lags() -> None:
+    # open_stream reads into a ring of reused buffers that the sink thread hashes later; a slow
+    # writer fills the sink's queue, so any premature reuse would corrupt the checksum.
+    import time
+
+    class Slow(io.BytesIO):
+        def write(self, data: object) -> int:
+            time.sleep(0.003)
+            return super().write(data)  # type: ignore[arg-type]
+
+    data = os.urandom(12 * BATCH_CHUNKS * CHUNK_SIZE + 3)
+    sealed = io.BytesIO()
+    info = seal_stream(io.BufferedReader(io.BytesIO(data)), sealed, [KEY.recipient])  # type: ignore[arg-type]
+    opened = Slow()
+    result = open_stream(io.BufferedReader(io.BytesIO(sealed.getvalue())), opened, [KEY])  # type: ignore[arg-type]
+    assert result.checksum == info.checksum
+    assert opened.getvalue() == data

@@ -163,9 +163,9 @@ class _Destination:
         self.file: BinaryIO | None = None
         self.folder: FolderUnpacker | None = None
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         if self.file is None and self.folder is None:
-            self._start(data)
+            self._start(bytes(data[:4096]))
         target = self.folder if self.folder is not None else self.file
         assert target is not None
         return target.write(data)

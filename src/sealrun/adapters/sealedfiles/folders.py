@@ -93,7 +93,7 @@ class FolderUnpacker:
         self._thread = threading.Thread(target=self._run, name="sealrun-unpack", daemon=True)
         self._thread.start()
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         """Feed the next plaintext bytes to the unpacker."""
         view = memoryview(data)
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from collections.abc import Sequence
 from typing import Protocol
 
 __all__ = ["Sink", "Writable"]
@@ -22,7 +23,7 @@ _DONE = None
 class Writable(Protocol):
     """Anything with ``write(bytes)`` (a binary file, a pipe, a hashing wrapper)."""
 
-    def write(self, data: bytes, /) -> object:
+    def write(self, data: bytes | memoryview, /) -> object:
         """Write all of ``data``."""
         ...
 
@@ -40,14 +41,16 @@ class Sink:
         self._dst = dst
         self._hash = hashlib.sha256()
         self._error: BaseException | None = None
-        self._queue: queue.Queue[tuple[list[bytes], list[bytes]] | None] | None = None
+        self._queue: (
+            queue.Queue[tuple[Sequence[bytes | memoryview], Sequence[bytes | memoryview]] | None] | None
+        ) = None
         self._thread: threading.Thread | None = None
         if threaded:
             self._queue = queue.Queue(maxsize=depth)
             self._thread = threading.Thread(target=self._run, name="sealrun-sink", daemon=True)
             self._thread.start()
 
-    def _consume(self, hashed: list[bytes], written: list[bytes]) -> None:
+    def _consume(self, hashed: Sequence[bytes | memoryview], written: Sequence[bytes | memoryview]) -> None:
         # One large update and one large write each release the GIL once, instead of once
         # per 64 KiB chunk; the join is a memcpy, far cheaper than the GIL handoffs it saves.
         blob = _joined(hashed)
@@ -69,7 +72,7 @@ class Sink:
                 except BaseException as error:  # handed to the main thread by put()/close()
                     self._error = error
 
-    def put(self, hashed: list[bytes], written: list[bytes]) -> None:
+    def put(self, hashed: Sequence[bytes | memoryview], written: Sequence[bytes | memoryview]) -> None:
         """Queue ``hashed`` for the checksum and ``written`` for the output (same list allowed)."""
         if self._error is not None:
             raise self._error
@@ -97,5 +100,5 @@ class Sink:
             self._queue = None
 
 
-def _joined(parts: list[bytes]) -> bytes:
+def _joined(parts: Sequence[bytes | memoryview]) -> bytes | memoryview:
     return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -109,6 +109,44 @@ def _read_full(src: Readable, size: int) -> bytes:
     return b"".join(parts)
 
 
+_EMPTY = memoryview(b"")
+_SINK_DEPTH = 3
+
+
+class _BatchReader:
+    """Reads fixed-size batches into a ring of reused buffers when ``src`` has ``readinto``.
+
+    Reusing buffers saves an allocation and its page faults per batch. When sealing, two
+    suffice (one batch being sealed, one read ahead): sealed chunks are new objects, so a
+    buffer is free once its batch is sealed. When opening, raw batches also wait in the
+    sink's queue to be hashed, so the ring is longer than everything that can be in flight.
+    """
+
+    def __init__(self, src: Readable, size: int, *, buffers: int = 2) -> None:
+        self._src = src
+        self._size = size
+        self._readinto = getattr(src, "readinto", None)
+        self._buffers = [bytearray(size) for _ in range(buffers)] if self._readinto is not None else []
+        self._turn = 0
+
+    def next(self) -> memoryview:
+        if self._readinto is None:
+            return memoryview(_read_full(self._src, self._size))
+        buffer = memoryview(self._buffers[self._turn])
+        self._turn = (self._turn + 1) % len(self._buffers)
+        filled = 0
+        while filled < self._size:
+            try:
+                count = self._readinto(buffer[filled:])
+            except (NotImplementedError, io.UnsupportedOperation):  # e.g. a RawIOBase with only read()
+                self._readinto = None
+                return memoryview(bytes(buffer[:filled]) + _read_full(self._src, self._size - filled))
+            if not count:
+                break
+            filled += count
+        return buffer[:filled]
+
+
 def seal_stream(
     src: Readable,
     dst: Writable,
@@ -144,8 +182,9 @@ def seal_stream(
     nonce = rng(NONCE_SIZE)
     cipher = ChunkCipher(file_key, nonce)
     batch_size = CHUNK_SIZE * BATCH_CHUNKS
-    batch = _read_full(src, batch_size)
-    following = _read_full(src, batch_size) if len(batch) == batch_size else b""
+    reader = _BatchReader(src, batch_size)
+    batch = reader.next()
+    following = reader.next() if len(batch) == batch_size else _EMPTY
     sink = Sink(dst, threaded=bool(following))
     try:
         start = [header + nonce]
@@ -169,7 +208,7 @@ def seal_stream(
             if not following:
                 break
             batch = following
-            following = _read_full(src, batch_size) if len(batch) == batch_size else b""
+            following = reader.next() if len(batch) == batch_size else _EMPTY
         checksum = sink.close()
     finally:
         sink.abort()
@@ -264,11 +303,14 @@ def open_stream(
         raise SealError("The sealed data was truncated before its payload.", code="SEAL_TRUNCATED")
     cipher = ChunkCipher(file_key, nonce)
     batch_size = SEALED_CHUNK_SIZE * BATCH_CHUNKS
-    batch = leftover + _read_full(src, max(0, batch_size - len(leftover)))
+    batch: bytes | memoryview = leftover + _read_full(src, max(0, batch_size - len(leftover)))
     if not batch:
         raise SealError("The sealed data was truncated before its first chunk.", code="SEAL_TRUNCATED")
-    following = _read_full(src, batch_size) if len(batch) >= batch_size else b""
-    sink = Sink(dst, threaded=bool(following))
+    # Raw batches go to the sink thread for hashing, so a buffer is reused only after the sink
+    # let go of it: at most depth queued + 1 hashing + 2 held here are in use at once.
+    reader = _BatchReader(src, batch_size, buffers=_SINK_DEPTH + 4)
+    following = reader.next() if len(batch) >= batch_size else _EMPTY
+    sink = Sink(dst, threaded=bool(following), depth=_SINK_DEPTH)
     try:
         sink.put([data[: header.size] + nonce], [])
         plaintext_size = 0
@@ -292,7 +334,7 @@ def open_stream(
             if not following:
                 break
             batch = following
-            following = _read_full(src, batch_size) if len(batch) >= batch_size else b""
+            following = reader.next() if len(batch) >= batch_size else _EMPTY
         checksum = sink.close()
     finally:
         sink.abort()
