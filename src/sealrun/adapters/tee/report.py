@@ -107,6 +107,8 @@ class RunReport:
     timings: Timings = Timings()
 
     def __post_init__(self) -> None:
+        if self.status not in ("completed", "failed"):
+            raise EnclaveError(f"unknown run status {self.status!r}", code="REPORT_INVALID")
         if (self.status == "completed") != (self.result is not None and self.failure is None):
             raise EnclaveError(
                 "a report is completed with a result or failed with a receipt", code="REPORT_INVALID"
@@ -146,5 +148,5 @@ class RunReport:
                 failure=None if failure is None else FailureReceipt(**failure),
                 **data,
             )
-        except (TypeError, KeyError, AttributeError) as error:
+        except (TypeError, KeyError, AttributeError, ValueError) as error:
             raise EnclaveError(f"run report is malformed: {error}", code="REPORT_INVALID") from error
