@@ -70,6 +70,10 @@ if TYPE_CHECKING:
         seal_path,
         write_identity,
     )
+    from sealrun.adapters.smsclient import (
+        Released,
+        SmsClient,
+    )
     from sealrun.adapters.tee import (
         EnclaveLaunch,
         RunReport,
@@ -95,6 +99,9 @@ if TYPE_CHECKING:
         bundle_fingerprint,
         parse_manifest,
     )
+    from sealrun.core.chainstate import (
+        ChainReader,
+    )
     from sealrun.core.orders import (
         AppOrder,
         DatasetOrder,
@@ -112,6 +119,10 @@ if TYPE_CHECKING:
         recover_order_signer,
         sign_order,
         typed_data,
+    )
+    from sealrun.core.requests import (
+        RequestDomain,
+        sign_request,
     )
     from sealrun.core.sealing import (
         Identity,
@@ -201,6 +212,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "seal_path",
         "write_identity",
     ),
+    "sealrun.adapters.smsclient": (
+        "Released",
+        "SmsClient",
+    ),
     "sealrun.adapters.tee": (
         "EnclaveLaunch",
         "RunReport",
@@ -226,6 +241,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "bundle_fingerprint",
         "parse_manifest",
     ),
+    "sealrun.core.chainstate": ("ChainReader",),
     "sealrun.core.orders": (
         "AppOrder",
         "DatasetOrder",
@@ -243,6 +259,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "recover_order_signer",
         "sign_order",
         "typed_data",
+    ),
+    "sealrun.core.requests": (
+        "RequestDomain",
+        "sign_request",
     ),
     "sealrun.core.sealing": (
         "Identity",
@@ -287,6 +307,7 @@ __all__ = [
     "ChainError",
     "ChainEvent",
     "ChainProfile",
+    "ChainReader",
     "ChainServer",
     "Checkpoint",
     "Claims",
@@ -324,6 +345,8 @@ __all__ = [
     "Receipt",
     "Recipient",
     "RegistryClient",
+    "Released",
+    "RequestDomain",
     "RequestError",
     "RequestOrder",
     "Rpc",
@@ -340,6 +363,7 @@ __all__ = [
     "SimulatedVerifier",
     "SimulatorKey",
     "SimulatorPublicKey",
+    "SmsClient",
     "SqlCheckpoint",
     "StorageError",
     "TagBit",
@@ -374,6 +398,7 @@ __all__ = [
     "seal_path",
     "seal_stream",
     "sign_order",
+    "sign_request",
     "standard_verifier",
     "typed_data",
     "verify_report_data",
