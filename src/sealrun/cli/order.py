@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,8 +238,15 @@ def sign(
     out.result({"file": str(signed_path), "signed": result})
 
 
-def _resolve(source: str | None, kind: str, signed_path: Path, market: Marketplace) -> Order | None:
-    """An order from a JSON file, from its hash in the signed file, or the signed file's entry."""
+def _resolve(
+    source: str | None,
+    kind: str,
+    signed_path: Path,
+    market: Marketplace,
+    book: Callable[[str, str], Order] | None = None,
+) -> Order | None:
+    """An order from a JSON file, from its hash in the signed file or on the market (``book``),
+    or the signed file's entry."""
     if source is None:
         data = _read(signed_path)
         return _load_kind(data, kind, signed_path) if KINDS[kind] in data else None
@@ -247,6 +255,9 @@ def _resolve(source: str | None, kind: str, signed_path: Path, market: Marketpla
             order = order_from_json(raw)
             if isinstance(order, _TYPES[kind]) and "0x" + market.order_hash(order).hex() == source.lower():
                 return order
+        if book is not None:
+            # Not ours: an order published on the market (`sealrun orderbook show` lists them).
+            return book(kind, source)
         raise OrderError(
             f"no signed {kind} order with hash {source} in {signed_path}", code="ORDER_NOT_FOUND"
         )
@@ -342,11 +353,22 @@ def fill(
     session = Session.load(config, chain, wallet, password_file)
     signed_path = _files(session)[1]
     market = session.market(wallet=True)
+
+    def book(kind: str, order_hash: str) -> Order:
+        from sealrun.adapters.marketclient import MarketClient
+        from sealrun.cli.journey import market_order
+
+        client = MarketClient(session.service_url("market"))
+        try:
+            return market_order(client.order(order_hash)["order"], kind)
+        finally:
+            client.close()
+
     found = {
-        "app": _resolve(app, "app", signed_path, market),
-        "dataset": None if no_dataset else _resolve(dataset, "dataset", signed_path, market),
-        "workerpool": _resolve(workerpool, "workerpool", signed_path, market),
-        "request": _resolve(request, "request", signed_path, market),
+        "app": _resolve(app, "app", signed_path, market, book),
+        "dataset": None if no_dataset else _resolve(dataset, "dataset", signed_path, market, book),
+        "workerpool": _resolve(workerpool, "workerpool", signed_path, market, book),
+        "request": _resolve(request, "request", signed_path, market, book),
     }
     for kind in ("app", "workerpool", "request"):
         if found[kind] is None:
