@@ -5,6 +5,11 @@ eth-tester is not thread-safe, so every request goes through one lock owned by t
 that cannot take the lock within ``lock_timeout`` seconds fails with ``CHAIN_BUSY``
 instead of waiting forever behind a slow one.
 
+Gas estimation runs the transaction once at the block gas limit and answers the gas it
+consumed before refunds, plus 1/63 for the 63/64 rule of nested calls: py-evm's default
+binary search executes it a dozen times, which made estimation three quarters of the cost
+of every transaction (``benchmarks/chain_tps.py``). Senders add their own margin on top.
+
 Transactions are mined at once (auto-mine), one block per transaction. The chain id is
 eth-tester's fixed ``131277322940537``. Besides the standard ``eth_*`` methods, the chain
 answers the anvil/hardhat test methods ``evm_snapshot``, ``evm_revert``, ``evm_mine`` and
@@ -52,6 +57,22 @@ def _revert(tester: EthereumTester, params: Any) -> bool:
     return True
 
 
+def _one_run_gas_estimate(state: Any, transaction: Any) -> int:
+    """py-evm gas estimator: one execution at the block gas limit (see the module docs)."""
+    from eth.vm.spoof import SpoofTransaction
+
+    maximum = SpoofTransaction(transaction, gas=state.gas_limit, gas_price=0)
+    snapshot = state.snapshot()
+    try:
+        computation = state.apply_transaction(maximum)
+        if computation.is_error:
+            raise computation.error
+        used = int(state.gas_limit - computation.get_gas_remaining())
+    finally:
+        state.revert(snapshot)
+    return min(int(state.gas_limit), used + used // 63 + 1)
+
+
 def _endpoints() -> dict[str, dict[str, Callable[..., Any]]]:
     endpoints = {namespace: dict(methods) for namespace, methods in API_ENDPOINTS.items()}
     endpoints.setdefault("evm", {}).update(
@@ -80,7 +101,11 @@ class EmbeddedChain:
     """
 
     def __init__(self, *, lock_timeout: float = 30.0) -> None:
-        self.tester = EthereumTester(PyEVMBackend())
+        backend = PyEVMBackend()
+        # A class attribute, so chains rebuilt by snapshots and time travel keep it.
+        type(backend.chain).gas_estimator = staticmethod(_one_run_gas_estimate)
+        backend.chain.gas_estimator = _one_run_gas_estimate
+        self.tester = EthereumTester(backend)
         self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
         self._provider = _LockedProvider(self)
