@@ -21,9 +21,11 @@ from sealrun.core.tasks import SecretsBundle, authorization_digest, sign_digest
 from sealrun.errors import SealrunError
 from sealrun.services.sms.app import build_components
 from sealrun.services.sms.release import ReleaseRequest
+from sealrun.testing.chainstate import InMemoryChainReader
 from tests.chain.conftest import ROLES, World
 from tests.chain.test_marketplace import register, signed_orders
-from tests.sms.conftest import make_settings
+from tests.sms.conftest import Clock, make_settings
+from tests.sms.conftest import World as SmsWorld
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +61,7 @@ def test_release_against_a_deal_on_chain(chain_world: World, tmp_path: Path, sim
         sms = built.usecases
         owner, requester, pool_owner = (world.accounts[r] for r in ("owner", "requester", "pool"))
         dataset_key, result_key = Identity.generate(), Identity.generate()
-        client_calls: list[Any] = []
-
-        from sealrun.testing.chainstate import InMemoryChainReader
-        from tests.sms.conftest import Clock
-        from tests.sms.conftest import World as SmsWorld
-
+        # The test world of tests/sms only signs requests here; the chain is the real one.
         signer = SmsWorld(
             chain=InMemoryChainReader(), clock=Clock(clock[0]), simulator=simulator, domain=domain
         )
