@@ -136,3 +136,17 @@ def test_backend_reports_a_crash_without_a_report(
         )
     assert caught.value.code == "ENCLAVE_CRASHED"
     assert "BUNDLE_UNREADABLE" in caught.value.message
+
+
+def test_backend_command_for_the_sms_source(key_file: Path) -> None:
+    launch = EnclaveLaunch(
+        Path("/b"), Path("/w"), sms_url="http://sms", task_id=b"\x01" * 32, worker="0x" + "11" * 20,
+        authorization=b"\x02" * 65,
+    )  # fmt: skip
+    argv = SimulatedTee(key_file, python="python3").command(launch)
+    assert argv[:4] == ["python3", "-m", "sealrun.enclave", "run"]
+    joined = " ".join(argv)
+    assert "--sms http://sms" in joined
+    assert "--task-id 0x" + "01" * 32 in joined
+    assert "--authorization 0x" + "02" * 65 in joined
+    assert "--secrets-file" not in joined

@@ -48,15 +48,19 @@ class Quoter(Protocol):
 class EnclaveLaunch:
     """What the worker gives the enclave for one task.
 
-    ``secrets_file`` is the local secrets bundle (until the SMS is wired in; the SMS source
-    will add its URL here instead); ``work_dir`` is where the enclave keeps its folders and
-    writes the sealed result, the sealed logs and the report; ``bundle_dir`` is the app.
+    ``bundle_dir`` is the app; ``work_dir`` is where the enclave keeps its folders and writes
+    the sealed result, the sealed logs and the report. The secrets come from exactly one of:
+    ``sms_url`` (attested release; with ``task_id``, ``worker`` and the scheduler's
+    ``authorization``) or ``secrets_file`` (a local plaintext bundle: development only).
     """
 
     bundle_dir: Path
     work_dir: Path
     secrets_file: Path | None = None
     sms_url: str | None = None
+    task_id: bytes | None = None
+    worker: str | None = None
+    authorization: bytes | None = field(default=None, repr=False)
     extra_args: tuple[str, ...] = field(default=())
 
 

@@ -81,6 +81,12 @@ class SimulatedTee:
             argv += ["--secrets-file", str(launch.secrets_file)]
         if launch.sms_url is not None:
             argv += ["--sms", launch.sms_url]
+        if launch.task_id is not None:
+            argv += ["--task-id", "0x" + launch.task_id.hex()]
+        if launch.worker is not None:
+            argv += ["--worker", launch.worker]
+        if launch.authorization is not None:
+            argv += ["--authorization", "0x" + launch.authorization.hex()]
         return [*argv, *launch.extra_args]
 
     def attest(self, bundle_dir: Path, *, nonce: bytes, public_key: bytes, task_id: bytes) -> Evidence:
