@@ -96,11 +96,13 @@ attempt("/iexec_in", lambda: open("/iexec_in/{marker}", "w").write("x"))
 attempt("/iexec_in/input.txt", lambda: open("/iexec_in/input.txt", "a").write("x"))
 attempt("/proc/sys", lambda: open("/proc/sys/kernel/hostname", "w").write("x"))
 attempt("/dev", lambda: open("/dev/{marker}", "w").write("x"))
+attempt("hard link to an input", lambda: os.link("/iexec_in/input.txt", "/iexec_out/input-link"))
+attempt("hard link to the runtime", lambda: os.link("/usr/bin/python3", "/iexec_out/python-link"))
 open("/tmp/{marker}", "w").write("private tmp")
 open("/iexec_out/result.txt", "w").write("ok")
 """
     )
-    _verdicts(ran, 9)
+    _verdicts(ran, 11)
     assert (ran.output_dir / "result.txt").read_text() == "ok"
     assert not Path(f"/tmp/{marker}").exists()  # the sandbox's /tmp is its own tmpfs
     assert (ran.input_dir / "input.txt").read_text() == "input data\n"
