@@ -101,6 +101,12 @@ def main(argv: list[str]) -> int:
         str(samples),
     ]
     env = {**os.environ, "HOME": work}
+    # Debian resolves libblas/liblapack through /etc/alternatives, which the sandbox does not
+    # have: point the loader at the reference implementations under /usr directly.
+    arch = "/usr/lib/x86_64-linux-gnu"
+    extra = [f"{arch}/{name}" for name in ("blas", "lapack") if os.path.isdir(f"{arch}/{name}")]
+    if extra:
+        env["LD_LIBRARY_PATH"] = ":".join([*extra, env.get("LD_LIBRARY_PATH", "")]).rstrip(":")
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     sys.stdout.write(done.stdout.decode("utf-8", "replace")[-4000:])
     frame = os.path.join(work, "frame_1.png")

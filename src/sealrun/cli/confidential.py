@@ -99,7 +99,7 @@ def tee_decrypt(
         sealed = found[-1]
     identity = _identity(session, key)
     assert isinstance(identity, Identity)
-    folder_out, files = open_result(sealed, out_dir, identity)
+    folder_out, files = open_result(sealed.resolve(), out_dir.resolve(), identity)
     out.result({"sealed": str(sealed), "path": str(folder_out), "files": [str(f) for f in files]})
 
 
