@@ -174,3 +174,17 @@ def test_master_key_rotation_reseals_everything(
     with pytest.raises(SealrunError) as caught:
         stale.release(world.release_request(stale, enclave, Identity.generate()))
     assert caught.value.code == "SECRET_AT_REST_KEY_UNKNOWN"
+
+
+def test_stale_nonces_are_pruned(sms: SmsUseCases, world: World) -> None:
+    from sqlalchemy import func
+
+    from sealrun.services.sms.models import AttestationNonce, RequestNonce
+
+    world.push_secrets(sms)
+    sms.issue_nonce(world.task)
+    world.clock.now += 2 * 86400
+    sms.repository.prune(world.clock())
+    with sms.repository._sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RequestNonce)) == 0
+        assert session.scalar(select(func.count()).select_from(AttestationNonce)) == 0

@@ -38,6 +38,7 @@ __all__ = [
 
 _IDENTITY = re.compile(r"^AGE-SECRET-KEY-1[0-9A-Z]{58}$")
 _RECIPIENT = re.compile(r"^age1[0-9a-z]{58}$")
+_PRUNE_EVERY = 512
 
 
 class EvidenceVerifier(Protocol):
@@ -107,14 +108,23 @@ class SmsUseCases:
         self.clock = clock
         self.random = random
         self.options = options or SmsOptions()
+        self._calls = 0
         self._releaser = Releaser(self, verifiers=verifiers, policy=policy)
 
     # -- authentication -------------------------------------------------------------------------
     def authenticate(self, call: SignedCall) -> VerifiedRequest:
         """Verify a signed call (signature, freshness, single-use nonce) and return its signer."""
+        self._maybe_prune()
         return self.requests.verify(
             action=call.action, body=call.body, signed=call.signature, now=self.clock()
         )
+
+    def _maybe_prune(self) -> None:
+        # Used nonces only matter while they could still be fresh; forget the rest every
+        # _PRUNE_EVERY calls instead of on a timer, so no background thread is needed.
+        self._calls += 1
+        if self._calls % _PRUNE_EVERY == 1:
+            self.repository.prune(self.clock())
 
     def _owned_by(self, call: SignedCall, owner: str, what: str) -> VerifiedRequest:
         verified = self.authenticate(call)
@@ -258,6 +268,7 @@ class SmsUseCases:
     def issue_nonce(self, task_id: bytes) -> tuple[bytes, int]:
         """Issue a single-use attestation nonce for a live task; return it and its expiry."""
         self.live_task(task_id)
+        self._maybe_prune()
         nonce = self.random(32)
         expires_at = self.clock() + self.options.nonce_ttl
         self.repository.issue_nonce("0x" + nonce.hex(), "0x" + task_id.hex(), expires_at)
