@@ -15,7 +15,7 @@ from sealrun.services.market.orderforms import order_from_wire
 from tests.pool.world import TEE, PoolWorld
 
 APP_PRICE = 3
-POOL_PRICE = 7
+POOL_PRICE = 20
 
 
 def domain(world: PoolWorld) -> Domain:

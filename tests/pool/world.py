@@ -117,7 +117,7 @@ class PoolWorld:
         }
         return self._service("market", "sealrun.services.market", env, self.url_of("market") + "/v1/status")
 
-    def start_scheduler(self, *, price: int = 7, worker_timeout: float = 4.0) -> ServiceProcess:
+    def start_scheduler(self, *, price: int = 20, worker_timeout: float = 4.0) -> ServiceProcess:
         """The pool's scheduler (publishes the pool's order on the market)."""
         env = {
             "SEALRUN_SCHEDULER_WORKERPOOL": self.workerpool,

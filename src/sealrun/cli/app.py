@@ -30,6 +30,7 @@ from sealrun.cli import (
 from sealrun.cli.attestation import attestation_app
 from sealrun.cli.demo import demo
 from sealrun.cli.devnet import devnet_app
+from sealrun.cli.orderbook import orderbook_app
 from sealrun.cli.output import EXIT_USAGE, fail
 from sealrun.cli.result import result_app
 from sealrun.cli.tee import tee_app
@@ -68,6 +69,9 @@ app.add_typer(attestation_app)
 app.add_typer(tee_app)
 app.add_typer(result_app)
 app.command("demo")(demo)
+
+# The worker pool (issue 8): the market's order book.
+app.add_typer(orderbook_app)
 
 # The whole flow (issue 9): the devnet and the journey's commands that join the parts.
 app.add_typer(devnet_app)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from eth_account import Account
 
 from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.chain.events import EventReader, SqlCheckpoint
 from sealrun.adapters.db import create_database_engine
 from sealrun.adapters.marketclient import MarketClient
+from sealrun.adapters.smsclient import SmsClient
 from sealrun.core.orders.models import WorkerpoolOrder
 from sealrun.core.orders.typed_data import Domain
 from sealrun.core.requests import RequestDomain
@@ -49,9 +48,8 @@ def connect_parts(settings: SchedulerSettings) -> SchedulerParts:
         stream=f"scheduler:{pool.address}",
         start_block=settings.start_block,
     )
-    challenges = SmsChallenges(
-        settings.sms_url, key=key, domain=RequestDomain(chain_id=chain_id, hub=settings.hub), clock=time.time
-    )
+    domain = RequestDomain(chain_id=chain_id, hub=settings.hub)
+    challenges = SmsChallenges(SmsClient(settings.sms_url, domain=domain), key=key)
     offer = None
     if settings.market_url:
         template = WorkerpoolOrder(

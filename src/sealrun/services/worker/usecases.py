@@ -57,7 +57,7 @@ class SchedulerPort(Protocol):
 
 def enclave_arguments(task_id: str, worker: str, authorization: str) -> tuple[str, ...]:
     """The enclave's task arguments: what it presents to the SMS besides its evidence."""
-    return ("--task", task_id, "--worker", worker, "--authorization", authorization)
+    return ("--task-id", task_id, "--worker", worker, "--authorization", authorization)
 
 
 class Worker:

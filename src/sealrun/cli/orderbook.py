@@ -1,0 +1,126 @@
+"""``sealrun orderbook show``: the market's open orders, cheapest first.
+
+The market is ``$SEALRUN_MARKET_URL`` or the running devnet's (like every service).
+``--tag`` takes bit names (``tee``, ``sgx``, ``tdx``, ``sev-snp``, ``nitro``, ``gpu``,
+repeatable) or one ``0x`` bytes32; a workerpool order is listed when it offers every bit asked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.session import CHAIN_OPTION, CONFIG_OPTION, Session, parse_address
+from sealrun.errors import ConfigError
+
+__all__ = ["orderbook_app", "parse_tag"]
+
+orderbook_app = typer.Typer(name="orderbook", help="The market's order book.")
+
+_KINDS = ("workerpool", "app", "dataset", "request")
+
+
+def parse_tag(values: list[str]) -> str | None:
+    """Turn ``--tag`` values into a ``0x`` bytes32 (``None`` when none was given).
+
+    Raises:
+        ConfigError: ``CONFIG_INVALID`` for an unknown name or a malformed hex tag.
+    """
+    from sealrun.core.orders.tags import TagBit, make_tag
+
+    if not values:
+        return None
+    if len(values) == 1 and values[0].startswith("0x"):
+        raw = values[0][2:]
+        if len(raw) > 64 or any(c not in "0123456789abcdefABCDEF" for c in raw) or not raw:
+            raise ConfigError(f"--tag {values[0]!r} is not a bytes32 hex value", code="CONFIG_INVALID")
+        return "0x" + raw.lower().rjust(64, "0")
+    bits = []
+    for value in values:
+        name = value.strip().upper().replace("-", "_")
+        if name not in TagBit.__members__:
+            names = ", ".join(member.lower().replace("_", "-") for member in TagBit.__members__)
+            raise ConfigError(
+                f"unknown tag {value!r} (known: {names}, or one 0x bytes32)", code="CONFIG_INVALID"
+            )
+        bits.append(TagBit[name])
+    return "0x" + make_tag(*bits).hex()
+
+
+_CATEGORY = typer.Option(None, "--category", min=0, help="Only orders of this category.")
+_TAG = typer.Option([], "--tag", help="Required tag bits (tee, sgx, gpu, ...) or a 0x bytes32.")
+_KIND = typer.Option("workerpool", "--kind", help=f"Which orders: {', '.join(_KINDS)}.")
+_APP = typer.Option(None, "--app", help="Only orders usable with this app.")
+_DATASET = typer.Option(None, "--dataset", help="Only orders usable with this dataset.")
+_WORKERPOOL = typer.Option(None, "--workerpool", help="Only orders usable with this workerpool.")
+_REQUESTER = typer.Option(None, "--requester", help="Only orders open to this requester.")
+_MIN_VOLUME = typer.Option(1, "--min-volume", min=1, help="Only orders with at least this volume left.")
+_LIMIT = typer.Option(20, "--limit", min=1, max=1000, help="At most this many orders.")
+
+
+@orderbook_app.command("show")
+def show(
+    category: int | None = _CATEGORY,
+    tag: list[str] = _TAG,
+    kind: str = _KIND,
+    app: str | None = _APP,
+    dataset: str | None = _DATASET,
+    workerpool: str | None = _WORKERPOOL,
+    requester: str | None = _REQUESTER,
+    min_volume: int = _MIN_VOLUME,
+    limit: int = _LIMIT,
+    chain: str | None = CHAIN_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """List open orders of the market, cheapest first."""
+    from sealrun.adapters.marketclient import MarketClient
+
+    out = Output(json_out)
+    if kind not in _KINDS:
+        raise ConfigError(f"--kind must be one of {', '.join(_KINDS)}", code="CONFIG_INVALID")
+    filters: dict[str, Any] = {
+        "category": category,
+        "tag": parse_tag(tag),
+        "app": parse_address(app, "--app") if app else None,
+        "dataset": parse_address(dataset, "--dataset") if dataset else None,
+        "workerpool": parse_address(workerpool, "--workerpool") if workerpool else None,
+        "requester": parse_address(requester, "--requester") if requester else None,
+        "min_volume": min_volume,
+        "limit": limit,
+    }
+    # $SEALRUN_MARKET_URL alone is enough: browsing the book needs no project or wallet.
+    url = os.environ.get("SEALRUN_MARKET_URL") or Session.load(config, chain).service_url("market")
+    client = MarketClient(url)
+    try:
+        orders = client.orderbook(kind, **filters)
+    finally:
+        client.close()
+    rows = [
+        {
+            "order_hash": o["order_hash"], "signer": o["signer"], "price": o["price"],
+            "remaining": o["remaining"], "volume": o["volume"], "category": o["category"], "tag": o["tag"],
+            "order": o["order"],
+        }
+        for o in orders
+    ]  # fmt: skip
+
+    def human(console: Console) -> None:
+        if not rows:
+            console.print(f"no open {kind} order matches")
+            return
+        table = Table("price", "remaining", "category", "tag", "order hash", "signer")
+        for row in rows:
+            table.add_row(
+                str(row["price"]), f"{row['remaining']}/{row['volume']}", str(row["category"]),
+                "0x…" + str(row["tag"])[-4:], str(row["order_hash"]), str(row["signer"]),
+            )  # fmt: skip
+        console.print(table)
+
+    out.result({"kind": kind, "orders": rows, "count": len(rows)}, human=human)
