@@ -188,3 +188,10 @@ def test_stale_nonces_are_pruned(sms: SmsUseCases, world: World) -> None:
     with sms.repository._sessions() as session:
         assert session.scalar(select(func.count()).select_from(RequestNonce)) == 0
         assert session.scalar(select(func.count()).select_from(AttestationNonce)) == 0
+
+
+def test_a_key_with_a_bad_checksum_is_refused(sms: SmsUseCases, world: World) -> None:
+    key = str(world.dataset_key)
+    broken = key[:-1] + ("Q" if key[-1] != "Q" else "P")
+    call = world.signed(world.dataset_owner, "PUT", f"/v1/datasets/{world.dataset}/key", {"key": broken})
+    assert _code(lambda: sms.put_dataset_key(call, world.dataset, broken)) == "SECRET_INVALID"

@@ -62,6 +62,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "RELEASE_REQUESTER_SECRET_MISSING": 409,
     "RELEASE_PARAMS_INVALID": 409,
     "ATTEST_MALFORMED": 400,
+    # A stored envelope that does not open is the server's fault, not the caller's.
+    "SECRET_AT_REST_CORRUPT": 500,
+    "SECRET_AT_REST_KEY_UNKNOWN": 500,
 }
 
 

@@ -21,7 +21,8 @@ from sealrun.adapters.web import SignedCall
 from sealrun.core.attestation import Claims, Evidence, EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
 from sealrun.core.requests import RequestVerifier, VerifiedRequest
-from sealrun.errors import SecretError
+from sealrun.core.sealing import Identity, Recipient
+from sealrun.errors import SealError, SecretError
 from sealrun.services.sms.audit import AuditFacts, AuditRecord
 from sealrun.services.sms.models import AppSecret, DatasetKey, EnclaveKey, RequesterSecret, ResultRecipient
 from sealrun.services.sms.release import ReleasedBundle, Releaser, ReleaseRequest
@@ -81,6 +82,16 @@ def _address(value: str) -> str:
         raise SecretError(f"not an Ethereum address: {value!r}", code="SECRET_INVALID") from error
 
 
+def _parse_age(parse: Callable[[str], object], text: str, message: str) -> None:
+    # The bundle format accepts only the canonical spelling, so refuse anything else here.
+    if not (_IDENTITY.match(text) or _RECIPIENT.match(text)):
+        raise SecretError(message, code="SECRET_INVALID")
+    try:
+        parse(text)
+    except SealError as error:
+        raise SecretError(message, code="SECRET_INVALID") from error
+
+
 def _same(left: str, right: str) -> bool:
     return left.lower() == right.lower()
 
@@ -136,10 +147,7 @@ class SmsUseCases:
     def put_dataset_key(self, call: SignedCall, dataset: str, key: str) -> SecretStatus:
         """Store a dataset's age identity, once, for its on-chain owner."""
         dataset = _address(dataset)
-        if not _IDENTITY.match(key):
-            raise SecretError(
-                "a dataset key must be an age identity (AGE-SECRET-KEY-1…)", code="SECRET_INVALID"
-            )
+        _parse_age(Identity.parse, key, "a dataset key must be an age identity (AGE-SECRET-KEY-1…)")
         record = self.chain.dataset(dataset)
         if record is None:
             raise SecretError(f"dataset {dataset} is not registered", code="SECRET_ASSET_UNKNOWN")
@@ -203,8 +211,7 @@ class SmsUseCases:
     def put_result_recipient(self, call: SignedCall, beneficiary: str, recipient: str) -> SecretStatus:
         """Store (or replace) the age recipient results for ``beneficiary`` are sealed to."""
         beneficiary = _address(beneficiary)
-        if not _RECIPIENT.match(recipient):
-            raise SecretError("a result recipient must be an age recipient (age1…)", code="SECRET_INVALID")
+        _parse_age(Recipient.parse, recipient, "a result recipient must be an age recipient (age1…)")
         self._owned_by(call, beneficiary, "beneficiary")
         now = self.clock()
         self.repository.save(
