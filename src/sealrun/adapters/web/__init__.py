@@ -7,8 +7,10 @@
 
 from sealrun.adapters.web.problems import (
     PROBLEM_JSON,
+    BodySizeLimit,
     Problem,
     install_problem_handlers,
+    problem_response,
     problem_responses,
 )
 from sealrun.adapters.web.signing import (
@@ -26,9 +28,11 @@ __all__ = [
     "PROBLEM_JSON",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "BodySizeLimit",
     "Problem",
     "SignedCall",
     "install_problem_handlers",
+    "problem_response",
     "problem_responses",
     "read_signed_call",
     "request_action",

@@ -17,10 +17,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealrun.errors import ChainError, RequestError, SealrunError, StorageError
 
-__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem_responses"]
+__all__ = [
+    "PROBLEM_JSON",
+    "BodySizeLimit",
+    "Problem",
+    "install_problem_handlers",
+    "problem_response",
+    "problem_responses",
+]
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger("sealrun.web")
@@ -34,6 +42,11 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str
+
+
+def problem_response(status: int, code: str, detail: str) -> JSONResponse:
+    """A problem document response with this status, code and detail."""
+    return _response(status, code, detail)
 
 
 def _response(status: int, code: str, detail: str) -> JSONResponse:
@@ -101,3 +114,22 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "a problem document"}
         for status in (*statuses, 422)
     }
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse bodies whose ``Content-Length`` exceeds ``limit`` (413 ``TOO_LARGE``).
+
+    Use with ``app.add_middleware(BodySizeLimit, limit=...)``.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.limit):
+                response = _response(413, "TOO_LARGE", f"the request body is larger than {self.limit} bytes")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
-from sealrun.adapters.web import install_problem_handlers
+from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.core.attestation import (
     EvidenceType,
     NitroVerifier,
@@ -185,26 +184,6 @@ def build_components(
     return SmsComponents(settings=settings, usecases=usecases, domain=domain, engine=engine)
 
 
-class _BodyLimit:
-    """Refuse request bodies above a size before they are read (413 ``TOO_LARGE``)."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
-                from starlette.responses import JSONResponse
-
-                body = {"type": "urn:sealrun:problem:TOO_LARGE", "title": "Too large", "status": 413,
-                        "detail": "the request body is too large", "code": "TOO_LARGE"}  # fmt: skip
-                response = JSONResponse(body, status_code=413, media_type="application/problem+json")
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI:
     """Build the SMS application.
 
@@ -239,5 +218,5 @@ def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI
     )
     app.include_router(router)
     install_problem_handlers(app, all_statuses())
-    app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
+from sealrun.errors import SecretError
 from sealrun.services.sms.release import ReleaseRequest
 from sealrun.services.sms.schemas import (
     ADDRESS_PATTERN,
@@ -162,8 +163,6 @@ def dataset_audit(
 @router.get("/audit/head", responses=problem_responses(404))
 def audit_head(sms: Sms) -> AuditRecordOut:
     """The newest audit record: its hash commits to the whole log."""
-    from sealrun.errors import SecretError
-
     head = sms.audit_head()
     if head is None:
         raise SecretError("the audit log is empty", code="SECRET_NOT_FOUND")
