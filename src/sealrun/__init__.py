@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         PasswordSource,
         Wallet,
     )
+    from sealrun.adapters.marketclient import MarketClient
     from sealrun.adapters.profiles import (
         ChainProfile,
         ProjectConfig,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         BubblewrapSandbox,
         SandboxLimits,
     )
+    from sealrun.adapters.schedulerclient import SchedulerClient
     from sealrun.adapters.sealedfiles import (
         OpenedPath,
         SealedFile,
@@ -73,6 +75,13 @@ if TYPE_CHECKING:
     from sealrun.adapters.smsclient import (
         Released,
         SmsClient,
+    )
+    from sealrun.adapters.storeclient import (
+        BlobInfo,
+        StoreClient,
+        UploadGrant,
+        mint_upload_token,
+        verify_upload_token,
     )
     from sealrun.adapters.tee import (
         EnclaveLaunch,
@@ -212,9 +221,18 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "seal_path",
         "write_identity",
     ),
+    "sealrun.adapters.marketclient": ("MarketClient",),
+    "sealrun.adapters.schedulerclient": ("SchedulerClient",),
     "sealrun.adapters.smsclient": (
         "Released",
         "SmsClient",
+    ),
+    "sealrun.adapters.storeclient": (
+        "BlobInfo",
+        "StoreClient",
+        "UploadGrant",
+        "mint_upload_token",
+        "verify_upload_token",
     ),
     "sealrun.adapters.tee": (
         "EnclaveLaunch",
@@ -302,6 +320,7 @@ __all__ = [
     "AppOrder",
     "AttestationError",
     "Balance",
+    "BlobInfo",
     "BubblewrapSandbox",
     "Category",
     "ChainError",
@@ -332,6 +351,7 @@ __all__ = [
     "HubTaskStatus",
     "Identity",
     "Keystore",
+    "MarketClient",
     "Marketplace",
     "MatchContext",
     "MatchPlan",
@@ -353,6 +373,7 @@ __all__ = [
     "RunReport",
     "SandboxError",
     "SandboxLimits",
+    "SchedulerClient",
     "SealError",
     "SealInfo",
     "SealedFile",
@@ -366,11 +387,13 @@ __all__ = [
     "SmsClient",
     "SqlCheckpoint",
     "StorageError",
+    "StoreClient",
     "TagBit",
     "Task",
     "TokenClient",
     "TransactionSender",
     "UnpackError",
+    "UploadGrant",
     "Wallet",
     "WalletError",
     "Workerpool",
@@ -385,6 +408,7 @@ __all__ = [
     "loads_order",
     "make_simulated_evidence",
     "make_tag",
+    "mint_upload_token",
     "open_bytes",
     "open_path",
     "open_stream",
@@ -402,6 +426,7 @@ __all__ = [
     "standard_verifier",
     "typed_data",
     "verify_report_data",
+    "verify_upload_token",
     "write_identity",
 ]
 

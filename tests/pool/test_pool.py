@@ -3,7 +3,9 @@ embedded chain, running real (simulated-TEE, sandboxed) enclaves.
 
 A deal filled through the market ends with every task COMPLETED and exact payouts, while a
 worker is killed with ``kill -9`` in the middle of a task (another worker completes it) and
-the scheduler is killed and restarted mid-deal (nothing lost, nothing duplicated).
+the scheduler is killed and restarted mid-deal (nothing lost, nothing duplicated); a deal
+matched while the scheduler is down is picked up from its checkpoint; the market's remaining
+volume follows ``OrdersMatched``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from collections.abc import Iterator
 import pytest
 
 from sealrun.adapters.chain.models import HubTaskStatus
+from sealrun.adapters.marketclient import MarketClient
 from sealrun.adapters.schedulerclient import SchedulerClient
 from sealrun.adapters.smsclient import SmsClient
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing.keys import Identity
-from tests.pool.deals import APP_PRICE, POOL_PRICE, fill_deal
+from tests.pool.deals import APP_PRICE, POOL_PRICE, fill_deal, wait_for_pool_order
 from tests.pool.world import PoolWorld, build_world, start_services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -84,11 +87,20 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
         timeout=300, what="a first settled task",
     )  # fmt: skip
     world.services["scheduler"].kill()
+    late = fill_deal(world, volume=1)  # matched while the scheduler is down
     world.start_scheduler()
     world.start_worker(number)  # the killed worker comes back and recovers from its journal
 
     statuses = world.wait_tasks(deal.deal_id, VOLUME, timeout=400)
     assert statuses == [HubTaskStatus.COMPLETED] * VOLUME, (statuses, world.root)
+    assert world.wait_tasks(late.deal_id, 1, timeout=200) == [HubTaskStatus.COMPLETED]
+    market = MarketClient(world.url_of("market"))
+    pool_order = wait_for_pool_order(market, world)
+    wait_until(
+        lambda: market.order(pool_order["order_hash"])["remaining"] == 1000 - VOLUME - 1,
+        timeout=60, what="the market to follow OrdersMatched",
+    )  # fmt: skip
+    market.close()
 
     # The scheduler sees the outcomes too, each task once.
     wait_until(
@@ -97,6 +109,8 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
     )  # fmt: skip
     tasks = scheduler.tasks(deal_hex)
     assert len({t["task_id"] for t in tasks}) == VOLUME
+    everything = [t["task_id"] for t in scheduler.tasks()]
+    assert len(everything) == len(set(everything)) == VOLUME + 1  # replayed blocks duplicated nothing
     retried = next(t for t in tasks if t["task_id"] == victim["task_id"])
     assert retried["attempts"] >= 2, retried
     scheduler.close()
