@@ -262,3 +262,11 @@ def test_unpublish_needs_the_signer(client: TestClient, chain: MemoryChain) -> N
     assert response.json()["code"] == "REQUEST_EXPIRED"
     response, _ = _signed_delete(client, owner.key, "0x" + "ab" * 32)
     assert response.status_code == 404
+
+
+def test_oversized_bodies_are_refused(client: TestClient) -> None:
+    response = client.post(
+        "/v1/orders", content=b"x" * (65 * 1024), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "TOO_LARGE"

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
-from sealrun.adapters.web import install_problem_handlers
+from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.core.chainstate import ChainReader
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
@@ -111,5 +111,7 @@ def create_app(
         domain=domain, nonces=SqlNonceLedger(sessions), window=settings.request_window
     )
     install_problem_handlers(app, STATUS_BY_CODE)
+    # An order is at most a few KiB (params ≤ 4 KiB).
+    app.add_middleware(BodySizeLimit, limit=64 * 1024)
     app.include_router(router)
     return app

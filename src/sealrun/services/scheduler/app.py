@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
-from sealrun.adapters.web import install_problem_handlers
+from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
 from sealrun.services.scheduler.board import SqlNonceLedger, TaskBoard
@@ -169,5 +169,7 @@ def create_app(
         domain=domain, nonces=SqlNonceLedger(sessions), window=settings.request_window
     )
     install_problem_handlers(app, STATUS_BY_CODE)
+    # Worker calls are small JSON documents.
+    app.add_middleware(BodySizeLimit, limit=16 * 1024)
     app.include_router(router)
     return app
