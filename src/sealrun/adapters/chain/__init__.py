@@ -29,7 +29,16 @@ from sealrun.adapters.chain.deals import DealIndex
 from sealrun.adapters.chain.deploy import Deployment, deploy_marketplace, fund_accounts
 from sealrun.adapters.chain.events import ChainEvent, Checkpoint, EventReader, FileCheckpoint, SqlCheckpoint
 from sealrun.adapters.chain.hub import HubClient
-from sealrun.adapters.chain.models import App, Balance, Category, Dataset, Deal, HubTaskStatus, Task, Workerpool
+from sealrun.adapters.chain.models import (
+    App,
+    Balance,
+    Category,
+    Dataset,
+    Deal,
+    HubTaskStatus,
+    Task,
+    Workerpool,
+)
 from sealrun.adapters.chain.reader import HubChainReader
 from sealrun.adapters.chain.registry import RegistryClient
 from sealrun.adapters.chain.rpc import Rpc
