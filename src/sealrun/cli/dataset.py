@@ -132,7 +132,7 @@ def encrypt(
     if key_path.exists() and not force:
         raise ConfigError(f"{key_path} already exists (pass --force to replace it).", code="KEY_FILE_EXISTS")
     identity = Identity.generate()
-    with output.progress(f"sealing {name}", None) as advance:
+    with output.progress(f"sealing {name}", path.stat().st_size if path.is_file() else None) as advance:
         sealed = seal_path(path, out, [identity.recipient], progress=advance, overwrite=force)
     try:
         write_identity(key_path, identity, overwrite=force)
