@@ -115,7 +115,7 @@ def test_a_task_runs_and_settles(tmp_path: Path) -> None:
     launch = tee.launches[0]
     assert launch.sms_url == "http://sms"
     assert launch.extra_args == (
-        "--task",
+        "--task-id",
         TASK,
         "--worker",
         WORKER,
