@@ -22,6 +22,7 @@ def main() -> int:
         from sealrun.services.scheduler.settings import SchedulerSettings
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per heartbeat is noise
         settings = SchedulerSettings()  # type: ignore[call-arg]  # fields come from the environment
         app = create_app(settings, connect_parts(settings))
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

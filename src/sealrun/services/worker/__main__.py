@@ -18,6 +18,7 @@ def main() -> int:
     from sealrun.errors import SealrunError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per heartbeat is noise
     try:
         from sealrun.services.worker.app import build_worker, create_app
         from sealrun.services.worker.settings import WorkerSettings
