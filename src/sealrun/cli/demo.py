@@ -32,9 +32,7 @@ __all__ = ["demo"]
 T = TypeVar("T")
 
 _EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-_WORKDIR = typer.Option(
-    Path(".sealrun/demo"), "--workdir", help="Folder for the demo's files (recreated on each run)."
-)
+_WORKDIR = typer.Option(Path("sealrun-demo"), "--workdir", help="Folder for the demo's files (recreated).")
 _CHAIN = typer.Option("embedded", "--chain", help="embedded (py-evm) or anvil.")
 _SIZE = typer.Option(64, "--size-mib", min=0, max=65536, help="--local only: size of the random sample.")
 _PASSWORD_FILE = "wallet-password.txt"  # noqa: S105 (a file name)
