@@ -14,6 +14,7 @@ from sealrun.adapters.chain.deploy import deploy_marketplace, fund_accounts
 from sealrun.adapters.chain.rpc import Rpc
 from sealrun.adapters.chain.transactions import TransactionSender
 from sealrun.adapters.localchain.embedded import EmbeddedChain
+from sealrun.adapters.localchain.server import ChainServer
 from sealrun.core.attestation import SimulatorKey, make_simulated_evidence, report_data_for
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing import Identity, open_bytes
@@ -44,7 +45,11 @@ def chain_world() -> Iterator[World]:
     }
     markets["requester"].deposit(100_000)
     markets["pool"].deposit(100_000)
-    return World("embedded", rpc, deployment, deployer, accounts, markets, None)
+    server = ChainServer(chain, port=0).start()  # the same chain over JSON-RPC, for the composition root
+    try:
+        yield World("embedded", rpc, deployment, deployer, accounts, markets, server.url)
+    finally:
+        server.stop()
 
 
 def test_release_against_a_deal_on_chain(chain_world: World, tmp_path: Path, simulator: SimulatorKey) -> None:
@@ -52,11 +57,14 @@ def test_release_against_a_deal_on_chain(chain_world: World, tmp_path: Path, sim
     app, dataset, pool = register(world)  # app fingerprint 0x0202…, dataset https://store/d
     deal = world.markets["requester"].match(*signed_orders(world, app, dataset, pool))
     task = world.markets["requester"].tasks(deal)[0].task_id
-    reader = world.market(None).reader
     domain = RequestDomain(chain_id=world.deployment.chain_id, hub=world.deployment.hub)
-    settings = make_settings(tmp_path, simulator, chain_id=domain.chain_id, hub=domain.hub)
+    # No reader injected: the composition root connects to the chain over JSON-RPC itself.
+    settings = make_settings(
+        tmp_path, simulator, chain_id=domain.chain_id, hub=domain.hub, chain_rpc_url=world.url,
+        chain_start_block=world.deployment.block,
+    )  # fmt: skip
     clock = [int(world.rpc.w3.eth.get_block("latest")["timestamp"])]
-    built = build_components(settings, chain=reader, clock=lambda: clock[0])
+    built = build_components(settings, clock=lambda: clock[0])
     try:
         sms = built.usecases
         owner, requester, pool_owner = (world.accounts[r] for r in ("owner", "requester", "pool"))
