@@ -39,9 +39,14 @@ def opened() -> Iterator[list[Any]]:
 
 
 def _push_all(client: SmsClient, world: World) -> None:
-    client.push_dataset_key(bytes(world.dataset_owner.key), world.dataset, str(world.dataset_key))
-    client.push_requester_secret(bytes(world.requester.key), "api", "s3cr3t")
-    client.push_app_secret(bytes(world.app_owner.key), world.app, "dev")
+    answers = [
+        client.push_dataset_key(bytes(world.dataset_owner.key), world.dataset, str(world.dataset_key)),
+        client.push_requester_secret(bytes(world.requester.key), "api", "s3cr3t"),
+        client.push_app_secret(bytes(world.app_owner.key), world.app, "dev"),
+    ]
+    # Writes answer with the secret's status, never its value.
+    assert all(set(answer) == {"subject", "owner", "updated_at"} for answer in answers)
+    assert not any(value in str(answers) for value in (str(world.dataset_key), "s3cr3t"))
     client.set_result_recipient(bytes(world.requester.key), str(world.result_key.recipient))
 
 
