@@ -203,3 +203,21 @@ def test_journal_writes_are_whole_files(tmp_path: Path) -> None:
     assert [e.task_id for e in journal.entries()] == [TASK]
     assert json.loads((journal.folder / f"{TASK}.json").read_text())["state"] == "received"
     assert not list(journal.folder.glob(".entry.*"))
+
+
+def test_an_unexpected_worker_error_gives_the_task_back(tmp_path: Path) -> None:
+    scheduler = Scheduler()
+
+    def broken(_app: str) -> Path:
+        raise OSError("disk gone")
+
+    worker = Worker(
+        address=WORKER, scheduler=scheduler, tee=Tee(report()), settlement=Hub(), bundle_of=broken,
+        journal=TaskJournal(tmp_path), work_dir=tmp_path, sms_url="http://sms", slots=1, poll_wait=0.1,
+    )  # fmt: skip
+    worker._spawn(TASK, lambda: worker.execute(ASSIGNMENT))
+    stop = threading.Event()
+    stop.set()
+    worker.run(stop)
+    assert scheduler.reports[-1] == (TASK, "abandoned")
+    assert TaskJournal(tmp_path).entries() == []

@@ -196,7 +196,9 @@ class Worker:
             try:
                 job()
             except Exception:
+                # A bug or an I/O error of the worker itself: never sit on the task.
                 log.exception("task %s failed in the worker", task_id)
+                self._give_back(task_id, "the worker failed unexpectedly")
             finally:
                 with self._lock:
                     self._running.pop(task_id, None)
