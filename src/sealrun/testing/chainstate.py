@@ -11,7 +11,14 @@ from dataclasses import replace
 
 from eth_utils import to_checksum_address
 
-from sealrun.core.chainstate import AppRecord, DatasetRecord, DealRecord, TaskRecord, TaskStatus, WorkerpoolRecord
+from sealrun.core.chainstate import (
+    AppRecord,
+    DatasetRecord,
+    DealRecord,
+    TaskRecord,
+    TaskStatus,
+    WorkerpoolRecord,
+)
 
 __all__ = ["InMemoryChainReader"]
 
