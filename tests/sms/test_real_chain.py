@@ -106,3 +106,53 @@ def test_release_against_a_deal_on_chain(chain_world: World, tmp_path: Path, sim
         assert caught.value.code == "RELEASE_TASK_UNKNOWN"
     finally:
         built.close()
+
+
+@pytest.mark.e2e
+def test_python_m_sms_serves_against_the_chain(
+    chain_world: World, tmp_path: Path, simulator: SimulatorKey
+) -> None:
+    """``python -m sealrun.services.sms`` migrates, connects to the chain and serves /v1."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.sms.conftest import free_port
+
+    port = free_port()
+    pem = tmp_path / "sim.pem"
+    pem.write_bytes(simulator.public_key.to_pem())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALRUN_SMS_")}
+    env.update({
+        "SEALRUN_SMS_DATA_DIR": str(tmp_path), "SEALRUN_SMS_PORT": str(port),
+        "SEALRUN_SMS_CHAIN_RPC_URL": str(chain_world.url),
+        "SEALRUN_SMS_CHAIN_ID": str(chain_world.deployment.chain_id),
+        "SEALRUN_SMS_HUB": chain_world.deployment.hub, "SEALRUN_SMS_ALLOW_SIMULATED_EVIDENCE": "true",
+        "SEALRUN_SMS_SIMULATOR_PUBLIC_KEY_FILE": str(pem),
+    })  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "sealrun.services.sms"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        health = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert health is not None, (
+            process.stderr.read() if process.poll() is not None and process.stderr else ""
+        )
+        assert health["hub"].lower() == chain_world.deployment.hub.lower()
+        unknown = httpx.post(f"http://127.0.0.1:{port}/v1/tasks/0x{'07' * 32}/nonce", timeout=10)
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "RELEASE_TASK_UNKNOWN")
+        assert (tmp_path / "master.key").exists()  # the devnet generated its master key
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
