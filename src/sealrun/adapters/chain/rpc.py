@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import requests
 from eth_tester.exceptions import TransactionFailed
 from eth_tester.exceptions import ValidationError as TesterValidationError
 from eth_utils import ValidationError as EvmValidationError
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
+import requests
 from sealrun.adapters.chain.reverts import RevertTable
 from sealrun.errors import ChainError
 
@@ -97,6 +97,13 @@ class Rpc:
     def connect(cls, url: str, *, reverts: RevertTable | None = None, timeout: float = 30.0) -> Rpc:
         """An :class:`Rpc` over an HTTP JSON-RPC URL (no request is made yet)."""
         return cls(http_web3(url, timeout=timeout), reverts=reverts, url=url)
+
+    @property
+    def node_key(self) -> str:
+        """Names the node for per-node state (nonces): its URL, or the provider object in process."""
+        if self.url == "embedded":
+            return f"in-process:{id(self.w3.provider)}"
+        return self.url
 
     @property
     def chain_id(self) -> int:

@@ -160,7 +160,7 @@ class TransactionSender:
 
     def _submit(self, request: dict[str, Any], what: str) -> bytes:
         w3 = self.rpc.w3
-        tracker = NonceTracker.of(self.rpc.url, self.rpc.chain_id, self.address)
+        tracker = NonceTracker.of(self.rpc.node_key, self.rpc.chain_id, self.address)
         with tracker.lock:
             if tracker.next is None:
                 tracker.next = self.rpc.run(
