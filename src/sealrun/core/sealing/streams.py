@@ -187,7 +187,7 @@ def seal_stream(
     following = reader.next() if len(batch) == batch_size else _EMPTY
     sink = Sink(dst, threaded=bool(following))
     try:
-        start = [header + nonce]
+        start = header + nonce
         sink.put(start, start)
         plaintext_size = 0
         written = len(header) + NONCE_SIZE
@@ -200,9 +200,10 @@ def seal_stream(
                 )
                 for offset in range(0, size, CHUNK_SIZE)
             ] or [cipher.seal(b"", last=True)]
-            sink.put(sealed, sealed)
+            blob = sealed[0] if len(sealed) == 1 else b"".join(sealed)
+            sink.put(blob, blob)
             plaintext_size += size
-            written += sum(map(len, sealed))
+            written += len(blob)
             if progress is not None and size:
                 progress(size)
             if not following:
@@ -312,7 +313,7 @@ def open_stream(
     following = reader.next() if len(batch) >= batch_size else _EMPTY
     sink = Sink(dst, threaded=bool(following), depth=_SINK_DEPTH)
     try:
-        sink.put([data[: header.size] + nonce], [])
+        sink.put(data[: header.size] + nonce, None)
         plaintext_size = 0
         consumed = header.size + NONCE_SIZE
         while True:
@@ -326,8 +327,9 @@ def open_stream(
                 )
                 for offset in range(0, size, SEALED_CHUNK_SIZE)
             ]
-            sink.put([batch], opened)
-            plaintext_size += sum(map(len, opened))
+            plain = opened[0] if len(opened) == 1 else b"".join(opened)
+            sink.put(batch, plain)
+            plaintext_size += len(plain)
             consumed += size
             if progress is not None:
                 progress(size)
