@@ -194,6 +194,27 @@ def test_concurrent_sends_from_one_account_use_every_nonce_once(world: World) ->
     assert nonce == 13  # the approve + 12 deposits, no gap, no reuse
 
 
+def test_a_nonce_used_by_another_process_is_skipped(world: World) -> None:
+    account = world.fresh_account()
+    market = world.market(account)
+    market.token.approve(market.hub.address, 100)  # the tracker now expects nonce 1
+    w3 = world.rpc.w3
+    stale = {
+        "to": account.address,
+        "value": 0,
+        "gas": 21_000,
+        "nonce": 1,
+        "chainId": world.rpc.chain_id,
+        "maxFeePerGas": 10**11,
+        "maxPriorityFeePerGas": 10**9,
+    }
+    other = account.sign_transaction(stale)  # "another process" uses nonce 1 behind our back
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(other.raw_transaction))
+    market.deposit(10)  # resynchronises once and lands with nonce 2
+    assert market.balance().free == 10
+    assert w3.eth.get_transaction_count(account.address) == 3
+
+
 def test_the_event_reader_resumes_from_its_checkpoint(world: World, tmp_path: object) -> None:
     from pathlib import Path
 

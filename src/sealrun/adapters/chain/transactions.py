@@ -18,6 +18,7 @@ for gas or value.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ __all__ = ["NonceTracker", "Receipt", "TransactionSender"]
 
 _GAS_MARGIN_NUM, _GAS_MARGIN_DEN = 12, 10
 _DEFAULT_TIP = 10**9
+# How geth/anvil and py-evm say a nonce was already used.
+_STALE_NONCE = ("nonce too low", "invalid transaction nonce")
 
 
 @dataclass(frozen=True)
@@ -162,23 +165,28 @@ class TransactionSender:
         w3 = self.rpc.w3
         tracker = NonceTracker.of(self.rpc.node_key, self.rpc.chain_id, self.address)
         with tracker.lock:
-            if tracker.next is None:
-                tracker.next = self.rpc.run(
-                    "read the account nonce",
-                    lambda: w3.eth.get_transaction_count(w3.to_checksum_address(self.address), "pending"),
-                )
-            request["nonce"] = tracker.next
-            try:
-                if self.account is None:
-                    tx_hash = self.rpc.run(what, lambda: w3.eth.send_transaction(cast(TxParams, request)))
-                else:
-                    raw = self.account.sign_transaction(request).raw_transaction
-                    tx_hash = self.rpc.run(what, lambda: w3.eth.send_raw_transaction(raw))
-            except ChainError:
-                tracker.next = None  # resynchronise: this nonce may not have been used
-                raise
-            tracker.next += 1
-            return bytes(tx_hash)
+            for attempt in (1, 2):
+                if tracker.next is None:
+                    tracker.next = self.rpc.run(
+                        "read the account nonce",
+                        lambda: w3.eth.get_transaction_count(w3.to_checksum_address(self.address), "pending"),
+                    )
+                request["nonce"] = tracker.next
+                try:
+                    if self.account is None:
+                        tx_hash = self.rpc.run(what, lambda: w3.eth.send_transaction(cast(TxParams, request)))
+                    else:
+                        signed = bytes(self.account.sign_transaction(request).raw_transaction)
+                        tx_hash = self.rpc.run(what, functools.partial(w3.eth.send_raw_transaction, signed))
+                except ChainError as error:
+                    tracker.next = None  # resynchronise: this nonce may not have been used
+                    # Another process sent from this account meanwhile: take the next nonce, once.
+                    if attempt == 1 and any(m in error.message.lower() for m in _STALE_NONCE):
+                        continue
+                    raise
+                tracker.next += 1
+                return bytes(tx_hash)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _explain_failure(
         self, request: dict[str, Any], receipt: TxReceipt, what: str, context: dict[str, Any] | None
