@@ -1,0 +1,160 @@
+"""The seed's confidential journey through the CLI, command for command, on the embedded chain.
+
+One devnet serves the module. The tests run in order: the journey (``tee init`` →
+``tee encryptedpush`` → ``order init --buy`` → ``orderbook show`` → ``order fill`` →
+``task show --watch --download`` → ``tee decrypt``), the one-liner ``app run``, the failure
+path (refunded at once, sealed logs readable), a second requester who can neither use the
+first one's dataset nor open its result, and an app whose code changed after registration
+(wrong fingerprint: the SMS releases no key).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from tests.e2e.conftest import PASSWORD, REPO, Project
+
+pytestmark = [pytest.mark.e2e]
+
+RENDER = REPO / "examples" / "render-scene"
+PYAPP = REPO / "examples" / "iexec-python"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _deploy_app(project: Project, bundle: Path, *name: str) -> str:
+    """``app deploy`` then an app order for 100 tasks, signed (``signed-orders.json``)."""
+    app = str(project.json("app", "deploy", str(bundle), "--yes", *name)["app"])
+    project.json("order", "init", "--app", app, "--volume", "100")
+    project.json("order", "sign", "--app")
+    return app
+
+
+@pytest.fixture(scope="module")
+def render_app(embedded_project: Project) -> dict[str, Any]:
+    """The renderer app and a private scene pushed for it (``tee init`` + ``tee encryptedpush``)."""
+    project = embedded_project
+    project.json("tee", "init")
+    shutil.copy(RENDER / "scene.json", project.root / "tee" / "inputs" / "scene.json")
+    app = _deploy_app(project, RENDER)
+    pushed = project.json("tee", "encryptedpush", "--application", app, "--yes")
+    assert pushed["dataset"].startswith("0x")
+    return {"app": app, "dataset": pushed["dataset"], "pushed": pushed}
+
+
+def test_seed_journey_command_for_command(embedded_project: Project, render_app: dict[str, Any]) -> None:
+    project = embedded_project
+    app, dataset = render_app["app"], render_app["dataset"]
+    assert "sealrun order init --buy" in render_app["pushed"]["next"]
+
+    book = project.json("orderbook", "show", "--category", "0", "--tag", "tee")
+    pools = book["orders"]
+    assert pools, book
+    pool = pools[0]
+    params = json.dumps({"iexec_args": "--width 96 --height 72"})
+    price = str(pool["order"]["workerpoolprice"])
+    project.json(
+        "order", "init", "--buy", "--app", app, "--dataset", dataset, "--category", "0",
+        "--price", price, "--params", params,
+    )  # fmt: skip
+    project.json("order", "sign", "--request")
+    project.json("account", "deposit", "10000000", "--yes")
+    filled = project.json("order", "fill", "--workerpool", pool["order_hash"], "--yes")
+    task_id = filled["tasks"][0]
+
+    shown = project.json("task", "show", task_id, "--watch", "--download", "--timeout", "300")
+    assert shown["status"] == "COMPLETED", shown
+    sealed = Path(shown["downloaded"])
+    assert sealed.parent == project.root / "tee" / "encryptedOutputs"
+    assert PNG not in sealed.read_bytes()  # ciphertext only
+
+    opened = project.json("tee", "decrypt")
+    images = [Path(f) for f in opened["files"] if f.endswith("render.png")]
+    assert images, opened
+    assert images[0].read_bytes().startswith(PNG)
+    assert images[0].is_relative_to(project.root / "tee" / "outputs")
+
+
+def test_app_run_one_liner(embedded_project: Project, render_app: dict[str, Any]) -> None:
+    ran = embedded_project.json(
+        "app", "run", render_app["app"], "--dataset", render_app["dataset"],
+        "--args", "--width 64 --height 48", "--watch", "--download", "--decrypt", "--yes", "--timeout", "300",
+    )  # fmt: skip
+    assert ran["status"] == "COMPLETED", ran
+    assert any(Path(f).read_bytes().startswith(PNG) for f in ran["outputs"] if f.endswith(".png"))
+
+
+def test_failure_is_refunded_at_once_and_logs_are_sealed(embedded_project: Project) -> None:
+    project = embedded_project
+    app = _deploy_app(project, PYAPP)
+    before = project.json("account", "show")
+    ran = project.json("app", "run", app, "--args", "--fail", "--watch", "--yes", "--timeout", "300")
+    assert ran["status"] == "FAILED"
+    assert ran["failure"] == {"code": 1, "name": "APP_EXIT_NONZERO"}
+    after = project.json("account", "show")
+    assert after["locked"] == before["locked"] == 0  # refunded at once, nothing left in escrow
+    logs = project.json("task", "logs", ran["task"])
+    assert "asked to fail" in logs["logs"]["stderr.log"]
+    assert "APP_EXIT_NONZERO" in logs["logs"]["enclave.log"]
+
+
+def _second_requester(project: Project) -> str:
+    other = project.json("wallet", "create", "other", "--scrypt-n", "1024")["address"]
+    project.json("chain", "fund", other)
+    return str(other)
+
+
+def test_a_second_requester_gets_neither_data_nor_result(
+    embedded_project: Project, render_app: dict[str, Any], tmp_path: Path
+) -> None:
+    project = embedded_project
+    _second_requester(project)
+    # The dataset order only serves its owner: matching refuses the other requester.
+    refused = project.error("app", "run", render_app["app"], "--dataset", render_app["dataset"], "--yes",
+                            "--wallet", "other")  # fmt: skip
+    assert refused["code"].startswith("ORDER_"), refused
+    # The first requester's sealed result is public ciphertext, but another key opens nothing.
+    sealed = sorted((project.root / "tee" / "encryptedOutputs").glob("*.result.age"))[0]
+    key = tmp_path / "other.key"
+    project.json("result", "generate-keys", "--out", str(key))
+    wrong = project.error("tee", "decrypt", str(sealed), "--key", str(key), "--out", str(tmp_path / "out"))
+    assert wrong["code"] == "SEAL_WRONG_KEY"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.png"))
+
+
+def test_changed_app_code_gets_no_key(embedded_project: Project, tmp_path: Path) -> None:
+    from sealrun.adapters.smsclient import SmsClient
+    from sealrun.core.requests import RequestDomain
+    from sealrun.devnet.state import DevnetState
+
+    project = embedded_project
+    project.json("tee", "init")
+    shutil.copy(RENDER / "scene.json", project.root / "tee" / "inputs" / "scene.json")
+    bundle = tmp_path / "render-copy"
+    shutil.copytree(RENDER, bundle)
+    bundle.chmod(0o755)
+    app = _deploy_app(project, bundle, "--name", "render-scene-changed")
+    pushed = project.json("tee", "encryptedpush", "--application", app, "--yes")
+    # The registered fingerprint no longer matches the code that would run.
+    with (bundle / "render.py").open("a") as handle:
+        handle.write("\nprint('exfiltrate the scene')\n")
+    ran = project.run(
+        "app", "run", app, "--dataset", pushed["dataset"], "--watch", "--yes", "--timeout", "45", "--json",
+        check=False,
+    )  # fmt: skip
+    assert '"status": "COMPLETED"' not in ran.stdout
+    state = DevnetState.load(project.root / ".sealrun" / "devnet")
+    keystore = json.loads((project.root / "wallets" / "default.json").read_text())
+    owner_key = bytes(Account.decrypt(keystore, PASSWORD))
+    sms = SmsClient(state.services["sms"], domain=RequestDomain(chain_id=state.chain_id, hub=state.hub))
+    try:
+        codes = [r["code"] for r in sms.dataset_audit(owner_key, pushed["dataset"])]
+    finally:
+        sms.close()
+    assert "RELEASED" not in codes
+    assert any(code.startswith("ATTEST_") for code in codes), codes
