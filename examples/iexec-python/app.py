@@ -17,6 +17,9 @@ import sys
 
 
 def describe(path: str) -> dict[str, object]:
+    if os.path.isdir(path):  # a sealed folder dataset arrives unpacked
+        files = sorted(os.path.join(top, f) for top, _, names in os.walk(path) for f in names)
+        return {"files": {os.path.relpath(f, path): describe(f) for f in files}}
     with open(path, "rb") as handle:
         data = handle.read()
     return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "lines": data.count(b"\n")}

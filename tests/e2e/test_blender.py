@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, make_project, stop_devnet
+from tests.e2e.conftest import REPO, Project
 
 pytestmark = [pytest.mark.blender, pytest.mark.e2e]
 
@@ -26,15 +27,11 @@ def test_blender_app_renders_a_private_scene(work_root: Path) -> None:
     make = [blender, "-b", "--factory-startup", "--python", str(BUNDLE / "make_scene.py")]
     subprocess.run([*make, "--", str(scene / "scene.blend")], check=True, capture_output=True, timeout=300)
     (scene / "scene.blend").chmod(0o644)
-    project = make_project("sealrun-e2e-blender-")
-    try:
-        out = work_root / "result"
-        ran = project.json(
-            "app", "test", str(BUNDLE), "--input", str(scene), "--args", "--width 64 --height 48 --samples 2",
-            "--out", str(out), timeout=600,
-        )  # fmt: skip
-        assert ran["status"] == "completed", ran
-        assert "render.png" in ran["output_files"]
-        assert (Path(ran["output_dir"]) / "render.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    finally:
-        stop_devnet(project)
+    project = Project(work_root, {k: v for k, v in os.environ.items() if not k.startswith("SEALRUN_")})
+    ran = project.json(
+        "app", "test", str(BUNDLE), "--input", str(scene), "--args", "--width 64 --height 48 --samples 2",
+        "--out", str(work_root / "result"), timeout=600,
+    )  # fmt: skip
+    assert ran["status"] == "completed", ran
+    assert "render.png" in ran["output_files"]
+    assert (Path(ran["output_dir"]) / "render.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
