@@ -19,15 +19,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sealrun.adapters.chain.client import Marketplace
-from sealrun.adapters.chain.models import Task
-from sealrun.adapters.chain.outcomes import TaskOutcome, task_outcome
-from sealrun.adapters.storeclient import StoreClient
 from sealrun.core.tasks import FailureCode
 from sealrun.errors import ChainError, ConfigError, StorageError
+
+if TYPE_CHECKING:
+    # web3 costs seconds to import: only the commands that follow a task load it.
+    from sealrun.adapters.chain.client import Marketplace
+    from sealrun.adapters.chain.models import Task
+    from sealrun.adapters.chain.outcomes import TaskOutcome
 
 __all__ = [
     "TERMINAL",
@@ -66,6 +68,8 @@ def _fetch(market: Marketplace, task_id: bytes, start_block: int) -> FollowedTas
         raise ChainError(f"no task 0x{task_id.hex()} in any deal of this hub", code="CHAIN_TASK_UNKNOWN")
     outcome = None
     if task.status.name in TERMINAL:
+        from sealrun.adapters.chain.outcomes import task_outcome
+
         outcome = task_outcome(market.hub, task_id, from_block=start_block)
     return FollowedTask(task, outcome)
 
@@ -168,6 +172,8 @@ def download_result(followed: FollowedTask, folder: Path) -> Path:
         )
     base, checksum = _store_and_checksum(outcome.result_uri)
     folder.mkdir(parents=True, exist_ok=True)
+    from sealrun.adapters.storeclient import StoreClient
+
     store = StoreClient(base)
     try:
         return store.download(checksum, folder / f"0x{followed.task.task_id.hex()}.result.age")
@@ -189,6 +195,8 @@ def download_logs(followed: FollowedTask, store_url: str, folder: Path) -> Path:
             code="TASK_NO_LOGS",
         )
     folder.mkdir(parents=True, exist_ok=True)
+    from sealrun.adapters.storeclient import StoreClient
+
     store = StoreClient(store_url)
     try:
         return store.download(outcome.log_digest.hex(), folder / f"0x{followed.task.task_id.hex()}.logs.age")
