@@ -75,7 +75,7 @@ class SmsClient:
     """Talks to one SMS over HTTP.
 
     Args:
-        base_url: the SMS root URL, e.g. ``http://127.0.0.1:8600``.
+        base_url: the SMS root URL, e.g. ``http://127.0.0.1:8702``.
         domain: the deployment's EIP-712 domain (chain id, hub) signed requests are bound to;
             ``None`` for a client that only makes unsigned calls (the enclave's nonce and release).
         http: an httpx client to use instead of a new one (tests pass an in-process client).

@@ -36,7 +36,7 @@ class SchedulerSettings(BaseSettings):
     rpc_url: str = "http://127.0.0.1:8545"
     hub: str
     start_block: int = Field(default=0, ge=0)
-    sms_url: str = "http://127.0.0.1:8600"
+    sms_url: str = "http://127.0.0.1:8702"
     market_url: str = ""
     order_price: int = Field(default=0, ge=0)
     order_volume: int = Field(default=1000, gt=0)

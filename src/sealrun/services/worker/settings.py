@@ -32,7 +32,7 @@ class WorkerSettings(BaseSettings):
     rpc_url: str = "http://127.0.0.1:8545"
     hub: str
     scheduler_url: str = "http://127.0.0.1:8703"
-    sms_url: str = "http://127.0.0.1:8600"
+    sms_url: str = "http://127.0.0.1:8702"
     tee: str = "simulated"
     simulator_key_file: Path | None = None
     slots: int = Field(default=1, ge=1, le=64)
