@@ -223,10 +223,14 @@ def build_world(*, workers: int, chain: str = "embedded", stake_ratio: int = 0) 
     (keys / "upload-token.key").write_text(secrets.token_hex(32))
     for path in keys.iterdir():
         path.chmod(0o600)
-    bundle = load_bundle(APP_BUNDLE)
+    # A private copy: an edit of the example while a pool runs must not change its measurement.
+    app_folder = root / "app"
+    shutil.copytree(APP_BUNDLE, app_folder)
+    app_folder.chmod(0o755)
+    bundle = load_bundle(app_folder)
     dev = Marketplace(rpc, hub=deployment.hub, account=developer, start_block=deployment.block)
     app = dev.registry.create_app(
-        name="iexec-python", bundle_uri=APP_BUNDLE.resolve().as_uri(), checksum=bundle.fingerprint,
+        name="iexec-python", bundle_uri=app_folder.resolve().as_uri(), checksum=bundle.fingerprint,
         fingerprint=bundle.fingerprint, tee_technology=(1 << 1).to_bytes(32, "big"),
     )  # fmt: skip
     pool_owner = Marketplace(rpc, hub=deployment.hub, account=owner, start_block=deployment.block)
