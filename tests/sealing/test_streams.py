@@ -104,3 +104,20 @@ def test_buffer_reuse_is_safe_when_the_writer_lags() -> None:
     result = open_stream(io.BufferedReader(io.BytesIO(sealed.getvalue())), opened, [KEY])  # type: ignore[arg-type]
     assert result.checksum == info.checksum
     assert opened.getvalue() == data
+
+
+def test_small_payloads_allocate_no_streaming_buffers() -> None:
+    # seal_bytes/open_bytes serve 1-2 KB secrets bundles: they must not allocate the 2 MiB
+    # batch buffers of the streaming path (which made them ~20x slower than pyrage).
+    import tracemalloc
+
+    data = os.urandom(1500)
+    tracemalloc.start()
+    try:
+        sealed = seal_bytes(data, [KEY.recipient])
+        opened = open_bytes(sealed, [KEY])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert opened == data
+    assert peak < 512 * 1024
