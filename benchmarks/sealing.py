@@ -11,7 +11,11 @@ On the same N MiB file (default 1 GiB), in one run:
 
 Each sealrun/age measurement is repeated ``--repeat`` times, interleaved, and the best and
 median are reported (the machine may be shared; best-of is fair to both). Throughput is
-plaintext bytes per second, in MB/s (10^6). ``--json`` prints one JSON object.
+plaintext bytes per second, in MB/s (10^6). Every sealrun and age run is a child process, and
+its CPU time (user + system seconds per GiB of plaintext, from ``getrusage``) is reported
+next to the wall time: on a loaded machine, CPU time moves far less than throughput. For
+sealrun the child measures only the ``seal_path``/``open_path`` call (not the interpreter
+start and imports); for age the whole process. ``--json`` prints one JSON object.
 
 Usage: ``uv run python benchmarks/sealing.py [--size-mib N] [--repeat R] [--json]``
 """
@@ -22,17 +26,17 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sealrun.adapters.sealedfiles import open_path, seal_path, write_identity
+from sealrun.adapters.sealedfiles import write_identity
 from sealrun.core.sealing import Identity
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -49,17 +53,65 @@ def make_file(path: Path, size_mib: int) -> None:
             left -= min(left, len(block))
 
 
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+Run = dict[str, float]
+"""A measured run: ``seconds`` (wall), ``user`` and ``sys`` (CPU seconds)."""
+
+# The sealrun side runs in a child, like age, and measures around the call only (imports
+# excluded). Wall from perf_counter; CPU from getrusage of the whole process (all threads).
+_RUN_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path
+mode, source, out, key = sys.argv[1:]
+identity = read_identity(Path(key))
+before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+if mode == "seal":
+    seal_path(Path(source), Path(out), [identity.recipient])
+else:
+    open_path(Path(source), Path(out), [identity])
+seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+print(json.dumps({"seconds": seconds, "user": user, "sys": system}))
+"""
 
 
-def summary(size: int, seconds: list[float]) -> dict[str, float]:
+def run_sealrun(mode: str, source: Path, out: Path, key: Path) -> Run:
+    """Wall and CPU time of one ``seal_path``/``open_path`` call in a child process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_CHILD, mode, str(source), str(out), str(key)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: Run = json.loads(done.stdout)
+    return result
+
+
+def run_command(command: list[str]) -> Run:
+    """Wall and CPU time of one child process (RUSAGE_CHILDREN grows by exactly that child)."""
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run(command, check=True)
+    seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "seconds": seconds,
+        "user": after.ru_utime - before.ru_utime,
+        "sys": after.ru_stime - before.ru_stime,
+    }
+
+
+def summary(size: int, runs: list[Run]) -> dict[str, float]:
+    """Throughput (best, median) and CPU seconds per GiB of plaintext (best, median, user, sys)."""
+    seconds = [r["seconds"] for r in runs]
+    gib = size / 2**30
+    cpu = [(r["user"] + r["sys"]) / gib for r in runs]
     return {
         "best_mb_s": round(size / min(seconds) / MB, 1),
         "median_mb_s": round(size / statistics.median(seconds) / MB, 1),
         "best_s": round(min(seconds), 3),
+        "cpu_s_per_gib_best": round(min(cpu), 3),
+        "cpu_s_per_gib_median": round(statistics.median(cpu), 3),
+        "user_s_per_gib_median": round(statistics.median(r["user"] for r in runs) / gib, 3),
+        "sys_s_per_gib_median": round(statistics.median(r["sys"] for r in runs) / gib, 3),
     }
 
 
@@ -148,26 +200,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         size = args.size_mib * 1024 * 1024
         sealed, opened = workdir / "ours.age", workdir / "ours.out"
         age_sealed, age_opened = workdir / "age.age", workdir / "age.out"
-        times: dict[str, list[float]] = {"seal": [], "open": [], "age_seal": [], "age_open": []}
+        times: dict[str, list[Run]] = {"seal": [], "open": [], "age_seal": [], "age_open": []}
         for _ in range(args.repeat):
             for path in (sealed, opened, age_sealed, age_opened):
                 path.unlink(missing_ok=True)
-            times["seal"].append(timed(lambda: seal_path(source, sealed, [identity.recipient])))
+            times["seal"].append(run_sealrun("seal", source, sealed, key))
             times["age_seal"].append(
-                timed(
-                    lambda: subprocess.run(
-                        ["age", "-e", "-r", str(identity.recipient), "-o", str(age_sealed), str(source)],
-                        check=True,
-                    )
-                )
+                run_command(["age", "-e", "-r", str(identity.recipient), "-o", str(age_sealed), str(source)])
             )
-            times["open"].append(timed(lambda: open_path(sealed, opened, [identity])))
+            times["open"].append(run_sealrun("open", sealed, opened, key))
             times["age_open"].append(
-                timed(
-                    lambda: subprocess.run(
-                        ["age", "-d", "-i", str(key), "-o", str(age_opened), str(age_sealed)], check=True
-                    )
-                )
+                run_command(["age", "-d", "-i", str(key), "-o", str(age_opened), str(age_sealed)])
             )
         if subprocess.run(["cmp", "-s", str(source), str(opened)], check=False).returncode != 0:
             raise SystemExit("round trip mismatch")
@@ -204,6 +247,10 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     for op in ("seal", "open"):
         out[f"{op}_vs_age_best"] = round(ours[op]["best_mb_s"] / result["age_cli"][op]["best_mb_s"], 2)
         out[f"{op}_vs_age_median"] = round(ours[op]["median_mb_s"] / result["age_cli"][op]["median_mb_s"], 2)
+        # CPU ratio: sealrun's CPU seconds per GiB over age's (below 1 = sealrun uses less).
+        out[f"{op}_cpu_vs_age_median"] = round(
+            ours[op]["cpu_s_per_gib_median"] / result["age_cli"][op]["cpu_s_per_gib_median"], 2
+        )
         limit = result["openssl_chacha20_poly1305_mb_s"]
         out[f"{op}_vs_openssl_one_core"] = round(ours[op]["best_mb_s"] / limit, 2) if limit else None
     iexec = result["iexec_sdk"]
@@ -217,11 +264,17 @@ def render(result: dict[str, Any]) -> str:
     lines = [
         f"sealing benchmark: {result['size_mib']} MiB file, best/median of {result['repeat']}, "
         f"{result['cpus']} CPUs, load {result['load_average_1m']}",
-        f"{'':28}{'best MB/s':>12}{'median MB/s':>14}",
+        f"{'':28}{'best MB/s':>12}{'median MB/s':>14}"
+        f"{'CPU s/GiB best':>16}{'median':>8}{'(user':>8}{'+ sys)':>8}",
     ]
     for name, entry in (("sealrun", result["sealrun"]), ("age CLI", result["age_cli"])):
         for op in ("seal", "open"):
-            lines.append(f"{name + ' ' + op:28}{entry[op]['best_mb_s']:>12}{entry[op]['median_mb_s']:>14}")
+            e = entry[op]
+            lines.append(
+                f"{name + ' ' + op:28}{e['best_mb_s']:>12}{e['median_mb_s']:>14}"
+                f"{e['cpu_s_per_gib_best']:>16}{e['cpu_s_per_gib_median']:>8}"
+                f"{e['user_s_per_gib_median']:>8}{e['sys_s_per_gib_median']:>8}"
+            )
     iexec = result["iexec_sdk"]
     if isinstance(iexec, dict):
         label = "iExec SDK encrypt " + iexec["iexec_version"]
