@@ -27,6 +27,9 @@ from sealrun.errors import ServiceError
 __all__ = ["group_alive", "healthy", "leader_alive", "log_tail", "spawn", "stop_all", "wait_healthy"]
 
 _TAIL_BYTES = 1500
+# The processes this interpreter started (``devnet up`` in-process: the demo, the benchmark),
+# kept so they are reaped through their Popen and never reported as leaked.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def spawn(
@@ -56,11 +59,17 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
         )
+    _CHILDREN[process.pid] = process
     return ProcessRecord(name=name, pid=process.pid, log=str(log), url=url)
 
 
 def _reap(pid: int) -> None:
     # Our own children become zombies until waited for; others were reparented to init.
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

@@ -1,0 +1,119 @@
+"""The devnet's state file (round trip, refusals, lookup) and process groups (nothing survives)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sealrun.devnet.processes import group_alive, healthy, spawn, stop_all, wait_healthy
+from sealrun.devnet.state import STATE_ENV, DevnetState, ProcessRecord, locate_state
+from sealrun.errors import ConfigError, ServiceError
+
+HUB = "0x" + "11" * 20
+
+
+def _state(root: Path, **extra: object) -> DevnetState:
+    fields: dict[str, object] = {
+        "root": root, "chain": "anvil", "rpc_url": "http://127.0.0.1:1", "chain_id": 31337, "hub": HUB,
+        "token": "0x" + "22" * 20, "registry": "0x" + "33" * 20, "deploy_block": 3,
+        "workers": ("0x" + "44" * 20,), "services": {"sms": "http://127.0.0.1:2"},
+        "processes": (ProcessRecord("chain", 123, "/x/chain.log"),),
+    }  # fmt: skip
+    fields.update(extra)
+    return DevnetState(**fields)  # type: ignore[arg-type]
+
+
+def test_round_trip_and_profile(tmp_path: Path) -> None:
+    state = _state(tmp_path)
+    state.save()
+    loaded = DevnetState.load(tmp_path)
+    assert loaded == state
+    profile = loaded.profile()
+    assert (profile.name, profile.kind, profile.hub, profile.chain_id, profile.deploy_block) == (
+        "devnet", "anvil", state.hub, 31337, 3,
+    )  # fmt: skip
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_missing_and_invalid_states_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as missing:
+        DevnetState.load(tmp_path)
+    assert missing.value.code == "DEVNET_NOT_RUNNING"
+    _state(tmp_path).save()
+    data = json.loads((tmp_path / "state.json").read_text())
+    for broken in ({**data, "version": 2}, {k: v for k, v in data.items() if k != "hub"}, [1, 2], "x"):
+        (tmp_path / "state.json").write_text(json.dumps(broken))
+        with pytest.raises(ConfigError) as invalid:
+            DevnetState.load(tmp_path)
+        assert invalid.value.code == "DEVNET_STATE_INVALID"
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_load_or_refuse_cleanly(blob: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "state.json").write_bytes(blob)
+        path = Path(folder)
+        try:
+            DevnetState.load(path)
+        except ConfigError as error:
+            code = error.code
+        else:
+            code = "DEVNET_STATE_INVALID"  # loaded: only possible for a valid document
+        assert code == "DEVNET_STATE_INVALID"
+
+
+def test_locate_prefers_the_environment(tmp_path: Path) -> None:
+    project, elsewhere = tmp_path / "p", tmp_path / "e"
+    assert locate_state(project, {}) is None
+    _state(project / ".sealrun" / "devnet").save()
+    assert locate_state(project, {}) == (project / ".sealrun" / "devnet").resolve()
+    assert locate_state(project, {STATE_ENV: str(elsewhere)}) is None
+    _state(elsewhere).save()
+    assert locate_state(project, {STATE_ENV: str(elsewhere)}) == elsewhere.resolve()
+
+
+def test_stop_all_kills_whole_groups_including_grandchildren(tmp_path: Path) -> None:
+    # A parent that ignores SIGTERM and a grandchild in its group: both must be gone.
+    script = (
+        "import os, signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "open(sys.argv[1], 'w').write(str(child.pid))\n"
+        "time.sleep(600)\n"
+    )
+    pid_file = tmp_path / "child.pid"
+    record = spawn(
+        "stubborn", [sys.executable, "-c", script, str(pid_file)], env=dict(os.environ),
+        log=tmp_path / "logs" / "stubborn.log", cwd=tmp_path,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    assert group_alive(record)
+    assert healthy(record)
+    killed = stop_all([record], grace=0.5)
+    assert killed == ["stubborn"]
+    assert not group_alive(record)
+    assert not Path(f"/proc/{grandchild}").exists()
+
+
+def test_a_process_that_exits_while_starting_is_reported_with_its_log(tmp_path: Path) -> None:
+    record = spawn(
+        "broken", [sys.executable, "-c", "import sys; print('bad settings'); sys.exit(1)"],
+        env=dict(os.environ), log=tmp_path / "broken.log", cwd=tmp_path, url="http://127.0.0.1:9",
+    )  # fmt: skip
+    with pytest.raises(ServiceError) as failed:
+        wait_healthy(record, timeout=30)
+    assert failed.value.code == "DEVNET_START_FAILED"
+    assert "bad settings" in failed.value.message
