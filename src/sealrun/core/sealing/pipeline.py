@@ -23,7 +23,11 @@ Buffer = bytes | memoryview
 
 
 class Writable(Protocol):
-    """Anything with ``write(bytes)`` (a binary file, a pipe, a hashing wrapper)."""
+    """Anything with ``write(bytes)`` (a binary file, a pipe, a hashing wrapper).
+
+    ``data`` may be a view of a buffer that is reused once ``write`` returns: a writer must
+    copy what it keeps (files, pipes and ``io.BytesIO`` do).
+    """
 
     def write(self, data: bytes | memoryview, /) -> object:
         """Write all of ``data``."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hmac
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -153,6 +153,39 @@ class _BatchReader:
         return buffer[:filled]
 
 
+class _OutputRing:
+    """Joins each batch's sealed or opened chunks into one of a ring of reused buffers.
+
+    A fresh joined ``bytes`` per batch (and holding a batch's 32 chunk objects at once) made
+    the allocator grow and trim its heap every batch: measured, ~130k page faults and ~0.5 s
+    of system time per GiB. Copying each chunk into a reused buffer as soon as it is produced
+    lets the allocator recycle one chunk-sized block. The ring outlives everything the sink can
+    hold: a buffer goes to both workers' queues, each holding at most ``depth`` queued + 1 in
+    hand, so ``depth + 2`` is in flight with the one being filled; one more for margin.
+    """
+
+    def __init__(self, size: int, *, depth: int) -> None:
+        self._size = size
+        self._buffers = [bytearray(size) for _ in range(depth + 3)]
+        self._turn = 0
+
+    def fill(self, pieces: Iterable[bytes]) -> memoryview:
+        buffer = self._buffers[self._turn]
+        self._turn = (self._turn + 1) % len(self._buffers)
+        end = 0
+        for piece in pieces:
+            start, end = end, end + len(piece)
+            buffer[start:end] = piece
+        return memoryview(buffer)[:end]
+
+
+def _join(pieces: Iterable[bytes], ring: _OutputRing | None) -> bytes | memoryview:
+    """One buffer of ``pieces``: in ``ring`` when streaming, else a plain join (small inputs)."""
+    if ring is not None:
+        return ring.fill(pieces)
+    return b"".join(pieces)
+
+
 def seal_stream(
     src: Readable,
     dst: Writable,
@@ -193,7 +226,8 @@ def seal_stream(
     # payload) then never allocates the reader's buffer ring nor starts the sink's threads.
     batch: memoryview = memoryview(_read_full(src, batch_size))
     following = reader.next() if len(batch) == batch_size else _EMPTY
-    sink = Sink(dst, threaded=bool(following))
+    sink = Sink(dst, threaded=bool(following), depth=_SINK_DEPTH)
+    ring = _OutputRing(SEALED_CHUNK_SIZE * BATCH_CHUNKS, depth=_SINK_DEPTH) if following else None
     try:
         start = header + nonce
         sink.put(start, start)
@@ -202,13 +236,17 @@ def seal_stream(
         while True:
             view = memoryview(batch)
             size = len(batch)
-            sealed = [
-                cipher.seal(
-                    view[offset : offset + CHUNK_SIZE], last=offset + CHUNK_SIZE >= size and not following
+            if size:
+                sealed = (
+                    cipher.seal(
+                        view[offset : offset + CHUNK_SIZE],
+                        last=offset + CHUNK_SIZE >= size and not following,
+                    )
+                    for offset in range(0, size, CHUNK_SIZE)
                 )
-                for offset in range(0, size, CHUNK_SIZE)
-            ] or [cipher.seal(b"", last=True)]
-            blob = sealed[0] if len(sealed) == 1 else b"".join(sealed)
+                blob = _join(sealed, ring)
+            else:
+                blob = cipher.seal(b"", last=True)
             sink.put(blob, blob)
             plaintext_size += size
             written += len(blob)
@@ -320,6 +358,7 @@ def open_stream(
     reader = _BatchReader(src, batch_size, buffers=_SINK_DEPTH + 4)
     following = reader.next() if len(batch) >= batch_size else _EMPTY
     sink = Sink(dst, threaded=bool(following), depth=_SINK_DEPTH)
+    ring = _OutputRing(CHUNK_SIZE * BATCH_CHUNKS, depth=_SINK_DEPTH) if following else None
     try:
         sink.put(data[: header.size] + nonce, None)
         plaintext_size = 0
@@ -327,15 +366,15 @@ def open_stream(
         while True:
             view = memoryview(batch)
             size = len(batch)
-            opened = [
+            opened = (
                 _open_chunk(
                     cipher,
                     view[offset : offset + SEALED_CHUNK_SIZE],
                     last=offset + SEALED_CHUNK_SIZE >= size and not following,
                 )
                 for offset in range(0, size, SEALED_CHUNK_SIZE)
-            ]
-            plain = opened[0] if len(opened) == 1 else b"".join(opened)
+            )
+            plain = _join(opened, ring)
             sink.put(batch, plain)
             plaintext_size += len(plain)
             consumed += size
