@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sealrun.core.sealing import Identity, open_bytes, open_stream, seal_bytes, seal_stream
 from sealrun.core.sealing.hazmat.stream import CHUNK_SIZE, SEALED_CHUNK_SIZE
 from sealrun.core.sealing.streams import BATCH_CHUNKS
+from sealrun.errors import SealError
 
 KEY = Identity.generate()
 NEAR_CHUNKS = st.sampled_from([1, 2, 3]).flatmap(
@@ -123,3 +124,23 @@ def test_small_payloads_allocate_no_streaming_buffers() -> None:
         tracemalloc.stop()
     assert opened == data
     assert peak < 512 * 1024
+
+
+@pytest.mark.parametrize("size", [10, 3 * BATCH_CHUNKS * CHUNK_SIZE + 7])
+def test_opening_without_checksum_gives_the_same_plaintext(size: int) -> None:
+    data = os.urandom(size)
+    sealed = io.BytesIO()
+    seal_stream(io.BytesIO(data), sealed, [KEY.recipient])
+    out = io.BytesIO()
+    info = open_stream(io.BytesIO(sealed.getvalue()), out, [KEY], checksum=False)
+    assert info.checksum is None
+    assert out.getvalue() == data
+    assert info.ciphertext_size == len(sealed.getvalue())
+
+
+def test_opening_without_checksum_still_rejects_tampering() -> None:
+    sealed = bytearray(seal_bytes(os.urandom(3 * BATCH_CHUNKS * CHUNK_SIZE), [KEY.recipient]))
+    sealed[-100] ^= 1
+    with pytest.raises(SealError) as caught:
+        open_stream(io.BytesIO(bytes(sealed)), io.BytesIO(), [KEY], checksum=False)
+    assert caught.value.code == "SEAL_TAMPERED"

@@ -131,6 +131,9 @@ def test_sealed_folder_round_trip_and_limit(tmp_path: Path) -> None:
     assert opened.files == 2
     assert opened.checksum == sealed.checksum
     assert (tmp_path / "out" / "sub" / "big").read_bytes() == (source / "sub" / "big").read_bytes()
+    unhashed = open_path(sealed.path, tmp_path / "unhashed", [KEY], checksum=False)
+    assert unhashed.checksum is None
+    assert (tmp_path / "unhashed" / "sub" / "big").read_bytes() == (source / "sub" / "big").read_bytes()
     as_tar = open_path(sealed.path, tmp_path / "raw.tar", [KEY], unpack=False)
     assert as_tar.kind == "file"
     with tarfile.open(tmp_path / "raw.tar") as tar:

@@ -61,10 +61,13 @@ class SealedFile:
 
 @dataclass(frozen=True)
 class OpenedPath:
-    """An opened file or folder: where, the ciphertext checksum, sizes, kind, files written."""
+    """An opened file or folder: where, the ciphertext checksum, sizes, kind, files written.
+
+    ``checksum`` is None when :func:`open_path` was called with ``checksum=False``.
+    """
 
     path: Path
-    checksum: str
+    checksum: str | None
     plaintext_size: int
     ciphertext_size: int
     kind: Kind
@@ -203,6 +206,7 @@ def open_path(
     unpack: bool | None = None,
     progress: Progress | None = None,
     overwrite: bool = False,
+    checksum: bool = True,
 ) -> OpenedPath:
     """Open ``sealed`` into the file or folder ``out``, which appears only if all of it verified.
 
@@ -215,9 +219,12 @@ def open_path(
             False to write the plaintext as one file.
         progress: called with ciphertext byte counts.
         overwrite: replace an existing *file* at ``out`` (a folder is never replaced).
+        checksum: compute the ciphertext's sha256 while opening; turn off when it was
+            verified already (saves ~0.6 CPU s/GiB).
 
     Returns:
-        Where the plaintext went, the ciphertext checksum, sizes, kind and file count.
+        Where the plaintext went, the ciphertext checksum (None if ``checksum`` is off),
+        sizes, kind and file count.
 
     Raises:
         ConfigError: ``FILE_NOT_FOUND``. SealError / UnpackError: see the module docstring.
@@ -232,7 +239,7 @@ def open_path(
             destination = _Destination(workdir, unpack=unpack, max_unpacked_size=max_unpacked_size)
             try:
                 with sealed.open("rb") as source:
-                    info = open_stream(source, destination, identities, progress=progress)
+                    info = open_stream(source, destination, identities, progress=progress, checksum=checksum)
                 result = destination.finish()
             finally:
                 destination.close()

@@ -67,51 +67,58 @@ class Sink:
         dst: where :meth:`put`'s ``written`` buffers go.
         threaded: run the hashing and the writing on worker threads.
         depth: buffers allowed in flight per worker when threaded.
+        hashing: compute the checksum; when off, ``hashed`` buffers are ignored (no hash thread)
+            and :meth:`close` returns None.
     """
 
-    def __init__(self, dst: Writable, *, threaded: bool, depth: int = 3) -> None:
-        self._hash = hashlib.sha256()
+    def __init__(self, dst: Writable, *, threaded: bool, depth: int = 3, hashing: bool = True) -> None:
+        self._hash = hashlib.sha256() if hashing else None
         self._write = dst.write
-        self._workers: tuple[_Worker, _Worker] | None = None
+        self._workers: tuple[_Worker | None, _Worker] | None = None
         self._running = threaded
         if threaded:
             self._workers = (
-                _Worker(self._hash.update, name="sealrun-hash", depth=depth),
+                _Worker(self._hash.update, name="sealrun-hash", depth=depth) if self._hash else None,
                 _Worker(self._write, name="sealrun-write", depth=depth),
             )
 
     def _raise_worker_error(self) -> None:
         for worker in self._workers or ():
-            if worker.error is not None:
+            if worker is not None and worker.error is not None:
                 raise worker.error
 
     def put(self, hashed: Buffer | None, written: Buffer | None) -> None:
         """Queue ``hashed`` for the checksum and ``written`` for the output (may be the same)."""
         if self._workers is None:
-            if hashed:
+            if hashed and self._hash is not None:
                 self._hash.update(hashed)
             if written:
                 self._write(written)
             return
         self._raise_worker_error()
-        if hashed:
-            self._workers[0].put(hashed)
+        hasher, writer = self._workers
+        if hashed and hasher is not None:
+            hasher.put(hashed)
         if written:
-            self._workers[1].put(written)
+            writer.put(written)
 
-    def close(self) -> str:
+    def close(self) -> str | None:
         """Drain, stop the threads, and return the ``0x``-hex SHA-256 of everything hashed.
+
+        Returns:
+            The checksum, or None when the sink was made with ``hashing=False``.
 
         Raises:
             BaseException: whatever a worker hit (e.g. ``OSError`` while writing).
         """
         self.abort()
         self._raise_worker_error()
-        return "0x" + self._hash.hexdigest()
+        return None if self._hash is None else "0x" + self._hash.hexdigest()
 
     def abort(self) -> None:
         """Stop the worker threads (idempotent), after they finish what is queued."""
         if self._workers is not None and self._running:
             self._running = False
             for worker in self._workers:
-                worker.stop()
+                if worker is not None:
+                    worker.stop()
