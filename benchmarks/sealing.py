@@ -2,7 +2,8 @@
 
 On the same N MiB file (default 1 GiB), in one run:
 
-- sealrun ``seal_path`` (checksum included) and ``open_path``, file to file;
+- sealrun ``seal_path`` (checksum included) and ``open_path`` (checksum included, and
+  ``checksum=False`` as ``open_nock``: age computes none), file to file;
 - the ``age`` CLI (Go), ``age -e -r`` and ``age -d -i``, file to file;
 - the iExec SDK's dataset encryption (npm ``iexec``: AES-256-CBC in memory + sha256 checksum),
   installed with ``npm ci --prefix benchmarks/node`` (benchmark-only; needs node);
@@ -68,7 +69,7 @@ before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
 if mode == "seal":
     seal_path(Path(source), Path(out), [identity.recipient])
 else:
-    open_path(Path(source), Path(out), [identity])
+    open_path(Path(source), Path(out), [identity], checksum=mode == "open")
 seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
 user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 print(json.dumps({"seconds": seconds, "user": user, "sys": system}))
@@ -200,7 +201,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         size = args.size_mib * 1024 * 1024
         sealed, opened = workdir / "ours.age", workdir / "ours.out"
         age_sealed, age_opened = workdir / "age.age", workdir / "age.out"
-        times: dict[str, list[Run]] = {"seal": [], "open": [], "age_seal": [], "age_open": []}
+        times: dict[str, list[Run]] = {
+            "seal": [],
+            "open": [],
+            "open_nock": [],
+            "age_seal": [],
+            "age_open": [],
+        }
         for _ in range(args.repeat):
             for path in (sealed, opened, age_sealed, age_opened):
                 path.unlink(missing_ok=True)
@@ -209,6 +216,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 run_command(["age", "-e", "-r", str(identity.recipient), "-o", str(age_sealed), str(source)])
             )
             times["open"].append(run_sealrun("open", sealed, opened, key))
+            opened.unlink()
+            times["open_nock"].append(run_sealrun("open_nock", sealed, opened, key))
             times["age_open"].append(
                 run_command(["age", "-d", "-i", str(key), "-o", str(age_opened), str(age_sealed)])
             )
@@ -221,7 +230,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "repeat": args.repeat,
             "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
-            "sealrun": {"seal": summary(size, times["seal"]), "open": summary(size, times["open"])},
+            "sealrun": {op: summary(size, times[op]) for op in ("seal", "open", "open_nock")},
             "age_cli": {"seal": summary(size, times["age_seal"]), "open": summary(size, times["age_open"])},
             "openssl_chacha20_poly1305_mb_s": openssl_speed(),
         }
@@ -253,6 +262,12 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
         )
         limit = result["openssl_chacha20_poly1305_mb_s"]
         out[f"{op}_vs_openssl_one_core"] = round(ours[op]["best_mb_s"] / limit, 2) if limit else None
+    nock, age_open = ours["open_nock"], result["age_cli"]["open"]
+    out["open_nock_vs_age_best"] = round(nock["best_mb_s"] / age_open["best_mb_s"], 2)
+    out["open_nock_vs_age_median"] = round(nock["median_mb_s"] / age_open["median_mb_s"], 2)
+    out["open_nock_cpu_vs_age_median"] = round(
+        nock["cpu_s_per_gib_median"] / age_open["cpu_s_per_gib_median"], 2
+    )
     iexec = result["iexec_sdk"]
     out["seal_vs_iexec"] = (
         round(ours["seal"]["best_mb_s"] / iexec["mb_s"], 1) if isinstance(iexec, dict) else None
@@ -267,14 +282,20 @@ def render(result: dict[str, Any]) -> str:
         f"{'':28}{'best MB/s':>12}{'median MB/s':>14}"
         f"{'CPU s/GiB best':>16}{'median':>8}{'(user':>8}{'+ sys)':>8}",
     ]
-    for name, entry in (("sealrun", result["sealrun"]), ("age CLI", result["age_cli"])):
-        for op in ("seal", "open"):
-            e = entry[op]
-            lines.append(
-                f"{name + ' ' + op:28}{e['best_mb_s']:>12}{e['median_mb_s']:>14}"
-                f"{e['cpu_s_per_gib_best']:>16}{e['cpu_s_per_gib_median']:>8}"
-                f"{e['user_s_per_gib_median']:>8}{e['sys_s_per_gib_median']:>8}"
-            )
+    rows = [
+        ("sealrun seal", "sealrun", "seal"),
+        ("sealrun open", "sealrun", "open"),
+        ("sealrun open (no checksum)", "sealrun", "open_nock"),
+        ("age CLI seal", "age_cli", "seal"),
+        ("age CLI open", "age_cli", "open"),
+    ]
+    for label, tool, op in rows:
+        e = result[tool][op]
+        lines.append(
+            f"{label:28}{e['best_mb_s']:>12}{e['median_mb_s']:>14}"
+            f"{e['cpu_s_per_gib_best']:>16}{e['cpu_s_per_gib_median']:>8}"
+            f"{e['user_s_per_gib_median']:>8}{e['sys_s_per_gib_median']:>8}"
+        )
     iexec = result["iexec_sdk"]
     if isinstance(iexec, dict):
         label = "iExec SDK encrypt " + iexec["iexec_version"]
