@@ -221,3 +221,40 @@ def test_an_unexpected_worker_error_gives_the_task_back(tmp_path: Path) -> None:
     worker.run(stop)
     assert scheduler.reports[-1] == (TASK, "abandoned")
     assert TaskJournal(tmp_path).entries() == []
+
+
+def test_a_task_in_flight_at_one_heartbeat_is_not_given_back(tmp_path: Path) -> None:
+    scheduler = Scheduler(held=[{"task_id": TASK}])
+    worker = make(tmp_path, Tee(report()), Hub(), scheduler)
+    worker.heartbeat_interval = 0.05
+    stop = threading.Event()
+    beating = threading.Thread(target=worker._heartbeats, args=(stop,))
+    beating.start()
+    threading.Event().wait(0.07)  # one heartbeat sees the task unknown...
+    TaskJournal(tmp_path).save(JournalEntry(TASK, "received", ASSIGNMENT))  # ...then it arrives
+    threading.Event().wait(0.3)
+    stop.set()
+    beating.join(5)
+    assert (TASK, "abandoned") not in scheduler.reports
+
+
+def test_the_same_task_never_runs_twice_at_once(tmp_path: Path) -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    class SlowTee(Tee):
+        def run(self, launch: EnclaveLaunch) -> RunReport:
+            started.set()
+            release.wait(5)
+            return super().run(launch)
+
+    tee = SlowTee(report())
+    worker = make(tmp_path, tee, Hub(), Scheduler())
+    worker._spawn(TASK, lambda: worker.execute(ASSIGNMENT))
+    assert started.wait(5)
+    worker._spawn(TASK, lambda: worker.execute(ASSIGNMENT))
+    release.set()
+    stop = threading.Event()
+    stop.set()
+    worker.run(stop)
+    assert len(tee.launches) == 1

@@ -173,6 +173,7 @@ class Worker:
         self._pool.shutdown(wait=True)
 
     def _heartbeats(self, stop: threading.Event) -> None:
+        suspects: set[str] = set()
         while not stop.wait(self.heartbeat_interval):
             try:
                 held = self._scheduler.heartbeat()
@@ -182,9 +183,12 @@ class Worker:
             known = {entry.task_id for entry in self._journal.entries()}
             with self._lock:
                 known |= set(self._running)
-            for task in held:
-                if task["task_id"] not in known:
-                    self._give_back(task["task_id"], "the worker never received this assignment")
+            unknown = {task["task_id"] for task in held} - known
+            # An assignment can be in flight (handed out, not yet started) when a heartbeat
+            # answers: only a task unknown at two heartbeats in a row was really never received.
+            for task_id in unknown & suspects:
+                self._give_back(task_id, "the worker never received this assignment")
+            suspects = unknown - suspects
 
     def busy(self) -> int:
         """How many tasks this worker is running or settling."""
@@ -204,6 +208,9 @@ class Worker:
                     self._running.pop(task_id, None)
 
         with self._lock:
+            if task_id in self._running:
+                log.warning("task %s is already running here; not starting it twice", task_id)
+                return
             self._running[task_id] = self._pool.submit(wrapped)
 
     # -- one task -------------------------------------------------------------------------
