@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.chain.models import Category
 from sealrun.adapters.schedulerclient import SchedulerClient
+from sealrun.core.chainstate import TaskRecord
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ServiceError
 from sealrun.services.scheduler.app import SchedulerParts, create_app
@@ -50,17 +51,28 @@ class FakeSms:
 
     calls: list[bytes] = field(default_factory=list)
     failing: bool = False
+    finalized: set[bytes] = field(default_factory=set)
 
     def enclave_challenge(self, task: bytes) -> str:
         self.calls.append(task)
         if self.failing:
             raise ServiceError("the SMS is down", code="SMS_UNREACHABLE")
+        if task in self.finalized:
+            raise ServiceError("this task is completed", code="RELEASE_TASK_FINALIZED")
         return to_checksum_address(keccak(b"enclave" + task)[:20])
 
 
 class Categories:
+    """Categories and task statuses of the hub, as the scheduler reads them."""
+
+    def __init__(self) -> None:
+        self.settled: dict[bytes, TaskRecord] = {}
+
     def category(self, category_id: int) -> Category | None:
         return Category(id=category_id, name="XS", description="", max_time=300)
+
+    def task(self, task_id: bytes) -> TaskRecord | None:
+        return self.settled.get(task_id)
 
 
 def deal_event(

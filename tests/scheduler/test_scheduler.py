@@ -292,3 +292,39 @@ def test_after_a_restart_workers_get_a_full_timeout_to_come_back(database_url: s
         assert harness.sweep() == 0
         clock[0] += 31
         assert harness.sweep() == 1  # still silent a full timeout after the restart: lost
+
+
+def test_a_task_settled_behind_the_schedulers_back_is_recorded_not_retried(harness: Harness) -> None:
+    from sealrun.core.chainstate import TaskRecord, TaskStatus
+    from sealrun.core.tasks import task_id
+
+    harness.events.queue.append(deal_event(DEAL, volume=2))
+    harness.follow()
+    first = task_id(DEAL, 0)
+    harness.sms.finalized.add(first)
+    categories = harness.client.app.state.service._categories  # type: ignore[attr-defined]
+    categories.settled[first] = TaskRecord(
+        task_id=first, deal_id=DEAL, index=0, status=TaskStatus.COMPLETED, final_deadline=0
+    )
+    worker = harness.worker()
+    worker.register(slots=1, tee="simulated", holding=[])
+    assert worker.next(wait=0) is None
+    assert harness.client.get(f"/v1/tasks/0x{first.hex()}").json()["status"] == "completed"
+    second = worker.next(wait=0)
+    assert second is not None
+    assert second["index"] == 1
+
+
+def test_a_task_that_keeps_failing_does_not_starve_the_others(harness: Harness) -> None:
+    from sealrun.core.tasks import task_id
+
+    harness.events.queue.append(deal_event(DEAL, volume=2))
+    harness.follow()
+    harness.sms.finalized.add(task_id(DEAL, 0))  # refused by the SMS but not settled on chain
+    worker = harness.worker()
+    worker.register(slots=1, tee="simulated", holding=[])
+    with pytest.raises(ServiceError):
+        worker.next(wait=0)
+    got = worker.next(wait=0)
+    assert got is not None
+    assert got["index"] == 1

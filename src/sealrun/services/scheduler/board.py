@@ -81,6 +81,13 @@ class TaskBoard:
             task.status, task.detail, task.updated_at = status, detail[:300], now
             return True
 
+    def settle(self, task_id: str, status: str, detail: str, *, now: float) -> None:
+        """Record a final status read from the chain directly (not from an event)."""
+        with self._sessions.begin() as session:
+            task = session.get(TaskRow, task_id)
+            if task is not None and task.status not in FINAL:
+                task.status, task.detail, task.updated_at = status, detail[:300], now
+
     # -- workers ------------------------------------------------------------------------
 
     def register(
@@ -138,7 +145,8 @@ class TaskBoard:
                 select(TaskRow.task_id)
                 .join(DealRow, DealRow.deal_id == TaskRow.deal_id)
                 .where(TaskRow.status == PENDING)
-                .order_by(DealRow.block_number, TaskRow.deal_id, TaskRow.idx)
+                # Fewest attempts first: a task that keeps failing never starves the others.
+                .order_by(TaskRow.attempts, DealRow.block_number, TaskRow.deal_id, TaskRow.idx)
                 .limit(16)
             ).all()
         for task_id in candidates:

@@ -25,6 +25,7 @@ from eth_utils import to_checksum_address
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.chain.models import Category, Deal
+from sealrun.core.chainstate import TaskRecord, TaskStatus
 from sealrun.core.tasks import authorization_digest, sign_digest, task_id
 from sealrun.errors import ServiceError
 from sealrun.services.scheduler.board import COMPLETED, FAILED, TaskBoard
@@ -46,10 +47,13 @@ class ChallengeSource(Protocol):
 
 
 class CategorySource(Protocol):
-    """The hub's categories (their maximum execution time)."""
+    """What the scheduler reads from the hub: categories (their maximum time) and task status."""
 
     def category(self, category_id: int) -> Category | None:
         """The category, or ``None`` if it does not exist."""
+
+    def task(self, task_id: bytes) -> TaskRecord | None:
+        """The task's on-chain record (``None`` if unknown)."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,13 @@ class SchedulerService:
             enclave = self._challenges.enclave_challenge(bytes.fromhex(claimed.task_id[2:]))
             digest = authorization_digest(worker, bytes.fromhex(claimed.task_id[2:]), enclave)
             signature = "0x" + sign_digest(self._key, digest).hex()
+        except ServiceError as error:
+            if error.code == "RELEASE_TASK_FINALIZED" and self._settle_from_chain(claimed.task_id):
+                return None  # the chain had settled it already (an event this scheduler missed)
+            self.board.unclaim(
+                claimed.task_id, worker, now=self._clock(), detail="could not get the enclave challenge"
+            )
+            raise
         except BaseException:
             self.board.unclaim(
                 claimed.task_id, worker, now=self._clock(), detail="could not get the enclave challenge"
@@ -201,6 +212,16 @@ class SchedulerService:
         )
         log.info("task %s -> worker %s (attempt %d)", granted.task_id, worker, granted.attempts)
         return self._assignment(granted)
+
+    def _settle_from_chain(self, task: str) -> bool:
+        """Record a task's final on-chain status when the SMS says it is settled; False if it is not."""
+        record = self._categories.task(bytes.fromhex(task[2:]))
+        if record is None or not record.status.finalized:
+            return False
+        status = COMPLETED if record.status == TaskStatus.COMPLETED else FAILED
+        self.board.settle(task, status, "settled on chain", now=self._clock())
+        log.warning("task %s was already %s on chain; recorded", task, status)
+        return True
 
     def _assignment(self, task: TaskRow) -> Assignment:
         deal = self.board.deal(task.deal_id)
