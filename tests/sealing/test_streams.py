@@ -51,7 +51,7 @@ class _Trickle(io.RawIOBase):
 
 @pytest.mark.parametrize("extra", [-1, 0, 1, CHUNK_SIZE + 5])
 def test_batch_boundaries_and_short_reads(extra: int) -> None:
-    # Crosses the 2 MiB batch boundary, so the threaded sink runs; short reads must not
+    # Crosses the batch boundary, so the threaded sink runs; short reads must not
     # shift chunk boundaries.
     data = os.urandom(BATCH_CHUNKS * CHUNK_SIZE + extra)
     sealed_out = io.BytesIO()
@@ -110,7 +110,7 @@ def test_buffer_reuse_is_safe_when_the_writer_lags() -> None:
 
 
 def test_small_payloads_allocate_no_streaming_buffers() -> None:
-    # seal_bytes/open_bytes serve 1-2 KB secrets bundles: they must not allocate the 2 MiB
+    # seal_bytes/open_bytes serve 1-2 KB secrets bundles: they must not allocate the
     # batch buffers of the streaming path (which made them ~20x slower than pyrage).
     import tracemalloc
 

@@ -6,7 +6,7 @@ plaintext as soon as that chunk authenticates. **A caller writing to disk must t
 output as untrusted until open_stream returns**: truncation is only detected at the last
 chunk. :mod:`sealrun.adapters.sealedfiles` does that (temporary file, renamed on success).
 
-Memory stays constant (a few 2 MiB batches) whatever the size. Randomness is injected
+Memory stays constant (a few dozen 512 KiB batches) whatever the size. Randomness is injected
 (``rng``) so known-answer tests can fix it; the default is ``os.urandom``.
 
 Error codes (:class:`~sealrun.errors.SealError`):
@@ -71,7 +71,11 @@ class Readable(Protocol):
 Progress = Callable[[int], None]
 """Called with the number of input bytes just processed."""
 
-BATCH_CHUNKS = 32
+# Chunks per batch (512 KiB): the unit read, joined, hashed and written at once. Measured on
+# 2 vCPUs, 1 GiB file to file: 32 chunks (2 MiB) cost 1.3-2.8 s/GiB of system time against
+# 0.35-0.55 s with 8, for the same user time (a batch ring that fits the caches keeps the
+# kernel's copies in and out cheap); 4 was no better than 8.
+BATCH_CHUNKS = 8
 _HEADER_READ = 64 * 1024
 
 
