@@ -8,6 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# CI shares two cores with the services the suite starts: wall-clock deadlines per example
+# would make property tests flaky without testing anything. Examples stay bounded.
+settings.register_profile("sealrun", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sealrun")
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO.parent / "shared" / "attestation-vectors"

@@ -74,3 +74,28 @@ def test_recover_rejects_malformed_signatures() -> None:
     assert caught.value.code == "SIGNATURE_INVALID"
     with pytest.raises(OrderError):
         recover_signer(b"\0" * 32, b"\0" * 65)
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32))
+def test_signatures_match_eth_account_exactly(key: bytes, digest: bytes) -> None:
+    from eth_account.messages import encode_defunct
+
+    try:
+        account = Account.from_key(key)
+    except ValueError:
+        return  # not a valid secp256k1 scalar
+    ours = sign_digest(key, digest)
+    theirs = Account.sign_message(encode_defunct(primitive=digest), private_key=key).signature
+    assert ours == bytes(theirs)
+    assert recover_signer(digest, ours) == account.address
+
+
+def test_high_s_and_bad_v_are_refused() -> None:
+    key = b"\x02" * 32
+    signature = sign_digest(key, b"\x05" * 32)
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    high_s = (n - int.from_bytes(signature[32:64], "big")).to_bytes(32, "big")
+    flipped = signature[:32] + high_s + bytes([55 - signature[64]])
+    for bad in (flipped, signature[:64] + b"\x00", signature[:64] + b"\x1d"):
+        with pytest.raises(OrderError):
+            recover_signer(b"\x05" * 32, bad)

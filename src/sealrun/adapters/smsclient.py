@@ -20,14 +20,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from eth_account import Account
 
-from sealrun.adapters.web import request_action, signature_headers
 from sealrun.core.attestation import Evidence
-from sealrun.core.requests import RequestDomain, sign_request
+from sealrun.core.tasks import address_of
 from sealrun.errors import (
     AttestationError,
     ConfigError,
@@ -36,6 +34,9 @@ from sealrun.errors import (
     SecretError,
     ServiceError,
 )
+
+if TYPE_CHECKING:
+    from sealrun.core.requests import RequestDomain
 
 __all__ = ["Released", "SmsClient"]
 
@@ -109,6 +110,11 @@ class SmsClient:
         if key is not None:
             if self._domain is None:
                 raise ConfigError("signed SMS calls need the deployment's domain", code="SMS_DOMAIN_MISSING")
+            # Only signed calls need the EIP-712 stack and FastAPI's header helpers; the
+            # enclave makes unsigned calls and must start fast.
+            from sealrun.adapters.web import request_action, signature_headers
+            from sealrun.core.requests import sign_request
+
             signed = sign_request(
                 key,
                 self._domain,
@@ -159,14 +165,14 @@ class SmsClient:
 
     def push_requester_secret(self, key: bytes, name: str, value: str) -> dict[str, Any]:
         """Push (or replace) the requester secret ``name``; ``key`` is the requester's."""
-        requester = Account.from_key(key).address
+        requester = address_of(key)
         path = f"/v1/requesters/{requester}/secrets/{name}"
         result: dict[str, Any] = self._send("PUT", path, body={"value": value}, key=key)
         return result
 
     def set_result_recipient(self, key: bytes, recipient: str) -> dict[str, Any]:
         """Set the age recipient results of ``key``'s account are sealed to."""
-        beneficiary = Account.from_key(key).address
+        beneficiary = address_of(key)
         path = f"/v1/beneficiaries/{beneficiary}/recipient"
         result: dict[str, Any] = self._send("PUT", path, body={"recipient": recipient}, key=key)
         return result

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from eth_account import Account
 
 from sealrun.adapters.bundlefiles import AppBundle, load_bundle
 from sealrun.adapters.sandbox import SandboxLimits, SandboxOutcome, SandboxRunner, SandboxSpec
@@ -34,6 +33,7 @@ from sealrun.adapters.tee import FailureReceipt, LogsInfo, Quoter, ResultInfo, R
 from sealrun.core.tasks import (
     FailureCode,
     SecretsBundle,
+    address_of,
     failure_digest,
     result_hash,
     result_seal,
@@ -146,7 +146,7 @@ class EnclaveRuntime:
                 status="failed" if failure is not None else "completed",
                 task_id=task.task_id,
                 worker=task.worker,
-                enclave=Account.from_key(bytes.fromhex(task.enclave_key[2:])).address,
+                enclave=address_of(task.enclave_key),
                 fingerprint=None if bundle is None else bundle.fingerprint_hex,
                 logs=logs,
                 result=None if failure is not None else result,

@@ -18,12 +18,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from eth_account import Account
-
 from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import Quoter
 from sealrun.core.attestation import report_data_for
 from sealrun.core.sealing import Identity, open_bytes
+from sealrun.core.tasks import address_of
 from sealrun.core.tasks.bundle import SecretsBundle
 from sealrun.errors import SecretError
 
@@ -69,6 +68,6 @@ class SmsSecrets:
         bundle = SecretsBundle.from_json(open_bytes(released.sealed_bundle, [identity]))
         if bundle.task_id != "0x" + self.task_id.hex() or bundle.worker.lower() != self.worker.lower():
             raise SecretError("the SMS sent a bundle for another task or worker", code="BUNDLE_MISMATCH")
-        if Account.from_key(bundle.enclave_key).address.lower() != released.enclave_challenge.lower():
+        if address_of(bundle.enclave_key).lower() != released.enclave_challenge.lower():
             raise SecretError("the bundle's enclave key is not the task's challenge", code="BUNDLE_MISMATCH")
         return bundle

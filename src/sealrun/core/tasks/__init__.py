@@ -14,12 +14,13 @@ from sealrun.core.tasks.hashing import (
     result_signature_digest,
     task_id,
 )
-from sealrun.core.tasks.signatures import recover_signer, sign_digest
+from sealrun.core.tasks.signatures import address_of, recover_signer, sign_digest
 
 __all__ = [
     "BUNDLE_VERSION",
     "FailureCode",
     "SecretsBundle",
+    "address_of",
     "authorization_digest",
     "failure_digest",
     "parse_failure_code",

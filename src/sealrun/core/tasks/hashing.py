@@ -15,8 +15,8 @@ The last three are signed with EIP-191 ``personal_sign`` (see :mod:`.signatures`
 
 from __future__ import annotations
 
-from eth_utils import keccak, to_canonical_address
-
+from sealrun.core.tasks.keccak import canonical_address
+from sealrun.core.tasks.keccak import keccak256 as keccak
 from sealrun.errors import ConfigError
 
 __all__ = [
@@ -38,10 +38,7 @@ def _bytes32(value: bytes, what: str) -> bytes:
 
 
 def _address(value: str | bytes, what: str) -> bytes:
-    try:
-        return to_canonical_address(value)
-    except (ValueError, TypeError) as error:
-        raise ConfigError(f"{what} is not an Ethereum address: {value!r}", code="INVALID_ADDRESS") from error
+    return canonical_address(value, what)
 
 
 def _uint256(value: int, what: str) -> bytes:

@@ -1,19 +1,28 @@
 """EIP-191 ``personal_sign`` over a 32-byte digest, as the hub contract verifies it.
 
 The contract checks ``ecrecover(keccak256("\\x19Ethereum Signed Message:\\n32" ‖ digest), sig)``;
-these helpers produce and check exactly that (65-byte ``r ‖ s ‖ v`` signatures, v in {27, 28}).
+these helpers produce and check exactly that: 65-byte ``r ‖ s ‖ v`` signatures with v in
+{27, 28} and a low ``s`` (the hub refuses high-s signatures, so we never make or accept one).
+They use libsecp256k1 (coincurve) directly, which keeps the enclave's start-up light.
 """
 
 from __future__ import annotations
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
-from eth_keys.exceptions import BadSignature, ValidationError
-from eth_utils import to_checksum_address
+from coincurve import PrivateKey, PublicKey
 
+from sealrun.core.tasks.keccak import checksum_address, keccak256
 from sealrun.errors import ConfigError, OrderError
 
-__all__ = ["recover_signer", "sign_digest"]
+__all__ = ["address_of", "recover_signer", "sign_digest"]
+
+_PREFIX = b"\x19Ethereum Signed Message:\n32"
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _message_hash(digest: bytes) -> bytes:
+    if len(digest) != 32:
+        raise ConfigError("a signed digest must be 32 bytes", code="INVALID_BYTES32")
+    return keccak256(_PREFIX + digest)
 
 
 def sign_digest(private_key: bytes, digest: bytes) -> bytes:
@@ -22,27 +31,53 @@ def sign_digest(private_key: bytes, digest: bytes) -> bytes:
     Raises:
         ConfigError: if the digest is not 32 bytes or the key is invalid.
     """
-    if len(digest) != 32:
-        raise ConfigError("a signed digest must be 32 bytes", code="INVALID_BYTES32")
+    message = _message_hash(digest)
+    if len(private_key) != 32:
+        raise ConfigError("invalid private key", code="INVALID_PRIVATE_KEY")
     try:
-        signed = Account.sign_message(encode_defunct(primitive=digest), private_key=private_key)
-    except (ValueError, ValidationError) as error:
+        signature = PrivateKey(private_key).sign_recoverable(message, hasher=None)
+    except ValueError as error:
         raise ConfigError("invalid private key", code="INVALID_PRIVATE_KEY") from error
-    return bytes(signed.signature)
+    return signature[:64] + bytes([signature[64] + 27])
 
 
 def recover_signer(digest: bytes, signature: bytes) -> str:
     """Return the checksummed address that signed ``digest`` with EIP-191.
 
     Raises:
-        OrderError: ``SIGNATURE_INVALID`` if the signature is malformed or recovers nothing.
+        OrderError: ``SIGNATURE_INVALID`` if the signature is malformed, high-s, or recovers nothing.
     """
-    if len(digest) != 32:
-        raise ConfigError("a signed digest must be 32 bytes", code="INVALID_BYTES32")
+    message = _message_hash(digest)
     if len(signature) != 65:
         raise OrderError("signature must be 65 bytes (r, s, v)", code="SIGNATURE_INVALID")
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64]
+    if v not in (27, 28) or not 0 < r < _SECP256K1_N or not 0 < s <= _SECP256K1_N // 2:
+        raise OrderError("signature has an invalid r, s or v", code="SIGNATURE_INVALID")
     try:
-        address = Account.recover_message(encode_defunct(primitive=digest), signature=signature)
-    except (ValueError, BadSignature, ValidationError) as error:
+        public = PublicKey.from_signature_and_message(signature[:64] + bytes([v - 27]), message, hasher=None)
+    except ValueError as error:
         raise OrderError(f"signature does not recover a signer: {error}", code="SIGNATURE_INVALID") from error
-    return to_checksum_address(address)
+    return checksum_address(keccak256(public.format(compressed=False)[1:])[-20:])
+
+
+def address_of(private_key: bytes | str) -> str:
+    """Return the checksummed address of a secp256k1 private key (32 bytes or ``0x`` hex).
+
+    Raises:
+        ConfigError: ``INVALID_PRIVATE_KEY`` if it is not a valid key.
+    """
+    if isinstance(private_key, str):
+        text = private_key[2:] if private_key.startswith(("0x", "0X")) else private_key
+        try:
+            private_key = bytes.fromhex(text)
+        except ValueError as error:
+            raise ConfigError("invalid private key", code="INVALID_PRIVATE_KEY") from error
+    if len(private_key) != 32:
+        raise ConfigError("invalid private key", code="INVALID_PRIVATE_KEY")
+    try:
+        public = PrivateKey(private_key).public_key
+    except ValueError as error:
+        raise ConfigError("invalid private key", code="INVALID_PRIVATE_KEY") from error
+    return checksum_address(keccak256(public.format(compressed=False)[1:])[-20:])
