@@ -10,9 +10,13 @@ The sandbox (``bwrap``, Debian ``bubblewrap``) gets:
   the output folder writable at ``/iexec_out``; nothing else (no ``/etc``, no ``/root``,
   no ``/home``);
 - an environment that is exactly :attr:`SandboxSpec.env` (``--clearenv``);
-- no privileges: when the runtime is root, ``bwrap`` itself is started as ``nobody``
-  (uid/gid 65534 by default, no supplementary groups), so the app is ``nobody`` on the host
-  filesystem too and bwrap runs unprivileged (no setuid, no capabilities);
+- no privileges: when the runtime is root, ``bwrap`` itself is started as an unprivileged
+  host user of its own (by default a fresh uid/gid drawn from [2^20, 2^21) per sandbox
+  instance, i.e. per task; no supplementary groups), so bwrap runs unprivileged (no setuid,
+  no capabilities) and the app owns nothing on the host but its output folder. One uid per
+  task matters twice: the kernel counts processes and user namespaces per host uid, so
+  concurrent tasks sharing one user (``nobody``) made each other's sandboxes fail to start
+  with EAGAIN; and tasks cannot read each other's group-readable inputs;
 - rlimits inherited by every app process: RLIMIT_AS (memory), RLIMIT_NPROC (processes,
   counted inside the sandbox's own user namespace), RLIMIT_FSIZE (file size), no core
   dumps; the wall-clock limit kills the whole process group (the pid namespace dies with
@@ -36,6 +40,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
 import signal
 import subprocess
 import threading
@@ -52,8 +57,12 @@ _MEMORY_MARKERS = (b"MemoryError", b"std::bad_alloc", b"Cannot allocate memory",
 _FILE_SIZE_MARKERS = (b"File too large",)
 _TAIL_BYTES = 8192
 _CHUNK = 65536
-# bwrap's monitor and the sandbox's init are processes of the same user too.
-_BWRAP_PROCESSES = 4
+# bwrap's monitor and the sandbox's init are processes of the same (per-task) user too:
+# the app itself and everything it starts share the remaining `processes`.
+_BWRAP_PROCESSES = 2
+# Host ids for sandboxed apps: far above any distribution's system and regular users.
+_SANDBOX_IDS_START = 1 << 20
+_SANDBOX_IDS_COUNT = 1 << 20
 
 
 class _Drain(threading.Thread):
@@ -81,15 +90,25 @@ class BubblewrapSandbox:
 
     Args:
         bwrap: path of the ``bwrap`` binary.
-        host_uid: the unprivileged host user bwrap runs as when we are root.
-        host_gid: its group.
+        host_uid: the unprivileged host user bwrap runs as when we are root (default: a
+            fresh id in [2^20, 2^21) for this instance; see the module docstring).
+        host_gid: its group (default: the same number as the uid).
     """
 
-    def __init__(self, *, bwrap: Path = Path("/usr/bin/bwrap"), host_uid: int = 65534, host_gid: int = 65534):
+    def __init__(
+        self,
+        *,
+        bwrap: Path = Path("/usr/bin/bwrap"),
+        host_uid: int | None = None,
+        host_gid: int | None = None,
+    ):
         self.bwrap = bwrap
         self.drop_privileges = os.geteuid() == 0
-        self.host_uid = host_uid if self.drop_privileges else os.geteuid()
-        self.host_gid = host_gid if self.drop_privileges else os.getegid()
+        fresh = _SANDBOX_IDS_START + secrets.randbelow(_SANDBOX_IDS_COUNT)
+        uid = fresh if host_uid is None else host_uid
+        gid = uid if host_gid is None else host_gid
+        self.host_uid = uid if self.drop_privileges else os.geteuid()
+        self.host_gid = gid if self.drop_privileges else os.getegid()
 
     def prepare_output(self, folder: Path) -> None:
         """Make ``folder`` writable by the sandboxed app (and by nobody else but us)."""
