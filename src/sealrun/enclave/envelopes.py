@@ -58,8 +58,13 @@ def open_dataset(sealed: Path, target: Path, identity: str, *, max_bytes: int) -
     Raises:
         TaskFailedError: ``INPUT_OPEN_FAILED`` (wrong key, tampered, truncated, hostile archive).
     """
+    # The pre-compute hashed the ciphertext while downloading it and compared it with the
+    # order's checksum; hashing it again here would cost ~0.6 CPU s/GiB for nothing (the AEAD
+    # authenticates every chunk anyway).
     try:
-        opened = open_path(sealed, target, [Identity.parse(identity)], max_unpacked_size=max_bytes)
+        opened = open_path(
+            sealed, target, [Identity.parse(identity)], max_unpacked_size=max_bytes, checksum=False
+        )
     except (SealError, ConfigError) as error:  # UnpackError is a SealError
         raise TaskFailedError(
             FailureCode.INPUT_OPEN_FAILED, f"the dataset does not open: {error.code}: {error.message}"
