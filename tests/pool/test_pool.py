@@ -93,12 +93,11 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
     statuses = world.wait_tasks(deal.deal_id, VOLUME, timeout=400) + world.wait_tasks(
         late.deal_id, 1, timeout=200
     )
-    # Every task is settled. Under heavy load the sandbox can fail to start an app: the enclave
-    # then signs a failure receipt (SANDBOX_FAILED) and the requester is refunded at once, which
-    # is the protocol working; the payouts below count what completed.
-    assert all(s in (HubTaskStatus.COMPLETED, HubTaskStatus.FAILED) for s in statuses), (statuses, world.root)
-    completed = statuses.count(HubTaskStatus.COMPLETED)
-    assert completed >= VOLUME - 1, (statuses, world.root)
+    # Every task completed: the killed worker's task was reassigned, the scheduler's restart
+    # lost nothing. (Concurrent sandboxes once failed to start under load with EAGAIN when
+    # every task ran as host user `nobody`; each task now has its own host uid.)
+    assert all(s == HubTaskStatus.COMPLETED for s in statuses), (statuses, world.root)
+    completed = len(statuses)  # the deal's tasks and the late deal's one
     # The killed worker comes back: its journal names a task another worker settled; it drops it.
     world.start_worker(number)
     market = MarketClient(world.url_of("market"))
@@ -111,7 +110,7 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
 
     # The scheduler sees the outcomes too, each task once.
     wait_until(
-        lambda: all(t["status"] in ("completed", "failed") for t in scheduler.tasks(deal_hex)),
+        lambda: all(t["status"] == "completed" for t in scheduler.tasks(deal_hex)),
         timeout=60, what="the scheduler to follow the outcomes",
     )  # fmt: skip
     tasks = scheduler.tasks(deal_hex)
@@ -125,7 +124,7 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
 
     after = {name: hub.balance(address) for name, address in accounts.items()}
     gained = {name: after[name].free - before[name].free for name in accounts}
-    price, settled = APP_PRICE + POOL_PRICE, completed  # failed tasks are refunded in full
+    price, settled = APP_PRICE + POOL_PRICE, completed
     assert gained["requester"] == -price * settled
     assert after["requester"].locked == before["requester"].locked
     assert gained["developer"] == APP_PRICE * settled
