@@ -17,12 +17,13 @@ from typing import Protocol
 from fastapi import FastAPI
 
 from sealrun.adapters.chain.events import ChainEvent
-from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
+from sealrun.adapters.db import SqlNonceLedger, create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.core.chainstate import ChainReader
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
-from sealrun.services.market.book import OrderBook, SqlNonceLedger
+from sealrun.services.market.book import OrderBook
+from sealrun.services.market.models import RequestNonce
 from sealrun.services.market.routes import router
 from sealrun.services.market.settings import MarketSettings
 from sealrun.services.market.usecases import MarketService, OrderLedger
@@ -108,7 +109,7 @@ def create_app(
     app.state.service = service
     app.state.clock = clock
     app.state.verifier = RequestVerifier(
-        domain=domain, nonces=SqlNonceLedger(sessions), window=settings.request_window
+        domain=domain, nonces=SqlNonceLedger(sessions, RequestNonce), window=settings.request_window
     )
     install_problem_handlers(app, STATUS_BY_CODE)
     # An order is at most a few KiB (params ≤ 4 KiB).

@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sealrun.core.chainstate import ZERO_ADDRESS
-from sealrun.errors import RequestError
-from sealrun.services.market.models import BookOrder, RequestNonce, SeenEvent
+from sealrun.services.market.models import BookOrder, SeenEvent
 
-__all__ = ["OPEN", "BookFilter", "OrderBook", "SqlNonceLedger"]
+__all__ = ["OPEN", "BookFilter", "OrderBook"]
 
 OPEN, CLOSED, CONSUMED, UNPUBLISHED = "open", "closed", "consumed", "unpublished"
 
@@ -134,19 +132,3 @@ class OrderBook:
             return False
         session.add(SeenEvent(tx_hash=key[0], log_index=log_index, block_number=block))
         return True
-
-
-class SqlNonceLedger:
-    """Single-use nonces of signed requests, in ``market_request_nonces``."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
-
-    def consume(self, signer: str, nonce: bytes, *, expires_at: int) -> None:
-        """Record the pair or raise ``REQUEST_REPLAYED``; forgets pairs that expired."""
-        try:
-            with self._sessions.begin() as session:
-                session.execute(delete(RequestNonce).where(RequestNonce.expires_at < expires_at - 3600))
-                session.add(RequestNonce(signer=signer, nonce="0x" + nonce.hex(), expires_at=expires_at))
-        except IntegrityError:
-            raise RequestError("this request was already used", code="REQUEST_REPLAYED") from None

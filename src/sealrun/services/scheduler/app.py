@@ -19,11 +19,12 @@ from typing import Protocol
 from fastapi import FastAPI
 
 from sealrun.adapters.chain.events import ChainEvent
-from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
+from sealrun.adapters.db import SqlNonceLedger, create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
-from sealrun.services.scheduler.board import SqlNonceLedger, TaskBoard
+from sealrun.services.scheduler.board import TaskBoard
+from sealrun.services.scheduler.models import RequestNonce
 from sealrun.services.scheduler.offers import PoolOffer
 from sealrun.services.scheduler.routes import router
 from sealrun.services.scheduler.settings import SchedulerSettings
@@ -166,7 +167,7 @@ def create_app(
     app.state.wakeup = asyncio.Event()
     domain = RequestDomain(chain_id=parts.chain_id, hub=settings.hub)
     app.state.verifier = RequestVerifier(
-        domain=domain, nonces=SqlNonceLedger(sessions), window=settings.request_window
+        domain=domain, nonces=SqlNonceLedger(sessions, RequestNonce), window=settings.request_window
     )
     install_problem_handlers(app, STATUS_BY_CODE)
     # Worker calls are small JSON documents.

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from sealrun.errors import RequestError, ServiceError
-from sealrun.services.scheduler.models import DealRow, RequestNonce, SeenEvent, TaskRow, WorkerRow
+from sealrun.errors import ServiceError
+from sealrun.services.scheduler.models import DealRow, SeenEvent, TaskRow, WorkerRow
 
-__all__ = ["HELD", "SqlNonceLedger", "TaskBoard"]
+__all__ = ["HELD", "TaskBoard"]
 
 PENDING, ASSIGNED, RUNNING, SUBMITTED = "pending", "assigned", "running", "submitted"
 COMPLETED, FAILED, EXPIRED = "completed", "failed", "expired"
@@ -271,19 +270,3 @@ def _held(session: Session, task_id: str, address: str) -> TaskRow:
 def _release(task: TaskRow, *, now: float, detail: str) -> None:
     task.status, task.worker, task.authorization = PENDING, None, None
     task.assigned_at, task.updated_at, task.detail = None, now, detail[:300]
-
-
-class SqlNonceLedger:
-    """Single-use nonces of workers' signed requests, in ``scheduler_request_nonces``."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
-
-    def consume(self, signer: str, nonce: bytes, *, expires_at: int) -> None:
-        """Record the pair or raise ``REQUEST_REPLAYED``; forgets pairs long expired."""
-        try:
-            with self._sessions.begin() as session:
-                session.execute(delete(RequestNonce).where(RequestNonce.expires_at < expires_at - 3600))
-                session.add(RequestNonce(signer=signer, nonce="0x" + nonce.hex(), expires_at=expires_at))
-        except IntegrityError:
-            raise RequestError("this request was already used", code="REQUEST_REPLAYED") from None
