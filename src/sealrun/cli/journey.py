@@ -31,7 +31,7 @@ from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, wr
 from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.storeclient import BlobInfo, StoreClient
 from sealrun.adapters.web import request_action, signature_headers
-from sealrun.cli.order import KINDS, _files, _read, _write
+from sealrun.cli.order import KINDS, order_files, read_orders_file, write_orders_file
 from sealrun.cli.result import RESULT_KEY
 from sealrun.cli.session import Session
 from sealrun.core.orders import (
@@ -182,10 +182,10 @@ class Journey:
             book.publish(kind, order_wire(order), chain_id=self.domain.chain_id, hub=self.domain.hub)
         finally:
             book.close()
-        _, signed_path = _files(self.session)
-        signed = _read(signed_path)
+        _, signed_path = order_files(self.session)
+        signed = read_orders_file(signed_path)
         signed[KINDS[kind]] = order_to_json(order)
-        _write(signed_path, signed)
+        write_orders_file(signed_path, signed)
         return "0x" + self.market.order_hash(order).hex()
 
     def encrypted_push(self, app: str, inputs: Path, *, name: str | None = None) -> dict[str, Any]:
@@ -257,8 +257,8 @@ class Journey:
         return market_order(found[0]["order"], kind) if found else None
 
     def _local(self, kind: str, field: str, value: str) -> Order | None:
-        _, signed_path = _files(self.session)
-        raw = _read(signed_path).get(KINDS[kind])
+        _, signed_path = order_files(self.session)
+        raw = read_orders_file(signed_path).get(KINDS[kind])
         if raw is None:
             return None
         order = order_from_json(raw)

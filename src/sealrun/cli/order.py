@@ -48,7 +48,7 @@ from sealrun.errors import ConfigError, OrderError
 if TYPE_CHECKING:
     from sealrun.adapters.chain.client import Marketplace
 
-__all__ = ["order_app"]
+__all__ = ["order_app", "order_files", "read_orders_file", "write_orders_file"]
 
 order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, cancel, show, fill.")
 
@@ -86,7 +86,12 @@ def _tag(names: str) -> bytes:
     return make_tag(*bits)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_orders_file(path: Path) -> dict[str, Any]:
+    """Read an orders file (templates or signed orders); a missing file is empty.
+
+    Raises:
+        OrderError: ``ORDER_JSON_INVALID`` if it is not a JSON object.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -100,7 +105,8 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
+def write_orders_file(path: Path, data: dict[str, Any]) -> None:
+    """Write an orders file atomically (temp file, then rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -111,7 +117,8 @@ def _write(path: Path, data: dict[str, Any]) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _files(session: Session) -> tuple[Path, Path]:
+def order_files(session: Session) -> tuple[Path, Path]:
+    """Return the project's ``orders.json`` (templates) and ``signed-orders.json`` paths."""
     root = session.config.path.parent
     return root / "orders.json", root / "signed-orders.json"
 
@@ -141,7 +148,7 @@ def init(
     """Write order templates into orders.json (edit them, then `order sign`)."""
     out = Output(json_out)
     session = Session.load(config, chain, wallet)
-    templates_path, _ = _files(session)
+    templates_path, _ = order_files(session)
     tag_bytes = _tag(tag)
     made: dict[str, Order] = {}
     if buy:
@@ -181,9 +188,9 @@ def init(
             )
     if not made:
         raise ConfigError("say which order to create: --app, --dataset, --workerpool or --buy", code="USAGE")
-    data = _read(templates_path)
+    data = read_orders_file(templates_path)
     data.update({KINDS[kind]: order_to_json(order) for kind, order in made.items()})
-    _write(templates_path, data)
+    write_orders_file(templates_path, data)
     out.result({"file": str(templates_path), "orders": {KINDS[k]: order_to_json(o) for k, o in made.items()}})
 
 
@@ -222,19 +229,19 @@ def sign(
     """Sign templates of orders.json (EIP-712) into signed-orders.json; a zero salt gets a random one."""
     out = Output(json_out)
     session = Session.load(config, chain, wallet, password_file)
-    templates_path, signed_path = _files(session)
-    templates = _read(templates_path)
+    templates_path, signed_path = order_files(session)
+    templates = read_orders_file(templates_path)
     kinds = _kinds(app, dataset, workerpool, request)
     orders = [_load_kind(templates, kind, templates_path) for kind in kinds]
     market = session.market(wallet=True)
-    signed = _read(signed_path)
+    signed = read_orders_file(signed_path)
     result = {}
     for kind, template in zip(kinds, orders, strict=True):
         salted = replace(template, salt=secrets.token_bytes(32)) if template.salt == bytes(32) else template
         done = market.sign(salted)
         signed[KINDS[kind]] = order_to_json(done)
         result[KINDS[kind]] = {"hash": market.order_hash(done), "signer": market.address}
-    _write(signed_path, signed)
+    write_orders_file(signed_path, signed)
     out.result({"file": str(signed_path), "signed": result})
 
 
@@ -248,10 +255,10 @@ def _resolve(
     """An order from a JSON file, from its hash in the signed file or on the market (``book``),
     or the signed file's entry."""
     if source is None:
-        data = _read(signed_path)
+        data = read_orders_file(signed_path)
         return _load_kind(data, kind, signed_path) if KINDS[kind] in data else None
     if source.startswith("0x") and len(source) == 66:
-        for raw in _read(signed_path).values():
+        for raw in read_orders_file(signed_path).values():
             order = order_from_json(raw)
             if isinstance(order, _TYPES[kind]) and "0x" + market.order_hash(order).hex() == source.lower():
                 return order
@@ -264,7 +271,7 @@ def _resolve(
     path = Path(source)
     if not path.is_file():
         raise OrderError(f"{source} is neither an order file nor a 0x order hash", code="ORDER_NOT_FOUND")
-    data = _read(path)
+    data = read_orders_file(path)
     if "type" not in data:
         return _load_kind(data, kind, path)
     order = order_from_json(data)
@@ -297,8 +304,8 @@ def show(
     """Show signed orders with their hash and on-chain state (consumed, remaining, closed)."""
     out = Output(json_out)
     session = Session.load(config, chain)
-    path = file or _files(session)[1]
-    data = _read(path)
+    path = file or order_files(session)[1]
+    data = read_orders_file(path)
     if not data:
         raise OrderError(f"no orders in {path}: run `sealrun order sign` first", code="ORDER_MISSING")
     market = session.market(wallet=False)
@@ -322,8 +329,8 @@ def cancel(
     """Close signed orders on chain for good (only their signer may)."""
     out = Output(json_out)
     session = Session.load(config, chain, wallet, password_file)
-    path = file or _files(session)[1]
-    data = _read(path)
+    path = file or order_files(session)[1]
+    data = read_orders_file(path)
     orders = {kind: _load_kind(data, kind, path) for kind in _kinds(app, dataset, workerpool, request)}
     market = session.market(wallet=True)
     out.confirm(f"Close {', '.join(KINDS[k] for k in orders)} for good (costs gas)?", yes=yes)
@@ -351,7 +358,7 @@ def fill(
     """Match signed orders into a deal: checks them first, shows the total price, asks, then spends."""
     out = Output(json_out)
     session = Session.load(config, chain, wallet, password_file)
-    signed_path = _files(session)[1]
+    signed_path = order_files(session)[1]
     market = session.market(wallet=True)
 
     def book(kind: str, order_hash: str) -> Order:
