@@ -15,10 +15,11 @@ from typing import Any
 
 import httpx
 
+from sealrun.adapters.problems import raise_for_problem
 from sealrun.adapters.web import request_action, signature_headers
 from sealrun.core.orders.models import Order
 from sealrun.core.requests import RequestDomain, sign_request
-from sealrun.errors import OrderError, RequestError, SealrunError, ServiceError
+from sealrun.errors import OrderError, RequestError, ServiceError
 
 __all__ = ["MarketClient", "order_wire"]
 
@@ -26,22 +27,6 @@ __all__ = ["MarketClient", "order_wire"]
 def order_wire(order: Order) -> dict[str, Any]:
     """The wire form of a signed order (its EIP-712 message plus ``sign``)."""
     return {**order.message(), "sign": "0x" + order.sign.hex()}
-
-
-def _raise_for_problem(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    try:
-        body = response.json()
-        code, detail = str(body.get("code", "SERVICE_ERROR")), str(body.get("detail", ""))
-    except ValueError:
-        code, detail = "SERVICE_ERROR", response.text[:300]
-    kind: type[SealrunError] = ServiceError
-    if code.startswith("ORDER_"):
-        kind = OrderError
-    elif code.startswith("REQUEST_"):
-        kind = RequestError
-    raise kind(f"market answered {response.status_code}: {detail}", code=code)
 
 
 class MarketClient:
@@ -68,7 +53,12 @@ class MarketClient:
             raise ServiceError(
                 f"the market at {self._client.base_url} is unreachable: {error}", code="MARKET_UNREACHABLE"
             ) from error
-        _raise_for_problem(response)
+        raise_for_problem(
+            response,
+            service="market",
+            default=ServiceError,
+            families={"ORDER_": OrderError, "REQUEST_": RequestError},
+        )
         return response
 
     def publish(

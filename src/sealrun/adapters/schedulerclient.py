@@ -16,9 +16,10 @@ from typing import Any
 
 import httpx
 
+from sealrun.adapters.problems import raise_for_problem
 from sealrun.adapters.web import request_action, signature_headers
 from sealrun.core.requests import RequestDomain, sign_request
-from sealrun.errors import RequestError, SealrunError, ServiceError
+from sealrun.errors import RequestError, ServiceError
 
 __all__ = ["SchedulerClient"]
 
@@ -68,14 +69,9 @@ class SchedulerClient:
                 f"the scheduler at {self._client.base_url} is unreachable: {error}",
                 code="SCHEDULER_UNREACHABLE",
             ) from error
-        if not response.is_success:
-            try:
-                problem = response.json()
-                code, detail = str(problem.get("code", "SERVICE_ERROR")), str(problem.get("detail", ""))
-            except ValueError:
-                code, detail = "SERVICE_ERROR", response.text[:300]
-            kind: type[SealrunError] = RequestError if code.startswith("REQUEST_") else ServiceError
-            raise kind(f"scheduler answered {response.status_code}: {detail}", code=code)
+        raise_for_problem(
+            response, service="scheduler", default=ServiceError, families={"REQUEST_": RequestError}
+        )
         return response
 
     def register(self, *, slots: int, tee: str, holding: list[str]) -> dict[str, Any]:

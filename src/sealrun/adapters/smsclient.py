@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from sealrun.adapters.problems import raise_for_problem
 from sealrun.core.attestation import Evidence
 from sealrun.core.tasks import address_of
 from sealrun.errors import (
     AttestationError,
     ConfigError,
     RequestError,
-    SealrunError,
     SecretError,
     ServiceError,
 )
@@ -48,24 +48,6 @@ class Released:
     task_id: str
     enclave_challenge: str
     sealed_bundle: bytes
-
-
-def _raise_for_problem(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    try:
-        body = response.json()
-        code, detail = str(body.get("code", "SERVICE_ERROR")), str(body.get("detail", ""))
-    except ValueError:
-        code, detail = "SERVICE_ERROR", response.text[:300]
-    kind: type[SealrunError] = SecretError
-    if code.startswith("REQUEST_"):
-        kind = RequestError
-    elif code.startswith("ATTEST_"):
-        kind = AttestationError
-    elif code.startswith("SERVICE_"):
-        kind = ServiceError
-    raise kind(f"the SMS answered {response.status_code}: {detail or code}", code=code)
 
 
 def _task(task_id: bytes) -> str:
@@ -130,7 +112,12 @@ class SmsClient:
             raise ServiceError(
                 f"the SMS at {self._http.base_url} is unreachable: {error}", code="SERVICE_UNREACHABLE"
             ) from error
-        _raise_for_problem(response)
+        raise_for_problem(
+            response,
+            service="the SMS",
+            default=SecretError,
+            families={"REQUEST_": RequestError, "ATTEST_": AttestationError, "SERVICE_": ServiceError},
+        )
         return response.json() if response.content else {}
 
     def _exists(self, path: str) -> bool:

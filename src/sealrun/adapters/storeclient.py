@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from sealrun.adapters.problems import raise_for_problem
 from sealrun.errors import StorageError
 
 __all__ = [
@@ -119,18 +120,6 @@ class BlobInfo:
     url: str
 
 
-def _raise_for_problem(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    code, detail = "STORAGE_ERROR", response.text[:300]
-    try:
-        body: Any = response.json()
-        code, detail = str(body.get("code", code)), str(body.get("detail", detail))
-    except ValueError:
-        pass
-    raise StorageError(f"store answered {response.status_code}: {detail}", code=code)
-
-
 def _sha256_of_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -168,7 +157,7 @@ class StoreClient:
             raise StorageError(
                 f"the store at {self._client.base_url} is unreachable: {error}", code="STORAGE_UNREACHABLE"
             ) from error
-        _raise_for_problem(response)
+        raise_for_problem(response, service="store", default=StorageError, default_code="STORAGE_ERROR")
         return response
 
     def upload_file(self, path: Path, *, headers: dict[str, str]) -> BlobInfo:
@@ -213,7 +202,9 @@ class StoreClient:
             with self._client.stream("GET", f"/v1/blobs/{expected}") as response:
                 if not response.is_success:
                     response.read()
-                    _raise_for_problem(response)
+                    raise_for_problem(
+                        response, service="store", default=StorageError, default_code="STORAGE_ERROR"
+                    )
                 with temporary.open("wb") as out:
                     for chunk in response.iter_bytes(_CHUNK):
                         digest.update(chunk)
