@@ -10,8 +10,12 @@ next starts; the state file is written last, so a devnet without one never finis
 starting. On any failure everything already started is stopped again.
 
 The devnet's secrets (the simulator key of the simulated TEE, the SMS↔store upload-token key,
-the pool owner's and workers' keys) are generated into ``<state dir>/keys`` (mode 0600): they
-protect nothing but a local test network.
+the pool owner's and workers' keys) are generated into ``<state dir>/keys`` (mode 0600) and
+handed to each service as files of its own 0700 secrets folder
+(``<state dir>/secrets/<service>``), never as variables. The state tree is 0700 and every
+process runs with umask 077, so its databases and logs are 0600: a task's uid, an app or
+another local user reads none of it. The processes inherit only ``PATH``, the locale and how
+to find Python of the caller's environment.
 
 Error codes: ``DEVNET_ALREADY_RUNNING`` (:class:`~sealrun.errors.ConfigError`),
 ``DEVNET_START_FAILED`` (:class:`~sealrun.errors.ServiceError`).
@@ -24,7 +28,7 @@ import secrets
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -51,12 +55,22 @@ ETHER = 100 * 10**18
 TOKENS = 10**15
 POOL_STAKE = 10**13
 POOL_DESCRIPTION = "sealrun devnet pool"
-_SERVICE_PREFIXES = (
-    "SEALRUN_SMS_",
-    "SEALRUN_STORE_",
-    "SEALRUN_MARKET_",
-    "SEALRUN_SCHEDULER_",
-    "SEALRUN_WORKER_",
+# What a devnet process inherits of the caller's environment: where to find programs, Python
+# and its packages, and the locale. Nothing else: the caller's shell may hold a wallet
+# password, tokens or keys, and the services (and, through them, the tasks) have no use for them.
+_INHERITED = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "PYTHONDONTWRITEBYTECODE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 )
 
 
@@ -103,9 +117,18 @@ def _rpc_ready(url: str) -> Callable[[ProcessRecord], bool]:
 
 
 def _base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SERVICE_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if k in _INHERITED}
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def _write_secrets(folder: Path, secrets_of: Mapping[str, str]) -> Path:
+    """One 0600 file per secret setting in the 0700 ``folder`` (see :mod:`sealrun.adapters.secretfiles`)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for name, value in secrets_of.items():
+        _write_secret(folder / name, value.encode())
+    return folder
 
 
 def _start_chain(options: DevnetOptions, logs: Path) -> tuple[ProcessRecord, str]:
@@ -150,6 +173,9 @@ def _start_services(
         records = []
         for plan in waves[wave]:
             env = {**_base_env(), **plan.env}
+            if plan.secrets:
+                folder = _write_secrets(options.state_dir / "secrets" / plan.name, plan.secrets)
+                env[plan.secrets_prefix + "SECRETS_DIR"] = str(folder)
             argv = [options.python, "-m", plan.module, *plan.args]
             log = logs / f"{plan.name}.log"
             record = spawn(plan.name, argv, env=env, log=log, cwd=options.state_dir, url=plan.url)
@@ -185,10 +211,13 @@ def up(options: DevnetOptions, *, progress: Callable[[str], None] = lambda _m: N
         "logs",
         "pool-index.sqlite",
         "index.sqlite",
+        "secrets",
     ):
         target = root / stale
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-    root.mkdir(parents=True, exist_ok=True)
+    # Keys, databases, logs and the SMS's data live here: the devnet's user's alone.
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)
     logs = root / "logs"
     started: list[ProcessRecord] = []
     begun = time.time()

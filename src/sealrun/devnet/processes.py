@@ -48,8 +48,9 @@ def spawn(
     Returns:
         The record to keep in the state file.
     """
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as handle:
+    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab") as handle:
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -58,6 +59,7 @@ def spawn(
             env=dict(env),
             cwd=cwd,
             start_new_session=True,
+            umask=0o077,  # its databases, logs and blobs are the devnet user's alone
         )
     _CHILDREN[process.pid] = process
     return ProcessRecord(name=name, pid=process.pid, log=str(log), url=url)

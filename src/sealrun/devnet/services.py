@@ -3,12 +3,14 @@
 Every service reads its settings from its own ``SEALRUN_<SERVICE>_*`` variables (see each
 ``services/<name>/settings.py``); this module is the one place that fills them for a devnet:
 fresh loopback ports, data under the state dir, the deployed hub, the shared upload-token key,
-the simulator key (SMS: public half; workers: private half) and the pool owner's key.
+the simulator key (SMS: public half; workers: private half), the pool owner's key and the
+scheduler's allow-list of workers. Keys go in ``secrets`` (files), never in ``env``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ POOL_VOLUME = 1_000_000
 class ServicePlan:
     """One process to start: ``python -m <module> <args>`` with ``env``, serving ``url``.
 
+    ``secrets`` are settings too, given as files of the service's own 0700 secrets folder
+    (named by ``<secrets_prefix>SECRETS_DIR``), never as variables.
     Plans of the same ``wave`` start together; a wave starts once the previous one is healthy.
     """
 
@@ -37,6 +41,12 @@ class ServicePlan:
     url: str | None = None
     args: tuple[str, ...] = ()
     wave: int = 0
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def secrets_prefix(self) -> str:
+        """``SEALRUN_<SERVICE>_``: the prefix of the service's settings."""
+        return "SEALRUN_" + self.module.rsplit(".", 1)[-1].upper() + "_"
 
 
 def _exists(module: str) -> bool:
@@ -68,11 +78,11 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
             {
                 "SEALRUN_STORE_ROOT": str(root / "store"),
                 "SEALRUN_STORE_PORT": str(ports["store"]),
-                "SEALRUN_STORE_UPLOAD_TOKEN_KEY": upload_key,
                 "SEALRUN_STORE_CHAIN_ID": chain["chain_id"],
                 "SEALRUN_STORE_HUB": chain["hub"],
             },
             urls["store"],
+            secrets={"SEALRUN_STORE_UPLOAD_TOKEN_KEY": upload_key},
         ),
         ServicePlan(
             "sms",
@@ -87,9 +97,9 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
                 "SEALRUN_SMS_ALLOW_SIMULATED_EVIDENCE": "true",
                 "SEALRUN_SMS_SIMULATOR_PUBLIC_KEY_FILE": str(keys / "simulator.pub.pem"),
                 "SEALRUN_SMS_RESULT_UPLOAD_URL": urls["store"] + "/v1/blobs",
-                "SEALRUN_SMS_UPLOAD_TOKEN_KEY": upload_key,
             },
             urls["sms"],
+            secrets={"SEALRUN_SMS_UPLOAD_TOKEN_KEY": upload_key},
         ),
         ServicePlan(
             "market",
@@ -107,14 +117,15 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
         ),
     ]
     if _exists("sealrun.services.scheduler.__main__"):
-        (root / "scheduler").mkdir(parents=True, exist_ok=True)
+        (root / "scheduler").mkdir(mode=0o700, parents=True, exist_ok=True)
         plans.append(
             ServicePlan(
                 "scheduler",
                 "sealrun.services.scheduler",
                 {
                     "SEALRUN_SCHEDULER_WORKERPOOL": state.workerpool or "",
-                    "SEALRUN_SCHEDULER_OWNER_KEY": _secret(root, "pool-owner.key"),
+                    # A closed pool: only the devnet's own workers may register.
+                    "SEALRUN_SCHEDULER_ALLOWED_WORKERS": json.dumps(list(state.workers)),
                     "SEALRUN_SCHEDULER_DATABASE_URL": f"sqlite:///{root / 'scheduler' / 'scheduler.db'}",
                     "SEALRUN_SCHEDULER_RPC_URL": state.rpc_url,
                     "SEALRUN_SCHEDULER_HUB": chain["hub"],
@@ -130,18 +141,18 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
                 },
                 urls["scheduler"],
                 wave=1,
+                secrets={"SEALRUN_SCHEDULER_OWNER_KEY": _secret(root, "pool-owner.key")},
             )
         )
     if _exists("sealrun.services.worker.__main__"):
         for number in range(1, workers + 1):
             work = root / "workers" / f"worker-{number}"
-            work.mkdir(parents=True, exist_ok=True)
+            work.mkdir(mode=0o700, parents=True, exist_ok=True)
             plans.append(
                 ServicePlan(
                     f"worker-{number}",
                     "sealrun.services.worker",
                     {
-                        "SEALRUN_WORKER_KEY": _secret(root, f"worker-{number}.key"),
                         "SEALRUN_WORKER_WORK_DIR": str(work),
                         "SEALRUN_WORKER_RPC_URL": state.rpc_url,
                         "SEALRUN_WORKER_HUB": chain["hub"],
@@ -152,6 +163,7 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
                         "SEALRUN_WORKER_POLL_WAIT": "5",
                     },
                     wave=2,
+                    secrets={"SEALRUN_WORKER_KEY": _secret(root, f"worker-{number}.key")},
                 )
             )
     return plans

@@ -14,6 +14,7 @@ but, on an error that prevented a report, one line ``error [CODE]: message`` on 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from sealrun.adapters.sandbox import BubblewrapSandbox
 from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter, load_simulator_key
 from sealrun.core.attestation import report_data_for
-from sealrun.enclave.runtime import EnclaveRuntime
+from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
 from sealrun.enclave.secrets import LocalSecretsFile, SecretsSource
 from sealrun.enclave.smssecrets import SmsSecrets
 from sealrun.errors import ConfigError, SealrunError
@@ -93,10 +94,25 @@ def main(argv: list[str] | None = None) -> int:
             _attest(args)
             return 0
         secrets = _secrets_source(args)
+        if os.geteuid() == 0:
+            # The worker's launch: the task runs as its own uid, the key stays with us.
+            from sealrun.enclave.isolation import IsolatedLaunch, run_isolated
+
+            launch = IsolatedLaunch(
+                bundle_dir=args.bundle,
+                work_dir=args.work,
+                simulator_key_file=args.simulator_key,
+                # A local bundle is read now: the task's uid may not read the file.
+                secrets=secrets.loaded() if isinstance(secrets, LocalSecretsFile) else secrets,
+                settings=RuntimeSettings(),
+            )
+            return 0 if run_isolated(launch) == 0 else 1
+        # Not root: no other uid to run as. The task shares the caller's uid (development only).
         key = load_simulator_key(args.simulator_key)
         runtime = EnclaveRuntime(
             sandbox=BubblewrapSandbox(),
             make_quoter=lambda measurement: SimulatedQuoter(key=key, measurement=measurement),
+            settings=RuntimeSettings(),
         )
         runtime.run(args.bundle, secrets, args.work)
     except SealrunError as error:

@@ -9,7 +9,7 @@ developer loop (``sealrun app test``) and tests, where there is no SMS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -17,7 +17,7 @@ from sealrun.adapters.tee import Quoter
 from sealrun.core.tasks.bundle import MAX_BUNDLE_BYTES, SecretsBundle
 from sealrun.errors import SecretError
 
-__all__ = ["LocalSecretsFile", "SecretsSource"]
+__all__ = ["LoadedSecrets", "LocalSecretsFile", "SecretsSource"]
 
 
 class SecretsSource(Protocol):
@@ -45,9 +45,31 @@ class LocalSecretsFile:
         Raises:
             SecretError: ``BUNDLE_UNREADABLE``, ``BUNDLE_INVALID``, ``BUNDLE_VERSION_UNSUPPORTED``.
         """
+        return self._read()
+
+    def _read(self) -> SecretsBundle:
         try:
             with Path(self.path).open("rb") as handle:
                 raw = handle.read(MAX_BUNDLE_BYTES + 1)
         except OSError as error:
             raise SecretError(f"cannot read the secrets bundle: {error}", code="BUNDLE_UNREADABLE") from error
         return SecretsBundle.from_json(raw)
+
+    def loaded(self) -> LoadedSecrets:
+        """Read the bundle now (as the caller), for a task side that may not read the file.
+
+        Raises:
+            SecretError: as :meth:`fetch`.
+        """
+        return LoadedSecrets(self._read())
+
+
+@dataclass(frozen=True)
+class LoadedSecrets:
+    """A secrets bundle read already (by the privileged side of an isolated launch)."""
+
+    bundle: SecretsBundle = field(repr=False)
+
+    def fetch(self, quoter: Quoter) -> SecretsBundle:  # noqa: ARG002 - no evidence needed
+        """Return the bundle."""
+        return self.bundle

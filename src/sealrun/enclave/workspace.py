@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sealrun.adapters.bundlefiles import AppBundle
 from sealrun.core.bundles import MANIFEST_NAME
 
-__all__ = ["Workspace"]
+__all__ = ["Workspace", "copy_bundle"]
 
 _PLAINTEXT = ("bundle", "in", "out", "fetch", "logs")
 
@@ -83,7 +84,10 @@ class Workspace:
         for folder in (self.bundle, self.inputs):
             folder.mkdir()
             self._share(folder, 0o750)
-        self.outputs.mkdir(mode=0o700)
+        # ``out/`` may already exist, emptied by scrub(): the isolated launcher mounts a
+        # size-capped tmpfs there before the run (a mount point cannot be removed).
+        self.outputs.mkdir(mode=0o700, exist_ok=True)
+        self.outputs.chmod(0o700)
         if self.sandbox_uid is not None:
             os.chown(self.outputs, self.sandbox_uid, self.sandbox_gid or 0)
 
@@ -95,17 +99,7 @@ class Workspace:
 
     def copy_bundle(self, source: AppBundle) -> None:
         """Copy the bundle's measured files (and manifest) into ``bundle/``, shared read-only."""
-        names = [MANIFEST_NAME, *(f.path for f in source.files)]
-        for name in names:
-            target = self.bundle / name
-            for parent in reversed(target.relative_to(self.bundle).parents[:-1]):
-                folder = self.bundle / parent
-                if not folder.exists():
-                    folder.mkdir()
-                    self._share(folder, 0o750)
-            shutil.copyfile(source.root / name, target, follow_symlinks=False)
-            executable = name != MANIFEST_NAME and any(f.path == name and f.executable for f in source.files)
-            self._share(target, 0o750 if executable else 0o640)
+        copy_bundle(source, self.bundle, self._share)
 
     def share_inputs(self) -> None:
         """Give the sandbox read access to everything pre-compute wrote in ``in/``."""
@@ -120,3 +114,22 @@ class Workspace:
         """Delete every plaintext folder."""
         for name in _PLAINTEXT:
             shutil.rmtree(self.root / name, ignore_errors=True)
+
+
+def copy_bundle(source: AppBundle, target: Path, share: Callable[[Path, int], None]) -> None:
+    """Copy ``source``'s measured files (and manifest) into the folder ``target``.
+
+    ``share(path, mode)`` gives each new folder (0o750), executable (0o750) and file (0o640)
+    its owner and mode; pass one that widens them to make the copy readable by other users.
+    """
+    names = [MANIFEST_NAME, *(f.path for f in source.files)]
+    executables = {f.path for f in source.files if f.executable}
+    for name in names:
+        destination = target / name
+        for parent in reversed(destination.relative_to(target).parents[:-1]):
+            folder = target / parent
+            if not folder.exists():
+                folder.mkdir()
+                share(folder, 0o750)
+        shutil.copyfile(source.root / name, destination, follow_symlinks=False)
+        share(destination, 0o750 if name in executables else 0o640)

@@ -13,8 +13,10 @@ the default SMS policy refuses it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,10 +25,20 @@ from sealrun.adapters.tee.report import RunReport
 from sealrun.core.attestation import Evidence, SimulatorKey, make_simulated_evidence
 from sealrun.errors import EnclaveError
 
-__all__ = ["REPORT_NAME", "SimulatedQuoter", "SimulatedTee", "load_simulator_key"]
+__all__ = ["REPORT_NAME", "SimulatedQuoter", "SimulatedTee", "enclave_environment", "load_simulator_key"]
 
 REPORT_NAME = "report.json"
 _TAIL = 2000
+# What the enclave process inherits of the worker's environment: how to find Python and
+# its packages, nothing else (the worker's key, passwords and settings stay with it).
+_INHERITED = ("PYTHONPATH", "VIRTUAL_ENV")
+
+
+def enclave_environment(worker: Mapping[str, str]) -> dict[str, str]:
+    """The whole environment of an enclave process started by a worker with ``worker``'s."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    env.update({name: worker[name] for name in _INHERITED if name in worker})
+    return env
 
 
 def load_simulator_key(path: Path) -> SimulatorKey:
@@ -128,6 +140,7 @@ class SimulatedTee:
                 capture_output=True,
                 timeout=self.timeout_s,
                 check=False,
+                env=enclave_environment(os.environ),
             )
         except (OSError, subprocess.TimeoutExpired) as error:
             raise EnclaveError(f"the enclave process failed: {error}", code="ENCLAVE_CRASHED") from error

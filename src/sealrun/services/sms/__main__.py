@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from sealrun.errors import SealrunError
@@ -23,10 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        from sealrun.adapters.secretfiles import secrets_dir
         from sealrun.services.sms.app import create_app, migrate, rotate_master_key
         from sealrun.services.sms.settings import SmsSettings
 
-        settings = SmsSettings()
+        settings = SmsSettings(_secrets_dir=secrets_dir("SEALRUN_SMS_", os.environ))  # type: ignore[call-arg]
         if args.command == "migrate":
             settings.check()
             migrate(settings)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
 
+from sealrun.adapters.secretfiles import secrets_dir
 from sealrun.services.store.app import create_app
 from sealrun.services.store.settings import StoreSettings
 
 
 def main() -> None:
     """Read ``SEALRUN_STORE_*`` settings and serve until interrupted."""
-    settings = StoreSettings()  # type: ignore[call-arg]  # fields come from the environment
+    settings = StoreSettings(_secrets_dir=secrets_dir("SEALRUN_STORE_", os.environ))  # type: ignore[call-arg]  # fields come from the environment
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 

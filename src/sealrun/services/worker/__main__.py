@@ -8,6 +8,7 @@ unreachable chain prints ``error [CODE]: message`` and exits 1.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,10 +21,11 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per heartbeat is noise
     try:
+        from sealrun.adapters.secretfiles import secrets_dir
         from sealrun.services.worker.app import build_worker, create_app
         from sealrun.services.worker.settings import WorkerSettings
 
-        settings = WorkerSettings()  # type: ignore[call-arg]  # fields come from the environment
+        settings = WorkerSettings(_secrets_dir=secrets_dir("SEALRUN_WORKER_", os.environ))  # type: ignore[call-arg]  # fields come from the environment
         worker = build_worker(settings)
         if settings.port is not None:
             import uvicorn

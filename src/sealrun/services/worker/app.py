@@ -9,9 +9,14 @@ without HTTP when no port is configured.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import stat
+import tempfile
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from eth_account import Account
 from fastapi import FastAPI
@@ -29,7 +34,7 @@ from sealrun.services.worker.settings import WorkerSettings
 from sealrun.services.worker.settlement import HubSettlement
 from sealrun.services.worker.usecases import Worker
 
-__all__ = ["build_worker", "create_app", "tee_backend"]
+__all__ = ["build_worker", "create_app", "task_root", "tee_backend"]
 
 
 def tee_backend(settings: WorkerSettings) -> TeeBackend:
@@ -45,6 +50,32 @@ def tee_backend(settings: WorkerSettings) -> TeeBackend:
             )
         return SimulatedTee(simulator_key_file=settings.simulator_key_file)
     raise ConfigError(f"unknown TEE backend {settings.tee!r} (available: simulated)", code="CONFIG_INVALID")
+
+
+def task_root(settings: WorkerSettings) -> Path:
+    """The folder of the tasks' work folders (see :class:`WorkerSettings`), created.
+
+    Raises:
+        ConfigError: ``CONFIG_INVALID`` if the folder exists and is not ours alone to write.
+    """
+    if settings.task_root is not None:
+        root = settings.task_root
+    elif os.geteuid() == 0:
+        tag = hashlib.sha256(str(settings.work_dir.resolve()).encode()).hexdigest()[:16]
+        root = Path(tempfile.gettempdir()) / f"sealrun-tasks-{tag}"
+    else:
+        return settings.work_dir / "tasks"
+    root.mkdir(mode=0o711, parents=True, exist_ok=True)
+    info = root.lstat()
+    # Another local user could have made the folder first (it is in a shared place).
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise ConfigError(
+            f"the task folder {str(root)!r} is not ours alone to write: "
+            "remove it or set SEALRUN_WORKER_TASK_ROOT",
+            code="CONFIG_INVALID",
+        )
+    root.chmod(0o711)
+    return root
 
 
 def build_worker(settings: WorkerSettings) -> Worker:
@@ -64,7 +95,7 @@ def build_worker(settings: WorkerSettings) -> Worker:
         settlement=HubSettlement(market.hub),
         bundle_of=RegistryBundles(market.registry),
         journal=TaskJournal(settings.work_dir),
-        work_dir=settings.work_dir,
+        task_root=task_root(settings),
         sms_url=settings.sms_url,
         slots=settings.slots,
         poll_wait=settings.poll_wait,

@@ -15,8 +15,14 @@ class WorkerSettings(BaseSettings):
 
     Attributes:
         key: the worker's private key (``0x`` + 64 hex): signs its requests to the scheduler
-            and its transactions (it pays its own gas).
-        work_dir: where the journal and the tasks' work folders live (local disk).
+            and its transactions (it pays its own gas). Give it as the file
+            ``SEALRUN_WORKER_KEY`` of the 0700 folder ``SEALRUN_WORKER_SECRETS_DIR``
+            (:mod:`sealrun.adapters.secretfiles`), not as a variable.
+        work_dir: where the journal lives (local disk, the worker's own).
+        task_root: where the tasks' work folders live. When the worker runs as root each task
+            runs as its own uid, which must reach its folder: the default is then a folder of
+            ours under the system's temporary folder (mode 0711, named after ``work_dir`` so a
+            restarted worker finds its tasks again); otherwise ``work_dir/tasks``.
         rpc_url, hub: the chain.
         scheduler_url: the pool's scheduler; sms_url: the SMS the enclave attests to.
         tee: the TEE backend (``simulated``); simulator_key_file: its key (simulated only).
@@ -29,6 +35,7 @@ class WorkerSettings(BaseSettings):
 
     key: SecretStr
     work_dir: Path
+    task_root: Path | None = None
     rpc_url: str = "http://127.0.0.1:8545"
     hub: str
     scheduler_url: str = "http://127.0.0.1:8703"

@@ -70,7 +70,7 @@ class Worker:
         settlement: the hub, with the worker's wallet.
         bundle_of: resolves an app address to its bundle folder.
         journal: the local journal.
-        work_dir: where each task's work folder is made.
+        task_root: where each task's work folder is made.
         sms_url: the SMS the enclaves attest to.
         slots: how many tasks run at once.
         poll_wait: seconds of each long poll.
@@ -85,7 +85,7 @@ class Worker:
         settlement: Settlement,
         bundle_of: Callable[[str], Path],
         journal: TaskJournal,
-        work_dir: Path,
+        task_root: Path,
         sms_url: str,
         slots: int,
         poll_wait: float,
@@ -96,7 +96,7 @@ class Worker:
         self._settlement = settlement
         self._bundle_of = bundle_of
         self._journal = journal
-        self._work = work_dir
+        self._tasks = task_root
         self._sms_url = sms_url
         self.slots = slots
         self._poll_wait = poll_wait
@@ -216,7 +216,7 @@ class Worker:
     # -- one task -------------------------------------------------------------------------
 
     def _task_dir(self, task_id: str) -> Path:
-        return self._work / "tasks" / task_id
+        return self._tasks / task_id
 
     def execute(self, assignment: dict[str, Any]) -> None:
         """Run one assignment to its on-chain settlement (or give it back)."""
