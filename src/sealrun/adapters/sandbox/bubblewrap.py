@@ -9,7 +9,10 @@ The sandbox (``bwrap``, Debian ``bubblewrap``) gets:
   tmpfs ``/tmp``, the bundle read-only at ``/app``, the inputs read-only at ``/iexec_in``,
   the output folder writable at ``/iexec_out``; nothing else (no ``/etc``, no ``/root``,
   no ``/home``);
-- an environment that is exactly :attr:`SandboxSpec.env` (``--clearenv``);
+- an environment that is exactly :attr:`SandboxSpec.env` (``--clearenv``), and bwrap
+  itself started with an empty environment: ``--clearenv`` clears only the app's, while
+  ``/proc/<pid>/environ`` of bwrap's processes (the sandbox's pid 1 among them) shows the
+  environment bwrap was started with, which was the worker's (its keys) until it was emptied;
 - no privileges: when the runtime is root, ``bwrap`` itself is started as an unprivileged
   host user of its own (by default a fresh uid/gid drawn from [2^20, 2^21) per sandbox
   instance, i.e. per task; no supplementary groups), so bwrap runs unprivileged (no setuid,
@@ -17,22 +20,38 @@ The sandbox (``bwrap``, Debian ``bubblewrap``) gets:
   task matters twice: the kernel counts processes and user namespaces per host uid, so
   concurrent tasks sharing one user (``nobody``) made each other's sandboxes fail to start
   with EAGAIN; and tasks cannot read each other's group-readable inputs;
-- rlimits inherited by every app process: RLIMIT_AS (memory), RLIMIT_NPROC (processes,
-  counted inside the sandbox's own user namespace), RLIMIT_FSIZE (file size), no core
-  dumps; the wall-clock limit kills the whole process group (the pid namespace dies with
-  its init);
+- one task cgroup (:mod:`sealrun.adapters.sandbox.cgroups`) holding bwrap and everything
+  it starts, limiting the total memory (``memory_bytes``, no swap, /tmp's pages included)
+  and tasks (``processes`` plus bwrap's own two) of the whole sandbox: given by the caller
+  (``cgroup=``, a cgroup a root parent created and delegated; bwrap joins it between fork
+  and exec), or, when we are root and cgroups are available, created per run and removed
+  after it (every process left in it killed). Otherwise (not root and no cgroup given, or no
+  cgroup controllers) the sandbox falls back to per-process limits only, which a
+  multi-process app can exceed in total; the outcome says which
+  (:attr:`SandboxOutcome.cgroup_enforced`);
+- rlimits inherited by every app process: RLIMIT_NPROC (processes, counted inside the
+  sandbox's own user namespace), RLIMIT_FSIZE (file size), no core dumps, and RLIMIT_AS
+  (memory) only when no cgroup limits memory (JIT runtimes such as Node.js reserve far more
+  address space than they use); the wall-clock limit kills the whole process group (the pid
+  namespace dies with its init);
 - stdout and stderr drained through pipes into files, each kept up to ``log_size_bytes``.
 
 A write past RLIMIT_FSIZE raises SIGXFSZ (or EFBIG, "File too large", where the app
-ignores the signal): the run is reported ``file_size_exceeded``. Memory exhaustion under
-RLIMIT_AS shows as a failed allocation, not a signal: a run that
-failed is reported ``memory_exceeded`` when its stderr tail carries the allocation-failure
-message of Python (``MemoryError``), glibc/C++ (``std::bad_alloc``, ``Cannot allocate
-memory``, ``out of memory``). An app can only misclassify its own failure that way.
+ignores the signal): the run is reported ``file_size_exceeded``. The output folder's total
+size is capped by the launcher, which mounts it as a tmpfs of the allowed size
+(:mod:`sealrun.adapters.sandbox.mounts`). A run is reported ``memory_exceeded`` when the
+cgroup's OOM killer fired (even if it killed bwrap's own monitor), or when it failed with
+the allocation-failure message of Python (``MemoryError``), glibc/C++
+(``std::bad_alloc``, ``Cannot allocate memory``, ``out of memory``) in its stderr tail:
+under RLIMIT_AS memory exhaustion shows as a failed allocation, not a signal. An app can only
+misclassify its own failure that way.
 
 Errors: :class:`~sealrun.errors.SandboxError` ``SANDBOX_FAILED`` when bubblewrap cannot
 set the sandbox up (the app never started), ``SANDBOX_UNAVAILABLE`` when bwrap is missing,
-``SANDBOX_PATH_UNREACHABLE`` when the unprivileged sandbox cannot reach a folder.
+``SANDBOX_PATH_UNREACHABLE`` when the unprivileged sandbox cannot reach a folder,
+``SANDBOX_CGROUP_JOIN_FAILED`` when bwrap could not join the given cgroup, and the
+``SANDBOX_CGROUP_*`` codes of :mod:`~sealrun.adapters.sandbox.cgroups` when the per-run
+cgroup could not be created or removed (the run fails closed rather than unlimited).
 """
 
 from __future__ import annotations
@@ -48,6 +67,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from sealrun.adapters.sandbox.cgroups import TaskCgroup, cgroups_available
 from sealrun.adapters.sandbox.limits import SandboxOutcome, SandboxSpec
 from sealrun.errors import SandboxError
 
@@ -93,6 +113,8 @@ class BubblewrapSandbox:
         host_uid: the unprivileged host user bwrap runs as when we are root (default: a
             fresh id in [2^20, 2^21) for this instance; see the module docstring).
         host_gid: its group (default: the same number as the uid).
+        cgroup: the task cgroup bwrap joins (one a root parent created with this process's
+            uid as owner); ``None``: one per run when we are root, else rlimits only.
     """
 
     def __init__(
@@ -101,8 +123,10 @@ class BubblewrapSandbox:
         bwrap: Path = Path("/usr/bin/bwrap"),
         host_uid: int | None = None,
         host_gid: int | None = None,
+        cgroup: TaskCgroup | None = None,
     ):
         self.bwrap = bwrap
+        self.cgroup = cgroup
         self.drop_privileges = os.geteuid() == 0
         fresh = _SANDBOX_IDS_START + secrets.randbelow(_SANDBOX_IDS_COUNT)
         uid = fresh if host_uid is None else host_uid
@@ -176,6 +200,22 @@ class BubblewrapSandbox:
                         code="SANDBOX_PATH_UNREACHABLE",
                     )
 
+    def _task_cgroup(self, spec: SandboxSpec) -> tuple[TaskCgroup | None, bool]:
+        """The cgroup this run joins and whether the run owns it (created here, removed after)."""
+        if self.cgroup is not None:
+            return self.cgroup, False
+        if os.geteuid() != 0 or not cgroups_available():
+            return None, False
+        created = TaskCgroup.create(
+            f"sandbox-{secrets.token_hex(8)}",
+            memory_bytes=spec.limits.memory_bytes,
+            pids=spec.limits.processes + _BWRAP_PROCESSES,
+            # bwrap joins after dropping to the task's uid (preexec_fn runs after setuid).
+            owner_uid=self.host_uid if self.drop_privileges else None,
+            owner_gid=self.host_gid if self.drop_privileges else None,
+        )
+        return created, True
+
     def run(self, spec: SandboxSpec) -> SandboxOutcome:
         """Run the app described by ``spec`` to completion or to its limits.
 
@@ -183,17 +223,32 @@ class BubblewrapSandbox:
             The :class:`SandboxOutcome` (exit status, signal, timeout, memory, log sizes).
 
         Raises:
-            SandboxError: ``SANDBOX_UNAVAILABLE``, ``SANDBOX_PATH_UNREACHABLE`` or
-                ``SANDBOX_FAILED`` (bubblewrap could not start the app).
+            SandboxError: ``SANDBOX_UNAVAILABLE``, ``SANDBOX_PATH_UNREACHABLE``,
+                ``SANDBOX_FAILED`` (bubblewrap could not start the app),
+                ``SANDBOX_CGROUP_JOIN_FAILED`` or another ``SANDBOX_CGROUP_*`` code.
         """
         if not self.bwrap.exists():
             raise SandboxError(f"bubblewrap is not installed at {self.bwrap}", code="SANDBOX_UNAVAILABLE")
         self._check_reachable(spec)
+        cgroup, owned = self._task_cgroup(spec)
+        try:
+            return self._run_in(spec, cgroup)
+        finally:
+            if owned and cgroup is not None:
+                cgroup.remove()
+
+    def _run_in(self, spec: SandboxSpec, cgroup: TaskCgroup | None) -> SandboxOutcome:
         limits = spec.limits
+        # A cgroup counts the whole sandbox's memory; RLIMIT_AS would only add a
+        # per-process address-space cap that JIT runtimes (Node.js) break without using it.
+        address_space = None if cgroup is not None and cgroup.enforces_memory else limits.memory_bytes
         status_read, status_write = os.pipe()
 
         def restrict() -> None:  # runs in the child between fork and exec
-            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+            if cgroup is not None:
+                cgroup.join()
+            if address_space is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
             nproc = limits.processes + _BWRAP_PROCESSES
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
@@ -211,16 +266,25 @@ class BubblewrapSandbox:
                 stderr=subprocess.PIPE,
                 pass_fds=(status_write,),
                 start_new_session=True,
-                preexec_fn=restrict,  # noqa: PLW1509 - rlimits must be set in the child before exec
+                preexec_fn=restrict,  # noqa: PLW1509 - cgroup and rlimits must be set in the child before exec
                 close_fds=True,
                 user=user,
                 group=group,
                 extra_groups=extra_groups,
+                # Nothing of ours: bwrap's processes (the sandbox's pid 1 among them) expose
+                # the environment they were started with in /proc/<pid>/environ.
+                env={},
             )
-        except OSError as error:
+        except (OSError, subprocess.SubprocessError) as error:
             os.close(status_read)
             os.close(status_write)
-            raise SandboxError(f"cannot start bubblewrap: {error}", code="SANDBOX_FAILED") from error
+            # A failing preexec_fn surfaces as a bare SubprocessError; joining the cgroup is
+            # the step in it that can fail (lowering rlimits cannot).
+            joining = cgroup is not None and not isinstance(error, OSError)
+            raise SandboxError(
+                f"cannot {'join the task cgroup' if joining else 'start bubblewrap'}: {error}",
+                code="SANDBOX_CGROUP_JOIN_FAILED" if joining else "SANDBOX_FAILED",
+            ) from error
         os.close(status_write)
         assert process.stdout is not None
         assert process.stderr is not None
@@ -242,8 +306,10 @@ class BubblewrapSandbox:
         err.join()
         with os.fdopen(status_read, "rb") as status_file:
             status = _parse_status(status_file.read())
-        # bwrap writes exit-code only once the app itself ran and exited.
-        if "exit-code" not in status and not timed_out:
+        oom_killed = cgroup is not None and cgroup.oom_killed()
+        # bwrap writes exit-code only once the app itself ran and exited; the OOM killer
+        # may also have picked bwrap's monitor, which then reports nothing.
+        if "exit-code" not in status and not timed_out and not oom_killed:
             raise SandboxError(
                 "bubblewrap could not set up the sandbox: "
                 + err.tail.decode("utf-8", "replace").strip()[-300:],
@@ -251,7 +317,7 @@ class BubblewrapSandbox:
             )
         exit_status, killed_by = _decode_exit(status, process.returncode)
         failed = not timed_out and exit_status != 0
-        memory = failed and any(m in err.tail for m in _MEMORY_MARKERS)
+        memory = oom_killed or (failed and any(m in err.tail for m in _MEMORY_MARKERS))
         too_large = failed and (killed_by == signal.SIGXFSZ or any(m in err.tail for m in _FILE_SIZE_MARKERS))
         return SandboxOutcome(
             exit_status=None if timed_out else exit_status,
@@ -264,6 +330,8 @@ class BubblewrapSandbox:
             stdout_truncated=out.total > limits.log_size_bytes,
             stderr_truncated=err.total > limits.log_size_bytes,
             wall_seconds=elapsed,
+            cgroup_enforced=cgroup is not None,
+            memory_peak_bytes=None if cgroup is None else cgroup.memory_peak(),
         )
 
 

@@ -14,9 +14,11 @@ __all__ = ["SandboxLimits", "SandboxOutcome", "SandboxRunner", "SandboxSpec"]
 class SandboxLimits:
     """Resource limits of one run (bytes and seconds).
 
-    ``memory_bytes`` is the address-space limit of every app process (RLIMIT_AS);
-    ``processes`` the number of tasks the app may run (RLIMIT_NPROC inside its own user and
-    pid namespaces); ``file_size_bytes`` the largest file it may write (RLIMIT_FSIZE);
+    ``memory_bytes`` is the memory of the whole sandbox together (a cgroup's limit, /tmp's
+    pages included), or, where no cgroup can be had, the address-space limit of every app
+    process (RLIMIT_AS); ``processes`` the number of tasks the app may run (a cgroup's
+    pids limit, plus RLIMIT_NPROC inside its own user and pid namespaces);
+    ``file_size_bytes`` the largest file it may write (RLIMIT_FSIZE);
     ``tmp_size_bytes`` the size of the private tmpfs /tmp; ``log_size_bytes`` how much of
     stdout and of stderr is kept (the rest is drained and dropped); ``wall_time_s`` the
     wall-clock limit, after which the whole sandbox is killed.
@@ -60,7 +62,10 @@ class SandboxOutcome:
     :mod:`sealrun.adapters.sandbox.bubblewrap` for how that is detected);
     ``file_size_exceeded`` when a write hit RLIMIT_FSIZE (SIGXFSZ, or EFBIG for apps that
     ignore the signal, as Python does);
-    ``*_bytes`` are the sizes the app wrote, ``*_truncated`` whether the kept log was cut.
+    ``*_bytes`` are the sizes the app wrote, ``*_truncated`` whether the kept log was cut;
+    ``cgroup_enforced`` whether a task cgroup held the sandbox's total memory and tasks
+    (``False``: rlimits only, per process), ``memory_peak_bytes`` the most memory that
+    cgroup held at once (``None`` without one, or where the kernel does not record it).
     """
 
     exit_status: int | None
@@ -73,6 +78,8 @@ class SandboxOutcome:
     stdout_truncated: bool
     stderr_truncated: bool
     wall_seconds: float
+    cgroup_enforced: bool = False
+    memory_peak_bytes: int | None = None
 
     @property
     def succeeded(self) -> bool:
