@@ -27,9 +27,13 @@ enclave would. When the enclave process starts as root (the worker's launch), it
    parent's memory or its environment. The parent answers quote requests with its own
    measurement until the child exits, then removes the cgroup and publishes the report.
 
-Everything the task side imports later must be readable by the task uid; the parent imports
-and warms the whole runtime before the fork (:func:`_warm_up`), so a project whose folders
-the task uid cannot enter still runs.
+Python itself must stay readable by the task uid, which imports lazily after the fork. When
+Python, its packages or sealrun live under a folder other users cannot enter (a 0700 home:
+pyenv, a project under ``~``), the parent, in its private mount namespace, covers the
+highest closed folder with an empty tmpfs (0711) and binds back, read-only, exactly the
+folders Python loads from (:func:`_expose_python`): the task side then reaches the
+interpreter and the packages, and nothing else of that home. The parent also imports and
+warms the runtime before the fork (:func:`_warm_up`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import secrets
 import shutil
 import socket
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,8 +52,11 @@ from pathlib import Path
 
 from sealrun.adapters.bundlefiles import AppBundle, load_bundle
 from sealrun.adapters.sandbox import BubblewrapSandbox
-from sealrun.adapters.tee import SimulatedQuoter, load_simulator_key
+from sealrun.adapters.sandbox.cgroups import TaskCgroup, cgroups_available
+from sealrun.adapters.tee import SimulatedQuoter
+from sealrun.adapters.tee.simulated import enclave_environment
 from sealrun.adapters.tee.quoting import RemoteQuoter, serve_quotes
+from sealrun.core.attestation import SimulatorKey
 from sealrun.enclave.runtime import UNMEASURED, EnclaveRuntime, RuntimeSettings
 from sealrun.enclave.secrets import SecretsSource
 from sealrun.enclave.workspace import copy_bundle
@@ -124,25 +132,90 @@ def _warm_up() -> None:
     httpx.Client().close()  # loads the CA bundle's module and the TLS context machinery
 
 
-def _prepare_outputs(task: Path, size_bytes: int, uid: int) -> None:
+def _open_to_others(folder: Path) -> bool:
+    return bool(os.stat(folder).st_mode & 0o001)
+
+
+def _closed_ancestor(path: Path) -> Path | None:
+    """The highest folder on the way to ``path`` that other users cannot enter, if any."""
+    for folder in [*reversed(path.parents), path]:
+        if not _open_to_others(folder):
+            return folder
+    return None
+
+
+def _python_folders() -> list[Path]:
+    """The folders this interpreter loads code from (the working folder excepted)."""
+    named = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path}
+    here = Path.cwd().resolve()
+    folders = set()
+    for name in named:
+        if not name:
+            continue
+        folder = Path(name).resolve()
+        if folder.is_dir() and folder != here:
+            folders.add(folder)
+    # Keep the outermost of nested folders: a bind covers what is inside it.
+    return sorted(f for f in folders if not any(o != f and o in f.parents for o in folders))
+
+
+def _expose_python(stage_root: Path) -> list[Path]:
+    """Make this interpreter's folders reachable by other uids in this mount namespace only.
+
+    Returns:
+        The closed folders that are now covered (the host's view is unchanged).
+    """
+    from sealrun.adapters.sandbox.mounts import bind_mount, mount_tmpfs, unmount
+
+    groups: dict[Path, list[Path]] = {}
+    for folder in _python_folders():
+        closed = _closed_ancestor(folder)
+        if closed is not None:
+            groups.setdefault(closed, []).append(folder)
+    for number, (closed, folders) in enumerate(sorted(groups.items())):
+        staged = []
+        for index, folder in enumerate(folders):
+            stage = stage_root / f"{number}-{index}"
+            stage.mkdir()
+            bind_mount(folder, stage, readonly=True)
+            staged.append((folder, stage))
+        mount_tmpfs(closed, size_bytes=1 << 20, uid=0, gid=0, mode=0o711)
+        for folder, stage in staged:
+            for step in [*reversed(folder.relative_to(closed).parents[:-1]), folder.relative_to(closed)]:
+                (closed / step).mkdir(mode=0o711, exist_ok=True)
+            bind_mount(stage, folder, readonly=True)
+            unmount(stage, detach=True)
+    return sorted(groups)
+
+
+def _prepare_outputs(task: Path, size_bytes: int, uid: int) -> bool:
+    """Mount ``task/out`` as a tmpfs of ``size_bytes``; return whether it was mounted."""
     out = task / "out"
     out.mkdir(mode=0o700, exist_ok=True)
     os.chown(out, uid, uid)
     try:
-        from sealrun.adapters.sandbox.mounts import enter_private_mount_namespace, mount_tmpfs
+        from sealrun.adapters.sandbox.mounts import mount_tmpfs
 
-        enter_private_mount_namespace()
         mount_tmpfs(out, size_bytes=size_bytes, uid=uid, gid=uid, mode=0o700)
     except SealrunError as error:
         log.warning("outputs are not size-capped by a file system here: %s", error.message)
+        return False
+    return True
 
 
-def _make_cgroup(name: str, bundle: AppBundle | None, uid: int) -> object | None:
+def _release_outputs(task: Path) -> None:
+    from sealrun.adapters.sandbox.mounts import unmount
+
+    try:
+        unmount(task / "out")
+    except SealrunError as error:
+        log.warning("cannot unmount the task's outputs: %s", error.message)
+
+
+def _make_cgroup(name: str, bundle: AppBundle | None, uid: int) -> TaskCgroup | None:
     if bundle is None:
         return None
     try:
-        from sealrun.adapters.sandbox.cgroups import TaskCgroup, cgroups_available
-
         if not cgroups_available():
             return None
         resources = bundle.manifest.resources
@@ -158,16 +231,19 @@ def _make_cgroup(name: str, bundle: AppBundle | None, uid: int) -> object | None
         return None
 
 
-def _task_side(
-    launch: IsolatedLaunch, task: Path, uid: int, sock: socket.socket, cgroup: object | None
-) -> int:
+def _task_side(launch: IsolatedLaunch, ready: _Prepared, sock: socket.socket) -> int:
     """The child: drop to the task uid for good, run the task, return its exit status."""
+    uid, task = ready.uid, ready.task
+    # Whatever the launcher was given, the task side keeps nothing of it but the basics.
+    kept = enclave_environment(os.environ)
+    os.environ.clear()
+    os.environ.update(kept)
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
     os.chdir(task)
     quoter = RemoteQuoter(sock)
-    sandbox = BubblewrapSandbox(cgroup=cgroup)  # type: ignore[arg-type]
+    sandbox = BubblewrapSandbox(cgroup=ready.cgroup)
     runtime = EnclaveRuntime(sandbox=sandbox, make_quoter=lambda _measured: quoter, settings=launch.settings)
     try:
         runtime.run(launch.work_dir / "bundle", launch.secrets, task)
@@ -179,9 +255,79 @@ def _task_side(
     return 0
 
 
-def _quoting_side(launch: IsolatedLaunch, sock: socket.socket, measurement: bytes) -> None:
-    key = load_simulator_key(launch.simulator_key_file)
+def _quoting_side(key_fd: int, sock: socket.socket, measurement: bytes) -> None:
+    with os.fdopen(key_fd, "rb") as handle:
+        key = SimulatorKey.parse(handle.read())
     serve_quotes(sock, SimulatedQuoter(key=key, measurement=measurement))
+
+
+def _enter_namespace() -> bool:
+    from sealrun.adapters.sandbox.mounts import enter_private_mount_namespace
+
+    try:
+        enter_private_mount_namespace()
+    except SealrunError as error:
+        log.warning("no private mount namespace here: %s", error.message)
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What the root side set up before the fork."""
+
+    work: Path
+    task: Path
+    uid: int
+    key_fd: int
+    measurement: bytes
+    cgroup: TaskCgroup | None
+    outputs_mounted: bool
+
+
+def _open_key(path: Path) -> int:
+    try:
+        # Opened now, read only after the fork by the quoting side; the task side closes it.
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as error:
+        raise EnclaveError(
+            f"cannot read the simulator key: {error}", code="SIMULATOR_KEY_UNREADABLE"
+        ) from error
+
+
+def _prepare(launch: IsolatedLaunch, uid: int) -> _Prepared:
+    work = Path(launch.work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    work.chmod(0o711)
+    if _closed_ancestor(work) is not None:
+        raise EnclaveError(
+            f"the task uid cannot reach {str(work)!r}: put task folders under an open folder (/tmp)",
+            code="ENCLAVE_WORK_UNREACHABLE",
+        )
+    key_fd = _open_key(launch.simulator_key_file)
+    (work / "report.json").unlink(missing_ok=True)
+    bundle = _copy_and_measure(launch.bundle_dir, work / "bundle")
+    task = work / "task"
+    shutil.rmtree(task, ignore_errors=True)
+    task.mkdir(mode=0o700)
+    os.chown(task, uid, uid)
+    namespaced = _enter_namespace()
+    if namespaced:
+        stage = Path(tempfile.mkdtemp(prefix="sealrun-stage-"))
+        try:
+            _expose_python(stage)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    output_cap = bundle.manifest.resources.output_size_bytes if bundle else 1 << 20
+    return _Prepared(
+        work=work,
+        task=task,
+        uid=uid,
+        key_fd=key_fd,
+        measurement=bundle.fingerprint if bundle else UNMEASURED,
+        cgroup=_make_cgroup(f"task-{os.getpid()}-{uid}", bundle, uid),
+        outputs_mounted=namespaced and _prepare_outputs(task, output_cap, uid),
+    )
 
 
 def run_isolated(launch: IsolatedLaunch, *, task_uid: Callable[[], int] = fresh_task_id) -> int:
@@ -190,23 +336,12 @@ def run_isolated(launch: IsolatedLaunch, *, task_uid: Callable[[], int] = fresh_
     Must be called as root, from a single-threaded process (it forks).
 
     Raises:
-        EnclaveError: ``ENCLAVE_NOT_ROOT`` when not root; ``ENCLAVE_CRASHED`` if the fork failed.
+        EnclaveError: ``ENCLAVE_NOT_ROOT`` when not root, ``ENCLAVE_WORK_UNREACHABLE`` when
+            the task uid could not reach the work folder, ``SIMULATOR_KEY_UNREADABLE``.
     """
     if os.geteuid() != 0:
         raise EnclaveError("an isolated launch needs root", code="ENCLAVE_NOT_ROOT")
-    work = Path(launch.work_dir).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    work.chmod(0o711)
-    (work / "report.json").unlink(missing_ok=True)
-    bundle = _copy_and_measure(launch.bundle_dir, work / "bundle")
-    uid = task_uid()
-    task = work / "task"
-    shutil.rmtree(task, ignore_errors=True)
-    task.mkdir(mode=0o700)
-    os.chown(task, uid, uid)
-    output_cap = bundle.manifest.resources.output_size_bytes if bundle else 1 << 20
-    _prepare_outputs(task, output_cap, uid)
-    cgroup = _make_cgroup(f"task-{os.getpid()}-{uid}", bundle, uid)
+    ready = _prepare(launch, task_uid())
     _warm_up()
     parent_end, child_end = socket.socketpair()
     sys.stdout.flush()
@@ -215,8 +350,9 @@ def run_isolated(launch: IsolatedLaunch, *, task_uid: Callable[[], int] = fresh_
     if pid == 0:  # the task side
         status = _EXIT_CRASHED
         try:
+            os.close(ready.key_fd)
             parent_end.close()
-            status = _task_side(launch, task, uid, child_end, cgroup)
+            status = _task_side(launch, ready, child_end)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -224,14 +360,17 @@ def run_isolated(launch: IsolatedLaunch, *, task_uid: Callable[[], int] = fresh_
             os._exit(status)
     child_end.close()
     try:
-        _quoting_side(launch, parent_end, bundle.fingerprint if bundle else UNMEASURED)
+        _quoting_side(ready.key_fd, parent_end, ready.measurement)
     finally:
         parent_end.close()
         _, wait_status = os.waitpid(pid, 0)
-        remove = getattr(cgroup, "remove", None)
-        if remove is not None:
-            remove()
-    report = task / "report.json"
+        if ready.cgroup is not None:
+            ready.cgroup.remove()
+        if ready.outputs_mounted:
+            # The namespace dies with this process anyway; a caller that lives on (tests,
+            # a long-lived launcher) must not keep a mount per task.
+            _release_outputs(ready.task)
+    report = ready.task / "report.json"
     if report.is_file():
-        os.replace(report, work / "report.json")
+        os.replace(report, ready.work / "report.json")
     return os.waitstatus_to_exitcode(wait_status)

@@ -6,7 +6,8 @@
    measured) and make the quoter for that measurement;
 2. get the secrets bundle from the :class:`~sealrun.enclave.secrets.SecretsSource`
    (the SMS after attestation, or a local file); without it there is no enclave key, so a
-   failure here raises instead of producing a receipt;
+   failure here raises instead of producing a receipt. A *failure bundle* (the SMS found the
+   order unusable or the attempts exhausted) skips step 3: its code is the receipt's;
 3. pre-compute (:mod:`.precompute`), run the app in the sandbox with iExec's interface
    (:mod:`.appinterface`), post-compute (:mod:`.outputs`): check and archive the output,
    ``digest = sha256(archive)``, seal the archive to the beneficiary, sign
@@ -15,6 +16,12 @@
    the beneficiary; on failure sign ``failure_digest(task, code, sha256(sealed logs))``;
 5. write the :class:`~sealrun.adapters.tee.RunReport` (temp file + rename), delete every
    plaintext folder.
+
+Once the bundle is in hand every path ends in a signed report: an unexpected exception (a
+bug, an ``OSError`` or ``UnicodeError`` in post-compute, a failed log seal) becomes the
+failure ``ENCLAVE_INTERNAL``. Without a recipient to seal logs to (a failure bundle for
+``RECIPIENT_MISSING``), or when sealing the logs itself failed, the receipt's log digest is
+32 zero bytes and the report's ``logs`` name no file.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import httpx
 
 from sealrun.adapters.bundlefiles import AppBundle, load_bundle
 from sealrun.adapters.sandbox import SandboxLimits, SandboxOutcome, SandboxRunner, SandboxSpec
+from sealrun.adapters.sandbox.mounts import output_full
 from sealrun.adapters.tee import FailureReceipt, LogsInfo, Quoter, ResultInfo, RunReport, Timings
 from sealrun.core.tasks import (
     FailureCode,
@@ -43,6 +51,7 @@ from sealrun.core.tasks import (
 from sealrun.enclave.appinterface import app_argv, app_environment
 from sealrun.enclave.envelopes import seal_archive, seal_folder
 from sealrun.enclave.failure import TaskFailedError
+from sealrun.enclave.fetching import FetchPolicy
 from sealrun.enclave.outputs import archive_entries, scan_output
 from sealrun.enclave.precompute import prepare_inputs
 from sealrun.enclave.results import upload_logs, upload_result
@@ -54,13 +63,16 @@ __all__ = ["EnclaveRuntime", "RuntimeSettings"]
 
 # Not any real app's fingerprint: an unmeasurable bundle attests as this, so no SMS releases to it.
 UNMEASURED = bytes(32)
+# The log digest of a receipt with no sealed log (the contract takes any bytes32).
+NO_LOGS = "0x" + "00" * 32
 
 
 @dataclass(frozen=True)
 class RuntimeSettings:
     """Limits of the runtime itself (the app's own limits come from its manifest)."""
 
-    max_input_bytes: int = 64 << 30
+    # Where inputs may come from and how much: the public internet only (docs/enclave.md, Inputs).
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)
     log_size_bytes: int = 1 << 20
 
 
@@ -131,15 +143,25 @@ class EnclaveRuntime:
             bundle, bundle_error = self._measure(bundle_dir, space)
             task = secrets.fetch(self.make_quoter(bundle.fingerprint if bundle else UNMEASURED))
             failure: TaskFailedError | None = bundle_error
+            if task.failure is not None:
+                failure = TaskFailedError(
+                    task.failure.code, f"the SMS released no secrets: {task.failure.reason}"
+                )
             result: ResultInfo | None = None
             if failure is None and bundle is not None:
                 try:
                     result = self._execute(bundle, task, space, state)
                 except TaskFailedError as error:
                     failure = error
+                except Exception as error:  # past the release, every path ends in a receipt
+                    failure = _internal(error)
             if failure is not None:
                 state.log.append(f"task failed: {failure.code}: {failure.message}")
-            logs = self._seal_logs(task, space, state)
+            try:
+                logs = self._seal_logs(task, space, state)
+            except Exception as error:  # the receipt must not depend on the logs
+                failure = failure or _internal(error)
+                logs = _no_logs(state)
             receipt = None if failure is None else self._receipt(task, failure.failure, logs)
             state.phases["total_s"] = self.clock() - started
             report = RunReport(
@@ -180,8 +202,8 @@ class EnclaveRuntime:
             task,
             input_dir=space.inputs,
             fetch_dir=space.fetch,
-            max_bytes=self.settings.max_input_bytes,
-            client=self.http,
+            fetch=self.settings.fetch,
+            requested_bytes=bundle.manifest.resources.input_size_bytes,
         )
         space.share_inputs()
         state.input_bytes = prepared.fetched_bytes
@@ -216,6 +238,12 @@ class EnclaveRuntime:
         state.outcome = outcome
         state.phases["app_s"] = self.clock() - mark
         state.log.append(f"app exit status {outcome.exit_status}, signal {outcome.signal}")
+        if output_full(space.outputs):
+            # IEXEC_OUT is a tmpfs of the manifest's output size: the kernel stopped the app there.
+            raise TaskFailedError(
+                FailureCode.APP_OUTPUT_TOO_LARGE,
+                f"the app filled its {resources.output_size_bytes}-byte output folder",
+            )
         _raise_for_outcome(outcome, spec.limits)
         mark = self.clock()
         try:
@@ -229,6 +257,7 @@ class EnclaveRuntime:
                 FailureCode.APP_OUTPUT_INVALID, f"the output is unreadable: {error}"
             ) from error
         state.output_bytes = sum(e.size for e in entries)
+        assert task.beneficiary_recipient is not None  # only a failure bundle lacks it, and it never runs
         sealed = seal_archive(archive_entries(entries), space.sealed_result, task.beneficiary_recipient)
         digest = sealed.digest
         task_id = bytes.fromhex(task.task_id[2:])
@@ -249,8 +278,11 @@ class EnclaveRuntime:
         )
 
     def _seal_logs(self, task: SecretsBundle, space: Workspace, state: _Run) -> LogsInfo:
+        if task.beneficiary_recipient is None:
+            return _no_logs(state)  # a failure bundle with nobody to seal to
         enclave_log = space.logs / "enclave.log"
-        enclave_log.write_text("".join(line + "\n" for line in state.log))
+        # Messages may quote file names that are not UTF-8: escape them rather than fail.
+        enclave_log.write_text("".join(line + "\n" for line in state.log), errors="backslashreplace")
         checksum, size = seal_folder(space.logs, space.sealed_logs, task.beneficiary_recipient)
         upload_logs(space.sealed_logs, task)
         outcome = state.outcome
@@ -270,6 +302,24 @@ class EnclaveRuntime:
         return FailureReceipt(
             code=int(code), name=code.name, log_digest=logs.sealed_checksum, signature="0x" + signature.hex()
         )
+
+
+def _internal(error: Exception) -> TaskFailedError:
+    return TaskFailedError(
+        FailureCode.ENCLAVE_INTERNAL, f"unexpected {type(error).__name__} in the enclave: {error}"
+    )
+
+
+def _no_logs(state: _Run) -> LogsInfo:
+    outcome = state.outcome
+    return LogsInfo(
+        sealed_path="",
+        sealed_checksum=NO_LOGS,
+        sealed_bytes=0,
+        stdout_bytes=0 if outcome is None else outcome.stdout_bytes,
+        stderr_bytes=0 if outcome is None else outcome.stderr_bytes,
+        truncated=outcome is not None and (outcome.stdout_truncated or outcome.stderr_truncated),
+    )
 
 
 def _raise_for_outcome(outcome: SandboxOutcome, limits: SandboxLimits) -> None:

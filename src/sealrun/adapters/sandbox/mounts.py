@@ -115,11 +115,17 @@ def bind_mount(source: Path, target: Path, *, readonly: bool = True) -> None:
     """
     libc = _libc()
     flags = _MS_BIND | _MS_REC
-    _check(libc.mount(os.fsencode(source), os.fsencode(target), None, flags, None), f"cannot bind {str(source)!r}")
+    _check(
+        libc.mount(os.fsencode(source), os.fsencode(target), None, flags, None),
+        f"cannot bind {str(source)!r}",
+    )
     if readonly:
         # A bind mount takes read-only only on a remount of the bind itself.
         remount = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
-        _check(libc.mount(None, os.fsencode(target), None, remount, None), f"cannot make {str(target)!r} read-only")
+        _check(
+            libc.mount(None, os.fsencode(target), None, remount, None),
+            f"cannot make {str(target)!r} read-only",
+        )
 
 
 def unmount(target: Path, *, detach: bool = False) -> None:
@@ -139,4 +145,7 @@ def output_full(folder: Path) -> bool:
     page used, so "no free block" means the app tried to write more than allowed.
     """
     stats = os.statvfs(folder)
-    return stats.f_bavail == 0 or stats.f_favail == 0
+    # Some file systems (btrfs, overlay on it) report no inode counts at all: f_files == 0.
+    no_blocks = stats.f_blocks > 0 and stats.f_bavail == 0
+    no_files = stats.f_files > 0 and stats.f_favail == 0
+    return no_blocks or no_files
