@@ -1,12 +1,19 @@
-"""Fixtures for the enclave runtime tests: bundles, tasks, a runtime with a simulated TEE."""
+"""Fixtures for the enclave runtime tests: bundles, tasks, a runtime with a simulated TEE.
+
+Inputs come over http from ``http_root``, a loopback server whose origin the ``runtime``
+fixture's fetch policy lists, as a worker lists the devnet's store (``file://`` is refused).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
 import textwrap
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,13 +21,29 @@ import pytest
 from sealrun.adapters.sandbox import BubblewrapSandbox
 from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
+from sealrun.core.netpolicy import FetchPolicy
 from sealrun.core.sealing import Identity, seal_bytes
 from sealrun.core.tasks import SecretsBundle
 from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
-from sealrun.enclave import EnclaveRuntime
+from sealrun.enclave import EnclaveRuntime, RuntimeSettings
 
 TASK_ID = "0x" + "ab" * 32
 WORKER = "0x" + "11" * 20
+
+
+@pytest.fixture
+def http_root(work_root: Path) -> Iterator[tuple[str, Path]]:
+    """A loopback http server over a fresh folder: (its origin, the folder)."""
+    folder = work_root / "served"
+    folder.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *_args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture
@@ -53,8 +76,8 @@ class Task:
 
 
 @pytest.fixture
-def make_task(work_root: Path) -> Callable[..., Task]:
-    """Build a secrets bundle (optionally with a sealed dataset) and write it to a file."""
+def make_task(work_root: Path, http_root: tuple[str, Path]) -> Callable[..., Task]:
+    """Build a secrets bundle (optionally with a sealed dataset served by ``http_root``) in a file."""
     counter = iter(range(1000))
 
     def make(
@@ -78,9 +101,10 @@ def make_task(work_root: Path) -> Callable[..., Task]:
             url = dataset_url
             if dataset is not None:
                 sealed = seal_bytes(dataset, [key.recipient])
-                path = work_root / f"dataset-{index}.bin.age"
+                base, folder = http_root
+                path = folder / f"dataset-{index}.bin.age"
                 path.write_bytes(sealed)
-                url = url or path.as_uri()
+                url = url or f"{base}/{path.name}"
                 checksum = checksum or "0x" + hashlib.sha256(sealed).hexdigest()
             assert url is not None
             secret = DatasetSecret(
@@ -111,8 +135,9 @@ def simulator_key() -> SimulatorKey:
 
 
 @pytest.fixture
-def runtime(simulator_key: SimulatorKey) -> EnclaveRuntime:
+def runtime(simulator_key: SimulatorKey, http_root: tuple[str, Path]) -> EnclaveRuntime:
     return EnclaveRuntime(
         sandbox=BubblewrapSandbox(),
         make_quoter=lambda measurement: SimulatedQuoter(key=simulator_key, measurement=measurement),
+        settings=RuntimeSettings(fetch=FetchPolicy(allowed_http_origins=frozenset({http_root[0]}))),
     )

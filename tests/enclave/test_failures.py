@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -141,20 +138,6 @@ def test_input_fetch_failed_file(run: Run, work_root: Path) -> None:
     assert report.exit_status is None
 
 
-@pytest.fixture
-def http_root(work_root: Path) -> Iterator[tuple[str, Path]]:
-    folder = work_root / "served"
-    folder.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *_args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", folder
-    server.shutdown()
-    server.server_close()
-
-
 def test_input_fetch_failed_http_404_and_unsupported_scheme(run: Run, http_root: tuple[str, Path]) -> None:
     base, _ = http_root
     report, task = run("pass\n", dataset_url=f"{base}/missing.age")
@@ -173,7 +156,7 @@ def test_dataset_and_inputs_over_http(
     base, folder = http_root
     task = make_task(dataset=b"over http")
     assert task.bundle.dataset is not None
-    sealed = Path(task.bundle.dataset.url.removeprefix("file://"))
+    sealed = folder / task.bundle.dataset.url.rsplit("/", 1)[1]
     (folder / "data.bin.age").write_bytes(sealed.read_bytes())
     (folder / "input.txt").write_text("public")
     moved = replace(

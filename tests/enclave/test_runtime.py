@@ -59,14 +59,15 @@ def test_iexec_app_runs_unchanged(
     make_bundle: Callable[..., Path],
     make_task: Callable[..., Task],
     work_root: Path,
+    http_root: tuple[str, Path],
 ) -> None:
-    extra_input = work_root / "extra input.txt"
-    extra_input.write_text("public input")
+    base, served = http_root
+    (served / "extra input.txt").write_text("public input")
     bundle = make_bundle({"app.py": IEXEC_APP})
     task = make_task(
         dataset=b"private data",
         args="--mode 'two words'",
-        input_files=(extra_input.as_uri(),),
+        input_files=(f"{base}/extra%20input.txt",),
         requester_secrets={1: "s3cret"},
         app_developer_secret="dev-secret",
     )

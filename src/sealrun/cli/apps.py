@@ -155,7 +155,12 @@ with open(os.path.join(iexec_out, "computed.json"), "w", encoding="utf-8") as ha
 _FOLDER_ARGUMENT = typer.Argument(Path("."), help="Where to create the bundle (default: here).")
 _NAME_OPTION = typer.Option(None, help="The app's name (default: the folder's name).")
 _INPUT_OPTION = typer.Option(None, "--input", help="A file or folder to use as the dataset.")
-_INPUT_FILE_OPTION = typer.Option([], "--input-file", help="A public input file URL (repeatable).")
+_INPUT_FILE_OPTION = typer.Option(
+    [], "--input-file", help="A local file given to the app as an input file (repeatable; after the URLs)."
+)
+_INPUT_URL_OPTION = typer.Option(
+    [], "--input-url", help="A public https input file URL (repeatable); file:// and loopback are refused."
+)
 _ARGS_OPTION = typer.Option("", "--args", help="The request's args, split like a shell would.")
 _SECRET_OPTION = typer.Option([], "--secret", help="A requester secret N=VALUE (repeatable).")
 _APP_SECRET_OPTION = typer.Option(None, "--app-secret", help="The app developer secret.")
@@ -216,7 +221,8 @@ def _parse_secret(text: str) -> tuple[int, str]:
 def run_test(
     bundle: Path = _BUNDLE_ARGUMENT,
     input_path: Path | None = _INPUT_OPTION,
-    input_file: list[str] = _INPUT_FILE_OPTION,
+    input_file: list[Path] = _INPUT_FILE_OPTION,
+    input_url: list[str] = _INPUT_URL_OPTION,
     args: str = _ARGS_OPTION,
     secret: list[str] = _SECRET_OPTION,
     app_secret: str | None = _APP_SECRET_OPTION,
@@ -225,7 +231,9 @@ def run_test(
 ) -> None:
     """Run the app locally through the real sandbox and pre/post-compute; show output and logs.
 
-    Exits 1 when the task fails (the failure code is shown), 0 when it completes.
+    Exits 1 when the task fails (the failure code is shown), 0 when it completes. Input files
+    come from the public internet as on a worker (``--input-url``), or from local files named
+    one by one (``--input-file``); a URL may not name a local file.
     """
     import tempfile
 
@@ -239,7 +247,8 @@ def run_test(
         bundle,
         output_dir=target,
         input_path=input_path,
-        input_files=input_file,
+        input_files=input_url,
+        local_input_files=input_file,
         args=args,
         requester_secrets=secrets,
         app_developer_secret=app_secret,

@@ -14,6 +14,8 @@
     output_size_mb = 256                   # total size of IEXEC_OUT after the run
     wall_time_s = 3600                     # ceiling; the task's category time may lower it
     tmp_size_mb = 64                       # the private /tmp (a size-capped tmpfs)
+    input_size_mb = 100                    # no default: the dataset and input files a task
+                                           # may fetch in all; the worker caps it (1 GiB)
 
     [outputs]
     declared = ["result.txt"]              # paths under IEXEC_OUT the app promises to write
@@ -21,7 +23,9 @@
 Parsing is pure (it takes the TOML text). Every problem raises
 :class:`~sealrun.errors.EnclaveError` with code ``MANIFEST_INVALID`` (a field is missing,
 has the wrong type, is out of range, or is unknown) or ``MANIFEST_NOT_TOML``.
-:meth:`AppManifest.canonical` is the byte form the fingerprint hashes.
+:meth:`AppManifest.canonical` is the byte form the fingerprint hashes. ``input_size_mb`` is
+in it only when the manifest sets it, so the fingerprints of manifests written before the
+field existed do not change.
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ _LIMITS: tuple[tuple[str, int, int, int], ...] = (
     ("wall_time_s", 3600, 1, 7 * 24 * 3600),
     ("tmp_size_mb", 64, 1, 1 << 16),
 )
+# Optional limits without a default: (field, minimum, maximum). Absent means "the worker's
+# default", and an absent field stays out of the canonical form.
+_OPTIONAL_LIMITS: tuple[tuple[str, int, int], ...] = (("input_size_mb", 1, 1 << 22),)
 
 
 def _invalid(message: str) -> EnclaveError:
@@ -68,6 +75,7 @@ class Resources:
     output_size_mb: int = 256
     wall_time_s: int = 3600
     tmp_size_mb: int = 64
+    input_size_mb: int | None = None
 
     @property
     def memory_bytes(self) -> int:
@@ -89,6 +97,11 @@ class Resources:
         """The private /tmp size in bytes."""
         return self.tmp_size_mb * _MIB
 
+    @property
+    def input_size_bytes(self) -> int | None:
+        """The input budget the app asks for in bytes, or None (the worker's default)."""
+        return None if self.input_size_mb is None else self.input_size_mb * _MIB
+
 
 @dataclass(frozen=True)
 class AppManifest:
@@ -101,10 +114,14 @@ class AppManifest:
     declared_outputs: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the manifest as plain data, every default filled in."""
+        """Return the manifest as plain data, every default filled in (optional limits only if set)."""
         return {
             "app": {"name": self.name, "entrypoint": list(self.entrypoint), "runtime": self.runtime},
-            "resources": {name: getattr(self.resources, name) for name, *_ in _LIMITS},
+            "resources": {
+                name: getattr(self.resources, name)
+                for name in [limit[0] for limit in _LIMITS] + [limit[0] for limit in _OPTIONAL_LIMITS]
+                if getattr(self.resources, name) is not None
+            },
             "outputs": {"declared": list(self.declared_outputs)},
         }
 
@@ -173,13 +190,19 @@ def parse_manifest(text: str) -> AppManifest:
     if runtime not in RUNTIMES:
         raise _invalid(f"app.runtime must be one of {', '.join(RUNTIMES)}")
     resources = _table(data, "resources", required=False)
-    _exact(resources, {name for name, *_ in _LIMITS}, "resources")
+    _exact(resources, {name for name, *_ in _LIMITS} | {name for name, *_ in _OPTIONAL_LIMITS}, "resources")
     limits: dict[str, int] = {}
     for field_name, default, low, high in _LIMITS:
         value = resources.get(field_name, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise _invalid(f"resources.{field_name} must be an integer in [{low}, {high}]")
         limits[field_name] = value
+    for field_name, low, high in _OPTIONAL_LIMITS:
+        if field_name in resources:
+            value = resources[field_name]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise _invalid(f"resources.{field_name} must be an integer in [{low}, {high}]")
+            limits[field_name] = value
     outputs = _table(data, "outputs", required=False)
     _exact(outputs, {"declared"}, "outputs")
     declared = outputs.get("declared", [])
