@@ -2,12 +2,20 @@
 
 - :mod:`.problems`: every error leaves a service as ``application/problem+json`` carrying
   the stable sealrun ``code`` (RFC 9457).
+- :mod:`.guards`: request bodies counted as received (``TOO_LARGE``), nesting refused before
+  parsing (``REQUEST_TOO_DEEP``), the recursion limit kept safe.
 - :mod:`.signing`: the HTTP transport of :mod:`sealrun.core.requests` (headers, action).
 """
 
+from sealrun.adapters.web.guards import (
+    MAX_JSON_DEPTH,
+    SAFE_RECURSION_LIMIT,
+    BodySizeLimit,
+    JsonDepthLimit,
+    restore_recursion_limit,
+)
 from sealrun.adapters.web.problems import (
     PROBLEM_JSON,
-    BodySizeLimit,
     Problem,
     install_problem_handlers,
     problem_response,
@@ -24,11 +32,14 @@ from sealrun.adapters.web.signing import (
 )
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "NONCE_HEADER",
     "PROBLEM_JSON",
+    "SAFE_RECURSION_LIMIT",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "BodySizeLimit",
+    "JsonDepthLimit",
     "Problem",
     "SignedCall",
     "install_problem_handlers",
@@ -36,5 +47,6 @@ __all__ = [
     "problem_responses",
     "read_signed_call",
     "request_action",
+    "restore_recursion_limit",
     "signature_headers",
 ]

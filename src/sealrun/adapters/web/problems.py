@@ -9,7 +9,8 @@ with no detail (the traceback stays in the server log).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,13 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sealrun.adapters.web.guards import (
+    MAX_JSON_DEPTH,
+    JsonDepthLimit,
+    restore_recursion_limit,
+)
 from sealrun.errors import ChainError, RequestError, SealrunError, StorageError
 
 __all__ = [
     "PROBLEM_JSON",
-    "BodySizeLimit",
     "Problem",
     "install_problem_handlers",
     "problem_response",
@@ -65,16 +69,32 @@ def _default_status(error: SealrunError) -> int:
     return 400
 
 
-def install_problem_handlers(app: FastAPI, statuses: Mapping[str, int] | None = None) -> None:
-    """Translate every error raised in ``app`` into a problem response.
+def install_problem_handlers(
+    app: FastAPI,
+    statuses: Mapping[str, int] | None = None,
+    *,
+    max_json_depth: int = MAX_JSON_DEPTH,
+    raw_body_paths: Sequence[str] = (),
+) -> None:
+    """Translate every error raised in ``app`` into a problem response, and guard its bodies.
+
+    Every service calls this once its app is built, so each one also gets the guards of
+    :mod:`.guards`: request bodies nested deeper than ``max_json_depth`` are refused (400
+    ``REQUEST_TOO_DEEP``) before any parser sees them, and the interpreter's recursion limit
+    is put back to a safe value now, at startup and before each request.
 
     Args:
         app: the FastAPI application.
         statuses: HTTP status per error code (e.g. ``{"SECRET_NOT_FOUND": 404}``); codes not
             listed get 401 for request authentication, 502 for the chain, 503 for storage,
             400 otherwise.
+        max_json_depth: the deepest nesting a request body may have.
+        raw_body_paths: path prefixes whose bodies are raw bytes, not JSON (not scanned).
     """
     table = dict(statuses or {})
+    restore_recursion_limit()
+    _guard_lifespan(app)
+    app.add_middleware(JsonDepthLimit, max_depth=max_json_depth, raw_paths=tuple(raw_body_paths))
 
     async def sealrun_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, SealrunError)
@@ -108,28 +128,23 @@ def install_problem_handlers(app: FastAPI, statuses: Mapping[str, int] | None = 
         app.add_exception_handler(kind, handler)
 
 
+def _guard_lifespan(app: FastAPI) -> None:
+    """Restore the recursion limit when the app starts (after every import of its parts)."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(scope_app: Any) -> AsyncIterator[Any]:
+        restore_recursion_limit()
+        async with inner(scope_app) as state:
+            restore_recursion_limit()
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting problem bodies for these statuses."""
     return {
         status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "a problem document"}
         for status in (*statuses, 422)
     }
-
-
-class BodySizeLimit:
-    """ASGI middleware: refuse bodies whose ``Content-Length`` exceeds ``limit`` (413 ``TOO_LARGE``).
-
-    Use with ``app.add_middleware(BodySizeLimit, limit=...)``.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
-                response = _response(413, "TOO_LARGE", f"the request body is larger than {self.limit} bytes")
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
