@@ -112,7 +112,7 @@ def test_bodies_are_counted_as_received_not_as_declared() -> None:
         assert (chunked.status_code, chunked.json()["code"]) == (413, "TOO_LARGE")
         declared = client.post("/echo", content=b"a" * 1001)
         assert (declared.status_code, declared.json()["code"]) == (413, "TOO_LARGE")
-        unicode_length = client.post("/echo", content=b"{}", headers={"content-length": "²".encode()})
+        unicode_length = client.post("/echo", content=b"{}", headers={b"content-length": "²".encode()})
         assert unicode_length.status_code in (400, 413)
         deep = client.post("/echo", content=iter([b"[" * 40, b"[" * 40]))
         assert (deep.status_code, deep.json()["code"]) == (400, "REQUEST_TOO_DEEP")
