@@ -18,8 +18,10 @@ from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.chainstate import AppRecord, DatasetRecord
+from sealrun.core.netpolicy import FetchPolicy
 from sealrun.core.sealing import open_bytes, seal_bytes
 from sealrun.enclave import EnclaveRuntime
+from sealrun.enclave.runtime import RuntimeSettings
 from sealrun.enclave.smssecrets import SmsSecrets
 from sealrun.errors import SealrunError
 from sealrun.services.sms.app import create_app
@@ -55,6 +57,27 @@ def client(tmp_path: Path, simulator: SimulatorKey, world: World, store_url: str
     )
     with TestClient(create_app(settings, chain=world.chain, clock=world.clock)) as http:
         yield SmsClient("http://testserver", domain=world.domain, http=http, clock=world.clock)
+
+
+def _serve_once(body: bytes) -> tuple[str, str]:
+    """Serve ``body`` over http on loopback (a daemon thread); return its URL and origin."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    return f"{origin}/dataset.age", origin
 
 
 def _prepare(client: SmsClient, world: World) -> str:
@@ -98,12 +121,11 @@ def test_the_runtime_runs_a_task_with_secrets_from_the_sms(
     )
     fingerprint = load_bundle(bundle_dir).fingerprint
     sealed = seal_bytes(b"private words", [world.dataset_key.recipient])
-    dataset_file = work_root / "dataset.age"
-    dataset_file.write_bytes(sealed)
+    dataset_url, origin = _serve_once(sealed)
     world.chain.add_app(AppRecord(address=world.app, owner=world.app_owner.address, fingerprint=fingerprint))
     world.chain.add_dataset(
         DatasetRecord(
-            address=world.dataset, owner=world.dataset_owner.address, url=dataset_file.as_uri(),
+            address=world.dataset, owner=world.dataset_owner.address, url=dataset_url,
             checksum=hashlib.sha256(sealed).digest(),
         )
     )  # fmt: skip
@@ -111,6 +133,8 @@ def test_the_runtime_runs_a_task_with_secrets_from_the_sms(
     runtime = EnclaveRuntime(
         sandbox=BubblewrapSandbox(),
         make_quoter=lambda measurement: SimulatedQuoter(key=world.simulator, measurement=measurement),
+        # Inputs come from the network only; this loopback origin is named like the devnet's store.
+        settings=RuntimeSettings(fetch=FetchPolicy(allowed_http_origins=frozenset({origin}))),
     )
     report: Any = runtime.run(bundle_dir, _source(client, world, enclave), work_root / "work")
     assert report.status == "completed", (report.failure, report.exit_status)

@@ -231,11 +231,6 @@ def test_dataset_order_naming_the_parties_allows_them(sms: SmsUseCases, world: W
     sms.release(world.release_request(sms, enclave, Identity.generate()))
 
 
-def test_missing_secrets_are_refused(sms: SmsUseCases, world: World) -> None:
-    enclave = world.challenge(sms)
-    _refused(sms, world.release_request(sms, enclave, Identity.generate()), "RELEASE_DATASET_KEY_MISSING")
-
-
 def test_every_attempt_is_in_the_audit_chain(sms: SmsUseCases, world: World) -> None:
     world.push_secrets(sms)
     enclave = world.challenge(sms)

@@ -3,6 +3,11 @@
 After the sandbox is gone (every app process died with its pid namespace, so nothing can
 change the folder any more) the output is checked:
 
+- every path passes the requester's own unpacking rules
+  (:func:`sealrun.core.sealing.unpacking.clean_member_name`, the very function her
+  ``decrypt`` applies), is valid UTF-8 and is already in the clean form those rules produce
+  (no backslash, no ``.`` part): else ``APP_OUTPUT_INVALID``. A result the requester pays
+  for but cannot open (a name with a newline, a non-UTF-8 name) is never sealed;
 - only regular files and folders: a symlink (e.g. to ``/etc/shadow`` or into the enclave's
   work folder), a FIFO, a socket or a device is ``APP_OUTPUT_INVALID``;
 - at most ``output_size`` bytes in total and 100 000 entries: ``APP_OUTPUT_TOO_LARGE``;
@@ -28,11 +33,13 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from sealrun.core.sealing import ArchiveEntry
+from sealrun.core.sealing.unpacking import clean_member_name
 from sealrun.core.tasks import FailureCode
 from sealrun.enclave.appinterface import IEXEC_OUT
 from sealrun.enclave.failure import TaskFailedError
+from sealrun.errors import UnpackError
 
-__all__ = ["OutputEntry", "archive_entries", "scan_output"]
+__all__ = ["OutputEntry", "archive_entries", "check_output_name", "scan_output"]
 
 MAX_ENTRIES = 100_000
 COMPUTED_JSON = "computed.json"
@@ -54,6 +61,27 @@ def _invalid(message: str) -> TaskFailedError:
     return TaskFailedError(FailureCode.APP_OUTPUT_INVALID, message)
 
 
+def check_output_name(relative: str) -> None:
+    """Refuse an output path the requester's unpacker would refuse, or rewrite.
+
+    Raises:
+        TaskFailedError: ``APP_OUTPUT_INVALID``.
+    """
+    try:
+        # A name that is not UTF-8 reaches us as surrogate escapes, which strict encoding refuses.
+        relative.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise _invalid(f"output entry {relative!r} has a name that is not UTF-8") from error
+    try:
+        clean = clean_member_name(relative)
+    except UnpackError as error:
+        raise _invalid(
+            f"output entry {relative!r} would be refused when the result is opened ({error.code})"
+        ) from error
+    if clean != relative:
+        raise _invalid(f"output entry {relative!r} is not a clean path (a backslash or a '.' part)")
+
+
 def scan_output(folder: Path, *, max_bytes: int, declared: Sequence[str] = ()) -> list[OutputEntry]:
     """Check the output folder (see the module docstring) and list its entries, sorted.
 
@@ -70,6 +98,7 @@ def scan_output(folder: Path, *, max_bytes: int, declared: Sequence[str] = ()) -
         for entry in found:
             path = Path(entry.path)
             relative = path.relative_to(folder).as_posix()
+            check_output_name(relative)
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
                 pending.append(path)

@@ -26,7 +26,7 @@ from typing import Literal
 
 from sealrun.errors import UnpackError
 
-__all__ = ["DEFAULT_MAX_MEMBERS", "DEFAULT_MAX_UNPACKED_SIZE", "Member", "UnpackRules"]
+__all__ = ["DEFAULT_MAX_MEMBERS", "DEFAULT_MAX_UNPACKED_SIZE", "Member", "UnpackRules", "clean_member_name"]
 
 DEFAULT_MAX_UNPACKED_SIZE = 64 * 1024**3
 DEFAULT_MAX_MEMBERS = 1_000_000
@@ -44,7 +44,18 @@ class Member:
     target: str = ""
 
 
-def _clean_name(raw: str) -> str:
+def clean_member_name(raw: str) -> str:
+    """Apply the name rules to one member name and return its clean relative path.
+
+    The enclave's post-compute checks every output path with this same function, so an
+    archive it seals is never one the requester's unpacker refuses.
+
+    Returns:
+        The path with ``.`` and empty parts dropped and ``\\`` read as ``/`` (``""`` for the root).
+
+    Raises:
+        UnpackError: ``UNPACK_BAD_NAME``, ``UNPACK_ABSOLUTE_PATH`` or ``UNPACK_PARENT_PATH``.
+    """
     if not raw or len(raw) > _MAX_NAME or any(ord(char) < 0x20 or char == "\x7f" for char in raw):
         raise UnpackError(f"Refusing a member with a bad name {raw[:80]!r}.", code="UNPACK_BAD_NAME")
     if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":"):
@@ -77,7 +88,7 @@ class UnpackRules:
         Raises:
             UnpackError: see the module docstring for the codes.
         """
-        path = _clean_name(info.name)
+        path = clean_member_name(info.name)
         if not path:
             if info.isdir():
                 return None
@@ -153,7 +164,7 @@ class UnpackRules:
 
 def _clean_link(link: str) -> str:
     try:
-        return _clean_name(link)
+        return clean_member_name(link)
     except UnpackError:
         raise UnpackError(
             f"Refusing a hard link to {link[:200]!r}: it points outside.", code="UNPACK_LINK_OUTSIDE"

@@ -4,7 +4,7 @@ The byte formats here are shared by the contracts, the enclave runtime, the SMS 
 worker pool; ``docs/formats.md`` documents them byte by byte.
 """
 
-from sealrun.core.tasks.bundle import BUNDLE_VERSION, SecretsBundle
+from sealrun.core.tasks.bundle import BUNDLE_VERSION, ReleaseFailure, SecretsBundle
 from sealrun.core.tasks.failures import FailureCode, parse_failure_code
 from sealrun.core.tasks.hashing import (
     authorization_digest,
@@ -19,6 +19,7 @@ from sealrun.core.tasks.signatures import address_of, recover_signer, sign_diges
 __all__ = [
     "BUNDLE_VERSION",
     "FailureCode",
+    "ReleaseFailure",
     "SecretsBundle",
     "address_of",
     "authorization_digest",

@@ -19,7 +19,14 @@ failure (the contract rejects it).
 | 9 | BUNDLE_INVALID | the app bundle or its manifest is invalid, or its fingerprint is not the measured one |
 | 10 | SANDBOX_FAILED | the sandbox could not be started (not the app's fault) |
 | 11 | RESULT_UPLOAD_FAILED | the sealed result could not be uploaded |
-| 12 | TASK_PARAMS_INVALID | the request's parameters are unusable (e.g. args with unbalanced quotes) |
+| 12 | TASK_PARAMS_INVALID | the request's parameters are unusable (bad args quoting, unreadable params) |
+| 13 | SECRET_MISSING | a requester secret the task names, or the dataset's key, was never pushed |
+| 14 | RECIPIENT_MISSING | the beneficiary never set a result recipient (the log digest is then zero) |
+| 15 | ATTEMPTS_EXHAUSTED | the SMS released the task's secrets as often as its cap allows |
+| 16 | ENCLAVE_INTERNAL | the enclave hit an unexpected error after it received the task |
+
+Codes 12 (from the SMS), 13, 14 and 15 arrive in a *failure bundle* the SMS releases to the
+attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.bundle`).
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ class FailureCode(IntEnum):
     SANDBOX_FAILED = 10
     RESULT_UPLOAD_FAILED = 11
     TASK_PARAMS_INVALID = 12
+    SECRET_MISSING = 13
+    RECIPIENT_MISSING = 14
+    ATTEMPTS_EXHAUSTED = 15
+    ENCLAVE_INTERNAL = 16
 
 
 def parse_failure_code(value: int | str) -> FailureCode:
@@ -55,7 +66,8 @@ def parse_failure_code(value: int | str) -> FailureCode:
         ConfigError: ``INVALID_FAILURE_CODE`` for 0, an unknown number or an unknown name.
     """
     try:
-        if isinstance(value, str) and not value.isdigit():
+        # ASCII digits only: "²".isdigit() is true but int() refuses it.
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
             return FailureCode[value]
         return FailureCode(int(value))
     except (KeyError, ValueError) as error:

@@ -6,7 +6,8 @@ Editing, inserting or deleting a record therefore breaks every later hash; an au
 kept any later hash (``GET /v1/audit/head``) detects it with :func:`verify_audit_chain`.
 
 A record (also the API's JSON) holds: ``seq``, ``at`` (UNIX seconds), ``event``
-(``release`` | ``refusal``), ``code`` (``RELEASED`` or the refusal's error code), ``task_id``,
+(``release`` | ``refusal`` | ``failure``: a failure bundle released to a genuine enclave for
+an unusable order), ``code`` (``RELEASED`` or the refusal's error code), ``task_id``,
 ``dataset``, ``app``, ``requester``, ``workerpool``, ``worker``, ``tee``, ``measurement``
 (hex), ``detail`` (a sentence; never a secret), ``prev_hash``, ``entry_hash``.
 """

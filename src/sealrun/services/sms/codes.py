@@ -23,7 +23,12 @@ Per-task enclave keys and attested release (every refusal is also written to the
   ``RELEASE_DATASET_WORKERPOOL_NOT_ALLOWED`` 403: the dataset order's restrictions.
 - ``RELEASE_DATASET_KEY_MISSING``, ``RELEASE_RECIPIENT_MISSING``,
   ``RELEASE_REQUESTER_SECRET_MISSING`` 409: a secret the task needs was never pushed.
-- ``RELEASE_APP_UNKNOWN`` / ``RELEASE_WORKERPOOL_UNKNOWN`` 404, ``RELEASE_PARAMS_INVALID`` 409.
+- ``RELEASE_APP_UNKNOWN`` / ``RELEASE_WORKERPOOL_UNKNOWN`` 404, ``RELEASE_PARAMS_INVALID`` 409
+  (the deal's params do not parse, or a secret index is not 1-1000 in ASCII digits).
+- The order refusals (``RELEASE_PARAMS_INVALID``, ``RELEASE_REQUESTER_SECRET_MISSING``,
+  ``RELEASE_DATASET_KEY_MISSING``, ``RELEASE_RECIPIENT_MISSING``, ``RELEASE_ATTEMPTS_EXHAUSTED``)
+  are answered with these statuses only to an enclave that has not yet proven itself genuine
+  and authorized; one that has receives a failure bundle (200) instead, audited as ``failure``.
 - ``ATTEST_*`` 403 (:class:`~sealrun.errors.AttestationError`): the evidence did not verify or
   failed the policy (``ATTEST_POLICY_MEASUREMENT``, ``ATTEST_DEBUG``,
   ``ATTEST_REPORT_DATA_MISMATCH``, ``ATTEST_POLICY_SIMULATED``, ``ATTEST_UNKNOWN_TYPE``, ...).
@@ -61,6 +66,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "RELEASE_RECIPIENT_MISSING": 409,
     "RELEASE_REQUESTER_SECRET_MISSING": 409,
     "RELEASE_PARAMS_INVALID": 409,
+    "RELEASE_ATTEMPTS_EXHAUSTED": 409,
     "ATTEST_MALFORMED": 400,
     # A stored envelope that does not open is the server's fault, not the caller's.
     "SECRET_AT_REST_CORRUPT": 500,

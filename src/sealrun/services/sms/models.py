@@ -19,6 +19,7 @@ __all__ = [
     "RequestNonce",
     "RequesterSecret",
     "ResultRecipient",
+    "TaskReleases",
 ]
 
 ADDRESS = String(42)
@@ -78,6 +79,15 @@ class EnclaveKey(Base):
     address: Mapped[str] = mapped_column(ADDRESS)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class TaskReleases(Base):
+    """How many times a task's secrets were released (each attempt past the cap gets a failure bundle)."""
+
+    __tablename__ = "sms_task_releases"
+    task_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    releases: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class AttestationNonce(Base):

@@ -11,7 +11,20 @@ nonce is consumed first, so a refused attempt cannot be retried with the same no
 5. the policy accepts the claims, and the measurement equals the app's on-chain fingerprint;
 6. the workerpool owner authorized this worker for this task and this enclave challenge;
 7. the dataset order allows this app, requester and workerpool;
-8. every secret the task needs is present; then the bundle is sealed to the ephemeral key.
+8. every secret the task needs is present, and the task's secrets were released fewer than
+   ``max_releases`` times (counted in ``sms_task_releases``); then the bundle is sealed to the
+   ephemeral key.
+
+Past step 7 the enclave is genuine, runs the app's code and is authorized for this task;
+what can still be wrong is the *order* itself, and no retry can fix it: params the SMS
+cannot read (``RELEASE_PARAMS_INVALID``), a requester secret or dataset key never pushed
+(``RELEASE_REQUESTER_SECRET_MISSING``, ``RELEASE_DATASET_KEY_MISSING``), no result recipient
+(``RELEASE_RECIPIENT_MISSING``), or the attempts cap reached (``RELEASE_ATTEMPTS_EXHAUSTED``).
+Then the enclave receives a *failure bundle* (:class:`~sealrun.core.tasks.ReleaseFailure`:
+the enclave key, the recipient if any, a :class:`~sealrun.core.tasks.FailureCode`, no
+secret) and signs a failure receipt at once, so the task ends FAILED and refunded instead
+of being retried until its deadline. The audit log records it as event ``failure`` with the
+refusal's code.
 """
 
 from __future__ import annotations
@@ -25,8 +38,20 @@ from typing import TYPE_CHECKING, Any
 from sealrun.adapters.storeclient import mint_upload_token
 from sealrun.core.attestation import Evidence, EvidenceType, verify_report_data
 from sealrun.core.chainstate import ZERO_ADDRESS, DealRecord
-from sealrun.core.tasks import SecretsBundle, authorization_digest, recover_signer
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
+from sealrun.core.tasks import (
+    FailureCode,
+    ReleaseFailure,
+    SecretsBundle,
+    authorization_digest,
+    recover_signer,
+)
+from sealrun.core.tasks.bundle import (
+    MAX_SECRET_INDEX,
+    DatasetSecret,
+    ResultUpload,
+    TaskParams,
+    is_secret_index,
+)
 from sealrun.errors import AttestationError, OrderError, SealrunError, SecretError
 from sealrun.services.sms.audit import AuditFacts
 from sealrun.services.sms.enclaveseal import parse_ephemeral_recipient, seal_to_recipient
@@ -35,9 +60,21 @@ from sealrun.services.sms.repository import ReleaseMaterial, row_identity
 if TYPE_CHECKING:
     from sealrun.services.sms.usecases import AttestationPolicy, EvidenceVerifier, SmsUseCases
 
-__all__ = ["ReleaseRequest", "ReleasedBundle", "Releaser"]
+__all__ = ["ORDER_FAILURES", "ReleaseRequest", "ReleasedBundle", "Releaser"]
 
 _MAX_REQUESTER_SECRETS = 32
+_MAX_SECRET_NAME = 64
+
+# Refusals caused by the order itself (retrying cannot help): the failure code the enclave
+# receives instead of the secrets.
+ORDER_FAILURES: dict[str, FailureCode] = {
+    "RELEASE_PARAMS_INVALID": FailureCode.TASK_PARAMS_INVALID,
+    "RELEASE_REQUESTER_SECRET_MISSING": FailureCode.SECRET_MISSING,
+    "RELEASE_DATASET_KEY_MISSING": FailureCode.SECRET_MISSING,
+    "RELEASE_RECIPIENT_MISSING": FailureCode.RECIPIENT_MISSING,
+    "RELEASE_ATTEMPTS_EXHAUSTED": FailureCode.ATTEMPTS_EXHAUSTED,
+}
+_NO_PARAMS: dict[str, Any] = {"args": "", "input_files": [], "secrets": {}}
 
 
 @dataclass(frozen=True)
@@ -64,11 +101,16 @@ class ReleaseRequest:
 
 @dataclass(frozen=True)
 class ReleasedBundle:
-    """The secrets bundle sealed (age) to the enclave's ephemeral key, and its challenge."""
+    """The secrets bundle sealed (age) to the enclave's ephemeral key, and its challenge.
+
+    ``failure`` is the order refusal behind a failure bundle (``None`` for the secrets); it
+    is for the audit log only, the HTTP answer looks the same either way.
+    """
 
     task_id: bytes
     enclave_challenge: str
     sealed_bundle: bytes
+    failure: SecretError | None = None
 
 
 class Releaser:
@@ -103,7 +145,15 @@ class Releaser:
             refusal = replace(known[-1], event="refusal", code=error.code, detail=f"{kind}: {error.message}")
             self._sms.audit(refusal)
             raise
-        self._sms.audit(replace(known[-1], detail="bundle sealed to the attested enclave's ephemeral key"))
+        order = released.failure
+        if order is None:
+            self._sms.audit(
+                replace(known[-1], detail="bundle sealed to the attested enclave's ephemeral key")
+            )
+        else:
+            code = ORDER_FAILURES[order.code]
+            detail = f"failure bundle {code.name} sealed to the attested enclave: {order.message}"
+            self._sms.audit(replace(known[-1], event="failure", code=order.code, detail=detail))
         return released
 
     def _checked(self, request: ReleaseRequest, known: list[AuditFacts]) -> ReleasedBundle:
@@ -147,7 +197,12 @@ class Releaser:
                 "the enclave's measurement is not the app's on-chain fingerprint",
                 code="ATTEST_POLICY_MEASUREMENT",
             )
-        params = _parse_params(deal.params)
+        refusal: SecretError | None = None
+        try:
+            params = _parse_params(deal.params)
+        except SecretError as error:
+            # Refused only once the enclave proved genuine and authorized: then it gets a failure bundle.
+            params, refusal = _NO_PARAMS, error
         material = sms.repository.release_material(
             task_id=task_hex, dataset=deal.dataset if deal.has_dataset else None, requester=deal.requester,
             names=list(params["secrets"].values()), app=deal.app, beneficiary=deal.beneficiary,
@@ -159,9 +214,72 @@ class Releaser:
             )
         self._check_authorization(request, deal, enclave.address)
         self._check_dataset_order(deal)
-        bundle = self._bundle(request, deal, params, material, now)
+        # Only the order can be wrong now (see the module docstring).
+        bundle, refusal = self._secrets_or_failure(request, deal, params, material, refusal, now)
         sealed = seal_to_recipient(bundle.to_json(), recipient, random=sms.random)
-        return ReleasedBundle(request.task_id, enclave.address, sealed)
+        return ReleasedBundle(request.task_id, enclave.address, sealed, failure=refusal)
+
+    def _secrets_or_failure(
+        self,
+        request: ReleaseRequest,
+        deal: DealRecord,
+        params: dict[str, Any],
+        material: ReleaseMaterial,
+        refusal: SecretError | None,
+        now: int,
+    ) -> tuple[SecretsBundle, SecretError | None]:
+        """The secrets bundle, or the failure bundle when only the order is wrong."""
+        if refusal is None:
+            try:
+                bundle = self._bundle(request, deal, params, material, now)
+            except SecretError as error:
+                if error.code not in ORDER_FAILURES:
+                    raise
+                refusal = error
+            else:
+                cap = self._sms.options.max_releases
+                if self._sms.repository.reserve_release("0x" + request.task_id.hex(), cap=cap, now=now):
+                    return bundle, None
+                refusal = SecretError(
+                    f"this task's secrets were already released {cap} times",
+                    code="RELEASE_ATTEMPTS_EXHAUSTED",
+                )
+        return self._failure_bundle(request, deal, material, refusal, now), refusal
+
+    def _failure_bundle(
+        self,
+        request: ReleaseRequest,
+        deal: DealRecord,
+        material: ReleaseMaterial,
+        refusal: SecretError,
+        now: int,
+    ) -> SecretsBundle:
+        """The enclave key, the recipient if any and the failure code: no secret at all."""
+        assert material.enclave is not None  # checked before the authorization
+        task_hex = "0x" + request.task_id.hex()
+        enclave_key = self._sms.keyring.open(
+            material.enclave.sealed, kind="enclave-key", row=row_identity(task_hex)
+        )
+        return SecretsBundle(
+            task_id=task_hex,
+            worker=request.worker,
+            enclave_key="0x" + enclave_key.hex(),
+            beneficiary_recipient=None if material.recipient is None else material.recipient.recipient,
+            result_upload=self._upload(request, now),
+            max_time=max(1, deal.category_time),
+            failure=ReleaseFailure(ORDER_FAILURES[refusal.code], refusal.message),
+        )
+
+    def _upload(self, request: ReleaseRequest, now: int) -> ResultUpload:
+        options = self._sms.options
+        token = (
+            ""
+            if options.upload_token_key is None
+            else mint_upload_token(
+                options.upload_token_key, request.task_id, expires_at=now + options.upload_token_ttl
+            )
+        )
+        return ResultUpload(url=options.result_upload_url, token=token)
 
     def _check_authorization(self, request: ReleaseRequest, deal: DealRecord, enclave: str) -> None:
         pool = self._sms.chain.workerpool(deal.workerpool)
@@ -242,20 +360,12 @@ class Releaser:
         enclave_key = sms.keyring.open(
             material.enclave.sealed, kind="enclave-key", row=row_identity(task_hex)
         )
-        options = sms.options
-        token = (
-            ""
-            if options.upload_token_key is None
-            else mint_upload_token(
-                options.upload_token_key, request.task_id, expires_at=now + options.upload_token_ttl
-            )
-        )
         return SecretsBundle(
             task_id=task_hex,
             worker=request.worker,
             enclave_key="0x" + enclave_key.hex(),
             beneficiary_recipient=recipient.recipient,
-            result_upload=ResultUpload(url=options.result_upload_url, token=token),
+            result_upload=self._upload(request, now),
             max_time=deal.category_time,
             params=TaskParams(args=params["args"], input_files=tuple(params["input_files"])),
             dataset=dataset,
@@ -271,7 +381,7 @@ def _parse_params(text: str) -> dict[str, Any]:
         return {"args": "", "input_files": [], "secrets": {}}
     try:
         data = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise invalid from error
     if not isinstance(data, dict):
         raise invalid
@@ -284,7 +394,11 @@ def _parse_params(text: str) -> dict[str, Any]:
         raise invalid
     secrets: dict[int, str] = {}
     for index, name in names.items():
-        if not str(index).isdigit() or int(index) < 1 or not isinstance(name, str):
-            raise invalid
+        # ASCII digits, bounded: "²".isdigit() is true and int("²") raises (it was a 500).
+        if not is_secret_index(index) or not isinstance(name, str) or not 0 < len(name) <= _MAX_SECRET_NAME:
+            raise SecretError(
+                f"the deal's secret indexes must be 1 to {MAX_SECRET_INDEX} in ASCII digits, naming secrets",
+                code="RELEASE_PARAMS_INVALID",
+            )
         secrets[int(index)] = name
     return {"args": args, "input_files": files, "secrets": secrets}

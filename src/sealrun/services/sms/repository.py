@@ -31,6 +31,7 @@ from sealrun.services.sms.models import (
     RequesterSecret,
     RequestNonce,
     ResultRecipient,
+    TaskReleases,
 )
 
 __all__ = ["SEALED_TABLES", "ReleaseMaterial", "SmsRepository"]
@@ -179,6 +180,38 @@ class SmsRepository:
                 app_secret=session.get(AppSecret, app.lower()),
                 recipient=session.get(ResultRecipient, beneficiary.lower()),
             )
+
+    def reserve_release(self, task_id: str, *, cap: int, now: int) -> bool:
+        """Count one release of the task's secrets if fewer than ``cap`` were made; else False.
+
+        A guarded ``UPDATE`` (or the primary key of the first insert) settles concurrent
+        releases, so no more than ``cap`` ever succeed, whatever the number of SMS processes.
+        """
+        for _ in range(2):
+            try:
+                with self._transaction() as session:
+                    done = session.execute(
+                        update(TaskReleases)
+                        .where(TaskReleases.task_id == task_id, TaskReleases.releases < cap)
+                        .values(releases=TaskReleases.releases + 1, updated_at=now)
+                    )
+                    if done.rowcount == 1:  # type: ignore[attr-defined]
+                        return True
+                    if session.get(TaskReleases, task_id) is not None:
+                        return False  # at the cap
+                    if cap < 1:
+                        return False
+                    session.add(TaskReleases(task_id=task_id, releases=1, updated_at=now))
+                return True
+            except IntegrityError:
+                continue  # another release inserted the first row: count against it
+        raise StorageError("the release counter is contended; try again", code="DB_UNAVAILABLE")
+
+    def releases(self, task_id: str) -> int:
+        """How many times the task's secrets were released."""
+        with self._transaction() as session:
+            row = session.get(TaskReleases, task_id)
+            return 0 if row is None else row.releases
 
     # -- attestation nonces ---------------------------------------------------------------------
     def issue_nonce(self, nonce: str, task_id: str, expires_at: int) -> None:

@@ -63,6 +63,8 @@ class SmsSettings(BaseSettings):
         result_upload_url: the store's blob URL the enclave uploads results to.
         upload_token_key: the key shared with the store for result upload tokens.
         upload_token_ttl: seconds an upload token stays valid after release.
+        max_releases_per_task: how many times a task's secrets may be released (one per
+            attempt); past it the enclave receives a failure bundle ``ATTEMPTS_EXHAUSTED``.
     """
 
     model_config = SettingsConfigDict(env_prefix="SEALRUN_SMS_", extra="forbid")
@@ -91,6 +93,7 @@ class SmsSettings(BaseSettings):
     result_upload_url: str = "http://127.0.0.1:8701/v1/blobs"
     upload_token_key: SecretStr | None = None
     upload_token_ttl: int = Field(default=86400, gt=0)
+    max_releases_per_task: int = Field(default=3, ge=1, le=1000)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in ``data_dir``."""
