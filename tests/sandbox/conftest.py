@@ -25,11 +25,18 @@ class Ran:
 
 @pytest.fixture
 def run_app(work_root: Path) -> Callable[..., Ran]:
-    """Run ``code`` with ``python3 app.py`` under the given limits."""
-    sandbox = BubblewrapSandbox()
+    """Run ``code`` with ``python3 app.py`` under the given limits (in ``sandbox`` if given)."""
+    default = BubblewrapSandbox()
     counter = iter(range(1000))
 
-    def run(code: str, *, limits: SandboxLimits | None = None, env: dict[str, str] | None = None) -> Ran:
+    def run(
+        code: str,
+        *,
+        limits: SandboxLimits | None = None,
+        env: dict[str, str] | None = None,
+        sandbox: BubblewrapSandbox | None = None,
+    ) -> Ran:
+        sandbox = sandbox or default
         base = work_root / f"run-{next(counter)}"
         for name in ("app", "in"):
             (base / name).mkdir(parents=True)

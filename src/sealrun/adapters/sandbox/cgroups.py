@@ -107,6 +107,7 @@ def _parse_own(proc_cgroup: str) -> tuple[dict[str, str], str | None]:
         _, controllers, path = parts
         if parts[0] == "0" and controllers == "":
             v2 = path
+            continue
         for controller in controllers.split(","):
             v1[controller] = path
     return v1, v2
@@ -123,7 +124,7 @@ def _relative(own: str, mount_root: str) -> str:
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="ascii", errors="replace")
+    return path.read_text(encoding="utf-8", errors="surrogateescape")
 
 
 def _locate() -> dict[str, _Hierarchy]:
