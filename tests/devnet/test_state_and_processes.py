@@ -117,3 +117,51 @@ def test_a_process_that_exits_while_starting_is_reported_with_its_log(tmp_path: 
         wait_healthy(record, timeout=30)
     assert failed.value.code == "DEVNET_START_FAILED"
     assert "bad settings" in failed.value.message
+
+
+def test_devnet_processes_inherit_no_secret_of_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sealrun.devnet.launch import _base_env
+
+    monkeypatch.setenv("SEALRUN_WALLET_PASSWORD", "canary-password")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary-aws")
+    monkeypatch.setenv("SEALRUN_WORKER_KEY", "canary-key")
+    env = _base_env()
+    assert not {"canary-password", "canary-aws", "canary-key"} & set(env.values())
+    assert env["PATH"] == os.environ["PATH"]
+
+
+def test_services_get_keys_as_files_never_as_variables(tmp_path: Path) -> None:
+    from sealrun.devnet.services import plan_services
+
+    root = tmp_path / "devnet"
+    (root / "keys").mkdir(parents=True)
+    for name in ("upload-token.key", "pool-owner.key", "worker-1.key"):
+        (root / "keys" / name).write_text("secret-" + name)
+    state = DevnetState(
+        root=root, chain="embedded", rpc_url="http://127.0.0.1:1", chain_id=1, hub="0x" + "11" * 20,
+        token="0x" + "22" * 20, registry="0x" + "33" * 20, deploy_block=1, workerpool="0x" + "44" * 20,
+        pool_owner="0x" + "55" * 20, workers=("0x" + "66" * 20,), started_at=0.0,
+    )  # fmt: skip
+    plans = plan_services(state, workers=1)
+    for plan in plans:
+        assert not any("secret-" in value for value in plan.env.values()), plan.name
+    secrets_of = {plan.name: dict(plan.secrets) for plan in plans}
+    assert secrets_of["worker-1"] == {"SEALRUN_WORKER_KEY": "secret-worker-1.key"}
+    assert secrets_of["scheduler"] == {"SEALRUN_SCHEDULER_OWNER_KEY": "secret-pool-owner.key"}
+    scheduler = next(p for p in plans if p.name == "scheduler")
+    assert json.loads(scheduler.env["SEALRUN_SCHEDULER_ALLOWED_WORKERS"]) == ["0x" + "66" * 20]
+
+
+def test_spawned_processes_create_private_files(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "p.log"
+    target = tmp_path / "made"
+    record = spawn(
+        "p", [sys.executable, "-c", f"open({str(target)!r}, 'w').write('x')"], env=dict(os.environ),
+        log=log, cwd=tmp_path,
+    )  # fmt: skip
+    deadline = time.time() + 30
+    while group_alive(record) and time.time() < deadline:
+        time.sleep(0.05)
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "logs").stat().st_mode & 0o777 == 0o700

@@ -106,11 +106,19 @@ class RemoteQuoter:
 
     def __post_init__(self) -> None:
         self._reader = self.sock.makefile("rb")
-        hello = self._next()
-        if hello.get("v") != _VERSION or not isinstance(hello.get("measurement"), str):
-            raise EnclaveError("the quoting process speaks another protocol", code="QUOTE_CHANNEL_BROKEN")
-        self.tee = str(hello.get("tee", ""))
-        self.measurement = bytes.fromhex(hello["measurement"])
+        try:
+            hello = self._next()
+            if hello.get("v") != _VERSION or not isinstance(hello.get("measurement"), str):
+                raise EnclaveError("the quoting process speaks another protocol", code="QUOTE_CHANNEL_BROKEN")
+            self.tee = str(hello.get("tee", ""))
+            self.measurement = bytes.fromhex(hello["measurement"])
+        except (EnclaveError, ValueError) as error:
+            self._reader.close()
+            if isinstance(error, EnclaveError):
+                raise
+            raise EnclaveError(
+                "the quoting process sent a bad measurement", code="QUOTE_CHANNEL_BROKEN"
+            ) from error
 
     def _next(self) -> dict[str, Any]:
         message = _receive(self._reader)
@@ -125,8 +133,13 @@ class RemoteQuoter:
             AttestationError: the quoting side refused (its code).
             EnclaveError: ``QUOTE_CHANNEL_BROKEN`` if the quoting process is gone or garbled.
         """
-        _send(self.sock, {"report_data": report_data.hex()})
-        answer = self._next()
+        try:
+            _send(self.sock, {"report_data": report_data.hex()})
+            answer = self._next()
+        except OSError as error:
+            raise EnclaveError(
+                f"the quoting process is gone: {error}", code="QUOTE_CHANNEL_BROKEN"
+            ) from error
         if "evidence" in answer:
             return Evidence.from_json(json.dumps(answer["evidence"]).encode())
         raise AttestationError(

@@ -141,6 +141,7 @@ class SimulatedTee:
                 timeout=self.timeout_s,
                 check=False,
                 env=enclave_environment(os.environ),
+                cwd="/",  # `-m` puts the working folder on sys.path: the worker's is private
             )
         except (OSError, subprocess.TimeoutExpired) as error:
             raise EnclaveError(f"the enclave process failed: {error}", code="ENCLAVE_CRASHED") from error
