@@ -255,8 +255,8 @@ _REFUSED: tuple[tuple[Callable[[IPv4Address | IPv6Address], bool], str], ...] = 
     (lambda a: a.is_multicast, "multicast"),
     (_is_cgnat, "carrier-grade NAT (100.64.0.0/10)"),
     (_is_site_local, "site-local"),
-    (lambda a: a.is_private, "private"),
     (lambda a: a.is_reserved, "reserved"),
+    (lambda a: a.is_private, "private"),
     (lambda a: not a.is_global, "not globally routable"),
 )
 
