@@ -25,7 +25,11 @@ class Ran:
 
 @pytest.fixture
 def run_app(work_root: Path) -> Callable[..., Ran]:
-    """Run ``code`` with ``python3 app.py`` under the given limits (in ``sandbox`` if given)."""
+    """Run ``code`` with ``python3 app.py`` under the given limits.
+
+    ``sandbox`` runs it in that sandbox (default: one shared by the test), ``input_dir``
+    gives it that folder as its inputs instead of a fresh one.
+    """
     default = BubblewrapSandbox()
     counter = iter(range(1000))
 
@@ -35,6 +39,7 @@ def run_app(work_root: Path) -> Callable[..., Ran]:
         limits: SandboxLimits | None = None,
         env: dict[str, str] | None = None,
         sandbox: BubblewrapSandbox | None = None,
+        input_dir: Path | None = None,
     ) -> Ran:
         sandbox = sandbox or default
         base = work_root / f"run-{next(counter)}"
@@ -50,7 +55,7 @@ def run_app(work_root: Path) -> Callable[..., Ran]:
         spec = SandboxSpec(
             argv=("python3", "app.py"),
             bundle_dir=base / "app",
-            input_dir=base / "in",
+            input_dir=input_dir or base / "in",
             output_dir=base / "out",
             stdout_path=base / "stdout.log",
             stderr_path=base / "stderr.log",
