@@ -8,6 +8,7 @@ scheduler and workers. Processes can be killed (``kill -9``) and restarted one b
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import tempfile
@@ -134,6 +135,8 @@ class PoolWorld:
             "SEALRUN_SCHEDULER_POLL_INTERVAL": "0.3",
             "SEALRUN_SCHEDULER_SWEEP_INTERVAL": "0.5",
             "SEALRUN_SCHEDULER_WORKER_TIMEOUT": str(worker_timeout),
+            # A closed pool: the scheduler starts only with the list of its workers.
+            "SEALRUN_SCHEDULER_ALLOWED_WORKERS": json.dumps([worker.address for worker in self.workers]),
             "SEALRUN_SCHEDULER_PORT": str(self.ports["scheduler"]),
         }
         return self._service(

@@ -28,6 +28,14 @@ NOW = 1_800_000_000.0
 OWNER = Account.from_key(b"\x21" * 32)
 POOL = to_checksum_address("0x" + "77" * 20)
 ZERO = "0x" + "00" * 20
+# The pool is closed: every worker a test uses is on the allow-list (keys handed out in order;
+# the fixed keys some tests pass are listed too).
+WORKER_KEYS = [keccak(f"worker-{number}".encode()) for number in range(12)] + [
+    b"\x33" * 32,
+    b"\x44" * 32,
+    b"\x55" * 32,
+]
+ALLOWED = [Account.from_key(key).address for key in WORKER_KEYS]
 
 
 class FakeEvents:
@@ -118,9 +126,14 @@ class Harness:
     sms: FakeSms
     clock: list[float]
     client: TestClient
+    handed: list[bytes] = field(default_factory=list)
 
     def worker(self, key: bytes | None = None) -> SchedulerClient:
-        account = Account.from_key(key) if key else Account.create()
+        """A client signing as ``key``, or as the next allowed worker not handed out yet."""
+        if key is None:
+            key = WORKER_KEYS[len(self.handed)]
+            self.handed.append(key)
+        account = Account.from_key(key)
         return SchedulerClient(
             "http://scheduler", key=bytes(account.key), domain=RequestDomain(chain_id=CHAIN_ID, hub=HUB),
             http=self.client, clock=lambda: self.clock[0],
@@ -135,9 +148,10 @@ class Harness:
 
 
 def settings_for(database_url: str, **extra: Any) -> SchedulerSettings:
+    values: dict[str, Any] = {"allowed_workers": ALLOWED, **extra}
     return SchedulerSettings(
         workerpool=POOL, owner_key="0x" + OWNER.key.hex(), database_url=database_url, hub=HUB,  # type: ignore[arg-type]
-        poll_interval=3600, sweep_interval=3600, worker_timeout=30, **extra,
+        poll_interval=3600, sweep_interval=3600, worker_timeout=30, **values,
     )  # fmt: skip
 
 

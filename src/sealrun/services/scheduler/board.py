@@ -7,6 +7,7 @@ Task states::
        └──── worker lost, abandoned, or restarted without it ──────────┘
     any live state ── TaskCompleted / TaskFailed / TaskClaimed on chain ──> completed | failed
     any live state ── worker lost after the deadline leaves no time ──> expired
+    pending ── handed out ``max_claims`` times already ──> expired
 
 A worker takes a task only through :meth:`TaskBoard.claim`, an ``UPDATE ... WHERE status =
 'pending'`` whose row count says whether *this* worker won; nothing else moves a task out
@@ -137,22 +138,32 @@ class TaskBoard:
 
     # -- assignments --------------------------------------------------------------------
 
-    def claim(self, address: str, *, now: float) -> TaskRow | None:
-        """Give the oldest pending task to ``address``, atomically; ``None`` if none is free."""
+    def claim(self, address: str, *, now: float, max_claims: int | None = None) -> TaskRow | None:
+        """Give the oldest pending task to ``address``, atomically; ``None`` if none is free.
+
+        A task already handed out ``max_claims`` times is never handed out again.
+        """
         with self._sessions() as session:
-            candidates = session.scalars(
+            query = (
                 select(TaskRow.task_id)
                 .join(DealRow, DealRow.deal_id == TaskRow.deal_id)
                 .where(TaskRow.status == PENDING)
+            )
+            if max_claims is not None:
+                query = query.where(TaskRow.attempts < max_claims)
+            candidates = session.scalars(
+                query
                 # Fewest attempts first: a task that keeps failing never starves the others.
-                .order_by(TaskRow.attempts, DealRow.block_number, TaskRow.deal_id, TaskRow.idx)
-                .limit(16)
+                .order_by(TaskRow.attempts, DealRow.block_number, TaskRow.deal_id, TaskRow.idx).limit(16)
             ).all()
         for task_id in candidates:
             with self._sessions.begin() as session:
+                guard = [TaskRow.task_id == task_id, TaskRow.status == PENDING]
+                if max_claims is not None:
+                    guard.append(TaskRow.attempts < max_claims)
                 won = session.execute(  # type: ignore[attr-defined]  # a CursorResult
                     update(TaskRow)
-                    .where(TaskRow.task_id == task_id, TaskRow.status == PENDING)
+                    .where(*guard)
                     .values(
                         status=ASSIGNED,
                         worker=address,
@@ -210,6 +221,27 @@ class TaskBoard:
                 .where(TaskRow.status.in_(HELD), WorkerRow.last_seen < now - timeout)
             ).all()
             return [(row[0], row[1]) for row in rows]
+
+    def held_since(self) -> list[tuple[TaskRow, DealRow]]:
+        """Every held task with its deal (the sweep checks how long each has been held)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(TaskRow, DealRow)
+                .join(DealRow, DealRow.deal_id == TaskRow.deal_id)
+                .where(TaskRow.status.in_(HELD))
+            ).all()
+            return [(row[0], row[1]) for row in rows]
+
+    def expire_exhausted(self, *, max_claims: int, now: float) -> list[str]:
+        """Expire pending tasks handed out ``max_claims`` times already; return their ids."""
+        with self._sessions.begin() as session:
+            tasks = session.scalars(
+                select(TaskRow).where(TaskRow.status == PENDING, TaskRow.attempts >= max_claims)
+            ).all()
+            for task in tasks:
+                task.status, task.updated_at = EXPIRED, now
+                task.detail = f"handed out {task.attempts} times without an outcome: no more claims"
+            return [task.task_id for task in tasks]
 
     def reclaim(self, task_id: str, worker: str, *, now: float, expire: bool, detail: str) -> bool:
         """Take a task from a lost worker: back to ``pending``, or ``expired`` if no time is left."""

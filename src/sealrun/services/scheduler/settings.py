@@ -1,11 +1,43 @@
-"""Settings of a workerpool's scheduler, read once at startup from ``SEALRUN_SCHEDULER_*``."""
+"""Settings of a workerpool's scheduler, read once at startup from ``SEALRUN_SCHEDULER_*``.
+
+The pool is closed: ``allowed_workers`` must name every worker address (a JSON list in the
+environment, ``SEALRUN_SCHEDULER_ALLOWED_WORKERS='["0xAbc…", "0xDef…"]'``, or the same
+addresses separated by commas). Without it the
+scheduler refuses to start (``CONFIG_WORKERS_MISSING``, a :class:`~sealrun.errors.ConfigError`);
+an entry that is not an address is ``CONFIG_WORKERS_INVALID``.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+import re
+from typing import Annotated, Any
 
-__all__ = ["SchedulerSettings"]
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sealrun.errors import ConfigError
+
+__all__ = ["SchedulerSettings", "check_allowed_workers"]
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def check_allowed_workers(workers: list[str]) -> None:
+    """Refuse an empty or malformed worker allow-list.
+
+    Raises:
+        ConfigError: ``CONFIG_WORKERS_MISSING`` (empty), ``CONFIG_WORKERS_INVALID`` (not addresses).
+    """
+    if not workers:
+        raise ConfigError(
+            "the scheduler needs an explicit list of its workers (allowed_workers): "
+            "an empty list would let any key join the pool",
+            code="CONFIG_WORKERS_MISSING",
+        )
+    bad = [worker for worker in workers if not isinstance(worker, str) or not _ADDRESS.match(worker)]
+    if bad:
+        raise ConfigError(f"allowed_workers holds non-addresses: {bad[:3]!r}", code="CONFIG_WORKERS_INVALID")
 
 
 class SchedulerSettings(BaseSettings):
@@ -23,7 +55,13 @@ class SchedulerSettings(BaseSettings):
         worker_timeout: seconds without a heartbeat after which a worker is lost.
         long_poll_max: the longest a worker's ``next`` request is held open.
         poll_interval: seconds between chain polls; sweep_interval: between lost-worker sweeps.
-        allowed_workers: worker addresses allowed to register (empty: any signer).
+        allowed_workers: the worker addresses of this pool (required, non-empty): any other
+            signer is refused ``WORKER_NOT_ALLOWED`` on every worker call.
+        max_claims_per_task: how many times a task may be handed out; a task past it is
+            ``expired`` (refunded after the deadline). Keep it above the SMS's
+            ``max_releases_per_task`` so the attempt that gets ``ATTEMPTS_EXHAUSTED`` happens.
+        max_hold_time: seconds a worker may hold an assignment, heartbeats or not; ``None``
+            means ``2 × the category's time + 60``.
         request_window: seconds a signed request's timestamp may be off.
     """
 
@@ -47,7 +85,31 @@ class SchedulerSettings(BaseSettings):
     long_poll_max: float = Field(default=20.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0)
     sweep_interval: float = Field(default=2.0, gt=0)
-    allowed_workers: list[str] = Field(default_factory=list)
+    allowed_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_claims_per_task: int = Field(default=5, ge=1, le=1000)
+    max_hold_time: float | None = Field(default=None, gt=0)
     request_window: int = Field(default=300, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8703, ge=0, le=65535)
+
+    @field_validator("allowed_workers", mode="before")
+    @classmethod
+    def _read_workers(cls, value: Any) -> Any:
+        """Read the environment's text: a JSON list, or addresses separated by commas."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError as error:
+                raise ConfigError(
+                    "allowed_workers is not a JSON list", code="CONFIG_WORKERS_INVALID"
+                ) from error
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _closed_pool(self) -> SchedulerSettings:
+        # A ConfigError (not a ValueError) passes through pydantic, so the CLI prints its code.
+        check_allowed_workers(self.allowed_workers)
+        return self

@@ -4,9 +4,16 @@
   pending tasks; ``TaskCompleted``/``TaskFailed``/``TaskClaimed`` settle them;
 - serves workers: registration, heartbeats, the next assignment (with the task's enclave
   challenge from the SMS and the pool owner's signed authorization), status reports;
-- sweeps: a task held by a worker without heartbeat for ``worker_timeout`` seconds goes
-  back to ``pending`` if the deal's deadline still leaves a category's time to run it, and
-  to ``expired`` otherwise (the requester then claims the refund on chain).
+- sweeps: a task held by a worker without heartbeat for ``worker_timeout`` seconds, or held
+  longer than its hold limit whatever the heartbeats (``max_hold_time``, by default twice
+  the category's time plus a minute), goes back to ``pending`` if the deal's deadline still
+  leaves a category's time to run it, and to ``expired`` otherwise (the requester then
+  claims the refund on chain); a task handed out ``max_claims`` times is never handed out
+  again (``expired``).
+
+The pool is closed: the allow-list of worker addresses is required (``CONFIG_WORKERS_MISSING``
+at construction when empty) and every worker call (register, heartbeat, next, report) from
+any other signer is refused.
 
 Errors: ``WORKER_NOT_ALLOWED`` (:class:`~sealrun.errors.ServiceError`, a signer not in the
 pool's allow-list), ``WORKER_UNKNOWN`` (heartbeat or poll before registering), plus the
@@ -30,6 +37,7 @@ from sealrun.core.tasks import authorization_digest, sign_digest, task_id
 from sealrun.errors import ServiceError
 from sealrun.services.scheduler.board import COMPLETED, FAILED, TaskBoard
 from sealrun.services.scheduler.models import DealRow, TaskRow
+from sealrun.services.scheduler.settings import check_allowed_workers
 
 __all__ = ["Assignment", "CategorySource", "ChallengeSource", "SchedulerService"]
 
@@ -37,6 +45,9 @@ log = logging.getLogger(__name__)
 
 FOLLOWED_EVENTS = ("OrdersMatched", "TaskCompleted", "TaskFailed", "TaskClaimed")
 REPORTABLE = ("running", "submitted", "abandoned")
+# Beyond twice the category's time: fetching, attestation and settlement take time too.
+HOLD_MARGIN = 60.0
+DEFAULT_MAX_CLAIMS = 5
 
 
 class ChallengeSource(Protocol):
@@ -82,7 +93,13 @@ class SchedulerService:
         categories: the hub's categories.
         clock: unix time source.
         worker_timeout: seconds without heartbeat after which a worker is lost.
-        allowed_workers: addresses allowed to work for the pool (empty: anyone who signs).
+        allowed_workers: the addresses allowed to work for the pool (required, non-empty).
+        max_claims: how many times one task may be handed out.
+        max_hold_time: seconds an assignment may last whatever the heartbeats (``None``:
+            ``2 × category time + HOLD_MARGIN`` per deal).
+
+    Raises:
+        ConfigError: ``CONFIG_WORKERS_MISSING`` / ``CONFIG_WORKERS_INVALID``.
     """
 
     def __init__(
@@ -95,7 +112,9 @@ class SchedulerService:
         categories: CategorySource,
         clock: Callable[[], float],
         worker_timeout: float,
-        allowed_workers: Iterable[str] = (),
+        allowed_workers: Iterable[str],
+        max_claims: int = DEFAULT_MAX_CLAIMS,
+        max_hold_time: float | None = None,
     ) -> None:
         self.board = board
         self.workerpool = to_checksum_address(workerpool)
@@ -104,7 +123,11 @@ class SchedulerService:
         self._categories = categories
         self._clock = clock
         self.worker_timeout = worker_timeout
-        self._allowed = {to_checksum_address(a) for a in allowed_workers}
+        workers = list(allowed_workers)
+        check_allowed_workers(workers)
+        self._allowed = frozenset(to_checksum_address(a) for a in workers)
+        self.max_claims = max_claims
+        self.max_hold_time = max_hold_time
         self._started = clock()
 
     # -- the chain ------------------------------------------------------------------------
@@ -153,7 +176,8 @@ class SchedulerService:
     # -- workers --------------------------------------------------------------------------
 
     def _check_allowed(self, worker: str) -> None:
-        if self._allowed and worker not in self._allowed:
+        # Every worker call, not only registration: a worker taken off the list stops at once.
+        if to_checksum_address(worker) not in self._allowed:
             raise ServiceError(f"{worker} is not a worker of this pool", code="WORKER_NOT_ALLOWED")
 
     def register(self, worker: str, *, slots: int, tee: str, holding: Iterable[str]) -> list[str]:
@@ -168,8 +192,9 @@ class SchedulerService:
         """Record a heartbeat; returns the tasks the worker holds.
 
         Raises:
-            ServiceError: ``WORKER_UNKNOWN`` if it must register first.
+            ServiceError: ``WORKER_NOT_ALLOWED``; ``WORKER_UNKNOWN`` if it must register first.
         """
+        self._check_allowed(worker)
         if self.board.heartbeat(worker, now=self._clock()) is None:
             raise ServiceError(f"{worker} is not registered", code="WORKER_UNKNOWN")
         return self.board.held_by(worker)
@@ -178,9 +203,10 @@ class SchedulerService:
         """Hand ``worker`` a task if it has a free slot and one is pending.
 
         Raises:
-            ServiceError: ``WORKER_UNKNOWN``; ``SMS_*``/``SERVICE_*`` if the SMS fails (the
-                task goes back to pending first).
+            ServiceError: ``WORKER_NOT_ALLOWED``, ``WORKER_UNKNOWN``; ``SMS_*``/``SERVICE_*`` if
+                the SMS fails (the task goes back to pending first).
         """
+        self._check_allowed(worker)
         record = self.board.heartbeat(worker, now=self._clock())
         if record is None:
             raise ServiceError(f"{worker} is not registered", code="WORKER_UNKNOWN")
@@ -188,7 +214,7 @@ class SchedulerService:
         held = self.board.held_by(worker)
         if len(held) >= record.slots:
             return None
-        claimed = self.board.claim(worker, now=self._clock())
+        claimed = self.board.claim(worker, now=self._clock(), max_claims=self.max_claims)
         if claimed is None:
             return None
         try:
@@ -237,28 +263,49 @@ class SchedulerService:
         """A worker's status report (``running``, ``submitted`` or ``abandoned``).
 
         Raises:
-            ServiceError: ``STATUS_INVALID``, ``ASSIGNMENT_NOT_YOURS``, ``TASK_UNKNOWN``.
+            ServiceError: ``WORKER_NOT_ALLOWED``, ``STATUS_INVALID``, ``ASSIGNMENT_NOT_YOURS``,
+                ``TASK_UNKNOWN``.
         """
+        self._check_allowed(worker)
         if status not in REPORTABLE:
             raise ServiceError(f"status must be one of {', '.join(REPORTABLE)}", code="STATUS_INVALID")
         self.board.heartbeat(worker, now=self._clock())
         return self.board.report(task.lower(), worker, status, detail, now=self._clock())
 
+    def hold_limit(self, deal: DealRow) -> float:
+        """Seconds a worker may hold a task of ``deal``, whatever its heartbeats."""
+        if self.max_hold_time is not None:
+            return self.max_hold_time
+        return 2 * deal.max_time + HOLD_MARGIN
+
     def sweep(self) -> int:
-        """Take tasks back from lost workers; returns how many were taken back.
+        """Take tasks back from lost workers and from holds past their limit; return how many.
 
         Right after the scheduler (re)starts, workers could not heartbeat while it was down:
         they get one full ``worker_timeout`` to show up before any task is taken from them.
         """
         now = self._clock()
+        for expired in self.board.expire_exhausted(max_claims=self.max_claims, now=now):
+            log.warning("task %s: handed out %d times; expired", expired, self.max_claims)
         if now - self._started < self.worker_timeout:
             return 0
+        lost = self.board.lost(now=now, timeout=self.worker_timeout)
+        overdue = [
+            (task, deal)
+            for task, deal in self.board.held_since()
+            if task.assigned_at is not None and now - task.assigned_at > self.hold_limit(deal)
+        ]
         taken = 0
-        for task, deal in self.board.lost(now=now, timeout=self.worker_timeout):
-            expire = now + deal.max_time > deal.deadline
-            detail = (
-                "worker lost after the deadline allowed a retry" if expire else "worker lost: reassigning"
-            )
+        seen: set[str] = set()
+        for (task, deal), why in [
+            *((pair, "worker lost") for pair in lost),
+            *((pair, "held too long") for pair in overdue),
+        ]:
+            if task.task_id in seen:
+                continue
+            seen.add(task.task_id)
+            expire = now + deal.max_time > deal.deadline or task.attempts >= self.max_claims
+            detail = f"{why}: " + ("no retry left" if expire else "reassigning")
             if self.board.reclaim(task.task_id, task.worker or "", now=now, expire=expire, detail=detail):
                 log.warning("task %s: %s (was %s)", task.task_id, detail, task.worker)
                 taken += 1
