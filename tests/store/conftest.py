@@ -10,7 +10,9 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
+from sealrun.core.chainstate import DatasetRecord
 from sealrun.services.store import StoreSettings, create_app
+from sealrun.testing.chainstate import InMemoryChainReader
 
 TOKEN_KEY = "k" * 32
 HUB = "0x00000000000000000000000000000000000000aa"
@@ -35,8 +37,29 @@ def settings(tmp_path: Path) -> StoreSettings:
 
 
 @pytest.fixture
-def client(settings: StoreSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, clock=lambda: NOW), base_url="http://store") as test_client:
+def chain() -> InMemoryChainReader:
+    return InMemoryChainReader()
+
+
+def register_dataset(chain: InMemoryChainReader, owner_key: bytes, data: bytes) -> str:
+    """Register a dataset owned by ``owner_key`` whose checksum is ``data``'s; return its address."""
+    address: str = Account.create().address
+    owner = Account.from_key(owner_key).address
+    chain.add_dataset(
+        DatasetRecord(
+            address=address,
+            owner=owner,
+            url=f"http://store/v1/blobs/{sha(data)}",
+            checksum=bytes.fromhex(sha(data)),
+        )
+    )
+    return address
+
+
+@pytest.fixture
+def client(settings: StoreSettings, chain: InMemoryChainReader) -> Iterator[TestClient]:
+    app = create_app(settings, clock=lambda: NOW, chain=chain)
+    with TestClient(app, base_url="http://store") as test_client:
         yield test_client
 
 

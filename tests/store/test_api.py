@@ -13,7 +13,9 @@ from sealrun.adapters.web.signing import request_action, signature_headers
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.errors import StorageError
 from sealrun.services.store import StoreSettings, create_app
-from tests.store.conftest import CHAIN_ID, HUB, NOW, TOKEN_KEY, sha
+from sealrun.services.store.usecases import ASSET_HEADER
+from sealrun.testing.chainstate import InMemoryChainReader
+from tests.store.conftest import CHAIN_ID, HUB, NOW, TOKEN_KEY, register_dataset, sha
 
 TASK = bytes(range(32))
 
@@ -23,14 +25,23 @@ def bearer(expires_at: int = NOW + 60) -> dict[str, str]:
 
 
 def signed(
-    key: bytes, checksum: str, *, now: int = NOW, hub: str = HUB, chain_id: int = CHAIN_ID
+    key: bytes,
+    checksum: str,
+    *,
+    now: int = NOW,
+    hub: str = HUB,
+    chain_id: int = CHAIN_ID,
+    asset: str | None = None,
 ) -> dict[str, str]:
     action = request_action("PUT", f"/v1/blobs/{checksum}")
     signature = sign_request(
         key, RequestDomain(chain_id=chain_id, hub=hub), action=action, body=b"", timestamp=now,
         nonce=secrets.token_bytes(32),
     )  # fmt: skip
-    return signature_headers(signature)
+    headers = signature_headers(signature)
+    if asset is not None:
+        headers[ASSET_HEADER] = asset
+    return headers
 
 
 def test_token_upload_then_public_download(client: TestClient) -> None:
@@ -65,6 +76,8 @@ def test_head_and_ranges(client: TestClient) -> None:
     assert tail.content == data[-5:]
     beyond = client.get(f"/v1/blobs/{sha(data)}", headers={"range": f"bytes={len(data)}-"})
     assert beyond.status_code == 416
+    assert beyond.json()["code"] == "STORAGE_RANGE_NOT_SATISFIABLE"
+    assert beyond.headers["content-range"] == f"bytes */{len(data)}"
 
 
 def test_upload_is_idempotent(client: TestClient) -> None:
@@ -151,9 +164,9 @@ def test_uploads_without_a_valid_credential_are_refused(
     assert response.json()["code"] == code
 
 
-def test_signed_dataset_upload(client: TestClient, uploader: bytes) -> None:
+def test_signed_dataset_upload(client: TestClient, uploader: bytes, chain: InMemoryChainReader) -> None:
     data = b"sealed dataset"
-    headers = signed(uploader, sha(data))
+    headers = signed(uploader, sha(data), asset=register_dataset(chain, uploader, data))
     assert client.put(f"/v1/blobs/{sha(data)}", content=data, headers=headers).status_code == 200
     replay = client.put(f"/v1/blobs/{sha(data)}", content=data, headers=headers)
     assert replay.json()["code"] == "REQUEST_REPLAYED"
@@ -169,33 +182,122 @@ def test_stale_signed_upload_is_refused(client: TestClient, uploader: bytes) -> 
 
 
 def test_allow_list_refuses_other_signers_forged_and_foreign_domain_signatures(
-    settings: StoreSettings, uploader: bytes
+    settings: StoreSettings, uploader: bytes, chain: InMemoryChainReader
 ) -> None:
     from eth_account import Account
 
     allowed = Account.from_key(uploader).address
     restricted = settings.model_copy(update={"allowed_uploaders": [allowed]})
-    with TestClient(create_app(restricted, clock=lambda: NOW)) as client:
+    with TestClient(create_app(restricted, clock=lambda: NOW, chain=chain)) as client:
         data = b"allowed"
-        assert (
-            client.put(
-                f"/v1/blobs/{sha(data)}", content=data, headers=signed(uploader, sha(data))
-            ).status_code
-            == 200
+        asset = register_dataset(chain, uploader, data)
+        response = client.put(
+            f"/v1/blobs/{sha(data)}", content=data, headers=signed(uploader, sha(data), asset=asset)
         )
+        assert response.status_code == 200
         stranger = bytes(Account.create().key)
-        response = client.put(f"/v1/blobs/{sha(data)}", content=data, headers=signed(stranger, sha(data)))
+        stranger_data = b"the stranger's own dataset"
+        stranger_asset = register_dataset(chain, stranger, stranger_data)
+        response = client.put(
+            f"/v1/blobs/{sha(stranger_data)}",
+            content=stranger_data,
+            headers=signed(stranger, sha(stranger_data), asset=stranger_asset),
+        )
         assert response.status_code == 403
         assert response.json()["code"] == "STORAGE_FORBIDDEN"
         other = b"for another blob"
-        forged = signed(uploader, sha(b"something else"))
+        forged = signed(uploader, sha(b"something else"), asset=asset)
         response = client.put(f"/v1/blobs/{sha(other)}", content=other, headers=forged)
         assert response.json()["code"] == "STORAGE_FORBIDDEN"
         for kwargs in ({"chain_id": 1}, {"hub": "0x00000000000000000000000000000000000000bb"}):
-            wrong_domain = signed(uploader, sha(other), **kwargs)  # type: ignore[arg-type]
+            wrong_domain = signed(uploader, sha(other), asset=asset, **kwargs)
             assert (
                 client.put(f"/v1/blobs/{sha(other)}", content=other, headers=wrong_domain).status_code == 403
             )
+
+
+def test_random_bytes_are_not_a_signature(
+    client: TestClient, chain: InMemoryChainReader, uploader: bytes
+) -> None:
+    """65 random bytes used to recover some address and pass; now they are refused."""
+    data = b"no signature at all"
+    asset = register_dataset(chain, uploader, data)
+    headers = signed(uploader, sha(data), asset=asset)
+    # Random bytes with an arbitrary v (here 0x5b): eth_account read v as EIP-155 and recovered.
+    headers["Sealrun-Signature"] = "0x" + bytes.fromhex("8f" * 32 + "3c" * 32 + "5b").hex()
+    response = client.put(f"/v1/blobs/{sha(data)}", content=data, headers=headers)
+    assert (response.status_code, response.json()["code"]) == (401, "REQUEST_SIGNATURE_INVALID")
+    # A high s (the malleable twin of a valid signature) is refused the same way.
+    high_s = "0x" + ("11" * 32) + ("ff" * 32) + "1b"
+    response = client.put(
+        f"/v1/blobs/{sha(data)}", content=data, headers={**headers, "Sealrun-Signature": high_s}
+    )
+    assert (response.status_code, response.json()["code"]) == (401, "REQUEST_SIGNATURE_INVALID")
+    # Random bytes of canonical shape recover an address nobody holds: it owns nothing.
+    canonical = (
+        "0x" + ("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798") + ("22" * 32) + "1b"
+    )
+    response = client.put(
+        f"/v1/blobs/{sha(data)}", content=data, headers={**headers, "Sealrun-Signature": canonical}
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "STORAGE_FORBIDDEN")
+    assert client.head(f"/v1/blobs/{sha(data)}").status_code == 404
+
+
+def test_a_signer_must_own_the_dataset_that_names_the_blob(
+    client: TestClient, chain: InMemoryChainReader, uploader: bytes
+) -> None:
+    from eth_account import Account
+
+    data = b"bytes nobody registered"
+    url = f"/v1/blobs/{sha(data)}"
+    no_asset = client.put(url, content=data, headers=signed(uploader, sha(data)))
+    assert (no_asset.status_code, no_asset.json()["code"]) == (400, "STORAGE_ASSET_INVALID")
+    unknown = client.put(url, content=data, headers=signed(uploader, sha(data), asset="0x" + "ab" * 20))
+    assert (unknown.status_code, unknown.json()["code"]) == (403, "STORAGE_FORBIDDEN")
+    someone_elses = register_dataset(chain, bytes(Account.create().key), data)
+    theirs = client.put(url, content=data, headers=signed(uploader, sha(data), asset=someone_elses))
+    assert (theirs.status_code, theirs.json()["code"]) == (403, "STORAGE_FORBIDDEN")
+    mine_for_other_bytes = register_dataset(chain, uploader, b"other bytes")
+    other = client.put(url, content=data, headers=signed(uploader, sha(data), asset=mine_for_other_bytes))
+    assert (other.status_code, other.json()["code"]) == (403, "STORAGE_FORBIDDEN")
+    assert client.head(url).status_code == 404
+    mine = register_dataset(chain, uploader, data)
+    accepted = client.put(url, content=data, headers=signed(uploader, sha(data), asset=mine))
+    assert accepted.status_code == 200, accepted.text
+    assert client.get(url).content == data
+
+
+def test_without_a_chain_signed_uploads_are_refused(settings: StoreSettings, uploader: bytes) -> None:
+    with TestClient(create_app(settings, clock=lambda: NOW)) as client:
+        data = b"cannot check"
+        response = client.put(
+            f"/v1/blobs/{sha(data)}",
+            content=data,
+            headers=signed(uploader, sha(data), asset="0x" + "ab" * 20),
+        )
+        assert (response.status_code, response.json()["code"]) == (401, "STORAGE_UNAUTHORIZED")
+        assert client.put(f"/v1/blobs/{sha(data)}", content=data, headers=bearer()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "code"),
+    [
+        ("bytes=²-5", 400, "STORAGE_RANGE_INVALID"),
+        ("bytes=٣-5", 400, "STORAGE_RANGE_INVALID"),
+        ("bytes=" + "9" * 30 + "-", 400, "STORAGE_RANGE_INVALID"),
+        ("bytes=5-2", 400, "STORAGE_RANGE_INVALID"),
+        ("bytes=0-1,3-4", 400, "STORAGE_RANGE_INVALID"),
+        ("items=0-1", 400, "STORAGE_RANGE_INVALID"),
+        ("bytes=" + "9" * 19 + "-", 416, "STORAGE_RANGE_NOT_SATISFIABLE"),
+    ],
+)
+def test_range_errors_carry_a_code(client: TestClient, value: str, status: int, code: str) -> None:
+    data = bytes(range(100))
+    client.put(f"/v1/blobs/{sha(data)}", content=data, headers=bearer()).raise_for_status()
+    response = client.get(f"/v1/blobs/{sha(data)}", headers={b"range": value.encode()})
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_restart_drops_interrupted_uploads_and_recounts(settings: StoreSettings) -> None:

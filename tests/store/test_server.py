@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import secrets
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -84,3 +87,86 @@ def test_store_server_survives_kill_9_during_an_upload(tmp_path: Path) -> None:
         client.close()
     finally:
         restarted.stop()
+
+
+def _stall(port: int, checksum: str, token: str) -> socket.socket:
+    """Start a chunked upload, send one byte, then go quiet (the connection stays open)."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+    head = (
+        f"PUT /v1/blobs/{checksum} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+        f"authorization: Bearer {token}\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n"
+    )
+    connection.sendall(head.encode())
+    return connection
+
+
+def _answer(connection: socket.socket) -> tuple[int, dict[str, object]]:
+    """Read a problem answer from a stalled upload's connection."""
+    received = b""
+    while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
+        data = connection.recv(65536)
+        if not data:
+            break
+        received += data
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.e2e
+def test_stalled_uploads_neither_fill_the_quota_nor_stay(tmp_path: Path) -> None:
+    """16 stalled chunked uploads once reserved the whole quota (honest uploads got 507)."""
+    root, port = tmp_path / "store", free_port()
+    blob_limit = 1 << 20
+    env = {
+        "SEALRUN_STORE_MAX_BLOB_BYTES": str(blob_limit),
+        "SEALRUN_STORE_QUOTA_BYTES": str(8 * blob_limit),  # what 8 chunked uploads used to reserve
+        "SEALRUN_STORE_UPLOAD_IDLE_TIMEOUT": "8",
+        "SEALRUN_STORE_MAX_UPLOADS_PER_CLIENT": "8",
+    }
+    server = store_process(root, port, tmp_path / "store.log")
+    server.env.update(env)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    token = mint_upload_token(KEY.encode(), TASK, expires_at=int(time.time()) + 600)
+    stalled = [_stall(port, secrets.token_hex(32), token) for _ in range(16)]
+    try:
+        deadline = time.monotonic() + 20
+        while len(list((root / "incoming").glob("*.part"))) < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        # The per-client cap: 8 uploads in progress from 127.0.0.1, the other 8 refused at once.
+        assert len(list((root / "incoming").glob("*.part"))) == 8
+        busy = [connection for connection in stalled if _readable(connection)]
+        assert len(busy) == 8
+        for connection in busy:
+            status_code, problem = _answer(connection)
+            assert (status_code, problem["code"]) == (429, "STORAGE_BUSY")
+        status = httpx.get(f"{url}/v1/status").json()
+        assert status["used_bytes"] == 8  # one byte each: quota is reserved as bytes arrive
+
+        # An honest upload from another address succeeds while they stall.
+        honest = secrets.token_bytes(blob_limit)
+        digest = hashlib.sha256(honest).hexdigest()
+        transport = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(transport=transport, timeout=30) as client:
+            response = client.put(
+                f"{url}/v1/blobs/{digest}", content=honest, headers={"authorization": f"Bearer {token}"}
+            )
+        assert response.status_code == 200, response.text
+
+        # After the idle timeout the stalled uploads are abandoned: 408, files and quota gone.
+        waiting = [connection for connection in stalled if connection not in busy]
+        for connection in waiting:
+            status_code, problem = _answer(connection)
+            assert (status_code, problem["code"]) == (408, "STORAGE_UPLOAD_IDLE")
+        assert list((root / "incoming").iterdir()) == []
+        assert httpx.get(f"{url}/v1/status").json()["used_bytes"] == len(honest)
+    finally:
+        for connection in stalled:
+            connection.close()
+        server.stop()
+
+
+def _readable(connection: socket.socket) -> bool:
+    readable, _, _ = select.select([connection], [], [], 0)
+    return bool(readable)

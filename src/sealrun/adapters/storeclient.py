@@ -34,6 +34,7 @@ from sealrun.adapters.problems import raise_for_problem
 from sealrun.errors import StorageError
 
 __all__ = [
+    "ASSET_HEADER",
     "BlobInfo",
     "StoreClient",
     "UploadGrant",
@@ -43,6 +44,8 @@ __all__ = [
 
 _TOKEN_PREFIX = "sru1"  # noqa: S105  # a format tag, not a secret
 _MAC_CONTEXT = b"sealrun-upload-v1\x00"
+#: The header of a signed upload naming the registered dataset whose checksum is the blob.
+ASSET_HEADER = "X-Sealrun-Asset"
 _MIN_KEY_BYTES = 16
 _CHUNK = 1 << 20
 
@@ -159,6 +162,15 @@ class StoreClient:
             ) from error
         raise_for_problem(response, service="store", default=StorageError, default_code="STORAGE_ERROR")
         return response
+
+    def blob_url(self, checksum: str) -> str:
+        """The URL a blob with this sha256 has (or will have) on this store.
+
+        Content addressing makes it known before the upload, so a dataset can be registered
+        on chain first (the store takes a signed upload only for a registered dataset).
+        """
+        digest = checksum.removeprefix("0x").lower()
+        return f"{str(self._client.base_url).rstrip('/')}/v1/blobs/{digest}"
 
     def upload_file(self, path: Path, *, headers: dict[str, str]) -> BlobInfo:
         """Upload a file (streamed) under its sha256; ``headers`` carry the credential.

@@ -29,7 +29,7 @@ from sealrun.adapters.chain.models import Deal
 from sealrun.adapters.marketclient import MarketClient, order_wire
 from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, write_identity
 from sealrun.adapters.smsclient import SmsClient
-from sealrun.adapters.storeclient import BlobInfo, StoreClient
+from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, StoreClient
 from sealrun.adapters.web import request_action, signature_headers
 from sealrun.cli.order import KINDS, order_files, read_orders_file, write_orders_file
 from sealrun.cli.result import RESULT_KEY
@@ -142,8 +142,12 @@ class Journey:
         """A client of the market."""
         return MarketClient(self.session.service_url("market"))
 
-    def upload(self, path: Path, checksum: str) -> BlobInfo:
-        """Upload a sealed file to the store with a signed request."""
+    def upload(self, path: Path, checksum: str, *, asset: str) -> BlobInfo:
+        """Upload a sealed file to the store with a signed request, for the registered ``asset``.
+
+        The store takes it only if this wallet owns ``asset`` on chain and its registered
+        checksum is ``checksum``: register first (at :meth:`StoreClient.blob_url`), upload second.
+        """
         digest = checksum.removeprefix("0x")
         signed = sign_request(
             self.key,
@@ -155,7 +159,7 @@ class Journey:
         )
         store = self.store()
         try:
-            return store.upload_file(path, headers=signature_headers(signed))
+            return store.upload_file(path, headers={**signature_headers(signed), ASSET_HEADER: asset})
         finally:
             store.close()
 
@@ -207,12 +211,19 @@ class Journey:
         sealed = seal_path(
             inputs, folder / f"{inputs.name}-{stamp}.age", [identity.recipient], overwrite=True
         )
-        blob = self.upload(sealed.path, sealed.checksum)
+        # Register first, upload second: the store takes a signed upload only for a dataset the
+        # signer owns whose checksum is the blob's, and the blob's URL is known in advance.
+        store = self.store()
+        try:
+            uri = store.blob_url(sealed.checksum)
+        finally:
+            store.close()
         dataset = self.market.registry.create_dataset(
             name=name or f"{inputs.name}-{sealed.checksum[2:14]}",
-            uri=blob.url,
+            uri=uri,
             checksum=bytes.fromhex(sealed.checksum[2:]),
         )
+        self.upload(sealed.path, sealed.checksum, asset=dataset.address)
         key_file = write_identity(folder / f"{dataset.address}.key", identity, overwrite=True)
         sms = self.sms()
         try:
@@ -235,7 +246,7 @@ class Journey:
         params = {"iexec_args": ""}
         return {
             "dataset": dataset.address,
-            "uri": blob.url,
+            "uri": uri,
             "checksum": sealed.checksum,
             "sealed": str(sealed.path),
             "dataset_key": str(key_file),

@@ -22,6 +22,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "SignedCall",
+    "check_signature_shape",
     "read_signed_call",
     "request_action",
     "signature_headers",
@@ -33,6 +34,8 @@ SIGNATURE_HEADER = "Sealrun-Signature"
 _NONCE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,19}$")
+#: secp256k1's group order: ``r`` and ``s`` lie in [1, n); ``s`` in the lower half (EIP-2).
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,31 @@ def parse_signature_headers(headers: Mapping[str, str]) -> RequestSignature:
         )
     if not (_TIMESTAMP.match(timestamp) and _NONCE.match(nonce) and _SIGNATURE.match(signature)):
         raise RequestError("signature headers are malformed", code="REQUEST_MALFORMED")
-    return RequestSignature(
-        timestamp=int(timestamp), nonce=bytes.fromhex(nonce[2:]), signature=bytes.fromhex(signature[2:])
-    )
+    raw = bytes.fromhex(signature[2:])
+    check_signature_shape(raw)
+    return RequestSignature(timestamp=int(timestamp), nonce=bytes.fromhex(nonce[2:]), signature=raw)
+
+
+def check_signature_shape(signature: bytes) -> None:
+    """Refuse a 65-byte ``r ‖ s ‖ v`` that no wallet produces, before recovering anything.
+
+    ``eth_account`` recovers *some* address from almost any 65 bytes (it reads any ``v`` as
+    an EIP-155 value), so random bytes used to authenticate as a random account. A signature
+    is taken only with ``v`` 27 or 28 (0/1 from some hardware wallets), ``0 < r < n`` and a
+    low ``s`` (EIP-2, no malleable twin). Random bytes pass this with probability ~0.4 %;
+    those recover an address nobody holds the key of, which owns nothing.
+
+    Raises:
+        RequestError: ``REQUEST_SIGNATURE_INVALID``.
+    """
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64] if len(signature) == 65 else -1
+    if v not in (0, 1, 27, 28) or not 0 < r < _SECP256K1_N or not 0 < s <= _SECP256K1_N // 2:
+        raise RequestError(
+            "the signature is not a canonical secp256k1 signature (r, s low, v 27/28)",
+            code="REQUEST_SIGNATURE_INVALID",
+        )
 
 
 async def read_signed_call(request: Request) -> SignedCall:

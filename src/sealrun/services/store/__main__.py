@@ -1,21 +1,42 @@
-"""``python -m sealrun.services.store``: run the blob store as an HTTP server."""
+"""``python -m sealrun.services.store``: run the blob store as an HTTP server.
+
+A refused configuration or an unreachable chain prints ``error [CODE]: message`` and exits 1.
+"""
 
 from __future__ import annotations
 
-import os
-
-import uvicorn
-
-from sealrun.adapters.secretfiles import secrets_dir
-from sealrun.services.store.app import create_app
-from sealrun.services.store.settings import StoreSettings
+import logging
+import sys
 
 
-def main() -> None:
-    """Read ``SEALRUN_STORE_*`` settings and serve until interrupted."""
-    settings = StoreSettings(_secrets_dir=secrets_dir("SEALRUN_STORE_", os.environ))  # type: ignore[call-arg]  # fields come from the environment
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+def main() -> int:
+    """Read ``SEALRUN_STORE_*`` settings, connect to the chain if configured, serve until interrupted."""
+    from sealrun.errors import SealrunError
+
+    try:
+        import uvicorn
+
+        from sealrun.services.store.app import create_app
+        from sealrun.services.store.settings import StoreSettings
+
+        settings = StoreSettings()  # type: ignore[call-arg]  # fields come from the environment
+        chain = None
+        if settings.rpc_url is not None:
+            from sealrun.services.store.chainlink import connect_chain
+
+            chain = connect_chain(settings)
+        elif settings.chain_id is not None:
+            logging.getLogger("sealrun.store").warning(
+                "SEALRUN_STORE_RPC_URL is unset: signed dataset uploads are refused (asset owners unknown)"
+            )
+        uvicorn.run(
+            create_app(settings, chain=chain), host=settings.host, port=settings.port, log_level="info"
+        )
+        return 0
+    except SealrunError as error:
+        print(f"error [{error.code}]: {error.message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sealrun.adapters.web import install_problem_handlers
+from sealrun.core.chainstate import ChainReader
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ConfigError
 from sealrun.services.store.blobs import BlobRepository
@@ -28,17 +29,26 @@ STATUS_BY_CODE = {
     "STORAGE_QUOTA_EXCEEDED": 507,
     "STORAGE_UNAUTHORIZED": 401,
     "STORAGE_FORBIDDEN": 403,
+    "STORAGE_ASSET_INVALID": 400,
+    "STORAGE_BUSY": 429,
+    "STORAGE_UPLOAD_IDLE": 408,
+    "STORAGE_RANGE_INVALID": 400,
+    "STORAGE_RANGE_NOT_SATISFIABLE": 416,
     "UPLOAD_TOKEN_INVALID": 401,
     "UPLOAD_TOKEN_EXPIRED": 401,
 }
 
 
-def create_app(settings: StoreSettings, *, clock: Callable[[], float] = time.time) -> FastAPI:
+def create_app(
+    settings: StoreSettings, *, clock: Callable[[], float] = time.time, chain: ChainReader | None = None
+) -> FastAPI:
     """Build the store's FastAPI application.
 
     Args:
         settings: the store's settings.
         clock: the unix-time source (tests inject a fixed one).
+        chain: the registry reader that says who owns which dataset (``__main__`` connects
+            one when ``rpc_url`` is set); without it signed uploads are refused.
 
     Raises:
         ConfigError: ``CONFIG_INVALID`` if signed uploads are half configured.
@@ -60,6 +70,9 @@ def create_app(settings: StoreSettings, *, clock: Callable[[], float] = time.tim
         authenticator=authenticator,
         allowed_uploaders=frozenset(settings.allowed_uploaders),
         clock=clock,
+        chain=chain,
+        idle_timeout=settings.upload_idle_timeout,
+        max_uploads_per_client=settings.max_uploads_per_client,
     )
 
     @asynccontextmanager
@@ -70,6 +83,7 @@ def create_app(settings: StoreSettings, *, clock: Callable[[], float] = time.tim
     app = FastAPI(title="sealrun store", version="1", lifespan=lifespan)
     app.state.service = service
     app.state.base_url = settings.base_url()
-    install_problem_handlers(app, STATUS_BY_CODE)
+    # Blobs are bytes, not JSON: their size is counted by the repository, not scanned.
+    install_problem_handlers(app, STATUS_BY_CODE, raw_body_paths=("/v1/blobs/",))
     app.include_router(router)
     return app

@@ -11,9 +11,13 @@ into ``blobs/`` only if its sha256 equals the name the client declared; the fold
 one, never a partial file under a blob name. Names are always the hash: nothing the
 uploader chose ever becomes a path.
 
+Quota is reserved as bytes arrive (a stalled upload holds only what it sent) and an upload
+that sends nothing for ``idle_timeout`` seconds is abandoned: its file deleted, its bytes
+given back.
+
 Errors (:class:`~sealrun.errors.StorageError`): ``STORAGE_BAD_CHECKSUM`` (a name that is
 not 64 hex digits), ``STORAGE_CHECKSUM_MISMATCH``, ``STORAGE_TOO_LARGE``,
-``STORAGE_QUOTA_EXCEEDED``, ``STORAGE_NOT_FOUND``.
+``STORAGE_QUOTA_EXCEEDED``, ``STORAGE_TRUNCATED``, ``STORAGE_UPLOAD_IDLE``, ``STORAGE_NOT_FOUND``.
 """
 
 from __future__ import annotations
@@ -78,7 +82,6 @@ class BlobRepository:
         self._incoming = root / "incoming"
         self.max_blob_bytes = max_blob_bytes
         self.quota_bytes = quota_bytes
-        self._lock = asyncio.Lock()
         self._used = 0
 
     def open(self) -> None:
@@ -108,52 +111,60 @@ class BlobRepository:
             raise StorageError(f"no blob 0x{parse_checksum(checksum)}", code="STORAGE_NOT_FOUND") from None
         return StoredBlob(checksum=parse_checksum(checksum), size=size, path=path, created=False)
 
-    async def _reserve(self, size: int) -> None:
-        async with self._lock:
-            if self._used + size > self.quota_bytes:
-                raise StorageError("the store is full (disk quota reached)", code="STORAGE_QUOTA_EXCEEDED")
-            self._used += size
+    def _reserve(self, size: int) -> None:
+        # No await between the check and the update: atomic on the event loop.
+        if self._used + size > self.quota_bytes:
+            raise StorageError("the store is full (disk quota reached)", code="STORAGE_QUOTA_EXCEEDED")
+        self._used += size
 
-    async def _release(self, size: int) -> None:
-        async with self._lock:
-            self._used -= size
+    def _release(self, size: int) -> None:
+        self._used -= size
 
     async def put(
-        self, checksum: str, chunks: AsyncIterator[bytes], *, declared_size: int | None
+        self,
+        checksum: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        declared_size: int | None,
+        idle_timeout: float | None = None,
     ) -> StoredBlob:
         """Stream an upload to disk and publish it under ``checksum`` if the bytes match.
+
+        Quota is reserved as the bytes arrive, never for a size only declared: a stalled
+        upload holds only what it sent. ``idle_timeout`` bounds the wait for each next chunk.
 
         Args:
             checksum: the sha256 the client claims (the blob's only name).
             chunks: the request body.
             declared_size: ``Content-Length`` when the client sent it (checked up front).
+            idle_timeout: seconds without a byte after which the upload is abandoned.
 
         Raises:
-            StorageError: ``STORAGE_TOO_LARGE``, ``STORAGE_QUOTA_EXCEEDED``, ``STORAGE_CHECKSUM_MISMATCH``.
+            StorageError: ``STORAGE_TOO_LARGE``, ``STORAGE_QUOTA_EXCEEDED``,
+                ``STORAGE_CHECKSUM_MISMATCH``, ``STORAGE_TRUNCATED``, ``STORAGE_UPLOAD_IDLE``.
         """
         digest_hex = parse_checksum(checksum)
         if self.path_of(digest_hex).exists():
             return self.find(digest_hex)
         if declared_size is not None and declared_size > self.max_blob_bytes:
             raise self._too_large()
-        # Reserve the declared size (or the limit, for chunked bodies) so concurrent uploads
-        # cannot together overrun the quota; the surplus is given back at the end.
-        reserved = declared_size if declared_size is not None else self.max_blob_bytes
-        await self._reserve(reserved)
+        if declared_size is not None and self._used + declared_size > self.quota_bytes:
+            raise StorageError("the store is full (disk quota reached)", code="STORAGE_QUOTA_EXCEEDED")
         temporary = self._incoming / f"{secrets.token_hex(16)}.part"
-        received = 0
+        reserved = 0
         digest = hashlib.sha256()
         try:
             with temporary.open("xb") as out:
-                async for chunk in chunks:
-                    received += len(chunk)
-                    if received > reserved:
+                async for chunk in _paced(chunks, idle_timeout):
+                    if reserved + len(chunk) > self.max_blob_bytes:
                         raise self._too_large()
+                    self._reserve(len(chunk))
+                    reserved += len(chunk)
                     digest.update(chunk)
                     out.write(chunk)
                 out.flush()
                 await asyncio.to_thread(os.fsync, out.fileno())
-            if declared_size is not None and received != declared_size:
+            if declared_size is not None and reserved != declared_size:
                 raise StorageError("the upload ended before its declared length", code="STORAGE_TRUNCATED")
             if digest.hexdigest() != digest_hex:
                 raise StorageError(
@@ -167,10 +178,28 @@ class BlobRepository:
             await asyncio.to_thread(_fsync_directory, target.parent)
         except BaseException:
             temporary.unlink(missing_ok=True)
-            await self._release(reserved)
+            self._release(reserved)
             raise
-        await self._release(reserved - (received if created else 0))
-        return StoredBlob(checksum=digest_hex, size=received, path=target, created=created)
+        if not created:
+            self._release(reserved)  # a concurrent upload of the same bytes published first
+        return StoredBlob(checksum=digest_hex, size=reserved, path=target, created=created)
 
     def _too_large(self) -> StorageError:
         return StorageError(f"blobs are limited to {self.max_blob_bytes} bytes", code="STORAGE_TOO_LARGE")
+
+
+async def _paced(chunks: AsyncIterator[bytes], idle_timeout: float | None) -> AsyncIterator[bytes]:
+    """The chunks of ``chunks``; raise ``STORAGE_UPLOAD_IDLE`` if one takes over ``idle_timeout``."""
+    iterator = aiter(chunks)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(iterator), timeout=idle_timeout)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise StorageError(
+                f"no byte of the upload arrived for {idle_timeout:g} s; it was abandoned",
+                code="STORAGE_UPLOAD_IDLE",
+            ) from None
+        if chunk:
+            yield chunk

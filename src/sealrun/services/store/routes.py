@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+import re
 
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
+
+from sealrun.adapters.web import problem_response
+from sealrun.errors import StorageError
 from sealrun.services.store.schemas import BlobOut, StatusOut
 from sealrun.services.store.usecases import StoreService
 
-__all__ = ["router"]
+__all__ = ["parse_range", "router"]
 
 router = APIRouter(prefix="/v1")
+
+#: ``bytes=<start>-<end>``, ``bytes=<start>-`` or ``bytes=-<suffix>``: ASCII digits, at most
+#: 19 of them (a file offset fits an int64); one range per request.
+_RANGE = re.compile(r"^bytes=(?:([0-9]{1,19})-([0-9]{0,19})|-([0-9]{1,19}))$")
+_LENGTH = re.compile(r"^[0-9]{1,19}$")
 
 
 def _service(request: Request) -> StoreService:
@@ -18,14 +28,46 @@ def _service(request: Request) -> StoreService:
     return service
 
 
+def parse_range(header: str, size: int) -> tuple[int, int]:
+    """Return the ``[start, end)`` a ``Range`` header asks of a blob of ``size`` bytes.
+
+    Raises:
+        StorageError: ``STORAGE_RANGE_INVALID`` (not one ``bytes=`` range of ASCII digits, or
+            ``start > end``), ``STORAGE_RANGE_NOT_SATISFIABLE`` (starts past the end).
+    """
+    match = _RANGE.match(header.strip())
+    if match is None:
+        raise StorageError(
+            f"Range {header[:80]!r} is not one bytes=<start>-<end> range of decimal digits",
+            code="STORAGE_RANGE_INVALID",
+        )
+    first, last, suffix = match.groups()
+    if suffix is not None:
+        start, end = max(0, size - int(suffix)), size
+    else:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+        if last and int(last) < start:
+            raise StorageError("Range: the start is after the end", code="STORAGE_RANGE_INVALID")
+    if start >= size:
+        raise StorageError(
+            f"Range starts at {start}, past the blob's {size} bytes", code="STORAGE_RANGE_NOT_SATISFIABLE"
+        )
+    return start, end
+
+
 @router.put("/blobs/{checksum}", response_model=BlobOut, status_code=200)
 async def put_blob(checksum: str, request: Request) -> BlobOut:
-    """Upload a blob under the sha256 of its bytes (needs a token or a signed request)."""
+    """Upload a blob under the sha256 of its bytes (needs a token or a signed request for an owned asset)."""
     service = _service(request)
-    uploader = service.authorize_upload("PUT", request.url.path, request.headers)
+    uploader = await run_in_threadpool(
+        service.authorize_upload, "PUT", request.url.path, request.headers, checksum=checksum
+    )
     length = request.headers.get("content-length")
-    declared = int(length) if length is not None and length.isdigit() else None
-    blob = await service.upload(checksum, request.stream(), declared_size=declared, uploader=uploader)
+    declared = int(length) if length is not None and _LENGTH.match(length) else None
+    client = request.client.host if request.client is not None else "unknown"
+    with service.upload_slot(client):
+        blob = await service.upload(checksum, request.stream(), declared_size=declared, uploader=uploader)
     base = request.app.state.base_url
     return BlobOut(
         checksum="0x" + blob.checksum,
@@ -35,10 +77,22 @@ async def put_blob(checksum: str, request: Request) -> BlobOut:
     )
 
 
-@router.api_route("/blobs/{checksum}", methods=["GET", "HEAD"], response_class=FileResponse)
-async def get_blob(checksum: str, request: Request) -> FileResponse:
-    """Download a blob (ranges supported). The name is always its hash, never an upload name."""
+@router.api_route(
+    "/blobs/{checksum}", methods=["GET", "HEAD"], response_class=FileResponse, response_model=None
+)
+async def get_blob(checksum: str, request: Request) -> FileResponse | JSONResponse:
+    """Download a blob (one byte range supported). The name is always its hash, never an upload name."""
     blob = _service(request).locate(checksum)
+    wanted = request.headers.get("range")
+    if wanted is not None:
+        try:
+            parse_range(wanted, blob.size)
+        except StorageError as error:
+            if error.code != "STORAGE_RANGE_NOT_SATISFIABLE":
+                raise
+            response = problem_response(416, error.code, error.message)
+            response.headers["content-range"] = f"bytes */{blob.size}"
+            return response
     return FileResponse(
         blob.path,
         media_type="application/octet-stream",

@@ -22,9 +22,15 @@ class StoreSettings(BaseSettings):
         upload_token_key: the secret shared with the SMS that authenticates per-task result
             upload tokens; without it result uploads are refused.
         chain_id, hub: the EIP-712 domain of signed upload requests (dataset uploads).
-        allowed_uploaders: accounts allowed to upload datasets by signed request; empty means
-            any account that signs its request (the devnet's setting).
+        rpc_url: the chain's JSON-RPC endpoint, read to check that a signed upload's signer
+            owns the registered dataset whose checksum is the blob; without it signed uploads
+            are refused (``STORAGE_UNAUTHORIZED``).
+        allowed_uploaders: if set, a further restriction: only these accounts may upload by
+            signed request (and only blobs of datasets they own).
         request_max_age: seconds a signed request stays valid.
+        upload_idle_timeout: seconds an upload may send nothing before it is abandoned (its
+            partial file deleted, its quota given back).
+        max_uploads_per_client: uploads in progress at once from one client address.
     """
 
     model_config = SettingsConfigDict(env_prefix="SEALRUN_STORE_", extra="forbid")
@@ -39,7 +45,10 @@ class StoreSettings(BaseSettings):
     chain_id: int | None = None
     hub: str | None = None
     allowed_uploaders: list[str] = Field(default_factory=list)
+    rpc_url: str | None = None
     request_max_age: int = Field(default=300, gt=0)
+    upload_idle_timeout: float = Field(default=30.0, gt=0)
+    max_uploads_per_client: int = Field(default=8, gt=0)
 
     def base_url(self) -> str:
         """The public base URL of the store (no trailing slash)."""

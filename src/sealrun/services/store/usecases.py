@@ -5,27 +5,41 @@ Two credentials open the write path (read is public):
 - ``Authorization: Bearer sru1....`` — a per-task result upload token minted by the SMS
   (see :mod:`sealrun.adapters.storeclient`); it names a task and expires.
 - a signed request from an account (dataset uploads), checked by an injected
-  :class:`RequestAuthenticator`; when ``allowed_uploaders`` is set, the signer must be listed.
+  :class:`RequestAuthenticator`, naming the asset in ``X-Sealrun-Asset: 0x<dataset>``: the
+  signer must own that dataset on chain and its registered checksum must be this blob's
+  sha256. So a dataset is registered first (its URI is the blob's predictable URL) and
+  uploaded second; nobody can fill the store with bytes no registered asset names. When
+  ``allowed_uploaders`` is set, the signer must also be listed.
+
+Uploads in progress are capped per client address (``STORAGE_BUSY``).
 
 Errors (:class:`~sealrun.errors.StorageError`): ``STORAGE_UNAUTHORIZED`` (no or unusable
-credential), ``STORAGE_FORBIDDEN`` (a valid signer who may not upload), plus the token codes
-of :mod:`sealrun.adapters.storeclient` and the disk codes of :mod:`.blobs`.
+credential, or no chain to check owners), ``STORAGE_ASSET_INVALID`` (no or malformed asset
+header), ``STORAGE_FORBIDDEN`` (a valid signer who does not own a dataset naming this blob, or
+is not listed), ``STORAGE_BUSY``, plus the token codes of :mod:`sealrun.adapters.storeclient`,
+the request codes of :mod:`sealrun.core.requests` and the disk codes of :mod:`.blobs`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from sealrun.adapters.storeclient import verify_upload_token
+from sealrun.adapters.storeclient import ASSET_HEADER, verify_upload_token
+from sealrun.core.chainstate import ChainReader
 from sealrun.errors import StorageError
 from sealrun.services.store.blobs import BlobRepository, StoredBlob, parse_checksum
 
-__all__ = ["RequestAuthenticator", "StoreService", "Uploader"]
+__all__ = ["ASSET_HEADER", "RequestAuthenticator", "StoreService", "Uploader"]
 
 log = logging.getLogger(__name__)
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 @dataclass(frozen=True)
@@ -49,8 +63,12 @@ class StoreService:
         repository: the disk.
         token_key: the secret shared with the SMS, or ``None`` to refuse token uploads.
         authenticator: verifies signed requests, or ``None`` to refuse them.
-        allowed_uploaders: accounts that may upload by signed request (empty: any signer).
+        allowed_uploaders: if not empty, the only accounts that may upload by signed request.
         clock: returns the current unix time (injected so tests control it).
+        chain: the registry reader that says who owns which dataset, or ``None`` to refuse
+            signed uploads.
+        idle_timeout: seconds an upload may send nothing before it is abandoned.
+        max_uploads_per_client: uploads in progress at once from one client address.
     """
 
     def __init__(
@@ -61,19 +79,33 @@ class StoreService:
         authenticator: RequestAuthenticator | None,
         allowed_uploaders: frozenset[str],
         clock: Callable[[], float],
+        chain: ChainReader | None = None,
+        idle_timeout: float | None = None,
+        max_uploads_per_client: int = 8,
     ) -> None:
         self.repository = repository
         self._token_key = token_key
         self._authenticator = authenticator
         self._allowed = frozenset(address.lower() for address in allowed_uploaders)
         self._clock = clock
+        self._chain = chain
+        self._idle_timeout = idle_timeout
+        self._max_per_client = max_uploads_per_client
+        self._active: Counter[str] = Counter()
 
-    def authorize_upload(self, method: str, path: str, headers: Mapping[str, str]) -> Uploader:
-        """Return who may make this upload, or raise.
+    def authorize_upload(
+        self, method: str, path: str, headers: Mapping[str, str], *, checksum: str
+    ) -> Uploader:
+        """Return who may make this upload of the blob ``checksum``, or raise.
+
+        Blocking (a signed upload reads the chain): call it from a worker thread.
 
         Raises:
-            StorageError: ``STORAGE_UNAUTHORIZED``, ``STORAGE_FORBIDDEN``, ``UPLOAD_TOKEN_*``.
+            StorageError: ``STORAGE_UNAUTHORIZED``, ``STORAGE_ASSET_INVALID``,
+                ``STORAGE_FORBIDDEN``, ``UPLOAD_TOKEN_*``, ``STORAGE_BAD_CHECKSUM``;
+            RequestError: ``REQUEST_*`` for a signature that does not verify.
         """
+        digest = parse_checksum(checksum)
         now = int(self._clock())
         authorization = headers.get("authorization", "")
         if authorization.lower().startswith("bearer "):
@@ -89,13 +121,58 @@ class StoreService:
         signer = self._authenticator.authenticate(method, path, headers, now=now)
         if self._allowed and signer.lower() not in self._allowed:
             raise StorageError(f"{signer} may not upload to this store", code="STORAGE_FORBIDDEN")
-        return Uploader(kind="account", identity=signer)
+        asset = self._owned_asset(signer, headers, digest)
+        return Uploader(kind="account", identity=f"{signer} for {asset}")
+
+    def _owned_asset(self, signer: str, headers: Mapping[str, str], digest: str) -> str:
+        """The dataset ``signer`` owns whose registered checksum is ``digest``, or raise."""
+        if self._chain is None:
+            raise StorageError(
+                "this store cannot check who owns a dataset (no chain): signed uploads are refused",
+                code="STORAGE_UNAUTHORIZED",
+            )
+        asset = headers.get(ASSET_HEADER.lower()) or headers.get(ASSET_HEADER)
+        if asset is None or not _ADDRESS.match(asset):
+            raise StorageError(
+                f"a signed upload names its registered dataset in {ASSET_HEADER}: 0x<address>",
+                code="STORAGE_ASSET_INVALID",
+            )
+        dataset = self._chain.dataset(asset)
+        if dataset is None:
+            raise StorageError(f"no dataset is registered at {asset}", code="STORAGE_FORBIDDEN")
+        if dataset.owner.lower() != signer.lower():
+            raise StorageError(
+                f"dataset {asset} belongs to {dataset.owner}, not {signer}", code="STORAGE_FORBIDDEN"
+            )
+        if dataset.checksum.hex() != digest:
+            raise StorageError(
+                f"dataset {asset} is registered with checksum 0x{dataset.checksum.hex()}, not 0x{digest}",
+                code="STORAGE_FORBIDDEN",
+            )
+        return dataset.address
+
+    @contextmanager
+    def upload_slot(self, client: str) -> Iterator[None]:
+        """Hold one of ``client``'s upload slots for the duration (``STORAGE_BUSY`` when none is free)."""
+        if self._active[client] >= self._max_per_client:
+            raise StorageError(
+                f"{client} already has {self._max_per_client} uploads in progress", code="STORAGE_BUSY"
+            )
+        self._active[client] += 1
+        try:
+            yield
+        finally:
+            self._active[client] -= 1
+            if not self._active[client]:
+                del self._active[client]
 
     async def upload(
         self, checksum: str, body: AsyncIterator[bytes], *, declared_size: int | None, uploader: Uploader
     ) -> StoredBlob:
         """Store a blob under its sha256 (idempotent: an existing blob is kept as is)."""
-        blob = await self.repository.put(checksum, body, declared_size=declared_size)
+        blob = await self.repository.put(
+            checksum, body, declared_size=declared_size, idle_timeout=self._idle_timeout
+        )
         if blob.created:
             log.info(
                 "stored blob 0x%s (%d bytes) for %s %s",
