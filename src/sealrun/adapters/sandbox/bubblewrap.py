@@ -56,6 +56,7 @@ cgroup could not be created or removed (the run fails closed rather than unlimit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -113,8 +114,9 @@ class BubblewrapSandbox:
         host_uid: the unprivileged host user bwrap runs as when we are root (default: a
             fresh id in [2^20, 2^21) for this instance; see the module docstring).
         host_gid: its group (default: the same number as the uid).
-        cgroup: the task cgroup bwrap joins (one a root parent created with this process's
-            uid as owner); ``None``: one per run when we are root, else rlimits only.
+        cgroup: the task cgroup bwrap joins, one a root parent created and delegated
+            (``owner_uid`` = the uid bwrap runs as: this process's, or ``host_uid`` when we
+            are root); ``None``: one per run when we are root, else rlimits only.
     """
 
     def __init__(
@@ -231,11 +233,17 @@ class BubblewrapSandbox:
             raise SandboxError(f"bubblewrap is not installed at {self.bwrap}", code="SANDBOX_UNAVAILABLE")
         self._check_reachable(spec)
         cgroup, owned = self._task_cgroup(spec)
-        try:
+        if not owned or cgroup is None:
             return self._run_in(spec, cgroup)
-        finally:
-            if owned and cgroup is not None:
+        try:
+            outcome = self._run_in(spec, cgroup)
+        except BaseException:
+            # The run's own error says more than a failure to clean up after it.
+            with contextlib.suppress(SandboxError):
                 cgroup.remove()
+            raise
+        cgroup.remove()
+        return outcome
 
     def _run_in(self, spec: SandboxSpec, cgroup: TaskCgroup | None) -> SandboxOutcome:
         limits = spec.limits
