@@ -99,7 +99,9 @@ def test_bwrap_is_started_with_an_empty_environment(run_app: Callable[..., Ran])
     # bwrap's init is pid 1 inside: the environment it shows is what bwrap was given.
     os.environ["SEALRUN_CANARY"] = "x"
     try:
-        ran = run_app('import sys; sys.stdout.buffer.write(open("/proc/1/environ", "rb").read() or b"EMPTY")\n')
+        ran = run_app(
+            'import sys; sys.stdout.buffer.write(open("/proc/1/environ", "rb").read() or b"EMPTY")\n'
+        )
     finally:
         del os.environ["SEALRUN_CANARY"]
     assert ran.stdout == "EMPTY", ran.stdout
