@@ -8,6 +8,10 @@
 5. open and validate the bundle: it must name this task and this worker, and its enclave key
    must be the task's enclave challenge the SMS reports.
 
+The bundle may be a *failure bundle* (``bundle.failure`` set: the order is unusable or the
+task's releases hit their cap): the same checks apply, it holds the enclave key and no
+secret, and the runtime signs a failure receipt with its code without running the app.
+
 Error codes: the SMS's own (``RELEASE_*``, ``ATTEST_*``, ...) as raised by the client, and
 ``BUNDLE_MISMATCH`` (:class:`~sealrun.errors.SecretError`) when the bundle is not the one asked for.
 """
