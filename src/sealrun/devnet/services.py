@@ -161,6 +161,9 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
                         "SEALRUN_WORKER_TEE": "simulated",
                         "SEALRUN_WORKER_SIMULATOR_KEY_FILE": str(keys / "simulator.pem"),
                         "SEALRUN_WORKER_POLL_WAIT": "5",
+                        # Datasets and results live in the devnet's store: plain http on
+                        # loopback, the one origin besides the public internet tasks may fetch.
+                        "SEALRUN_WORKER_INPUT_HTTP_ORIGINS": json.dumps([urls["store"]]),
                     },
                     wave=2,
                     secrets={"SEALRUN_WORKER_KEY": _secret(root, f"worker-{number}.key")},

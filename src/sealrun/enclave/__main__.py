@@ -23,6 +23,7 @@ from sealrun.adapters.sandbox import BubblewrapSandbox
 from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter, load_simulator_key
 from sealrun.core.attestation import report_data_for
+from sealrun.core.netpolicy import FetchPolicy
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
 from sealrun.enclave.secrets import LocalSecretsFile, SecretsSource
 from sealrun.enclave.smssecrets import SmsSecrets
@@ -45,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--task-id", help="with --sms: hex task id (32 bytes)")
     run.add_argument("--worker", help="with --sms: the authorized worker's address")
     run.add_argument("--authorization", help="with --sms: hex scheduler authorization (65 bytes)")
+    run.add_argument(
+        "--allow-http-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a scheme://host:port whose plain-http inputs are allowed (the worker's own store)",
+    )
+    run.add_argument(
+        "--max-input-bytes",
+        type=int,
+        help="the most bytes of inputs a task may fetch in total (worker's cap)",
+    )
     attest = commands.add_parser("attest", help="print evidence for a nonce, an ephemeral key and a task")
     attest.add_argument("--bundle", type=Path, required=True, help="the app bundle folder (measured)")
     attest.add_argument("--simulator-key", type=Path, required=True, help="the simulator key (PEM)")
@@ -68,6 +81,16 @@ def _attest(args: argparse.Namespace) -> None:
         _hex(args.nonce, "nonce"), _hex(args.public_key, "public key"), _hex(args.task_id, "task id")
     )
     sys.stdout.write(quoter.evidence(data).to_json() + "\n")
+
+
+def _runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
+    """The worker's fetch policy: https from the public internet, plus its named origins."""
+    limits = {}
+    if args.max_input_bytes is not None:
+        limits = {"max_input_bytes": args.max_input_bytes, "max_total_bytes": args.max_input_bytes}
+    return RuntimeSettings(
+        fetch=FetchPolicy(allowed_http_origins=frozenset(args.allow_http_origin), **limits)
+    )
 
 
 def _secrets_source(args: argparse.Namespace) -> SecretsSource:
@@ -104,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 simulator_key_file=args.simulator_key,
                 # A local bundle is read now: the task's uid may not read the file.
                 secrets=secrets.loaded() if isinstance(secrets, LocalSecretsFile) else secrets,
-                settings=RuntimeSettings(),
+                settings=_runtime_settings(args),
             )
             return 0 if run_isolated(launch) == 0 else 1
         # Not root: no other uid to run as. The task shares the caller's uid (development only).
@@ -112,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime = EnclaveRuntime(
             sandbox=BubblewrapSandbox(),
             make_quoter=lambda measurement: SimulatedQuoter(key=key, measurement=measurement),
-            settings=RuntimeSettings(),
+            settings=_runtime_settings(args),
         )
         runtime.run(args.bundle, secrets, args.work)
     except SealrunError as error:

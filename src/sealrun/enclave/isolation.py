@@ -54,8 +54,8 @@ from sealrun.adapters.bundlefiles import AppBundle, load_bundle
 from sealrun.adapters.sandbox import BubblewrapSandbox
 from sealrun.adapters.sandbox.cgroups import TaskCgroup, cgroups_available
 from sealrun.adapters.tee import SimulatedQuoter
-from sealrun.adapters.tee.simulated import enclave_environment
 from sealrun.adapters.tee.quoting import RemoteQuoter, serve_quotes
+from sealrun.adapters.tee.simulated import enclave_environment
 from sealrun.core.attestation import SimulatorKey
 from sealrun.enclave.runtime import UNMEASURED, EnclaveRuntime, RuntimeSettings
 from sealrun.enclave.secrets import SecretsSource
@@ -130,6 +130,7 @@ def _warm_up() -> None:
     identity = Identity.generate()
     open_bytes(seal_bytes(b"warm", [identity.recipient]), [identity])
     httpx.Client().close()  # loads the CA bundle's module and the TLS context machinery
+    httpx.create_ssl_context(trust_env=False)
 
 
 def _open_to_others(folder: Path) -> bool:

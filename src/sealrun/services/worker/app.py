@@ -25,6 +25,7 @@ from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.schedulerclient import SchedulerClient
 from sealrun.adapters.tee import SimulatedTee, TeeBackend
 from sealrun.adapters.web import install_problem_handlers
+from sealrun.core.netpolicy import FetchPolicy
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ConfigError
 from sealrun.services.worker.bundles import RegistryBundles
@@ -78,6 +79,21 @@ def task_root(settings: WorkerSettings) -> Path:
     return root
 
 
+def enclave_options(settings: WorkerSettings) -> tuple[str, ...]:
+    """The enclave arguments of the worker's fetch policy.
+
+    Raises:
+        ConfigError: ``FETCH_POLICY_INVALID`` for an origin that is not ``http(s)://host[:port]``.
+    """
+    origins = FetchPolicy(allowed_http_origins=frozenset(settings.input_http_origins)).allowed_http_origins
+    options: list[str] = []
+    for origin in sorted(origins):
+        options += ["--allow-http-origin", origin]
+    if settings.max_input_bytes is not None:
+        options += ["--max-input-bytes", str(settings.max_input_bytes)]
+    return tuple(options)
+
+
 def build_worker(settings: WorkerSettings) -> Worker:
     """Connect to the chain with the worker's wallet and assemble the worker.
 
@@ -99,6 +115,7 @@ def build_worker(settings: WorkerSettings) -> Worker:
         sms_url=settings.sms_url,
         slots=settings.slots,
         poll_wait=settings.poll_wait,
+        enclave_options=enclave_options(settings),
     )
 
 

@@ -26,6 +26,10 @@ class WorkerSettings(BaseSettings):
         rpc_url, hub: the chain.
         scheduler_url: the pool's scheduler; sms_url: the SMS the enclave attests to.
         tee: the TEE backend (``simulated``); simulator_key_file: its key (simulated only).
+        input_http_origins: origins (``http://host:port``) whose plain-http inputs tasks may
+            fetch, such as the pool's own store on a private network; everything else must be
+            https on the public internet (``docs/enclave.md``, Inputs).
+        max_input_bytes: the most input bytes one task may fetch (default: the enclave's, 1 GiB).
         slots: how many tasks run at once.
         poll_wait: seconds of each long poll for an assignment.
         host, port: where the status API listens (no HTTP server when ``port`` is unset).
@@ -42,6 +46,8 @@ class WorkerSettings(BaseSettings):
     sms_url: str = "http://127.0.0.1:8702"
     tee: str = "simulated"
     simulator_key_file: Path | None = None
+    input_http_origins: list[str] = Field(default_factory=list)
+    max_input_bytes: int | None = Field(default=None, ge=1, le=1 << 42)
     slots: int = Field(default=1, ge=1, le=64)
     poll_wait: float = Field(default=10.0, gt=0, le=60)
     host: str = "127.0.0.1"

@@ -74,6 +74,8 @@ class Worker:
         sms_url: the SMS the enclaves attest to.
         slots: how many tasks run at once.
         poll_wait: seconds of each long poll.
+        enclave_options: arguments every enclave gets (the fetch policy: allowed http
+            origins, input cap).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class Worker:
         sms_url: str,
         slots: int,
         poll_wait: float,
+        enclave_options: tuple[str, ...] = (),
     ) -> None:
         self.address = address
         self._scheduler = scheduler
@@ -100,6 +103,7 @@ class Worker:
         self._sms_url = sms_url
         self.slots = slots
         self._poll_wait = poll_wait
+        self._enclave_options = enclave_options
         self._running: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=slots + 1, thread_name_prefix="task")
@@ -230,7 +234,10 @@ class Worker:
             work = self._task_dir(task_id)
             launch = EnclaveLaunch(
                 bundle_dir=bundle, work_dir=work, sms_url=self._sms_url,
-                extra_args=enclave_arguments(task_id, self.address, str(assignment["authorization"])),
+                extra_args=(
+                    *enclave_arguments(task_id, self.address, str(assignment["authorization"])),
+                    *self._enclave_options,
+                ),
             )  # fmt: skip
             report = self._tee.run(launch)
         except SealrunError as error:
