@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -43,12 +45,13 @@ from sealrun.core.orders import (
     order_from_json,
     order_to_json,
 )
+from sealrun.core.orders.numbers import check_request_trust, parse_uint
 from sealrun.errors import ConfigError, OrderError
 
 if TYPE_CHECKING:
     from sealrun.adapters.chain.client import Marketplace
 
-__all__ = ["order_app", "order_files", "read_orders_file", "write_orders_file"]
+__all__ = ["check_request_params", "order_app", "order_files", "read_orders_file", "write_orders_file"]
 
 order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, cancel, show, fill.")
 
@@ -60,6 +63,7 @@ KINDS = {
 }
 _TYPES = {"app": AppOrder, "dataset": DatasetOrder, "workerpool": WorkerpoolOrder, "request": RequestOrder}
 _TAG_BITS = {bit.name.lower().replace("_", "-"): bit for bit in TagBit}
+_INDEX = re.compile(r"[1-9][0-9]{0,8}")
 
 _APP = typer.Option(None, "--app", help="App address (an app order, or the app a --buy request runs).")
 _DATASET = typer.Option(None, "--dataset", help="Dataset address.")
@@ -133,13 +137,17 @@ def init(
     dataset: str | None = _DATASET,
     workerpool: str | None = _WORKERPOOL,
     buy: bool = typer.Option(False, "--buy", help="A request order (to buy tasks of --app)."),
-    price: int = typer.Option(
-        0, help="Price per task (smallest unit); for --buy, the maximum workerpool price."
+    price: str = typer.Option(
+        "0", help="Price per task (smallest unit); for --buy, the maximum workerpool price."
     ),
-    volume: int = typer.Option(1, help="How many tasks the order offers or asks for."),
-    category: int = typer.Option(0, help="Category (workerpool and request orders)."),
+    volume: str = typer.Option("1", help="How many tasks the order offers or asks for."),
+    category: str = typer.Option("0", help="Category (workerpool and request orders)."),
     tag: str = typer.Option("tee", help="Tag bits, comma-separated: tee, sgx, tdx, sev-snp, nitro, gpu."),
-    params: str = typer.Option("", help='Request params (JSON, e.g. {"iexec_args": "..."}).'),
+    params: str = typer.Option(
+        "",
+        help='Request params, a JSON object: {"iexec_args": "...", "iexec_input_files": ["https://..."], '
+        '"iexec_secrets": {"1": "name"}}.',
+    ),
     chain: str | None = CHAIN_OPTION,
     wallet: str | None = WALLET_OPTION,
     config: Path | None = CONFIG_OPTION,
@@ -147,6 +155,11 @@ def init(
 ) -> None:
     """Write order templates into orders.json (edit them, then `order sign`)."""
     out = Output(json_out)
+    # Numbers are read as ASCII digits (click's int() takes "٣" and tracebacks past 4300 digits).
+    price_value = parse_uint(price, name="--price")
+    volume_value = parse_uint(volume, name="--volume")
+    category_value = parse_uint(category, name="--category")
+    check_request_params(params)
     session = Session.load(config, chain, wallet)
     templates_path, _ = order_files(session)
     tag_bytes = _tag(tag)
@@ -161,30 +174,33 @@ def init(
             dataset=parse_address(dataset, "--dataset") if dataset else ZERO_ADDRESS,
             datasetmaxprice=0,
             workerpool=parse_address(workerpool, "--workerpool") if workerpool else ZERO_ADDRESS,
-            workerpoolmaxprice=price,
+            workerpoolmaxprice=price_value,
             requester=requester,
-            volume=volume,
+            volume=volume_value,
             tag=tag_bytes,
-            category=category,
+            category=category_value,
             beneficiary=requester,
             params=params,
         )
     else:
         if app is not None:
             made["app"] = AppOrder(
-                app=parse_address(app, "--app"), appprice=price, volume=volume, tag=tag_bytes
+                app=parse_address(app, "--app"), appprice=price_value, volume=volume_value, tag=tag_bytes
             )
         if dataset is not None:
             made["dataset"] = DatasetOrder(
-                dataset=parse_address(dataset, "--dataset"), datasetprice=price, volume=volume, tag=tag_bytes
+                dataset=parse_address(dataset, "--dataset"),
+                datasetprice=price_value,
+                volume=volume_value,
+                tag=tag_bytes,
             )
         if workerpool is not None:
             made["workerpool"] = WorkerpoolOrder(
                 workerpool=parse_address(workerpool, "--workerpool"),
-                workerpoolprice=price,
-                volume=volume,
+                workerpoolprice=price_value,
+                volume=volume_value,
                 tag=tag_bytes,
-                category=category,
+                category=category_value,
             )
     if not made:
         raise ConfigError("say which order to create: --app, --dataset, --workerpool or --buy", code="USAGE")
@@ -214,6 +230,47 @@ def _load_kind(data: dict[str, Any], kind: str, path: Path) -> Order:
     return order
 
 
+def check_request_params(text: str) -> None:
+    """Check a request order's ``params`` the way the SMS will read them at release.
+
+    Empty, or a JSON object whose known keys are typed: ``iexec_args`` a string,
+    ``iexec_input_files`` a list of ``http(s)`` URLs, ``iexec_secrets`` an object mapping
+    indexes (ASCII digits, ≥ 1) to secret names. Other keys pass (iExec defines more).
+
+    Raises:
+        OrderError: ``ORDER_PARAMS_INVALID`` naming what is wrong.
+    """
+    if not text:
+        return
+
+    def invalid(why: str) -> OrderError:
+        return OrderError(f"--params / params {why}", code="ORDER_PARAMS_INVALID")
+
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise invalid(f"is not JSON: {str(error)[:120]}") from None
+    if not isinstance(data, dict):
+        raise invalid("must be a JSON object")
+    if not isinstance(data.get("iexec_args", ""), str):
+        raise invalid("iexec_args must be a string")
+    files = data.get("iexec_input_files", [])
+    if not isinstance(files, list):
+        raise invalid("iexec_input_files must be a list of URLs")
+    for url in files:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise invalid(f"iexec_input_files holds {str(url)[:80]!r}, not an http(s) URL")
+    secrets_by_index = data.get("iexec_secrets", {})
+    if not isinstance(secrets_by_index, dict):
+        raise invalid("iexec_secrets must map indexes to secret names")
+    for index, name in secrets_by_index.items():
+        if not _INDEX.fullmatch(index) or not isinstance(name, str) or not name:
+            raise invalid(
+                f"iexec_secrets maps {index!r}: indexes are ASCII digits >= 1, names non-empty strings"
+            )
+
+
 @order_app.command("sign")
 def sign(
     app: bool = typer.Option(False, "--app"),
@@ -233,6 +290,11 @@ def sign(
     templates = read_orders_file(templates_path)
     kinds = _kinds(app, dataset, workerpool, request)
     orders = [_load_kind(templates, kind, templates_path) for kind in kinds]
+    for template in orders:
+        if isinstance(template, RequestOrder):
+            # A hand-edited template is checked like `order init`'s options, before signing.
+            check_request_trust(template)
+            check_request_params(template.params)
     market = session.market(wallet=True)
     signed = read_orders_file(signed_path)
     result = {}

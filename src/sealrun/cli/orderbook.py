@@ -53,28 +53,39 @@ def parse_tag(values: list[str]) -> str | None:
     return "0x" + make_tag(*bits).hex()
 
 
-_CATEGORY = typer.Option(None, "--category", min=0, help="Only orders of this category.")
+_CATEGORY = typer.Option(None, "--category", help="Only orders of this category.")
 _TAG = typer.Option([], "--tag", help="Required tag bits (tee, sgx, gpu, ...) or a 0x bytes32.")
 _KIND = typer.Option("workerpool", "--kind", help=f"Which orders: {', '.join(_KINDS)}.")
 _APP = typer.Option(None, "--app", help="Only orders usable with this app.")
 _DATASET = typer.Option(None, "--dataset", help="Only orders usable with this dataset.")
 _WORKERPOOL = typer.Option(None, "--workerpool", help="Only orders usable with this workerpool.")
 _REQUESTER = typer.Option(None, "--requester", help="Only orders open to this requester.")
-_MIN_VOLUME = typer.Option(1, "--min-volume", min=1, help="Only orders with at least this volume left.")
-_LIMIT = typer.Option(20, "--limit", min=1, max=1000, help="At most this many orders.")
+_MIN_VOLUME = typer.Option("1", "--min-volume", help="Only orders with at least this volume left.")
+_LIMIT = typer.Option("20", "--limit", help="At most this many orders (1-1000).")
+
+
+def _number(value: str, option: str, *, minimum: int, maximum: int) -> int:
+    """An option's ASCII decimal digits within the market's bounds (``CONFIG_INVALID`` otherwise)."""
+    from sealrun.core.orders.numbers import parse_uint
+    from sealrun.errors import OrderError
+
+    try:
+        return parse_uint(value, name=option, minimum=minimum, maximum=maximum, allow_int=False)
+    except OrderError as error:
+        raise ConfigError(error.message, code="CONFIG_INVALID") from None
 
 
 @orderbook_app.command("show")
 def show(
-    category: int | None = _CATEGORY,
+    category: str | None = _CATEGORY,
     tag: list[str] = _TAG,
     kind: str = _KIND,
     app: str | None = _APP,
     dataset: str | None = _DATASET,
     workerpool: str | None = _WORKERPOOL,
     requester: str | None = _REQUESTER,
-    min_volume: int = _MIN_VOLUME,
-    limit: int = _LIMIT,
+    min_volume: str = _MIN_VOLUME,
+    limit: str = _LIMIT,
     chain: str | None = CHAIN_OPTION,
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
@@ -85,15 +96,18 @@ def show(
     out = Output(json_out)
     if kind not in _KINDS:
         raise ConfigError(f"--kind must be one of {', '.join(_KINDS)}", code="CONFIG_INVALID")
+    # The market's bounds: category is an INTEGER column, volumes BIGINT.
     filters: dict[str, Any] = {
-        "category": category,
+        "category": None
+        if category is None
+        else _number(category, "--category", minimum=0, maximum=2**31 - 1),
         "tag": parse_tag(tag),
         "app": parse_address(app, "--app") if app else None,
         "dataset": parse_address(dataset, "--dataset") if dataset else None,
         "workerpool": parse_address(workerpool, "--workerpool") if workerpool else None,
         "requester": parse_address(requester, "--requester") if requester else None,
-        "min_volume": min_volume,
-        "limit": limit,
+        "min_volume": _number(min_volume, "--min-volume", minimum=1, maximum=2**63 - 1),
+        "limit": _number(limit, "--limit", minimum=1, maximum=1000),
     }
     # $SEALRUN_MARKET_URL alone is enough: browsing the book needs no project or wallet.
     url = os.environ.get("SEALRUN_MARKET_URL") or Session.load(config, chain).service_url("market")

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sealrun.core.orders.models import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder
+from sealrun.core.orders.numbers import parse_uint
 from sealrun.errors import OrderError
 
 __all__ = ["ORDER_TYPES", "dumps_order", "loads_order", "order_from_json", "order_to_json"]
@@ -41,13 +42,8 @@ def _hex(value: object, name: str) -> bytes:
 
 
 def _uint(value: object, name: str) -> int:
-    if isinstance(value, bool):
-        raise OrderError(f"{name} must be an integer", code="ORDER_FIELD_INVALID")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    raise OrderError(f"{name} must be a decimal integer (string or number)", code="ORDER_FIELD_INVALID")
+    # ASCII digits only, at most uint256's 78 (int() takes "٣" and fails past 4300 digits).
+    return parse_uint(value, name=name)
 
 
 def order_from_json(data: object) -> Order:

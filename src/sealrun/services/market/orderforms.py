@@ -6,6 +6,10 @@ hex) plus ``sign`` (``0x`` + 64 or 65 bytes hex) and, optionally, ``type`` (the 
 type name, as ``sealrun.core.orders``' JSON writes it). Hashing and signer recovery are
 :mod:`sealrun.core.orders`' (exactly what the hub and ``eth_signTypedData_v4`` compute).
 
+Numbers are ASCII digits (:mod:`sealrun.core.orders.numbers`), bounded to what the chain
+and the book's columns hold: volume ≤ 2^63-1 (BIGINT), category ≤ 2^31-1 (INTEGER), a request
+order's trust ≤ 1 (the hub's ``trust-unsupported``).
+
 Errors (:class:`~sealrun.errors.OrderError`): ``ORDER_INVALID`` (a missing, unknown or
 malformed field), ``ORDER_FIELD_INVALID`` (a value out of range, from the order models),
 ``ORDER_SIGNATURE_INVALID`` / ``ORDER_NOT_SIGNED`` (a signature that recovers nobody).
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sealrun.core.orders.models import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder
+from sealrun.core.orders.numbers import SQL_BIGINT_MAX, SQL_INT_MAX, check_request_trust, parse_uint
 from sealrun.core.orders.signing import recover_order_signer
 from sealrun.core.orders.typed_data import Domain, order_hash
 from sealrun.errors import OrderError
@@ -39,7 +44,7 @@ _PRICE = {
 }
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SIGNATURE = re.compile(r"^0x(?:[0-9a-fA-F]{128}|[0-9a-fA-F]{130})$")
-_MAX_VOLUME = 2**63 - 1
+_MAX_VOLUME = SQL_BIGINT_MAX  # volume and remaining are BIGINT columns
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,8 @@ def _value(raw: Mapping[str, Any], name: str, kind: str) -> Any:
         raise OrderError(f"order field {name!r} is missing", code="ORDER_INVALID")
     value = raw[name]
     if kind == "uint256" and isinstance(value, str):
-        if not value.isdigit():
-            raise OrderError(f"order field {name!r} is not a decimal integer", code="ORDER_INVALID")
-        return int(value)
+        # ASCII digits only: "²".isdigit() is true but int("²") fails (that was a 500).
+        return parse_uint(value, name=f"order field {name!r}", code="ORDER_INVALID")
     if kind == "bytes32":
         if not isinstance(value, str) or not _HEX32.match(value):
             raise OrderError(f"order field {name!r} is not 0x + 32 bytes hex", code="ORDER_INVALID")
@@ -118,6 +122,7 @@ def read_order(kind: str, raw: Mapping[str, Any], domain: Domain) -> BookEntry:
     order = order_from_wire(kind, raw)
     if not 0 < order.volume <= _MAX_VOLUME:
         raise OrderError("order volume must be between 1 and 2^63-1", code="ORDER_INVALID")
+    check_request_trust(order)
     signer = recover_order_signer(order, domain)
     if isinstance(order, AppOrder):
         columns = (order.app, order.datasetrestrict, order.workerpoolrestrict, order.requesterrestrict)
@@ -132,6 +137,10 @@ def read_order(kind: str, raw: Mapping[str, Any], domain: Domain) -> BookEntry:
         columns = (order.app, order.dataset, order.workerpool, order.requester)
         owned = order.requester
     category = order.category if isinstance(order, WorkerpoolOrder | RequestOrder) else None
+    if category is not None and category > SQL_INT_MAX:
+        # The book's category column is an INTEGER (32-bit on PostgreSQL); categories are
+        # numbered from 0 on chain, so no real one comes near.
+        raise OrderError(f"order category {category} is above 2^31-1", code="ORDER_FIELD_INVALID")
     return BookEntry(
         kind=kind,
         order_hash=order_hash(order, domain),

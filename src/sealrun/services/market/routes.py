@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
+from sealrun.core.orders.numbers import SQL_BIGINT_MAX, SQL_INT_MAX
 from sealrun.core.requests import RequestVerifier
 from sealrun.errors import OrderError
 from sealrun.services.market.book import BookFilter
@@ -74,15 +75,15 @@ async def unpublish(
 async def orderbook(
     kind: OrderKind,
     request: Request,
-    category: Annotated[int | None, Query(ge=0)] = None,
+    category: Annotated[int | None, Query(ge=0, le=SQL_INT_MAX)] = None,
     tag: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{64}$")] = None,
     app: str | None = None,
     dataset: str | None = None,
     workerpool: str | None = None,
     requester: str | None = None,
-    min_volume: Annotated[int, Query(ge=1)] = 1,
+    min_volume: Annotated[int, Query(ge=1, le=SQL_BIGINT_MAX)] = 1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=SQL_BIGINT_MAX)] = 0,
 ) -> OrderPage:
     """Open orders of one kind, cheapest first, filtered by category, tag, parties and volume."""
     query = BookFilter(

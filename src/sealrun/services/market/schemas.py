@@ -21,9 +21,12 @@ class PublishIn(BaseModel):
 
     kind: OrderKind
     order: dict[str, Any] = Field(description="the order's fields and its `sign` (0x + 65 bytes hex)")
-    chain_id: int
-    hub: str
-    expires_at: int | None = Field(default=None, description="unix time after which the listing ends")
+    # Bounded to what the chain and the book's BIGINT column hold (a larger int was a 500).
+    chain_id: int = Field(gt=0, le=2**256 - 1)
+    hub: str = Field(max_length=64)
+    expires_at: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="unix time after which the listing ends"
+    )
 
 
 class OrderOut(BaseModel):
