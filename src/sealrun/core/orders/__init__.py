@@ -7,6 +7,7 @@
 - :mod:`.matching`      the hub's matchOrders rules, raising the contract's own codes
 - :mod:`.reasons`       every contract revert reason with its code and sentence
 - :mod:`.serialization` JSON of signed orders
+- :mod:`.numbers`       ASCII-digit parsing and the bounds of the chain and the SQL columns
 
 Error codes (:class:`~sealrun.errors.OrderError`): ``ORDER_FIELD_INVALID``,
 ``ORDER_JSON_INVALID``, ``ORDER_DOMAIN_INVALID``, ``ORDER_KEY_INVALID``,
