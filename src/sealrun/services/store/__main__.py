@@ -6,6 +6,7 @@ A refused configuration or an unreachable chain prints ``error [CODE]: message``
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
@@ -16,10 +17,12 @@ def main() -> int:
     try:
         import uvicorn
 
+        from sealrun.adapters.secretfiles import secrets_dir
         from sealrun.services.store.app import create_app
         from sealrun.services.store.settings import StoreSettings
 
-        settings = StoreSettings()  # type: ignore[call-arg]  # fields come from the environment
+        # The upload token key comes from the 0600 secrets folder (SEALRUN_STORE_SECRETS_DIR).
+        settings = StoreSettings(_secrets_dir=secrets_dir("SEALRUN_STORE_", os.environ))  # type: ignore[call-arg]
         chain = None
         if settings.rpc_url is not None:
             from sealrun.services.store.chainlink import connect_chain
