@@ -134,7 +134,7 @@ def test_declared_output_missing(run: Run) -> None:
 
 def test_input_fetch_failed_file(run: Run, work_root: Path) -> None:
     report, task = run("pass\n", dataset_url=(work_root / "absent.age").as_uri())
-    assert_receipt(report, task, FailureCode.INPUT_FETCH_FAILED)
+    assert_receipt(report, task, FailureCode.INPUT_URL_REFUSED)
     assert report.exit_status is None
 
 
@@ -143,7 +143,7 @@ def test_input_fetch_failed_http_404_and_unsupported_scheme(run: Run, http_root:
     report, task = run("pass\n", dataset_url=f"{base}/missing.age")
     assert_receipt(report, task, FailureCode.INPUT_FETCH_FAILED)
     report, task = run("pass\n", input_files=("ftp://example.com/x",))
-    assert_receipt(report, task, FailureCode.INPUT_FETCH_FAILED)
+    assert_receipt(report, task, FailureCode.INPUT_URL_REFUSED)
 
 
 def test_dataset_and_inputs_over_http(

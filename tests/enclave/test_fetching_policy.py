@@ -131,10 +131,12 @@ def fetch(url: str, folder: Path, policy: FetchPolicy, **options: Any) -> TaskFa
             return error
 
 
-def refused(result: TaskFailedError | bytes, url: str, rule: str) -> None:
+def refused(
+    result: TaskFailedError | bytes, url: str, rule: str, code: FailureCode = FailureCode.INPUT_URL_REFUSED
+) -> None:
     assert isinstance(result, TaskFailedError), "fetched, should have been refused"
-    assert result.failure is FailureCode.INPUT_FETCH_FAILED
-    assert result.code == "INPUT_FETCH_FAILED"
+    assert result.failure is code
+    assert result.code == code.name
     assert url in result.message
     assert rule in result.message, result.message
 
@@ -302,7 +304,10 @@ def test_content_length_over_the_limit_is_refused_before_reading(tmp_path: Path,
     url = f"{store.origin}/data/5000"
     # Only the header check names the Content-Length; the streaming check does not.
     refused(
-        fetch(url, tmp_path, policy), url, "Content-Length 5000 is larger than the per-input limit of 1000"
+        fetch(url, tmp_path, policy),
+        url,
+        "Content-Length 5000 is larger than the per-input limit of 1000",
+        FailureCode.INPUT_TOO_LARGE,
     )
     assert list(tmp_path.iterdir()) == []
 
@@ -310,7 +315,12 @@ def test_content_length_over_the_limit_is_refused_before_reading(tmp_path: Path,
 def test_a_body_without_content_length_stops_at_the_limit(tmp_path: Path, store: Recorder) -> None:
     policy = FetchPolicy(allowed_http_origins=frozenset({store.origin}), max_input_bytes=100_000)
     url = f"{store.origin}/stream/{10 << 20}"
-    refused(fetch(url, tmp_path, policy), url, "larger than the per-input limit of 100000 bytes")
+    refused(
+        fetch(url, tmp_path, policy),
+        url,
+        "larger than the per-input limit of 100000 bytes",
+        FailureCode.INPUT_TOO_LARGE,
+    )
     assert list(tmp_path.iterdir()) == []
     assert fetch(f"{store.origin}/stream/100000", tmp_path, policy) == b"y" * 100_000
 
@@ -350,7 +360,7 @@ def test_the_total_budget_holds_across_inputs(folders: tuple[Path, Path], store:
     three = _bundle(f"{store.origin}/data/600", f"{store.origin}/data/300", f"{store.origin}/data/101")
     with pytest.raises(TaskFailedError) as caught:
         _prepare(three, folders, policy)
-    assert caught.value.failure is FailureCode.INPUT_FETCH_FAILED
+    assert caught.value.failure is FailureCode.INPUT_TOO_LARGE
     assert "over the task's input budget of 1000 bytes (900 already fetched)" in caught.value.message
 
 
@@ -379,7 +389,7 @@ def test_too_little_free_disk_refuses_before_connecting(folders: tuple[Path, Pat
     before = store.connections
     with pytest.raises(TaskFailedError) as caught:
         _prepare(_bundle(f"{store.origin}/data/10"), folders, policy, free_space=free_space)
-    assert caught.value.failure is FailureCode.INPUT_FETCH_FAILED
+    assert caught.value.failure is FailureCode.INPUT_TOO_LARGE
     assert "only 1099 bytes are free on the disk" in caught.value.message
     assert seen == [folders[0]]
     assert store.connections == before
@@ -411,7 +421,7 @@ def test_a_file_url_input_fetches_nothing(
     bundle = _bundle(f"{store.origin}/data/10", "file:///etc/passwd")
     with pytest.raises(TaskFailedError) as caught:
         _prepare(bundle, folders, policy)
-    assert caught.value.failure is FailureCode.INPUT_FETCH_FAILED
+    assert caught.value.failure is FailureCode.INPUT_URL_REFUSED
     assert caught.value.message.startswith("cannot fetch file:///etc/passwd: the 'file' scheme is refused")
     # Every URL is checked before the first download: not even the good one was fetched.
     assert store.paths == before
@@ -428,7 +438,7 @@ def test_a_loopback_dataset_url_is_refused(
     )
     with pytest.raises(TaskFailedError) as caught:
         _prepare(_bundle(dataset=dataset), folders, policy)
-    assert caught.value.failure is FailureCode.INPUT_FETCH_FAILED
+    assert caught.value.failure is FailureCode.INPUT_URL_REFUSED
     assert victim.connections == before
     assert list(folders[0].iterdir()) == []
 
@@ -451,7 +461,7 @@ def test_a_task_naming_host_files_ends_with_a_receipt_and_no_leak(
     )
     assert report.status == "failed"
     assert report.failure is not None
-    assert report.failure.code == FailureCode.INPUT_FETCH_FAILED
+    assert report.failure.code == FailureCode.INPUT_URL_REFUSED
     assert report.exit_status is None  # the app never ran
     log = open_tar(Path(report.logs.sealed_path), task.beneficiary)["enclave.log"].decode()
     assert "cannot fetch file:///etc/shadow: the 'file' scheme is refused" in log

@@ -82,7 +82,7 @@ def test_a_loopback_https_url_fails_the_task_at_the_enclave(bundle: Path, work_r
         ran = run_local_test(bundle, output_dir=work_root / "out", input_files=[url])
     assert ran.report.status == "failed"
     assert ran.report.failure is not None
-    assert ran.report.failure.name == "INPUT_FETCH_FAILED"
+    assert ran.report.failure.name == "INPUT_URL_REFUSED"
     assert ran.output_dir is None
     log = (ran.logs_dir / "enclave.log").read_text()
     assert "127.0.0.1 is loopback" in log

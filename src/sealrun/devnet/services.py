@@ -80,6 +80,8 @@ def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
                 "SEALRUN_STORE_PORT": str(ports["store"]),
                 "SEALRUN_STORE_CHAIN_ID": chain["chain_id"],
                 "SEALRUN_STORE_HUB": chain["hub"],
+                # Signed uploads are checked against the registry: only a dataset's owner uploads it.
+                "SEALRUN_STORE_RPC_URL": state.rpc_url,
             },
             urls["store"],
             secrets={"SEALRUN_STORE_UPLOAD_TOKEN_KEY": upload_key},

@@ -74,8 +74,16 @@ class Fetched:
     size: int
 
 
-def _fail(url: str, why: str) -> TaskFailedError:
-    return TaskFailedError(FailureCode.INPUT_FETCH_FAILED, f"cannot fetch {url}: {why}")
+def _fail(url: str, why: str, code: FailureCode = FailureCode.INPUT_FETCH_FAILED) -> TaskFailedError:
+    return TaskFailedError(code, f"cannot fetch {url}: {why}")
+
+
+def _refused(url: str, why: str) -> TaskFailedError:
+    return _fail(url, why, FailureCode.INPUT_URL_REFUSED)
+
+
+def _too_large(url: str, why: str) -> TaskFailedError:
+    return _fail(url, why, FailureCode.INPUT_TOO_LARGE)
 
 
 def url_basename(url: str, fallback: str) -> str:
@@ -270,11 +278,11 @@ class InputFetcher:
         try:
             parsed = httpx.URL(url)
         except (httpx.InvalidURL, TypeError) as error:
-            raise _fail(url, f"not a valid URL ({error})") from error
+            raise _refused(url, f"not a valid URL ({error})") from error
         try:
             check_url_target(parsed.scheme, parsed.host, parsed.port, self.policy)
         except EnclaveError as error:
-            raise _fail(url, error.message) from error
+            raise _refused(url, error.message) from error
 
     def limit(self) -> int:
         """Return the most the next input may be: the per-input limit or what remains of the budget."""
@@ -295,14 +303,14 @@ class InputFetcher:
         limit = self.limit()
         remaining = self.budget - self.fetched_bytes
         if limit <= 0:
-            raise _fail(url, f"the task's input budget of {self.budget} bytes is used up")
+            raise _too_large(url, f"the task's input budget of {self.budget} bytes is used up")
         try:
             free = self._free_space(target.parent)
         except OSError as error:
             raise _fail(url, f"cannot read the free disk space: {error.strerror or error}") from error
         needed = remaining + self.policy.free_space_margin_bytes
         if free < needed:
-            raise _fail(
+            raise _too_large(
                 url,
                 f"only {free} bytes are free on the disk; the task's remaining input budget needs "
                 f"{remaining} plus a {self.policy.free_space_margin_bytes}-byte margin",
@@ -337,12 +345,12 @@ class InputFetcher:
                     if not (declared.isascii() and declared.isdigit()):
                         raise _fail(url, f"bad Content-Length {declared!r}")
                     if int(declared) > limit:
-                        raise _fail(url, f"Content-Length {declared} is {too_big}")
+                        raise _too_large(url, f"Content-Length {declared} is {too_big}")
                 with partial.open("wb") as sink:
                     for chunk in response.iter_bytes(_CHUNK):
                         size += len(chunk)
                         if size > limit:
-                            raise _fail(url, too_big)
+                            raise _too_large(url, too_big)
                         if self._clock() > self._deadline:
                             raise _fail(
                                 url, f"the task's downloads took over {self.policy.max_fetch_seconds} s"
@@ -352,9 +360,9 @@ class InputFetcher:
         except EnclaveError as error:
             if isinstance(error, TaskFailedError):
                 raise
-            raise _fail(url, error.message) from error  # a refused hop or address
+            raise _refused(url, error.message) from error  # a refused hop or address
         except httpx.TooManyRedirects as error:
-            raise _fail(url, f"more than {self.policy.max_redirects} redirects") from error
+            raise _refused(url, f"more than {self.policy.max_redirects} redirects") from error
         except httpx.HTTPError as error:
             raise _fail(url, f"{type(error).__name__}: {error}") from error
         return size, digest.digest()

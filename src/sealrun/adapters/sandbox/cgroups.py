@@ -218,10 +218,12 @@ def _prepare_parent(hierarchy: _Hierarchy, controllers: frozenset[str]) -> Path:
             _write(hierarchy.mount / "cgroup.subtree_control", wanted)
             with contextlib.suppress(FileExistsError):
                 parent.mkdir(mode=0o755)
+            parent.chmod(0o755)  # mkdir's mode passes through the umask (077 for services)
             _write(parent / "cgroup.subtree_control", wanted)
         else:
             with contextlib.suppress(FileExistsError):
                 parent.mkdir(mode=0o755)
+            parent.chmod(0o755)  # mkdir's mode passes through the umask (077 for services)
     return parent
 
 
@@ -363,6 +365,9 @@ class TaskCgroup:
                 folder = _prepare_parent(hierarchy, controllers) / name
                 folder.mkdir(mode=0o755)
                 made.append(folder)
+                # Readable by the delegated owner (its runner reads the limits and events);
+                # mkdir's mode passes through the umask, 077 for services.
+                folder.chmod(0o755)
                 _limit(folder, hierarchy.version, controllers, memory_bytes, pids)
                 if owner_uid is not None or owner_gid is not None:
                     uid, gid = -1 if owner_uid is None else owner_uid, -1 if owner_gid is None else owner_gid

@@ -158,6 +158,8 @@ def create_app(
         clock=clock,
         worker_timeout=settings.worker_timeout,
         allowed_workers=settings.allowed_workers,
+        max_claims=settings.max_claims_per_task,
+        max_hold_time=settings.max_hold_time,
     )
     app = FastAPI(title="sealrun scheduler", version="1", lifespan=_lifespan(service, parts, settings))
     app.state.engines = [engine]

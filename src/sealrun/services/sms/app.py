@@ -169,6 +169,7 @@ def build_components(
         if settings.upload_token_key is None
         else settings.upload_token_key.get_secret_value().encode(),
         upload_token_ttl=settings.upload_token_ttl,
+        max_releases=settings.max_releases_per_task,
     )
     usecases = SmsUseCases(
         chain=chain if chain is not None else _chain_reader(settings, engine),
