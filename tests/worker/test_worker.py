@@ -101,7 +101,8 @@ def make(tmp_path: Path, tee: Tee, hub: Hub, scheduler: Scheduler) -> Worker:
     bundle.mkdir(exist_ok=True)
     return Worker(
         address=WORKER, scheduler=scheduler, tee=tee, settlement=hub, bundle_of=lambda _app: bundle,
-        journal=TaskJournal(tmp_path), task_root=tmp_path / "tasks", sms_url="http://sms", slots=2, poll_wait=0.1,
+        journal=TaskJournal(tmp_path), task_root=tmp_path / "tasks", sms_url="http://sms",
+        slots=2, poll_wait=0.1,
     )  # fmt: skip
 
 
@@ -213,7 +214,8 @@ def test_an_unexpected_worker_error_gives_the_task_back(tmp_path: Path) -> None:
 
     worker = Worker(
         address=WORKER, scheduler=scheduler, tee=Tee(report()), settlement=Hub(), bundle_of=broken,
-        journal=TaskJournal(tmp_path), task_root=tmp_path / "tasks", sms_url="http://sms", slots=1, poll_wait=0.1,
+        journal=TaskJournal(tmp_path), task_root=tmp_path / "tasks", sms_url="http://sms",
+        slots=1, poll_wait=0.1,
     )  # fmt: skip
     worker._spawn(TASK, lambda: worker.execute(ASSIGNMENT))
     stop = threading.Event()

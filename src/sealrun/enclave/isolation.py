@@ -373,5 +373,6 @@ def run_isolated(launch: IsolatedLaunch, *, task_uid: Callable[[], int] = fresh_
             _release_outputs(ready.task)
     report = ready.task / "report.json"
     if report.is_file():
+        os.chown(report, 0, 0)  # the task uid no longer owns what the worker will read
         os.replace(report, ready.work / "report.json")
     return os.waitstatus_to_exitcode(wait_status)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from sealrun.core.requests import RequestSignature
+from sealrun.core.tasks.signatures import is_canonical_signature
 from sealrun.errors import RequestError
 
 __all__ = [
@@ -35,7 +36,6 @@ _NONCE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,19}$")
 #: secp256k1's group order: ``r`` and ``s`` lie in [1, n); ``s`` in the lower half (EIP-2).
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,7 @@ def check_signature_shape(signature: bytes) -> None:
     Raises:
         RequestError: ``REQUEST_SIGNATURE_INVALID``.
     """
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64] if len(signature) == 65 else -1
-    if v not in (0, 1, 27, 28) or not 0 < r < _SECP256K1_N or not 0 < s <= _SECP256K1_N // 2:
+    if not is_canonical_signature(signature, recovery_ids=(0, 1, 27, 28)):
         raise RequestError(
             "the signature is not a canonical secp256k1 signature (r, s low, v 27/28)",
             code="REQUEST_SIGNATURE_INVALID",

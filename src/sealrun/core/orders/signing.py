@@ -21,6 +21,7 @@ from eth_utils import keccak, to_checksum_address
 
 from sealrun.core.orders.models import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder
 from sealrun.core.orders.typed_data import Domain, typed_data
+from sealrun.core.tasks.signatures import SECP256K1_N
 from sealrun.errors import OrderError
 
 __all__ = [
@@ -34,9 +35,8 @@ __all__ = [
 ]
 
 _O = TypeVar("_O", AppOrder, DatasetOrder, WorkerpoolOrder, RequestOrder)
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 #: Signatures with ``s`` above this are malleable twins; the hub rejects them.
-SECP256K1_HALF_N = _SECP256K1_N // 2
+SECP256K1_HALF_N = SECP256K1_N // 2
 
 
 def signable_order(order: Order, domain: Domain) -> SignableMessage:

@@ -21,6 +21,7 @@ from eth_account.messages import encode_typed_data
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import keccak, to_checksum_address
 
+from sealrun.core.tasks.signatures import is_canonical_signature
 from sealrun.errors import ConfigError, RequestError
 
 __all__ = [
@@ -148,6 +149,12 @@ def recover_request_signer(
     """
     if len(signed.signature) != 65:
         raise RequestError("signature must be 65 bytes (r, s, v)", code="REQUEST_SIGNATURE_INVALID")
+    # Recovery alone would name *some* signer for almost any 65 bytes.
+    if not is_canonical_signature(signed.signature, recovery_ids=(0, 1, 27, 28)):
+        raise RequestError(
+            "the signature is not a canonical secp256k1 signature (r, s low, v 27/28)",
+            code="REQUEST_SIGNATURE_INVALID",
+        )
     payload = request_typed_data(
         domain, action=action, body_digest=body_hash(body), timestamp=signed.timestamp, nonce=signed.nonce
     )

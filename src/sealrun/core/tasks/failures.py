@@ -24,8 +24,8 @@ failure (the contract rejects it).
 | 14 | RECIPIENT_MISSING | the beneficiary never set a result recipient (the log digest is then zero) |
 | 15 | ATTEMPTS_EXHAUSTED | the SMS released the task's secrets as often as its cap allows |
 | 16 | ENCLAVE_INTERNAL | the enclave hit an unexpected error after it received the task |
-| 17 | INPUT_URL_REFUSED | an input URL is not the public internet: its scheme, origin, resolved address or a redirect's is refused |
-| 18 | INPUT_TOO_LARGE | an input, or the task's inputs together, exceed the limit, or the disk cannot hold them |
+| 17 | INPUT_URL_REFUSED | an input URL is not the public internet (scheme, origin, address, redirect) |
+| 18 | INPUT_TOO_LARGE | an input or all inputs over the limit, or too little disk for them |
 
 Codes 12 (from the SMS), 13, 14 and 15 arrive in a *failure bundle* the SMS releases to the
 attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.bundle`).

@@ -13,10 +13,10 @@ from coincurve import PrivateKey, PublicKey
 from sealrun.core.tasks.keccak import checksum_address, keccak256
 from sealrun.errors import ConfigError, OrderError
 
-__all__ = ["address_of", "recover_signer", "sign_digest"]
+__all__ = ["SECP256K1_N", "address_of", "is_canonical_signature", "recover_signer", "sign_digest"]
 
 _PREFIX = b"\x19Ethereum Signed Message:\n32"
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def _message_hash(digest: bytes) -> bytes:
@@ -41,6 +41,21 @@ def sign_digest(private_key: bytes, digest: bytes) -> bytes:
     return signature[:64] + bytes([signature[64] + 27])
 
 
+def is_canonical_signature(signature: bytes, *, recovery_ids: tuple[int, ...] = (27, 28)) -> bool:
+    """Whether 65 bytes ``r ‖ s ‖ v`` have the shape every wallet produces.
+
+    ``0 < r < n``, a low ``s`` (EIP-2: no malleable twin) and ``v`` in ``recovery_ids``.
+    Recovery libraries accept far more (eth_account reads any ``v`` as an EIP-155 value and
+    recovers *some* address from almost any bytes), so every verifier asks this first and
+    raises its own family's error.
+    """
+    if len(signature) != 65:
+        return False
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    return signature[64] in recovery_ids and 0 < r < SECP256K1_N and 0 < s <= SECP256K1_N // 2
+
+
 def recover_signer(digest: bytes, signature: bytes) -> str:
     """Return the checksummed address that signed ``digest`` with EIP-191.
 
@@ -50,11 +65,9 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
     message = _message_hash(digest)
     if len(signature) != 65:
         raise OrderError("signature must be 65 bytes (r, s, v)", code="SIGNATURE_INVALID")
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v not in (27, 28) or not 0 < r < _SECP256K1_N or not 0 < s <= _SECP256K1_N // 2:
+    if not is_canonical_signature(signature):
         raise OrderError("signature has an invalid r, s or v", code="SIGNATURE_INVALID")
+    v = signature[64]
     try:
         public = PublicKey.from_signature_and_message(signature[:64] + bytes([v - 27]), message, hasher=None)
     except ValueError as error:

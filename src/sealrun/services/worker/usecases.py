@@ -19,6 +19,7 @@ but the worker does not know (an answer lost in transit).
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -280,6 +281,8 @@ class Worker:
                 error.code,
             )
         self._journal.remove(entry.task_id)
+        # Settled: the sealed files are uploaded and nothing else of the task is worth keeping.
+        shutil.rmtree(self._task_dir(entry.task_id), ignore_errors=True)
         self.settled += 1
         log.info("task %s settled in %s", entry.task_id, tx_hash)
 
