@@ -100,7 +100,12 @@ def verify_upload_token(key: bytes, token: str, *, now: int) -> UploadGrant:
     invalid = StorageError(
         "the upload token is malformed or was not minted by the SMS", code="UPLOAD_TOKEN_INVALID"
     )
-    if len(parts) != 4 or parts[0] != _TOKEN_PREFIX or len(parts[1]) != 64 or not parts[2].isdigit():
+    if (
+        len(parts) != 4
+        or parts[0] != _TOKEN_PREFIX
+        or len(parts[1]) != 64
+        or not (parts[2].isascii() and parts[2].isdigit())
+    ):
         raise invalid
     try:
         task_id = bytes.fromhex(parts[1])

@@ -24,6 +24,7 @@ from sealrun.cli.session import (
     parse_address,
     parse_bytes32,
 )
+from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ConfigError
 
 __all__ = ["apps_app"]
@@ -212,8 +213,11 @@ def fingerprint(bundle: Path = _BUNDLE_ARGUMENT, json_out: bool = JSON_OPTION) -
 
 def _parse_secret(text: str) -> tuple[int, str]:
     index, sep, value = text.partition("=")
-    if not sep or not index.isdigit() or int(index) < 1:
-        raise ConfigError(f"--secret {text!r}: expected N=VALUE with N >= 1", code="CONFIG_INVALID")
+    if not sep or not is_secret_index(index):
+        raise ConfigError(
+            f"--secret {text!r}: expected N=VALUE with N ASCII digits 1 to {MAX_SECRET_INDEX}",
+            code="CONFIG_INVALID",
+        )
     return int(index), value
 
 

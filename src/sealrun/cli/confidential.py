@@ -25,6 +25,7 @@ from sealrun.cli.session import (
     parse_address,
     parse_bytes32,
 )
+from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ConfigError
 
 __all__ = ["app_run", "encryptedpush", "task_logs", "tee_decrypt"]
@@ -168,8 +169,11 @@ def app_run(
     secret_names: dict[int, str] = {}
     for item in secrets_opt:
         index, sep, secret = item.partition("=")
-        if not sep or not index.isdigit() or int(index) < 1 or not secret:
-            raise ConfigError(f"--secret must be INDEX=NAME (INDEX >= 1): {item!r}", code="USAGE")
+        if not sep or not is_secret_index(index) or not secret:
+            raise ConfigError(
+                f"--secret must be INDEX=NAME (INDEX: ASCII digits 1 to {MAX_SECRET_INDEX}): {item!r}",
+                code="USAGE",
+            )
         secret_names[int(index)] = secret
     session = Session.load(config, chain, wallet, password_file)
     journey = Journey(session)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from sealrun.core.orders import (
     order_to_json,
 )
 from sealrun.core.orders.numbers import check_request_trust, parse_uint
+from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ConfigError, OrderError
 
 if TYPE_CHECKING:
@@ -63,7 +63,6 @@ KINDS = {
 }
 _TYPES = {"app": AppOrder, "dataset": DatasetOrder, "workerpool": WorkerpoolOrder, "request": RequestOrder}
 _TAG_BITS = {bit.name.lower().replace("_", "-"): bit for bit in TagBit}
-_INDEX = re.compile(r"[1-9][0-9]{0,8}")
 
 _APP = typer.Option(None, "--app", help="App address (an app order, or the app a --buy request runs).")
 _DATASET = typer.Option(None, "--dataset", help="Dataset address.")
@@ -265,9 +264,10 @@ def check_request_params(text: str) -> None:
     if not isinstance(secrets_by_index, dict):
         raise invalid("iexec_secrets must map indexes to secret names")
     for index, name in secrets_by_index.items():
-        if not _INDEX.fullmatch(index) or not isinstance(name, str) or not name:
+        if not is_secret_index(index) or not isinstance(name, str) or not name:
             raise invalid(
-                f"iexec_secrets maps {index!r}: indexes are ASCII digits >= 1, names non-empty strings"
+                f"iexec_secrets maps {index!r}: indexes are ASCII digits 1 to {MAX_SECRET_INDEX}, "
+                "names non-empty strings"
             )
 
 
