@@ -239,12 +239,12 @@ def test_missing_or_malformed_signature_is_rejected(market: Market, kind: str) -
 
 
 def test_high_s_signature_is_rejected(market: Market) -> None:
-    from sealrun.core.orders.signing import _SECP256K1_N  # the twin of a valid signature
+    from sealrun.core.tasks.signatures import SECP256K1_N  # the twin of a valid signature
 
     a, d, w, r = market.sign(*market.orders())
     s = int.from_bytes(r.sign[32:64], "big")
     v = r.sign[64]
-    twin = r.sign[:32] + (_SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
+    twin = r.sign[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
     expect_both(market, "request-signature", (a, d, w, dataclasses.replace(r, sign=twin)))
 
 
