@@ -229,18 +229,19 @@ def test_bodies_that_crashed_services_are_refused_and_services_stay_up(embedded_
     services = _state(embedded_project)["services"]
     deep = b"[" * 100_000 + b"]" * 100_000
     huge = b"[" + b"0," * (40 << 20) + b"0]"
-    for name, path in _JSON_ROUTES.items():
-        url = services[name]
-        answer = httpx.post(
-            url + path, content=deep, headers={"content-type": "application/json"}, timeout=60
-        )
-        # Refused before any parser: too deep, or (the market's small limit) too large.
-        refusals = {(400, "REQUEST_TOO_DEEP"), (413, "TOO_LARGE")}
-        assert (answer.status_code, answer.json()["code"]) in refusals, name
-        assert _chunked(url, path, deep) in {400, 413}, name
-        assert _chunked(url, path, huge) == 413, name
-        assert httpx.get(url + "/openapi.json", timeout=30).status_code == 200, name
-    store = services["store"]
-    stray = httpx.put(store + "/v1/blobs/0x" + "00" * 32, content=deep, timeout=60)
-    assert stray.status_code in {400, 401}, stray.text
-    assert httpx.get(store + "/openapi.json", timeout=30).status_code == 200
+    # One client for the whole test, closed by its context: a server that answers early and
+    # closes must not leave a socket to the garbage collector.
+    with httpx.Client(timeout=60) as client:
+        for name, path in _JSON_ROUTES.items():
+            url = services[name]
+            answer = client.post(url + path, content=deep, headers={"content-type": "application/json"})
+            # Refused before any parser: too deep, or (the market's small limit) too large.
+            refusals = {(400, "REQUEST_TOO_DEEP"), (413, "TOO_LARGE")}
+            assert (answer.status_code, answer.json()["code"]) in refusals, name
+            assert _chunked(url, path, deep) in {400, 413}, name
+            assert _chunked(url, path, huge) == 413, name
+            assert client.get(url + "/openapi.json").status_code == 200, name
+        store = services["store"]
+        stray = client.put(store + "/v1/blobs/0x" + "00" * 32, content=deep)
+        assert stray.status_code in {400, 401}, stray.text
+        assert client.get(store + "/openapi.json").status_code == 200
