@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_request_params", "order_app", "order_files", "read_orders_file", "write_orders_file"]
 
-order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, cancel, show, fill.")
+order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, publish, show, fill.")
 
 KINDS = {
     "app": "apporder",

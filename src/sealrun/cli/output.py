@@ -16,13 +16,6 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from sealrun.errors import SealrunError
 
@@ -94,6 +87,14 @@ class Output:
         if self.as_json or not stderr.is_terminal:
             yield lambda _n: None
             return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from eth_utils import is_address, to_checksum_address
 
 from sealrun.adapters.profiles import CONFIG_FILE, ChainProfile, ProjectConfig
 from sealrun.devnet.state import DevnetState, locate_state
@@ -194,6 +193,8 @@ class Session:
 
 def parse_address(value: str, what: str) -> str:
     """A checksummed address, or ``ConfigError(INVALID_ADDRESS)`` naming ``what``."""
+    from eth_utils import is_address, to_checksum_address  # a third of a second: not for `--help`
+
     if not is_address(value.strip()):
         raise ConfigError(f"{what} is not an Ethereum address: {value!r}", code="INVALID_ADDRESS")
     return to_checksum_address(value.strip())
