@@ -45,7 +45,16 @@ def _child(request: dict[str, object], out_path: str, err_path: str) -> None:
 
 
 def serve() -> None:
-    import sealrun.cli.app  # noqa: F401 (the import this runner exists to share)
+    # The root command loads each noun (and web3 behind it) only when it runs: load them all
+    # here, once, since sharing these imports is what this runner exists for.
+    import click
+
+    from sealrun.cli.app import _COMMANDS, cli
+
+    for name in _COMMANDS:
+        cli.get_command(click.Context(cli), name)
+    import sealrun.adapters.chain.client
+    import sealrun.adapters.keystore  # noqa: F401
 
     for line in sys.stdin:
         request = json.loads(line)

@@ -48,8 +48,8 @@ def market_url(tmp_path: Path) -> Iterator[tuple[str, MemoryChain]]:
         thread.join(10)
 
 
-def run(url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SEALRUN_MARKET_URL": url}
+def run(url: str, *args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SEALRUN_MARKET_URL": url, "COLUMNS": str(columns)}
     return subprocess.run(
         [str(SEALRUN), "orderbook", "show", *args],
         cwd=cwd,
@@ -74,9 +74,15 @@ def test_orderbook_show_lists_cheapest_first(market_url: tuple[str, MemoryChain]
     listed = json.loads(done.stdout)
     assert [o["price"] for o in listed["orders"]] == ["4", "9"]
     assert listed["orders"][0]["signer"] == owner.address
-    human = run(url, "--category", "0", cwd=tmp_path)
+    human = run(url, "--category", "0", cwd=tmp_path, columns=60)
     assert human.returncode == 0
-    assert "4" in human.stdout
+    cheapest = listed["orders"][0]["order_hash"]
+    flat = human.stdout.replace("\n", "")  # a 60-column terminal wraps hashes, never cuts them
+    assert f"sealrun order fill --workerpool {cheapest}" in flat
+    assert f"signer      {owner.address}" in flat
+    assert human.stdout.startswith("price 4  remaining 10/10  category 0  tag 0x")
+    for bad in ("b'", "{'", "None", "…"):
+        assert bad not in human.stdout
 
 
 def test_orderbook_show_bad_input(market_url: tuple[str, MemoryChain], tmp_path: Path) -> None:

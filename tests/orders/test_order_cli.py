@@ -46,7 +46,7 @@ def sealrun(*args: str, cwd: Path) -> tuple[int, dict[str, object]]:
         ('{"iexec_secrets": {"0": "api"}}', "ASCII digits"),
         ('{"iexec_secrets": {"1": 5}}', "names"),
         ('{"iexec_secrets": ["api"]}', "iexec_secrets"),
-        ("[" * 5000 + "]" * 5000, "JSON object"),
+        ("[" * 5000 + "]" * 5000, "not JSON"),
     ],
 )
 def test_bad_params_are_refused(tmp_path: Path, params: str, why: str) -> None:

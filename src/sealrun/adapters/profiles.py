@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from eth_utils import is_address, to_checksum_address
 
 from sealrun.errors import ConfigError
 
@@ -105,6 +104,8 @@ class ChainProfile:
         url = table.get("rpc_url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"profile {name!r}: rpc_url must be an http(s) URL", code="CONFIG_INVALID")
+        from eth_utils import is_address, to_checksum_address  # a third of a CPU second: not at import
+
         addresses: dict[str, str | None] = {}
         for key in ("hub", "token"):
             value = table.get(key)

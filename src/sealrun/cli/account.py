@@ -55,8 +55,9 @@ def deposit(
     """Deposit tokens into your escrow account (approve + deposit)."""
     out = Output(json_out)
     value = parse_amount(amount, 0)
-    market = Session.load(config, chain, wallet, password_file).market(wallet=True)
-    out.confirm(f"Deposit {value} tokens from {market.address} into the hub?", yes=yes)
+    market = Session.load(config, chain, wallet, password_file).market_after(
+        lambda address: out.confirm(f"Deposit {value} tokens from {address} into the hub?", yes=yes)
+    )
     receipt = market.deposit(value)
     out.result({**_balances(market, market.address), "deposited": value, "tx": receipt.tx_hash})
 
@@ -74,8 +75,9 @@ def withdraw(
     """Withdraw free tokens from your escrow account."""
     out = Output(json_out)
     value = parse_amount(amount, 0)
-    market = Session.load(config, chain, wallet, password_file).market(wallet=True)
-    out.confirm(f"Withdraw {value} tokens to {market.address}?", yes=yes)
+    market = Session.load(config, chain, wallet, password_file).market_after(
+        lambda address: out.confirm(f"Withdraw {value} tokens to {address}?", yes=yes)
+    )
     receipt = market.withdraw(value)
     out.result({**_balances(market, market.address), "withdrawn": value, "tx": receipt.tx_hash})
 

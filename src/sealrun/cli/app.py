@@ -12,18 +12,22 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-import typer
-import typer.main
 
-from sealrun.cli.output import EXIT_USAGE, fail
 from sealrun.errors import SealrunError
+
+if TYPE_CHECKING:  # Typer and Rich cost a tenth of a second each: `sealrun --help` loads neither
+    import typer
 
 __all__ = ["cli", "main"]
 
 
 def _as_group(sub: typer.Typer) -> click.Command:
+    import typer.main
+
     # Mount the sub-app under a parent exactly as ``add_typer`` would, so a noun with a single
     # command (``deal show``) stays a group instead of collapsing into that command.
     holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -42,6 +46,8 @@ def _sub_app(module: str, attribute: str) -> Callable[[], click.Command]:
 
 def _single(module: str, attribute: str, name: str) -> Callable[[], click.Command]:
     def load() -> click.Command:
+        import typer.main
+
         holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         holder.command(name)(getattr(importlib.import_module(module), attribute))
         command = typer.main.get_command(holder)
@@ -52,52 +58,74 @@ def _single(module: str, attribute: str, name: str) -> Callable[[], click.Comman
 
 
 def _journey(module: str, attribute: str) -> Callable[[], click.Command]:
-    """A noun whose sub-app also carries the whole flow's commands (``sealrun.cli.confidential``)."""
+    """A noun whose sub-app also carries commands of the whole flow (``sealrun.cli.confidential``)."""
 
     def load() -> click.Command:
-        from sealrun.cli import apps, confidential, task, tee
-
-        extra = {
-            "tee": ((tee.tee_app, "encryptedpush", confidential.encryptedpush),
-                    (tee.tee_app, "decrypt", confidential.tee_decrypt)),
-            "task": ((task.task_app, "logs", confidential.task_logs),),
-            "app": ((apps.apps_app, "run", confidential.app_run),),
-        }  # fmt: skip
         sub = getattr(importlib.import_module(module), attribute)
-        for target, name, function in extra[sub.info.name]:
-            if not any(command.name == name for command in target.registered_commands):
-                target.command(name)(function)
+        journey = importlib.import_module("sealrun.cli.confidential")
+        for name, function in _JOURNEY_COMMANDS[sub.info.name]:
+            if not any(command.name == name for command in sub.registered_commands):
+                sub.command(name)(getattr(journey, function))
         return _as_group(sub)
 
     return load
 
 
-# One entry per top-level command, imported only when that command runs, so `sealrun tee init`
-# never pays for web3 or FastAPI. Root `--help` loads them all to list their summaries.
-_COMMANDS: dict[str, Callable[[], click.Command]] = {
-    # Chain client (issue 4): project config, wallets, local chains, registries, orders, deals.
-    "init": _single("sealrun.cli.init", "init", "init"),
-    "wallet": _sub_app("sealrun.cli.wallet", "wallet_app"),
-    "chain": _sub_app("sealrun.cli.chain", "chain_app"),
-    "account": _sub_app("sealrun.cli.account", "account_app"),
-    "app": _journey("sealrun.cli.apps", "apps_app"),
-    "dataset": _sub_app("sealrun.cli.dataset", "dataset_app"),
-    "workerpool": _sub_app("sealrun.cli.workerpool", "workerpool_app"),
-    "category": _sub_app("sealrun.cli.category", "category_app"),
-    "order": _sub_app("sealrun.cli.order", "order_app"),
-    "deal": _sub_app("sealrun.cli.deal", "deal_app"),
-    "task": _journey("sealrun.cli.task", "task_app"),
-    # Attestation (issue 5): verify evidence, make simulator keys.
-    "attestation": _sub_app("sealrun.cli.attestation", "attestation_app"),
-    # Sealed data (issue 2): tee layout and keys, result keys/decrypt.
-    "tee": _journey("sealrun.cli.tee", "tee_app"),
-    "result": _sub_app("sealrun.cli.result", "result_app"),
-    # The worker pool (issue 8): the market's order book.
-    "orderbook": _sub_app("sealrun.cli.orderbook", "orderbook_app"),
-    # The whole flow (issue 9): the devnet and the demo.
-    "devnet": _sub_app("sealrun.cli.devnet", "devnet_app"),
-    "demo": _single("sealrun.cli.demo", "demo", "demo"),
+# The commands of the whole flow, by the noun that shows them: `task logs` loads only the task
+# and journey modules, not every noun that shares the journey.
+_JOURNEY_COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "tee": (("encryptedpush", "encryptedpush"), ("decrypt", "tee_decrypt")),
+    "task": (("logs", "task_logs"),),
+    "app": (("run", "app_run"),),
 }
+
+
+@dataclass(frozen=True)
+class _Noun:
+    """A top-level command: its one-line summary (for root ``--help``) and how to load it."""
+
+    summary: str
+    load: Callable[[], click.Command]
+
+
+# One entry per top-level command, imported only when that command runs, so `sealrun tee init`
+# never pays for web3 or FastAPI and root `--help` lists the summaries without importing any
+# (tests/cli/test_startup.py checks each summary against its command's own help).
+_COMMANDS: dict[str, _Noun] = {
+    # Chain client (issue 4): project config, wallets, local chains, registries, orders, deals.
+    "init": _Noun("Create sealrun.toml with chain profiles (embedded, anvil, and custom with --rpc-url).",
+                  _single("sealrun.cli.init", "init", "init")),
+    "wallet": _Noun("Encrypted wallets (keystores) in the project's key folder.",
+                    _sub_app("sealrun.cli.wallet", "wallet_app")),
+    "chain": _Noun("Local chains (embedded, anvil) and marketplace deployment.",
+                   _sub_app("sealrun.cli.chain", "chain_app")),
+    "account": _Noun("Your escrow account on the hub.", _sub_app("sealrun.cli.account", "account_app")),
+    "app": _Noun("Apps: measured bundles registered on chain.", _journey("sealrun.cli.apps", "apps_app")),
+    "dataset": _Noun("Datasets: sealed data, registered on chain.",
+                     _sub_app("sealrun.cli.dataset", "dataset_app")),
+    "workerpool": _Noun("Workerpools: compute sold by a scheduler's owner.",
+                        _sub_app("sealrun.cli.workerpool", "workerpool_app")),
+    "category": _Noun("Task categories: how long a task may run.",
+                      _sub_app("sealrun.cli.category", "category_app")),
+    "order": _Noun("Orders: templates, EIP-712 signatures, publish, show, fill.",
+                   _sub_app("sealrun.cli.order", "order_app")),
+    "deal": _Noun("Deals: matched orders and their tasks.", _sub_app("sealrun.cli.deal", "deal_app")),
+    "task": _Noun("Tasks: status and deadline claims.", _journey("sealrun.cli.task", "task_app")),
+    # Attestation (issue 5): verify evidence, make simulator keys.
+    "attestation": _Noun("Verify TEE evidence; make simulator keys.",
+                         _sub_app("sealrun.cli.attestation", "attestation_app")),
+    # Sealed data (issue 2): tee layout and keys, result keys/decrypt.
+    "tee": _Noun("Local layout and keys for confidential (TEE) tasks.",
+                 _journey("sealrun.cli.tee", "tee_app")),
+    "result": _Noun("Result keys and sealed results.", _sub_app("sealrun.cli.result", "result_app")),
+    # The worker pool (issue 8): the market's order book.
+    "orderbook": _Noun("The market's order book.", _sub_app("sealrun.cli.orderbook", "orderbook_app")),
+    # The whole flow (issue 9): the devnet and the demo.
+    "devnet": _Noun("A whole local marketplace: chain, contracts, services.",
+                    _sub_app("sealrun.cli.devnet", "devnet_app")),
+    "demo": _Noun("Run the whole confidential journey on a fresh local devnet and print each step's time.",
+                  _single("sealrun.cli.demo", "demo", "demo")),
+}  # fmt: skip
 
 
 class _LazyGroup(click.Group):
@@ -107,34 +135,74 @@ class _LazyGroup(click.Group):
         return sorted(_COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
-        load = _COMMANDS.get(cmd_name)
-        if load is None:
+        noun = _COMMANDS.get(cmd_name)
+        if noun is None:
             return None
         if cmd_name not in self.commands:
-            self.commands[cmd_name] = load()
+            self.commands[cmd_name] = noun.load()
         return self.commands[cmd_name]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Root `--help` lists the static summaries: loading every noun would import web3,
+        # FastAPI and the local chain only to print one line each.
+        rows = [(name, _COMMANDS[name].summary) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sealrun")
+    except PackageNotFoundError:  # a source tree without installed metadata
+        return "unknown"
 
 
 cli = _LazyGroup(
     name="sealrun",
     help="Run a program over private data on machines you don't trust.",
     no_args_is_help=True,
+    params=[
+        click.Option(
+            ["--version"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            help="Print the version and exit.",
+            callback=lambda ctx, _param, value: _print_version(ctx) if value else None,
+        )
+    ],
 )
+
+
+def _print_version(ctx: click.Context) -> None:
+    click.echo(f"sealrun {_version()}")
+    ctx.exit()
+
+
+def _fail(error: SealrunError, *, as_json: bool) -> NoReturn:
+    from sealrun.cli.output import fail
+
+    fail(error, as_json=as_json)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; exit 0 on success, 1 on a sealrun error, 2 on a usage error."""
+    # cli.output (Rich, Typer) is imported only on the error paths: `--help` does without.
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
     try:
         cli.main(args=args, prog_name="sealrun", standalone_mode=False)
     except SealrunError as error:
-        fail(error, as_json=as_json)
+        _fail(error, as_json=as_json)
     except click.exceptions.Abort:
-        fail(SealrunError("Cancelled by the user.", code="CANCELLED"), as_json=as_json)
+        _fail(SealrunError("Cancelled by the user.", code="CANCELLED"), as_json=as_json)
     except click.exceptions.ClickException as error:
         if as_json:
-            fail(SealrunError(error.format_message(), code="USAGE"), as_json=True)
+            _fail(SealrunError(error.format_message(), code="USAGE"), as_json=True)
+        from sealrun.cli.output import EXIT_USAGE
+
         error.show()
         raise SystemExit(EXIT_USAGE) from None
     except click.exceptions.Exit as done:

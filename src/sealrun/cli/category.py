@@ -69,8 +69,11 @@ def create(
     out = Output(json_out)
     if max_time <= 0:
         raise ConfigError("--max-time must be a positive number of seconds", code="CONFIG_INVALID")
-    market = Session.load(config, chain, wallet, password_file).market(wallet=True)
-    out.confirm(f"Create category {name!r} ({max_time} s) from {market.address} (costs gas)?", yes=yes)
+    market = Session.load(config, chain, wallet, password_file).market_after(
+        lambda address: out.confirm(
+            f"Create category {name!r} ({max_time} s) from {address} (costs gas)?", yes=yes
+        )
+    )
     found = market.hub.create_category(name=name, description=description, max_time=max_time)
     out.result(
         {"id": found.id, "name": found.name, "description": found.description, "max_time": found.max_time}

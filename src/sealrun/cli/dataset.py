@@ -66,8 +66,9 @@ def deploy(
             "a dataset needs --uri and --checksum (or --from a `dataset encrypt` JSON)", code="USAGE"
         )
     digest = parse_bytes32(checksum, "checksum")
-    market = Session.load(config, chain, wallet, password_file).market(wallet=True)
-    out.confirm(f"Register dataset {name!r} from {market.address} (costs gas)?", yes=yes)
+    market = Session.load(config, chain, wallet, password_file).market_after(
+        lambda address: out.confirm(f"Register dataset {name!r} from {address} (costs gas)?", yes=yes)
+    )
     found = market.registry.create_dataset(name=name, uri=uri, checksum=digest)
     out.result(
         {"dataset": found.address, "owner": found.owner, "name": found.name, "uri": uri, "checksum": digest}

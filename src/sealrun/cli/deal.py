@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.output import JSON_OPTION, Output, human_value
 from sealrun.cli.session import CHAIN_OPTION, CONFIG_OPTION, Session, parse_bytes32
 from sealrun.errors import ChainError
 
@@ -42,7 +43,10 @@ def show(
         console.print(f"  app {deal.app} ({deal.app_price})  dataset {deal.dataset} ({deal.dataset_price})")
         console.print(f"  workerpool {deal.workerpool} ({deal.workerpool_price})  category {deal.category}")
         console.print(f"  requester {deal.requester}  beneficiary {deal.beneficiary}")
-        console.print(f"  volume {deal.volume}  deadline {deal.deadline}  params {deal.params!r}")
+        deadline = human_value(deal.deadline, "deadline")
+        console.print(
+            f"  volume {deal.volume}  deadline {deadline}  params {escape(human_value(deal.params))}"
+        )
         for task in found:
             console.print(f"  task {task.index:>4}  0x{task.task_id.hex()}  {task.status.name}")
 

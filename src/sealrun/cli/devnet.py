@@ -17,11 +17,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from sealrun.adapters.keystore import Keystore
 from sealrun.adapters.profiles import ProjectConfig, default_config
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import CONFIG_OPTION, config_path
-from sealrun.devnet.launch import DevnetOptions, down, up
 from sealrun.devnet.processes import group_alive, healthy, log_tail
 from sealrun.devnet.state import DEFAULT_STATE_DIR, STATE_ENV, DevnetState
 from sealrun.errors import ConfigError
@@ -63,6 +61,10 @@ def up_command(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Start the devnet and make it this project's default chain."""
+    # The launcher loads web3, eth-account and the local chain (seconds): only `up` pays.
+    from sealrun.adapters.keystore import Keystore
+    from sealrun.devnet.launch import DevnetOptions, up
+
     out = Output(json_out)
     if chain not in ("embedded", "anvil"):
         raise ConfigError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
@@ -103,6 +105,8 @@ def down_command(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Stop every process the devnet started (whole process groups) and forget it."""
+    from sealrun.devnet.launch import down
+
     out = Output(json_out)
     state = DevnetState.load(_state_dir(state_dir, config))
     out.result(down(state))

@@ -44,4 +44,4 @@ def init(
             "wallet_dir": str(config.wallet_dir),
         }
     )
-    out.info("next: `sealrun wallet create`, then `sealrun chain serve` and `sealrun chain deploy`")
+    out.info("next: `sealrun wallet create`, then `sealrun devnet up` (a whole local marketplace)")

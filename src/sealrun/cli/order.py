@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_request_params", "order_app", "order_files", "read_orders_file", "write_orders_file"]
 
-order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, cancel, show, fill.")
+order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, publish, show, fill.")
 
 KINDS = {
     "app": "apporder",
@@ -394,13 +394,42 @@ def cancel(
     path = file or order_files(session)[1]
     data = read_orders_file(path)
     orders = {kind: _load_kind(data, kind, path) for kind in _kinds(app, dataset, workerpool, request)}
-    market = session.market(wallet=True)
-    out.confirm(f"Close {', '.join(KINDS[k] for k in orders)} for good (costs gas)?", yes=yes)
+    market = session.market_after(
+        lambda _address: out.confirm(
+            f"Close {', '.join(KINDS[k] for k in orders)} for good (costs gas)?", yes=yes
+        )
+    )
     closed = {}
     for kind, order in orders.items():
         market.hub.manage_order(kind, order, close=True)
         closed[KINDS[kind]] = market.order_hash(order)
     out.result({"closed": closed})
+
+
+def _name_stale_order(
+    error: OrderError, found: dict[str, Order | None], *, given: dict[str, str | None], path: Path
+) -> OrderError:
+    """Name the order from ``signed-orders.json`` that the chain refuses, and the way past it.
+
+    A signed file outlives the chain state it was signed for (a devnet reset, a re-registered
+    dataset): the user did not choose that order, so the message says where it came from and
+    which flag skips or replaces it.
+    """
+    for kind in ("dataset", "app", "workerpool", "request"):
+        order = found[kind]
+        if kind.upper() not in error.code or order is None or given[kind] is not None:
+            continue
+        way = f"pass --{kind} FILE|HASH for another one"
+        if kind == "dataset":
+            way = "pass --no-dataset to match without it, or --dataset FILE|HASH for another one"
+        subject = getattr(order, "requester" if kind == "request" else kind)
+        return OrderError(
+            f"{error.message}. The {kind} order comes from {path} ({KINDS[kind]} of {subject}) "
+            f"and the chain no longer accepts it: {way}, "
+            f"or sign a fresh one with `sealrun order sign --{kind}`",
+            code=error.code,
+        )
+    return error
 
 
 @order_app.command("fill")
@@ -421,7 +450,9 @@ def fill(
     out = Output(json_out)
     session = Session.load(config, chain, wallet, password_file)
     signed_path = order_files(session)[1]
-    market = session.market(wallet=True)
+    # Read and check with a read-only connection: the wallet is unlocked (seconds of scrypt)
+    # only once the user has seen the price and said yes.
+    market = session.market(wallet=False)
 
     def book(kind: str, order_hash: str) -> Order:
         from sealrun.adapters.marketclient import MarketClient
@@ -447,12 +478,17 @@ def fill(
     assert isinstance(w, WorkerpoolOrder)
     assert isinstance(r, RequestOrder)
     assert d is None or isinstance(d, DatasetOrder)
-    plan = market.plan(a, d, w, r)
+    try:
+        plan = market.plan(a, d, w, r)
+    except OrderError as error:
+        given = {"app": app, "dataset": dataset, "workerpool": workerpool, "request": request}
+        raise _name_stale_order(error, found, given=given, path=signed_path) from None
     out.info(
         f"{plan.volume} task(s) at {plan.price} each: the requester {r.requester} locks {plan.total_price}; "
         f"the pool owner stakes {plan.total_stake}"
     )
     out.confirm(f"Fill the orders for a total price of {plan.total_price}?", yes=yes)
+    market = session.market(wallet=True)
     deal = market.match(a, d, w, r)
     out.result(
         {

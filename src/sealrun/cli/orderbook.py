@@ -13,13 +13,13 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.output import JSON_OPTION, Output, human_value
 from sealrun.cli.session import CHAIN_OPTION, CONFIG_OPTION, Session, parse_address
 from sealrun.errors import ConfigError
 
-__all__ = ["orderbook_app", "parse_tag"]
+__all__ = ["fill_command", "orderbook_app", "parse_tag"]
 
 orderbook_app = typer.Typer(name="orderbook", help="The market's order book.")
 
@@ -62,6 +62,11 @@ _WORKERPOOL = typer.Option(None, "--workerpool", help="Only orders usable with t
 _REQUESTER = typer.Option(None, "--requester", help="Only orders open to this requester.")
 _MIN_VOLUME = typer.Option("1", "--min-volume", help="Only orders with at least this volume left.")
 _LIMIT = typer.Option("20", "--limit", help="At most this many orders (1-1000).")
+
+
+def fill_command(kind: str, order_hash: str) -> str:
+    """The ready-to-run ``sealrun order fill`` that uses the order ``order_hash`` of ``kind``."""
+    return f"sealrun order fill --{kind} {order_hash}"
 
 
 def _number(value: str, option: str, *, minimum: int, maximum: int) -> int:
@@ -127,14 +132,18 @@ def show(
 
     def human(console: Console) -> None:
         if not rows:
-            console.print(f"no open {kind} order matches")
+            console.print(f"no open {escape(kind)} order matches")
             return
-        table = Table("price", "remaining", "category", "tag", "order hash", "signer")
+        # One block per order, not a table: hashes and addresses stay whole on any terminal
+        # (they wrap), and each order carries the command that buys or sells with it.
         for row in rows:
-            table.add_row(
-                str(row["price"]), f"{row['remaining']}/{row['volume']}", str(row["category"]),
-                "0x…" + str(row["tag"])[-4:], str(row["order_hash"]), str(row["signer"]),
-            )  # fmt: skip
-        console.print(table)
+            category = "" if row["category"] is None else f"  category {row['category']}"
+            console.print(
+                f"[bold]price {row['price']}[/bold]  remaining {row['remaining']}/{row['volume']}"
+                f"{category}  tag {escape(human_value(row['tag']))}"
+            )
+            console.print(f"  order hash  {escape(human_value(row['order_hash']))}")
+            console.print(f"  signer      {escape(human_value(row['signer']))}")
+            console.print(f"  fill with   {escape(fill_command(kind, str(row['order_hash'])))}")
 
     out.result({"kind": kind, "orders": rows, "count": len(rows)}, human=human)

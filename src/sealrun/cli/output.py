@@ -9,20 +9,19 @@ parse it. Without it, results are rendered for humans with Rich. Errors are one 
 from __future__ import annotations
 
 import json
+import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
+from enum import Enum
+from pathlib import PurePath
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.markup import escape
 
 from sealrun.errors import SealrunError
 
@@ -32,6 +31,9 @@ __all__ = [
     "JSON_OPTION",
     "Output",
     "fail",
+    "human_lines",
+    "human_value",
+    "local_time",
 ]
 
 EXIT_ERROR = 1
@@ -47,6 +49,79 @@ def _default(value: object) -> object:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+_ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
+# Integer fields that hold Unix times (seconds): shown as local time with their age.
+_TIME_KEYS = re.compile(r"(^|_)(deadline|timestamp|time|expires?|created|updated|started|ended)$|_at$")
+NOTHING = "(none)"
+
+
+def local_time(seconds: float, *, now: float | None = None) -> str:
+    """``2026-12-07 14:03:11 (3 min ago)``: a Unix time in the local zone, with its age."""
+    now = time.time() if now is None else now
+    stamp = datetime.fromtimestamp(seconds).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    delta = round(now - seconds)
+    ahead = delta < 0
+    delta = abs(delta)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
+        if delta >= size or size == 1:
+            amount = f"{delta // size} {unit}"
+            break
+    return f"{stamp} (in {amount})" if ahead else f"{stamp} ({amount} ago)"
+
+
+def human_value(value: object, key: str = "", *, now: float | None = None) -> str:  # noqa: PLR0911 (one return per value type)
+    """One value as a person reads it (plain text: escape it before printing as markup).
+
+    Bytes become ``0x``-hex, addresses their EIP-55 checksum, Unix times under a time-like key
+    local time with age, ``None`` and empty values ``(none)``, enums their name, lists a comma
+    list; never a Python repr.
+    """
+    if value is None or value in ("", [], {}):
+        return NOTHING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Enum):
+        return str(value.name)
+    if isinstance(value, int) and _TIME_KEYS.search(key.lower()) and 10**9 <= value < 10**11:
+        return local_time(value, now=now)
+    if isinstance(value, str) and _ADDRESS.fullmatch(value):
+        from sealrun.core.tasks.keccak import checksum_address
+
+        return checksum_address(bytes.fromhex(value[2:]))
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {human_value(v, str(k), now=now)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(human_value(item, key, now=now) for item in value)
+    if isinstance(value, PurePath):
+        return str(value)
+    return str(value)
+
+
+def human_lines(data: Mapping[str, Any], *, indent: int = 0, now: float | None = None) -> list[str]:
+    """``key: value`` lines (Rich markup, values escaped); nested mappings and lists of mappings
+    become indented blocks, so no dict or list repr ever shows."""
+    pad = "  " * indent
+    lines: list[str] = []
+    for key, value in data.items():
+        label = f"{pad}[bold]{escape(str(key))}[/bold]:"
+        if isinstance(value, Mapping) and value:
+            lines.append(label)
+            lines += human_lines(value, indent=indent + 1, now=now)
+        elif isinstance(value, list | tuple) and value and any(isinstance(v, Mapping) for v in value):
+            lines.append(label)
+            for number, item in enumerate(value, 1):
+                if isinstance(item, Mapping):
+                    lines.append(f"{pad}  [dim]{number}.[/dim]")
+                    lines += human_lines(item, indent=indent + 2, now=now)
+                else:
+                    lines.append(f"{pad}  {escape(human_value(item, str(key), now=now))}")
+        else:
+            lines.append(f"{label} {escape(human_value(value, str(key), now=now))}")
+    return lines
 
 
 class Output:
@@ -68,8 +143,8 @@ class Output:
         if human is not None:
             human(stdout)
             return
-        for key, value in data.items():
-            stdout.print(f"[bold]{key}[/bold]: {value}")
+        for line in human_lines(data):
+            stdout.print(line)
 
     def info(self, message: str) -> None:
         """A progress line for humans (silent under ``--json``)."""
@@ -94,6 +169,14 @@ class Output:
         if self.as_json or not stderr.is_terminal:
             yield lambda _n: None
             return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),

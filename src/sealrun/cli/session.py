@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from eth_utils import is_address, to_checksum_address
 
 from sealrun.adapters.profiles import CONFIG_FILE, ChainProfile, ProjectConfig
 from sealrun.devnet.state import DevnetState, locate_state
@@ -172,16 +172,52 @@ class Session:
                 return devnet.root / "index.sqlite"
         return self.config.path.parent / ".sealrun" / f"{self.profile.name}-index.sqlite"
 
+    def deployed_hub(self) -> str:
+        """The hub of the selected profile.
+
+        Raises:
+            ConfigError: ``DEVNET_NOT_RUNNING`` when no chain was named, no devnet runs and the
+                default profile has no marketplace (the usual case after `devnet down`);
+                ``PROFILE_NOT_DEPLOYED`` for a named profile without one.
+        """
+        profile = self.profile
+        if (profile.hub is None or profile.token is None) and self.chain_name is None:
+            raise ConfigError(
+                "the devnet is not running: `sealrun devnet up` "
+                f"(or deploy on the profile {profile.name!r}: `sealrun chain deploy --chain {profile.name}`)",
+                code="DEVNET_NOT_RUNNING",
+            )
+        return profile.deployed()[0]
+
+    def wallet_address(self) -> str:
+        """The selected wallet's address, read from its keystore without unlocking it.
+
+        Raises:
+            WalletError: not found.
+        """
+        return self.keystore.find(self.wallet_name or self.config.wallet).address
+
+    def market_after(self, confirm: Callable[[str], None]) -> Marketplace:
+        """Check the chain, ask ``confirm(wallet address)``, and only then unlock and connect.
+
+        Unlocking runs scrypt (seconds): a user who says no, or a script without ``--yes``,
+        must not wait for it first.
+        """
+        self.deployed_hub()
+        confirm(self.wallet_address())
+        return self.market(wallet=True)
+
     def market(self, *, wallet: bool) -> Marketplace:
         """Connect to the selected chain's marketplace, unlocking the wallet if ``wallet``.
 
         Raises:
-            ConfigError: ``PROFILE_NOT_DEPLOYED``; ChainError: ``CHAIN_UNREACHABLE``, ``CHAIN_NO_HUB``.
+            ConfigError: ``PROFILE_NOT_DEPLOYED``, ``DEVNET_NOT_RUNNING``; ChainError:
+                ``CHAIN_UNREACHABLE``, ``CHAIN_NO_HUB``.
         """
         from sealrun.adapters.chain.client import Marketplace
 
         profile = self.profile
-        hub, _ = profile.deployed()
+        hub = self.deployed_hub()
         account = self.unlock().account if wallet else None
         return Marketplace.connect(
             profile.rpc_url,
@@ -194,6 +230,8 @@ class Session:
 
 def parse_address(value: str, what: str) -> str:
     """A checksummed address, or ``ConfigError(INVALID_ADDRESS)`` naming ``what``."""
+    from eth_utils import is_address, to_checksum_address  # a third of a second: not for `--help`
+
     if not is_address(value.strip()):
         raise ConfigError(f"{what} is not an Ethereum address: {value!r}", code="INVALID_ADDRESS")
     return to_checksum_address(value.strip())

@@ -74,7 +74,8 @@ def claim(
     """Refund unfinished tasks after their final deadline (the requester gets price + seized stake)."""
     out = Output(json_out)
     wanted = [parse_bytes32(t, "task id") for t in task_ids]
-    market = Session.load(config, chain, wallet, password_file).market(wallet=True)
-    out.confirm(f"Claim {len(wanted)} task(s) (costs gas)?", yes=yes)
+    market = Session.load(config, chain, wallet, password_file).market_after(
+        lambda _address: out.confirm(f"Claim {len(wanted)} task(s) (costs gas)?", yes=yes)
+    )
     receipt = market.claim(wanted)
     out.result({"claimed": wanted, "tx": receipt.tx_hash})

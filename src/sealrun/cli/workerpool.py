@@ -43,8 +43,11 @@ def deploy(
     ):
         if not 0 <= ratio <= 100:
             raise ConfigError(f"{label} must be a percentage (0-100): {ratio}", code="CONFIG_INVALID")
-    market = Session.load(config, chain, wallet, password_file).market(wallet=True)
-    out.confirm(f"Register workerpool {description!r} from {market.address} (costs gas)?", yes=yes)
+    market = Session.load(config, chain, wallet, password_file).market_after(
+        lambda address: out.confirm(
+            f"Register workerpool {description!r} from {address} (costs gas)?", yes=yes
+        )
+    )
     pool = market.registry.create_workerpool(
         description=description,
         worker_stake_ratio=worker_stake_ratio,

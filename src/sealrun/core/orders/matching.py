@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from eth_utils import to_checksum_address
-
 from sealrun.core.orders.models import (
     ZERO_ADDRESS,
     AppOrder,
@@ -28,6 +26,14 @@ from sealrun.core.orders.signing import recover_order_signer
 from sealrun.core.orders.tags import TagBit, tag_value
 from sealrun.core.orders.typed_data import Domain, order_hash
 from sealrun.errors import OrderError
+
+
+def to_checksum_address(address: str) -> str:
+    # eth-utils costs a third of a CPU second to import: only matching pays it, not `--help`.
+    from eth_utils import to_checksum_address as checksum
+
+    return checksum(address)
+
 
 __all__ = ["CLOSED", "WORKERPOOL_STAKE_RATIO", "MatchContext", "MatchPlan", "check_match"]
 

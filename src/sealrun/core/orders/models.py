@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from eth_utils import is_address, to_checksum_address
-
 from sealrun.errors import OrderError
 
 __all__ = [
@@ -49,6 +47,8 @@ class _OrderBase:
     TYPE_NAME: ClassVar[str]
 
     def __post_init__(self) -> None:
+        from eth_utils import is_address, to_checksum_address  # a third of a CPU s: not at import
+
         kind = self.TYPE_NAME
         for name, kind_of_field in self.EIP712_FIELDS:
             value = getattr(self, name)

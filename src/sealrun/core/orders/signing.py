@@ -12,17 +12,18 @@ unrecoverable signature), ``ORDER_NOT_SIGNED`` (no signature to check),
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar
-
-from eth_account import Account
-from eth_account.messages import SignableMessage, encode_typed_data
-from eth_keys.exceptions import BadSignature, ValidationError
-from eth_utils import keccak, to_checksum_address
+from typing import TYPE_CHECKING, TypeVar
 
 from sealrun.core.orders.models import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder
 from sealrun.core.orders.typed_data import Domain, typed_data
 from sealrun.core.tasks.signatures import SECP256K1_N
 from sealrun.errors import OrderError
+
+if TYPE_CHECKING:
+    from eth_account.messages import SignableMessage
+
+# eth-account and eth-utils are imported inside the functions that sign, hash or recover: they
+# cost most of a CPU second, which `sealrun order --help` and the order models need not pay.
 
 __all__ = [
     "SECP256K1_HALF_N",
@@ -41,11 +42,15 @@ SECP256K1_HALF_N = SECP256K1_N // 2
 
 def signable_order(order: Order, domain: Domain) -> SignableMessage:
     """Return eth-account's EIP-712 encoding of ``order`` (the v4 message a wallet signs)."""
+    from eth_account.messages import encode_typed_data
+
     return encode_typed_data(full_message=typed_data(order, domain))
 
 
 def signable_digest(message: SignableMessage) -> bytes:
     """Return the 32-byte digest eth-account signs for ``message`` (EIP-191 framing)."""
+    from eth_utils import keccak
+
     return keccak(b"\x19" + message.version + message.header + message.body)
 
 
@@ -61,6 +66,9 @@ def sign_order(order: _O, private_key: bytes, domain: Domain, *, compact: bool =
     Raises:
         OrderError: ``ORDER_KEY_INVALID`` if the key is not a valid secp256k1 key.
     """
+    from eth_account import Account
+    from eth_keys.exceptions import ValidationError
+
     try:
         signed = Account.sign_message(signable_order(order, domain), private_key=private_key)
     except (ValueError, TypeError, ValidationError) as error:
@@ -116,6 +124,10 @@ def recover_order_signer(order: Order, domain: Domain) -> str:
         signature = signature[:64] + bytes([v + 27])
     if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
         raise OrderError("signature has a high s (malleable)", code="ORDER_SIGNATURE_INVALID")
+    from eth_account import Account
+    from eth_keys.exceptions import BadSignature, ValidationError
+    from eth_utils import to_checksum_address
+
     try:
         address = Account.recover_message(signable_order(order, domain), signature=signature)
     except (ValueError, BadSignature, ValidationError) as error:

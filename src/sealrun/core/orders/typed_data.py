@@ -11,13 +11,28 @@ Domain: ``{name: "sealrun", version: "1", chainId, verifyingContract: hub}``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from eth_abi import encode as abi_encode
-from eth_utils import is_address, keccak, to_checksum_address
+from typing import TYPE_CHECKING, Any
 
 from sealrun.core.orders.models import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder
 from sealrun.errors import OrderError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+# eth-abi and eth-utils cost half a CPU second to import; they load on the first hash, so
+# commands that only show help or read order files never pay for them.
+def keccak(primitive: bytes | None = None, *, text: str | None = None) -> bytes:
+    from eth_utils import keccak as _keccak
+
+    return bytes(_keccak(primitive, text=text))
+
+
+def abi_encode(kinds: Sequence[str], values: Sequence[Any]) -> bytes:
+    from eth_abi import encode
+
+    return encode(kinds, values)
+
 
 __all__ = [
     "DOMAIN_NAME",
@@ -55,6 +70,8 @@ class Domain:
             raise OrderError(
                 f"chain id must be a positive integer: {self.chain_id!r}", code="ORDER_DOMAIN_INVALID"
             )
+        from eth_utils import is_address, to_checksum_address
+
         if not isinstance(self.verifying_contract, str) or not is_address(self.verifying_contract):
             raise OrderError(
                 f"hub address is not an address: {self.verifying_contract!r}", code="ORDER_DOMAIN_INVALID"

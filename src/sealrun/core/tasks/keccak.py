@@ -8,8 +8,6 @@ parsing) are all the task formats need, so the trusted code path stays light.
 
 from __future__ import annotations
 
-from Crypto.Hash import keccak as _keccak
-
 from sealrun.errors import ConfigError
 
 __all__ = ["canonical_address", "checksum_address", "keccak256"]
@@ -19,6 +17,9 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 def keccak256(data: bytes) -> bytes:
     """Return the Keccak-256 digest (Ethereum's, not SHA3-256) of ``data``."""
+    # pycryptodome loads cffi and parses C headers (~0.1 CPU s): only callers that hash pay it.
+    from Crypto.Hash import keccak as _keccak
+
     return _keccak.new(digest_bits=256, data=data).digest()
 
 
