@@ -158,3 +158,17 @@ def test_changed_app_code_gets_no_key(embedded_project: Project, tmp_path: Path)
         sms.close()
     assert "RELEASED" not in codes
     assert any(code.startswith("ATTEST_") for code in codes), codes
+
+
+def test_orders_publish_show_and_unpublish_through_the_market(embedded_project: Project) -> None:
+    project = embedded_project
+    app = _deploy_app(project, PYAPP, "--name", "published-app")
+    published = project.json("order", "publish", "--app")["published"]["apporder"]
+    digest = published["hash"]
+    shown = project.json("order", "show", digest)
+    assert shown["order_hash"].lower() == digest.lower()
+    assert shown["order"]["app"].lower() == app.lower()
+    assert shown["status"] == "open"
+    assert project.json("order", "unpublish", digest)["unpublished"] == digest.lower()
+    assert project.json("order", "show", digest)["status"] == "unpublished"
+    assert project.error("order", "show", "0x1234")["code"] == "ORDER_HASH_INVALID"

@@ -356,16 +356,104 @@ def _describe(market: Marketplace, order: Order) -> dict[str, Any]:
     }
 
 
-@order_app.command("show")
-def show(
+def _book(session: Session) -> Any:
+    from sealrun.adapters.marketclient import MarketClient
+
+    return MarketClient(session.service_url("market"))
+
+
+@order_app.command("publish")
+def publish(
+    app: bool = typer.Option(False, "--app"),
+    dataset: bool = typer.Option(False, "--dataset"),
+    workerpool: bool = typer.Option(False, "--workerpool"),
+    request: bool = typer.Option(False, "--request"),
     file: Path | None = _FILE,
     chain: str | None = CHAIN_OPTION,
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Show signed orders with their hash and on-chain state (consumed, remaining, closed)."""
+    """Publish signed orders (from signed-orders.json) on the market's order book."""
+    from sealrun.adapters.marketclient import order_wire
+
     out = Output(json_out)
     session = Session.load(config, chain)
+    path = file or order_files(session)[1]
+    data = read_orders_file(path)
+    orders = {kind: _load_kind(data, kind, path) for kind in _kinds(app, dataset, workerpool, request)}
+    market = session.market(wallet=False)
+    hub, _ = session.profile.deployed()
+    book = _book(session)
+    published = {}
+    try:
+        for kind, order in orders.items():
+            record = book.publish(kind, order_wire(order), chain_id=market.rpc.chain_id, hub=hub)
+            digest = "0x" + market.order_hash(order).hex()
+            published[KINDS[kind]] = {"hash": digest, "remaining": record.get("remaining")}
+    finally:
+        book.close()
+    out.result({"published": published})
+
+
+@order_app.command("unpublish")
+def unpublish(
+    order_hash: str = typer.Argument(..., help="The order's hash (0x + 64 hex)."),
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Take an order off the market's book (a signed request: only its signer may)."""
+    from sealrun.core.requests import RequestDomain
+
+    out = Output(json_out)
+    digest = _order_hash_argument(order_hash)
+    session = Session.load(config, chain, wallet, password_file)
+    market = session.market(wallet=True)
+    account = market.sender.account if market.sender is not None else None
+    if account is None:
+        raise ConfigError("no wallet is unlocked", code="WALLET_REQUIRED")
+    hub, _ = session.profile.deployed()
+    book = _book(session)
+    try:
+        book.unpublish(
+            digest, key=bytes(account.key), domain=RequestDomain(chain_id=market.rpc.chain_id, hub=hub)
+        )
+    finally:
+        book.close()
+    out.result({"unpublished": digest})
+
+
+def _order_hash_argument(value: str) -> str:
+    text = value.strip().lower()
+    if len(text) != 66 or not text.startswith("0x") or any(c not in "0123456789abcdef" for c in text[2:]):
+        raise OrderError(
+            f"an order hash is 0x and 64 hex digits, not {value[:80]!r}", code="ORDER_HASH_INVALID"
+        )
+    return text
+
+
+@order_app.command("show")
+def show(
+    order_hash: str | None = typer.Argument(None, help="An order's hash: read it from the market."),
+    file: Path | None = _FILE,
+    chain: str | None = CHAIN_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Show one order of the market by hash, or the signed orders of signed-orders.json with their
+    hash and on-chain state (consumed, remaining, closed)."""
+    out = Output(json_out)
+    session = Session.load(config, chain)
+    if order_hash is not None:
+        digest = _order_hash_argument(order_hash)
+        book = _book(session)
+        try:
+            out.result(book.order(digest))
+        finally:
+            book.close()
+        return
     path = file or order_files(session)[1]
     data = read_orders_file(path)
     if not data:
