@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import make_project, start_devnet, stop_devnet
+from tests.e2e.conftest import REPO, Project, make_project, start_devnet, stop_devnet
 
 pytestmark = [pytest.mark.e2e]
+
+PYAPP = REPO / "examples" / "iexec-python"
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -71,5 +76,88 @@ def test_down_without_devnet_is_a_clear_error(tmp_path: Path) -> None:
     try:
         assert project.error("devnet", "down")["code"] == "DEVNET_NOT_RUNNING"
         assert project.error("chain", "show", "--chain", "devnet")["code"] == "DEVNET_NOT_RUNNING"
+    finally:
+        stop_devnet(project)
+
+
+def _pids(project: Project) -> dict[str, int]:
+    return {p["name"]: p["pid"] for p in project.json("devnet", "status")["processes"]}
+
+
+def _wait_restarted(project: Project, names: set[str], timeout: float = 120) -> dict[str, Any]:
+    """``devnet status`` once every process in ``names`` was restarted and all are healthy."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = project.json("devnet", "status")
+        restarted = {p["name"] for p in status["processes"] if p["restarts"] >= 1}
+        if names <= restarted and status["healthy"]:
+            return status
+        time.sleep(1)
+    pytest.fail(f"not restarted within {timeout:.0f} s: {status}")
+
+
+def _run_task(project: Project, app: str, dataset: str) -> dict[str, Any]:
+    ran = project.json("app", "run", app, "--dataset", dataset, "--watch", "--yes", "--timeout", "300")
+    assert ran["status"] == "COMPLETED", ran
+    return dict(ran)
+
+
+def test_devnet_survives_down_up_and_kill_9_then_reset() -> None:
+    project = make_project("sealrun-e2e-durable-")
+    try:
+        up = start_devnet(project)
+        app = str(project.json("app", "deploy", str(PYAPP), "--yes")["app"])
+        project.json("order", "init", "--app", app, "--volume", "100")
+        project.json("order", "sign", "--app")
+        project.json("tee", "init")
+        (project.root / "tee" / "inputs" / "numbers.txt").write_text("1 2 3\n")
+        dataset = str(project.json("tee", "encryptedpush", "--application", app, "--yes")["dataset"])
+        first = _run_task(project, app, dataset)
+        before = {
+            "account": project.json("account", "show"),
+            "app": project.json("app", "show", app),
+            "dataset": project.json("dataset", "show", dataset),
+            "task": project.json("task", "show", first["task"]),
+        }
+
+        # down then up: the same devnet, resumed, with everything on chain and in the services.
+        assert project.json("devnet", "down", timeout=120)["left"] == []
+        again = start_devnet(project)
+        assert (again["hub"], again["workerpool"], again["services"]) == (
+            up["hub"],
+            up["workerpool"],
+            up["services"],
+        )
+        after = {
+            "account": project.json("account", "show"),
+            "app": project.json("app", "show", app),
+            "dataset": project.json("dataset", "show", dataset),
+            "task": project.json("task", "show", first["task"]),
+        }
+        assert after == before
+
+        # kill -9 of the chain and of the SMS: the supervisor restarts both, the chain from its
+        # journal, and a task can still be bought and completes.
+        pids = _pids(project)
+        os.kill(pids["chain"], signal.SIGKILL)
+        os.kill(pids["sms"], signal.SIGKILL)
+        status = _wait_restarted(project, {"chain", "sms"})
+        restarts = {p["name"]: p["restarts"] for p in status["processes"]}
+        assert restarts == {**dict.fromkeys(restarts, 0), "chain": 1, "sms": 1}
+        assert project.json("task", "show", first["task"]) == before["task"]
+        assert project.json("app", "show", app) == before["app"]
+        second = _run_task(project, app, dataset)
+        assert second["task"] != first["task"]
+
+        # reset needs a confirmation; with it, everything is gone.
+        refused = project.error("devnet", "reset")
+        assert refused["code"] == "CONFIRMATION_REQUIRED"
+        assert project.json("devnet", "status")["healthy"] is True
+        state_dir = project.root / ".sealrun" / "devnet"
+        assert project.json("devnet", "reset", "--yes", timeout=120)["removed"] == str(state_dir)
+        assert not state_dir.exists()
+        assert _processes_mentioning(str(state_dir)) == []
+        assert project.error("devnet", "status")["code"] == "DEVNET_NOT_RUNNING"
     finally:
         stop_devnet(project)

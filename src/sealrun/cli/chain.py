@@ -1,7 +1,8 @@
 """``sealrun chain``: run a local chain, deploy the marketplace on it, fund test accounts.
 
 - ``serve``: the embedded py-evm chain over HTTP JSON-RPC (state lives in memory: stopping
-  the server ends the chain);
+  the server ends the chain, unless ``--journal FILE`` keeps it: replayed at start, appended
+  to before each state change is answered);
 - ``anvil``: start anvil (found in tools/node, on PATH, or installed with ``--install``);
 - ``deploy``: token + registry + hub on the profile's chain, recorded in ``sealrun.toml``;
 - ``fund``: ether for gas and tokens for escrow to test accounts (devnets only);
@@ -39,6 +40,9 @@ __all__ = ["chain_app"]
 
 chain_app = typer.Typer(name="chain", help="Local chains (embedded, anvil) and marketplace deployment.")
 
+_JOURNAL_OPTION = typer.Option(
+    None, "--journal", help="Keep the chain in this file: replayed at start, appended to (fsynced)."
+)
 _FUND_OPTION = typer.Option([], "--fund", help="Also fund this address (repeatable).")
 _ADDRESSES_ARGUMENT = typer.Argument(None, help="Addresses to fund (default: the project's wallets).")
 _ETHER_OPTION = typer.Option(10 * 10**18, "--ether", help="Wei of ether for gas per funded account.")
@@ -68,10 +72,11 @@ def serve(
         None, help="Port (default: from the embedded profile; 0 = any free one)."
     ),
     chain: str = typer.Option("embedded", "--chain", help="Profile to serve and update."),
+    journal: Path | None = _JOURNAL_OPTION,
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Serve the embedded chain over HTTP JSON-RPC until Ctrl-C (the chain lives in memory)."""
+    """Serve the embedded chain over HTTP JSON-RPC until Ctrl-C (in memory unless --journal)."""
     from sealrun.adapters.localchain.embedded import EmbeddedChain
     from sealrun.adapters.localchain.server import ChainServer
 
@@ -79,21 +84,32 @@ def serve(
     session = Session.load(config, chain)
     profile = session.profile
     default_host, default_port = _host_port(profile.rpc_url)
-    embedded = EmbeddedChain()
+    embedded = EmbeddedChain(journal=journal)
     server = ChainServer(embedded, host=host or default_host, port=default_port if port is None else port)
     server.start()
-    if server.url != profile.rpc_url or profile.hub is not None:
+    resumed = embedded.replayed > 0
+    if not resumed and (server.url != profile.rpc_url or profile.hub is not None):
         # A fresh chain has no marketplace: forget the addresses of the previous one.
         fresh = ChainProfile(profile.name, profile.kind, server.url)
         session.config.with_profile(fresh).save()
+    block, head = embedded.head
     out.result(
-        {"url": server.url, "chain_id": embedded.tester.backend.chain.chain_id, "profile": profile.name}
+        {
+            "url": server.url,
+            "chain_id": embedded.tester.backend.chain.chain_id,
+            "profile": profile.name,
+            "journal": None if journal is None else str(journal),
+            "replayed": embedded.replayed,
+            "block": block,
+            "head": head,
+        }
     )
     out.info("serving the embedded chain; deploy with `sealrun chain deploy`; Ctrl-C stops it")
     try:
         _wait_for_signal()
     finally:
         server.stop()
+        embedded.close()
 
 
 @chain_app.command("anvil")

@@ -4,8 +4,10 @@
 the marketplace, funds the project's wallets, registers a workerpool and starts the store,
 SMS, market, scheduler and workers (see ``sealrun.devnet.launch``); from then on every
 command of this project uses the devnet (its chain profile is ``devnet``), with no address to
-copy. ``down`` stops every process it started. The state lives in ``.sealrun/devnet`` next to
-``sealrun.toml`` (``--state-dir`` or ``$SEALRUN_DEVNET`` elsewhere).
+copy. ``down`` stops every process it started and keeps the devnet's data: the next ``up``
+resumes it (same chain, contracts, accounts, workerpool, data). ``reset`` deletes it. A
+supervisor restarts a process that dies; ``status`` shows restarts. The state lives in
+``.sealrun/devnet`` next to ``sealrun.toml`` (``--state-dir`` or ``$SEALRUN_DEVNET`` elsewhere).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from rich.console import Console
 
 from sealrun.adapters.profiles import ProjectConfig, default_config
 from sealrun.cli.output import JSON_OPTION, Output
-from sealrun.cli.session import CONFIG_OPTION, config_path
+from sealrun.cli.session import CONFIG_OPTION, YES_OPTION, config_path
 from sealrun.devnet.processes import group_alive, healthy, log_tail
 from sealrun.devnet.state import DEFAULT_STATE_DIR, STATE_ENV, DevnetState
 from sealrun.errors import ConfigError
@@ -54,19 +56,23 @@ def _state_dir(state_dir: Path | None, config: Path | None) -> Path:
 
 @devnet_app.command("up")
 def up_command(
-    chain: str = typer.Option("embedded", "--chain", help="embedded (py-evm) or anvil."),
-    workers: int = typer.Option(1, "--workers", min=1, max=16, help="How many workers to start."),
+    chain: str | None = typer.Option(
+        None, "--chain", help="embedded (py-evm, the default) or anvil; a resumed devnet keeps its own."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=16, help="How many workers (default 1; a resumed devnet keeps its own)."
+    ),
     state_dir: Path | None = _STATE_DIR,
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Start the devnet and make it this project's default chain."""
+    """Start the devnet (or resume the stopped one) and make it this project's default chain."""
     # The launcher loads web3, eth-account and the local chain (seconds): only `up` pays.
     from sealrun.adapters.keystore import Keystore
     from sealrun.devnet.launch import DevnetOptions, up
 
     out = Output(json_out)
-    if chain not in ("embedded", "anvil"):
+    if chain not in (None, "embedded", "anvil"):
         raise ConfigError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
     path = _project(config)
     project = ProjectConfig.load(path)
@@ -75,7 +81,7 @@ def up_command(
     state = up(
         DevnetOptions(
             state_dir=_state_dir(state_dir, config),
-            chain="anvil" if chain == "anvil" else "embedded",
+            chain=None if chain is None else "anvil" if chain == "anvil" else "embedded",
             workers=workers,
             fund=wallets,
         ),
@@ -104,7 +110,7 @@ def down_command(
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Stop every process the devnet started (whole process groups) and forget it."""
+    """Stop every process the devnet started (whole process groups); `up` resumes it."""
     from sealrun.devnet.launch import down
 
     out = Output(json_out)
@@ -112,9 +118,37 @@ def down_command(
     out.result(down(state))
 
 
+@devnet_app.command("reset")
+def reset_command(
+    yes: bool = YES_OPTION,
+    state_dir: Path | None = _STATE_DIR,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Stop the devnet and delete everything it holds (chain, keys, data): the next `up` starts anew."""
+    from sealrun.devnet.launch import reset
+
+    out = Output(json_out)
+    root = _state_dir(state_dir, config)
+    if not root.exists():
+        raise ConfigError(f"there is no devnet at {root} to reset", code="DEVNET_NOT_FOUND")
+    out.confirm(
+        f"Delete the devnet at {root}: its chain, apps, datasets, deals, balances, keys and data?", yes=yes
+    )
+    out.result(reset(root))
+
+
 def _status_rows(state: DevnetState) -> list[dict[str, object]]:
     return [
-        {"name": p.name, "pid": p.pid, "url": p.url, "alive": group_alive(p), "healthy": healthy(p)}
+        {
+            "name": p.name,
+            "pid": p.pid,
+            "url": p.url,
+            "alive": group_alive(p),
+            "healthy": healthy(p),
+            "restarts": p.restarts,
+            "gave_up": p.gave_up,
+        }
         for p in state.processes
     ]
 
@@ -136,7 +170,12 @@ def status(
         console.print(f"[bold]hub[/bold]: {state.hub}   [bold]workerpool[/bold]: {state.workerpool}")
         for row in rows:
             mark = "[green]healthy[/green]" if row["healthy"] else "[red]DOWN[/red]"
-            console.print(f"  {row['name']:<10} pid {row['pid']:<7} {mark}  {row['url'] or ''}")
+            if row["gave_up"]:
+                mark = "[red]FAILED (no more restarts)[/red]"
+            restarts = f"restarts {row['restarts']}" if row["restarts"] else ""
+            console.print(
+                f"  {row['name']:<10} pid {row['pid']:<7} {mark}  {restarts:<11} {row['url'] or ''}"
+            )
 
     out.result(data, human)
 

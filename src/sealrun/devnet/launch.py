@@ -9,6 +9,15 @@ environment. Each process runs in its own process group and is health-checked be
 next starts; the state file is written last, so a devnet without one never finished
 starting. On any failure everything already started is stopped again.
 
+The devnet is durable. The embedded chain journals every state change
+(``<state dir>/chain/journal.jsonl``, see :mod:`sealrun.adapters.localchain.journal`) and anvil
+keeps its state file (``<state dir>/chain/anvil-state.json``, dumped every second and on exit);
+``down`` keeps everything and renames the state file ``stopped.json``. The next :func:`up` on
+the same state dir *resumes*: the same chain (replayed), hub, keys, accounts, workerpool and
+ports (datasets registered on chain name the store's URL), the services on their data.
+:func:`reset` is the one way to start from nothing. A supervisor process
+(:mod:`sealrun.devnet.supervisor`) restarts a process that dies.
+
 The devnet's secrets (the simulator key of the simulated TEE, the SMS↔store upload-token key,
 the pool owner's and workers' keys) are generated into ``<state dir>/keys`` (mode 0600) and
 handed to each service as files of its own 0700 secrets folder
@@ -17,7 +26,9 @@ process runs with umask 077, so its databases and logs are 0600: a task's uid, a
 another local user reads none of it. The processes inherit only ``PATH``, the locale and how
 to find Python of the caller's environment.
 
-Error codes: ``DEVNET_ALREADY_RUNNING`` (:class:`~sealrun.errors.ConfigError`),
+Error codes: ``DEVNET_ALREADY_RUNNING``, ``DEVNET_RESUME_CONFLICT`` (``--chain`` or
+``--workers`` differ from the devnet being resumed), ``DEVNET_STATE_LOST`` (the resumed chain
+has no marketplace: its journal or state file is gone) (:class:`~sealrun.errors.ConfigError`),
 ``DEVNET_START_FAILED`` (:class:`~sealrun.errors.ServiceError`).
 """
 
@@ -46,10 +57,11 @@ from sealrun.adapters.profiles import default_config
 from sealrun.core.attestation import SimulatorKey
 from sealrun.devnet.processes import group_alive, spawn, stop_all, wait_healthy
 from sealrun.devnet.services import ServicePlan, plan_services
-from sealrun.devnet.state import ChainKind, DevnetState, ProcessRecord
+from sealrun.devnet.state import STATE_FILE, STOPPED_FILE, ChainKind, DevnetState, ProcessRecord
+from sealrun.devnet.supervisor import SUPERVISOR
 from sealrun.errors import ChainError, ConfigError
 
-__all__ = ["DevnetOptions", "down", "up"]
+__all__ = ["DevnetOptions", "down", "reset", "up"]
 
 ETHER = 100 * 10**18
 TOKENS = 10**15
@@ -80,15 +92,15 @@ class DevnetOptions:
 
     Attributes:
         state_dir: where the state file, keys, data and logs go.
-        chain: ``embedded`` (py-evm, default) or ``anvil``.
-        workers: how many worker processes.
+        chain: ``embedded`` (py-evm) or ``anvil``; ``None``: the resumed devnet's, else embedded.
+        workers: how many worker processes; ``None``: the resumed devnet's, else 1.
         fund: accounts to fund besides the devnet's own (the CLI passes the project's wallets).
         start_timeout: seconds each process may take to become healthy.
     """
 
     state_dir: Path
-    chain: ChainKind = "embedded"
-    workers: int = 1
+    chain: ChainKind | None = None
+    workers: int | None = None
     fund: Sequence[str] = ()
     start_timeout: float = 90.0
     python: str = field(default=sys.executable)
@@ -131,12 +143,16 @@ def _write_secrets(folder: Path, secrets_of: Mapping[str, str]) -> Path:
     return folder
 
 
-def _start_chain(options: DevnetOptions, logs: Path) -> tuple[ProcessRecord, str]:
-    port = free_port()
+def _start_chain(options: DevnetOptions, kind: ChainKind, logs: Path, port: int) -> tuple[ProcessRecord, str]:
     url = f"http://127.0.0.1:{port}"
-    if options.chain == "anvil":
+    chain_dir = options.state_dir / "chain"
+    chain_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if kind == "anvil":
         binary = find_anvil(explicit=os.environ.get("SEALRUN_ANVIL"))
         argv = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent"]
+        # Loaded at start if present, dumped every second and on exit: a kill -9 loses at most
+        # the last second (anvil has no journal).
+        argv += ["--state", str(chain_dir / "anvil-state.json"), "--state-interval", "1"]
     else:
         # `sealrun chain serve` on a private config: the devnet's chain is the CLI's embedded chain.
         config = default_config(
@@ -144,8 +160,13 @@ def _start_chain(options: DevnetOptions, logs: Path) -> tuple[ProcessRecord, str
         )
         config.save()
         argv = [options.python, "-m", "sealrun.cli", "chain", "serve", "--config", str(config.path)]
+        argv += ["--journal", str(chain_dir / "journal.jsonl")]
     record = spawn("chain", argv, env=_base_env(), log=logs / "chain.log", cwd=options.state_dir, url=None)
-    wait_healthy(record, timeout=options.start_timeout, check=_rpc_ready(url))
+    # A resumed embedded chain replays its journal first (~50 ms a record on a loaded 2-core
+    # machine, benchmarks/devnet_restart.py): give it that time on top.
+    journal = chain_dir / "journal.jsonl"
+    replay = 0.2 * journal.read_bytes().count(b"\n") if kind == "embedded" and journal.is_file() else 0.0
+    wait_healthy(record, timeout=options.start_timeout + replay, check=_rpc_ready(url))
     return record, url
 
 
@@ -185,93 +206,165 @@ def _start_services(
             wait_healthy(record, timeout=options.start_timeout)
 
 
+# What a fresh devnet starts without: a failed first start's leftovers (the keys are rewritten).
+_STALE = (
+    STATE_FILE,
+    STOPPED_FILE,
+    "chain",
+    "chain.toml",
+    "store",
+    "sms",
+    "market.db",
+    "scheduler",
+    "workers",
+    "logs",
+    "pool-index.sqlite",
+    "index.sqlite",
+    "secrets",
+)
+
+
+def _previous(root: Path) -> DevnetState | None:
+    """The devnet to resume: a stopped one, or one whose processes all died (a reboot)."""
+    for name in (STATE_FILE, STOPPED_FILE):
+        if (root / name).is_file():
+            previous = DevnetState.load(root, name=name)
+            if any(group_alive(p) for p in previous.processes):
+                raise ConfigError(
+                    f"a devnet already runs from {root}: `sealrun devnet down` first",
+                    code="DEVNET_ALREADY_RUNNING",
+                )
+            return previous
+    return None
+
+
+def _port(url: str | None) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0]) if url else free_port()
+
+
+def _check_resumable(previous: DevnetState, options: DevnetOptions) -> None:
+    workers = len(previous.workers)
+    if options.chain not in (None, previous.chain) or options.workers not in (None, workers):
+        raise ConfigError(
+            f"the devnet in {previous.root} runs a {previous.chain} chain with {workers} worker(s); "
+            "resume it as it is (drop --chain/--workers), or start from nothing with `sealrun devnet reset`",
+            code="DEVNET_RESUME_CONFLICT",
+        )
+
+
+def _node_sender(url: str) -> TransactionSender:
+    rpc = Rpc.connect(url, reverts=revert_table())
+    node_accounts = rpc.run("list the node's accounts", lambda: list(rpc.w3.eth.accounts))
+    if not node_accounts:
+        raise ChainError(f"the node at {url} has no unlocked account", code="CHAIN_NO_SENDER")
+    return TransactionSender(rpc, None, node_account=str(node_accounts[0]))
+
+
+def _resume_chain(previous: DevnetState, deployer: TransactionSender, fund: Sequence[str]) -> list[str]:
+    """Check the resumed chain still holds the marketplace; fund wallets it has never seen."""
+    rpc = deployer.rpc
+    code = rpc.run("read the hub's code", lambda: bytes(rpc.w3.eth.get_code(previous.hub)))  # type: ignore[arg-type]
+    if not code:
+        raise ConfigError(
+            f"the devnet's chain came back without its marketplace (no code at the hub {previous.hub}): "
+            "its journal or state file is gone; start from nothing with `sealrun devnet reset`",
+            code="DEVNET_STATE_LOST",
+        )
+    fresh = [
+        a
+        for a in fund
+        if rpc.run("read a balance", lambda a=a: int(rpc.w3.eth.get_balance(a))) == 0  # type: ignore[misc]
+    ]
+    if fresh:
+        fund_accounts(deployer, previous.token, fresh, ether=ETHER, tokens=TOKENS)
+    return fresh
+
+
+def _deploy_fresh(
+    options: DevnetOptions, kind: ChainKind, url: str, deployer: TransactionSender, begun: float
+) -> DevnetState:
+    root = options.state_dir
+    deployment = deploy_marketplace(deployer)
+    keys = root / "keys"
+    pool_owner: LocalAccount = Account.create()
+    workers: list[LocalAccount] = [Account.create() for _ in range(options.workers or 1)]
+    _write_secret(keys / "pool-owner.key", pool_owner.key.hex().encode())
+    for number, worker in enumerate(workers, start=1):
+        _write_secret(keys / f"worker-{number}.key", worker.key.hex().encode())
+    simulator = SimulatorKey.generate()
+    _write_secret(keys / "simulator.pem", simulator.to_pem())
+    _write_secret(keys / "simulator.pub.pem", simulator.public_key.to_pem())
+    _write_secret(keys / "upload-token.key", secrets.token_hex(32).encode())
+    accounts = [pool_owner.address, *(w.address for w in workers), *options.fund]
+    fund_accounts(deployer, deployment.token, accounts, ether=ETHER, tokens=TOKENS)
+    workerpool = _register_pool(url, deployment.hub, deployment.block, pool_owner, root / "pool-index.sqlite")
+    return DevnetState(
+        root=root,
+        chain=kind,
+        rpc_url=url,
+        chain_id=deployment.chain_id,
+        hub=deployment.hub,
+        token=deployment.token,
+        registry=deployment.registry,
+        deploy_block=deployment.block,
+        workerpool=workerpool,
+        pool_owner=pool_owner.address,
+        workers=tuple(w.address for w in workers),
+        started_at=begun,
+    )
+
+
 def up(options: DevnetOptions, *, progress: Callable[[str], None] = lambda _m: None) -> DevnetState:
-    """Start a devnet and write its state file.
+    """Start a devnet, or resume the one of this state dir, and write its state file.
 
     Raises:
-        ConfigError: ``DEVNET_ALREADY_RUNNING`` if a devnet of this state dir still runs.
+        ConfigError: ``DEVNET_ALREADY_RUNNING`` if a devnet of this state dir still runs,
+            ``DEVNET_RESUME_CONFLICT``, ``DEVNET_STATE_LOST``.
         ServiceError: ``DEVNET_START_FAILED``; ChainError: the deployment failed.
     """
     root = options.state_dir.resolve()
     options = replace(options, state_dir=root)
-    if (root / "state.json").is_file():
-        previous = DevnetState.load(root)
-        if any(group_alive(p) for p in previous.processes):
-            raise ConfigError(
-                f"a devnet already runs from {root}: `sealrun devnet down` first",
-                code="DEVNET_ALREADY_RUNNING",
-            )
-    for stale in (
-        "state.json",
-        "store",
-        "sms",
-        "market.db",
-        "scheduler",
-        "workers",
-        "logs",
-        "pool-index.sqlite",
-        "index.sqlite",
-        "secrets",
-    ):
-        target = root / stale
-        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    previous = _previous(root)
+    if previous is not None:
+        _check_resumable(previous, options)
+    else:
+        for stale in _STALE:
+            target = root / stale
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     # Keys, databases, logs and the SMS's data live here: the devnet's user's alone.
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     root.chmod(0o700)
     logs = root / "logs"
+    kind: ChainKind = previous.chain if previous else options.chain or "embedded"
     started: list[ProcessRecord] = []
     begun = time.time()
     try:
-        progress(f"starting the {options.chain} chain")
-        chain_record, url = _start_chain(options, logs)
+        verb = "resuming" if previous else "starting"
+        progress(f"{verb} the {kind} chain")
+        chain_record, url = _start_chain(options, kind, logs, _port(previous.rpc_url if previous else None))
         started.append(chain_record)
-        rpc = Rpc.connect(url, reverts=revert_table())
-        node_accounts = rpc.run("list the node's accounts", lambda: list(rpc.w3.eth.accounts))
-        if not node_accounts:
-            raise ChainError(f"the node at {url} has no unlocked account", code="CHAIN_NO_SENDER")
-        deployer = TransactionSender(rpc, None, node_account=str(node_accounts[0]))
-        progress("deploying the marketplace contracts")
-        deployment = deploy_marketplace(deployer)
-        keys = root / "keys"
-        pool_owner: LocalAccount = Account.create()
-        workers: list[LocalAccount] = [Account.create() for _ in range(options.workers)]
-        _write_secret(keys / "pool-owner.key", pool_owner.key.hex().encode())
-        for number, worker in enumerate(workers, start=1):
-            _write_secret(keys / f"worker-{number}.key", worker.key.hex().encode())
-        simulator = SimulatorKey.generate()
-        _write_secret(keys / "simulator.pem", simulator.to_pem())
-        _write_secret(keys / "simulator.pub.pem", simulator.public_key.to_pem())
-        _write_secret(keys / "upload-token.key", secrets.token_hex(32).encode())
-        accounts = [pool_owner.address, *(w.address for w in workers), *options.fund]
-        progress(f"funding {len(accounts)} accounts")
-        fund_accounts(deployer, deployment.token, accounts, ether=ETHER, tokens=TOKENS)
-        progress("registering the devnet workerpool")
-        workerpool = _register_pool(
-            url, deployment.hub, deployment.block, pool_owner, root / "pool-index.sqlite"
-        )
-        state = DevnetState(
-            root=root,
-            chain=options.chain,
-            rpc_url=url,
-            chain_id=deployment.chain_id,
-            hub=deployment.hub,
-            token=deployment.token,
-            registry=deployment.registry,
-            deploy_block=deployment.block,
-            workerpool=workerpool,
-            pool_owner=pool_owner.address,
-            workers=tuple(w.address for w in workers),
-            started_at=begun,
-        )
-        plans = plan_services(state, workers=options.workers)
+        deployer = _node_sender(url)
+        if previous is None:
+            progress("deploying the marketplace, funding accounts, registering the devnet workerpool")
+            state = _deploy_fresh(options, kind, url, deployer, begun)
+            ports = None
+        else:
+            progress("checking the resumed chain")
+            _resume_chain(previous, deployer, options.fund)
+            state = replace(previous, rpc_url=url, services={}, processes=(), started_at=begun)
+            ports = {name: _port(service) for name, service in previous.services.items()}
+        plans = plan_services(state, workers=len(state.workers), ports=ports)
         progress("starting " + ", ".join(p.name for p in plans))
         _start_services(plans, options, logs, started)
+        argv = [options.python, "-m", "sealrun.devnet.supervisor", str(root)]
+        started.append(spawn(SUPERVISOR, argv, env=_base_env(), log=logs / f"{SUPERVISOR}.log", cwd=root))
         state = replace(
             state,
             services={p.name: p.url for p in plans if p.url is not None},
             processes=tuple(started),
         )
         state.save()
+        (root / STOPPED_FILE).unlink(missing_ok=True)
         return state
     except BaseException:
         stop_all(started)
@@ -279,14 +372,44 @@ def up(options: DevnetOptions, *, progress: Callable[[str], None] = lambda _m: N
 
 
 def down(state: DevnetState, *, remove: bool = True) -> dict[str, object]:
-    """Stop every process group the devnet started and remove its state file.
+    """Stop every process group the devnet started; keep its data to resume from.
+
+    The supervisor is stopped first, so it restarts nothing that is being stopped; the state
+    file is read again after it (the supervisor may have restarted a process since ``state``
+    was read), then renamed ``stopped.json`` (with ``remove``).
 
     Returns:
         ``{"stopped": [...names], "killed": [...names that needed SIGKILL], "left": [...]}``
         where ``left`` lists groups still alive (always empty unless the kernel refused).
     """
-    killed = stop_all(state.processes)
+    supervisor = state.record(SUPERVISOR)
+    killed = stop_all([supervisor]) if supervisor is not None else []
+    if state.path.is_file():
+        state = DevnetState.load(state.root)
+    others = [p for p in state.processes if p.name != SUPERVISOR]
+    killed += stop_all(others)
     left = [p.name for p in state.processes if group_alive(p)]
     if remove and not left:
-        state.path.unlink(missing_ok=True)
+        state.path.replace(state.root / STOPPED_FILE)
     return {"stopped": [p.name for p in state.processes], "killed": killed, "left": left}
+
+
+def reset(root: Path) -> dict[str, object]:
+    """Stop the devnet of ``root`` if it runs, then delete its whole state dir.
+
+    Everything goes: the chain, the keys, the services' data. The next :func:`up` starts a
+    new devnet. Returns ``{"removed": path, "stopped": [...names]}``.
+    """
+    root = root.resolve()
+    stopped: list[str] = []
+    if (root / STATE_FILE).is_file():
+        try:
+            state = DevnetState.load(root)
+        except ConfigError:
+            state = None
+        if state is not None:
+            down(state, remove=False)
+            stopped = [p.name for p in state.processes]
+    if root.exists():
+        shutil.rmtree(root)
+    return {"removed": str(root), "stopped": stopped}

@@ -62,7 +62,9 @@ def spawn(
             umask=0o077,  # its databases, logs and blobs are the devnet user's alone
         )
     _CHILDREN[process.pid] = process
-    return ProcessRecord(name=name, pid=process.pid, log=str(log), url=url)
+    return ProcessRecord(
+        name=name, pid=process.pid, log=str(log), url=url, argv=tuple(argv), env=dict(env), cwd=str(cwd)
+    )
 
 
 def _reap(pid: int) -> None:

@@ -60,15 +60,19 @@ def _secret(root: Path, name: str) -> str:
     return (root / "keys" / name).read_text(encoding="utf-8").strip()
 
 
-def plan_services(state: DevnetState, *, workers: int) -> list[ServicePlan]:
+def plan_services(
+    state: DevnetState, *, workers: int, ports: Mapping[str, int] | None = None
+) -> list[ServicePlan]:
     """The store, SMS, market, scheduler and ``workers`` workers for ``state``'s chain.
 
-    A service whose package is not installed is left out (the devnet still starts what it can).
+    ``ports`` keeps a resumed devnet's services where they were (datasets registered on chain
+    name the store's URL); a service without one gets a free port. A service whose package is
+    not installed is left out (the devnet still starts what it can).
     """
     root = state.root
     keys = root / "keys"
     upload_key = _secret(root, "upload-token.key")
-    ports = {name: free_port() for name in ("store", "sms", "market", "scheduler")}
+    ports = {name: (ports or {}).get(name) or free_port() for name in ("store", "sms", "market", "scheduler")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     chain = {"chain_id": str(state.chain_id), "hub": state.hub}
     plans = [

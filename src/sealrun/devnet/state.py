@@ -2,7 +2,9 @@
 
 ``sealrun devnet up`` writes ``<state dir>/state.json`` (default state dir:
 ``<project>/.sealrun/devnet``) once the chain, the contracts and every service are up;
-``down`` removes it. Every CLI command finds it through :func:`locate_state` (``$SEALRUN_DEVNET``
+``down`` renames it ``stopped.json`` (:data:`STOPPED_FILE`), which the next ``up`` resumes
+from. While the devnet runs, its supervisor is the only writer (restarted pids and counts).
+Every CLI command finds it through :func:`locate_state` (``$SEALRUN_DEVNET``
 naming a state dir, else the project's default one), so nobody copies addresses by hand: the
 CLI's session turns it into a chain profile named ``devnet`` (see ``sealrun.cli.session``).
 
@@ -27,6 +29,7 @@ __all__ = [
     "DEFAULT_STATE_DIR",
     "STATE_ENV",
     "STATE_FILE",
+    "STOPPED_FILE",
     "DevnetState",
     "ProcessRecord",
     "locate_state",
@@ -34,6 +37,7 @@ __all__ = [
 
 DEFAULT_STATE_DIR = Path(".sealrun") / "devnet"
 STATE_FILE = "state.json"
+STOPPED_FILE = "stopped.json"
 STATE_ENV = "SEALRUN_DEVNET"
 _VERSION = 1
 
@@ -49,12 +53,29 @@ class ProcessRecord:
         pid: the leader's pid; ``pgid`` equals it (each process starts a new session).
         log: the file its stdout and stderr go to.
         url: its HTTP base URL, if it serves one (health-checked).
+        argv, env, cwd: how it was started, so the supervisor can start it again (``env``
+            holds settings only: secrets are files).
+        restarts: how many times the supervisor restarted it.
+        gave_up: the supervisor stopped restarting it (it died too often).
     """
 
     name: str
     pid: int
     log: str
     url: str | None = None
+    argv: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    cwd: str | None = None
+    restarts: int = 0
+    gave_up: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProcessRecord:
+        """A record from its state-file form (older files lack the restart fields)."""
+        fields = dict(data)
+        fields["argv"] = tuple(fields.get("argv", ()))
+        fields["env"] = dict(fields.get("env", {}))
+        return cls(**fields)
 
     @property
     def pgid(self) -> int:
@@ -104,8 +125,12 @@ class DevnetState:
         data["root"] = str(self.root)
         data["workers"] = list(self.workers)
         data["services"] = dict(self.services)
-        data["processes"] = [asdict(p) for p in self.processes]
+        data["processes"] = [{**asdict(p), "argv": list(p.argv), "env": dict(p.env)} for p in self.processes]
         return {"version": _VERSION, **data}
+
+    def record(self, name: str) -> ProcessRecord | None:
+        """The process named ``name``, if the devnet has one."""
+        return next((p for p in self.processes if p.name == name), None)
 
     def save(self) -> None:
         """Write the state file atomically (temp file in the same folder + rename)."""
@@ -120,13 +145,13 @@ class DevnetState:
             Path(tmp).unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, root: Path) -> DevnetState:
-        """Read ``<root>/state.json``.
+    def load(cls, root: Path, *, name: str = STATE_FILE) -> DevnetState:
+        """Read ``<root>/state.json`` (or ``name``, e.g. :data:`STOPPED_FILE`).
 
         Raises:
             ConfigError: ``DEVNET_NOT_RUNNING`` if there is none, ``DEVNET_STATE_INVALID`` if unreadable.
         """
-        path = root / STATE_FILE
+        path = root / name
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -141,7 +166,7 @@ class DevnetState:
             if data.pop("version") != _VERSION:
                 raise ValueError("unknown version")
             data.pop("root", None)
-            processes = tuple(ProcessRecord(**p) for p in data.pop("processes"))
+            processes = tuple(ProcessRecord.from_json(p) for p in data.pop("processes"))
             return cls(
                 root=root,
                 workers=tuple(data.pop("workers")),
