@@ -15,9 +15,9 @@ from eth_abi import decode
 from web3.exceptions import ContractLogicError
 
 from sealrun.adapters.chain.events import SqlCheckpoint
-from sealrun.adapters.db import create_database_engine
 from sealrun.adapters.chain.reverts import RevertTable, reason_of
 from sealrun.adapters.chain.rpc import Rpc
+from sealrun.adapters.db import create_database_engine
 from sealrun.adapters.localchain.anvil import AnvilNode, find_anvil, free_port
 from sealrun.adapters.localchain.embedded import EmbeddedChain
 from sealrun.adapters.localchain.server import ChainServer

@@ -160,7 +160,9 @@ def _crash_and_restart(tmp_path: Path, simulator: SimulatorKey, database: dict[s
                      for n in range(BURST)]  # fmt: skip
             attempts += burst
             senders = [
-                threading.Thread(target=_send, args=(sms.url, world, attempt, enclaves[attempt.task]), daemon=True)
+                threading.Thread(
+                    target=_send, args=(sms.url, world, attempt, enclaves[attempt.task]), daemon=True
+                )
                 for attempt in burst
             ]
             for sender in senders:
