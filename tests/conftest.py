@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.databases import DATABASES, database_url
+
 # CI shares two cores with the services the suite starts: wall-clock deadlines per example
 # would make property tests flaky without testing anything. Examples stay bounded.
 settings.register_profile("sealrun", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,3 +45,10 @@ def work_root() -> Iterator[Path]:
     root.chmod(0o711)
     yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=DATABASES)
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty SQLite file or PostgreSQL schema (see :mod:`tests.databases`)."""
+    with database_url(request.param, tmp_path) as url:
+        yield url

@@ -9,8 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from eth_account import Account
 
-from sealrun.adapters.chain.events import EventReader, FileCheckpoint
+from sealrun.adapters.chain.client import Marketplace
+from sealrun.adapters.chain.deals import DealIndex
+from sealrun.adapters.chain.events import EventReader, FileCheckpoint, SqlCheckpoint
 from sealrun.adapters.chain.models import Deal, HubTaskStatus
+from sealrun.adapters.db import create_database_engine
 from sealrun.core.chainstate import TaskStatus
 from sealrun.core.orders import (
     ZERO_ADDRESS,
@@ -22,6 +25,7 @@ from sealrun.core.orders import (
     make_tag,
     recover_order_signer,
 )
+from sealrun.core.tasks import task_id as compute_task_id
 from sealrun.errors import ChainError, OrderError
 from tests.chain.conftest import World
 
@@ -266,3 +270,40 @@ def test_claim_after_the_deadline_refunds_the_requester(funded: World) -> None:
     assert requester.task(task.task_id).status == HubTaskStatus.CLAIMED  # type: ignore[union-attr]
     assert requester.balance().locked == locked - deal.task_price
     assert world.market(None).reader.task(task.task_id).status == TaskStatus.FAILED  # type: ignore[union-attr]
+
+
+def test_the_deal_index_on_sqlite_and_postgresql(funded: World, sql_url: str) -> None:
+    """Two indexes on one database (two replicas) sync at once: each deal indexed once, and
+    a restarted index finds it from its checkpoint."""
+    world = funded
+    app, dataset, pool = register(world)
+    deal = world.markets["requester"].match(*signed_orders(world, app, dataset, pool))
+    engines = [create_database_engine(sql_url) for _ in range(2)]
+    try:
+        indexes = [Marketplace(world.rpc, hub=world.deployment.hub, index=engine,
+                               start_block=world.deployment.block).deals for engine in engines]  # fmt: skip
+        barrier = threading.Barrier(2)
+
+        def sync(index: DealIndex) -> None:
+            barrier.wait()
+            index.sync()
+
+        with ThreadPoolExecutor(2) as workers:
+            list(workers.map(sync, indexes))
+        for index in indexes:
+            found = index.deal(deal.deal_id)
+            assert found is not None
+            assert (found.app, found.dataset, found.workerpool, found.volume) == (app, dataset, pool, 2)
+        assert [d.deal_id for d in indexes[0].deals()].count(deal.deal_id) == 1
+        assert SqlCheckpoint(engines[0]).load(f"deals:{world.deployment.hub}") is not None
+    finally:
+        for engine in engines:
+            engine.dispose()
+    restarted = create_database_engine(sql_url)
+    try:
+        index = DealIndex(world.market(None).hub, restarted, start_block=world.deployment.block)
+        task = index.task(compute_task_id(deal.deal_id, 1))
+        assert task is not None
+        assert (task[0].deal_id, task[1]) == (deal.deal_id, 1)
+    finally:
+        restarted.dispose()

@@ -11,13 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from eth_abi import decode
 from web3.exceptions import ContractLogicError
 
 from sealrun.adapters.chain.events import SqlCheckpoint
 from sealrun.adapters.chain.reverts import RevertTable, reason_of
 from sealrun.adapters.chain.rpc import Rpc
+from sealrun.adapters.db import create_database_engine
 from sealrun.adapters.localchain.anvil import AnvilNode, find_anvil, free_port
 from sealrun.adapters.localchain.embedded import EmbeddedChain
 from sealrun.adapters.localchain.server import ChainServer
@@ -186,13 +186,19 @@ def test_revert_table_words_known_and_unknown_reasons(tmp_path: Path) -> None:
         RevertTable.load(tmp_path / "bad.json")
 
 
-def test_sql_checkpoints_persist(tmp_path: Path) -> None:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+def test_sql_checkpoints_persist(sql_url: str) -> None:
+    engine = create_database_engine(sql_url)
     first = SqlCheckpoint(engine)
     assert first.load("s") is None
     first.save("s", 10)
     first.save("s", 12)
+    first.save("other", 3)
+    engine.dispose()
+    engine = create_database_engine(sql_url)  # a restarted reader, on a new connection pool
     assert SqlCheckpoint(engine).load("s") == 12
+    assert SqlCheckpoint(engine).load("other") == 3
+    assert SqlCheckpoint(engine).load("never") is None
+    engine.dispose()
 
 
 def test_find_anvil_reports_a_missing_binary(tmp_path: Path) -> None:

@@ -114,3 +114,17 @@ def test_metamask_eth_sig_util_produces_the_same_signature(repo_root: Path) -> N
     out = subprocess.run([node, "-e", script, data, KEY.hex()], capture_output=True, text=True, check=True,
                          env={"NODE_PATH": str(modules)})  # fmt: skip
     assert bytes.fromhex(out.stdout[2:]) == _sign().signature
+
+
+def test_request_fields_are_checked_at_their_boundaries() -> None:
+    """Found by scripts/mutation.py: 512/513 characters, 2**64-1/2**64, chain id 1/0."""
+    digest, nonce = b"\x01" * 32, b"\x02" * 32
+    request_typed_data(DOMAIN, action="a" * 512, body_digest=digest, timestamp=2**64 - 1, nonce=nonce)
+    for action, timestamp in (("a" * 513, 0), ("a", 2**64)):
+        with pytest.raises(RequestError) as caught:
+            request_typed_data(DOMAIN, action=action, body_digest=digest, timestamp=timestamp, nonce=nonce)
+        assert caught.value.code == "REQUEST_MALFORMED"
+    assert RequestDomain(chain_id=1, hub=DOMAIN.hub).chain_id == 1
+    with pytest.raises(ConfigError) as refused:
+        RequestDomain(chain_id=0, hub=DOMAIN.hub)
+    assert refused.value.code == "INVALID_CHAIN_ID"

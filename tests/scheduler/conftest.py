@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,8 +155,9 @@ def settings_for(database_url: str, **extra: Any) -> SchedulerSettings:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'scheduler.db'}"
+def database_url(sql_url: str) -> str:
+    """The board's database: every scheduler test runs on SQLite and on PostgreSQL."""
+    return sql_url
 
 
 @pytest.fixture

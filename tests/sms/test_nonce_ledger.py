@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import BigInteger, String, select
@@ -23,8 +24,8 @@ class _Nonce(_Base):
     expires_at: Mapped[int] = mapped_column(BigInteger)
 
 
-def test_a_nonce_is_accepted_once_per_signer_and_old_ones_are_forgotten(tmp_path: Path) -> None:
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'n.db'}")
+def test_a_nonce_is_accepted_once_per_signer_and_old_ones_are_forgotten(sql_url: str) -> None:
+    engine = create_database_engine(sql_url)
     _Base.metadata.create_all(engine)
     sessions = session_factory(engine)
     ledger = SqlNonceLedger(sessions, _Nonce)
@@ -38,4 +39,25 @@ def test_a_nonce_is_accepted_once_per_signer_and_old_ones_are_forgotten(tmp_path
     with sessions() as session:
         kept = session.scalars(select(_Nonce.nonce)).all()
     assert kept == ["0x" + "02" * 32]
+    engine.dispose()
+
+
+def test_concurrent_uses_of_one_nonce_accept_exactly_one(sql_url: str) -> None:
+    """Eight replicas presenting the same request at once: the primary key lets one through."""
+    engine = create_database_engine(sql_url)
+    _Base.metadata.create_all(engine)
+    ledger = SqlNonceLedger(session_factory(engine), _Nonce)
+    barrier = threading.Barrier(8)
+
+    def use(_: int) -> str:
+        barrier.wait()
+        try:
+            ledger.consume("0x" + "c" * 40, b"\3" * 32, expires_at=5_000)
+        except RequestError as error:
+            return error.code
+        return "accepted"
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = sorted(pool.map(use, range(8)))
+    assert answers == ["REQUEST_REPLAYED"] * 7 + ["accepted"]
     engine.dispose()

@@ -42,6 +42,10 @@ def test_store_server_survives_kill_9_during_an_upload(tmp_path: Path) -> None:
     data = secrets.token_bytes(4 << 20)
     checksum = hashlib.sha256(data).hexdigest()
     server = store_process(root, port, tmp_path / "store.log").start()
+    kept = secrets.token_bytes(1000)  # stored before the crash: counted in the quota after it
+    response = httpx.put(f"{url}/v1/blobs/{hashlib.sha256(kept).hexdigest()}", content=kept,
+                         headers={"authorization": f"Bearer {token}"})  # fmt: skip
+    assert response.status_code == 200, response.text
     half_sent = threading.Event()
 
     def slow_body() -> Iterator[bytes]:
@@ -74,11 +78,14 @@ def test_store_server_survives_kill_9_during_an_upload(tmp_path: Path) -> None:
         assert list((root / "incoming").iterdir()) == []
         client = StoreClient(url)
         assert httpx.get(f"{url}/v1/blobs/{checksum}").status_code == 404
+        # The half upload holds no quota in the fresh process; the blob stored before does.
+        assert httpx.get(f"{url}/v1/status").json()["used_bytes"] == len(kept)
         source = tmp_path / "blob"
         source.write_bytes(data)
         info = client.upload_with_token(source, token)
         assert info.checksum == "0x" + checksum
         assert info.url == f"{url}/v1/blobs/{checksum}"
+        assert httpx.get(f"{url}/v1/status").json()["used_bytes"] == len(kept) + len(data)
         copy = client.download(info.checksum, tmp_path / "copy")
         assert copy.read_bytes() == data
         ranged = httpx.get(info.url, headers={"range": "bytes=100-199"})

@@ -166,6 +166,26 @@ def test_recovery_drops_what_cannot_be_finished_and_settles_the_rest(tmp_path: P
     assert journal.entries() == []
 
 
+def test_a_restarted_workers_recovery_leaves_a_clean_journal(tmp_path: Path) -> None:
+    """After kill -9: the lost task is forgotten, the orphan's report is adopted, and the
+    temporary file of a save the crash cut short is deleted."""
+    journal = TaskJournal(tmp_path)
+    lost, orphan, done = ("0x" + c * 64 for c in "567")
+    journal.save(JournalEntry(lost, "received", ASSIGNMENT | {"task_id": lost}))
+    journal.save(JournalEntry(orphan, "received", ASSIGNMENT | {"task_id": orphan}))
+    orphan_report = tmp_path / "tasks" / orphan / "report.json"
+    orphan_report.parent.mkdir(parents=True)
+    orphan_report.write_bytes(report(task=orphan).to_json())
+    journal.save(JournalEntry(done, "submitted", ASSIGNMENT | {"task_id": done}, str(orphan_report), "0x01"))
+    (journal.folder / ".entry.k1ll3d.tmp").write_text('{"task_id": "0x')  # a save cut by the kill
+    worker = make(tmp_path, Tee(report()), Hub(), Scheduler())
+    resumed = worker.recover()
+    assert [(e.task_id, e.state) for e in resumed] == [(orphan, "reported"), (done, "submitted")]
+    assert resumed[0].report_path == str(orphan_report)
+    assert sorted(p.name for p in journal.folder.iterdir()) == [f"{orphan}.json", f"{done}.json"]
+    assert journal.entries() == resumed
+
+
 def test_recovery_of_a_task_already_settled_on_chain(tmp_path: Path) -> None:
     journal = TaskJournal(tmp_path)
     report_file = tmp_path / "r.json"

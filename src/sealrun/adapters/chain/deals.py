@@ -123,6 +123,14 @@ class DealIndex:
         return deals[:limit]
 
     def _store(self, events: list[ChainEvent]) -> None:
+        try:
+            self._store_once(events)
+        except sa.exc.IntegrityError:
+            # Another index on this database (a replica) stored some of these deals between
+            # our look-up and our insert; the retry sees them and skips them.
+            self._store_once(events)
+
+    def _store_once(self, events: list[ChainEvent]) -> None:
         with self.engine.begin() as connection:
             for event in events:
                 deal = Deal.from_event(

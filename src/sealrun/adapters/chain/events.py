@@ -128,12 +128,16 @@ class SqlCheckpoint:
 
     def save(self, stream: str, block: int) -> None:
         """See :class:`Checkpoint`."""
-        with self.engine.begin() as connection:
-            updated = connection.execute(
-                sa.update(checkpoints_table).where(checkpoints_table.c.stream == stream).values(block=block)
-            )
-            if updated.rowcount == 0:
-                connection.execute(sa.insert(checkpoints_table).values(stream=stream, block=block))
+        update = sa.update(checkpoints_table).where(checkpoints_table.c.stream == stream).values(block=block)
+        try:
+            with self.engine.begin() as connection:
+                if connection.execute(update).rowcount == 0:
+                    connection.execute(sa.insert(checkpoints_table).values(stream=stream, block=block))
+        except sa.exc.IntegrityError:
+            # Two readers of one stream (replicas on one database) both found no row and both
+            # inserted: the loser's insert failed on the primary key; the row exists now.
+            with self.engine.begin() as connection:
+                connection.execute(update)
 
 
 class EventReader:

@@ -73,6 +73,14 @@ class TaskJournal:
         """Forget a task (it is settled or given back)."""
         self._path(task_id).unlink(missing_ok=True)
 
+    def clean(self) -> int:
+        """Delete the half-written entries a crash left behind (at start); return how many."""
+        removed = 0
+        for leftover in self.folder.glob(".entry.*.tmp"):
+            leftover.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
     def entries(self) -> list[JournalEntry]:
         """Every task in the journal (unreadable leftovers of a crash are skipped)."""
         found = []

@@ -120,6 +120,7 @@ class Worker:
             The entries that still need settling (to be held and finished).
         """
         resumable = []
+        self._journal.clean()
         for found in self._journal.entries():
             entry = found
             report_file = self._task_dir(entry.task_id) / "report.json"
