@@ -16,6 +16,7 @@ import pytest
 
 from sealrun.adapters.bundlefiles import load_bundle
 from sealrun.cli.app import main
+from tests.enclave.conftest import COMPUTED
 
 SEALRUN = Path(sys.executable).with_name("sealrun")
 
@@ -86,6 +87,7 @@ def test_fingerprint_and_secrets_in_process(work_root: Path, capsys: pytest.Capt
     )
     (bundle / "app.py").write_text(
         "import os\nprint(os.environ['IEXEC_REQUESTER_SECRET_1'], os.environ['IEXEC_APP_DEVELOPER_SECRET'])\n"
+        + COMPUTED
     )
     status, ran = in_process(capsys, "app", "test", bundle, "--secret", "1=abc=def", "--app-secret", "dev")
     assert status == 0
