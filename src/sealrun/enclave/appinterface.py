@@ -27,16 +27,57 @@ POSIX shell would (``shlex``), never passed through a shell.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sealrun.core.bundles import AppManifest
 from sealrun.core.tasks import FailureCode, SecretsBundle
 from sealrun.enclave.failure import TaskFailedError
 
-__all__ = ["IEXEC_IN", "IEXEC_OUT", "app_argv", "app_environment"]
+__all__ = [
+    "IEXEC_IN",
+    "IEXEC_OUT",
+    "NODE_RESERVE_BYTES",
+    "RuntimeProfile",
+    "app_argv",
+    "app_environment",
+    "runtime_profile",
+]
 
 IEXEC_IN = "/iexec_in"
 IEXEC_OUT = "/iexec_out"
+# Address space a Node.js process reserves beyond what it uses (V8's code range and heap
+# reservations, thread stacks: ~700 MiB at start for ~40 MiB resident, measured on Node 20).
+NODE_RESERVE_BYTES = 1 << 30
+_MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class RuntimeProfile:
+    """What the manifest's ``runtime`` adds to a run: environment and address-space fallback."""
+
+    env: Mapping[str, str]
+    address_space_bytes: int | None
+
+
+def runtime_profile(manifest: AppManifest) -> RuntimeProfile:
+    """Return the runtime's own environment and RLIMIT_AS fallback for ``manifest``.
+
+    For ``node`` the memory limit is given to V8 as its heap limit (``NODE_OPTIONS=
+    --max-old-space-size``, three quarters of ``memory_mb``, the rest for code, buffers and
+    stacks), so a greedy app ends with V8's "heap out of memory" (``APP_MEMORY_EXCEEDED``)
+    rather than an OOM kill, and the address-space fallback (used only where no cgroup
+    limits memory) is ``memory_mb`` plus :data:`NODE_RESERVE_BYTES`: V8 reserves far more
+    address space than it uses, and would not even start under 512 MiB.
+    """
+    if manifest.runtime != "node":
+        return RuntimeProfile(env={}, address_space_bytes=None)
+    memory = manifest.resources.memory_bytes
+    heap_mb = max(16, memory * 3 // 4 // _MIB)
+    return RuntimeProfile(
+        env={"NODE_OPTIONS": f"--max-old-space-size={heap_mb}"},
+        address_space_bytes=memory + NODE_RESERVE_BYTES,
+    )
 
 
 def app_argv(manifest: AppManifest, args: str) -> tuple[str, ...]:
