@@ -50,8 +50,10 @@ def test_init_then_test_an_app(work_root: Path) -> None:
     ran = sealrun("app", "test", bundle, "--input", words, "--args", "x 'y z'", "--out", out)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "completed" in ran.stdout
-    assert "counted 3 words; args: ['x', 'y z']" in ran.stdout
-    assert (out / "output" / "result.txt").read_text() == "3\n"
+    assert "dataset words.txt: 3 words" in ran.stdout
+    assert (out / "output" / "result.txt").read_text() == (
+        "args: x y z\ndataset words.txt: 3 words\nrequester secret 1: not set\napp secret: not set\n"
+    )
     assert (out / "output" / "computed.json").is_file()
     assert (out / "logs" / "stdout.log").is_file()
 
