@@ -1,7 +1,7 @@
 """Render frame 1 of a private .blend into IEXEC_OUT/render.png with ``blender -b``.
 
 The .blend comes from the task's dataset: the file itself, a folder holding it
-(``tee/inputs`` sealed by ``sealrun tee encryptedpush`` arrives unpacked) or a tar archive
+(``tee/inputs`` sealed by ``sealrun tee encryptedpush`` arrives as one ZIP) or a tar archive
 holding one. Arguments: ``--width W
 --height H --samples N`` (defaults 320x240, 8 Cycles samples: enough to see the scene,
 quick on a CPU). Blender runs with the Cycles CPU renderer, no add-ons, no network, and
@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 
 SETTINGS = """
 import bpy, sys
@@ -45,11 +46,14 @@ def find_blend(work: str) -> str:
     if not name:
         raise SystemExit("no scene: give a dataset (a .blend or a tar holding one)")
     path = os.path.join(folder, name)
-    if os.path.isdir(path):  # a sealed folder (tee/inputs) arrives unpacked
-        for top, _, files in sorted(os.walk(path)):
-            for file in sorted(files):
-                if file.endswith(".blend"):
-                    return os.path.join(top, file)
+    if zipfile.is_zipfile(path):  # a sealed folder (tee/inputs) arrives as one ZIP, as on iExec
+        with zipfile.ZipFile(path) as archive:
+            for member in sorted(archive.namelist()):
+                if member.endswith(".blend"):
+                    target = os.path.join(work, "scene.blend")
+                    with archive.open(member) as source, open(target, "wb") as out:
+                        shutil.copyfileobj(source, out)
+                    return target
         raise SystemExit(f"{name} holds no .blend file")
     with open(path, "rb") as handle:
         head = handle.read(7)

@@ -14,15 +14,20 @@ import hashlib
 import json
 import os
 import sys
+import zipfile
+
+
+def summary(data: bytes) -> dict[str, object]:
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "lines": data.count(b"\n")}
 
 
 def describe(path: str) -> dict[str, object]:
-    if os.path.isdir(path):  # a sealed folder dataset arrives unpacked
-        files = sorted(os.path.join(top, f) for top, _, names in os.walk(path) for f in names)
-        return {"files": {os.path.relpath(f, path): describe(f) for f in files}}
+    if zipfile.is_zipfile(path):  # a folder dataset arrives as one ZIP, as on iExec
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(n for n in archive.namelist() if not n.endswith("/"))
+            return {"files": {name: summary(archive.read(name)) for name in members}}
     with open(path, "rb") as handle:
-        data = handle.read()
-    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "lines": data.count(b"\n")}
+        return summary(handle.read())
 
 
 def main(argv: list[str]) -> int:

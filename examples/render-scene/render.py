@@ -2,8 +2,8 @@
 
 The scene is a JSON file (see scene.json): a camera, point lights, spheres and planes. It is
 read from the task's dataset (``$IEXEC_IN/$IEXEC_DATASET_FILENAME``), which is the scene itself,
-a folder holding it (``tee/inputs``, sealed by ``sealrun tee encryptedpush``, arrives
-unpacked) or a tar archive holding it, or else from the first input file. Arguments: ``--width W
+a folder holding it (``tee/inputs``, sealed by ``sealrun tee encryptedpush``, arrives as one
+ZIP, as on iExec) or a tar archive holding it, or else from the first input file. Arguments: ``--width W
 --height H`` override the scene's size. Pure Python: a Whitted ray tracer with hard shadows,
 one bounce of reflection, checkered planes and a sky gradient; the PNG is written with zlib.
 """
@@ -18,6 +18,7 @@ import struct
 import sys
 import tarfile
 import time
+import zipfile
 import zlib
 
 Vec = tuple[float, float, float]
@@ -106,13 +107,12 @@ def load_scene() -> dict:
     if not name:
         raise SystemExit("no scene: give a dataset (scene.json or a tar holding it) or an input file")
     path = os.path.join(folder, name)
-    if os.path.isdir(path):  # a sealed folder (tee/inputs) arrives unpacked
-        scenes = sorted(
-            os.path.join(top, f) for top, _, files in os.walk(path) for f in files if f.endswith(".json")
-        )
-        if not scenes:
-            raise SystemExit(f"{name} holds no .json scene")
-        path = scenes[0]
+    if zipfile.is_zipfile(path):  # a sealed folder (tee/inputs) arrives as one ZIP, as on iExec
+        with zipfile.ZipFile(path) as archive:
+            scenes = sorted(n for n in archive.namelist() if n.endswith(".json"))
+            if not scenes:
+                raise SystemExit(f"{name} holds no .json scene")
+            return json.loads(archive.read(scenes[0]))
     with open(path, "rb") as handle:
         raw = handle.read()
     if tarfile.is_tarfile(io.BytesIO(raw)):

@@ -71,3 +71,40 @@ def test_missing_folder_and_manifest(tmp_path: Path) -> None:
     with pytest.raises(EnclaveError) as caught:
         load_bundle(tmp_path)
     assert caught.value.code == "MANIFEST_NOT_TOML"
+
+
+def test_symlinks_inside_the_bundle_are_kept_and_measured(tmp_path: Path) -> None:
+    root = _bundle(tmp_path / "b")
+    before = load_bundle(root).fingerprint
+    (root / "node_modules" / ".bin").mkdir(parents=True)
+    (root / "node_modules" / ".bin" / "helper").symlink_to("../../lib/helper.py")
+    (root / "lib-link").symlink_to("lib")
+    bundle = load_bundle(root)
+    links = {f.path: f.link for f in bundle.files if f.link is not None}
+    assert links == {"node_modules/.bin/helper": "../../lib/helper.py", "lib-link": "lib"}
+    assert bundle.fingerprint != before
+    (root / "lib-link").unlink()
+    (root / "lib-link").symlink_to("lib/")
+    assert load_bundle(root).fingerprint != bundle.fingerprint  # the target text is measured
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [
+        ("shadow", "/etc/shadow"),
+        ("up", "../outside"),
+        ("dangling", "nothing-here"),
+        # Lexically inside ("s/../outside" is "outside"), but s is the bundle itself, so the
+        # kernel resolves s/.. to the bundle's parent: only the on-disk check sees it.
+        ("via-link", "s/../outside"),
+    ],
+)
+def test_symlinks_leaving_the_bundle_are_refused(tmp_path: Path, name: str, target: str) -> None:
+    root = _bundle(tmp_path / "b")
+    (tmp_path / "outside").write_text("secret")
+    if name == "via-link":
+        (root / "s").symlink_to(".")
+    (root / name).symlink_to(target)
+    with pytest.raises(EnclaveError) as caught:
+        load_bundle(root)
+    assert caught.value.code == "BUNDLE_INVALID"

@@ -113,3 +113,42 @@ def test_changing_one_file_content_always_changes_it(contents: dict[str, bytes],
         BundleFile(f.path, hashlib.sha256(new).digest(), len(new)) if f.path == victim else f for f in files
     ]
     assert bundle_fingerprint(MANIFEST, files, RUNTIME) != bundle_fingerprint(MANIFEST, changed, RUNTIME)
+
+
+def test_a_symlink_is_measured_by_its_target_text_with_its_own_mode() -> None:
+    link = BundleFile.symlink("bin/run", "../app.py")
+    expected = hashlib.sha256(
+        b"sealrun-bundle-v1\x00"
+        + struct.pack(">I", len(MANIFEST.canonical())) + MANIFEST.canonical()
+        + struct.pack(">I", 3)
+        + struct.pack(">H", 6) + b"app.py"
+        + b"\x00" + struct.pack(">Q", len(APP)) + hashlib.sha256(APP).digest()
+        + struct.pack(">H", 7) + b"bin/run"
+        + b"\x02" + struct.pack(">Q", 9) + hashlib.sha256(b"../app.py").digest()
+        + struct.pack(">H", 12) + b"lib/data.bin"
+        + b"\x01" + struct.pack(">Q", 0) + hashlib.sha256(b"").digest()
+        + struct.pack(">H", len(RUNTIME)) + RUNTIME.encode()
+    ).digest()  # fmt: skip
+    assert bundle_fingerprint(MANIFEST, [*FILES, link], RUNTIME) == expected
+    # Re-pointing the link, or a regular file holding the same text, measures differently.
+    other = BundleFile.symlink("bin/run", "../lib/data.bin")
+    as_file = BundleFile("bin/run", hashlib.sha256(b"../app.py").digest(), 9)
+    prints = {bundle_fingerprint(MANIFEST, [*FILES, entry], RUNTIME) for entry in (link, other, as_file)}
+    assert len(prints) == 3
+    assert bundle_fingerprint(MANIFEST, FILES, RUNTIME).hex() == KNOWN_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [("a", "/etc/shadow"), ("a", ".."), ("a/b", "../../x"), ("a", "b/../../x"), ("a", ""), ("a", "x" * 4097)],
+)
+def test_symlinks_leaving_the_bundle_are_refused(path: str, target: str) -> None:
+    with pytest.raises(EnclaveError) as caught:
+        BundleFile.symlink(path, target)
+    assert caught.value.code == "BUNDLE_INVALID"
+
+
+def test_a_symlink_entry_must_carry_its_target_digest() -> None:
+    with pytest.raises(EnclaveError) as caught:
+        BundleFile("a", hashlib.sha256(b"x").digest(), 1, link="b")
+    assert caught.value.code == "BUNDLE_INVALID"

@@ -29,6 +29,13 @@ from sealrun.enclave import EnclaveRuntime, RuntimeSettings
 
 TASK_ID = "0x" + "ab" * 32
 WORKER = "0x" + "11" * 20
+DATASET_ADDRESS = "0x" + "da" * 20
+# The line every test app that must complete ends with: computed.json is required (code 19).
+COMPUTED = (
+    "import json as _json\n"
+    "_json.dump({'deterministic-output-path': '/iexec_out'}, open('/iexec_out/computed.json', 'w'))\n"
+)
+COMPUTED_BODY = b'{"deterministic-output-path": "/iexec_out"}'
 
 
 @pytest.fixture
@@ -86,6 +93,7 @@ def make_task(work_root: Path, http_root: tuple[str, Path]) -> Callable[..., Tas
         dataset_url: str | None = None,
         checksum: str | None = None,
         dataset_key: Identity | None = None,
+        dataset_filename: str | None = "dataset.bin",
         args: str = "",
         input_files: tuple[str, ...] = (),
         requester_secrets: Mapping[int, str] | None = None,
@@ -108,7 +116,11 @@ def make_task(work_root: Path, http_root: tuple[str, Path]) -> Callable[..., Tas
                 checksum = checksum or "0x" + hashlib.sha256(sealed).hexdigest()
             assert url is not None
             secret = DatasetSecret(
-                url=url, checksum=checksum or "0x" + "00" * 32, key=str(dataset_key or key)
+                url=url,
+                checksum=checksum or "0x" + "00" * 32,
+                key=str(dataset_key or key),
+                address=DATASET_ADDRESS,
+                filename=dataset_filename,
             )
         bundle = SecretsBundle(
             task_id=TASK_ID,

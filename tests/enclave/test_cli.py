@@ -16,6 +16,7 @@ import pytest
 
 from sealrun.adapters.bundlefiles import load_bundle
 from sealrun.cli.app import main
+from tests.enclave.conftest import COMPUTED
 
 SEALRUN = Path(sys.executable).with_name("sealrun")
 
@@ -49,8 +50,10 @@ def test_init_then_test_an_app(work_root: Path) -> None:
     ran = sealrun("app", "test", bundle, "--input", words, "--args", "x 'y z'", "--out", out)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "completed" in ran.stdout
-    assert "counted 3 words; args: ['x', 'y z']" in ran.stdout
-    assert (out / "output" / "result.txt").read_text() == "3\n"
+    assert "dataset words.txt: 3 words" in ran.stdout
+    assert (out / "output" / "result.txt").read_text() == (
+        "args: x y z\ndataset words.txt: 3 words\nrequester secret 1: not set\napp secret: not set\n"
+    )
     assert (out / "output" / "computed.json").is_file()
     assert (out / "logs" / "stdout.log").is_file()
 
@@ -86,6 +89,7 @@ def test_fingerprint_and_secrets_in_process(work_root: Path, capsys: pytest.Capt
     )
     (bundle / "app.py").write_text(
         "import os\nprint(os.environ['IEXEC_REQUESTER_SECRET_1'], os.environ['IEXEC_APP_DEVELOPER_SECRET'])\n"
+        + COMPUTED
     )
     status, ran = in_process(capsys, "app", "test", bundle, "--secret", "1=abc=def", "--app-secret", "dev")
     assert status == 0

@@ -14,6 +14,7 @@ from sealrun.core.sealing import Identity
 from sealrun.core.tasks import FailureCode, failure_digest, recover_signer
 from sealrun.core.tasks.bundle import TaskParams
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from tests.enclave.conftest import COMPUTED as COMPUTED_OUT
 from tests.enclave.conftest import TASK_ID, Task
 from tests.enclave.test_runtime import open_tar
 
@@ -104,27 +105,55 @@ def test_output_file_too_large(run: Run) -> None:
         "import os\nos.symlink('../logs/stdout.log', '/iexec_out/peek')\n",
         "import os\nos.makedirs('/iexec_out/d')\nos.symlink('/', '/iexec_out/d/root')\n",
         "import os\nos.mkfifo('/iexec_out/fifo')\n",
-        "open('/iexec_out/computed.json', 'w').write('not json')\n",
-        "open('/iexec_out/computed.json', 'w').write('[1, 2]')\n",
-        COMPUTED % "/etc/passwd",
-        COMPUTED % "/iexec_out/../x",
-        COMPUTED % "/iexec_out/missing",
+    ],
+    ids=["symlink-shadow", "symlink-work", "symlink-nested", "fifo"],
+)
+def test_output_invalid(run: Run, app: str) -> None:
+    report, task = run(app)
+    assert_receipt(report, task, FailureCode.APP_OUTPUT_INVALID)
+
+
+@pytest.mark.parametrize(
+    ("app", "why"),
+    [
+        ("open('/iexec_out/result.txt', 'w').write('42')\n", "the app wrote no computed.json"),
+        ("pass\n", "the app wrote no computed.json"),
+        ("open('/iexec_out/computed.json', 'w').write('not json')\n", "computed.json is not JSON"),
+        ("open('/iexec_out/computed.json', 'w').write('[1, 2]')\n", "computed.json is not a JSON object"),
+        (
+            "open('/iexec_out/computed.json', 'w').write('{}')\n",
+            "computed.json has no deterministic-output-path",
+        ),
+        ("import os\nos.mkdir('/iexec_out/computed.json')\n", "computed.json is a folder"),
+        (
+            COMPUTED % "/etc/passwd",
+            "computed.json: deterministic-output-path '/etc/passwd' is outside IEXEC_OUT",
+        ),
+        (COMPUTED % "/iexec_out/../x", "computed.json: deterministic-output-path '/iexec_out/../x' escapes"),
+        (
+            COMPUTED % "/iexec_out/missing",
+            "computed.json: deterministic-output-path '/iexec_out/missing' does not",
+        ),
     ],
     ids=[
-        "symlink-shadow",
-        "symlink-work",
-        "symlink-nested",
-        "fifo",
+        "absent",
+        "empty-output",
         "bad-json",
         "not-object",
+        "no-path",
+        "folder",
         "outside",
         "dotdot",
         "missing",
     ],
 )
-def test_output_invalid(run: Run, app: str) -> None:
+def test_computed_json_is_required_and_checked(run: Run, app: str, why: str) -> None:
     report, task = run(app)
-    assert_receipt(report, task, FailureCode.APP_OUTPUT_INVALID)
+    logs = assert_receipt(report, task, FailureCode.APP_COMPUTED_JSON_INVALID)
+    assert report.failure is not None
+    assert report.failure.name == "APP_COMPUTED_JSON_INVALID"
+    assert "task failed: APP_COMPUTED_JSON_INVALID: " in logs["enclave.log"].decode()
+    assert why in logs["enclave.log"].decode()
 
 
 def test_declared_output_missing(run: Run) -> None:
@@ -168,7 +197,7 @@ def test_dataset_and_inputs_over_http(
     app = (
         "import os\nd = open('/iexec_in/' + os.environ['IEXEC_DATASET_FILENAME']).read()\n"
         "i = open('/iexec_in/' + os.environ['IEXEC_INPUT_FILE_NAME_1']).read()\n"
-        "open('/iexec_out/r', 'w').write(d + '+' + i)\n"
+        "open('/iexec_out/r', 'w').write(d + '+' + i)\n" + COMPUTED_OUT
     )
     report = runtime.run(make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w")
     assert report.result is not None

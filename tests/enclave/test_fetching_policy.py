@@ -434,7 +434,10 @@ def test_a_loopback_dataset_url_is_refused(
 ) -> None:
     before = victim.connections
     dataset = DatasetSecret(
-        url=f"{victim.origin}/blob", checksum="0x" + "00" * 32, key="AGE-SECRET-KEY-1" + "Q" * 58
+        url=f"{victim.origin}/blob",
+        checksum="0x" + "00" * 32,
+        key="AGE-SECRET-KEY-1" + "Q" * 58,
+        address="0x" + "da" * 20,
     )
     with pytest.raises(TaskFailedError) as caught:
         _prepare(_bundle(dataset=dataset), folders, policy)

@@ -20,7 +20,7 @@ import pytest
 from sealrun.adapters.bundlefiles import load_bundle
 from sealrun.core.attestation import Evidence, SimulatedVerifier, SimulatorKey
 from sealrun.enclave.isolation import fresh_task_id
-from tests.enclave.conftest import Task
+from tests.enclave.conftest import COMPUTED, Task
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="an isolated launch switches uids: root only")
 
@@ -64,7 +64,7 @@ def test_task_side_runs_as_a_fresh_uid_and_reaches_no_worker_secret(
     tmp_path: Path,
 ) -> None:
     task = make_task()
-    facts, report, work = _probe(make_bundle, task, key_file, tmp_path, "print('hello')\n")
+    facts, report, work = _probe(make_bundle, task, key_file, tmp_path, "print('hello')\n" + COMPUTED)
     try:
         assert report["status"] == "completed", report
         assert facts["uid"] == facts["euid"] == facts["gid"]

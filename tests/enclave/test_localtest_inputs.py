@@ -10,6 +10,7 @@ import pytest
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.enclave.localtest import LoopbackFileServer, run_local_test
 from sealrun.errors import ConfigError, EnclaveError
+from tests.enclave.conftest import COMPUTED
 from tests.enclave.test_cli import in_process
 
 # The red team's app: copy every input into the output, and list what it got.
@@ -20,7 +21,7 @@ COPY_APP = (
     "for name in os.listdir('/iexec_in'):\n"
     "    shutil.copy(os.path.join('/iexec_in', name), '/iexec_out')\n"
     "json.dump(names, open('/iexec_out/names.json', 'w'))\n"
-)
+) + COMPUTED
 
 
 @pytest.fixture

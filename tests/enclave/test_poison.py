@@ -22,7 +22,7 @@ from sealrun.core.tasks.bundle import ResultUpload
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.outputs import check_output_name
-from tests.enclave.conftest import TASK_ID, WORKER, Task
+from tests.enclave.conftest import COMPUTED, COMPUTED_BODY, TASK_ID, WORKER, Task
 from tests.enclave.test_failures import Run, assert_receipt
 from tests.enclave.test_runtime import open_tar
 
@@ -74,12 +74,13 @@ def test_output_names_the_requester_could_not_open_are_invalid(run: Run, app: st
 def test_names_the_unpacker_accepts_are_sealed_and_open(run: Run) -> None:
     report, task = run(
         "import os\nos.makedirs('/iexec_out/sous dossier')\n"
-        "open('/iexec_out/sous dossier/résultat ✓.txt', 'w').write('ok')\n"
+        "open('/iexec_out/sous dossier/résultat ✓.txt', 'w').write('ok')\n" + COMPUTED
     )
     assert report.status == "completed", report.failure
     assert report.result is not None
     assert open_tar(Path(report.result.sealed_path), task.beneficiary) == {
-        "sous dossier/résultat ✓.txt": b"ok"
+        "sous dossier/résultat ✓.txt": b"ok",
+        "computed.json": COMPUTED_BODY,
     }
 
 
@@ -152,7 +153,7 @@ def test_an_unexpected_error_after_the_release_is_enclave_internal(
     )
     task.secrets_file.write_bytes(broken.to_json())
     report = runtime.run(
-        make_bundle({"app.py": "open('/iexec_out/r', 'w').write('r')\n"}),
+        make_bundle({"app.py": "open('/iexec_out/r', 'w').write('r')\n" + COMPUTED}),
         LocalSecretsFile(task.secrets_file),
         work_root / "w",
     )

@@ -12,7 +12,7 @@ from sealrun.adapters.tee import RunReport
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import recover_signer, result_hash, result_seal, result_signature_digest
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
-from tests.enclave.conftest import TASK_ID, WORKER, Task
+from tests.enclave.conftest import COMPUTED, DATASET_ADDRESS, TASK_ID, WORKER, Task
 
 # An app written for iExec, as iExec's docs show it: nothing sealrun-specific.
 IEXEC_APP = """
@@ -96,7 +96,7 @@ def test_iexec_app_runs_unchanged(
 def test_result_is_bound_and_signed_by_the_enclave_key(
     runtime: EnclaveRuntime, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
 ) -> None:
-    bundle = make_bundle({"app.py": "open('/iexec_out/r', 'w').write('42')\n"})
+    bundle = make_bundle({"app.py": "open('/iexec_out/r', 'w').write('42')\n" + COMPUTED})
     task = make_task()
     report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "work")
     assert report.result is not None
@@ -123,7 +123,10 @@ def test_report_file_holds_no_plaintext_and_plaintext_is_scrubbed(
     runtime: EnclaveRuntime, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
 ) -> None:
     bundle = make_bundle(
-        {"app.py": "import os\nprint('SECRET-STDOUT')\nopen('/iexec_out/r', 'w').write('SECRET-OUT')\n"}
+        {
+            "app.py": "import os\nprint('SECRET-STDOUT')\nopen('/iexec_out/r', 'w').write('SECRET-OUT')\n"
+            + COMPUTED
+        }
     )
     task = make_task(dataset=b"SECRET-DATASET")
     work = work_root / "work"
@@ -147,7 +150,7 @@ def test_bundle_is_measured_and_fingerprint_reported(
     assert report.fingerprint == load_bundle(bundle).fingerprint_hex
 
 
-def test_a_sealed_folder_dataset_is_unpacked_into_a_folder(
+def test_a_sealed_folder_dataset_arrives_as_one_zip_named_by_the_variable(
     runtime: EnclaveRuntime, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
 ) -> None:
     import io
@@ -161,12 +164,47 @@ def test_a_sealed_folder_dataset_is_unpacked_into_a_folder(
     ]
     with ArchiveReader(entries) as archive:
         folder_archive = archive.read()
+    # As iExec delivers a multi-file dataset (and the iApp templates read a protected data): one
+    # ZIP file at IEXEC_IN/IEXEC_DATASET_FILENAME whose members are the folder's own paths.
     app = (
-        "import os\nroot = os.path.join(os.environ['IEXEC_IN'], os.environ['IEXEC_DATASET_FILENAME'])\n"
-        "data = open(root + '/a.txt').read() + open(root + '/sub/b.txt').read()\n"
-        "open('/iexec_out/r', 'w').write(data)\n"
-    )
-    task = make_task(dataset=folder_archive)
+        "import os, zipfile\n"
+        "name = os.environ['IEXEC_DATASET_FILENAME']\n"
+        "with zipfile.ZipFile(os.path.join(os.environ['IEXEC_IN'], name)) as z:\n"
+        "    data = z.read('a.txt') + z.read('sub/b.txt')\n"
+        "    members = ','.join(z.namelist())\n"
+        "listing = ','.join(sorted(os.listdir(os.environ['IEXEC_IN'])))\n"
+        "fields = [name.encode(), listing.encode(), members.encode(), data]\n"
+        "open('/iexec_out/r', 'wb').write(b'|'.join(fields))\n"
+    ) + COMPUTED
+    task = make_task(dataset=folder_archive, dataset_filename="records")
     report = runtime.run(make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w")
     assert report.result is not None
-    assert open_tar(Path(report.result.sealed_path), task.beneficiary) == {"r": b"AB"}
+    files = open_tar(Path(report.result.sealed_path), task.beneficiary)
+    assert files["r"] == b"records.zip|records.zip|a.txt,sub/,sub/b.txt|AB"
+    # The same folder always gives the same ZIP bytes (fixed times, sorted, stored).
+    again = runtime.run(make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w2")
+    assert again.result is not None
+    assert again.result.digest == report.result.digest
+
+
+def test_a_file_dataset_arrives_under_its_owners_name_or_its_address(
+    runtime: EnclaveRuntime, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
+) -> None:
+    app = (
+        "import os\n"
+        "name, address = os.environ['IEXEC_DATASET_FILENAME'], os.environ['IEXEC_DATASET_ADDRESS']\n"
+        "data = open(os.path.join(os.environ['IEXEC_IN'], name)).read()\n"
+        "bulk = os.environ['IEXEC_BULK_SLICE_SIZE']\n"
+        "open('/iexec_out/r', 'w').write('|'.join([name, address, data, bulk]))\n"
+    ) + COMPUTED
+    bundle = make_bundle({"app.py": app})
+    named = make_task(dataset=b"rows", dataset_filename="scores 2024.csv")
+    report = runtime.run(bundle, LocalSecretsFile(named.secrets_file), work_root / "w")
+    assert report.result is not None
+    files = open_tar(Path(report.result.sealed_path), named.beneficiary)
+    assert files["r"] == f"scores 2024.csv|{DATASET_ADDRESS}|rows|0".encode()
+    unnamed = make_task(dataset=b"rows", dataset_filename=None)
+    report = runtime.run(bundle, LocalSecretsFile(unnamed.secrets_file), work_root / "w2")
+    assert report.result is not None
+    files = open_tar(Path(report.result.sealed_path), unnamed.beneficiary)
+    assert files["r"] == f"{DATASET_ADDRESS}|{DATASET_ADDRESS}|rows|0".encode()

@@ -21,7 +21,7 @@ from sealrun.core.sealing import Identity
 from sealrun.core.tasks import SecretsBundle
 from sealrun.enclave import EnclaveRuntime
 from sealrun.errors import AttestationError, EnclaveError
-from tests.enclave.conftest import TASK_ID, Task
+from tests.enclave.conftest import COMPUTED, TASK_ID, Task
 
 NOW = 1_800_000_000
 
@@ -103,7 +103,7 @@ def test_runtime_attests_with_the_measured_fingerprint(
     make_task: Callable[..., Task],
     work_root: Path,
 ) -> None:
-    bundle = make_bundle({"app.py": "pass\n"})
+    bundle = make_bundle({"app.py": COMPUTED})
     task = make_task()
     verifier = SimulatedVerifier(simulator_key.public_key)
     good = _AttestingSource(task.bundle, verifier, load_bundle(bundle).fingerprint)
@@ -117,7 +117,9 @@ def test_runtime_attests_with_the_measured_fingerprint(
 def test_backend_runs_a_task_in_a_separate_process(
     key_file: Path, make_bundle: Callable[..., Path], make_task: Callable[..., Task], work_root: Path
 ) -> None:
-    bundle = make_bundle({"app.py": "import os\nopen('/iexec_out/pid', 'w').write(str(os.getpid()))\n"})
+    bundle = make_bundle(
+        {"app.py": "import os\nopen('/iexec_out/pid', 'w').write(str(os.getpid()))\n" + COMPUTED}
+    )
     task = make_task()
     report = SimulatedTee(key_file).run(
         EnclaveLaunch(bundle, work_root / "w", secrets_file=task.secrets_file)

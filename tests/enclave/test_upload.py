@@ -19,7 +19,7 @@ from sealrun.core.tasks import FailureCode
 from sealrun.core.tasks.bundle import ResultUpload
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
 from sealrun.services.store import StoreSettings, create_app
-from tests.enclave.conftest import TASK_ID, Task
+from tests.enclave.conftest import COMPUTED, TASK_ID, Task
 from tests.enclave.test_failures import assert_receipt
 
 TOKEN_KEY = "enclave-upload-test-key-0123456789"
@@ -63,7 +63,7 @@ def test_result_is_uploaded_with_the_task_token(
         TOKEN_KEY.encode(), bytes.fromhex(TASK_ID[2:]), expires_at=int(time.time()) + 600
     )
     task = _with_upload(make_task(), f"{store_url}/v1/blobs", token)
-    bundle = make_bundle({"app.py": "open('/iexec_out/r', 'w').write('uploaded')\n"})
+    bundle = make_bundle({"app.py": "open('/iexec_out/r', 'w').write('uploaded')\n" + COMPUTED})
     report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "w")
     assert report.result is not None
     assert report.result.upload_url is not None
@@ -86,6 +86,6 @@ def test_a_refused_upload_is_a_signed_failure(
     )
     task = _with_upload(make_task(), store_url, forged)
     report = runtime.run(
-        make_bundle({"app.py": "pass\n"}), LocalSecretsFile(task.secrets_file), work_root / "w"
+        make_bundle({"app.py": COMPUTED}), LocalSecretsFile(task.secrets_file), work_root / "w"
     )
     assert_receipt(report, task, FailureCode.RESULT_UPLOAD_FAILED)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
@@ -124,9 +125,12 @@ base = Path(settings["base"])
 try:
     cgroup = TaskCgroup.attach([Path(p) for p in settings["cgroup"]]) if settings["cgroup"] else None
     spec = SandboxSpec(
-        argv=("python3", "app.py"), bundle_dir=base / "app", input_dir=base / "in",
+        argv=tuple(settings["argv"]), bundle_dir=base / "app", input_dir=base / "in",
         output_dir=base / "out", stdout_path=base / "logs" / "stdout", stderr_path=base / "logs" / "stderr",
-        limits=SandboxLimits(memory_bytes=settings["memory"], wall_time_s=60),
+        env=settings["env"],
+        limits=SandboxLimits(
+            memory_bytes=settings["memory"], wall_time_s=60, address_space_bytes=settings["address_space"]
+        ),
     )
     print(json.dumps(asdict(BubblewrapSandbox(cgroup=cgroup).run(spec))))
 except SandboxError as error:
@@ -134,20 +138,33 @@ except SandboxError as error:
 """
 
 
-def _run_as(uid: int, base: Path, code: str, *, cgroup: TaskCgroup | None, memory: int) -> dict[str, Any]:
-    """Run ``code`` in a sandbox started by a process of ``uid`` (not root)."""
+def _run_as(
+    uid: int,
+    base: Path,
+    code: str,
+    *,
+    cgroup: TaskCgroup | None,
+    memory: int,
+    argv: tuple[str, ...] = ("python3", "app.py"),
+    env: dict[str, str] | None = None,
+    address_space: int | None = None,
+) -> dict[str, Any]:
+    """Run ``code`` (as ``argv[1]``) in a sandbox started by a process of ``uid`` (not root)."""
     for name, owner in (("app", 0), ("in", 0), ("out", uid), ("logs", uid)):
         (base / name).mkdir(parents=True)
         os.chown(base / name, owner, owner)
         (base / name).chmod(0o755 if owner == 0 else 0o700)
     base.chmod(0o711)
-    (base / "app" / "app.py").write_text(code)
-    (base / "app" / "app.py").chmod(0o644)
+    (base / "app" / argv[1]).write_text(code)
+    (base / "app" / argv[1]).chmod(0o644)
     settings = {
         "uid": uid,
         "base": str(base),
         "cgroup": [str(p) for p in cgroup.paths] if cgroup else [],
         "memory": memory,
+        "argv": list(argv),
+        "env": env or {},
+        "address_space": address_space,
     }
     done = subprocess.run(
         [sys.executable, "-c", RUN_AS_USER, json.dumps(settings)],
@@ -346,3 +363,40 @@ def test_address_space_is_not_capped_when_a_cgroup_counts_the_memory(run_app: Ca
     assert ran.outcome.cgroup_enforced
     assert ran.outcome.exit_status == 0, ran.stderr
     assert "reserved" in ran.stdout
+
+
+NODE_APP = "console.log('node', process.version, 'started');\n"
+NODE_HEAP_HOG = "const kept = []; for (;;) kept.push(new Array(1 << 20).fill(7));\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("node") is None, reason="needs root and node")
+def test_node_starts_without_a_cgroup_under_the_default_memory_limit(work_root: Path) -> None:
+    """Without a cgroup (an unprivileged runner) RLIMIT_AS is the only memory limit: sized for
+    Node.js (issue 14), node starts under the default 512 MiB; its heap limit still holds."""
+    from sealrun.core.bundles import parse_manifest
+    from sealrun.enclave.appinterface import runtime_profile
+
+    manifest = parse_manifest('[app]\nname = "n"\nentrypoint = ["node", "app.js"]\nruntime = "node"\n')
+    profile = runtime_profile(manifest)
+    assert manifest.resources.memory_bytes == 512 * MIB
+    assert profile.env == {"NODE_OPTIONS": "--max-old-space-size=384"}
+    uid = _unprivileged_id()
+    argv, env = ("node", "app.js"), dict(profile.env)
+    # What issue 14 saw: RLIMIT_AS at the memory limit, and V8 cannot even reserve its heap.
+    bare = _run_as(uid, work_root / "bare", NODE_APP, cgroup=None, memory=512 * MIB, argv=argv, env=env)
+    assert bare["cgroup_enforced"] is False
+    assert bare["exit_status"] != 0
+
+    def sized(name: str, code: str) -> dict[str, Any]:
+        return _run_as(
+            uid, work_root / name, code, cgroup=None, memory=512 * MIB, argv=argv, env=env,
+            address_space=profile.address_space_bytes,
+        )  # fmt: skip
+
+    ran = sized("sized", NODE_APP)
+    assert ran["cgroup_enforced"] is False
+    assert ran["exit_status"] == 0, ran
+    assert ran["stdout"].startswith("node v")
+    hog = sized("hog", NODE_HEAP_HOG)
+    assert hog["exit_status"] != 0
+    assert hog["memory_exceeded"] is True  # V8's "heap out of memory", not a silent kill

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import tarfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +36,14 @@ import json, os
 with open(os.path.join(os.environ["IEXEC_IN"], os.environ["IEXEC_DATASET_FILENAME"])) as f:
     data = f.read()
 with open(os.path.join(os.environ["IEXEC_OUT"], "result.json"), "w") as f:
-    json.dump({"upper": data.upper(), "secret": os.environ.get("IEXEC_REQUESTER_SECRET_1")}, f)
+    json.dump({
+        "upper": data.upper(),
+        "secret": os.environ.get("IEXEC_REQUESTER_SECRET_1"),
+        "filename": os.environ["IEXEC_DATASET_FILENAME"],
+        "address": os.environ["IEXEC_DATASET_ADDRESS"],
+    }, f)
+with open(os.path.join(os.environ["IEXEC_OUT"], "computed.json"), "w") as f:
+    json.dump({"deterministic-output-path": os.path.join(os.environ["IEXEC_OUT"], "result.json")}, f)
 """
 
 
@@ -81,7 +90,9 @@ def _serve_once(body: bytes) -> tuple[str, str]:
 
 
 def _prepare(client: SmsClient, world: World) -> str:
-    client.push_dataset_key(bytes(world.dataset_owner.key), world.dataset, str(world.dataset_key))
+    client.push_dataset_key(
+        bytes(world.dataset_owner.key), world.dataset, str(world.dataset_key), filename="words.txt"
+    )
     client.push_requester_secret(bytes(world.requester.key), "api", "s3cr3t")
     client.set_result_recipient(bytes(world.requester.key), str(world.result_key.recipient))
     return client.enclave_challenge(bytes(world.pool_owner.key), world.task)
@@ -146,7 +157,16 @@ def test_the_runtime_runs_a_task_with_secrets_from_the_sms(
     assert report.result.upload_url is not None
     sealed_result = httpx.get(report.result.upload_url).content
     assert b"private words" not in sealed_result
-    assert open_bytes(sealed_result, [world.result_key])
+    with tarfile.open(fileobj=io.BytesIO(open_bytes(sealed_result, [world.result_key]))) as archive:
+        member = archive.extractfile("result.json")
+        assert member is not None
+        # The owner's file name travelled with her key; the address is the dataset's own.
+        result = json.loads(member.read())
+    assert (result["upper"], result["filename"], result["address"]) == (
+        "PRIVATE WORDS",
+        "words.txt",
+        world.dataset,
+    )
     records = client.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
     assert [r["code"] for r in records] == ["RELEASED"]
     assert records[0]["measurement"] == fingerprint.hex()

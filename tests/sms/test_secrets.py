@@ -195,3 +195,28 @@ def test_a_key_with_a_bad_checksum_is_refused(sms: SmsUseCases, world: World) ->
     broken = key[:-1] + ("Q" if key[-1] != "Q" else "P")
     call = world.signed(world.dataset_owner, "PUT", f"/v1/datasets/{world.dataset}/key", {"key": broken})
     assert _code(lambda: sms.put_dataset_key(call, world.dataset, broken)) == "SECRET_INVALID"
+
+
+@pytest.mark.parametrize(
+    "filename", ["../etc/passwd", "a/b", "a\\b", "..", "", "x" * 256, "a\nb", "bad-\udcff"]
+)
+def test_a_bad_dataset_filename_is_refused_and_nothing_is_written(
+    sms: SmsUseCases, world: World, filename: str
+) -> None:
+    path = f"/v1/datasets/{world.dataset}/key"
+    key = str(world.dataset_key)
+    call = world.signed(world.dataset_owner, "PUT", path, {"key": key})
+    assert _code(lambda: sms.put_dataset_key(call, world.dataset, key, filename=filename)) == (
+        "DATASET_FILENAME_INVALID"
+    )
+    assert _code(lambda: sms.dataset_key_status(world.dataset)) == "SECRET_NOT_FOUND"
+
+
+def test_the_dataset_filename_is_kept_with_the_key(sms: SmsUseCases, world: World) -> None:
+    path = f"/v1/datasets/{world.dataset}/key"
+    key = str(world.dataset_key)
+    call = world.signed(world.dataset_owner, "PUT", path, {"key": key, "filename": "scores é.csv"})
+    sms.put_dataset_key(call, world.dataset, key, filename="scores é.csv")
+    row = sms.repository.dataset_key(world.dataset)
+    assert row is not None
+    assert row.filename == "scores é.csv"

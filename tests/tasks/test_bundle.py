@@ -21,7 +21,13 @@ BUNDLE = SecretsBundle(
     result_upload=ResultUpload(url="http://127.0.0.1:9/results", token="t0k"),
     max_time=300,
     params=TaskParams(args="--fast", input_files=("https://example.org/a.txt",)),
-    dataset=DatasetSecret(url="file:///d.age", checksum="0x" + "33" * 32, key="AGE-SECRET-KEY-1" + "Q" * 58),
+    dataset=DatasetSecret(
+        url="file:///d.age",
+        checksum="0x" + "33" * 32,
+        key="AGE-SECRET-KEY-1" + "Q" * 58,
+        address="0x" + "cd" * 20,
+        filename="scores 2024.csv",
+    ),
     app_developer_secret="dev",
     requester_secrets={1: "first-secret", 2: "second-secret"},
 )
@@ -42,7 +48,8 @@ def test_secrets_are_not_in_repr() -> None:
     ("mutate", "code"),
     [
         (lambda d: d.update(version=1), "BUNDLE_VERSION_UNSUPPORTED"),
-        (lambda d: d.update(version=3), "BUNDLE_VERSION_UNSUPPORTED"),
+        (lambda d: d.update(version=2), "BUNDLE_VERSION_UNSUPPORTED"),
+        (lambda d: d.update(version=4), "BUNDLE_VERSION_UNSUPPORTED"),
         (lambda d: d.pop("failure"), "BUNDLE_INVALID"),
         (lambda d: d.update(beneficiary_recipient=None), "BUNDLE_INVALID"),
         (lambda d: d.update(requester_secrets={"²": "x"}), "BUNDLE_INVALID"),
@@ -55,6 +62,16 @@ def test_secrets_are_not_in_repr() -> None:
         (lambda d: d.update(max_time=True), "BUNDLE_INVALID"),
         (lambda d: d.update(requester_secrets={"0": "x"}), "BUNDLE_INVALID"),
         (lambda d: d["dataset"].update(checksum="nope"), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].pop("address"), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(address="0x12"), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].pop("filename"), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(filename="../etc/passwd"), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(filename="a/b"), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(filename=".."), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(filename=""), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(filename="x" * 256), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(filename="a\nb"), "BUNDLE_INVALID"),
+        (lambda d: d["dataset"].update(filename=3), "BUNDLE_INVALID"),
         (lambda d: d["params"].update(input_files=[1]), "BUNDLE_INVALID"),
     ],
 )
@@ -88,7 +105,15 @@ def test_a_failure_bundle_round_trips_without_a_recipient() -> None:
     assert parsed == FAILURE_BUNDLE
     assert parsed.failure is not None
     assert parsed.failure.code is FailureCode.SECRET_MISSING
-    assert json.loads(FAILURE_BUNDLE.to_json())["version"] == 2
+    assert json.loads(FAILURE_BUNDLE.to_json())["version"] == 3
+
+
+def test_a_dataset_without_a_pushed_filename_round_trips() -> None:
+    from dataclasses import replace
+
+    assert BUNDLE.dataset is not None
+    bundle = replace(BUNDLE, dataset=replace(BUNDLE.dataset, filename=None))
+    assert SecretsBundle.from_json(bundle.to_json()) == bundle
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,11 @@
 
 The hashing is pure (:mod:`sealrun.core.bundles`); this module only walks the folder. It
 refuses what would make a measurement ambiguous or let an app reach outside its bundle:
-symlinks, devices, sockets, FIFOs, unreadable entries (all ``BUNDLE_INVALID``,
+devices, sockets, FIFOs, unreadable entries, and symlinks whose target leaves the bundle,
+lexically or on disk, or does not exist (all ``BUNDLE_INVALID``,
 :class:`~sealrun.errors.EnclaveError`); a missing manifest is ``BUNDLE_NO_MANIFEST``.
+Symlinks inside the bundle (``node_modules/.bin/*``) are kept and measured by their target
+text.
 """
 
 from __future__ import annotations
@@ -75,10 +78,24 @@ def _walk(root: Path) -> list[BundleFile]:
                     continue
                 sha, size = _file_digest(path)
                 files.append(BundleFile(relative, sha, size, executable=bool(mode & 0o111)))
+            elif stat.S_ISLNK(mode):
+                if relative == MANIFEST_NAME:
+                    raise EnclaveError(f"{MANIFEST_NAME} is a symlink", code="BUNDLE_INVALID")
+                files.append(_symlink(root, path, relative))
             else:
-                kind = "symlink" if stat.S_ISLNK(mode) else "special file"
-                raise EnclaveError(f"bundle entry {relative!r} is a {kind}", code="BUNDLE_INVALID")
+                raise EnclaveError(f"bundle entry {relative!r} is a special file", code="BUNDLE_INVALID")
     return files
+
+
+def _symlink(root: Path, path: Path, relative: str) -> BundleFile:
+    entry = BundleFile.symlink(relative, os.readlink(path))  # the lexical rule, in core
+    # And on disk: through other links, the target must still be an existing entry of the bundle.
+    resolved = Path(os.path.realpath(path))
+    if not resolved.is_relative_to(root) or not resolved.exists():
+        raise EnclaveError(
+            f"symlink {relative!r} points outside the bundle or to nothing", code="BUNDLE_INVALID"
+        )
+    return entry
 
 
 def load_bundle(root: Path) -> AppBundle:

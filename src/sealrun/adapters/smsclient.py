@@ -135,10 +135,16 @@ class SmsClient:
         return result
 
     # -- secrets ---------------------------------------------------------------------------------
-    def push_dataset_key(self, key: bytes, dataset: str, identity: str) -> dict[str, Any]:
-        """Push a dataset's age identity, once; ``key`` is the dataset owner's."""
+    def push_dataset_key(
+        self, key: bytes, dataset: str, identity: str, *, filename: str | None = None
+    ) -> dict[str, Any]:
+        """Push a dataset's age identity and file name (``IEXEC_DATASET_FILENAME``), once;
+        ``key`` is the dataset owner's."""
         path = f"/v1/datasets/{dataset}/key"
-        result: dict[str, Any] = self._send("PUT", path, body={"key": identity}, key=key)
+        body: dict[str, Any] = {"key": identity}
+        if filename is not None:
+            body["filename"] = filename
+        result: dict[str, Any] = self._send("PUT", path, body=body, key=key)
         return result
 
     def dataset_key_exists(self, dataset: str) -> bool:

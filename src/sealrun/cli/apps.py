@@ -105,56 +105,9 @@ def show(
 
 # The developer's side (issue 6): make a bundle, measure it, run it locally.
 
-_MANIFEST_TEMPLATE = """\
-# sealrun app manifest: https://github.com/sealrun (docs/enclave.md)
-[app]
-name = "{name}"
-entrypoint = ["python3", "app.py"]
-runtime = "python3"
-
-[resources]
-memory_mb = 512        # address-space limit of every app process
-processes = 64         # processes and threads at once
-file_size_mb = 256     # largest file the app may write
-output_size_mb = 256   # total size of IEXEC_OUT
-wall_time_s = 3600     # ceiling; the task's category time may lower it
-tmp_size_mb = 64       # the private /tmp
-
-[outputs]
-declared = ["result.txt"]
-"""
-
-_APP_TEMPLATE = '''\
-"""A sealrun app, written as an iExec app: read IEXEC_IN, write IEXEC_OUT and computed.json."""
-
-import json
-import os
-import sys
-
-iexec_in = os.environ["IEXEC_IN"]
-iexec_out = os.environ["IEXEC_OUT"]
-
-dataset = os.environ.get("IEXEC_DATASET_FILENAME")
-text = ""
-if dataset:
-    path = os.path.join(iexec_in, dataset)
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-
-words = len(text.split())
-print(f"counted {words} words; args: {sys.argv[1:]}")
-
-result = os.path.join(iexec_out, "result.txt")
-with open(result, "w", encoding="utf-8") as handle:
-    handle.write(f"{words}\\n")
-with open(os.path.join(iexec_out, "computed.json"), "w", encoding="utf-8") as handle:
-    json.dump({"deterministic-output-path": result}, handle)
-'''
-
-
 _FOLDER_ARGUMENT = typer.Argument(Path("."), help="Where to create the bundle (default: here).")
 _NAME_OPTION = typer.Option(None, help="The app's name (default: the folder's name).")
+_TEMPLATE_OPTION = typer.Option("python", "--template", help="The app's language: python, node or shell.")
 _INPUT_OPTION = typer.Option(None, "--input", help="A file or folder to use as the dataset.")
 _INPUT_FILE_OPTION = typer.Option(
     [], "--input-file", help="A local file given to the app as an input file (repeatable; after the URLs)."
@@ -172,25 +125,43 @@ _OUT_OPTION = typer.Option(None, "--out", help="New folder for output/ and logs/
 def init(
     folder: Path = _FOLDER_ARGUMENT,
     name: str | None = _NAME_OPTION,
+    template: str = _TEMPLATE_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Create a template app bundle: sealrun-app.toml and an iExec-style app.py."""
+    """Create a working app from a template: sealrun-app.toml, an iExec-style app, a test input
+    and a README of three commands (app test, app deploy, app run)."""
     from sealrun.adapters.bundlefiles import load_bundle
+    from sealrun.cli.apptemplates import TEMPLATES, template_files
     from sealrun.core.bundles import MANIFEST_NAME, parse_manifest
 
     out = Output(json_out)
+    if template not in TEMPLATES:
+        raise ConfigError(
+            f"--template {template!r}: expected one of {', '.join(TEMPLATES)}", code="CONFIG_INVALID"
+        )
     app_name = name or folder.resolve().name
-    manifest = _MANIFEST_TEMPLATE.format(name=app_name)
-    parse_manifest(manifest)  # a bad --name fails here, with the manifest's own error
-    for target in (folder / MANIFEST_NAME, folder / "app.py"):
-        if target.exists():
-            raise ConfigError(f"{target} already exists; not overwriting it", code="OUTPUT_EXISTS")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MANIFEST_NAME).write_text(manifest)
-    (folder / "app.py").write_text(_APP_TEMPLATE)
+    files = template_files(template, app_name)
+    parse_manifest(files[MANIFEST_NAME])  # a bad --name fails here, with the manifest's own error
+    for relative in files:
+        if (folder / relative).exists():
+            raise ConfigError(f"{folder / relative} already exists; not overwriting it", code="OUTPUT_EXISTS")
+    for relative, text in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
     bundle = load_bundle(folder)
-    out.info(f"Created {folder / MANIFEST_NAME} and {folder / 'app.py'}; try: sealrun app test {folder}")
-    out.result({"bundle": str(bundle.root), "name": app_name, "fingerprint": bundle.fingerprint_hex})
+    out.info(f"Created a {template} app in {folder}; next: cd {folder} and see README.md")
+    out.result(
+        {
+            "bundle": str(bundle.root),
+            "name": app_name,
+            "template": template,
+            "files": sorted(files),
+            "fingerprint": bundle.fingerprint_hex,
+            "next": f"sealrun app test {folder} --input {folder}/test-input/dataset.txt "
+            f"--input-file {folder}/test-input/input.txt --secret 1=a-requester-secret "
+            "--app-secret an-app-secret",
+        }
+    )
 
 
 @apps_app.command("fingerprint")

@@ -31,7 +31,11 @@ from sealrun.errors import ConfigError
 __all__ = ["app_run", "encryptedpush", "task_logs", "tee_decrypt"]
 
 _APPLICATION = typer.Option(..., "--application", help="The app that may use these inputs.")
-_INPUTS = typer.Option(Path("tee/inputs"), "--inputs", help="The folder to seal and push.")
+_INPUTS = typer.Option(
+    Path("tee/inputs"),
+    "--inputs",
+    help="The folder or single file to seal and push (the app finds it under its name in IEXEC_IN).",
+)
 _SEALED = typer.Argument(None, help="A sealed result (default: the newest in tee/encryptedOutputs).")
 _KEY = typer.Option(None, "--key", help="Result identity file (default: keys/result.key).")
 _INPUT_FILES = typer.Option([], "--input-files", help="Public input file URL (repeatable).")
@@ -59,8 +63,9 @@ def encryptedpush(
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Seal tee/inputs, upload it, register it as a dataset, give its key to the SMS, publish a
-    dataset order only APPLICATION may use, and print what to put in your request order."""
+    """Seal tee/inputs (or the one file --inputs names), upload it, register it as a dataset, give
+    its key and file name to the SMS, publish a dataset order only APPLICATION may use, and
+    print what to put in your request order."""
     from sealrun.cli.journey import Journey
 
     out = Output(json_out)

@@ -10,7 +10,7 @@ Files of a project (next to ``sealrun.toml``):
   registered with the SMS so enclaves seal results to it;
 - ``.sealrun/datasets/``: sealed inputs and their dataset keys (0600), kept by their owner.
 
-Error codes: ``TEE_INPUTS_MISSING`` (:class:`~sealrun.errors.ConfigError`).
+Error codes: ``TEE_INPUTS_MISSING``, ``DATASET_FILENAME_INVALID`` (:class:`~sealrun.errors.ConfigError`).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from sealrun.core.orders import (
 )
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.core.sealing import Identity
+from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
 from sealrun.errors import ConfigError, OrderError
 
 __all__ = [
@@ -193,17 +194,25 @@ class Journey:
         return "0x" + self.market.order_hash(order).hex()
 
     def encrypted_push(self, app: str, inputs: Path, *, name: str | None = None) -> dict[str, Any]:
-        """Seal ``inputs`` to a fresh dataset key, upload it, register it, give its key to the SMS,
-        and publish a dataset order that only ``app`` may use, for this requester.
+        """Seal ``inputs`` (a file or a folder) to a fresh dataset key, upload it, register it, give
+        its key and its file name to the SMS, and publish a dataset order that only ``app`` may
+        use, for this requester.
+
+        The app finds a file under its own name in ``IEXEC_IN`` and a folder as ``<name>.zip``
+        (``IEXEC_DATASET_FILENAME``, docs/apps.md); the name stays off chain.
 
         Raises:
-            ConfigError: ``TEE_INPUTS_MISSING``; StorageError, ChainError, SecretError, OrderError.
+            ConfigError: ``TEE_INPUTS_MISSING`` (missing, an empty folder, or not a file or
+                folder), ``DATASET_FILENAME_INVALID`` (checked before anything is written);
+                StorageError, ChainError, SecretError, OrderError.
         """
-        if not inputs.is_dir() or not any(inputs.iterdir()):
+        if not (inputs.is_file() or (inputs.is_dir() and any(inputs.iterdir()))):
             raise ConfigError(
-                f"{inputs} is missing or empty: `sealrun tee init`, then put your private inputs there",
+                f"{inputs} is missing or empty: `sealrun tee init`, then put your private inputs "
+                "there, or name one file with --inputs",
                 code="TEE_INPUTS_MISSING",
             )
+        filename = check_dataset_filename(inputs.name)
         folder = self.root / DATASETS
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         identity = Identity.generate()
@@ -227,7 +236,7 @@ class Journey:
         key_file = write_identity(folder / f"{dataset.address}.key", identity, overwrite=True)
         sms = self.sms()
         try:
-            sms.push_dataset_key(self.key, dataset.address, str(identity))
+            sms.push_dataset_key(self.key, dataset.address, str(identity), filename=filename)
         finally:
             sms.close()
         result_key, recipient = self.register_result_key()
@@ -246,6 +255,7 @@ class Journey:
         params = {"iexec_args": ""}
         return {
             "dataset": dataset.address,
+            "dataset_filename": filename if inputs.is_file() else folder_dataset_filename(filename),
             "uri": uri,
             "checksum": sealed.checksum,
             "sealed": str(sealed.path),

@@ -38,6 +38,7 @@ from sealrun.core.netpolicy import FetchPolicy, check_url_target
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks import SecretsBundle
 from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
+from sealrun.core.tasks.filenames import check_dataset_filename
 from sealrun.enclave.fetching import url_basename
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
 from sealrun.enclave.secrets import LocalSecretsFile
@@ -139,7 +140,9 @@ def run_local_test(
     Args:
         bundle_dir: the app bundle.
         output_dir: a new folder to receive ``output/`` (the app's result) and ``logs/``.
-        input_path: a file or folder to use as the dataset (sealed, then opened by the enclave).
+        input_path: a file or folder to use as the dataset (sealed, then opened by the enclave);
+            the app finds it under its own name (a folder as ``<name>.zip``), as a dataset
+            pushed by ``sealrun tee encryptedpush``.
         input_files: public input file URLs (``IEXEC_INPUT_FILE_NAME_n``, first): ``https``
             only, as on a worker.
         local_input_files: local files given to the app as input files too (after the URLs),
@@ -170,6 +173,8 @@ def run_local_test(
             raise ConfigError(f"input file {local} is not a file", code="FILE_NOT_FOUND")
     if input_path is not None and not input_path.exists():
         raise ConfigError(f"{input_path} does not exist", code="FILE_NOT_FOUND")
+    if input_path is not None:
+        check_dataset_filename(input_path.name)
     bundle = load_bundle(bundle_dir)
     work = _work_folder(work_parent)
     try:
@@ -178,7 +183,13 @@ def run_local_test(
             if input_path is not None:
                 key = Identity.generate()
                 sealed = seal_path(input_path, work / f"{input_path.name}.age", [key.recipient])
-                dataset = DatasetSecret(url=server.add(sealed.path), checksum=sealed.checksum, key=str(key))
+                dataset = DatasetSecret(
+                    url=server.add(sealed.path),
+                    checksum=sealed.checksum,
+                    key=str(key),
+                    address="0x" + secrets.token_hex(20),  # no chain here: a fresh address
+                    filename=input_path.name,
+                )
             local_urls = [server.add(path, url_basename(path.name, "input")) for path in local_input_files]
             beneficiary = Identity.generate()
             task = SecretsBundle(

@@ -11,9 +11,11 @@ change the folder any more) the output is checked:
 - only regular files and folders: a symlink (e.g. to ``/etc/shadow`` or into the enclave's
   work folder), a FIFO, a socket or a device is ``APP_OUTPUT_INVALID``;
 - at most ``output_size`` bytes in total and 100 000 entries: ``APP_OUTPUT_TOO_LARGE``;
-- ``computed.json``, if present: a JSON object of at most 1 MiB whose
-  ``deterministic-output-path``, if present, is a string naming an existing entry under
-  ``/iexec_out`` (absolute, as iExec writes it, or relative): else ``APP_OUTPUT_INVALID``;
+- ``computed.json`` (required, as on iExec): a JSON object of at most 1 MiB whose
+  ``deterministic-output-path`` is a string naming an existing entry under ``/iexec_out``
+  (absolute, as iExec writes it, or relative; ``/iexec_out`` itself names the whole output):
+  else ``APP_COMPUTED_JSON_INVALID``. An app that forgot it, or crashed before writing it,
+  must not end COMPLETED with a result nobody vouched for;
 - every path the manifest declares exists: else ``APP_OUTPUT_INVALID``.
 
 The checked entries become members of the deterministic folder archive of
@@ -121,36 +123,48 @@ def scan_output(folder: Path, *, max_bytes: int, declared: Sequence[str] = ()) -
     for declared_path in declared:
         if declared_path not in names:
             raise _invalid(f"declared output {declared_path!r} is missing")
-    if COMPUTED_JSON in names:
-        _check_computed(folder / COMPUTED_JSON, names)
+    _check_computed(folder / COMPUTED_JSON, names)
     return sorted(entries, key=lambda e: e.relative.encode())
 
 
+def _computed(message: str) -> TaskFailedError:
+    return TaskFailedError(FailureCode.APP_COMPUTED_JSON_INVALID, message)
+
+
 def _check_computed(path: Path, names: set[str]) -> None:
+    if COMPUTED_JSON not in names:
+        raise _computed(
+            "the app wrote no computed.json: write IEXEC_OUT/computed.json with "
+            '{"deterministic-output-path": "<IEXEC_OUT>/<your result>"} (docs/apps.md)'
+        )
+    if path.is_dir():
+        raise _computed("computed.json is a folder")
     raw = path.read_bytes()
     if len(raw) > _MAX_COMPUTED:
-        raise _invalid("computed.json is larger than 1 MiB")
+        raise _computed("computed.json is larger than 1 MiB")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
-        raise _invalid("computed.json is not JSON") from error
+        raise _computed("computed.json is not JSON") from error
     if not isinstance(data, dict):
-        raise _invalid("computed.json is not a JSON object")
+        raise _computed("computed.json is not a JSON object")
     target = data.get("deterministic-output-path")
     if target is None:
-        return
+        raise _computed("computed.json has no deterministic-output-path")
     if not isinstance(target, str):
-        raise _invalid("computed.json: deterministic-output-path must be a string")
+        raise _computed("computed.json: deterministic-output-path must be a string")
     pure = PurePosixPath(target)
     if pure.is_absolute():
         try:
             pure = pure.relative_to(IEXEC_OUT)
         except ValueError as error:
-            raise _invalid("computed.json: deterministic-output-path is outside IEXEC_OUT") from error
+            raise _computed(
+                f"computed.json: deterministic-output-path {target!r} is outside IEXEC_OUT"
+            ) from error
     if ".." in pure.parts:
-        raise _invalid("computed.json: deterministic-output-path escapes IEXEC_OUT")
+        raise _computed(f"computed.json: deterministic-output-path {target!r} escapes IEXEC_OUT")
     if pure.as_posix() not in (".", "") and pure.as_posix() not in names:
-        raise _invalid("computed.json: deterministic-output-path does not exist")
+        raise _computed(f"computed.json: deterministic-output-path {target!r} does not exist")
 
 
 def _opener(path: Path) -> Callable[[], BinaryIO]:

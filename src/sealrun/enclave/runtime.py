@@ -48,7 +48,7 @@ from sealrun.core.tasks import (
     result_signature_digest,
     sign_digest,
 )
-from sealrun.enclave.appinterface import app_argv, app_environment
+from sealrun.enclave.appinterface import app_argv, app_environment, runtime_profile
 from sealrun.enclave.envelopes import seal_archive, seal_folder
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import FetchPolicy
@@ -210,6 +210,7 @@ class EnclaveRuntime:
         state.phases["precompute_s"] = self.clock() - mark
         mark = self.clock()
         resources = bundle.manifest.resources
+        flavour = runtime_profile(bundle.manifest)
         spec = SandboxSpec(
             argv=argv,
             bundle_dir=space.bundle,
@@ -217,9 +218,12 @@ class EnclaveRuntime:
             output_dir=space.outputs,
             stdout_path=space.logs / "stdout.log",
             stderr_path=space.logs / "stderr.log",
-            env=app_environment(
-                task, dataset_filename=prepared.dataset_filename, input_files=prepared.input_files
-            ),
+            env={
+                **flavour.env,
+                **app_environment(
+                    task, dataset_filename=prepared.dataset_filename, input_files=prepared.input_files
+                ),
+            },
             limits=SandboxLimits(
                 memory_bytes=resources.memory_bytes,
                 processes=resources.processes,
@@ -227,6 +231,7 @@ class EnclaveRuntime:
                 tmp_size_bytes=resources.tmp_size_bytes,
                 log_size_bytes=self.settings.log_size_bytes,
                 wall_time_s=float(min(resources.wall_time_s, task.max_time)),
+                address_space_bytes=flavour.address_space_bytes,
             ),
         )
         try:

@@ -122,14 +122,25 @@ def copy_bundle(source: AppBundle, target: Path, share: Callable[[Path, int], No
     ``share(path, mode)`` gives each new folder (0o750), executable (0o750) and file (0o640)
     its owner and mode; pass one that widens them to make the copy readable by other users.
     """
-    names = [MANIFEST_NAME, *(f.path for f in source.files)]
+    links = [f for f in source.files if f.link is not None]
     executables = {f.path for f in source.files if f.executable}
-    for name in names:
-        destination = target / name
-        for parent in reversed(destination.relative_to(target).parents[:-1]):
-            folder = target / parent
-            if not folder.exists():
-                folder.mkdir()
-                share(folder, 0o750)
+    for name in [MANIFEST_NAME, *(f.path for f in source.files if f.link is None)]:
+        destination = _make_parents(target, name, share)
         shutil.copyfile(source.root / name, destination, follow_symlinks=False)
         share(destination, 0o750 if name in executables else 0o640)
+    # Links last, once their targets exist; a link has no mode of its own to share. The copy
+    # is measured again (load_bundle) before it runs, so a link is kept only if it still
+    # resolves inside the copy.
+    for link in links:
+        assert link.link is not None  # the filter above
+        os.symlink(link.link, _make_parents(target, link.path, share))
+
+
+def _make_parents(target: Path, name: str, share: Callable[[Path, int], None]) -> Path:
+    destination = target / name
+    for parent in reversed(destination.relative_to(target).parents[:-1]):
+        folder = target / parent
+        if not folder.exists():
+            folder.mkdir()
+            share(folder, 0o750)
+    return destination

@@ -249,7 +249,9 @@ class BubblewrapSandbox:
         limits = spec.limits
         # A cgroup counts the whole sandbox's memory; RLIMIT_AS would only add a
         # per-process address-space cap that JIT runtimes (Node.js) break without using it.
-        address_space = None if cgroup is not None and cgroup.enforces_memory else limits.memory_bytes
+        # Without one, RLIMIT_AS is the fallback, sized by the caller for its runtime.
+        fallback = limits.address_space_bytes or limits.memory_bytes
+        address_space = None if cgroup is not None and cgroup.enforces_memory else fallback
         status_read, status_write = os.pipe()
 
         def restrict() -> None:  # runs in the child between fork and exec

@@ -21,7 +21,10 @@ class SandboxLimits:
     ``file_size_bytes`` the largest file it may write (RLIMIT_FSIZE);
     ``tmp_size_bytes`` the size of the private tmpfs /tmp; ``log_size_bytes`` how much of
     stdout and of stderr is kept (the rest is drained and dropped); ``wall_time_s`` the
-    wall-clock limit, after which the whole sandbox is killed.
+    wall-clock limit, after which the whole sandbox is killed. ``address_space_bytes`` is the
+    RLIMIT_AS used instead of ``memory_bytes`` where no cgroup limits memory: a JIT runtime
+    (Node.js reserves ~700 MiB of address space at start and uses ~40 MiB) needs room to
+    reserve beyond what it may use; None means ``memory_bytes``.
     """
 
     memory_bytes: int = 512 << 20
@@ -30,6 +33,7 @@ class SandboxLimits:
     tmp_size_bytes: int = 64 << 20
     log_size_bytes: int = 1 << 20
     wall_time_s: float = 3600.0
+    address_space_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@
     [app]
     name = "hello"                         # 1-64 chars: letters, digits, . _ -
     entrypoint = ["python3", "app.py"]     # argv; run with /app (the bundle) as working dir
-    runtime = "python3"                    # one of RUNTIMES
+    runtime = "python3"                    # one of RUNTIMES: native, node, python3
 
     [resources]                            # every field optional; defaults below
-    memory_mb = 512                        # address-space limit of every app process
+    memory_mb = 512                        # memory of the whole sandbox (docs/apps.md, Limits)
     processes = 64                         # processes/threads the app may run at once
     file_size_mb = 256                     # largest single file the app may write
     output_size_mb = 256                   # total size of IEXEC_OUT after the run
@@ -43,7 +43,7 @@ __all__ = ["MANIFEST_NAME", "RUNTIMES", "AppManifest", "Resources", "parse_manif
 MANIFEST_NAME = "sealrun-app.toml"
 # python3: the host's read-only Debian /usr with its python3; native: the same /usr, the
 # entrypoint is a program inside the bundle (or any /usr binary).
-RUNTIMES = ("native", "python3")
+RUNTIMES = ("native", "node", "python3")
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _MIB = 1 << 20

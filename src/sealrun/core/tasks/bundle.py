@@ -5,12 +5,14 @@ key; the enclave opens it and nobody else sees it. It is a versioned JSON object
 
 ```
 {
-  "version": 2,
+  "version": 3,
   "task_id": "0x<32 bytes hex>",
   "worker": "0x<address>",                  # the authorized worker (enters resultSeal)
   "enclave_key": "0x<32 bytes hex>",        # the per-task enclave challenge private key
   "beneficiary_recipient": "age1..." | null,  # results and logs are sealed to it
-  "dataset": null | {"url": str, "checksum": "0x<sha256 hex>", "key": "AGE-SECRET-KEY-1..."},
+  "dataset": null | {"url": str, "checksum": "0x<sha256 hex>", "key": "AGE-SECRET-KEY-1...",
+              "address": "0x<address>",      # IEXEC_DATASET_ADDRESS
+              "filename": null | str},        # the owner's file name (IEXEC_DATASET_FILENAME)
   "app_developer_secret": null | str,
   "requester_secrets": {"1": str, ...},     # IEXEC_REQUESTER_SECRET_n, by index n >= 1
   "params": {"args": str, "input_files": [url, ...]},
@@ -29,7 +31,10 @@ empty and ``params`` are empty. The enclave signs a failure receipt with that co
 running the app. ``beneficiary_recipient`` may be null only in a failure bundle (then there
 is nobody to seal logs to, and the receipt's log digest is 32 zero bytes).
 
-Version 2 added ``failure`` and the nullable recipient; version 1 is no longer accepted.
+Version 2 added ``failure`` and the nullable recipient; version 3 added the dataset's
+``address`` and ``filename`` (checked by :func:`~sealrun.core.tasks.filenames.check_dataset_filename`;
+null when its owner pushed none: the enclave then names the dataset by its address, as iExec
+does). Versions 1 and 2 are no longer accepted.
 Parsing validates every field and rejects unknown ones (:class:`~sealrun.errors.SecretError`,
 code ``BUNDLE_INVALID``); an unknown ``version`` is ``BUNDLE_VERSION_UNSUPPORTED``.
 """
@@ -43,7 +48,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sealrun.core.tasks.failures import FailureCode
-from sealrun.errors import SecretError
+from sealrun.core.tasks.filenames import check_dataset_filename
+from sealrun.errors import ConfigError, SecretError
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -55,7 +61,7 @@ __all__ = [
     "is_secret_index",
 ]
 
-BUNDLE_VERSION = 2
+BUNDLE_VERSION = 3
 MAX_SECRET_INDEX = 1000
 _MAX_REASON = 1000
 MAX_BUNDLE_BYTES = 1 << 20
@@ -100,11 +106,14 @@ def _exact_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 @dataclass(frozen=True)
 class DatasetSecret:
-    """Where the sealed dataset is, its ciphertext checksum, and its age identity."""
+    """Where the sealed dataset is, its ciphertext checksum, its age identity, its on-chain
+    address and the file name its owner gave it (None: none was pushed)."""
 
     url: str
     checksum: str
     key: str = field(repr=False)
+    address: str
+    filename: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +178,13 @@ class SecretsBundle:
             "beneficiary_recipient": self.beneficiary_recipient,
             "dataset": None
             if self.dataset is None
-            else {"url": self.dataset.url, "checksum": self.dataset.checksum, "key": self.dataset.key},
+            else {
+                "url": self.dataset.url,
+                "checksum": self.dataset.checksum,
+                "key": self.dataset.key,
+                "address": self.dataset.address,
+                "filename": self.dataset.filename,
+            },
             "app_developer_secret": self.app_developer_secret,
             "requester_secrets": {str(k): v for k, v in sorted(self.requester_secrets.items())},
             "params": {"args": self.params.args, "input_files": list(self.params.input_files)},
@@ -214,11 +229,13 @@ class SecretsBundle:
         dataset = None
         if data.get("dataset") is not None:
             raw_dataset = _require(data, "dataset", dict)
-            _exact_keys(raw_dataset, {"url", "checksum", "key"}, "dataset")
+            _exact_keys(raw_dataset, {"url", "checksum", "key", "address", "filename"}, "dataset")
             dataset = DatasetSecret(
                 url=_require(raw_dataset, "url", str),
                 checksum=_match(_HEX32, _require(raw_dataset, "checksum", str), "dataset checksum"),
                 key=_match(_IDENTITY, _require(raw_dataset, "key", str), "dataset key"),
+                address=_match(_ADDRESS, _require(raw_dataset, "address", str), "dataset address"),
+                filename=_filename(raw_dataset),
             )
         secrets = _requester_secrets(_require(data, "requester_secrets", dict))
         params = _require(data, "params", dict)
@@ -266,6 +283,20 @@ def _requester_secrets(raw: Mapping[str, Any]) -> dict[int, str]:
             raise _invalid(f"requester secrets must map indexes 1 to {MAX_SECRET_INDEX} to strings")
         secrets[int(index)] = value
     return secrets
+
+
+def _filename(raw_dataset: Mapping[str, Any]) -> str | None:
+    if "filename" not in raw_dataset:
+        raise _invalid("missing field 'filename'")
+    name = raw_dataset["filename"]
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise _invalid("field 'filename' has the wrong type")
+    try:
+        return check_dataset_filename(name)
+    except ConfigError as error:
+        raise _invalid(error.message) from error
 
 
 def _failure(raw: Any) -> ReleaseFailure | None:

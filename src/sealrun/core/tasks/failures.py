@@ -12,7 +12,7 @@ failure (the contract rejects it).
 | 2 | APP_TIMEOUT | the app ran past its wall-clock limit; its whole process tree was killed |
 | 3 | APP_MEMORY_EXCEEDED | the app hit its memory limit |
 | 4 | APP_OUTPUT_TOO_LARGE | the output folder, a single file, or the logs exceeded their limits |
-| 5 | APP_OUTPUT_INVALID | unusable output: symlink, special file, bad computed.json, missing output |
+| 5 | APP_OUTPUT_INVALID | unusable output: symlink, special file, unclean name, missing declared output |
 | 6 | INPUT_FETCH_FAILED | the dataset or an input file could not be downloaded |
 | 7 | INPUT_CHECKSUM_MISMATCH | the ciphertext's sha256 differs from the bundle's checksum |
 | 8 | INPUT_OPEN_FAILED | the dataset could not be opened (wrong key, tampered, truncated, hostile archive) |
@@ -26,6 +26,7 @@ failure (the contract rejects it).
 | 16 | ENCLAVE_INTERNAL | the enclave hit an unexpected error after it received the task |
 | 17 | INPUT_URL_REFUSED | an input URL is not the public internet (scheme, origin, address, redirect) |
 | 18 | INPUT_TOO_LARGE | an input or all inputs over the limit, or too little disk for them |
+| 19 | APP_COMPUTED_JSON_INVALID | no computed.json, or no deterministic-output-path in IEXEC_OUT |
 
 Codes 12 (from the SMS), 13, 14 and 15 arrive in a *failure bundle* the SMS releases to the
 attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.bundle`).
@@ -61,6 +62,7 @@ class FailureCode(IntEnum):
     ENCLAVE_INTERNAL = 16
     INPUT_URL_REFUSED = 17
     INPUT_TOO_LARGE = 18
+    APP_COMPUTED_JSON_INVALID = 19
 
 
 def parse_failure_code(value: int | str) -> FailureCode:

@@ -7,6 +7,8 @@ Writes and reads (:class:`~sealrun.errors.SecretError` unless noted):
 - ``SECRET_EXISTS`` 409: the dataset already has a key (dataset keys are written once).
 - ``SECRET_NOT_FOUND`` 404: no such secret.
 - ``SECRET_INVALID`` 400: a value is not of the documented shape (age identity, recipient).
+- ``DATASET_FILENAME_INVALID`` 400: a dataset's file name is not one plain UTF-8 name
+  (:mod:`sealrun.core.tasks.filenames`).
 - ``REQUEST_*`` 401 (:class:`~sealrun.errors.RequestError`): see :mod:`sealrun.core.requests`.
 
 Per-task enclave keys and attested release (every refusal is also written to the audit log):
@@ -47,6 +49,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "SECRET_EXISTS": 409,
     "SECRET_NOT_FOUND": 404,
     "SECRET_INVALID": 400,
+    "DATASET_FILENAME_INVALID": 400,
     "RELEASE_TASK_UNKNOWN": 404,
     "RELEASE_DEAL_UNKNOWN": 404,
     "RELEASE_APP_UNKNOWN": 404,

@@ -40,6 +40,8 @@ class DatasetKey(Base):
     owner: Mapped[str] = mapped_column(ADDRESS)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # The owner's file name for the dataset (IEXEC_DATASET_FILENAME); None if she gave none.
+    filename: Mapped[str | None] = mapped_column(String(1024), nullable=True, default=None)
 
 
 class AppSecret(Base):

@@ -338,7 +338,13 @@ class Releaser:
             if record is None or row is None:
                 raise SecretError("the dataset's key was never pushed", code="RELEASE_DATASET_KEY_MISSING")
             key = sms.keyring.open(row.sealed, kind="dataset-key", row=row_identity(deal.dataset)).decode()
-            dataset = DatasetSecret(url=record.url, checksum="0x" + record.checksum.hex(), key=key)
+            dataset = DatasetSecret(
+                url=record.url,
+                checksum="0x" + record.checksum.hex(),
+                key=key,
+                address=record.address,
+                filename=row.filename,
+            )
         secrets: dict[int, str] = {}
         for index, name in params["secrets"].items():
             secret = material.requester_secrets.get(name)

@@ -60,7 +60,7 @@ def health(request: Request) -> HealthOut:
 @router.put("/datasets/{dataset}/key", status_code=201, responses=problem_responses(401, 403, 404, 409))
 def put_dataset_key(dataset: AddressPath, body: DatasetKeyIn, call: Signed, sms: Sms) -> SecretStatusOut:
     """Push a dataset's key, once; signed by the dataset's on-chain owner."""
-    return _status(sms.put_dataset_key(call, dataset, body.key))
+    return _status(sms.put_dataset_key(call, dataset, body.key, filename=body.filename))
 
 
 @router.get("/datasets/{dataset}/key", responses=problem_responses(404))

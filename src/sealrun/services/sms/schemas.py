@@ -42,6 +42,11 @@ class DatasetKeyIn(_Strict):
     """A dataset's age identity."""
 
     key: str = Field(min_length=1, max_length=128, description="AGE-SECRET-KEY-1…")
+    filename: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="the dataset's file name in IEXEC_IN (IEXEC_DATASET_FILENAME); default: its address",
+    )
 
 
 class SecretIn(_Strict):

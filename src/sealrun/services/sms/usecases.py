@@ -22,7 +22,8 @@ from sealrun.core.attestation import Claims, Evidence, EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
 from sealrun.core.requests import RequestVerifier, VerifiedRequest
 from sealrun.core.sealing import Identity, Recipient
-from sealrun.errors import SealError, SecretError
+from sealrun.core.tasks.filenames import check_dataset_filename
+from sealrun.errors import ConfigError, SealError, SecretError
 from sealrun.services.sms.audit import AuditFacts, AuditRecord
 from sealrun.services.sms.models import AppSecret, DatasetKey, EnclaveKey, RequesterSecret, ResultRecipient
 from sealrun.services.sms.release import ReleasedBundle, Releaser, ReleaseRequest
@@ -145,10 +146,23 @@ class SmsUseCases:
         return verified
 
     # -- secrets --------------------------------------------------------------------------------
-    def put_dataset_key(self, call: SignedCall, dataset: str, key: str) -> SecretStatus:
-        """Store a dataset's age identity, once, for its on-chain owner."""
+    def put_dataset_key(
+        self, call: SignedCall, dataset: str, key: str, *, filename: str | None = None
+    ) -> SecretStatus:
+        """Store a dataset's age identity and file name, once, for its on-chain owner.
+
+        Raises:
+            SecretError: ``DATASET_FILENAME_INVALID`` (the name breaks
+                :func:`~sealrun.core.tasks.filenames.check_dataset_filename`), ``SECRET_INVALID``,
+                ``SECRET_ASSET_UNKNOWN``, ``SECRET_NOT_OWNER``, ``SECRET_EXISTS``.
+        """
         dataset = _address(dataset)
         _parse_age(Identity.parse, key, "a dataset key must be an age identity (AGE-SECRET-KEY-1…)")
+        if filename is not None:
+            try:
+                check_dataset_filename(filename)
+            except ConfigError as error:
+                raise SecretError(error.message, code=error.code) from error
         record = self.chain.dataset(dataset)
         if record is None:
             raise SecretError(f"dataset {dataset} is not registered", code="SECRET_ASSET_UNKNOWN")
@@ -156,7 +170,13 @@ class SmsUseCases:
         identity = row_identity(dataset)
         now = self.clock()
         sealed = self.keyring.seal(key.encode(), kind="dataset-key", row=identity)
-        row = DatasetKey(dataset=dataset.lower(), owner=signed.signer.lower(), sealed=sealed, created_at=now)
+        row = DatasetKey(
+            dataset=dataset.lower(),
+            owner=signed.signer.lower(),
+            sealed=sealed,
+            created_at=now,
+            filename=filename,
+        )
         self.repository.insert_dataset_key(row)
         return SecretStatus(subject=dataset, owner=signed.signer, updated_at=now)
 
