@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ settings.register_profile("sealrun", deadline=None, suppress_health_check=[Healt
 settings.load_profile("sealrun")
 
 REPO = Path(__file__).resolve().parents[1]
-VECTORS = REPO.parent / "shared" / "attestation-vectors"
+# The shared vectors beside the checkout; SEALRUN_TEST_VECTORS points elsewhere (the test that
+# proves a missing folder is an error, not skips, points it at an empty one).
+VECTORS = Path(os.environ.get("SEALRUN_TEST_VECTORS") or REPO.parent / "shared" / "attestation-vectors")
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,16 @@ from typing import Any
 import pytest
 
 from sealrun.core.attestation import SimulatorKey, make_simulated_evidence
-from tests.attestation.vectors import REASON_CODES, actual_claim, collateral_path, load_vectors
+from tests.attestation.vectors import (
+    REASON_CODES,
+    actual_claim,
+    collateral_path,
+    required_vectors,
+)
 from tests.conftest import REPO, VECTORS
 
 SEALRUN = str(REPO / ".venv" / "bin" / "sealrun")
-ENTRIES = load_vectors(VECTORS) if VECTORS.is_dir() else []
+ENTRIES = required_vectors(VECTORS)
 SGX = next((e for e in ENTRIES if e["id"] == "sgx-dcapqvl-sample"), {})
 SNP_DEBUG = next((e for e in ENTRIES if e["id"] == "snp-gosevguest-debug-policy"), {})
 

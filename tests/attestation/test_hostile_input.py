@@ -28,7 +28,7 @@ from sealrun.core.attestation import (
     standard_verifier,
 )
 from sealrun.errors import AttestationError
-from tests.attestation.vectors import evidence_for, load_vectors
+from tests.attestation.vectors import evidence_for, required_vectors
 from tests.conftest import VECTORS
 
 KEY = SimulatorKey.from_private_bytes(b"\x03" * 32)
@@ -39,7 +39,7 @@ HOSTILE = settings(max_examples=60, deadline=None, suppress_health_check=[Health
 
 def _samples() -> dict[str, tuple[Evidence, int]]:
     samples: dict[str, tuple[Evidence, int]] = {}
-    for entry in load_vectors(VECTORS):
+    for entry in required_vectors(VECTORS):
         if entry["expected"] == "accept":
             samples[entry["evidence_type"]] = (evidence_for(VECTORS, entry), entry["verify_at"])
     simulated = make_simulated_evidence(KEY, measurement=b"\x01" * 32, report_data=b"\x02" * 64, svn=3)
@@ -47,7 +47,7 @@ def _samples() -> dict[str, tuple[Evidence, int]]:
     return samples
 
 
-SAMPLES = _samples() if VECTORS.is_dir() else {}
+SAMPLES = _samples()
 TYPES = sorted(SAMPLES)
 
 

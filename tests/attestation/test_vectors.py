@@ -9,10 +9,10 @@ import pytest
 
 from sealrun.core.attestation import SevSnpVerifier, standard_verifier
 from sealrun.errors import AttestationError
-from tests.attestation.vectors import REASON_CODES, actual_claim, evidence_for, load_vectors
+from tests.attestation.vectors import REASON_CODES, actual_claim, evidence_for, load_vectors, required_vectors
 from tests.conftest import VECTORS
 
-ENTRIES = load_vectors(VECTORS) if VECTORS.is_dir() else []
+ENTRIES = required_vectors(VECTORS)
 
 
 def test_the_vectors_folder_is_present(vectors_dir: Path) -> None:

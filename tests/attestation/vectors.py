@@ -32,9 +32,33 @@ _TOP = {
 }
 
 
+class VectorsMissingError(Exception):
+    """The attestation vectors are not there: the run must stop, never skip (see required_vectors)."""
+
+
 def load_vectors(vectors_dir: Path) -> list[dict[str, Any]]:
     """The entries of vectors.json."""
     entries: list[dict[str, Any]] = json.loads((vectors_dir / "vectors.json").read_text())
+    return entries
+
+
+def required_vectors(vectors_dir: Path) -> list[dict[str, Any]]:
+    """The entries of vectors.json for module-level parametrization; raise if there are none.
+
+    Called while pytest collects a module, the error makes that module a collection error:
+    without it a missing folder would parametrize zero cases, which pytest reports as skips.
+
+    Raises:
+        VectorsMissingError: no folder, no vectors.json, or an empty list.
+    """
+    where = vectors_dir / "vectors.json"
+    if not where.is_file():
+        raise VectorsMissingError(
+            f"attestation vectors missing: no {where} (set SEALRUN_TEST_VECTORS to the folder)"
+        )
+    entries = load_vectors(vectors_dir)
+    if not entries:
+        raise VectorsMissingError(f"attestation vectors missing: {where} lists none")
     return entries
 
 
