@@ -29,8 +29,9 @@ from sealrun.adapters.chain.models import Deal
 from sealrun.adapters.marketclient import MarketClient, order_wire
 from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, write_identity
 from sealrun.adapters.smsclient import SmsClient
-from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, StoreClient
+from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, RequestSigner, StoreClient
 from sealrun.adapters.web import request_action, signature_headers
+from sealrun.cli import results
 from sealrun.cli.order import KINDS, order_files, read_orders_file, write_orders_file
 from sealrun.cli.result import RESULT_KEY
 from sealrun.cli.session import Session
@@ -48,7 +49,7 @@ from sealrun.core.orders import (
 )
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.core.sealing import Identity
-from sealrun.errors import ConfigError, OrderError
+from sealrun.errors import ConfigError, OrderError, SealrunError
 
 __all__ = [
     "Journey",
@@ -134,6 +135,50 @@ class Journey:
         """A client of the store."""
         return StoreClient(self.session.service_url("store"))
 
+    def signer(self) -> RequestSigner:
+        """Signs store requests with this wallet (uploads of its datasets, reads of its tasks' output)."""
+
+        def sign(method: str, path: str) -> dict[str, str]:
+            signed = sign_request(
+                self.key,
+                self.domain,
+                action=request_action(method, path),
+                body=b"",
+                timestamp=int(time.time()),
+                nonce=secrets.token_bytes(32),
+            )
+            return signature_headers(signed)
+
+        return sign
+
+    def download_result(self, followed: results.FollowedTask) -> Path:
+        """Download a COMPLETED task's sealed result into the project's downloads folder."""
+        return results.download_result(followed, results.sealed_folder(self.root), self.signer())
+
+    def read_logs(self, followed: results.FollowedTask, identity: Identity | None = None) -> dict[str, Any]:
+        """Download and open a task's sealed logs (COMPLETED or FAILED) with the result key.
+
+        Returns:
+            ``sealed_logs`` (the download), ``opened`` (the folder), ``logs`` (file name → text)
+            and ``reason`` (the enclave's failure message, or ``None``).
+
+        Raises:
+            ConfigError: ``TASK_NO_LOGS``, ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
+        """
+        sealed = results.download_logs(
+            followed, self.session.service_url("store"), results.sealed_folder(self.root), self.signer()
+        )
+        key = identity or result_identity(self.root, create=False)[1]
+        opened_root = self.root / "tee" / "outputs"
+        folder, files = open_result(sealed, opened_root if opened_root.is_dir() else Path.cwd(), key)
+        logs = {f.relative_to(folder).as_posix(): f.read_text("utf-8", "replace") for f in files}
+        return {
+            "sealed_logs": str(sealed),
+            "opened": str(folder),
+            "logs": logs,
+            "reason": results.attested_reason(logs),
+        }
+
     def sms(self) -> SmsClient:
         """A client of the SMS, bound to this deployment."""
         return SmsClient(self.session.service_url("sms"), domain=self.domain)
@@ -149,19 +194,22 @@ class Journey:
         checksum is ``checksum``: register first (at :meth:`StoreClient.blob_url`), upload second.
         """
         digest = checksum.removeprefix("0x")
-        signed = sign_request(
-            self.key,
-            self.domain,
-            action=request_action("PUT", f"/v1/blobs/{digest}"),
-            body=b"",
-            timestamp=int(time.time()),
-            nonce=secrets.token_bytes(32),
-        )
         store = self.store()
         try:
-            return store.upload_file(path, headers={**signature_headers(signed), ASSET_HEADER: asset})
+            signed = self.signer()("PUT", f"/v1/blobs/{digest}")
+            return store.upload_file(path, headers={**signed, ASSET_HEADER: asset})
         finally:
             store.close()
+
+    def explain_failure(self, followed: results.FollowedTask) -> dict[str, Any]:
+        """The attested reason of a FAILED task, read from its sealed logs: ``{"reason": ...}``,
+        or ``{"reason_error": {code, message}}`` when the logs cannot be read (the task's
+        failure code and ``logs_command`` are in :func:`results.describe` either way)."""
+        try:
+            read = self.read_logs(followed)
+        except SealrunError as error:
+            return {"reason": None, "reason_error": {"code": error.code, "message": error.message}}
+        return {"reason": read["reason"], "sealed_logs": read["sealed_logs"], "opened_logs": read["opened"]}
 
     def register_result_key(self) -> tuple[Path, str]:
         """Make sure the SMS seals this requester's results to its result key.
