@@ -66,7 +66,6 @@ def _project(workdir: Path) -> tuple[Path, str]:
     from sealrun.adapters.keystore import Keystore
     from sealrun.adapters.profiles import default_config
 
-    workdir.chmod(0o711)  # the app sandbox's user must traverse it to the task folders
     config = default_config(
         workdir / "sealrun.toml", embedded_url="http://127.0.0.1:8545", anvil_url="http://127.0.0.1:8546"
     )
