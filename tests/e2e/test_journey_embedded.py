@@ -125,6 +125,9 @@ def test_failure_is_refunded_at_once_and_logs_are_sealed(embedded_project: Proje
     assert after["locked"] == before["locked"] == 0  # refunded at once, nothing left in escrow
     logs = project.json("task", "logs", ran["task"])
     assert "asked to fail" in logs["logs"]["stderr.log"]
+    again = project.json("task", "logs", ran["task"])  # a second read replaces the first
+    assert again["opened"] == logs["opened"]
+    assert again["reason"] == ran["reason"]
     assert "APP_EXIT_NONZERO" in logs["logs"]["enclave.log"]
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,12 +157,18 @@ class Journey:
         """Download a COMPLETED task's sealed result into the project's downloads folder."""
         return results.download_result(followed, results.sealed_folder(self.root), self.signer())
 
-    def read_logs(self, followed: results.FollowedTask, identity: Identity | None = None) -> dict[str, Any]:
+    def read_logs(
+        self, followed: results.FollowedTask, identity: Identity | None = None, *, keep: bool = True
+    ) -> dict[str, Any]:
         """Download and open a task's sealed logs (COMPLETED or FAILED) with the result key.
 
+        With ``keep`` they are opened into ``tee/outputs/<task>.logs`` (or the current folder),
+        replacing what an earlier read left there; without it, into a temporary folder that is
+        removed once read.
+
         Returns:
-            ``sealed_logs`` (the download), ``opened`` (the folder), ``logs`` (file name → text)
-            and ``reason`` (the enclave's failure message, or ``None``).
+            ``sealed_logs`` (the download), ``opened`` (the folder, with ``keep``), ``logs``
+            (file name → text) and ``reason`` (the enclave's failure message, or ``None``).
 
         Raises:
             ConfigError: ``TASK_NO_LOGS``, ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
@@ -170,11 +178,21 @@ class Journey:
         )
         key = identity or result_identity(self.root, create=False)[1]
         opened_root = self.root / "tee" / "outputs"
-        folder, files = open_result(sealed, opened_root if opened_root.is_dir() else Path.cwd(), key)
-        logs = {f.relative_to(folder).as_posix(): f.read_text("utf-8", "replace") for f in files}
+        parent = opened_root if opened_root.is_dir() else Path.cwd()
+        with tempfile.TemporaryDirectory(dir=parent, prefix=".logs-") as scratch:
+            folder, files = open_result(sealed, Path(scratch), key)
+            logs = {f.relative_to(folder).as_posix(): f.read_text("utf-8", "replace") for f in files}
+            opened: str | None = None
+            if keep:
+                # The same sealed logs open to the same files: the newest read replaces the last.
+                target = parent / folder.name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                folder.rename(target)
+                opened = str(target)
         return {
             "sealed_logs": str(sealed),
-            "opened": str(folder),
+            "opened": opened,
             "logs": logs,
             "reason": results.attested_reason(logs),
         }
@@ -206,10 +224,10 @@ class Journey:
         or ``{"reason_error": {code, message}}`` when the logs cannot be read (the task's
         failure code and ``logs_command`` are in :func:`results.describe` either way)."""
         try:
-            read = self.read_logs(followed)
+            read = self.read_logs(followed, keep=False)
         except SealrunError as error:
             return {"reason": None, "reason_error": {"code": error.code, "message": error.message}}
-        return {"reason": read["reason"], "sealed_logs": read["sealed_logs"], "opened_logs": read["opened"]}
+        return {"reason": read["reason"], "sealed_logs": read["sealed_logs"]}
 
     def register_result_key(self) -> tuple[Path, str]:
         """Make sure the SMS seals this requester's results to its result key.
