@@ -58,10 +58,12 @@ class Project:
         return dict(json.loads(done.stdout)["error"])
 
 
-def make_project(prefix: str) -> Project:
-    """A fresh project folder under /tmp (traversable by the sandbox user) with one wallet."""
-    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    root.chmod(0o711)
+def make_project(prefix: str, *, parent: Path | None = None) -> Project:
+    """A fresh project folder with one wallet: under /tmp (made traversable), or in ``parent``
+    exactly as ``mkdtemp`` makes it (0700: a home folder others cannot enter)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=str(parent or "/tmp")))
+    if parent is None:
+        root.chmod(0o711)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SEALRUN_")},
         "SEALRUN_WALLET_PASSWORD": PASSWORD,

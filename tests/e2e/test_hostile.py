@@ -48,7 +48,15 @@ def _app(project: Project, name: str, source: str, resources: str = "") -> str:
 
 def _run(project: Project, app: str, *extra: str) -> dict[str, Any]:
     started = time.monotonic()
-    ran = dict(project.json("app", "run", app, *extra, "--watch", "--yes", "--timeout", "240", timeout=300))
+    done = project.run(
+        "app", "run", app, *extra, "--watch", "--yes", "--timeout", "240", "--json", timeout=300, check=False
+    )  # fmt: skip
+    ran = dict(json.loads(done.stdout))
+    # The exit status tells the truth: 0 COMPLETED, 3 FAILED (README, exit statuses).
+    assert done.returncode == {"COMPLETED": 0, "FAILED": 3}.get(ran.get("status", ""), -1), (
+        done.returncode,
+        ran,
+    )
     ran["elapsed"] = time.monotonic() - started
     return ran
 

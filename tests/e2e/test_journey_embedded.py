@@ -87,19 +87,47 @@ def test_app_run_one_liner(embedded_project: Project, render_app: dict[str, Any]
     )  # fmt: skip
     assert ran["status"] == "COMPLETED", ran
     assert any(Path(f).read_bytes().startswith(PNG) for f in ran["outputs"] if f.endswith(".png"))
+    # The sealed logs of a COMPLETED task: the store's record of the task finds them.
+    logs = embedded_project.json("task", "logs", ran["task"])
+    assert logs["status"] == "COMPLETED"
+    assert "rendered" in logs["logs"]["stdout.log"], logs["logs"]
+    assert logs["reason"] is None
 
 
 def test_failure_is_refunded_at_once_and_logs_are_sealed(embedded_project: Project) -> None:
     project = embedded_project
     app = _deploy_app(project, PYAPP)
     before = project.json("account", "show")
-    ran = project.json("app", "run", app, "--args", "--fail", "--watch", "--yes", "--timeout", "300")
+    done = project.run(
+        "app", "run", app, "--args", "--fail", "--watch", "--yes", "--timeout", "300", "--json", check=False
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr  # the task FAILED: not a success
+    ran = json.loads(done.stdout)  # the whole document, not only an error
     assert ran["status"] == "FAILED"
     assert ran["failure"] == {"code": 1, "name": "APP_EXIT_NONZERO"}
+    assert ran["steps"] == [
+        "scheduled",
+        "attested",
+        "app ran",
+        "failed: APP_EXIT_NONZERO",
+        "refunded on chain",
+    ]
+    assert ran["reason"] == "APP_EXIT_NONZERO: the app exited with status 3", ran
+    assert ran["logs_command"] == f"sealrun task logs {ran['task']}"
+    # task show says what happened, in words, and exits 3 too.
+    shown = project.run("task", "show", ran["task"], check=False)
+    assert shown.returncode == 3, shown.stdout + shown.stderr
+    assert f"task {ran['task']} FAILED: APP_EXIT_NONZERO (failure code 1)" in shown.stderr
+    assert "attested reason: APP_EXIT_NONZERO: the app exited with status 3" in shown.stderr
+    assert f"logs: `sealrun task logs {ran['task']}`" in shown.stderr
+    assert "result sealed" not in shown.stdout
     after = project.json("account", "show")
     assert after["locked"] == before["locked"] == 0  # refunded at once, nothing left in escrow
     logs = project.json("task", "logs", ran["task"])
     assert "asked to fail" in logs["logs"]["stderr.log"]
+    again = project.json("task", "logs", ran["task"])  # a second read replaces the first
+    assert again["opened"] == logs["opened"]
+    assert again["reason"] == ran["reason"]
     assert "APP_EXIT_NONZERO" in logs["logs"]["enclave.log"]
 
 
@@ -118,8 +146,13 @@ def test_a_second_requester_gets_neither_data_nor_result(
     refused = project.error("app", "run", render_app["app"], "--dataset", render_app["dataset"], "--yes",
                             "--wallet", "other")  # fmt: skip
     assert refused["code"].startswith("ORDER_"), refused
-    # The first requester's sealed result is public ciphertext, but another key opens nothing.
+    # Only the requester downloads: the store refuses the other wallet's signed request.
     sealed = sorted((project.root / "tee" / "encryptedOutputs").glob("*.result.age"))[0]
+    task_id = sealed.name.removesuffix(".result.age")
+    for command in (("task", "show", task_id, "--download"), ("task", "logs", task_id)):
+        stranger = project.error(*command, "--wallet", "other")
+        assert stranger["code"] == "STORAGE_NOT_BENEFICIARY", stranger
+    # And a copy that leaks anyway is ciphertext: another key opens nothing.
     key = tmp_path / "other.key"
     project.json("result", "generate-keys", "--out", str(key))
     wrong = project.error("tee", "decrypt", str(sealed), "--key", str(key), "--out", str(tmp_path / "out"))

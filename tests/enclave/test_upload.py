@@ -58,6 +58,7 @@ def test_result_is_uploaded_with_the_task_token(
     make_task: Callable[..., Task],
     work_root: Path,
     store_url: str,
+    tmp_path: Path,
 ) -> None:
     token = mint_upload_token(
         TOKEN_KEY.encode(), bytes.fromhex(TASK_ID[2:]), expires_at=int(time.time()) + 600
@@ -69,9 +70,14 @@ def test_result_is_uploaded_with_the_task_token(
     assert report.result.upload_url is not None
     sealed = Path(report.result.sealed_path).read_bytes()
     assert "0x" + hashlib.sha256(sealed).hexdigest() == report.result.sealed_checksum
-    stored = httpx.get(f"{store_url}/v1/blobs/{report.result.sealed_checksum[2:]}", timeout=30)
-    assert stored.status_code == 200
-    assert stored.content == sealed
+    store_root = tmp_path / "store"
+    digest = report.result.sealed_checksum[2:]
+    assert (store_root / "blobs" / digest[:2] / digest).read_bytes() == sealed
+    # The store records both as the task's: the result and the logs, served to the beneficiary only.
+    recorded = sorted(p.name for p in (store_root / "tasks" / "by-task" / TASK_ID[2:]).iterdir())
+    assert recorded == sorted([f"result.{digest}", f"logs.{report.logs.sealed_checksum[2:]}"])
+    stored = httpx.get(f"{store_url}/v1/blobs/{digest}", timeout=30)
+    assert (stored.status_code, stored.json()["code"]) == (401, "STORAGE_PRIVATE")
 
 
 def test_a_refused_upload_is_a_signed_failure(

@@ -10,7 +10,7 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from sealrun.core.chainstate import DatasetRecord
+from sealrun.core.chainstate import ZERO_ADDRESS, DatasetRecord, DealRecord, TaskRecord, TaskStatus
 from sealrun.services.store import StoreSettings, create_app
 from sealrun.testing.chainstate import InMemoryChainReader
 
@@ -18,6 +18,9 @@ TOKEN_KEY = "k" * 32
 HUB = "0x00000000000000000000000000000000000000aa"
 CHAIN_ID = 31337
 NOW = 1_800_000_000
+#: The task whose upload token the tests use, and its beneficiary (the only one who reads it).
+TASK = bytes(range(32))
+BENEFICIARY_KEY = bytes.fromhex("11" * 32)
 
 
 def sha(data: bytes) -> str:
@@ -36,9 +39,34 @@ def settings(tmp_path: Path) -> StoreSettings:
     )
 
 
+def register_task(chain: InMemoryChainReader, task_id: bytes, beneficiary: str) -> None:
+    """Put ``task_id`` on chain in a deal whose beneficiary is ``beneficiary``."""
+    deal_id = bytes(reversed(task_id))
+    chain.add_deal(
+        DealRecord(
+            deal_id=deal_id,
+            app="0x" + "01" * 20,
+            dataset=ZERO_ADDRESS,
+            workerpool="0x" + "02" * 20,
+            requester=beneficiary,
+            beneficiary=beneficiary,
+            tag=bytes(32),
+            params="{}",
+            category_time=300,
+        )
+    )
+    chain.add_task(
+        TaskRecord(
+            task_id=task_id, deal_id=deal_id, index=0, status=TaskStatus.ACTIVE, final_deadline=NOW + 900
+        )
+    )
+
+
 @pytest.fixture
 def chain() -> InMemoryChainReader:
-    return InMemoryChainReader()
+    reader = InMemoryChainReader()
+    register_task(reader, TASK, Account.from_key(BENEFICIARY_KEY).address)
+    return reader
 
 
 def register_dataset(chain: InMemoryChainReader, owner_key: bytes, data: bytes) -> str:

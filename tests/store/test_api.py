@@ -15,9 +15,16 @@ from sealrun.errors import StorageError
 from sealrun.services.store import StoreSettings, create_app
 from sealrun.services.store.usecases import ASSET_HEADER
 from sealrun.testing.chainstate import InMemoryChainReader
-from tests.store.conftest import CHAIN_ID, HUB, NOW, TOKEN_KEY, register_dataset, sha
-
-TASK = bytes(range(32))
+from tests.store.conftest import (
+    BENEFICIARY_KEY,
+    CHAIN_ID,
+    HUB,
+    NOW,
+    TASK,
+    TOKEN_KEY,
+    register_dataset,
+    sha,
+)
 
 
 def bearer(expires_at: int = NOW + 60) -> dict[str, str]:
@@ -32,8 +39,10 @@ def signed(
     hub: str = HUB,
     chain_id: int = CHAIN_ID,
     asset: str | None = None,
+    method: str = "PUT",
+    path: str | None = None,
 ) -> dict[str, str]:
-    action = request_action("PUT", f"/v1/blobs/{checksum}")
+    action = request_action(method, path or f"/v1/blobs/{checksum}")
     signature = sign_request(
         key, RequestDomain(chain_id=chain_id, hub=hub), action=action, body=b"", timestamp=now,
         nonce=secrets.token_bytes(32),
@@ -44,15 +53,21 @@ def signed(
     return headers
 
 
-def test_token_upload_then_public_download(client: TestClient) -> None:
+def reader(method: str = "GET", checksum: str = "", *, key: bytes = BENEFICIARY_KEY) -> dict[str, str]:
+    """Signature headers of the task's beneficiary (or ``key``) reading blob ``checksum``."""
+    return signed(key, checksum, method=method, path=f"/v1/blobs/{checksum}")
+
+
+def test_token_upload_then_the_beneficiarys_download(client: TestClient) -> None:
     data = b"sealed result bytes" * 100
     response = client.put(f"/v1/blobs/{sha(data)}", content=data, headers=bearer())
     assert response.status_code == 200, response.text
     body = response.json()
     assert body == {"checksum": "0x" + sha(data), "size": len(data), "url": body["url"], "created": True}
     assert body["url"].endswith(f"/v1/blobs/{sha(data)}")
-    got = client.get(f"/v1/blobs/0x{sha(data)}")
+    got = client.get(f"/v1/blobs/0x{sha(data)}", headers=reader("GET", f"0x{sha(data)}"))
     assert got.status_code == 200
+    assert got.headers["cache-control"] == "private, no-store"
     assert got.content == data
     assert got.headers["content-type"] == "application/octet-stream"
     assert got.headers["content-disposition"] == f'attachment; filename="{sha(data)}"'
@@ -63,18 +78,20 @@ def test_token_upload_then_public_download(client: TestClient) -> None:
 def test_head_and_ranges(client: TestClient) -> None:
     data = bytes(range(256)) * 4
     client.put(f"/v1/blobs/{sha(data)}", content=data, headers=bearer()).raise_for_status()
-    head = client.head(f"/v1/blobs/{sha(data)}")
+    head = client.head(f"/v1/blobs/{sha(data)}", headers=reader("HEAD", sha(data)))
     assert head.status_code == 200
     assert head.headers["content-length"] == str(len(data))
     assert head.headers["accept-ranges"] == "bytes"
     assert head.content == b""
-    part = client.get(f"/v1/blobs/{sha(data)}", headers={"range": "bytes=10-19"})
+    part = client.get(f"/v1/blobs/{sha(data)}", headers={"range": "bytes=10-19", **reader("GET", sha(data))})
     assert part.status_code == 206
     assert part.content == data[10:20]
     assert part.headers["content-range"] == f"bytes 10-19/{len(data)}"
-    tail = client.get(f"/v1/blobs/{sha(data)}", headers={"range": "bytes=-5"})
+    tail = client.get(f"/v1/blobs/{sha(data)}", headers={"range": "bytes=-5", **reader("GET", sha(data))})
     assert tail.content == data[-5:]
-    beyond = client.get(f"/v1/blobs/{sha(data)}", headers={"range": f"bytes={len(data)}-"})
+    beyond = client.get(
+        f"/v1/blobs/{sha(data)}", headers={"range": f"bytes={len(data)}-", **reader("GET", sha(data))}
+    )
     assert beyond.status_code == 416
     assert beyond.json()["code"] == "STORAGE_RANGE_NOT_SATISFIABLE"
     assert beyond.headers["content-range"] == f"bytes */{len(data)}"
@@ -114,7 +131,7 @@ def test_names_other_than_a_sha256_are_refused(client: TestClient, name: str) ->
 def test_upper_case_and_0x_names_are_the_same_blob(client: TestClient) -> None:
     data = b"case"
     client.put(f"/v1/blobs/0x{sha(data).upper()}", content=data, headers=bearer()).raise_for_status()
-    assert client.get(f"/v1/blobs/{sha(data)}").content == data
+    assert client.get(f"/v1/blobs/{sha(data)}", headers=reader("GET", sha(data))).content == data
 
 
 def test_size_limit(client: TestClient) -> None:
@@ -295,7 +312,8 @@ def test_without_a_chain_signed_uploads_are_refused(settings: StoreSettings, upl
 def test_range_errors_carry_a_code(client: TestClient, value: str, status: int, code: str) -> None:
     data = bytes(range(100))
     client.put(f"/v1/blobs/{sha(data)}", content=data, headers=bearer()).raise_for_status()
-    response = client.get(f"/v1/blobs/{sha(data)}", headers={b"range": value.encode()})
+    headers = {key.encode(): item.encode() for key, item in reader("GET", sha(data)).items()}
+    response = client.get(f"/v1/blobs/{sha(data)}", headers={b"range": value.encode(), **headers})
     assert (response.status_code, response.json()["code"]) == (status, code)
     assert response.headers["content-type"] == "application/problem+json"
 
@@ -317,8 +335,12 @@ def test_store_client_round_trip(client: TestClient, tmp_path: Path) -> None:
     token = mint_upload_token(TOKEN_KEY.encode(), TASK, expires_at=NOW + 60)
     info = store.upload_with_token(source, token)
     assert info.checksum == "0x" + sha(source.read_bytes())
-    assert store.head(info.checksum) == source.stat().st_size
-    target = store.download(info.checksum, tmp_path / "copy")
+
+    def beneficiary(method: str, path: str) -> dict[str, str]:
+        return signed(BENEFICIARY_KEY, "", method=method, path=path)
+
+    assert store.head(info.checksum, signer=beneficiary) == source.stat().st_size
+    target = store.download(info.checksum, tmp_path / "copy", signer=beneficiary)
     assert target.read_bytes() == source.read_bytes()
     with pytest.raises(StorageError) as caught:
         store.download("0x" + "0" * 64, tmp_path / "none")

@@ -1,12 +1,15 @@
 """Client of the blob store, and the per-task result upload token.
 
 The store (``sealrun.services.store``) keeps datasets and sealed results by the sha256 of
-their bytes. Everyone may read (``GET``/``HEAD /v1/blobs/{sha256}``, with ranges); writing
-needs one of two credentials:
+their bytes. Datasets are public ciphertext (``GET``/``HEAD /v1/blobs/{sha256}``, with
+ranges); a task's sealed result and logs are served only on a request signed by the task's
+beneficiary (the client takes a :data:`RequestSigner` that makes the signature headers, so
+this module needs no web framework). Writing needs one of two credentials:
 
 - a **result upload token**, minted by the SMS for one task and carried to the attested
   enclave inside the sealed secrets bundle (``result_upload: {url, token}``). The enclave
-  uploads with ``PUT {url}/{sha256}`` and ``Authorization: Bearer {token}``. The token is
+  uploads with ``PUT {url}/{sha256}``, ``Authorization: Bearer {token}`` and
+  ``X-Sealrun-Blob-Kind: result`` or ``logs``. The token is
   ``sru1.<taskid hex>.<expires unix>.<mac>`` where ``mac`` is the URL-safe base64 of
   HMAC-SHA256 under a key shared by the SMS and the store over
   ``b"sealrun-upload-v1\\0" ‖ taskid (32 B) ‖ expires (8 B big-endian)``. It names one task,
@@ -23,7 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,8 +38,11 @@ from sealrun.errors import StorageError
 
 __all__ = [
     "ASSET_HEADER",
+    "KIND_HEADER",
     "BlobInfo",
+    "RequestSigner",
     "StoreClient",
+    "TaskBlobInfo",
     "UploadGrant",
     "mint_upload_token",
     "verify_upload_token",
@@ -46,6 +52,11 @@ _TOKEN_PREFIX = "sru1"  # noqa: S105  # a format tag, not a secret
 _MAC_CONTEXT = b"sealrun-upload-v1\x00"
 #: The header of a signed upload naming the registered dataset whose checksum is the blob.
 ASSET_HEADER = "X-Sealrun-Asset"
+#: The header of a token upload saying what the task's blob is: ``result`` or ``logs``.
+KIND_HEADER = "X-Sealrun-Blob-Kind"
+#: Makes the signature headers of a request from its method and path (the CLI signs with the
+#: requester's wallet, see :mod:`sealrun.core.requests`).
+RequestSigner = Callable[[str, str], dict[str, str]]
 _MIN_KEY_BYTES = 16
 _CHUNK = 1 << 20
 
@@ -128,6 +139,16 @@ class BlobInfo:
     url: str
 
 
+@dataclass(frozen=True)
+class TaskBlobInfo:
+    """A blob of a task as the store recorded it: ``result`` or ``logs``, and when."""
+
+    checksum: str
+    kind: str
+    size: int
+    recorded_at: int
+
+
 def _sha256_of_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -198,25 +219,56 @@ class StoreClient:
         """Upload bytes whose sha256 hex is ``checksum`` (without ``0x``)."""
         return _blob_info(self._send("PUT", f"/v1/blobs/{checksum}", content=data, headers=headers).json())
 
-    def upload_with_token(self, path: Path, token: str) -> BlobInfo:
-        """Upload a sealed result with the per-task token from the secrets bundle."""
-        return self.upload_file(path, headers={"authorization": f"Bearer {token}"})
+    def upload_with_token(self, path: Path, token: str, *, kind: str = "result") -> BlobInfo:
+        """Upload a task's sealed ``result`` or ``logs`` with the per-task token from the secrets bundle."""
+        return self.upload_file(path, headers={"authorization": f"Bearer {token}", KIND_HEADER: kind})
 
-    def head(self, checksum: str) -> int:
+    def _path(self, path: str) -> str:
+        """The full path of ``path`` on this store (what a signed request signs)."""
+        return httpx.URL(str(self._client.base_url).rstrip("/") + path).path
+
+    def head(self, checksum: str, *, signer: RequestSigner | None = None) -> int:
         """Return the size of a stored blob. Raises ``STORAGE_NOT_FOUND`` when absent."""
-        return int(self._send("HEAD", f"/v1/blobs/{checksum.removeprefix('0x')}").headers["content-length"])
+        path = f"/v1/blobs/{checksum.removeprefix('0x')}"
+        headers = signer("HEAD", self._path(path)) if signer is not None else {}
+        return int(self._send("HEAD", path, headers=headers).headers["content-length"])
 
-    def download(self, checksum: str, destination: Path) -> Path:
-        """Download a blob into ``destination`` (temp file + rename) after checking its sha256.
+    def task_blobs(self, task_id: bytes, signer: RequestSigner) -> list[TaskBlobInfo]:
+        """The sealed result(s) and logs the store holds for a task, oldest first (beneficiary only).
 
         Raises:
-            StorageError: ``STORAGE_CHECKSUM_MISMATCH`` if the bytes do not hash to ``checksum``.
+            StorageError: ``STORAGE_NOT_BENEFICIARY`` (another signer), unreachable;
+            RequestError: the store refused the signature.
+        """
+        path = f"/v1/tasks/0x{task_id.hex()}/blobs"
+        body = self._send("GET", path, headers=signer("GET", self._path(path))).json()
+        return [
+            TaskBlobInfo(
+                checksum=str(item["checksum"]),
+                kind=str(item["kind"]),
+                size=int(item["size"]),
+                recorded_at=int(item["recorded_at"]),
+            )
+            for item in body["blobs"]
+        ]
+
+    def download(self, checksum: str, destination: Path, *, signer: RequestSigner | None = None) -> Path:
+        """Download a blob into ``destination`` (temp file + rename) after checking its sha256.
+
+        ``signer`` signs the request: a task's sealed result or logs are served only to the
+        task's beneficiary.
+
+        Raises:
+            StorageError: ``STORAGE_CHECKSUM_MISMATCH`` if the bytes do not hash to ``checksum``,
+                ``STORAGE_PRIVATE``/``STORAGE_NOT_BENEFICIARY`` for a task's blob.
         """
         expected = checksum.removeprefix("0x")
         temporary = destination.with_name(f".{destination.name}.part")
         digest = hashlib.sha256()
+        path = f"/v1/blobs/{expected}"
+        headers = signer("GET", self._path(path)) if signer is not None else {}
         try:
-            with self._client.stream("GET", f"/v1/blobs/{expected}") as response:
+            with self._client.stream("GET", path, headers=headers) as response:
                 if not response.is_success:
                     response.read()
                     raise_for_problem(

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sealrun.cli import results
-from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.output import EXIT_TIMED_OUT, JSON_OPTION, Output
 from sealrun.cli.session import (
     CHAIN_OPTION,
     CONFIG_OPTION,
@@ -26,7 +27,7 @@ from sealrun.cli.session import (
     parse_bytes32,
 )
 from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
-from sealrun.errors import ConfigError
+from sealrun.errors import ChainError, ConfigError
 
 __all__ = ["app_run", "encryptedpush", "task_logs", "tee_decrypt"]
 
@@ -113,27 +114,26 @@ def task_logs(
     task_id: str = typer.Argument(..., help="The task id (0x, 32 bytes)."),
     key: Path | None = _KEY,
     chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Download and open a failed task's sealed logs (only the requester's result key opens them)."""
-    from sealrun.cli.journey import open_result
+    """Download and open a task's sealed logs, COMPLETED or FAILED (the store serves them to the
+    requester's signed request; only the requester's result key opens them)."""
+    from sealrun.cli.journey import Journey
     from sealrun.core.sealing import Identity
 
     out = Output(json_out)
     wanted = parse_bytes32(task_id, "task id")
-    session = Session.load(config, chain)
-    market = session.market(wallet=False)
-    followed = results.follow(market, wanted, start_block=session.profile.deploy_block, watch=False)
-    sealed = results.download_logs(
-        followed, session.service_url("store"), results.sealed_folder(session.config.path.parent)
-    )
-    identity = _identity(session, key)
-    assert isinstance(identity, Identity)
-    opened_root = session.config.path.parent / "tee" / "outputs"
-    folder, files = open_result(sealed, opened_root if opened_root.is_dir() else Path.cwd(), identity)
-    logs = {f.relative_to(folder).as_posix(): f.read_text("utf-8", "replace") for f in files}
-    data = {**results.describe(followed), "sealed_logs": str(sealed), "opened": str(folder), "logs": logs}
+    session = Session.load(config, chain, wallet, password_file)
+    journey = Journey(session)
+    followed = results.follow(journey.market, wanted, start_block=session.profile.deploy_block, watch=False)
+    identity = _identity(session, key) if key is not None else None
+    assert identity is None or isinstance(identity, Identity)
+    read = journey.read_logs(followed, identity)
+    logs: dict[str, str] = read["logs"]
+    data = {**results.describe(followed), **read}
 
     def human(console: Console) -> None:
         failure = data.get("failure") or {}
@@ -164,7 +164,12 @@ def app_run(
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Buy one confidential task of APP from the cheapest matching orders, and follow it."""
+    """Buy one confidential task of APP from the cheapest matching orders, and follow it.
+
+    With --watch (or --download/--decrypt) it exits 3 when the task ends FAILED or CLAIMED
+    (printing the failure, its attested reason and the logs command) and 4 when --timeout
+    passes first (README: exit statuses).
+    """
     from sealrun.cli.journey import Journey, open_result, result_identity
 
     out = Output(json_out)
@@ -208,22 +213,40 @@ def app_run(
     }
     if watch or download or decrypt:
         begun = time.monotonic()
-        followed = results.follow(
-            journey.market,
-            task_id,
-            start_block=session.profile.deploy_block,
-            watch=True,
-            timeout=timeout,
-            on_change=lambda t: out.info(f"  {t.status} after {time.monotonic() - begun:.1f} s"),
-        )
+        try:
+            followed = results.follow(
+                journey.market,
+                task_id,
+                start_block=session.profile.deploy_block,
+                watch=True,
+                timeout=timeout,
+                on_change=lambda t: out.info(f"  {t.status} after {time.monotonic() - begun:.1f} s"),
+            )
+        except ChainError as error:
+            if error.code != "TASK_WATCH_TIMEOUT":
+                raise
+            # Bought, but not yet seen on chain: the deal and task ids are what the user needs.
+            data.update(
+                status="UNKNOWN", timed_out=True, error={"code": error.code, "message": error.message}
+            )
+            out.result(data)
+            out.info(f"error [{error.code}]: {error.message}")
+            raise SystemExit(EXIT_TIMED_OUT) from None
         data.update(results.describe(followed))
         if (download or decrypt) and followed.status == "COMPLETED":
-            sealed = results.download_result(followed, results.sealed_folder(journey.root))
+            sealed = journey.download_result(followed)
             data["downloaded"] = str(sealed)
             if decrypt:
                 identity = result_identity(journey.root, create=False)[1]
                 _, files = open_result(sealed, journey.root / "tee" / "outputs", identity)
                 data["outputs"] = [str(f) for f in files]
         if followed.status == "FAILED":
-            out.info(f"the task failed: `sealrun task logs 0x{task_id.hex()}` opens its sealed logs")
+            data.update(journey.explain_failure(followed))
+        out.result(data)
+        for line in results.outcome_lines(data):
+            out.info(escape(line))
+        status = results.exit_status(followed)
+        if status:
+            raise SystemExit(status)
+        return
     out.result(data)

@@ -4,10 +4,14 @@ It makes a throwaway project in ``--workdir`` (a wallet, ``tee/`` folders, a res
 starts an embedded devnet (chain, contracts, store, SMS, market, scheduler, a worker),
 publishes the bundled example app (``examples/render-scene``: a pure-Python ray tracer),
 puts a private 3D scene in ``tee/inputs``, pushes it sealed (``tee encryptedpush``), buys one
-task from the order book, follows it to COMPLETED, downloads the sealed result and opens it:
-the rendered image lands in ``tee/outputs``. Each step prints its time; ``--json`` prints one
-object with ``task_id``, ``status``, ``outputs`` (the decrypted files) and ``timings``
-(seconds per stage). The devnet is stopped at the end unless ``--keep``.
+task from the order book, follows it to COMPLETED, downloads the sealed result (signed by the
+requester's wallet) and opens it: the rendered image lands in ``tee/outputs``. Each step
+prints its time; ``--json`` prints one object with ``task_id``, ``status``, ``outputs`` (the
+decrypted files), ``timings`` (seconds per stage) and ``exit_status``. The ``task`` line
+names only the stages the task went through (:func:`sealrun.cli.results.steps`). When the task
+ends FAILED, the demo prints the failure, the enclave's attested reason (from the sealed logs)
+and the logs command, stops the devnet and exits 3 (4 if it timed out), ``--json`` complete.
+The devnet is stopped at the end unless ``--keep``.
 ``--local`` runs the old local seal/open round trip instead (no marketplace).
 """
 
@@ -25,7 +29,7 @@ import typer
 
 from sealrun.cli.localdemo import _prepare, local_demo
 from sealrun.cli.output import JSON_OPTION, Output
-from sealrun.errors import ConfigError, SealrunError
+from sealrun.errors import ConfigError
 
 __all__ = ["demo"]
 
@@ -62,7 +66,6 @@ def _project(workdir: Path) -> tuple[Path, str]:
     from sealrun.adapters.keystore import Keystore
     from sealrun.adapters.profiles import default_config
 
-    workdir.chmod(0o711)  # the app sandbox's user must traverse it to the task folders
     config = default_config(
         workdir / "sealrun.toml", embedded_url="http://127.0.0.1:8545", anvil_url="http://127.0.0.1:8546"
     )
@@ -166,14 +169,17 @@ def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> dict[str, An
                 timeout=600,
                 on_change=lambda t: out.info(f"  task status: {t.status}"),
             ),
-            lambda f: f"{f.status} (scheduled, attested, rendered, sealed, settled on chain)",
+            lambda f: f"{f.status} ({', '.join(results.steps(f))})",
         )
-        result.update(status=followed.status, task=results.describe(followed))
-        if followed.status != "COMPLETED":
-            raise SealrunError(f"the demo task ended {followed.status}", code="DEMO_TASK_FAILED")
+        result.update(status=followed.status, task=results.describe(followed), exit_status=0)
+        if followed.status != "COMPLETED" or followed.timed_out:
+            if followed.status == "FAILED":
+                result["task"].update(journey.explain_failure(followed))  # before the devnet stops
+            result["exit_status"] = results.exit_status(followed)
+            return result
         sealed = steps.run(
             "download",
-            lambda: results.download_result(followed, workdir / "tee" / "encryptedOutputs"),
+            lambda: journey.download_result(followed),
             lambda p: f"{p} ({p.stat().st_size} bytes, sealed)",
         )
         identity = result_identity(workdir, create=False)[1]
@@ -210,6 +216,8 @@ def demo(
         return
     if chain not in ("embedded", "anvil"):
         raise ConfigError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
+    from sealrun.cli import results
+
     out = Output(json_out)
     workdir = workdir.resolve()
     _prepare(workdir)
@@ -219,7 +227,14 @@ def demo(
     result["timings"]["total"] = round(time.perf_counter() - begun, 3)
 
     def human(console: Any) -> None:
+        if result["exit_status"]:
+            console.print(f"[red]{result['status']}[/red]: task {result['task_id']}")
+            for line in results.outcome_lines(result["task"]):
+                console.print(line, markup=False)
+            return
         console.print(f"[green]{result['status']}[/green]: task {result['task_id']}")
         console.print(f"decrypted image: [bold]{result['image']}[/bold]")
 
     out.result(result, human)
+    if result["exit_status"]:
+        raise SystemExit(result["exit_status"])

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,9 @@ from sealrun.adapters.chain.models import Deal
 from sealrun.adapters.marketclient import MarketClient, order_wire
 from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, write_identity
 from sealrun.adapters.smsclient import SmsClient
-from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, StoreClient
+from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, RequestSigner, StoreClient
 from sealrun.adapters.web import request_action, signature_headers
+from sealrun.cli import results
 from sealrun.cli.order import KINDS, order_files, read_orders_file, write_orders_file
 from sealrun.cli.result import RESULT_KEY
 from sealrun.cli.session import Session
@@ -49,7 +52,7 @@ from sealrun.core.orders import (
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
-from sealrun.errors import ConfigError, OrderError
+from sealrun.errors import ConfigError, OrderError, SealrunError
 
 __all__ = [
     "Journey",
@@ -135,6 +138,66 @@ class Journey:
         """A client of the store."""
         return StoreClient(self.session.service_url("store"))
 
+    def signer(self) -> RequestSigner:
+        """Signs store requests with this wallet (uploads of its datasets, reads of its tasks' output)."""
+
+        def sign(method: str, path: str) -> dict[str, str]:
+            signed = sign_request(
+                self.key,
+                self.domain,
+                action=request_action(method, path),
+                body=b"",
+                timestamp=int(time.time()),
+                nonce=secrets.token_bytes(32),
+            )
+            return signature_headers(signed)
+
+        return sign
+
+    def download_result(self, followed: results.FollowedTask) -> Path:
+        """Download a COMPLETED task's sealed result into the project's downloads folder."""
+        return results.download_result(followed, results.sealed_folder(self.root), self.signer())
+
+    def read_logs(
+        self, followed: results.FollowedTask, identity: Identity | None = None, *, keep: bool = True
+    ) -> dict[str, Any]:
+        """Download and open a task's sealed logs (COMPLETED or FAILED) with the result key.
+
+        With ``keep`` they are opened into ``tee/outputs/<task>.logs`` (or the current folder),
+        replacing what an earlier read left there; without it, into a temporary folder that is
+        removed once read.
+
+        Returns:
+            ``sealed_logs`` (the download), ``opened`` (the folder, with ``keep``), ``logs``
+            (file name → text) and ``reason`` (the enclave's failure message, or ``None``).
+
+        Raises:
+            ConfigError: ``TASK_NO_LOGS``, ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
+        """
+        sealed = results.download_logs(
+            followed, self.session.service_url("store"), results.sealed_folder(self.root), self.signer()
+        )
+        key = identity or result_identity(self.root, create=False)[1]
+        opened_root = self.root / "tee" / "outputs"
+        parent = opened_root if opened_root.is_dir() else Path.cwd()
+        with tempfile.TemporaryDirectory(dir=parent, prefix=".logs-") as scratch:
+            folder, files = open_result(sealed, Path(scratch), key)
+            logs = {f.relative_to(folder).as_posix(): f.read_text("utf-8", "replace") for f in files}
+            opened: str | None = None
+            if keep:
+                # The same sealed logs open to the same files: the newest read replaces the last.
+                target = parent / folder.name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                folder.rename(target)
+                opened = str(target)
+        return {
+            "sealed_logs": str(sealed),
+            "opened": opened,
+            "logs": logs,
+            "reason": results.attested_reason(logs),
+        }
+
     def sms(self) -> SmsClient:
         """A client of the SMS, bound to this deployment."""
         return SmsClient(self.session.service_url("sms"), domain=self.domain)
@@ -150,19 +213,22 @@ class Journey:
         checksum is ``checksum``: register first (at :meth:`StoreClient.blob_url`), upload second.
         """
         digest = checksum.removeprefix("0x")
-        signed = sign_request(
-            self.key,
-            self.domain,
-            action=request_action("PUT", f"/v1/blobs/{digest}"),
-            body=b"",
-            timestamp=int(time.time()),
-            nonce=secrets.token_bytes(32),
-        )
         store = self.store()
         try:
-            return store.upload_file(path, headers={**signature_headers(signed), ASSET_HEADER: asset})
+            signed = self.signer()("PUT", f"/v1/blobs/{digest}")
+            return store.upload_file(path, headers={**signed, ASSET_HEADER: asset})
         finally:
             store.close()
+
+    def explain_failure(self, followed: results.FollowedTask) -> dict[str, Any]:
+        """The attested reason of a FAILED task, read from its sealed logs: ``{"reason": ...}``,
+        or ``{"reason_error": {code, message}}`` when the logs cannot be read (the task's
+        failure code and ``logs_command`` are in :func:`results.describe` either way)."""
+        try:
+            read = self.read_logs(followed, keep=False)
+        except SealrunError as error:
+            return {"reason": None, "reason_error": {"code": error.code, "message": error.message}}
+        return {"reason": read["reason"], "sealed_logs": read["sealed_logs"]}
 
     def register_result_key(self) -> tuple[Path, str]:
         """Make sure the SMS seals this requester's results to its result key.

@@ -4,6 +4,11 @@ Every command takes ``--json``; with it, the command prints exactly one JSON doc
 stdout (the result, or ``{"error": {"code", "message"}}``) and nothing else, so scripts can
 parse it. Without it, results are rendered for humans with Rich. Errors are one line,
 ``error [CODE]: message``, on stderr, and the exit status is non-zero.
+
+Exit statuses (README.md, "Exit statuses"): 0 success; 1 an error; 2 a usage error (bad
+options); 3 the task a command waited for ended FAILED (or was CLAIMED: refunded without a
+result); 4 the wait for a task timed out. With 3 and 4, ``--json`` still prints the whole
+result document (the task, its failure, its steps).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from sealrun.errors import SealrunError
 
 __all__ = [
     "EXIT_ERROR",
+    "EXIT_TASK_FAILED",
+    "EXIT_TIMED_OUT",
     "EXIT_USAGE",
     "JSON_OPTION",
     "Output",
@@ -38,6 +45,12 @@ __all__ = [
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+#: The task a command waited for ended FAILED or CLAIMED.
+EXIT_TASK_FAILED = 3
+#: The wait for a task ran out (``--timeout``).
+EXIT_TIMED_OUT = 4
+#: Errors that mean one of the statuses above rather than a plain error.
+_EXIT_BY_CODE = {"TASK_WATCH_TIMEOUT": EXIT_TIMED_OUT}
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document for scripts.")
 
@@ -191,11 +204,11 @@ class Output:
 
 
 def fail(error: SealrunError, *, as_json: bool) -> NoReturn:
-    """Report ``error`` in one line (or one JSON document) and exit non-zero."""
+    """Report ``error`` in one line (or one JSON document) and exit non-zero (4 for a timeout)."""
     if as_json:
         payload = {"error": {"code": error.code, "message": error.message}}
         sys.stdout.write(json.dumps(payload, sort_keys=True) + "\n")
         sys.stdout.flush()
     else:
         stderr.print(f"[bold red]error[/bold red] [{error.code}]: {error.message}", markup=True)
-    raise SystemExit(EXIT_ERROR)
+    raise SystemExit(_EXIT_BY_CODE.get(error.code, EXIT_ERROR))

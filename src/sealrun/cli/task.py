@@ -1,4 +1,8 @@
-"""``sealrun task``: show a task's status, claim refunds for tasks past their deadline."""
+"""``sealrun task``: show a task's status, claim refunds for tasks past their deadline.
+
+``task show`` exits 3 when the task is FAILED or CLAIMED and 4 when ``--watch`` timed out,
+with the whole result printed first (``--json`` included).
+"""
 
 from __future__ import annotations
 
@@ -29,19 +33,34 @@ def show(
     task_id: str = typer.Argument(..., help="The task id (0x, 32 bytes)."),
     watch: bool = typer.Option(False, "--watch", help="Follow the task until it completes or fails."),
     download: bool = typer.Option(
-        False, "--download", help="Download the sealed result (into tee/encryptedOutputs if present)."
+        False,
+        "--download",
+        help="Download the sealed result, signed by your wallet (into tee/encryptedOutputs if present).",
+    ),
+    explain: bool = typer.Option(
+        True,
+        "--explain/--no-explain",
+        help="On a FAILED task, open its sealed logs (your wallet and result key) to print the reason.",
     ),
     timeout: float = typer.Option(3600.0, "--timeout", help="Seconds --watch waits at most."),
     chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Show a task: status, deadline, result (or failure code); --watch follows it, --download fetches it."""
+    """Show a task: status, deadline, the stages it went through, its result or its failure and the
+    attested reason; --watch follows it, --download fetches the sealed result.
+
+    Exits 3 when the task is FAILED or CLAIMED, 4 when --watch timed out (README: exit statuses).
+    """
+    from rich.markup import escape
+
     from sealrun.cli import results
 
     out = Output(json_out)
     wanted = parse_bytes32(task_id, "task id")
-    session = Session.load(config, chain)
+    session = Session.load(config, chain, wallet, password_file)
     market = session.market(wallet=False)
     followed = results.follow(
         market,
@@ -52,13 +71,23 @@ def show(
         on_change=lambda t: out.info(f"task 0x{wanted.hex()[:12]}…: {t.status}") if watch else None,
     )
     data = results.describe(followed)
-    if download:
-        data["downloaded"] = str(
-            results.download_result(followed, results.sealed_folder(session.config.path.parent))
-        )
+    failed = followed.status == "FAILED" and not followed.timed_out
+    if download and not failed and not followed.timed_out:
+        results.require_result(followed)  # nothing to download yet: say so, not a silent no-op
+    if (download and followed.status == "COMPLETED") or (failed and explain):
+        from sealrun.cli.journey import Journey
+
+        journey = Journey(session)
+        if failed:
+            data.update(journey.explain_failure(followed))
+        else:
+            data["downloaded"] = str(journey.download_result(followed))
     out.result(data)
-    if followed.status == "FAILED":
-        out.info("the task failed: `sealrun task logs ID` opens its sealed logs")
+    for line in results.outcome_lines(data):
+        out.info(escape(line))
+    status = results.exit_status(followed)
+    if status:
+        raise SystemExit(status)
 
 
 @task_app.command("claim")

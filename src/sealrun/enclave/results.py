@@ -7,7 +7,8 @@ local" (the developer loop): nothing is uploaded and the report carries no uploa
 A failed upload is ``RESULT_UPLOAD_FAILED``.
 
 The sealed logs go to the same store with the same token (:func:`upload_logs`), so a
-requester can fetch them by the digest a failure receipt names; a failed log upload never
+requester can fetch them (the store records them as the task's ``logs``, served to its
+beneficiary only, whether the task completed or failed); a failed log upload never
 changes the task's outcome (the receipt stands, the logs stay with the worker).
 """
 
@@ -53,7 +54,7 @@ def upload_logs(sealed: Path, task: SecretsBundle) -> str | None:
         return None
     store = StoreClient(url.rstrip("/").removesuffix(_COLLECTION))
     try:
-        return store.upload_with_token(sealed, task.result_upload.token).url
+        return store.upload_with_token(sealed, task.result_upload.token, kind="logs").url
     except StorageError:
         return None
     finally:

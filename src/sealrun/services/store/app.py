@@ -15,7 +15,7 @@ from sealrun.errors import ConfigError
 from sealrun.services.store.blobs import BlobRepository
 from sealrun.services.store.routes import router
 from sealrun.services.store.settings import StoreSettings
-from sealrun.services.store.signedrequests import SignedUploadAuthenticator
+from sealrun.services.store.signedrequests import SignedRequestAuthenticator
 from sealrun.services.store.usecases import StoreService
 
 __all__ = ["STATUS_BY_CODE", "create_app"]
@@ -30,6 +30,10 @@ STATUS_BY_CODE = {
     "STORAGE_UNAUTHORIZED": 401,
     "STORAGE_FORBIDDEN": 403,
     "STORAGE_ASSET_INVALID": 400,
+    "STORAGE_KIND_INVALID": 400,
+    "STORAGE_BAD_TASK_ID": 400,
+    "STORAGE_PRIVATE": 401,
+    "STORAGE_NOT_BENEFICIARY": 403,
     "STORAGE_BUSY": 429,
     "STORAGE_UPLOAD_IDLE": 408,
     "STORAGE_RANGE_INVALID": 400,
@@ -47,8 +51,9 @@ def create_app(
     Args:
         settings: the store's settings.
         clock: the unix-time source (tests inject a fixed one).
-        chain: the registry reader that says who owns which dataset (``__main__`` connects
-            one when ``rpc_url`` is set); without it signed uploads are refused.
+        chain: the reader that says who owns which dataset and who is a task's beneficiary
+            (``__main__`` connects one when ``rpc_url`` is set); without it signed uploads are
+            refused and tasks' blobs are served to nobody.
 
     Raises:
         ConfigError: ``CONFIG_INVALID`` if signed uploads are half configured.
@@ -57,7 +62,7 @@ def create_app(
         raise ConfigError("set both chain_id and hub to accept signed uploads", code="CONFIG_INVALID")
     authenticator = None
     if settings.chain_id is not None and settings.hub is not None:
-        authenticator = SignedUploadAuthenticator(
+        authenticator = SignedRequestAuthenticator(
             RequestDomain(chain_id=settings.chain_id, hub=settings.hub), window=settings.request_max_age
         )
     repository = BlobRepository(
@@ -78,6 +83,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         repository.open()
+        service.tasks.open()
         yield
 
     app = FastAPI(title="sealrun store", version="1", lifespan=lifespan)

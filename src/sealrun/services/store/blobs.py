@@ -78,6 +78,7 @@ class BlobRepository:
     """
 
     def __init__(self, root: Path, *, max_blob_bytes: int, quota_bytes: int) -> None:
+        self.root = root
         self._blobs = root / "blobs"
         self._incoming = root / "incoming"
         self.max_blob_bytes = max_blob_bytes

@@ -1,4 +1,5 @@
-"""HTTP routes of the store: ``PUT``/``GET``/``HEAD /v1/blobs/{sha256}`` and ``GET /v1/status``."""
+"""HTTP routes of the store: ``PUT``/``GET``/``HEAD /v1/blobs/{sha256}``,
+``GET /v1/tasks/{task id}/blobs`` and ``GET /v1/status``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from sealrun.adapters.web import problem_response
 from sealrun.errors import StorageError
-from sealrun.services.store.schemas import BlobOut, StatusOut
+from sealrun.services.store.schemas import BlobOut, StatusOut, TaskBlobOut, TaskBlobsOut
 from sealrun.services.store.usecases import StoreService
 
 __all__ = ["parse_range", "router"]
@@ -21,6 +22,7 @@ router = APIRouter(prefix="/v1")
 #: 19 of them (a file offset fits an int64); one range per request.
 _RANGE = re.compile(r"^bytes=(?:([0-9]{1,19})-([0-9]{0,19})|-([0-9]{1,19}))$")
 _LENGTH = re.compile(r"^[0-9]{1,19}$")
+_TASK_ID = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
 def _service(request: Request) -> StoreService:
@@ -81,8 +83,15 @@ async def put_blob(checksum: str, request: Request) -> BlobOut:
     "/blobs/{checksum}", methods=["GET", "HEAD"], response_class=FileResponse, response_model=None
 )
 async def get_blob(checksum: str, request: Request) -> FileResponse | JSONResponse:
-    """Download a blob (one byte range supported). The name is always its hash, never an upload name."""
-    blob = _service(request).locate(checksum)
+    """Download a blob (one byte range supported). The name is always its hash, never an upload name.
+
+    A task's blob needs a request signed by the task's beneficiary; a dataset's is public.
+    """
+    service = _service(request)
+    blob = service.locate(checksum)  # absent is 404 for anyone: a task blob's name is on chain anyway
+    task = await run_in_threadpool(
+        service.authorize_download, request.method, request.url.path, request.headers, checksum=checksum
+    )
     wanted = request.headers.get("range")
     if wanted is not None:
         try:
@@ -98,10 +107,40 @@ async def get_blob(checksum: str, request: Request) -> FileResponse | JSONRespon
         media_type="application/octet-stream",
         headers={
             "etag": f'"{blob.checksum}"',
-            "cache-control": "public, max-age=31536000, immutable",
+            # A task's output is one reader's: no shared cache may keep it.
+            "cache-control": "private, no-store" if task else "public, max-age=31536000, immutable",
             "x-content-type-options": "nosniff",
             "content-disposition": f'attachment; filename="{blob.checksum}"',
         },
+    )
+
+
+@router.get("/tasks/{task_id}/blobs", response_model=TaskBlobsOut)
+async def task_blobs(task_id: str, request: Request) -> TaskBlobsOut:
+    """The sealed result(s) and logs of a task, for the task's beneficiary (signed request)."""
+    if not _TASK_ID.match(task_id):
+        raise StorageError(f"{task_id[:80]!r} is not a task id (0x + 64 hex)", code="STORAGE_BAD_TASK_ID")
+    service = _service(request)
+    found = await run_in_threadpool(
+        service.task_blobs,
+        request.method,
+        request.url.path,
+        request.headers,
+        task_id=bytes.fromhex(task_id[2:]),
+    )
+    base = request.app.state.base_url
+    return TaskBlobsOut(
+        task="0x" + task_id[2:].lower(),
+        blobs=[
+            TaskBlobOut(
+                checksum="0x" + blob.checksum,
+                kind=blob.kind,
+                size=size,
+                url=f"{base}/v1/blobs/{blob.checksum}",
+                recorded_at=blob.recorded_at,
+            )
+            for blob, size in found
+        ],
     )
 
 

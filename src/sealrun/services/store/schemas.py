@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["BlobOut", "StatusOut"]
+__all__ = ["BlobOut", "StatusOut", "TaskBlobOut", "TaskBlobsOut"]
 
 
 class BlobOut(BaseModel):
@@ -16,6 +16,25 @@ class BlobOut(BaseModel):
     size: int
     url: str
     created: bool
+
+
+class TaskBlobOut(BaseModel):
+    """One blob of a task: ``kind`` is ``result`` or ``logs``; ``recorded_at`` a unix time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    checksum: str
+    kind: str
+    size: int
+    url: str
+    recorded_at: int
+
+
+class TaskBlobsOut(BaseModel):
+    """The blobs the store holds for one task, oldest first."""
+
+    task: str
+    blobs: list[TaskBlobOut]
 
 
 class StatusOut(BaseModel):

@@ -1,11 +1,14 @@
-"""Signed dataset uploads: the EIP-712 request of :mod:`sealrun.core.requests` over HTTP.
+"""Signed store requests: the EIP-712 request of :mod:`sealrun.core.requests` over HTTP.
 
-The client signs the action ``"PUT /v1/blobs/<sha256>"`` with an *empty* body hash: the
+Two uses: dataset uploads (``"PUT /v1/blobs/<sha256>"``) and the beneficiary's reads of a
+task's sealed output (``"GET /v1/blobs/<sha256>"``, ``"HEAD ..."``,
+``"GET /v1/tasks/<task id>/blobs"``). Every action is signed with an *empty* body hash: the
 path already commits to the content (the store refuses bytes that do not hash to it), and
 hashing a multi-gigabyte body twice (keccak for the signature, sha256 for the name) would
 double the upload's cost. Nonces live in memory: a replayed upload can only store the same
-content-addressed bytes again, which is idempotent, so losing the ledger on restart is
-harmless here (unlike in the SMS).
+content-addressed bytes again, which is idempotent, and a replayed read within the
+timestamp window after a restart returns ciphertext sealed to the beneficiary, so losing the
+ledger on restart is harmless here (unlike in the SMS).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sealrun.adapters.web.signing import parse_signature_headers, request_action
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import RequestError
 
-__all__ = ["MemoryNonceLedger", "SignedUploadAuthenticator"]
+__all__ = ["MemoryNonceLedger", "SignedRequestAuthenticator"]
 
 
 class MemoryNonceLedger:
@@ -39,8 +42,8 @@ class MemoryNonceLedger:
                 self._seen = {k: v for k, v in self._seen.items() if v > oldest}
 
 
-class SignedUploadAuthenticator:
-    """Authenticates ``PUT /v1/blobs/<sha256>`` requests signed by an account.
+class SignedRequestAuthenticator:
+    """Authenticates store requests (uploads, the beneficiary's reads) signed by an account.
 
     Args:
         domain: the deployment's EIP-712 domain (chain id and hub).
@@ -51,7 +54,7 @@ class SignedUploadAuthenticator:
         self._verifier = RequestVerifier(domain=domain, nonces=MemoryNonceLedger(), window=window)
 
     def authenticate(self, method: str, path: str, headers: Mapping[str, str], *, now: int) -> str:
-        """Return the signer of this upload.
+        """Return the signer of this request.
 
         Raises:
             RequestError: ``REQUEST_UNSIGNED``, ``REQUEST_MALFORMED``, ``REQUEST_SIGNATURE_INVALID``,
