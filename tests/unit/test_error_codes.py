@@ -71,7 +71,6 @@ OWED_TESTS: frozenset[str] = frozenset(
         "DEMO_AGE_INTEROP",
         "DEMO_EXAMPLE_MISSING",
         "DEMO_MISMATCH",
-        "DEMO_TASK_FAILED",
         "ENCLAVE_HTTP_UNGUARDED",
         "ENCLAVE_WORK_UNREACHABLE",
         "INVALID_AMOUNT",
