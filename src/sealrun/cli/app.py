@@ -52,16 +52,21 @@ def _single(module: str, attribute: str, name: str) -> Callable[[], click.Comman
 
 
 def _journey(module: str, attribute: str) -> Callable[[], click.Command]:
-    """A noun whose sub-app also carries the whole flow's commands (``sealrun.cli.confidential``)."""
+    """A noun whose sub-app also carries the whole flow's commands (``sealrun.cli.confidential``,
+    ``sealrun.cli.secrets``)."""
 
     def load() -> click.Command:
-        from sealrun.cli import apps, confidential, task, tee
+        from sealrun.cli import apps, confidential, dataset, secrets, task, tee
 
         extra = {
             "tee": ((tee.tee_app, "encryptedpush", confidential.encryptedpush),
                     (tee.tee_app, "decrypt", confidential.tee_decrypt)),
             "task": ((task.task_app, "logs", confidential.task_logs),),
-            "app": ((apps.apps_app, "run", confidential.app_run),),
+            "app": ((apps.apps_app, "run", confidential.app_run),
+                    (apps.apps_app, "push-secret", secrets.app_push_secret),
+                    (apps.apps_app, "check-secret", secrets.app_check_secret)),
+            "dataset": ((dataset.dataset_app, "push-secret", secrets.dataset_push_secret),
+                        (dataset.dataset_app, "check-secret", secrets.dataset_check_secret)),
         }  # fmt: skip
         sub = getattr(importlib.import_module(module), attribute)
         for target, name, function in extra[sub.info.name]:
@@ -81,12 +86,14 @@ _COMMANDS: dict[str, Callable[[], click.Command]] = {
     "chain": _sub_app("sealrun.cli.chain", "chain_app"),
     "account": _sub_app("sealrun.cli.account", "account_app"),
     "app": _journey("sealrun.cli.apps", "apps_app"),
-    "dataset": _sub_app("sealrun.cli.dataset", "dataset_app"),
+    "dataset": _journey("sealrun.cli.dataset", "dataset_app"),
     "workerpool": _sub_app("sealrun.cli.workerpool", "workerpool_app"),
     "category": _sub_app("sealrun.cli.category", "category_app"),
     "order": _sub_app("sealrun.cli.order", "order_app"),
     "deal": _sub_app("sealrun.cli.deal", "deal_app"),
     "task": _journey("sealrun.cli.task", "task_app"),
+    # Secrets (issue 14): the requester's named secrets in the SMS (app/dataset secrets above).
+    "requester": _sub_app("sealrun.cli.secrets", "requester_app"),
     # Attestation (issue 5): verify evidence, make simulator keys.
     "attestation": _sub_app("sealrun.cli.attestation", "attestation_app"),
     # Sealed data (issue 2): tee layout and keys, result keys/decrypt.
