@@ -136,16 +136,18 @@ def _report(out: Output, data: dict[str, Any], status: Mapping[str, Any] | None,
     out.result(data)
     if status is None:
         out.info(f"not in the SMS: `{push}` pushes it")
-        raise typer.Exit(EXIT_ERROR)
+        raise SystemExit(EXIT_ERROR)  # the result is printed above; the status tells scripts
 
 
 def _wallet_flag(session: Session, owner: str) -> str:
-    """`` --wallet OWNER`` when ``owner`` is not the selected wallet (so the hint runs as is)."""
+    """The ``--wallet`` a hint needs to run as ``owner`` from this project (empty for the default)."""
     try:
         mine = session.wallet_address()
     except SealrunError:
         return f" --wallet {owner}"
-    return "" if mine.lower() == owner.lower() else f" --wallet {owner}"
+    if mine.lower() != owner.lower():
+        return f" --wallet {owner}"
+    return f" --wallet {session.wallet_name}" if session.wallet_name else ""
 
 
 # -- requester -------------------------------------------------------------------------------
