@@ -143,6 +143,10 @@ if TYPE_CHECKING:
         seal_bytes,
         seal_stream,
     )
+    from sealrun.core.secretrules import (
+        check_secret_name,
+        check_secret_value,
+    )
     from sealrun.core.tasks import (
         FailureCode,
     )
@@ -270,6 +274,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TagBit",
         "WorkerpoolOrder",
         "check_match",
+        "check_secret_name",
+        "check_secret_value",
         "dumps_order",
         "loads_order",
         "make_tag",
@@ -281,6 +287,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "sealrun.core.requests": (
         "RequestDomain",
         "sign_request",
+    ),
+    "sealrun.core.secretrules": (
+        "check_secret_name",
+        "check_secret_value",
     ),
     "sealrun.core.sealing": (
         "Identity",
@@ -400,6 +410,8 @@ __all__ = [
     "WorkerpoolOrder",
     "bundle_fingerprint",
     "check_match",
+    "check_secret_name",
+    "check_secret_value",
     "deploy_marketplace",
     "dumps_order",
     "find_anvil",

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ import httpx
 
 from sealrun.adapters.problems import raise_for_problem
 from sealrun.core.attestation import Evidence
+from sealrun.core.secretrules import check_secret_name, check_secret_value
 from sealrun.core.tasks import address_of
 from sealrun.errors import (
     AttestationError,
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Released", "SmsClient"]
 
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_NAMES_PAGE = 1000
+
 
 @dataclass(frozen=True)
 class Released:
@@ -52,6 +57,13 @@ class Released:
 
 def _task(task_id: bytes) -> str:
     return "0x" + task_id.hex()
+
+
+def _address(value: str) -> str:
+    # Addresses go into URL paths: anything but 0x + 40 hex digits could reach another route.
+    if not _ADDRESS.fullmatch(value):
+        raise SecretError(f"not an Ethereum address: {value[:60]!r}", code="SECRET_INVALID")
+    return value
 
 
 class SmsClient:
@@ -120,14 +132,14 @@ class SmsClient:
         )
         return response.json() if response.content else {}
 
-    def _exists(self, path: str) -> bool:
+    def _status(self, path: str) -> dict[str, Any] | None:
         try:
-            self._send("GET", path)
+            result: dict[str, Any] = self._send("GET", path)
         except SecretError as error:
             if error.code == "SECRET_NOT_FOUND":
-                return False
+                return None
             raise
-        return True
+        return result
 
     def health(self) -> dict[str, Any]:
         """The SMS's liveness and deployment (mode, chain id, hub, simulated evidence)."""
@@ -140,28 +152,75 @@ class SmsClient:
     ) -> dict[str, Any]:
         """Push a dataset's age identity and file name (``IEXEC_DATASET_FILENAME``), once;
         ``key`` is the dataset owner's."""
-        path = f"/v1/datasets/{dataset}/key"
+        path = f"/v1/datasets/{_address(dataset)}/key"
         body: dict[str, Any] = {"key": identity}
         if filename is not None:
             body["filename"] = filename
         result: dict[str, Any] = self._send("PUT", path, body=body, key=key)
         return result
 
+    def dataset_key_status(self, dataset: str) -> dict[str, Any] | None:
+        """``{subject, owner, updated_at}`` if the SMS holds a key for ``dataset``, else ``None``."""
+        return self._status(f"/v1/datasets/{_address(dataset)}/key")
+
     def dataset_key_exists(self, dataset: str) -> bool:
         """Whether the SMS holds a key for ``dataset``."""
-        return self._exists(f"/v1/datasets/{dataset}/key")
+        return self.dataset_key_status(dataset) is not None
 
     def push_app_secret(self, key: bytes, app: str, value: str) -> dict[str, Any]:
-        """Push (or replace) the app developer secret; ``key`` is the app owner's."""
-        result: dict[str, Any] = self._send("PUT", f"/v1/apps/{app}/secret", body={"value": value}, key=key)
+        """Push (or replace) the app developer secret; ``key`` is the app owner's.
+
+        Raises:
+            SecretError: ``SECRET_VALUE_INVALID`` (nothing sent), ``SECRET_NOT_OWNER``,
+                ``SECRET_ASSET_UNKNOWN``.
+        """
+        check_secret_value(value)
+        path = f"/v1/apps/{_address(app)}/secret"
+        result: dict[str, Any] = self._send("PUT", path, body={"value": value}, key=key)
         return result
 
+    def app_secret_status(self, app: str) -> dict[str, Any] | None:
+        """``{subject, owner, updated_at}`` if ``app`` has a developer secret, else ``None``."""
+        return self._status(f"/v1/apps/{_address(app)}/secret")
+
     def push_requester_secret(self, key: bytes, name: str, value: str) -> dict[str, Any]:
-        """Push (or replace) the requester secret ``name``; ``key`` is the requester's."""
+        """Push (or replace) the requester secret ``name``; ``key`` is the requester's.
+
+        Raises:
+            SecretError: ``SECRET_NAME_INVALID`` / ``SECRET_VALUE_INVALID`` (nothing sent).
+        """
+        check_secret_name(name)
+        check_secret_value(value)
         requester = address_of(key)
         path = f"/v1/requesters/{requester}/secrets/{name}"
         result: dict[str, Any] = self._send("PUT", path, body={"value": value}, key=key)
         return result
+
+    def requester_secret_status(self, requester: str, name: str) -> dict[str, Any] | None:
+        """``{subject, owner, updated_at}`` if ``requester`` has a secret ``name``, else ``None``.
+
+        Raises:
+            SecretError: ``SECRET_NAME_INVALID`` (nothing sent).
+        """
+        path = f"/v1/requesters/{_address(requester)}/secrets/{check_secret_name(name)}"
+        return self._status(path)
+
+    def requester_secret_names(self, key: bytes) -> list[dict[str, Any]]:
+        """Every secret name of ``key``'s account, sorted, with ``updated_at`` (never a value)."""
+        requester = address_of(key)
+        names: list[dict[str, Any]] = []
+        after = ""
+        while True:
+            query = f"limit={_NAMES_PAGE}" + (f"&after={after}" if after else "")
+            page = self._send("GET", f"/v1/requesters/{requester}/secrets?{query}", key=key)["secrets"]
+            names.extend(page)
+            if len(page) < _NAMES_PAGE:
+                return names
+            after = str(page[-1]["name"])
+
+    def missing_requester_secrets(self, requester: str, names: Iterable[str]) -> list[str]:
+        """The names among ``names`` that ``requester`` has not pushed to the SMS (in order)."""
+        return [name for name in names if self.requester_secret_status(requester, name) is None]
 
     def set_result_recipient(self, key: bytes, recipient: str) -> dict[str, Any]:
         """Set the age recipient results of ``key``'s account are sealed to."""

@@ -58,25 +58,35 @@ def _single(module: str, attribute: str, name: str) -> Callable[[], click.Comman
 
 
 def _journey(module: str, attribute: str) -> Callable[[], click.Command]:
-    """A noun whose sub-app also carries commands of the whole flow (``sealrun.cli.confidential``)."""
+    """A noun whose sub-app also carries commands of the whole flow (``sealrun.cli.confidential``,
+    ``sealrun.cli.secrets``)."""
 
     def load() -> click.Command:
         sub = getattr(importlib.import_module(module), attribute)
-        journey = importlib.import_module("sealrun.cli.confidential")
-        for name, function in _JOURNEY_COMMANDS[sub.info.name]:
+        for name, home, function in _JOURNEY_COMMANDS[sub.info.name]:
             if not any(command.name == name for command in sub.registered_commands):
-                sub.command(name)(getattr(journey, function))
+                sub.command(name)(getattr(importlib.import_module(home), function))
         return _as_group(sub)
 
     return load
 
 
-# The commands of the whole flow, by the noun that shows them: `task logs` loads only the task
-# and journey modules, not every noun that shares the journey.
-_JOURNEY_COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "tee": (("encryptedpush", "encryptedpush"), ("decrypt", "tee_decrypt")),
-    "task": (("logs", "task_logs"),),
-    "app": (("run", "app_run"),),
+_FLOW = "sealrun.cli.confidential"
+_SECRETS = "sealrun.cli.secrets"
+# The commands of the whole flow, by the noun that shows them (name, module, function):
+# `task logs` loads only the task and journey modules, not every noun that shares the journey.
+_JOURNEY_COMMANDS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "tee": (("encryptedpush", _FLOW, "encryptedpush"), ("decrypt", _FLOW, "tee_decrypt")),
+    "task": (("logs", _FLOW, "task_logs"),),
+    "app": (
+        ("run", _FLOW, "app_run"),
+        ("push-secret", _SECRETS, "app_push_secret"),
+        ("check-secret", _SECRETS, "app_check_secret"),
+    ),
+    "dataset": (
+        ("push-secret", _SECRETS, "dataset_push_secret"),
+        ("check-secret", _SECRETS, "dataset_check_secret"),
+    ),
 }
 
 
@@ -102,7 +112,7 @@ _COMMANDS: dict[str, _Noun] = {
     "account": _Noun("Your escrow account on the hub.", _sub_app("sealrun.cli.account", "account_app")),
     "app": _Noun("Apps: measured bundles registered on chain.", _journey("sealrun.cli.apps", "apps_app")),
     "dataset": _Noun("Datasets: sealed data, registered on chain.",
-                     _sub_app("sealrun.cli.dataset", "dataset_app")),
+                     _journey("sealrun.cli.dataset", "dataset_app")),
     "workerpool": _Noun("Workerpools: compute sold by a scheduler's owner.",
                         _sub_app("sealrun.cli.workerpool", "workerpool_app")),
     "category": _Noun("Task categories: how long a task may run.",
@@ -111,6 +121,9 @@ _COMMANDS: dict[str, _Noun] = {
                    _sub_app("sealrun.cli.order", "order_app")),
     "deal": _Noun("Deals: matched orders and their tasks.", _sub_app("sealrun.cli.deal", "deal_app")),
     "task": _Noun("Tasks: status and deadline claims.", _journey("sealrun.cli.task", "task_app")),
+    # Secrets (issue 14): the requester's named secrets in the SMS (app/dataset secrets above).
+    "requester": _Noun("Requester secrets in the SMS: push, check, list.",
+                       _sub_app("sealrun.cli.secrets", "requester_app")),
     # Attestation (issue 5): verify evidence, make simulator keys.
     "attestation": _Noun("Verify TEE evidence; make simulator keys.",
                          _sub_app("sealrun.cli.attestation", "attestation_app")),

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from sealrun.cli import results
 from sealrun.cli.output import EXIT_TIMED_OUT, JSON_OPTION, Output
+from sealrun.cli.secrets import require_request_secrets
 from sealrun.cli.session import (
     CHAIN_OPTION,
     CONFIG_OPTION,
@@ -26,6 +27,7 @@ from sealrun.cli.session import (
     parse_address,
     parse_bytes32,
 )
+from sealrun.core.secretrules import check_secret_name
 from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ChainError, ConfigError
 
@@ -184,8 +186,16 @@ def app_run(
                 f"--secret must be INDEX=NAME (INDEX: ASCII digits 1 to {MAX_SECRET_INDEX}): {item!r}",
                 code="USAGE",
             )
-        secret_names[int(index)] = secret
+        secret_names[int(index)] = check_secret_name(secret)
     session = Session.load(config, chain, wallet, password_file)
+    # Before the wallet unlock and before any money moves: a task whose secrets the SMS lacks
+    # could only end FAILED (SECRET_MISSING).
+    require_request_secrets(
+        session,
+        requester=session.wallet_address(),
+        secrets_by_index=secret_names,
+        dataset=dataset_address,
+    )
     journey = Journey(session)
     journey.register_result_key()
     app_order, dataset_order, pool_order = journey.find_orders(

@@ -45,13 +45,22 @@ from sealrun.core.orders import (
     order_to_json,
 )
 from sealrun.core.orders.numbers import check_request_trust, parse_uint
+from sealrun.core.orders.tags import tag_bits
+from sealrun.core.secretrules import check_secret_name
 from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
-from sealrun.errors import ConfigError, OrderError
+from sealrun.errors import ConfigError, OrderError, SecretError
 
 if TYPE_CHECKING:
     from sealrun.adapters.chain.client import Marketplace
 
-__all__ = ["check_request_params", "order_app", "order_files", "read_orders_file", "write_orders_file"]
+__all__ = [
+    "check_request_params",
+    "order_app",
+    "order_files",
+    "read_orders_file",
+    "request_secret_names",
+    "write_orders_file",
+]
 
 order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, publish, show, fill.")
 
@@ -127,7 +136,7 @@ def order_files(session: Session) -> tuple[Path, Path]:
 
 
 def _wallet_address(session: Session) -> str:
-    return session.keystore.find(session.wallet_name or session.config.wallet).address
+    return session.wallet_address()
 
 
 @order_app.command("init")
@@ -234,7 +243,8 @@ def check_request_params(text: str) -> None:
 
     Empty, or a JSON object whose known keys are typed: ``iexec_args`` a string,
     ``iexec_input_files`` a list of ``http(s)`` URLs, ``iexec_secrets`` an object mapping
-    indexes (ASCII digits, ≥ 1) to secret names. Other keys pass (iExec defines more).
+    indexes (ASCII digits, 1 to 1000) to secret names (:mod:`sealrun.core.secretrules`).
+    Other keys pass (iExec defines more).
 
     Raises:
         OrderError: ``ORDER_PARAMS_INVALID`` naming what is wrong.
@@ -264,11 +274,19 @@ def check_request_params(text: str) -> None:
     if not isinstance(secrets_by_index, dict):
         raise invalid("iexec_secrets must map indexes to secret names")
     for index, name in secrets_by_index.items():
-        if not is_secret_index(index) or not isinstance(name, str) or not name:
-            raise invalid(
-                f"iexec_secrets maps {index!r}: indexes are ASCII digits 1 to {MAX_SECRET_INDEX}, "
-                "names non-empty strings"
-            )
+        if not is_secret_index(index):
+            raise invalid(f"iexec_secrets maps {index!r}: indexes are ASCII digits 1 to {MAX_SECRET_INDEX}")
+        try:
+            check_secret_name(name)
+        except SecretError as error:
+            raise invalid(f"iexec_secrets[{index!r}]: {error.message}") from None
+
+
+def request_secret_names(text: str) -> dict[int, str]:
+    """The requester secrets a request order's ``params`` name, by index (checked params only)."""
+    check_request_params(text)
+    named = json.loads(text).get("iexec_secrets", {}) if text else {}
+    return {int(index): str(name) for index, name in named.items()}
 
 
 @order_app.command("sign")
@@ -571,6 +589,16 @@ def fill(
     except OrderError as error:
         given = {"app": app, "dataset": dataset, "workerpool": workerpool, "request": request}
         raise _name_stale_order(error, found, given=given, path=signed_path) from None
+    if TagBit.TEE in tag_bits(plan.tag):
+        # Before the confirmation and any transaction: the SMS must hold what the task needs.
+        from sealrun.cli.secrets import require_request_secrets
+
+        require_request_secrets(
+            session,
+            requester=r.requester,
+            secrets_by_index=request_secret_names(r.params),
+            dataset=d.dataset if d is not None else None,
+        )
     out.info(
         f"{plan.volume} task(s) at {plan.price} each: the requester {r.requester} locks {plan.total_price}; "
         f"the pool owner stakes {plan.total_stake}"

@@ -153,6 +153,14 @@ class Session:
 
         return Keystore(self.config.wallet_dir)
 
+    def wallet_address(self) -> str:
+        """The selected wallet's address, read from its keystore without unlocking it.
+
+        Raises:
+            WalletError: ``WALLET_NOT_FOUND``.
+        """
+        return self.keystore.find(self.wallet_name or self.config.wallet).address
+
     def unlock(self) -> Wallet:
         """Unlock the selected wallet.
 
@@ -188,14 +196,6 @@ class Session:
                 code="DEVNET_NOT_RUNNING",
             )
         return profile.deployed()[0]
-
-    def wallet_address(self) -> str:
-        """The selected wallet's address, read from its keystore without unlocking it.
-
-        Raises:
-            WalletError: not found.
-        """
-        return self.keystore.find(self.wallet_name or self.config.wallet).address
 
     def market_after(self, confirm: Callable[[str], None]) -> Marketplace:
         """Check the chain, ask ``confirm(wallet address)``, and only then unlock and connect.

@@ -9,6 +9,8 @@ Writes and reads (:class:`~sealrun.errors.SecretError` unless noted):
 - ``SECRET_INVALID`` 400: a value is not of the documented shape (age identity, recipient).
 - ``DATASET_FILENAME_INVALID`` 400: a dataset's file name is not one plain UTF-8 name
   (:mod:`sealrun.core.tasks.filenames`).
+- ``SECRET_NAME_INVALID`` 400, ``SECRET_VALUE_INVALID`` 400: a requester secret name or a
+  secret value breaks :mod:`sealrun.core.secretrules` (a NUL character, for example).
 - ``REQUEST_*`` 401 (:class:`~sealrun.errors.RequestError`): see :mod:`sealrun.core.requests`.
 
 Per-task enclave keys and attested release (every refusal is also written to the audit log):
@@ -50,6 +52,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "SECRET_NOT_FOUND": 404,
     "SECRET_INVALID": 400,
     "DATASET_FILENAME_INVALID": 400,
+    "SECRET_NAME_INVALID": 400,
+    "SECRET_VALUE_INVALID": 400,
     "RELEASE_TASK_UNKNOWN": 404,
     "RELEASE_DEAL_UNKNOWN": 404,
     "RELEASE_APP_UNKNOWN": 404,

@@ -130,6 +130,17 @@ class SmsRepository:
         with self._transaction() as session:
             return session.get(RequesterSecret, (requester.lower(), name))
 
+    def requester_secret_names(self, requester: str, *, after: str, limit: int) -> list[tuple[str, int]]:
+        """A requester's secret names after ``after`` (sorted) and when each was written."""
+        with self._transaction() as session:
+            rows = session.execute(
+                select(RequesterSecret.name, RequesterSecret.updated_at)
+                .where(RequesterSecret.requester == requester.lower(), RequesterSecret.name > after)
+                .order_by(RequesterSecret.name)
+                .limit(limit)
+            )
+            return [(name, updated_at) for name, updated_at in rows]
+
     def recipient(self, beneficiary: str) -> ResultRecipient | None:
         """A beneficiary's result recipient row."""
         with self._transaction() as session:

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
+from sealrun.core.secretrules import SECRET_NAME_PATTERN
 from sealrun.errors import SecretError
 from sealrun.services.sms.release import ReleaseRequest
 from sealrun.services.sms.schemas import (
     ADDRESS_PATTERN,
     HEX32_PATTERN,
-    SECRET_NAME_PATTERN,
     AuditPage,
     AuditRecordOut,
     ChallengeOut,
@@ -24,6 +24,8 @@ from sealrun.services.sms.schemas import (
     RecipientOut,
     ReleaseIn,
     ReleaseOut,
+    RequesterSecretNameOut,
+    RequesterSecretsOut,
     SecretIn,
     SecretStatusOut,
 )
@@ -69,7 +71,7 @@ def get_dataset_key(dataset: AddressPath, sms: Sms) -> SecretStatusOut:
     return _status(sms.dataset_key_status(dataset))
 
 
-@router.put("/apps/{app}/secret", responses=problem_responses(401, 403, 404))
+@router.put("/apps/{app}/secret", responses=problem_responses(400, 401, 403, 404))
 def put_app_secret(app: AddressPath, body: SecretIn, call: Signed, sms: Sms) -> SecretStatusOut:
     """Push (or replace) the app developer secret; signed by the app's on-chain owner."""
     return _status(sms.put_app_secret(call, app, body.value))
@@ -81,7 +83,23 @@ def get_app_secret(app: AddressPath, sms: Sms) -> SecretStatusOut:
     return _status(sms.app_secret_status(app))
 
 
-@router.put("/requesters/{requester}/secrets/{name}", responses=problem_responses(401, 403))
+@router.get("/requesters/{requester}/secrets", responses=problem_responses(401, 403))
+def list_requester_secrets(
+    requester: AddressPath,
+    call: Signed,
+    sms: Sms,
+    after: Annotated[str, Query(max_length=64)] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> RequesterSecretsOut:
+    """The names of the requester's secrets (never a value); signed by the requester."""
+    names = sms.requester_secret_names(call, requester, after=after, limit=limit)
+    return RequesterSecretsOut(
+        requester=requester,
+        secrets=[RequesterSecretNameOut(name=name, updated_at=at) for name, at in names],
+    )
+
+
+@router.put("/requesters/{requester}/secrets/{name}", responses=problem_responses(400, 401, 403))
 def put_requester_secret(
     requester: AddressPath,
     name: Annotated[str, Path(pattern=SECRET_NAME_PATTERN)],

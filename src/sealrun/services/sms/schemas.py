@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sealrun.core.secretrules import MAX_SECRET_VALUE, SECRET_NAME_PATTERN
+
 __all__ = [
     "ADDRESS_PATTERN",
     "HEX32_PATTERN",
@@ -21,14 +23,14 @@ __all__ = [
     "RecipientOut",
     "ReleaseIn",
     "ReleaseOut",
+    "RequesterSecretNameOut",
+    "RequesterSecretsOut",
     "SecretIn",
     "SecretStatusOut",
 ]
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
-SECRET_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"  # noqa: S105  # a name pattern, not a secret
-MAX_SECRET_CHARS = 4096
 MAX_EVIDENCE_CHARS = 1_400_000
 
 Address = Annotated[str, Field(pattern=ADDRESS_PATTERN, examples=["0x" + "ab" * 20])]
@@ -52,7 +54,7 @@ class DatasetKeyIn(_Strict):
 class SecretIn(_Strict):
     """An app developer secret or a requester secret."""
 
-    value: str = Field(min_length=1, max_length=MAX_SECRET_CHARS)
+    value: str = Field(min_length=1, max_length=MAX_SECRET_VALUE)
 
 
 class RecipientIn(_Strict):
@@ -67,6 +69,20 @@ class SecretStatusOut(BaseModel):
     subject: str
     owner: str | None
     updated_at: int
+
+
+class RequesterSecretNameOut(BaseModel):
+    """One of a requester's secrets: its name and when it was last written (never its value)."""
+
+    name: str
+    updated_at: int
+
+
+class RequesterSecretsOut(BaseModel):
+    """A page of a requester's secret names, sorted; ask again with ``after=<last name>``."""
+
+    requester: str
+    secrets: list[RequesterSecretNameOut]
 
 
 class RecipientOut(BaseModel):

@@ -22,6 +22,7 @@ from sealrun.core.attestation import Claims, Evidence, EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
 from sealrun.core.requests import RequestVerifier, VerifiedRequest
 from sealrun.core.sealing import Identity, Recipient
+from sealrun.core.secretrules import check_secret_name, check_secret_value
 from sealrun.core.tasks.filenames import check_dataset_filename
 from sealrun.errors import ConfigError, SealError, SecretError
 from sealrun.services.sms.audit import AuditFacts, AuditRecord
@@ -190,6 +191,7 @@ class SmsUseCases:
     def put_app_secret(self, call: SignedCall, app: str, value: str) -> SecretStatus:
         """Store (or replace) an app's developer secret, for the app's on-chain owner."""
         app = _address(app)
+        check_secret_value(value)
         record = self.chain.app(app)
         if record is None:
             raise SecretError(f"app {app} is not registered", code="SECRET_ASSET_UNKNOWN")
@@ -211,6 +213,8 @@ class SmsUseCases:
     def put_requester_secret(self, call: SignedCall, requester: str, name: str, value: str) -> SecretStatus:
         """Store (or replace) a requester's named secret; only the requester may write it."""
         requester = _address(requester)
+        check_secret_name(name)
+        check_secret_value(value)
         self._owned_by(call, requester, "requester")
         now = self.clock()
         identity = row_identity(requester, name)
@@ -222,12 +226,24 @@ class SmsUseCases:
 
     def requester_secret_status(self, requester: str, name: str) -> SecretStatus:
         """Whether the requester has a secret of this name."""
-        row = self.repository.requester_secret(_address(requester), name)
+        row = self.repository.requester_secret(_address(requester), check_secret_name(name))
         if row is None:
             raise SecretError("no such requester secret", code="SECRET_NOT_FOUND")
         return SecretStatus(
             subject=f"{_address(requester)}/{name}", owner=_address(requester), updated_at=row.updated_at
         )
+
+    def requester_secret_names(
+        self, call: SignedCall, requester: str, *, after: str, limit: int
+    ) -> list[tuple[str, int]]:
+        """The names of a requester's secrets and when each was written, for the requester only.
+
+        Existence of one name is public (:meth:`requester_secret_status`); the list is not,
+        because names can say what a requester works on.
+        """
+        requester = _address(requester)
+        self._owned_by(call, requester, "requester")
+        return self.repository.requester_secret_names(requester, after=after, limit=limit)
 
     def put_result_recipient(self, call: SignedCall, beneficiary: str, recipient: str) -> SecretStatus:
         """Store (or replace) the age recipient results for ``beneficiary`` are sealed to."""
