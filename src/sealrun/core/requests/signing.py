@@ -147,12 +147,11 @@ def recover_request_signer(
     Raises:
         RequestError: ``REQUEST_MALFORMED`` or ``REQUEST_SIGNATURE_INVALID``.
     """
-    if len(signed.signature) != 65:
-        raise RequestError("signature must be 65 bytes (r, s, v)", code="REQUEST_SIGNATURE_INVALID")
-    # Recovery alone would name *some* signer for almost any 65 bytes.
+    # Recovery alone would name *some* signer for almost any 65 bytes: only the shape wallets
+    # produce (65 bytes, r and a low s in range, v 27/28 or 0/1) is recovered at all.
     if not is_canonical_signature(signed.signature, recovery_ids=(0, 1, 27, 28)):
         raise RequestError(
-            "the signature is not a canonical secp256k1 signature (r, s low, v 27/28)",
+            "the signature is not a canonical 65-byte secp256k1 signature (r, s low, v 27/28)",
             code="REQUEST_SIGNATURE_INVALID",
         )
     payload = request_typed_data(
