@@ -8,6 +8,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from sealrun.cli.output import NOTHING, human_lines, human_value, local_time
@@ -93,3 +94,24 @@ def test_nested_results_print_as_blocks() -> None:
 def test_long_values_wrap_instead_of_being_cut() -> None:
     text = _printed({"hash": TASK * 3})
     assert text.replace("\n", "").count("12") >= 96
+
+
+def test_slow_work_shows_a_spinner_on_a_terminal_and_nothing_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from sealrun.cli import output
+
+    plain = io.StringIO()
+    monkeypatch.setattr(output, "stderr", Console(file=plain, force_terminal=False))
+    with output.working("unlocking wallet 'default' (scrypt) ..."):
+        pass
+    assert plain.getvalue() == ""
+    terminal = io.StringIO()
+    monkeypatch.setattr(output, "stderr", Console(file=terminal, force_terminal=True))
+    with output.working("unlocking wallet 'default' (scrypt) ..."):
+        pass
+    assert "unlocking wallet 'default' (scrypt)" in terminal.getvalue()

@@ -346,3 +346,24 @@ def test_store_client_round_trip(client: TestClient, tmp_path: Path) -> None:
         store.download("0x" + "0" * 64, tmp_path / "none")
     assert caught.value.code == "STORAGE_NOT_FOUND"
     assert not (tmp_path / "none").exists()
+
+
+def test_store_client_reports_progress_both_ways(client: TestClient, tmp_path: Path) -> None:
+    source = tmp_path / "result.age"
+    source.write_bytes(secrets.token_bytes(900_000))  # under the test store's 1 MiB cap
+    store = StoreClient("http://store", http=client)
+    token = mint_upload_token(TOKEN_KEY.encode(), TASK, expires_at=NOW + 60)
+    sent: list[int] = []
+    info = store.upload_file(
+        source,
+        headers={"authorization": f"Bearer {token}", "x-sealrun-blob-kind": "result"},
+        progress=sent.append,
+    )
+    assert sum(sent) == source.stat().st_size
+
+    def beneficiary(method: str, path: str) -> dict[str, str]:
+        return signed(BENEFICIARY_KEY, "", method=method, path=path)
+
+    received: list[int] = []
+    store.download(info.checksum, tmp_path / "copy", signer=beneficiary, progress=received.append)
+    assert sum(received) == source.stat().st_size

@@ -157,9 +157,11 @@ def _sha256_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
+def _file_chunks(handle: BinaryIO, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
     while chunk := handle.read(_CHUNK):
         yield chunk
+        if progress is not None:
+            progress(len(chunk))
 
 
 class StoreClient:
@@ -198,8 +200,12 @@ class StoreClient:
         digest = checksum.removeprefix("0x").lower()
         return f"{str(self._client.base_url).rstrip('/')}/v1/blobs/{digest}"
 
-    def upload_file(self, path: Path, *, headers: dict[str, str]) -> BlobInfo:
+    def upload_file(
+        self, path: Path, *, headers: dict[str, str], progress: Callable[[int], None] | None = None
+    ) -> BlobInfo:
         """Upload a file (streamed) under its sha256; ``headers`` carry the credential.
+
+        ``progress(n)`` is called with each chunk's size as it is sent.
 
         Raises:
             StorageError: the store's code (``STORAGE_QUOTA_EXCEEDED``, ``STORAGE_TOO_LARGE``...).
@@ -208,7 +214,7 @@ class StoreClient:
         size = path.stat().st_size
         with path.open("rb") as handle:
             response = self._send(
-                "PUT", f"/v1/blobs/{checksum}", content=_file_chunks(handle),
+                "PUT", f"/v1/blobs/{checksum}", content=_file_chunks(handle, progress),
                 headers={**headers, "content-length": str(size)},
             )  # fmt: skip
         return _blob_info(response.json())
@@ -252,11 +258,18 @@ class StoreClient:
             for item in body["blobs"]
         ]
 
-    def download(self, checksum: str, destination: Path, *, signer: RequestSigner | None = None) -> Path:
+    def download(
+        self,
+        checksum: str,
+        destination: Path,
+        *,
+        signer: RequestSigner | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Path:
         """Download a blob into ``destination`` (temp file + rename) after checking its sha256.
 
         ``signer`` signs the request: a task's sealed result or logs are served only to the
-        task's beneficiary.
+        task's beneficiary. ``progress(n)`` is called with each chunk's size as it arrives.
 
         Raises:
             StorageError: ``STORAGE_CHECKSUM_MISMATCH`` if the bytes do not hash to ``checksum``,
@@ -278,6 +291,8 @@ class StoreClient:
                     for chunk in response.iter_bytes(_CHUNK):
                         digest.update(chunk)
                         out.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
         except httpx.TransportError as error:
             temporary.unlink(missing_ok=True)
             raise StorageError(f"the store is unreachable: {error}", code="STORAGE_UNREACHABLE") from error

@@ -74,7 +74,7 @@ def encryptedpush(
     out = Output(json_out)
     app = parse_address(application, "--application")
     session = Session.load(config, chain, wallet, password_file)
-    journey = Journey(session)
+    journey = Journey(session, progress=out.progress)
     out.confirm(f"Register a dataset from {journey.account.address} (costs gas)?", yes=yes)
     out.info(f"sealing {inputs} and pushing it ...")
     pushed = journey.encrypted_push(app, inputs.resolve(), name=name)
@@ -129,7 +129,7 @@ def task_logs(
     out = Output(json_out)
     wanted = parse_bytes32(task_id, "task id")
     session = Session.load(config, chain, wallet, password_file)
-    journey = Journey(session)
+    journey = Journey(session, progress=out.progress)
     followed = results.follow(journey.market, wanted, start_block=session.profile.deploy_block, watch=False)
     identity = _identity(session, key) if key is not None else None
     assert identity is None or isinstance(identity, Identity)
@@ -196,7 +196,7 @@ def app_run(
         secrets_by_index=secret_names,
         dataset=dataset_address,
     )
-    journey = Journey(session)
+    journey = Journey(session, progress=out.progress)
     journey.register_result_key()
     app_order, dataset_order, pool_order = journey.find_orders(
         app_address, dataset_address, pool_address, category

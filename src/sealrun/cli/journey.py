@@ -20,7 +20,9 @@ import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +110,26 @@ def market_order(raw: dict[str, Any], kind: str) -> Order:
     return order_from_json({"type": _TYPE_OF_KIND[kind], **raw})
 
 
+ProgressBar = Callable[[str, "int | None"], AbstractContextManager[Callable[[int], None]]]
+
+
+@contextmanager
+def _silent_progress(_description: str, _total: int | None) -> Iterator[Callable[[int], None]]:
+    yield lambda _n: None
+
+
 @dataclass
 class Journey:
     """One requester's view of the marketplace: chain, store, SMS and market clients.
 
     Args:
         session: the CLI session (config, profile, wallet options).
+        progress: makes a byte progress bar ``progress(description, total)`` for uploads and
+            downloads (the commands pass :meth:`Output.progress`; silent by default).
     """
 
     session: Session
+    progress: ProgressBar = field(default=_silent_progress, repr=False)
 
     def __post_init__(self) -> None:
         self.market: Marketplace = self.session.market(wallet=True)
@@ -156,7 +169,12 @@ class Journey:
 
     def download_result(self, followed: results.FollowedTask) -> Path:
         """Download a COMPLETED task's sealed result into the project's downloads folder."""
-        return results.download_result(followed, results.sealed_folder(self.root), self.signer())
+        with self.progress(
+            f"downloading the result of 0x{followed.task.task_id.hex()[:8]}…", None
+        ) as advance:
+            return results.download_result(
+                followed, results.sealed_folder(self.root), self.signer(), progress=advance
+            )
 
     def read_logs(
         self, followed: results.FollowedTask, identity: Identity | None = None, *, keep: bool = True
@@ -174,9 +192,14 @@ class Journey:
         Raises:
             ConfigError: ``TASK_NO_LOGS``, ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
         """
-        sealed = results.download_logs(
-            followed, self.session.service_url("store"), results.sealed_folder(self.root), self.signer()
-        )
+        with self.progress("downloading the sealed logs", None) as advance:
+            sealed = results.download_logs(
+                followed,
+                self.session.service_url("store"),
+                results.sealed_folder(self.root),
+                self.signer(),
+                progress=advance,
+            )
         key = identity or result_identity(self.root, create=False)[1]
         opened_root = self.root / "tee" / "outputs"
         parent = opened_root if opened_root.is_dir() else Path.cwd()
@@ -216,7 +239,8 @@ class Journey:
         store = self.store()
         try:
             signed = self.signer()("PUT", f"/v1/blobs/{digest}")
-            return store.upload_file(path, headers={**signed, ASSET_HEADER: asset})
+            with self.progress(f"uploading {path.name}", path.stat().st_size) as advance:
+                return store.upload_file(path, headers={**signed, ASSET_HEADER: asset}, progress=advance)
         finally:
             store.close()
 

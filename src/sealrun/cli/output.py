@@ -58,6 +58,17 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+@contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner on stderr while something slow runs (scrypt, a deployment); nothing when
+    stderr is not a terminal, so scripts and ``--json`` readers see only their output."""
+    if not stderr.is_terminal:
+        yield
+        return
+    with stderr.status(escape(message)):
+        yield
+
+
 def _default(value: object) -> object:
     if isinstance(value, bytes):
         return "0x" + value.hex()

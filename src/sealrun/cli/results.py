@@ -287,7 +287,13 @@ def require_result(followed: FollowedTask) -> str:
     return outcome.result_uri
 
 
-def download_result(followed: FollowedTask, folder: Path, signer: RequestSigner) -> Path:
+def download_result(
+    followed: FollowedTask,
+    folder: Path,
+    signer: RequestSigner,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
     """Download the sealed result of a COMPLETED task into ``folder/<taskid>.result.age``.
 
     ``signer`` signs the request with the requester's wallet (the store serves the deal's
@@ -303,12 +309,20 @@ def download_result(followed: FollowedTask, folder: Path, signer: RequestSigner)
 
     store = StoreClient(base)
     try:
-        return store.download(checksum, folder / f"0x{followed.task.task_id.hex()}.result.age", signer=signer)
+        target = folder / f"0x{followed.task.task_id.hex()}.result.age"
+        return store.download(checksum, target, signer=signer, progress=progress)
     finally:
         store.close()
 
 
-def download_logs(followed: FollowedTask, store_url: str, folder: Path, signer: RequestSigner) -> Path:
+def download_logs(
+    followed: FollowedTask,
+    store_url: str,
+    folder: Path,
+    signer: RequestSigner,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
     """Download the sealed logs of a task that ended, COMPLETED or FAILED.
 
     A failure receipt names its logs (their sha256); for any other task the store's record of
@@ -338,6 +352,8 @@ def download_logs(followed: FollowedTask, store_url: str, folder: Path, signer: 
                 )
             checksum = found[-1].checksum
         folder.mkdir(parents=True, exist_ok=True)
-        return store.download(checksum, folder / f"0x{task_id.hex()}.logs.age", signer=signer)
+        return store.download(
+            checksum, folder / f"0x{task_id.hex()}.logs.age", signer=signer, progress=progress
+        )
     finally:
         store.close()

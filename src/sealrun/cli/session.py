@@ -170,7 +170,11 @@ class Session:
         name = self.wallet_name or self.config.wallet
         info = self.keystore.find(name)
         password = password_source(self.password_file).get(f"unlock wallet {info.name!r}")
-        return self.keystore.unlock(info.address, password)
+        from sealrun.cli.output import working
+
+        # scrypt takes seconds by design: say what the wait is.
+        with working(f"unlocking wallet {info.name!r} (scrypt) ..."):
+            return self.keystore.unlock(info.address, password)
 
     def index_path(self) -> Path:
         """The deal index file of the selected profile (a devnet's lives and dies with it)."""

@@ -77,7 +77,7 @@ def show(
     if (download and followed.status == "COMPLETED") or (failed and explain):
         from sealrun.cli.journey import Journey
 
-        journey = Journey(session)
+        journey = Journey(session, progress=out.progress)
         if failed:
             data.update(journey.explain_failure(followed))
         else:
