@@ -205,3 +205,53 @@ def test_orders_publish_show_and_unpublish_through_the_market(embedded_project: 
     assert project.json("order", "unpublish", digest)["unpublished"] == digest.lower()
     assert project.json("order", "show", digest)["status"] == "unpublished"
     assert project.error("order", "show", "0x1234")["code"] == "ORDER_HASH_INVALID"
+
+
+_REPRS = ("b'", 'b"', "{'", "['", "None", "<sealrun", "object at 0x")
+
+
+def _human(project: Project, *args: str) -> str:
+    """A command's human output (stdout and stderr), checked for Python internals."""
+    done = project.run(*args)
+    text = done.stdout + done.stderr
+    for marker in _REPRS:
+        assert marker not in text, f"`sealrun {' '.join(args)}` shows {marker!r}:\n{text}"
+    for line in done.stdout.splitlines():
+        if line.rstrip().endswith(":") and not line.startswith(" "):
+            continue  # a section heading: its values follow on indented lines
+        assert not line.rstrip().endswith(": "), f"`sealrun {' '.join(args)}` prints an empty value: {line!r}"
+    return text
+
+
+def test_human_output_reads_well_over_real_results(
+    embedded_project: Project, render_app: dict[str, Any]
+) -> None:
+    project = embedded_project
+    ran = project.json(
+        "app", "run", render_app["app"], "--dataset", render_app["dataset"],
+        "--args", "--width 32 --height 24", "--watch", "--yes", "--timeout", "300",
+    )  # fmt: skip
+    assert ran["status"] == "COMPLETED", ran
+    wallet = project.json("wallet", "show", "default")["address"]
+    for args in (
+        ("account", "show"),
+        ("wallet", "show"),
+        ("app", "show", render_app["app"]),
+        ("dataset", "show", render_app["dataset"]),
+        ("task", "show", ran["task"]),
+        ("deal", "show", ran["deal"]),
+        ("orderbook", "show", "--category", "0", "--tag", "tee"),
+        ("order", "show"),
+        ("category", "show", "0"),
+        ("chain", "show"),
+        ("devnet", "status"),
+        ("requester", "check-secret", "never-pushed-name", "--requester", wallet),
+    ):
+        if args[0] == "requester":
+            done = project.run(*args, check=False)  # exits 1: the secret does not exist
+            assert done.returncode == 1
+            assert not any(marker in done.stdout for marker in _REPRS), done.stdout
+            continue
+        _human(project, *args)
+    shown = _human(project, "task", "show", ran["task"])
+    assert ran["task"].lower() in shown.lower()  # hashes in full, not cut
