@@ -65,6 +65,7 @@ def test_a_verifier_needs_a_positive_window(window: int) -> None:
     with pytest.raises(ConfigError) as caught:
         RequestVerifier(DOMAIN, RecordingLedger(), window=window)
     assert caught.value.code == "CONFIG_INVALID"
+    assert RequestVerifier(DOMAIN, RecordingLedger(), window=1).window == 1  # the smallest one
 
 
 def test_timestamp_zero_is_a_uint64() -> None:
@@ -92,9 +93,16 @@ def test_short_long_high_s_and_odd_v_signatures_are_refused() -> None:
 
 
 def test_v_as_zero_or_one_names_the_same_signer() -> None:
-    good = _sign()
-    low_v = good.signature[:64] + bytes([good.signature[64] - 27])
-    assert _verify(dataclasses.replace(good, signature=low_v)) == SIGNER
+    # Both parities: find one signature of each (the nonce changes the message).
+    seen = set()
+    for index in range(64):
+        good = _sign(nonce=bytes([index]) * 32)
+        if good.signature[64] in seen:
+            continue
+        seen.add(good.signature[64])
+        low_v = good.signature[:64] + bytes([good.signature[64] - 27])
+        assert _verify(dataclasses.replace(good, signature=low_v)) == SIGNER
+    assert seen == {27, 28}
 
 
 def test_a_canonical_shape_that_recovers_nothing_is_refused() -> None:
