@@ -156,11 +156,14 @@ def test_poison_outputs_and_missing_secrets_end_at_once(embedded_project: Projec
     assert ran["status"] == "FAILED", ran
     assert ran["failure"]["name"] == "APP_OUTPUT_INVALID"
     assert ran["elapsed"] < 120
+    # A requester secret that was never pushed: the CLI refuses before buying anything (a
+    # requester who bypasses the CLI gets the attested SECRET_MISSING failure: tests/sms).
     secretive = _app(project, "secretive", "import os\nprint(os.environ.get('IEXEC_REQUESTER_SECRET_1'))\n")
-    missing = _run(project, secretive, "--secret", "1=never-pushed")
-    assert missing["status"] == "FAILED", missing
-    assert missing["failure"]["name"] == "SECRET_MISSING"
-    assert missing["elapsed"] < 120
+    before = project.json("account", "show")
+    refused = project.error("app", "run", secretive, "--secret", "1=never-pushed", "--yes")
+    assert refused["code"] == "SECRET_MISSING", refused
+    assert "sealrun requester push-secret never-pushed" in refused["message"]
+    assert project.json("account", "show") == before
 
 
 def test_a_memory_hog_is_stopped_by_the_sandbox(embedded_project: Project) -> None:
@@ -195,12 +198,15 @@ def test_a_worker_off_the_list_is_refused(embedded_project: Project) -> None:
         key=bytes(stranger.key),
         domain=RequestDomain(chain_id=state["chain_id"], hub=state["hub"]),
     )
-    with pytest.raises(SealrunError) as caught:
-        client.register(slots=1, tee="simulated", holding=[])
-    assert caught.value.code == "WORKER_NOT_ALLOWED"
-    with pytest.raises(SealrunError) as polled:
-        client.next(wait=0.1)
-    assert polled.value.code == "WORKER_NOT_ALLOWED"
+    try:
+        with pytest.raises(SealrunError) as caught:
+            client.register(slots=1, tee="simulated", holding=[])
+        assert caught.value.code == "WORKER_NOT_ALLOWED"
+        with pytest.raises(SealrunError) as polled:
+            client.next(wait=0.1)
+        assert polled.value.code == "WORKER_NOT_ALLOWED"
+    finally:
+        client.close()
 
 
 def _chunked(url: str, path: str, body: bytes, chunk: int = 65536) -> int:

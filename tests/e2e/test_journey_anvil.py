@@ -61,8 +61,9 @@ def test_deadline_claim_refunds_without_a_worker(anvil_project: Project) -> None
 
     project = anvil_project
     state = DevnetState.load(project.root / ".sealrun" / "devnet")
-    for process in state.processes:
-        if process.name.startswith("worker-"):
+    # The supervisor would restart the workers: stop it first, then the workers.
+    for process in sorted(state.processes, key=lambda p: p.name != "supervisor"):
+        if process.name == "supervisor" or process.name.startswith("worker-"):
             os.killpg(process.pgid, signal.SIGTERM)
     app = _deploy(project, REPO / "examples" / "iexec-python")
     before = project.json("account", "show")

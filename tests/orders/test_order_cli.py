@@ -44,7 +44,7 @@ def sealrun(*args: str, cwd: Path) -> tuple[int, dict[str, object]]:
         ('{"iexec_input_files": [7]}', "http(s) URL"),
         ('{"iexec_secrets": {"²": "api"}}', "ASCII digits"),
         ('{"iexec_secrets": {"0": "api"}}', "ASCII digits"),
-        ('{"iexec_secrets": {"1": 5}}', "names"),
+        ('{"iexec_secrets": {"1": 5}}', "secret name"),
         ('{"iexec_secrets": ["api"]}', "iexec_secrets"),
         ("[" * 5000 + "]" * 5000, "not JSON"),
     ],
