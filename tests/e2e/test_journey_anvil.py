@@ -3,6 +3,7 @@ requester once the deal's deadline is past (anvil time travel: evm_increaseTime 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -79,7 +80,9 @@ def test_deadline_claim_refunds_without_a_worker(anvil_project: Project) -> None
     _rpc(state.rpc_url, "evm_increaseTime", [int(shown["deadline"] - time.time()) + 60])
     _rpc(state.rpc_url, "evm_mine", [])
     project.json("task", "claim", task, "--yes")
-    claimed = project.json("task", "show", task)
+    done = project.run("task", "show", task, "--json", check=False)
+    assert done.returncode == 3  # refunded without a result: the documented exit status
+    claimed = json.loads(done.stdout)
     assert claimed["status"] == "CLAIMED"
     assert claimed["refund"] == ran["price"]
     after = project.json("account", "show")
