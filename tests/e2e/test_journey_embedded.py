@@ -227,6 +227,9 @@ def test_human_output_reads_well_over_real_results(
     embedded_project: Project, render_app: dict[str, Any]
 ) -> None:
     project = embedded_project
+    # Earlier tests of the module sign app orders of other apps into signed-orders.json.
+    project.json("order", "init", "--app", render_app["app"], "--volume", "100")
+    project.json("order", "sign", "--app")
     ran = project.json(
         "app", "run", render_app["app"], "--dataset", render_app["dataset"],
         "--args", "--width 32 --height 24", "--watch", "--yes", "--timeout", "300",
