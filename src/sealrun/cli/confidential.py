@@ -12,7 +12,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from sealrun.cli import results
 from sealrun.cli.output import EXIT_TIMED_OUT, JSON_OPTION, Output
@@ -252,11 +251,6 @@ def app_run(
                 data["outputs"] = [str(f) for f in files]
         if followed.status == "FAILED":
             data.update(journey.explain_failure(followed))
-        out.result(data)
-        for line in results.outcome_lines(data):
-            out.info(escape(line))
-        status = results.exit_status(followed)
-        if status:
-            raise SystemExit(status)
+        results.finish(out, data, followed)
         return
     out.result(data)

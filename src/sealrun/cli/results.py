@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT
+from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT, Output
 from sealrun.core.tasks import FailureCode
 from sealrun.errors import ChainError, ConfigError, StorageError
 
@@ -204,6 +204,19 @@ def exit_status(followed: FollowedTask) -> int:
 def logs_command(task_id: bytes) -> str:
     """The command that opens a task's sealed logs."""
     return f"sealrun task logs 0x{task_id.hex()}"
+
+
+def finish(out: Output, data: dict[str, Any], followed: FollowedTask) -> None:
+    """Print a followed task's result and outcome lines, then exit with its status
+    (:func:`exit_status`: non-zero when it FAILED, was CLAIMED or the wait timed out)."""
+    from rich.markup import escape
+
+    out.result(data)
+    for line in outcome_lines(data):
+        out.info(escape(line))
+    status = exit_status(followed)
+    if status:
+        raise SystemExit(status)
 
 
 def outcome_lines(data: dict[str, Any]) -> list[str]:

@@ -54,8 +54,6 @@ def show(
 
     Exits 3 when the task is FAILED or CLAIMED, 4 when --watch timed out (README: exit statuses).
     """
-    from rich.markup import escape
-
     from sealrun.cli import results
 
     out = Output(json_out)
@@ -82,12 +80,7 @@ def show(
             data.update(journey.explain_failure(followed))
         else:
             data["downloaded"] = str(journey.download_result(followed))
-    out.result(data)
-    for line in results.outcome_lines(data):
-        out.info(escape(line))
-    status = results.exit_status(followed)
-    if status:
-        raise SystemExit(status)
+    results.finish(out, data, followed)
 
 
 @task_app.command("claim")
