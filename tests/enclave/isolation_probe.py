@@ -49,6 +49,11 @@ class ProbingSource:
             "write_bundle": _attempt(lambda: (self.bundle_dir / "sealrun-app.toml").write_text("x")),
             "add_to_bundle": _attempt(lambda: (self.bundle_dir / "planted.py").write_text("x")),
             "read_shadow": _attempt(lambda: Path("/etc/shadow").read_bytes()),
+            # Python itself stays reachable, wherever it lives: lazy imports run after the fork.
+            "list_stdlib": _attempt(lambda: os.listdir(Path(sys.base_prefix) / "lib")),
+            "list_site_packages": _attempt(
+                lambda: [os.listdir(p) for p in sys.path if p.endswith("site-packages")]
+            ),
             "environ": dict(os.environ),
             "quoter_measurement": quoter.measurement.hex(),
             "evidence": json.loads(evidence.to_json()),

@@ -48,6 +48,7 @@ def _probe(
         [sys.executable, "-m", "tests.enclave.isolation_probe", str(bundle), str(work), str(key_file),
          str(task.secrets_file), str(probe_out)],
         env=env, capture_output=True, timeout=300, check=False, cwd=Path(__file__).parents[2],
+        umask=0o077,  # as the devnet runs every service
     )  # fmt: skip
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     facts = json.loads(probe_out.read_text())
@@ -76,6 +77,9 @@ def test_task_side_runs_as_a_fresh_uid_and_reaches_no_worker_secret(
         assert facts["read_parent_environ"] == "PermissionError"
         assert facts["read_parent_mem"] == "PermissionError"
         assert facts["read_shadow"] == "PermissionError"
+        # ... while Python's own folders stay readable, even under a closed home and umask 077.
+        assert facts["list_stdlib"] == "ALLOWED"
+        assert facts["list_site_packages"] == "ALLOWED"
         # The measured bundle copy is root's: the task side cannot change what was measured.
         assert facts["write_bundle"] == "PermissionError"
         assert facts["add_to_bundle"] == "PermissionError"

@@ -183,7 +183,9 @@ def _expose_python(stage_root: Path) -> list[Path]:
         mount_tmpfs(closed, size_bytes=1 << 20, uid=0, gid=0, mode=0o711)
         for folder, stage in staged:
             for step in [*reversed(folder.relative_to(closed).parents[:-1]), folder.relative_to(closed)]:
-                (closed / step).mkdir(mode=0o711, exist_ok=True)
+                (closed / step).mkdir(exist_ok=True)
+                # Explicitly: mkdir's mode passes through the umask (077 for devnet services).
+                (closed / step).chmod(0o711)
             bind_mount(stage, folder, readonly=True)
             unmount(stage, detach=True)
     return sorted(groups)
