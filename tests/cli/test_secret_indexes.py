@@ -23,3 +23,16 @@ def test_app_test_refuses_a_bad_secret_index(tmp_path: Path, index: str) -> None
         '[app]\nname = "t"\nentrypoint = ["python3", "app.py"]\nruntime = "python3"\n'
     )
     fails(tmp_path, "CONFIG_INVALID", "app", "test", str(bundle), "--secret", f"{index}=value")
+
+
+@pytest.mark.parametrize("filename", ["a/b", "..", "a\\b", "x" * 300])
+def test_dataset_push_secret_refuses_a_bad_file_name_before_anything(tmp_path: Path, filename: str) -> None:
+    fails(
+        tmp_path,
+        "DATASET_FILENAME_INVALID",
+        "dataset",
+        "push-secret",
+        "0x" + "11" * 20,
+        "--filename",
+        filename,
+    )

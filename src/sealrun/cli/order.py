@@ -31,6 +31,7 @@ from sealrun.cli.session import (
     YES_OPTION,
     Session,
     parse_address,
+    parse_bytes32,
 )
 from sealrun.core.orders import (
     ZERO_ADDRESS,
@@ -444,12 +445,10 @@ def unpublish(
 
 
 def _order_hash_argument(value: str) -> str:
-    text = value.strip().lower()
-    if len(text) != 66 or not text.startswith("0x") or any(c not in "0123456789abcdef" for c in text[2:]):
-        raise OrderError(
-            f"an order hash is 0x and 64 hex digits, not {value[:80]!r}", code="ORDER_HASH_INVALID"
-        )
-    return text
+    try:
+        return "0x" + parse_bytes32(value, "an order hash").hex()
+    except ConfigError as error:
+        raise OrderError(error.message, code="ORDER_HASH_INVALID") from error
 
 
 @order_app.command("show")

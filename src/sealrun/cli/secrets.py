@@ -126,6 +126,17 @@ def _push(session: Session, push: Push, out: Output, describe: Mapping[str, obje
     )
 
 
+def _status(
+    session: Session, ask: Callable[[SmsClient], Mapping[str, Any] | None]
+) -> Mapping[str, Any] | None:
+    """Ask the SMS whether a secret exists (an unsigned read: no wallet unlock)."""
+    sms = _sms(session)
+    try:
+        return ask(sms)
+    finally:
+        sms.close()
+
+
 def _report(out: Output, data: dict[str, Any], status: Mapping[str, Any] | None, push: str) -> None:
     """Print whether a secret exists; exit 1 when it does not, naming the command that pushes it."""
     data["exists"] = status is not None
@@ -190,11 +201,7 @@ def requester_check_secret(
     check_secret_name(name)
     session = Session.load(config, chain, wallet)
     owner = parse_address(requester, "--requester") if requester else session.wallet_address()
-    sms = _sms(session)
-    try:
-        status = sms.requester_secret_status(owner, name)
-    finally:
-        sms.close()
+    status = _status(session, lambda sms: sms.requester_secret_status(owner, name))
     push = f"sealrun requester push-secret {name}{_wallet_flag(session, owner)}"
     _report(out, {"kind": "requester", "requester": owner, "name": name}, status, push)
 
@@ -256,11 +263,7 @@ def app_check_secret(
     out = Output(json_out)
     address = parse_address(app, "app")
     session = Session.load(config, chain, wallet)
-    sms = _sms(session)
-    try:
-        status = sms.app_secret_status(address)
-    finally:
-        sms.close()
+    status = _status(session, lambda sms: sms.app_secret_status(address))
     _report(out, {"kind": "app", "app": address}, status, f"sealrun app push-secret {address}")
 
 
@@ -268,6 +271,11 @@ def app_check_secret(
 def dataset_push_secret(
     dataset: str = _DATASET,
     file: Path | None = _KEY_FILE,
+    filename: str | None = typer.Option(
+        None,
+        "--filename",
+        help="The name the app sees it under (IEXEC_DATASET_FILENAME; default: its address).",
+    ),
     chain: str | None = CHAIN_OPTION,
     wallet: str | None = WALLET_OPTION,
     password_file: Path | None = PASSWORD_FILE_OPTION,
@@ -277,15 +285,17 @@ def dataset_push_secret(
     """Push DATASET's key to the SMS (once; only the dataset's owner may)."""
     from sealrun.adapters.sealedfiles import read_identity
     from sealrun.cli.journey import DATASETS
+    from sealrun.core.tasks.filenames import check_dataset_filename
 
     out = Output(json_out)
     address = parse_address(dataset, "dataset")
+    name = None if filename is None else check_dataset_filename(filename)
     session = Session.load(config, chain, wallet, password_file)
     key_file = file or session.config.path.parent / DATASETS / f"{address}.key"
     identity = str(read_identity(key_file))
     _push(
         session,
-        lambda sms, journey: sms.push_dataset_key(journey.key, address, identity),
+        lambda sms, journey: sms.push_dataset_key(journey.key, address, identity, filename=name),
         out,
         {"kind": "dataset", "dataset": address, "key_file": str(key_file)},
         f"the key of {address}",
@@ -302,11 +312,7 @@ def dataset_check_secret(
     out = Output(json_out)
     address = parse_address(dataset, "dataset")
     session = Session.load(config, chain)
-    sms = _sms(session)
-    try:
-        status = sms.dataset_key_status(address)
-    finally:
-        sms.close()
+    status = _status(session, lambda sms: sms.dataset_key_status(address))
     _report(out, {"kind": "dataset", "dataset": address}, status, f"sealrun dataset push-secret {address}")
 
 
