@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.pool.deals import fill_deal
 from tests.pool.world import PoolWorld, build_world, start_services
 
-from sealrun.adapters.schedulerclient import SchedulerClient
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.scheduler import SchedulerClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing.keys import Identity
 

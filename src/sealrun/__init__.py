@@ -48,12 +48,24 @@ if TYPE_CHECKING:
         find_anvil,
         fund_accounts,
     )
+    from sealrun.adapters.http.market import MarketClient
+    from sealrun.adapters.http.scheduler import SchedulerClient
+    from sealrun.adapters.http.signing import SignedRequestAuth
+    from sealrun.adapters.http.sms import (
+        Released,
+        SmsClient,
+    )
+    from sealrun.adapters.http.store import StoreClient
+    from sealrun.adapters.http.uploadtokens import (
+        UploadGrant,
+        mint_upload_token,
+        verify_upload_token,
+    )
     from sealrun.adapters.keystore import (
         Keystore,
         PasswordSource,
         Wallet,
     )
-    from sealrun.adapters.marketclient import MarketClient
     from sealrun.adapters.profiles import (
         ChainProfile,
         ProjectConfig,
@@ -62,7 +74,6 @@ if TYPE_CHECKING:
         BubblewrapSandbox,
         SandboxLimits,
     )
-    from sealrun.adapters.schedulerclient import SchedulerClient
     from sealrun.adapters.sealedfiles import (
         OpenedPath,
         SealedFile,
@@ -72,22 +83,12 @@ if TYPE_CHECKING:
         seal_path,
         write_identity,
     )
-    from sealrun.adapters.smsclient import (
-        Released,
-        SmsClient,
-    )
-    from sealrun.adapters.storeclient import (
-        BlobInfo,
-        StoreClient,
-        UploadGrant,
-        mint_upload_token,
-        verify_upload_token,
-    )
     from sealrun.adapters.tee import (
         EnclaveLaunch,
         RunReport,
         SimulatedTee,
     )
+    from sealrun.api.store import BlobOut
     from sealrun.core.attestation import (
         Claims,
         Evidence,
@@ -225,19 +226,20 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "seal_path",
         "write_identity",
     ),
-    "sealrun.adapters.marketclient": ("MarketClient",),
-    "sealrun.adapters.schedulerclient": ("SchedulerClient",),
-    "sealrun.adapters.smsclient": (
+    "sealrun.adapters.http.market": ("MarketClient",),
+    "sealrun.adapters.http.scheduler": ("SchedulerClient",),
+    "sealrun.adapters.http.sms": (
         "Released",
         "SmsClient",
     ),
-    "sealrun.adapters.storeclient": (
-        "BlobInfo",
-        "StoreClient",
+    "sealrun.adapters.http.signing": ("SignedRequestAuth",),
+    "sealrun.adapters.http.store": ("StoreClient",),
+    "sealrun.adapters.http.uploadtokens": (
         "UploadGrant",
         "mint_upload_token",
         "verify_upload_token",
     ),
+    "sealrun.api.store": ("BlobOut",),
     "sealrun.adapters.tee": (
         "EnclaveLaunch",
         "RunReport",
@@ -330,7 +332,7 @@ __all__ = [
     "AppOrder",
     "AttestationError",
     "Balance",
-    "BlobInfo",
+    "BlobOut",
     "BubblewrapSandbox",
     "Category",
     "ChainError",
@@ -390,6 +392,7 @@ __all__ = [
     "SealrunError",
     "SecretError",
     "ServiceError",
+    "SignedRequestAuth",
     "SimulatedTee",
     "SimulatedVerifier",
     "SimulatorKey",

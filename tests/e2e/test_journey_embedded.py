@@ -161,7 +161,7 @@ def test_a_second_requester_gets_neither_data_nor_result(
 
 
 def test_changed_app_code_gets_no_key(embedded_project: Project, tmp_path: Path) -> None:
-    from sealrun.adapters.smsclient import SmsClient
+    from sealrun.adapters.http.sms import SmsClient
     from sealrun.core.requests import RequestDomain
     from sealrun.devnet.state import DevnetState
 

@@ -20,7 +20,7 @@ from eth_account import Account
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.sealing import Recipient, seal_bytes

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from sealrun.adapters.storeclient import mint_upload_token
+from sealrun.adapters.http.uploadtokens import mint_upload_token
 from sealrun.core.tasks import FailureCode
 from sealrun.core.tasks.bundle import ResultUpload
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from sealrun.adapters.chain.models import Deal
-from sealrun.adapters.marketclient import MarketClient, order_wire
+from sealrun.adapters.http.market import MarketClient, order_wire
 from sealrun.core.orders.models import ZERO_ADDRESS, AppOrder, RequestOrder
 from sealrun.core.orders.signing import sign_order
 from sealrun.core.orders.typed_data import Domain

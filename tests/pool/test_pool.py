@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from sealrun.adapters.chain.models import HubTaskStatus
-from sealrun.adapters.marketclient import MarketClient
-from sealrun.adapters.schedulerclient import SchedulerClient
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.market import MarketClient
+from sealrun.adapters.http.scheduler import SchedulerClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing.keys import Identity
 from tests.pool.deals import APP_PRICE, POOL_PRICE, fill_deal, wait_for_pool_order

@@ -19,7 +19,7 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.schedulerclient import SchedulerClient
+from sealrun.adapters.http.scheduler import SchedulerClient
 from sealrun.errors import ConfigError, ServiceError
 from sealrun.services.scheduler.app import SchedulerParts, create_app
 from sealrun.services.scheduler.board import TaskBoard

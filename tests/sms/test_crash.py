@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.attestation import Evidence, SimulatorKey
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import SecretsBundle, task_id

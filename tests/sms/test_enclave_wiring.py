@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sealrun.adapters.bundlefiles import load_bundle
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.sandbox import BubblewrapSandbox
-from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.chainstate import AppRecord, DatasetRecord

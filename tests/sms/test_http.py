@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.attestation import Evidence, SimulatorKey
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import SecretsBundle

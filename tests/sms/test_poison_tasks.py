@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sealrun.adapters.bundlefiles import load_bundle
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.sandbox import BubblewrapSandbox
-from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import RunReport, SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.chainstate import AppRecord

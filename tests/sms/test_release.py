@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sealrun.adapters.storeclient import verify_upload_token
+from sealrun.adapters.http.uploadtokens import verify_upload_token
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.chainstate import TaskStatus
 from sealrun.core.sealing import Identity, open_bytes

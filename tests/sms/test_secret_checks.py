@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.secretrules import MAX_SECRET_VALUE, check_secret_name, decode_secret_value
 from sealrun.errors import SealrunError
 from sealrun.services.sms.app import create_app

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.storeclient import StoreClient, mint_upload_token
+from sealrun.adapters.http.store import StoreClient
+from sealrun.adapters.http.uploadtokens import mint_upload_token
 from sealrun.adapters.web.signing import request_action, signature_headers
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.errors import StorageError

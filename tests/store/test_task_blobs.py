@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
-
 from sealrun.adapters.storeclient import KIND_HEADER, RequestSigner, StoreClient, mint_upload_token
+
 from sealrun.adapters.web.signing import request_action, signature_headers
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.errors import StorageError

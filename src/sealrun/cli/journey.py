@@ -30,11 +30,13 @@ from eth_account.signers.local import LocalAccount
 
 from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.chain.models import Deal
-from sealrun.adapters.marketclient import MarketClient, order_wire
+from sealrun.adapters.http.market import MarketClient, order_wire
+from sealrun.adapters.http.signing import SignedRequestAuth
+from sealrun.adapters.http.sms import SmsClient
+from sealrun.adapters.http.store import StoreClient
 from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, write_identity
-from sealrun.adapters.smsclient import SmsClient
-from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, RequestSigner, StoreClient
-from sealrun.adapters.web import request_action, signature_headers
+from sealrun.api.market import OrderWire
+from sealrun.api.store import BlobOut
 from sealrun.cli import results
 from sealrun.cli.order import KINDS, order_files, read_orders_file, write_orders_file
 from sealrun.cli.result import RESULT_KEY
@@ -51,10 +53,10 @@ from sealrun.core.orders import (
     order_from_json,
     order_to_json,
 )
-from sealrun.core.requests import RequestDomain, sign_request
+from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
-from sealrun.errors import ConfigError, OrderError, SealrunError
+from sealrun.errors import ConfigError, OrderError, SealrunError, StorageError
 
 __all__ = [
     "Journey",
@@ -105,7 +107,7 @@ def open_result(sealed: Path, out_dir: Path, identity: Identity) -> tuple[Path, 
     return opened.path, files
 
 
-def market_order(raw: dict[str, Any], kind: str) -> Order:
+def market_order(raw: OrderWire, kind: str) -> Order:
     """An order from the market's wire form (its EIP-712 message plus ``sign``)."""
     return order_from_json({"type": _TYPE_OF_KIND[kind], **raw})
 
@@ -151,21 +153,9 @@ class Journey:
         """A client of the store."""
         return StoreClient(self.session.service_url("store"))
 
-    def signer(self) -> RequestSigner:
+    def signer(self) -> SignedRequestAuth:
         """Signs store requests with this wallet (uploads of its datasets, reads of its tasks' output)."""
-
-        def sign(method: str, path: str) -> dict[str, str]:
-            signed = sign_request(
-                self.key,
-                self.domain,
-                action=request_action(method, path),
-                body=b"",
-                timestamp=int(time.time()),
-                nonce=secrets.token_bytes(32),
-            )
-            return signature_headers(signed)
-
-        return sign
+        return SignedRequestAuth(self.key, self.domain)
 
     def download_result(self, followed: results.FollowedTask) -> Path:
         """Download a COMPLETED task's sealed result into the project's downloads folder."""
@@ -229,18 +219,21 @@ class Journey:
         """A client of the market."""
         return MarketClient(self.session.service_url("market"))
 
-    def upload(self, path: Path, checksum: str, *, asset: str) -> BlobInfo:
+    def upload(self, path: Path, checksum: str, *, asset: str) -> BlobOut:
         """Upload a sealed file to the store with a signed request, for the registered ``asset``.
 
         The store takes it only if this wallet owns ``asset`` on chain and its registered
         checksum is ``checksum``: register first (at :meth:`StoreClient.blob_url`), upload second.
         """
-        digest = checksum.removeprefix("0x")
         store = self.store()
         try:
-            signed = self.signer()("PUT", f"/v1/blobs/{digest}")
             with self.progress(f"uploading {path.name}", path.stat().st_size) as advance:
-                return store.upload_file(path, headers={**signed, ASSET_HEADER: asset}, progress=advance)
+                blob = store.upload_dataset(path, signer=self.signer(), asset=asset, progress=advance)
+            if blob.checksum.removeprefix("0x") != checksum.removeprefix("0x").lower():
+                raise StorageError(
+                    "the store named the upload by another checksum", code="STORAGE_CHECKSUM_MISMATCH"
+                )
+            return blob
         finally:
             store.close()
 
@@ -359,13 +352,24 @@ class Journey:
         }
 
     # -- buying a task ---------------------------------------------------------------------------
-    def _cheapest(self, kind: str, **filters: object) -> Order | None:
+    def _cheapest(
+        self,
+        kind: str,
+        *,
+        app: str | None = None,
+        dataset: str | None = None,
+        workerpool: str | None = None,
+        category: int | None = None,
+        tag: str | None = None,
+    ) -> Order | None:
         book = self.book()
         try:
-            found = book.orderbook(kind, limit=1, **filters)
+            found = book.orderbook(
+                kind, limit=1, app=app, dataset=dataset, workerpool=workerpool, category=category, tag=tag
+            )
         finally:
             book.close()
-        return market_order(found[0]["order"], kind) if found else None
+        return market_order(found[0].order, kind) if found else None
 
     def _local(self, kind: str, field: str, value: str) -> Order | None:
         _, signed_path = order_files(self.session)

@@ -376,7 +376,7 @@ def _describe(market: Marketplace, order: Order) -> dict[str, Any]:
 
 
 def _book(session: Session) -> Any:
-    from sealrun.adapters.marketclient import MarketClient
+    from sealrun.adapters.http.market import MarketClient
 
     return MarketClient(session.service_url("market"))
 
@@ -393,7 +393,7 @@ def publish(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Publish signed orders (from signed-orders.json) on the market's order book."""
-    from sealrun.adapters.marketclient import order_wire
+    from sealrun.adapters.http.market import order_wire
 
     out = Output(json_out)
     session = Session.load(config, chain)
@@ -560,12 +560,12 @@ def fill(
     market = session.market(wallet=False)
 
     def book(kind: str, order_hash: str) -> Order:
-        from sealrun.adapters.marketclient import MarketClient
+        from sealrun.adapters.http.market import MarketClient
         from sealrun.cli.journey import market_order
 
         client = MarketClient(session.service_url("market"))
         try:
-            return market_order(client.order(order_hash)["order"], kind)
+            return market_order(client.order(order_hash).order, kind)
         finally:
             client.close()
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from sealrun.adapters.chain.client import Marketplace
     from sealrun.adapters.chain.models import Task
     from sealrun.adapters.chain.outcomes import TaskOutcome
-    from sealrun.adapters.storeclient import RequestSigner
+    from sealrun.adapters.http.signing import SignedRequestAuth
 
 __all__ = [
     "TERMINAL",
@@ -303,7 +303,7 @@ def require_result(followed: FollowedTask) -> str:
 def download_result(
     followed: FollowedTask,
     folder: Path,
-    signer: RequestSigner,
+    signer: SignedRequestAuth,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
@@ -318,7 +318,7 @@ def download_result(
     """
     base, checksum = _store_and_checksum(require_result(followed))
     folder.mkdir(parents=True, exist_ok=True)
-    from sealrun.adapters.storeclient import StoreClient
+    from sealrun.adapters.http.store import StoreClient
 
     store = StoreClient(base)
     try:
@@ -332,7 +332,7 @@ def download_logs(
     followed: FollowedTask,
     store_url: str,
     folder: Path,
-    signer: RequestSigner,
+    signer: SignedRequestAuth,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
@@ -346,7 +346,7 @@ def download_logs(
         StorageError: unreachable, not found, checksum mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
     task_id = followed.task.task_id
-    from sealrun.adapters.storeclient import StoreClient
+    from sealrun.adapters.http.store import StoreClient
 
     store = StoreClient(store_url)
     try:

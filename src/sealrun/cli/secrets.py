@@ -49,10 +49,11 @@ from sealrun.core.secretrules import (
 from sealrun.errors import ConfigError, SealrunError, SecretError
 
 if TYPE_CHECKING:
-    from sealrun.adapters.smsclient import SmsClient
+    from sealrun.adapters.http.sms import SmsClient
+    from sealrun.api.sms import SecretStatusOut
     from sealrun.cli.journey import Journey
 
-    Push = Callable[[SmsClient, Journey], dict[str, Any]]
+    Push = Callable[[SmsClient, Journey], SecretStatusOut]
 
 __all__ = [
     "app_check_secret",
@@ -105,7 +106,7 @@ def read_secret_value(file: Path | None, stdin: bool) -> str:
 
 
 def _sms(session: Session) -> SmsClient:
-    from sealrun.adapters.smsclient import SmsClient
+    from sealrun.adapters.http.sms import SmsClient
 
     return SmsClient(session.service_url("sms"))
 
@@ -121,14 +122,10 @@ def _push(session: Session, push: Push, out: Output, describe: Mapping[str, obje
         answer = push(sms, journey)
     finally:
         sms.close()
-    out.result(
-        {**describe, "pushed": True, "owner": answer.get("owner"), "updated_at": answer.get("updated_at")}
-    )
+    out.result({**describe, "pushed": True, "owner": answer.owner, "updated_at": answer.updated_at})
 
 
-def _status(
-    session: Session, ask: Callable[[SmsClient], Mapping[str, Any] | None]
-) -> Mapping[str, Any] | None:
+def _status(session: Session, ask: Callable[[SmsClient], SecretStatusOut | None]) -> SecretStatusOut | None:
     """Ask the SMS whether a secret exists (an unsigned read: no wallet unlock)."""
     sms = _sms(session)
     try:
@@ -137,11 +134,11 @@ def _status(
         sms.close()
 
 
-def _report(out: Output, data: dict[str, Any], status: Mapping[str, Any] | None, push: str) -> None:
+def _report(out: Output, data: dict[str, Any], status: SecretStatusOut | None, push: str) -> None:
     """Print whether a secret exists; exit 1 when it does not, naming the command that pushes it."""
     data["exists"] = status is not None
     if status is not None:
-        data.update(owner=status.get("owner"), updated_at=status.get("updated_at"))
+        data.update(owner=status.owner, updated_at=status.updated_at)
     else:
         data["push"] = push
     out.result(data)
@@ -224,7 +221,7 @@ def requester_list_secrets(
         names = sms.requester_secret_names(journey.key)
     finally:
         sms.close()
-    out.result({"requester": journey.account.address, "secrets": names})
+    out.result({"requester": journey.account.address, "secrets": [name.model_dump() for name in names]})
 
 
 # -- app developer secret --------------------------------------------------------------------

@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.tee import Quoter
 from sealrun.core.attestation import report_data_for
 from sealrun.core.sealing import Identity, open_bytes

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sealrun.adapters.storeclient import mint_upload_token
+from sealrun.adapters.http.uploadtokens import mint_upload_token
 from sealrun.core.attestation import Evidence, EvidenceType, verify_report_data
 from sealrun.core.chainstate import ZERO_ADDRESS, DealRecord
 from sealrun.core.tasks import (

@@ -41,7 +41,7 @@ _REGISTER_ATTEMPTS = 300
 
 
 class SchedulerPort(Protocol):
-    """The scheduler as the worker sees it (:class:`sealrun.adapters.schedulerclient.SchedulerClient`)."""
+    """The scheduler as the worker sees it (:class:`sealrun.adapters.http.scheduler.SchedulerClient`)."""
 
     def register(self, *, slots: int, tee: str, holding: list[str]) -> dict[str, Any]:
         """Register; returns ``{worker, released, heartbeat_interval}``."""
