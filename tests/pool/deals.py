@@ -66,9 +66,9 @@ def fill_deal(world: PoolWorld, *, volume: int, args: str = "hello") -> Deal:
     market.publish("request", order_wire(request), **chain)
     requester = world.market_of(world.requester)
     deal = requester.match(
-        order_from_wire("app", best_app["order"]),
+        order_from_wire("app", best_app.order),
         None,
-        order_from_wire("workerpool", best_pool["order"]),
+        order_from_wire("workerpool", best_pool.order),
         request,
     )  # type: ignore[arg-type]
     market.close()
