@@ -171,6 +171,6 @@ def test_the_runtime_runs_a_task_with_secrets_from_the_sms(
         world.dataset,
     )
     records = client.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
-    assert [r["code"] for r in records] == ["RELEASED"]
-    assert records[0]["measurement"] == fingerprint.hex()
-    assert json.dumps(records)  # the audit is plain JSON
+    assert [r.code for r in records] == ["RELEASED"]
+    assert records[0].measurement == fingerprint.hex()
+    assert json.dumps([r.model_dump() for r in records])  # the audit is plain JSON
