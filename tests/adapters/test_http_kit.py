@@ -97,7 +97,8 @@ def test_a_request_that_never_left_is_retried_then_reported_with_the_services_co
     with pytest.raises(StorageError) as caught:
         store.head("00" * 32)
     assert caught.value.code == "STORAGE_UNREACHABLE"
-    assert calls == ["HEAD"] * 3 and waits == [0.2, 0.4]
+    assert calls == ["HEAD"] * 3
+    assert waits == [0.2, 0.4]
 
 
 def test_a_write_that_may_have_arrived_is_not_sent_twice() -> None:

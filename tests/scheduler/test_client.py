@@ -17,10 +17,12 @@ def test_a_worker_registers_takes_and_reports_with_typed_answers(harness: Harnes
     harness.follow()
     worker = harness.worker()
     registered = worker.register(slots=1, tee="simulated", holding=[])
-    assert isinstance(registered, RegisterOut) and registered.released == []
+    assert isinstance(registered, RegisterOut)
+    assert registered.released == []
     assignment = worker.next(wait=0)
     assert isinstance(assignment, AssignmentOut)
-    assert assignment.deal.deal_id == "0x" + DEAL.hex() and assignment.attempt == 1
+    assert assignment.deal.deal_id == "0x" + DEAL.hex()
+    assert assignment.attempt == 1
     assert worker.report(assignment.task_id, "running").status == "running"
     assert [task.task_id for task in worker.heartbeat()] == [assignment.task_id]
     assert [task.status for task in worker.tasks()] == ["running"]

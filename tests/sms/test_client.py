@@ -25,9 +25,11 @@ def client(settings: SmsSettings, world: World) -> Iterator[SmsClient]:
 
 def test_typed_answers_and_signed_writes(client: SmsClient, world: World) -> None:
     health = client.health()
-    assert isinstance(health, HealthOut) and health.chain_id == world.domain.chain_id
+    assert isinstance(health, HealthOut)
+    assert health.chain_id == world.domain.chain_id
     pushed = client.push_requester_secret(bytes(world.requester.key), "api", "s3cr3t")
-    assert isinstance(pushed, SecretStatusOut) and pushed.owner == world.requester.address
+    assert isinstance(pushed, SecretStatusOut)
+    assert pushed.owner == world.requester.address
     assert client.requester_secret_status(world.requester.address, "api") == pushed
     assert client.requester_secret_status(world.requester.address, "other") is None
     assert [entry.name for entry in client.requester_secret_names(bytes(world.requester.key))] == ["api"]
