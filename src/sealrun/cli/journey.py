@@ -65,12 +65,6 @@ __all__ = [
 
 DATASETS = Path(".sealrun") / "datasets"
 TEE_TAG = make_tag(TagBit.TEE)
-_TYPE_OF_KIND = {
-    "app": "AppOrder",
-    "dataset": "DatasetOrder",
-    "workerpool": "WorkerpoolOrder",
-    "request": "RequestOrder",
-}
 
 
 def result_identity(project_root: Path, *, create: bool) -> tuple[Path, Identity]:
@@ -107,7 +101,7 @@ def open_result(sealed: Path, out_dir: Path, identity: Identity) -> tuple[Path, 
 
 def market_order(raw: dict[str, Any], kind: str) -> Order:
     """An order from the market's wire form (its EIP-712 message plus ``sign``)."""
-    return order_from_json({"type": _TYPE_OF_KIND[kind], **raw})
+    return order_from_json(raw, kind=kind)
 
 
 ProgressBar = Callable[[str, "int | None"], AbstractContextManager[Callable[[int], None]]]

@@ -34,6 +34,7 @@ from sealrun.cli.session import (
     parse_bytes32,
 )
 from sealrun.core.orders import (
+    ORDER_KINDS,
     ZERO_ADDRESS,
     AppOrder,
     DatasetOrder,
@@ -65,13 +66,8 @@ __all__ = [
 
 order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, publish, show, fill.")
 
-KINDS = {
-    "app": "apporder",
-    "dataset": "datasetorder",
-    "workerpool": "workerpoolorder",
-    "request": "requestorder",
-}
-_TYPES = {"app": AppOrder, "dataset": DatasetOrder, "workerpool": WorkerpoolOrder, "request": RequestOrder}
+KINDS = {name: kind.file_key for name, kind in ORDER_KINDS.items()}
+_TYPES = {name: kind.type for name, kind in ORDER_KINDS.items()}
 _TAG_BITS = {bit.name.lower().replace("_", "-"): bit for bit in TagBit}
 
 _APP = typer.Option(None, "--app", help="App address (an app order, or the app a --buy request runs).")
