@@ -35,6 +35,7 @@ from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, wr
 from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, RequestSigner, StoreClient
 from sealrun.adapters.web import request_action, signature_headers
+from sealrun.api.blobs import blob_path
 from sealrun.cli import results
 from sealrun.cli.order import KINDS, order_files, read_orders_file, write_orders_file
 from sealrun.cli.result import RESULT_KEY
@@ -232,7 +233,7 @@ class Journey:
         digest = checksum.removeprefix("0x")
         store = self.store()
         try:
-            signed = self.signer()("PUT", f"/v1/blobs/{digest}")
+            signed = self.signer()("PUT", blob_path(digest))
             with self.progress(f"uploading {path.name}", path.stat().st_size) as advance:
                 return store.upload_file(path, headers={**signed, ASSET_HEADER: asset}, progress=advance)
         finally:

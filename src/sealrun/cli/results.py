@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from sealrun.api.blobs import parse_blob_url
 from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT, Output
 from sealrun.core.tasks import FailureCode
-from sealrun.errors import ChainError, ConfigError, StorageError
+from sealrun.errors import ChainError, ConfigError
 
 if TYPE_CHECKING:
     # web3 costs seconds to import: only the commands that follow a task load it.
@@ -277,14 +277,6 @@ def sealed_folder(project_root: Path) -> Path:
     return tee if tee.is_dir() else Path.cwd()
 
 
-def _store_and_checksum(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    prefix, marker, name = parts.path.rpartition("/v1/blobs/")
-    if not marker or parts.scheme not in ("http", "https") or len(name.removeprefix("0x")) != 64:
-        raise StorageError(f"the result URI {uri!r} is not a blob store URL", code="STORAGE_URI_INVALID")
-    return f"{parts.scheme}://{parts.netloc}{prefix}", name.removeprefix("0x")
-
-
 def require_result(followed: FollowedTask) -> str:
     """The URI of a COMPLETED task's sealed result.
 
@@ -316,7 +308,8 @@ def download_result(
         ConfigError: ``TASK_NOT_COMPLETED``; StorageError: unreachable, not found, checksum
             mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
-    base, checksum = _store_and_checksum(require_result(followed))
+    blob = parse_blob_url(require_result(followed))
+    base, checksum = blob.store, blob.checksum
     folder.mkdir(parents=True, exist_ok=True)
     from sealrun.adapters.storeclient import StoreClient
 
