@@ -71,7 +71,7 @@ def test_refused_bytes32_forms_say_invalid_bytes32(
 def test_every_accepted_address_form_gives_the_checksummed_address(raw: bytes, case: str) -> None:
     expected = to_checksum_address(raw)
     digits = {"lower": raw.hex(), "upper": raw.hex().upper(), "checksum": expected[2:]}[case]
-    for form in (raw, "0x" + digits, f" 0x{digits}\n"):
+    for form in (raw, "0x" + digits, f" 0x{digits}\n", digits):
         assert ids.parse_address(form) == expected
     assert ids.address_key(expected) == expected.lower()
     assert ids.address_bytes(expected.lower()) == raw
@@ -94,7 +94,7 @@ def test_a_mistyped_checksum_is_refused(raw: bytes) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "0x", "0x" + "00" * 19, "0x" + "00" * 21, "00" * 20, "0xzz" + "00" * 19, b"\x00" * 19, None, 7],
+    ["", "0x", "0x" + "00" * 19, "0x" + "00" * 21, "00" * 19, "0xzz" + "00" * 19, b"\x00" * 19, None, 7],
 )
 def test_refused_address_forms_say_invalid_address(bad: object) -> None:
     with pytest.raises(ConfigError) as raised:

@@ -18,8 +18,9 @@ address       ``Address`` (str)      EIP-55 checksummed ``0x`` + 40 hex (:func:`
 
 Accepted forms of a bytes32: 32 raw bytes, or text of 64 hex digits with or without a
 ``0x``/``0X`` prefix, in any case, with surrounding whitespace (what users paste). Accepted
-forms of an address: 20 raw bytes, or ``0x`` + 40 hex digits, all lower, all upper or
-mixed case with a valid EIP-55 checksum (a mistyped checksum is refused, as wallets do).
+forms of an address: 20 raw bytes, or 40 hex digits (``0x`` optional, surrounding
+whitespace ignored), all lower, all upper or mixed case with a valid EIP-55 checksum (a
+mistyped checksum is refused, as wallets do).
 
 Errors: :class:`~sealrun.errors.ConfigError` ``INVALID_BYTES32`` and ``INVALID_ADDRESS``
 (the codes the CLI and :mod:`sealrun.core.tasks.hashing` always raised); a boundary with a
@@ -131,7 +132,7 @@ def order_hash_hex(order_hash: bytes) -> str:
 
 
 def parse_address(value: object, what: str = "address") -> Address:
-    """The checksummed address of 20 raw bytes or ``0x`` + 40 hex digits.
+    """The checksummed address of 20 raw bytes or 40 hex digits (``0x`` optional).
 
     Mixed-case text must carry a valid EIP-55 checksum; all-lower and all-upper text are
     taken as they are.
@@ -145,8 +146,8 @@ def parse_address(value: object, what: str = "address") -> Address:
             return Address(checksum_address(raw))
     elif isinstance(value, str):
         text = value.strip(_WHITESPACE)
-        digits = text[2:]
-        if text[:2] in ("0x", "0X") and len(digits) == 40 and set(digits) <= _HEX:
+        digits = text[2:] if text[:2] in ("0x", "0X") else text
+        if len(digits) == 40 and set(digits) <= _HEX:
             canonical = checksum_address(bytes.fromhex(digits))
             if digits in (digits.lower(), digits.upper()) or digits == canonical[2:]:
                 return Address(canonical)

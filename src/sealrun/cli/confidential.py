@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from sealrun.api.ids import parse_task_id
 from sealrun.cli import results
 from sealrun.cli.output import EXIT_TIMED_OUT, JSON_OPTION, Output
 from sealrun.cli.secrets import require_request_secrets
@@ -24,7 +25,6 @@ from sealrun.cli.session import (
     YES_OPTION,
     Session,
     parse_address,
-    parse_bytes32,
 )
 from sealrun.core.secretrules import check_secret_name
 from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
@@ -126,7 +126,7 @@ def task_logs(
     from sealrun.core.sealing import Identity
 
     out = Output(json_out)
-    wanted = parse_bytes32(task_id, "task id")
+    wanted = parse_task_id(task_id)
     session = Session.load(config, chain, wallet, password_file)
     journey = Journey(session, progress=out.progress)
     followed = results.follow(journey.market, wanted, start_block=session.profile.deploy_block, watch=False)

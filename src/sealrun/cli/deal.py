@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sealrun.api.ids import parse_deal_id
 from sealrun.cli.output import JSON_OPTION, Output, human_value
-from sealrun.cli.session import CHAIN_OPTION, CONFIG_OPTION, Session, parse_bytes32
+from sealrun.cli.session import CHAIN_OPTION, CONFIG_OPTION, Session
 from sealrun.errors import ChainError
 
 __all__ = ["deal_app"]
@@ -26,7 +27,7 @@ def show(
 ) -> None:
     """Show a deal and each of its tasks."""
     out = Output(json_out)
-    wanted = parse_bytes32(deal_id, "deal id")
+    wanted = parse_deal_id(deal_id)
     market = Session.load(config, chain).market(wallet=False)
     deal = market.deal(wanted)
     if deal is None:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from sealrun.api.ids import order_hash_hex, parse_order_hash
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import (
     CHAIN_OPTION,
@@ -31,7 +32,6 @@ from sealrun.cli.session import (
     YES_OPTION,
     Session,
     parse_address,
-    parse_bytes32,
 )
 from sealrun.core.orders import (
     ORDER_KINDS,
@@ -442,7 +442,7 @@ def unpublish(
 
 def _order_hash_argument(value: str) -> str:
     try:
-        return "0x" + parse_bytes32(value, "an order hash").hex()
+        return order_hash_hex(parse_order_hash(value))
     except ConfigError as error:
         raise OrderError(error.message, code="ORDER_HASH_INVALID") from error
 
