@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from sealrun.api.ids import parse_task_id
+from sealrun.api.ids import deal_id_hex, parse_task_id, task_id_hex
 from sealrun.cli import results
 from sealrun.cli.output import EXIT_TIMED_OUT, JSON_OPTION, Output
 from sealrun.cli.secrets import require_request_secrets
@@ -214,10 +214,10 @@ def app_run(
     out.info(f"workerpool {pool_order.workerpool}, category {pool_order.category}: {price} per task")
     out.confirm(f"Run one task of {app_address} for {price}?", yes=yes)
     deal, task_id, _ = journey.fill(app_order, dataset_order, pool_order, request)
-    out.info(f"deal 0x{deal.deal_id.hex()}, task 0x{task_id.hex()}")
+    out.info(f"deal {deal_id_hex(deal.deal_id)}, task {task_id_hex(task_id)}")
     data: dict[str, object] = {
-        "deal": "0x" + deal.deal_id.hex(),
-        "task": "0x" + task_id.hex(),
+        "deal": deal_id_hex(deal.deal_id),
+        "task": task_id_hex(task_id),
         "price": price,
     }
     if watch or download or decrypt:

@@ -36,6 +36,7 @@ from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, RequestSigner, StoreClient
 from sealrun.adapters.web import request_action, signature_headers
 from sealrun.api.blobs import blob_path
+from sealrun.api.ids import order_hash_hex
 from sealrun.cli import results
 from sealrun.cli.order import KINDS, order_files, read_orders_file, write_orders_file
 from sealrun.cli.result import RESULT_KEY
@@ -276,7 +277,7 @@ class Journey:
         signed = read_orders_file(signed_path)
         signed[KINDS[kind]] = order_to_json(order)
         write_orders_file(signed_path, signed)
-        return "0x" + self.market.order_hash(order).hex()
+        return order_hash_hex(self.market.order_hash(order))
 
     def encrypted_push(self, app: str, inputs: Path, *, name: str | None = None) -> dict[str, Any]:
         """Seal ``inputs`` (a file or a folder) to a fresh dataset key, upload it, register it, give

@@ -337,7 +337,7 @@ def _resolve(
     if source.startswith("0x") and len(source) == 66:
         for raw in read_orders_file(signed_path).values():
             order = order_from_json(raw)
-            if isinstance(order, _TYPES[kind]) and "0x" + market.order_hash(order).hex() == source.lower():
+            if isinstance(order, _TYPES[kind]) and order_hash_hex(market.order_hash(order)) == source.lower():
                 return order
         if book is not None:
             # Not ours: an order published on the market (`sealrun orderbook show` lists them).
@@ -403,7 +403,7 @@ def publish(
     try:
         for kind, order in orders.items():
             record = book.publish(kind, order_wire(order), chain_id=market.rpc.chain_id, hub=hub)
-            digest = "0x" + market.order_hash(order).hex()
+            digest = order_hash_hex(market.order_hash(order))
             published[KINDS[kind]] = {"hash": digest, "remaining": record.get("remaining")}
     finally:
         book.close()

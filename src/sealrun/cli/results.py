@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sealrun.api.blobs import parse_blob_url
+from sealrun.api.ids import task_id_hex
 from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT, Output
 from sealrun.core.tasks import FailureCode
 from sealrun.errors import ChainError, ConfigError
@@ -94,7 +95,7 @@ class FollowedTask:
 def _fetch(market: Marketplace, task_id: bytes, start_block: int) -> FollowedTask:
     task = market.task(task_id)
     if task is None:
-        raise ChainError(f"no task 0x{task_id.hex()} in any deal of this hub", code="CHAIN_TASK_UNKNOWN")
+        raise ChainError(f"no task {task_id_hex(task_id)} in any deal of this hub", code="CHAIN_TASK_UNKNOWN")
     outcome = None
     if task.status.name in TERMINAL:
         from sealrun.adapters.chain.outcomes import task_outcome
@@ -141,7 +142,7 @@ def follow(
             if current is not None:
                 return FollowedTask(current.task, current.outcome, timed_out=True)
             raise ChainError(
-                f"task 0x{task_id.hex()} did not end within {timeout:.0f} s "
+                f"task {task_id_hex(task_id)} did not end within {timeout:.0f} s "
                 f"(last status {last or 'unknown'})",
                 code="TASK_WATCH_TIMEOUT",
             )
@@ -203,7 +204,7 @@ def exit_status(followed: FollowedTask) -> int:
 
 def logs_command(task_id: bytes) -> str:
     """The command that opens a task's sealed logs."""
-    return f"sealrun task logs 0x{task_id.hex()}"
+    return f"sealrun task logs {task_id_hex(task_id)}"
 
 
 def finish(out: Output, data: dict[str, Any], followed: FollowedTask) -> None:
@@ -286,7 +287,7 @@ def require_result(followed: FollowedTask) -> str:
     outcome = followed.outcome
     if outcome is None or outcome.kind != "completed" or not outcome.result_uri:
         raise ConfigError(
-            f"task 0x{followed.task.task_id.hex()} is {followed.status}: there is no result to download",
+            f"task {task_id_hex(followed.task.task_id)} is {followed.status}: there is no result to download",
             code="TASK_NOT_COMPLETED",
         )
     return outcome.result_uri
@@ -315,7 +316,7 @@ def download_result(
 
     store = StoreClient(base)
     try:
-        target = folder / f"0x{followed.task.task_id.hex()}.result.age"
+        target = folder / f"{task_id_hex(followed.task.task_id)}.result.age"
         return store.download(checksum, target, signer=signer, progress=progress)
     finally:
         store.close()
@@ -352,14 +353,14 @@ def download_logs(
             )
             if not found:
                 raise ConfigError(
-                    f"task 0x{task_id.hex()} is {followed.status}: the store holds no sealed logs of it"
+                    f"task {task_id_hex(task_id)} is {followed.status}: the store holds no sealed logs of it"
                     + ("" if followed.done else " (yet: they are sealed when it ends)"),
                     code="TASK_NO_LOGS",
                 )
             checksum = found[-1].checksum
         folder.mkdir(parents=True, exist_ok=True)
         return store.download(
-            checksum, folder / f"0x{task_id.hex()}.logs.age", signer=signer, progress=progress
+            checksum, folder / f"{task_id_hex(task_id)}.logs.age", signer=signer, progress=progress
         )
     finally:
         store.close()

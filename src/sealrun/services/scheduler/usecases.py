@@ -32,6 +32,7 @@ from eth_utils import to_checksum_address
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.chain.models import Category, Deal
+from sealrun.api.ids import parse_task_id
 from sealrun.core.chainstate import TaskRecord, TaskStatus
 from sealrun.core.tasks import authorization_digest, sign_digest, task_id
 from sealrun.errors import ServiceError
@@ -218,8 +219,8 @@ class SchedulerService:
         if claimed is None:
             return None
         try:
-            enclave = self._challenges.enclave_challenge(bytes.fromhex(claimed.task_id[2:]))
-            digest = authorization_digest(worker, bytes.fromhex(claimed.task_id[2:]), enclave)
+            enclave = self._challenges.enclave_challenge(parse_task_id(claimed.task_id))
+            digest = authorization_digest(worker, parse_task_id(claimed.task_id), enclave)
             signature = "0x" + sign_digest(self._key, digest).hex()
         except ServiceError as error:
             if error.code == "RELEASE_TASK_FINALIZED" and self._settle_from_chain(claimed.task_id):
@@ -241,7 +242,7 @@ class SchedulerService:
 
     def _settle_from_chain(self, task: str) -> bool:
         """Record a task's final on-chain status when the SMS says it is settled; False if it is not."""
-        record = self._categories.task(bytes.fromhex(task[2:]))
+        record = self._categories.task(parse_task_id(task))
         if record is None or not record.status.finalized:
             return False
         status = COMPLETED if record.status == TaskStatus.COMPLETED else FAILED

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from sealrun.adapters.web import problem_response
 from sealrun.api.blobs import blob_url
+from sealrun.api.ids import parse_task_id, task_id_hex
 from sealrun.errors import StorageError
 from sealrun.services.store.schemas import BlobOut, StatusOut, TaskBlobOut, TaskBlobsOut
 from sealrun.services.store.usecases import StoreService
@@ -127,11 +128,11 @@ async def task_blobs(task_id: str, request: Request) -> TaskBlobsOut:
         request.method,
         request.url.path,
         request.headers,
-        task_id=bytes.fromhex(task_id[2:]),
+        task_id=parse_task_id(task_id),
     )
     base = request.app.state.base_url
     return TaskBlobsOut(
-        task="0x" + task_id[2:].lower(),
+        task=task_id_hex(parse_task_id(task_id)),
         blobs=[
             TaskBlobOut(
                 checksum="0x" + blob.checksum,
