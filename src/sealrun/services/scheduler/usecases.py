@@ -32,7 +32,7 @@ from eth_utils import to_checksum_address
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.chain.models import Category, Deal
-from sealrun.api.ids import parse_task_id
+from sealrun.api.ids import deal_id_hex, parse_task_id, task_id_hex
 from sealrun.core.chainstate import TaskRecord, TaskStatus
 from sealrun.core.tasks import authorization_digest, sign_digest, task_id
 from sealrun.errors import ServiceError
@@ -145,13 +145,19 @@ class SchedulerService:
             ):
                 changed += self._add_deal(event, now)
             elif event.name == "TaskCompleted":
-                changed += self.board.finish(_hex(event.args["taskid"]), COMPLETED, "", event=key, now=now)
+                changed += self.board.finish(
+                    task_id_hex(event.args["taskid"]), COMPLETED, "", event=key, now=now
+                )
             elif event.name == "TaskFailed":
                 detail = f"attested failure, code {int(event.args['code'])}"
-                changed += self.board.finish(_hex(event.args["taskid"]), FAILED, detail, event=key, now=now)
+                changed += self.board.finish(
+                    task_id_hex(event.args["taskid"]), FAILED, detail, event=key, now=now
+                )
             elif event.name == "TaskClaimed":
                 detail = "refunded after the deadline"
-                changed += self.board.finish(_hex(event.args["taskid"]), FAILED, detail, event=key, now=now)
+                changed += self.board.finish(
+                    task_id_hex(event.args["taskid"]), FAILED, detail, event=key, now=now
+                )
         return changed
 
     def _add_deal(self, event: ChainEvent, now: float) -> bool:
@@ -162,11 +168,11 @@ class SchedulerService:
         category = self._categories.category(deal.category)
         max_time = category.max_time if category is not None else 0
         tasks = [
-            (_hex(task_id(deal.deal_id, index)), index)
+            (task_id_hex(task_id(deal.deal_id, index)), index)
             for index in range(deal.bot_first, deal.bot_first + deal.volume)
         ]
         row = DealRow(
-            deal_id=_hex(deal.deal_id), max_time=max_time, deadline=deal.deadline, volume=deal.volume,
+            deal_id=deal_id_hex(deal.deal_id), max_time=max_time, deadline=deal.deadline, volume=deal.volume,
             block_number=deal.block_number, deal_json=json.dumps(deal.to_json(), sort_keys=True),
         )  # fmt: skip
         added = self.board.add_deal(row, tasks, event=(event.tx_hash, event.log_index), now=now)
@@ -311,7 +317,3 @@ class SchedulerService:
                 log.warning("task %s: %s (was %s)", task.task_id, detail, task.worker)
                 taken += 1
         return taken
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + bytes(value).hex()
