@@ -47,8 +47,10 @@ def _certificate(name: str, key: ec.EllipticCurvePrivateKey, issuer: str, signer
 @pytest.fixture(scope="module")
 def chain() -> Chain:
     root_key, leaf_key = ec.generate_private_key(ec.SECP384R1()), ec.generate_private_key(ec.SECP384R1())
-    root = _certificate("test nitro root", root_key, "test nitro root", root_key,
-                        (START - datetime.timedelta(days=365), START + datetime.timedelta(days=365)))  # fmt: skip
+    year = datetime.timedelta(days=365)
+    root = _certificate(
+        "test nitro root", root_key, "test nitro root", root_key, (START - year, START + year)
+    )
     leaf = _certificate("test enclave", leaf_key, "test nitro root", root_key, (LEAF_FROM, LEAF_TO))
     root_der = root.public_bytes(serialization.Encoding.DER)
     pinned = PinnedCertificate(
