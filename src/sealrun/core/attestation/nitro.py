@@ -17,6 +17,7 @@ Report data: sealrun enclaves on Nitro put the 64 bytes of report data in ``user
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,9 +137,16 @@ def _load(der: object, what: str) -> x509.Certificate:
     if not isinstance(der, bytes):
         raise _malformed(f"{what} is not a DER certificate")
     try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError:
+        certificate = x509.load_der_x509_certificate(der)
+        # cryptography parses fields lazily: read them now, so that a bad name or extension is
+        # "malformed" here rather than a ValueError (or a warning) during the chain checks.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            _ = (certificate.subject, certificate.issuer, certificate.extensions, certificate.public_key())
+            _ = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+    except (ValueError, UnsupportedAlgorithm, UserWarning):
         raise _malformed(f"{what} does not parse") from None
+    return certificate
 
 
 def _check_validity(certificate: x509.Certificate, now: int, what: str) -> None:

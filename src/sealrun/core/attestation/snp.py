@@ -153,12 +153,27 @@ def _load_certificates(collateral: bytes | None) -> list[x509.Certificate]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
             if blocks:
-                return [x509.load_pem_x509_certificate(block) for block in blocks]
-            return [x509.load_der_x509_certificate(collateral)]
-    except ValueError:
+                certificates = [x509.load_pem_x509_certificate(block) for block in blocks]
+            else:
+                certificates = [x509.load_der_x509_certificate(collateral)]
+            for certificate in certificates:
+                _parse_fully(certificate)
+            return certificates
+    except (ValueError, UnsupportedAlgorithm, UserWarning):
         raise AttestationError(
             "sev-snp collateral is not a DER or PEM certificate", code=ATTEST_COLLATERAL
         ) from None
+
+
+def _parse_fully(certificate: x509.Certificate) -> None:
+    """Parse every field this verifier reads now: cryptography parses them lazily, and a
+    malformed name or extension would otherwise raise ValueError (or warn) in the middle of
+    the chain checks."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a name attribute of invalid length: refuse
+        _ = (certificate.subject, certificate.issuer)
+    _ = (certificate.extensions, certificate.public_key())
+    _ = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
 
 
 def _check_validity(certificate: x509.Certificate, now: int, what: str) -> None:
