@@ -180,7 +180,7 @@ aZCIZKr4X6TyfUuSDz/1JDAGl+lxdM0P9+lLaP9NahQjHCVf0zf1c1salVuGFk2w
 
 # ARK-Turin and SEV-VLEK-Turin: google/go-sev-guest verify/trust/ask_ark_turin_vlek.pem (commit
 # 6953342c36144851a06fb20b8e8fbbd5a6a9196b, Apache-2.0), unchanged; the ARK is self-signed, signs
-# the ASVK, and its fingerprint matches the one another project pins independently.
+# the ASVK, and its fingerprint matches the (truncated) one another public project pins.
 _AMD_ARK_TURIN_PEM = """\
 -----BEGIN CERTIFICATE-----
 MIIGYzCCBBKgAwIBAgIDAwAAMEYGCSqGSIb3DQEBCjA5oA8wDQYJYIZIAWUDBAIC
