@@ -208,3 +208,25 @@ def test_a_nitro_document_without_a_ca_bundle_is_malformed() -> None:
     except AttestationError as error:
         code = error.code
     assert code == "ATTEST_MALFORMED"  # cabundle is a required payload field
+
+
+def test_a_certificate_name_of_unknown_string_tag_is_malformed() -> None:
+    # Found by the fuzzer: cryptography parses names lazily and raises KeyError for a string
+    # of an unknown ASN.1 tag (here RELATIVE-OID, 13) when the issuer is first read.
+    document = cbor2.loads(NITRO[0].payload)
+    protected, unprotected, body, signature = (
+        document.value if isinstance(document, cbor2.CBORTag) else document
+    )
+    fields = cbor2.loads(body)
+    leaf = bytearray(fields["certificate"])
+    at = leaf.find(bytes([0x06, 0x03, 0x55, 0x04]))  # the first name attribute's OID (2.5.4.x)
+    assert at > 0
+    assert leaf[at + 5] in (0x0C, 0x13)  # followed by a UTF8String or PrintableString
+    leaf[at + 5] = 0x0D
+    fields["certificate"] = bytes(leaf)
+    payload = cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, cbor2.dumps(fields), signature]))
+    try:
+        VERIFIER.verify(Evidence(NITRO[0].type, payload), now=NITRO[1])
+    except AttestationError as error:
+        code = error.code
+    assert code == "ATTEST_MALFORMED"

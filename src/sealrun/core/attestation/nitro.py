@@ -144,7 +144,8 @@ def _load(der: object, what: str) -> x509.Certificate:
             warnings.simplefilter("error", UserWarning)
             _ = (certificate.subject, certificate.issuer, certificate.extensions, certificate.public_key())
             _ = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
-    except (ValueError, UnsupportedAlgorithm, UserWarning):
+    except (ValueError, KeyError, UnsupportedAlgorithm, UserWarning):
+        # KeyError: cryptography's lazy name parsing raises it for a string of an unknown ASN.1 tag.
         raise _malformed(f"{what} does not parse") from None
     return certificate
 

@@ -159,7 +159,7 @@ def _load_certificates(collateral: bytes | None) -> list[x509.Certificate]:
             for certificate in certificates:
                 _parse_fully(certificate)
             return certificates
-    except (ValueError, UnsupportedAlgorithm, UserWarning):
+    except (ValueError, KeyError, UnsupportedAlgorithm, UserWarning):  # KeyError: a name of unknown tag
         raise AttestationError(
             "sev-snp collateral is not a DER or PEM certificate", code=ATTEST_COLLATERAL
         ) from None
