@@ -10,11 +10,15 @@ ValueError or a library's own exception.
 
 from __future__ import annotations
 
+import datetime
 import os
 import struct
 from typing import Any
 
 import cbor2
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -230,3 +234,32 @@ def test_a_certificate_name_of_unknown_string_tag_is_malformed() -> None:
     except AttestationError as error:
         code = error.code
     assert code == "ATTEST_MALFORMED"
+
+
+def test_a_certificate_with_a_duplicated_extension_is_refused_with_a_code() -> None:
+    # Found by the SEV-SNP fuzzer: cryptography raises DuplicateExtension (no ValueError) when the
+    # extensions are first read. Two extensions whose OIDs differ in one byte are made equal.
+    key = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "VCEK")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC))
+        .not_valid_after(datetime.datetime(2034, 1, 1, tzinfo=datetime.UTC))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
+        .sign(key, hashes.SHA384())
+    )
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    basic_constraints = bytes([0x06, 0x03, 0x55, 0x1D, 0x13])
+    assert der.count(basic_constraints) == 1
+    duplicated = der.replace(basic_constraints, bytes([0x06, 0x03, 0x55, 0x1D, 0x0E]))
+    evidence, now = SNP
+    try:
+        VERIFIER.verify(Evidence(evidence.type, evidence.payload, duplicated), now=now)
+    except AttestationError as error:
+        code = error.code
+    assert code == "ATTEST_COLLATERAL"

@@ -17,7 +17,6 @@ Report data: sealrun enclaves on Nitro put the 64 bytes of report data in ``user
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from sealrun.core.attestation.certificates import PARSE_ERRORS, parse_fully
 from sealrun.core.attestation.claims import TCB_UNAPPRAISED, Claims, ExtraValue, _mint_claims
 from sealrun.core.attestation.codes import (
     ATTEST_DEBUG,
@@ -138,14 +138,8 @@ def _load(der: object, what: str) -> x509.Certificate:
         raise _malformed(f"{what} is not a DER certificate")
     try:
         certificate = x509.load_der_x509_certificate(der)
-        # cryptography parses fields lazily: read them now, so that a bad name or extension is
-        # "malformed" here rather than a ValueError (or a warning) during the chain checks.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)
-            _ = (certificate.subject, certificate.issuer, certificate.extensions, certificate.public_key())
-            _ = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
-    except (ValueError, KeyError, UnsupportedAlgorithm, UserWarning):
-        # KeyError: cryptography's lazy name parsing raises it for a string of an unknown ASN.1 tag.
+        parse_fully(certificate)
+    except PARSE_ERRORS:
         raise _malformed(f"{what} does not parse") from None
     return certificate
 

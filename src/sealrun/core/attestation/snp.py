@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from sealrun.core.attestation.certificates import PARSE_ERRORS, parse_fully
 from sealrun.core.attestation.claims import TCB_UNAPPRAISED, Claims, ExtraValue, _mint_claims
 from sealrun.core.attestation.codes import (
     ATTEST_COLLATERAL,
@@ -157,23 +158,12 @@ def _load_certificates(collateral: bytes | None) -> list[x509.Certificate]:
             else:
                 certificates = [x509.load_der_x509_certificate(collateral)]
             for certificate in certificates:
-                _parse_fully(certificate)
+                parse_fully(certificate)
             return certificates
-    except (ValueError, KeyError, UnsupportedAlgorithm, UserWarning):  # KeyError: a name of unknown tag
+    except PARSE_ERRORS:
         raise AttestationError(
             "sev-snp collateral is not a DER or PEM certificate", code=ATTEST_COLLATERAL
         ) from None
-
-
-def _parse_fully(certificate: x509.Certificate) -> None:
-    """Parse every field this verifier reads now: cryptography parses them lazily, and a
-    malformed name or extension would otherwise raise ValueError (or warn) in the middle of
-    the chain checks."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)  # a name attribute of invalid length: refuse
-        _ = (certificate.subject, certificate.issuer)
-    _ = (certificate.extensions, certificate.public_key())
-    _ = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
 
 
 def _check_validity(certificate: x509.Certificate, now: int, what: str) -> None:
