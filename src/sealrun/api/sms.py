@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sealrun.api.fields import ADDRESS_PATTERN, HEX32_PATTERN
 from sealrun.core.secretrules import MAX_SECRET_VALUE, SECRET_NAME_PATTERN
 
 __all__ = [
@@ -34,8 +35,6 @@ __all__ = [
     "SecretStatusOut",
 ]
 
-ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
-HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 MAX_EVIDENCE_CHARS = 1_400_000
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from sealrun.api.blobs import BLOBS_PATH
+
 __all__ = ["ASSET_HEADER", "KIND_HEADER", "BlobOut", "Routes", "StatusOut", "TaskBlobOut", "TaskBlobsOut"]
 
 #: The header of a signed upload naming the registered dataset whose checksum is the blob.
@@ -21,7 +23,7 @@ KIND_HEADER = "X-Sealrun-Blob-Kind"
 class Routes:
     """The store's paths (``str.format`` templates; the service declares exactly these)."""
 
-    BLOB = "/v1/blobs/{checksum}"
+    BLOB = BLOBS_PATH + "/{checksum}"
     TASK_BLOBS = "/v1/tasks/{task_id}/blobs"
     STATUS = "/v1/status"
 

@@ -35,6 +35,7 @@ from sealrun.adapters.http.signing import SignedRequestAuth
 from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.http.store import StoreClient
 from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, write_identity
+from sealrun.api.ids import order_hash_hex
 from sealrun.api.market import OrderWire
 from sealrun.api.store import BlobOut
 from sealrun.cli import results
@@ -67,12 +68,6 @@ __all__ = [
 
 DATASETS = Path(".sealrun") / "datasets"
 TEE_TAG = make_tag(TagBit.TEE)
-_TYPE_OF_KIND = {
-    "app": "AppOrder",
-    "dataset": "DatasetOrder",
-    "workerpool": "WorkerpoolOrder",
-    "request": "RequestOrder",
-}
 
 
 def result_identity(project_root: Path, *, create: bool) -> tuple[Path, Identity]:
@@ -109,7 +104,7 @@ def open_result(sealed: Path, out_dir: Path, identity: Identity) -> tuple[Path, 
 
 def market_order(raw: OrderWire, kind: str) -> Order:
     """An order from the market's wire form (its EIP-712 message plus ``sign``)."""
-    return order_from_json({"type": _TYPE_OF_KIND[kind], **raw})
+    return order_from_json(raw, kind=kind)
 
 
 ProgressBar = Callable[[str, "int | None"], AbstractContextManager[Callable[[int], None]]]
@@ -274,7 +269,7 @@ class Journey:
         signed = read_orders_file(signed_path)
         signed[KINDS[kind]] = order_to_json(order)
         write_orders_file(signed_path, signed)
-        return "0x" + self.market.order_hash(order).hex()
+        return order_hash_hex(self.market.order_hash(order))
 
     def encrypted_push(self, app: str, inputs: Path, *, name: str | None = None) -> dict[str, Any]:
         """Seal ``inputs`` (a file or a folder) to a fresh dataset key, upload it, register it, give

@@ -16,6 +16,7 @@ from typing import ClassVar
 from sealrun.adapters.http.base import ServiceClient
 from sealrun.adapters.http.signing import SignedRequestAuth
 from sealrun.api.market import OrderOut, OrderPage, OrderWire, PublishIn, Routes, parse_order_kind
+from sealrun.core.orders.codec import order_to_json
 from sealrun.core.orders.models import Order
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import OrderError, RequestError, SealrunError
@@ -24,8 +25,8 @@ __all__ = ["MarketClient", "order_wire"]
 
 
 def order_wire(order: Order) -> OrderWire:
-    """The wire form of a signed order (its EIP-712 message plus ``sign``)."""
-    return {**order.message(), "sign": "0x" + order.sign.hex()}
+    """The wire form of a signed order (the one order codec's JSON: type, message, ``sign``)."""
+    return order_to_json(order)
 
 
 class MarketClient(ServiceClient):

@@ -25,6 +25,7 @@ import httpx
 
 from sealrun.adapters.http.base import ServiceClient
 from sealrun.adapters.http.signing import CONTENT_ADDRESSED, SignedRequestAuth
+from sealrun.api.blobs import blob_url, parse_blob_checksum
 from sealrun.api.store import ASSET_HEADER, KIND_HEADER, BlobOut, Routes, TaskBlobOut, TaskBlobsOut
 from sealrun.errors import RequestError, SealrunError, StorageError
 
@@ -50,7 +51,7 @@ def _file_chunks(handle: BinaryIO, progress: Callable[[int], None] | None = None
 
 
 def _digest(checksum: str) -> str:
-    return checksum.removeprefix("0x").lower()
+    return parse_blob_checksum(checksum)
 
 
 class StoreClient(ServiceClient):
@@ -70,7 +71,7 @@ class StoreClient(ServiceClient):
         Content addressing makes it known before the upload, so a dataset can be registered
         on chain first (the store takes a signed upload only for a registered dataset).
         """
-        return self.base_url + Routes.BLOB.format(checksum=_digest(checksum))
+        return blob_url(self.base_url, checksum)
 
     def upload_file(
         self,
