@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import httpx
 
 from sealrun.adapters.http.base import ServiceClient
+from sealrun.api.ids import task_id_hex
 from sealrun.api.sms import (
     AuditPage,
     AuditRecordOut,
@@ -71,10 +72,6 @@ class Released:
     task_id: str
     enclave_challenge: str
     sealed_bundle: bytes
-
-
-def _task(task_id: bytes) -> str:
-    return "0x" + task_id.hex()
 
 
 def _address(value: str) -> str:
@@ -224,12 +221,12 @@ class SmsClient(ServiceClient):
     # -- tasks -----------------------------------------------------------------------------------
     def enclave_challenge(self, key: bytes, task_id: bytes) -> str:
         """The task's enclave challenge address (created once); ``key`` is the pool owner's."""
-        path = Routes.ENCLAVE_CHALLENGE.format(task_id=_task(task_id))
+        path = Routes.ENCLAVE_CHALLENGE.format(task_id=task_id_hex(task_id))
         return self._signed(ChallengeOut, "POST", path, key).enclave_challenge
 
     def attestation_nonce(self, task_id: bytes) -> bytes:
         """A fresh single-use attestation nonce for a live task."""
-        answer = self._call(NonceOut, "POST", Routes.NONCE.format(task_id=_task(task_id)))
+        answer = self._call(NonceOut, "POST", Routes.NONCE.format(task_id=task_id_hex(task_id)))
         return bytes.fromhex(answer.nonce.removeprefix("0x"))
 
     def release(
@@ -250,7 +247,9 @@ class SmsClient(ServiceClient):
             evidence=EvidenceIn.model_validate(json.loads(evidence.to_json())),
             ephemeral_recipient=ephemeral_recipient,
         )
-        answer = self._call(ReleaseOut, "POST", Routes.RELEASE.format(task_id=_task(task_id)), body=body)
+        answer = self._call(
+            ReleaseOut, "POST", Routes.RELEASE.format(task_id=task_id_hex(task_id)), body=body
+        )
         return Released(
             task_id=answer.task_id,
             enclave_challenge=answer.enclave_challenge,

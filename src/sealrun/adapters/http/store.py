@@ -26,6 +26,7 @@ import httpx
 from sealrun.adapters.http.base import ServiceClient
 from sealrun.adapters.http.signing import CONTENT_ADDRESSED, SignedRequestAuth
 from sealrun.api.blobs import blob_url, parse_blob_checksum
+from sealrun.api.ids import task_id_hex
 from sealrun.api.store import ASSET_HEADER, KIND_HEADER, BlobOut, Routes, TaskBlobOut, TaskBlobsOut
 from sealrun.errors import RequestError, SealrunError, StorageError
 
@@ -139,7 +140,7 @@ class StoreClient(ServiceClient):
             StorageError: ``STORAGE_NOT_BENEFICIARY`` (another signer), unreachable;
             RequestError: the store refused the signature.
         """
-        path = Routes.TASK_BLOBS.format(task_id="0x" + task_id.hex())
+        path = Routes.TASK_BLOBS.format(task_id=task_id_hex(task_id))
         return self._call(TaskBlobsOut, "GET", path, auth=signer, extensions=_BLOB).blobs
 
     def download(
