@@ -73,12 +73,12 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
     def running_task() -> bool:
         for task in scheduler.tasks(deal_hex):
             if task.status == "running":
-                victim.update(task)
+                victim.update(task.model_dump())
                 return True
         return False
 
     wait_until(running_task, timeout=240, what="a running task")
-    number = next(i for i, w in enumerate(world.workers) if w.address == victim.worker)
+    number = next(i for i, w in enumerate(world.workers) if w.address == victim["worker"])
     world.services[f"worker-{number}"].kill()
 
     # 2. kill -9 the scheduler once a task is settled, and start it again.
@@ -117,9 +117,9 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
     assert len({t.task_id for t in tasks}) == VOLUME
     everything = [t.task_id for t in scheduler.tasks()]
     assert len(everything) == len(set(everything)) == VOLUME + 1  # replayed blocks duplicated nothing
-    retried = next(t for t in tasks if t.task_id == victim.task_id)
+    retried = next(t for t in tasks if t.task_id == victim["task_id"])
     assert retried.attempts >= 2, retried
-    assert retried.worker != victim.worker  # another worker completed it
+    assert retried.worker != victim["worker"]  # another worker completed it
     scheduler.close()
 
     after = {name: hub.balance(address) for name, address in accounts.items()}
