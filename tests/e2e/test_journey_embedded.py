@@ -186,7 +186,7 @@ def test_changed_app_code_gets_no_key(embedded_project: Project, tmp_path: Path)
     owner_key = bytes(Account.decrypt(keystore, PASSWORD))
     sms = SmsClient(state.services["sms"], domain=RequestDomain(chain_id=state.chain_id, hub=state.hub))
     try:
-        codes = [r["code"] for r in sms.dataset_audit(owner_key, pushed["dataset"])]
+        codes = [r.code for r in sms.dataset_audit(owner_key, pushed["dataset"])]
     finally:
         sms.close()
     assert "RELEASED" not in codes
