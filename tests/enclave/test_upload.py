@@ -14,9 +14,9 @@ import httpx
 import pytest
 import uvicorn
 
-from sealrun.adapters.storeclient import mint_upload_token
 from sealrun.core.tasks import FailureCode
 from sealrun.core.tasks.bundle import ResultUpload
+from sealrun.core.uploads import mint_upload_token
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
 from sealrun.services.store import StoreSettings, create_app
 from tests.enclave.conftest import COMPUTED, TASK_ID, Task

@@ -35,7 +35,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sealrun.adapters.storeclient import mint_upload_token
 from sealrun.core.attestation import Evidence, EvidenceType, verify_report_data
 from sealrun.core.chainstate import ZERO_ADDRESS, DealRecord
 from sealrun.core.tasks import (
@@ -52,6 +51,7 @@ from sealrun.core.tasks.bundle import (
     TaskParams,
     is_secret_index,
 )
+from sealrun.core.uploads import mint_upload_token
 from sealrun.errors import AttestationError, OrderError, SealrunError, SecretError
 from sealrun.services.sms.audit import AuditFacts
 from sealrun.services.sms.enclaveseal import parse_ephemeral_recipient, seal_to_recipient
