@@ -32,6 +32,7 @@ __all__ = [
     "ConfigError",
     "EnclaveError",
     "OrderError",
+    "ReleaseError",
     "RequestError",
     "SandboxError",
     "SealError",
@@ -106,6 +107,12 @@ class SecretError(SealrunError):
     """A secret could not be stored or released."""
 
     default_code = "SECRET_ERROR"
+
+
+class ReleaseError(SecretError):
+    """The SMS refused to release a task's secrets to an enclave."""
+
+    default_code = "RELEASE_REFUSED"
 
 
 class SandboxError(SealrunError):

@@ -12,7 +12,7 @@ import pytest
 from sealrun.adapters.tee import RunReport
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks import FailureCode, failure_digest, recover_signer
-from sealrun.core.tasks.bundle import TaskParams
+from sealrun.core.tasks.secretsbundle import TaskParams
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
 from tests.enclave.conftest import COMPUTED as COMPUTED_OUT
 from tests.enclave.conftest import TASK_ID, Task

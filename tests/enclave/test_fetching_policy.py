@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sealrun.adapters.tee import RunReport
 from sealrun.core.netpolicy import FetchPolicy, http_origin
 from sealrun.core.tasks import FailureCode
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import InputFetcher, PublicNetworkBackend

@@ -18,7 +18,7 @@ import pytest
 from sealrun.adapters.tee import RunReport
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks import FailureCode, ReleaseFailure, SecretsBundle, failure_digest, recover_signer
-from sealrun.core.tasks.bundle import ResultUpload
+from sealrun.core.tasks.secretsbundle import ResultUpload
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.outputs import check_output_name

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from sealrun.core.tasks import FailureCode
-from sealrun.core.tasks.bundle import ResultUpload
+from sealrun.core.tasks.secretsbundle import ResultUpload
 from sealrun.core.uploads import mint_upload_token
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
 from sealrun.services.store import StoreSettings, create_app

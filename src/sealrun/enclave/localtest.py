@@ -37,8 +37,8 @@ from sealrun.core.attestation import SimulatorKey
 from sealrun.core.netpolicy import FetchPolicy, check_url_target
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks import SecretsBundle
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.core.tasks.filenames import check_dataset_filename
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.enclave.fetching import url_basename
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
 from sealrun.enclave.secrets import LocalSecretsFile

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sealrun.adapters.tee import Quoter
-from sealrun.core.tasks.bundle import MAX_BUNDLE_BYTES, SecretsBundle
+from sealrun.core.tasks.secretsbundle import MAX_BUNDLE_BYTES, SecretsBundle
 from sealrun.errors import SecretError
 
 __all__ = ["LoadedSecrets", "LocalSecretsFile", "SecretsSource"]

@@ -27,7 +27,7 @@ from sealrun.adapters.tee import Quoter
 from sealrun.core.attestation import report_data_for
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import address_of
-from sealrun.core.tasks.bundle import SecretsBundle
+from sealrun.core.tasks.secretsbundle import SecretsBundle
 from sealrun.errors import SecretError
 
 __all__ = ["SmsSecrets"]
