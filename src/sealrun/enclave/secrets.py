@@ -15,7 +15,7 @@ from typing import Protocol
 
 from sealrun.adapters.tee import Quoter
 from sealrun.core.tasks.secretsbundle import MAX_BUNDLE_BYTES, SecretsBundle
-from sealrun.errors import SecretError
+from sealrun.errors import SecretsBundleError
 
 __all__ = ["LoadedSecrets", "LocalSecretsFile", "SecretsSource"]
 
@@ -52,7 +52,9 @@ class LocalSecretsFile:
             with Path(self.path).open("rb") as handle:
                 raw = handle.read(MAX_BUNDLE_BYTES + 1)
         except OSError as error:
-            raise SecretError(f"cannot read the secrets bundle: {error}", code="BUNDLE_UNREADABLE") from error
+            raise SecretsBundleError(
+                f"cannot read the secrets bundle: {error}", code="BUNDLE_UNREADABLE"
+            ) from error
         return SecretsBundle.from_json(raw)
 
     def loaded(self) -> LoadedSecrets:

@@ -24,7 +24,7 @@ from sealrun.core.requests import RequestVerifier, VerifiedRequest
 from sealrun.core.sealing import Identity, Recipient
 from sealrun.core.secretrules import check_secret_name, check_secret_value
 from sealrun.core.tasks.filenames import check_dataset_filename
-from sealrun.errors import ConfigError, SealError, SecretError
+from sealrun.errors import ConfigError, ReleaseError, SealError, SecretError
 from sealrun.services.sms.audit import AuditFacts, AuditRecord
 from sealrun.services.sms.models import AppSecret, DatasetKey, EnclaveKey, RequesterSecret, ResultRecipient
 from sealrun.services.sms.options import SmsOptions
@@ -270,7 +270,7 @@ class SmsUseCases:
         _task, deal = self.live_task(task_id)
         pool = self.chain.workerpool(deal.workerpool)
         if pool is None:
-            raise SecretError("the deal's workerpool is not registered", code="RELEASE_WORKERPOOL_UNKNOWN")
+            raise ReleaseError("the deal's workerpool is not registered", code="RELEASE_WORKERPOOL_UNKNOWN")
         self._owned_by(call, pool.owner, "workerpool's owner")
         task_hex = "0x" + task_id.hex()
 
