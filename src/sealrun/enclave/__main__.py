@@ -25,7 +25,7 @@ from sealrun.adapters.tee import SimulatedQuoter, load_simulator_key
 from sealrun.core.attestation import report_data_for
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
-from sealrun.enclave.secrets import LocalSecretsFile, SecretsSource
+from sealrun.enclave.secrets import SecretsSource, UnsafeLocalSecretsFile
 from sealrun.enclave.smssecrets import SmsSecrets
 from sealrun.errors import SealrunError, UsageError
 
@@ -98,7 +98,7 @@ def _secrets_source(args: argparse.Namespace) -> SecretsSource:
     if (args.sms is None) == (args.secrets_file is None):
         raise UsageError("pass exactly one of --sms or --secrets-file", code="USAGE")
     if args.secrets_file is not None:
-        return LocalSecretsFile(args.secrets_file)
+        return UnsafeLocalSecretsFile(args.secrets_file)
     if args.task_id is None or args.worker is None or args.authorization is None:
         raise UsageError("--sms needs --task-id, --worker and --authorization", code="USAGE")
     return SmsSecrets(
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 work_dir=args.work,
                 simulator_key_file=args.simulator_key,
                 # A local bundle is read now: the task's uid may not read the file.
-                secrets=secrets.loaded() if isinstance(secrets, LocalSecretsFile) else secrets,
+                secrets=secrets.loaded() if isinstance(secrets, UnsafeLocalSecretsFile) else secrets,
                 settings=_runtime_settings(args),
             )
             return 0 if run_isolated(launch) == 0 else 1
