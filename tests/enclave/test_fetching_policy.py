@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from sealrun.adapters.tee import RunReport
 from sealrun.core.netpolicy import FetchPolicy, http_origin
 from sealrun.core.tasks import FailureCode
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
-from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
+from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import InputFetcher, PublicNetworkBackend
 from sealrun.enclave.precompute import prepare_inputs
@@ -460,7 +460,7 @@ def test_a_task_naming_host_files_ends_with_a_receipt_and_no_leak(
     )
     task = make_task(input_files=("file:///etc/shadow",))
     report: RunReport = runtime.run(
-        make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w"
+        make_bundle({"app.py": app}), UnsafeLocalSecretsFile(task.secrets_file), work_root / "w"
     )
     assert report.status == "failed"
     assert report.failure is not None
