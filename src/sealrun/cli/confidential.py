@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from sealrun.api.ids import deal_id_hex, parse_task_id, task_id_hex
 from sealrun.cli import results
 from sealrun.cli.output import EXIT_TIMED_OUT, JSON_OPTION, Output
 from sealrun.cli.secrets import require_request_secrets
@@ -24,7 +25,6 @@ from sealrun.cli.session import (
     YES_OPTION,
     Session,
     parse_address,
-    parse_bytes32,
 )
 from sealrun.core.secretrules import check_secret_name
 from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
@@ -126,7 +126,7 @@ def task_logs(
     from sealrun.core.sealing import Identity
 
     out = Output(json_out)
-    wanted = parse_bytes32(task_id, "task id")
+    wanted = parse_task_id(task_id)
     session = Session.load(config, chain, wallet, password_file)
     journey = Journey(session, progress=out.progress)
     followed = results.follow(journey.market, wanted, start_block=session.profile.deploy_block, watch=False)
@@ -214,10 +214,10 @@ def app_run(
     out.info(f"workerpool {pool_order.workerpool}, category {pool_order.category}: {price} per task")
     out.confirm(f"Run one task of {app_address} for {price}?", yes=yes)
     deal, task_id, _ = journey.fill(app_order, dataset_order, pool_order, request)
-    out.info(f"deal 0x{deal.deal_id.hex()}, task 0x{task_id.hex()}")
+    out.info(f"deal {deal_id_hex(deal.deal_id)}, task {task_id_hex(task_id)}")
     data: dict[str, object] = {
-        "deal": "0x" + deal.deal_id.hex(),
-        "task": "0x" + task_id.hex(),
+        "deal": deal_id_hex(deal.deal_id),
+        "task": task_id_hex(task_id),
         "price": price,
     }
     if watch or download or decrypt:

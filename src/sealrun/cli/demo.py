@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from sealrun.api.ids import task_id_hex
 from sealrun.cli.localdemo import _prepare, local_demo
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.errors import ConfigError
@@ -158,7 +159,7 @@ def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> dict[str, An
             lambda f: f"deal 0x{f[0].deal_id.hex()[:16]}…, task 0x{f[1].hex()}, price {f[2]}",
         )
         task_id = filled[1]
-        result["task_id"] = "0x" + task_id.hex()
+        result["task_id"] = task_id_hex(task_id)
         followed = steps.run(
             "task",
             lambda: results.follow(

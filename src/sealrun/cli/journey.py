@@ -35,6 +35,8 @@ from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, wr
 from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.storeclient import ASSET_HEADER, BlobInfo, RequestSigner, StoreClient
 from sealrun.adapters.web import request_action, signature_headers
+from sealrun.api.blobs import blob_path
+from sealrun.api.ids import order_hash_hex
 from sealrun.cli import results
 from sealrun.cli.order import KINDS, order_files, read_orders_file, write_orders_file
 from sealrun.cli.result import RESULT_KEY
@@ -65,12 +67,6 @@ __all__ = [
 
 DATASETS = Path(".sealrun") / "datasets"
 TEE_TAG = make_tag(TagBit.TEE)
-_TYPE_OF_KIND = {
-    "app": "AppOrder",
-    "dataset": "DatasetOrder",
-    "workerpool": "WorkerpoolOrder",
-    "request": "RequestOrder",
-}
 
 
 def result_identity(project_root: Path, *, create: bool) -> tuple[Path, Identity]:
@@ -107,7 +103,7 @@ def open_result(sealed: Path, out_dir: Path, identity: Identity) -> tuple[Path, 
 
 def market_order(raw: dict[str, Any], kind: str) -> Order:
     """An order from the market's wire form (its EIP-712 message plus ``sign``)."""
-    return order_from_json({"type": _TYPE_OF_KIND[kind], **raw})
+    return order_from_json(raw, kind=kind)
 
 
 ProgressBar = Callable[[str, "int | None"], AbstractContextManager[Callable[[int], None]]]
@@ -238,7 +234,7 @@ class Journey:
         digest = checksum.removeprefix("0x")
         store = self.store()
         try:
-            signed = self.signer()("PUT", f"/v1/blobs/{digest}")
+            signed = self.signer()("PUT", blob_path(digest))
             with self.progress(f"uploading {path.name}", path.stat().st_size) as advance:
                 return store.upload_file(path, headers={**signed, ASSET_HEADER: asset}, progress=advance)
         finally:
@@ -281,7 +277,7 @@ class Journey:
         signed = read_orders_file(signed_path)
         signed[KINDS[kind]] = order_to_json(order)
         write_orders_file(signed_path, signed)
-        return "0x" + self.market.order_hash(order).hex()
+        return order_hash_hex(self.market.order_hash(order))
 
     def encrypted_push(self, app: str, inputs: Path, *, name: str | None = None) -> dict[str, Any]:
         """Seal ``inputs`` (a file or a folder) to a fresh dataset key, upload it, register it, give

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from sealrun.api.ids import order_hash_hex, parse_order_hash
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import (
     CHAIN_OPTION,
@@ -31,9 +32,9 @@ from sealrun.cli.session import (
     YES_OPTION,
     Session,
     parse_address,
-    parse_bytes32,
 )
 from sealrun.core.orders import (
+    ORDER_KINDS,
     ZERO_ADDRESS,
     AppOrder,
     DatasetOrder,
@@ -65,13 +66,8 @@ __all__ = [
 
 order_app = typer.Typer(name="order", help="Orders: templates, EIP-712 signatures, publish, show, fill.")
 
-KINDS = {
-    "app": "apporder",
-    "dataset": "datasetorder",
-    "workerpool": "workerpoolorder",
-    "request": "requestorder",
-}
-_TYPES = {"app": AppOrder, "dataset": DatasetOrder, "workerpool": WorkerpoolOrder, "request": RequestOrder}
+KINDS = {name: kind.file_key for name, kind in ORDER_KINDS.items()}
+_TYPES = {name: kind.type for name, kind in ORDER_KINDS.items()}
 _TAG_BITS = {bit.name.lower().replace("_", "-"): bit for bit in TagBit}
 
 _APP = typer.Option(None, "--app", help="App address (an app order, or the app a --buy request runs).")
@@ -341,7 +337,7 @@ def _resolve(
     if source.startswith("0x") and len(source) == 66:
         for raw in read_orders_file(signed_path).values():
             order = order_from_json(raw)
-            if isinstance(order, _TYPES[kind]) and "0x" + market.order_hash(order).hex() == source.lower():
+            if isinstance(order, _TYPES[kind]) and order_hash_hex(market.order_hash(order)) == source.lower():
                 return order
         if book is not None:
             # Not ours: an order published on the market (`sealrun orderbook show` lists them).
@@ -407,7 +403,7 @@ def publish(
     try:
         for kind, order in orders.items():
             record = book.publish(kind, order_wire(order), chain_id=market.rpc.chain_id, hub=hub)
-            digest = "0x" + market.order_hash(order).hex()
+            digest = order_hash_hex(market.order_hash(order))
             published[KINDS[kind]] = {"hash": digest, "remaining": record.get("remaining")}
     finally:
         book.close()
@@ -446,7 +442,7 @@ def unpublish(
 
 def _order_hash_argument(value: str) -> str:
     try:
-        return "0x" + parse_bytes32(value, "an order hash").hex()
+        return order_hash_hex(parse_order_hash(value))
     except ConfigError as error:
         raise OrderError(error.message, code="ORDER_HASH_INVALID") from error
 

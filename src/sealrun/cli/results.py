@@ -27,11 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from sealrun.api.blobs import parse_blob_url
+from sealrun.api.ids import task_id_hex
 from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT, Output
 from sealrun.core.tasks import FailureCode
-from sealrun.errors import ChainError, ConfigError, StorageError
+from sealrun.errors import ChainError, ConfigError
 
 if TYPE_CHECKING:
     # web3 costs seconds to import: only the commands that follow a task load it.
@@ -94,7 +95,7 @@ class FollowedTask:
 def _fetch(market: Marketplace, task_id: bytes, start_block: int) -> FollowedTask:
     task = market.task(task_id)
     if task is None:
-        raise ChainError(f"no task 0x{task_id.hex()} in any deal of this hub", code="CHAIN_TASK_UNKNOWN")
+        raise ChainError(f"no task {task_id_hex(task_id)} in any deal of this hub", code="CHAIN_TASK_UNKNOWN")
     outcome = None
     if task.status.name in TERMINAL:
         from sealrun.adapters.chain.outcomes import task_outcome
@@ -141,7 +142,7 @@ def follow(
             if current is not None:
                 return FollowedTask(current.task, current.outcome, timed_out=True)
             raise ChainError(
-                f"task 0x{task_id.hex()} did not end within {timeout:.0f} s "
+                f"task {task_id_hex(task_id)} did not end within {timeout:.0f} s "
                 f"(last status {last or 'unknown'})",
                 code="TASK_WATCH_TIMEOUT",
             )
@@ -203,7 +204,7 @@ def exit_status(followed: FollowedTask) -> int:
 
 def logs_command(task_id: bytes) -> str:
     """The command that opens a task's sealed logs."""
-    return f"sealrun task logs 0x{task_id.hex()}"
+    return f"sealrun task logs {task_id_hex(task_id)}"
 
 
 def finish(out: Output, data: dict[str, Any], followed: FollowedTask) -> None:
@@ -277,14 +278,6 @@ def sealed_folder(project_root: Path) -> Path:
     return tee if tee.is_dir() else Path.cwd()
 
 
-def _store_and_checksum(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    prefix, marker, name = parts.path.rpartition("/v1/blobs/")
-    if not marker or parts.scheme not in ("http", "https") or len(name.removeprefix("0x")) != 64:
-        raise StorageError(f"the result URI {uri!r} is not a blob store URL", code="STORAGE_URI_INVALID")
-    return f"{parts.scheme}://{parts.netloc}{prefix}", name.removeprefix("0x")
-
-
 def require_result(followed: FollowedTask) -> str:
     """The URI of a COMPLETED task's sealed result.
 
@@ -294,7 +287,7 @@ def require_result(followed: FollowedTask) -> str:
     outcome = followed.outcome
     if outcome is None or outcome.kind != "completed" or not outcome.result_uri:
         raise ConfigError(
-            f"task 0x{followed.task.task_id.hex()} is {followed.status}: there is no result to download",
+            f"task {task_id_hex(followed.task.task_id)} is {followed.status}: there is no result to download",
             code="TASK_NOT_COMPLETED",
         )
     return outcome.result_uri
@@ -316,13 +309,14 @@ def download_result(
         ConfigError: ``TASK_NOT_COMPLETED``; StorageError: unreachable, not found, checksum
             mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
-    base, checksum = _store_and_checksum(require_result(followed))
+    blob = parse_blob_url(require_result(followed))
+    base, checksum = blob.store, blob.checksum
     folder.mkdir(parents=True, exist_ok=True)
     from sealrun.adapters.storeclient import StoreClient
 
     store = StoreClient(base)
     try:
-        target = folder / f"0x{followed.task.task_id.hex()}.result.age"
+        target = folder / f"{task_id_hex(followed.task.task_id)}.result.age"
         return store.download(checksum, target, signer=signer, progress=progress)
     finally:
         store.close()
@@ -359,14 +353,14 @@ def download_logs(
             )
             if not found:
                 raise ConfigError(
-                    f"task 0x{task_id.hex()} is {followed.status}: the store holds no sealed logs of it"
+                    f"task {task_id_hex(task_id)} is {followed.status}: the store holds no sealed logs of it"
                     + ("" if followed.done else " (yet: they are sealed when it ends)"),
                     code="TASK_NO_LOGS",
                 )
             checksum = found[-1].checksum
         folder.mkdir(parents=True, exist_ok=True)
         return store.download(
-            checksum, folder / f"0x{task_id.hex()}.logs.age", signer=signer, progress=progress
+            checksum, folder / f"{task_id_hex(task_id)}.logs.age", signer=signer, progress=progress
         )
     finally:
         store.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from sealrun.api.ids import parse_task_id
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import (
     CHAIN_OPTION,
@@ -18,7 +19,6 @@ from sealrun.cli.session import (
     WALLET_OPTION,
     YES_OPTION,
     Session,
-    parse_bytes32,
 )
 
 __all__ = ["task_app"]
@@ -57,7 +57,7 @@ def show(
     from sealrun.cli import results
 
     out = Output(json_out)
-    wanted = parse_bytes32(task_id, "task id")
+    wanted = parse_task_id(task_id)
     session = Session.load(config, chain, wallet, password_file)
     market = session.market(wallet=False)
     followed = results.follow(
@@ -95,7 +95,7 @@ def claim(
 ) -> None:
     """Refund unfinished tasks after their final deadline (the requester gets price + seized stake)."""
     out = Output(json_out)
-    wanted = [parse_bytes32(t, "task id") for t in task_ids]
+    wanted: list[bytes] = [parse_task_id(t) for t in task_ids]
     market = Session.load(config, chain, wallet, password_file).market_after(
         lambda _address: out.confirm(f"Claim {len(wanted)} task(s) (costs gas)?", yes=yes)
     )
