@@ -56,11 +56,6 @@ if TYPE_CHECKING:
         SmsClient,
     )
     from sealrun.adapters.http.store import StoreClient
-    from sealrun.adapters.http.uploadtokens import (
-        UploadGrant,
-        mint_upload_token,
-        verify_upload_token,
-    )
     from sealrun.adapters.keystore import (
         Keystore,
         PasswordSource,
@@ -151,6 +146,11 @@ if TYPE_CHECKING:
     from sealrun.core.tasks import (
         FailureCode,
     )
+    from sealrun.core.uploads import (
+        UploadGrant,
+        mint_upload_token,
+        verify_upload_token,
+    )
     from sealrun.errors import (
         AttestationError,
         ChainError,
@@ -234,11 +234,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "sealrun.adapters.http.signing": ("SignedRequestAuth",),
     "sealrun.adapters.http.store": ("StoreClient",),
-    "sealrun.adapters.http.uploadtokens": (
-        "UploadGrant",
-        "mint_upload_token",
-        "verify_upload_token",
-    ),
     "sealrun.api.store": ("BlobOut",),
     "sealrun.adapters.tee": (
         "EnclaveLaunch",
@@ -305,6 +300,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "seal_stream",
     ),
     "sealrun.core.tasks": ("FailureCode",),
+    "sealrun.core.uploads": (
+        "UploadGrant",
+        "mint_upload_token",
+        "verify_upload_token",
+    ),
     "sealrun.errors": (
         "AttestationError",
         "ChainError",

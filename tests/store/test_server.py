@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from sealrun.adapters.http.store import StoreClient
-from sealrun.adapters.http.uploadtokens import mint_upload_token
+from sealrun.core.uploads import mint_upload_token
 from tests.pool.servers import ServiceProcess, free_port
 
 KEY = "real-server-token-key-0123456789"

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 from sealrun.adapters.http.signing import SignedRequestAuth
 from sealrun.adapters.http.store import StoreClient
-from sealrun.adapters.http.uploadtokens import mint_upload_token
 from sealrun.api.signing import request_action, signature_headers
 from sealrun.api.store import KIND_HEADER
 from sealrun.core.requests import RequestDomain, sign_request
+from sealrun.core.uploads import mint_upload_token
 from sealrun.errors import StorageError
 from sealrun.services.store.usecases import ASSET_HEADER
 from sealrun.testing.chainstate import InMemoryChainReader

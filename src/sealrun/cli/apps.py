@@ -24,7 +24,7 @@ from sealrun.cli.session import (
     parse_address,
     parse_bytes32,
 )
-from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
+from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ConfigError
 
 __all__ = ["apps_app"]

@@ -27,7 +27,7 @@ from sealrun.cli.session import (
     parse_address,
 )
 from sealrun.core.secretrules import check_secret_name
-from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
+from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ChainError, ConfigError
 
 __all__ = ["app_run", "encryptedpush", "task_logs", "tee_decrypt"]

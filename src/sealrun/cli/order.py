@@ -49,7 +49,7 @@ from sealrun.core.orders import (
 from sealrun.core.orders.numbers import check_request_trust, parse_uint
 from sealrun.core.orders.tags import tag_bits
 from sealrun.core.secretrules import check_secret_name
-from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
+from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ConfigError, OrderError, SecretError
 
 if TYPE_CHECKING:

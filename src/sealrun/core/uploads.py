@@ -1,12 +1,12 @@
-"""The per-task result upload token: minted by the SMS, presented by the enclave, checked by the store.
+"""The per-task result upload token: minted by the SMS, checked by the store.
 
-The SMS mints one token per task and carries it to the attested enclave inside the sealed
-secrets bundle (``result_upload: {url, token}``); the enclave uploads with
-``PUT {url}/{sha256}``, ``Authorization: Bearer {token}`` and ``X-Sealrun-Blob-Kind: result``
-or ``logs``. The token is ``sru1.<taskid hex>.<expires unix>.<mac>`` where ``mac`` is the
-URL-safe base64 of HMAC-SHA256 under a key shared by the SMS and the store over
+The SMS mints one token per released task and carries it to the attested enclave inside the
+sealed secrets bundle (``result_upload: {url, token}``); the store checks it on
+``PUT /v1/blobs/{sha256}`` (``Authorization: Bearer {token}``). The token is
+``sru1.<taskid hex>.<expires unix>.<mac>`` where ``mac`` is the URL-safe base64 of
+HMAC-SHA256 under a key shared by the SMS and the store over
 ``b"sealrun-upload-v1\\0" ‖ taskid (32 B) ‖ expires (8 B big-endian)``. It names one task,
-expires, and only the SMS and the store can mint it.
+expires, and only the SMS and the store can mint it. Pure: the clock is passed in.
 
 Errors (:class:`~sealrun.errors.StorageError`): ``UPLOAD_TOKEN_INVALID`` (malformed or
 forged), ``UPLOAD_TOKEN_EXPIRED``, ``UPLOAD_TOKEN_KEY_WEAK``.
