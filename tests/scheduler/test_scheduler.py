@@ -337,12 +337,12 @@ def test_a_report_must_name_a_reportable_status_and_a_known_task(harness: Harnes
     worker.register(slots=1, tee="simulated", holding=[])
     assignment = worker.next(wait=0)
     assert assignment is not None
-    task = assignment["task_id"]
+    task = assignment.task_id
     service = harness.client.app.state.service  # type: ignore[attr-defined]
     address = harness.client.get(f"/v1/tasks/{task}").json()["worker"]
     for status in ("completed", "pending", "RUNNING", ""):  # only running, submitted, abandoned
         with pytest.raises(ServiceError) as caught:
-            worker.report(task, status)  # over HTTP the schema refuses it first
+            worker.report(task, status)  # type: ignore[arg-type]  # over HTTP the schema refuses it first
         assert caught.value.code == "VALIDATION_FAILED"
         with pytest.raises(ServiceError) as caught:
             service.report(address, task, status)  # and the use case itself, behind it
@@ -354,7 +354,7 @@ def test_a_report_must_name_a_reportable_status_and_a_known_task(harness: Harnes
     assert missing.value.code == "TASK_UNKNOWN"
     answer = harness.client.post(f"/v1/tasks/{unknown}/status", json={"status": "running"})
     assert answer.status_code in (400, 401)  # unsigned: refused before the board is read
-    assert worker.report(task, "running")["status"] == "running"
+    assert worker.report(task, "running").status == "running"
 
 
 def test_an_unreachable_scheduler_is_named_as_such() -> None:

@@ -57,7 +57,7 @@ from sealrun.core.orders import (
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
-from sealrun.errors import ConfigError, OrderError, SealrunError, StorageError
+from sealrun.errors import ConfigError, OrderError, SealrunError
 
 __all__ = [
     "Journey",
@@ -214,21 +214,16 @@ class Journey:
         """A client of the market."""
         return MarketClient(self.session.service_url("market"))
 
-    def upload(self, path: Path, checksum: str, *, asset: str) -> BlobOut:
+    def upload(self, path: Path, *, asset: str) -> BlobOut:
         """Upload a sealed file to the store with a signed request, for the registered ``asset``.
 
         The store takes it only if this wallet owns ``asset`` on chain and its registered
-        checksum is ``checksum``: register first (at :meth:`StoreClient.blob_url`), upload second.
+        checksum is the file's: register first (at :meth:`StoreClient.blob_url`), upload second.
         """
         store = self.store()
         try:
             with self.progress(f"uploading {path.name}", path.stat().st_size) as advance:
-                blob = store.upload_dataset(path, signer=self.signer(), asset=asset, progress=advance)
-            if blob.checksum.removeprefix("0x") != checksum.removeprefix("0x").lower():
-                raise StorageError(
-                    "the store named the upload by another checksum", code="STORAGE_CHECKSUM_MISMATCH"
-                )
-            return blob
+                return store.upload_dataset(path, signer=self.signer(), asset=asset, progress=advance)
         finally:
             store.close()
 
@@ -310,7 +305,7 @@ class Journey:
             uri=uri,
             checksum=bytes.fromhex(sealed.checksum[2:]),
         )
-        self.upload(sealed.path, sealed.checksum, asset=dataset.address)
+        self.upload(sealed.path, asset=dataset.address)
         key_file = write_identity(folder / f"{dataset.address}.key", identity, overwrite=True)
         sms = self.sms()
         try:

@@ -11,6 +11,10 @@ Retries: a request that never reached the service (connection refused, connect t
 sent again for any method; one that may have reached it is sent again only for ``GET`` and
 ``HEAD``. A streamed body is sent once. A retried signed request is signed again (a fresh
 nonce), so it is never refused as a replay of itself.
+
+Request bodies are built with ``model_construct`` (not validated here): the service is the
+judge of what it takes and answers its own codes (``VALIDATION_FAILED``...), exactly as for
+any other client; answers are validated, since the caller relies on their shape.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ class MarketClient(ServiceClient):
         expires_at: int | None = None,
     ) -> OrderOut:
         """Publish a signed order; returns the book's record of it (``order_hash``, ``remaining``...)."""
-        body = PublishIn(
+        body = PublishIn.model_construct(
             kind=parse_order_kind(kind), order=dict(order), chain_id=chain_id, hub=hub, expires_at=expires_at
         )
         return self._call(OrderOut, "POST", Routes.ORDERS, body=body)

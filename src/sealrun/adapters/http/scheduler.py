@@ -66,7 +66,7 @@ class SchedulerClient(ServiceClient):
 
     def register(self, *, slots: int, tee: str, holding: list[str]) -> RegisterOut:
         """Register (again, after a restart, with the tasks still held)."""
-        body = RegisterIn(slots=slots, tee=tee, holding=holding)
+        body = RegisterIn.model_construct(slots=slots, tee=tee, holding=holding)
         return self._call(RegisterOut, "POST", Routes.WORKERS, body=body, auth=self._auth)
 
     def heartbeat(self) -> list[TaskOut]:
@@ -75,7 +75,7 @@ class SchedulerClient(ServiceClient):
 
     def next(self, *, wait: float) -> AssignmentOut | None:
         """Long-poll the next assignment; ``None`` when nothing came within ``wait`` seconds."""
-        body = NextIn(wait=min(wait, _MAX_WAIT))
+        body = NextIn.model_construct(wait=min(wait, _MAX_WAIT))
         response = self._send("POST", Routes.NEXT, body=body, auth=self._auth)
         if response.status_code == 204:
             return None
@@ -85,7 +85,7 @@ class SchedulerClient(ServiceClient):
         self, task_id: str, status: Literal["running", "submitted", "abandoned"], detail: str = ""
     ) -> TaskOut:
         """Report ``running``, ``submitted`` or ``abandoned`` for a held task."""
-        body = ReportIn(status=status, detail=detail[:300])
+        body = ReportIn.model_construct(status=status, detail=detail[:300])
         return self._call(
             TaskOut, "POST", Routes.TASK_STATUS.format(task_id=task_id), body=body, auth=self._auth
         )

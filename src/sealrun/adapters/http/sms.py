@@ -145,7 +145,7 @@ class SmsClient(ServiceClient):
         """Push a dataset's age identity and file name (``IEXEC_DATASET_FILENAME``), once;
         ``key`` is the dataset owner's."""
         path = Routes.DATASET_KEY.format(dataset=_address(dataset))
-        body = DatasetKeyIn(key=identity, filename=filename)
+        body = DatasetKeyIn.model_construct(key=identity, filename=filename)
         return self._signed(SecretStatusOut, "PUT", path, key, body=body)
 
     def dataset_key_status(self, dataset: str) -> SecretStatusOut | None:
@@ -165,7 +165,7 @@ class SmsClient(ServiceClient):
         """
         check_secret_value(value)
         path = Routes.APP_SECRET.format(app=_address(app))
-        return self._signed(SecretStatusOut, "PUT", path, key, body=SecretIn(value=value))
+        return self._signed(SecretStatusOut, "PUT", path, key, body=SecretIn.model_construct(value=value))
 
     def app_secret_status(self, app: str) -> SecretStatusOut | None:
         """The secret's status if ``app`` has a developer secret, else ``None``."""
@@ -180,7 +180,7 @@ class SmsClient(ServiceClient):
         check_secret_name(name)
         check_secret_value(value)
         path = Routes.REQUESTER_SECRET.format(requester=address_of(key), name=name)
-        return self._signed(SecretStatusOut, "PUT", path, key, body=SecretIn(value=value))
+        return self._signed(SecretStatusOut, "PUT", path, key, body=SecretIn.model_construct(value=value))
 
     def requester_secret_status(self, requester: str, name: str) -> SecretStatusOut | None:
         """The secret's status if ``requester`` has a secret ``name``, else ``None``.
@@ -211,7 +211,9 @@ class SmsClient(ServiceClient):
     def set_result_recipient(self, key: bytes, recipient: str) -> SecretStatusOut:
         """Set the age recipient results of ``key``'s account are sealed to."""
         path = Routes.RECIPIENT.format(beneficiary=address_of(key))
-        return self._signed(SecretStatusOut, "PUT", path, key, body=RecipientIn(recipient=recipient))
+        return self._signed(
+            SecretStatusOut, "PUT", path, key, body=RecipientIn.model_construct(recipient=recipient)
+        )
 
     def result_recipient(self, beneficiary: str) -> str | None:
         """The beneficiary's registered age recipient, or ``None``."""
@@ -240,11 +242,11 @@ class SmsClient(ServiceClient):
         ephemeral_recipient: str,
     ) -> Released:
         """Present evidence and obtain the secrets bundle sealed to ``ephemeral_recipient``."""
-        body = ReleaseIn(
+        body = ReleaseIn.model_construct(
             nonce="0x" + nonce.hex(),
             worker=worker,
             authorization="0x" + authorization.hex(),
-            evidence=EvidenceIn.model_validate(json.loads(evidence.to_json())),
+            evidence=EvidenceIn.model_construct(**json.loads(evidence.to_json())),
             ephemeral_recipient=ephemeral_recipient,
         )
         answer = self._call(
