@@ -166,7 +166,11 @@ def test_recovery_drops_what_cannot_be_finished_and_settles_the_rest(tmp_path: P
     orphan_report.parent.mkdir(parents=True)
     orphan_report.write_bytes(report(task=orphan).to_json())
     journal.save(JournalEntry(orphan, "received", assignment_of(orphan)))
-    journal.save(JournalEntry(done, "submitted", assignment_of(done), str(report_file), "0x01"))
+    # Each task has its own folder (settling one removes it): the resubmitted one's report too.
+    done_report = tmp_path / "tasks" / done / "report.json"
+    done_report.parent.mkdir(parents=True)
+    done_report.write_bytes(report(task=done).to_json())
+    journal.save(JournalEntry(done, "submitted", assignment_of(done), str(done_report), "0x01"))
     scheduler, hub = Scheduler(), Hub()
     worker = make(tmp_path, Tee(report()), hub, scheduler)
     worker.start()
