@@ -5,8 +5,6 @@
 - :mod:`.problems`: :func:`raise_for_problem`, the client half of the problem+json contract;
 - :mod:`.signing`: :class:`SignedRequestAuth`, the one request-signing scheme as an
   ``httpx.Auth``;
-- :mod:`.uploadtokens`: the per-task result upload token (minted by the SMS, checked by the
-  store);
 - :mod:`.store`, :mod:`.sms`, :mod:`.market`, :mod:`.scheduler`: the service clients.
 
 Nothing here loads FastAPI or Starlette (a test and an import-linter contract keep it so):

@@ -4,7 +4,7 @@ The store keeps datasets and sealed results by the sha256 of their bytes. Datase
 public ciphertext (``GET``/``HEAD``, with ranges); a task's sealed result and logs are served
 only on a request signed by the task's beneficiary (pass a
 :class:`~sealrun.adapters.http.signing.SignedRequestAuth`). Writing needs one of two
-credentials: the per-task upload token of :mod:`.uploadtokens` (the enclave's
+credentials: the per-task upload token of :mod:`sealrun.core.uploads` (the enclave's
 :meth:`StoreClient.upload_with_token`) or a signed request by the owner of the registered
 dataset the blob is (:meth:`StoreClient.upload_dataset`). Every blob request is
 content-addressed: its signature covers the path, not the streamed body.
