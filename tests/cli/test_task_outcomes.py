@@ -6,9 +6,10 @@ import pytest
 
 from sealrun.adapters.chain.models import HubTaskStatus, Task
 from sealrun.adapters.chain.outcomes import TaskOutcome
-from sealrun.cli import results
+from sealrun.cli import result as printing
 from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT
 from sealrun.core.tasks import FailureCode
+from sealrun.requester import tasks as results
 
 TASK_ID = bytes(range(32))
 TASK = "0x" + TASK_ID.hex()
@@ -41,7 +42,7 @@ def test_a_completed_task_went_through_every_stage() -> None:
     )
     done = followed("COMPLETED", outcome)
     assert results.steps(done) == ["scheduled", "attested", "app ran", "result sealed", "settled on chain"]
-    assert results.exit_status(done) == 0
+    assert printing.exit_status(done) == 0
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_a_completed_task_went_through_every_stage() -> None:
 def test_a_failed_task_claims_only_the_stages_it_reached(code: FailureCode, expected: list[str]) -> None:
     task = failed(code)
     assert results.steps(task) == expected
-    assert results.exit_status(task) == EXIT_TASK_FAILED
+    assert printing.exit_status(task) == EXIT_TASK_FAILED
     data = results.describe(task)
     assert data["steps"] == expected
     assert data["failure"] == {"code": int(code), "name": code.name}
@@ -84,15 +85,15 @@ def test_a_failed_task_claims_only_the_stages_it_reached(code: FailureCode, expe
 
 def test_claimed_and_timed_out_tasks_exit_non_zero() -> None:
     claimed = followed("CLAIMED", TaskOutcome("claimed", 10, refund=5))
-    assert results.exit_status(claimed) == EXIT_TASK_FAILED
+    assert printing.exit_status(claimed) == EXIT_TASK_FAILED
     assert results.steps(claimed) == ["not finished by its deadline", "refunded (claimed)"]
     waiting = followed("ACTIVE", timed_out=True)
-    assert results.exit_status(waiting) == EXIT_TIMED_OUT
+    assert printing.exit_status(waiting) == EXIT_TIMED_OUT
     assert results.describe(waiting)["timed_out"] is True
-    assert results.outcome_lines(results.describe(waiting)) == [
+    assert printing.outcome_lines(results.describe(waiting)) == [
         f"task {TASK} is still ACTIVE after the wait: `sealrun task show {TASK} --watch` keeps following it"
     ]
-    assert results.exit_status(followed("ACTIVE")) == 0  # not watched to its end: nothing to report
+    assert printing.exit_status(followed("ACTIVE")) == 0  # not watched to its end: nothing to report
 
 
 def test_the_attested_reason_is_the_enclaves_last_failure_line() -> None:
@@ -107,7 +108,7 @@ def test_the_attested_reason_is_the_enclaves_last_failure_line() -> None:
 
 def test_failure_lines_name_the_failure_the_reason_and_the_logs_command() -> None:
     data = {**results.describe(failed(FailureCode.APP_EXIT_NONZERO)), "reason": "APP_EXIT_NONZERO: status 3"}
-    assert results.outcome_lines(data) == [
+    assert printing.outcome_lines(data) == [
         f"task {TASK} FAILED: APP_EXIT_NONZERO (failure code 1)",
         "attested reason: APP_EXIT_NONZERO: status 3",
         f"logs: `sealrun task logs {TASK}`",
@@ -117,6 +118,6 @@ def test_failure_lines_name_the_failure_the_reason_and_the_logs_command() -> Non
         "reason_error": {"code": "KEY_FILE_NOT_FOUND", "message": "no keys/result.key"},
     }
     assert (
-        results.outcome_lines(unread)[1]
+        printing.outcome_lines(unread)[1]
         == "attested reason: not read (KEY_FILE_NOT_FOUND: no keys/result.key)"
     )
