@@ -166,6 +166,13 @@ if TYPE_CHECKING:
         UnpackError,
         WalletError,
     )
+    from sealrun.requester import (
+        AppDeveloper,
+        Connection,
+        DataOwner,
+        Requester,
+        TaskHandle,
+    )
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "sealrun.adapters.bundlefiles": (
@@ -242,6 +249,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "EnclaveLaunch",
         "RunReport",
         "SimulatedTee",
+    ),
+    "sealrun.requester": (
+        "AppDeveloper",
+        "Connection",
+        "DataOwner",
+        "Requester",
+        "TaskHandle",
     ),
     "sealrun.core.attestation": (
         "Claims",
@@ -326,6 +340,7 @@ __all__ = [
     "AnvilNode",
     "App",
     "AppBundle",
+    "AppDeveloper",
     "AppManifest",
     "AppOrder",
     "AttestationError",
@@ -341,6 +356,8 @@ __all__ = [
     "Checkpoint",
     "Claims",
     "ConfigError",
+    "Connection",
+    "DataOwner",
     "Dataset",
     "DatasetOrder",
     "Deal",
@@ -379,6 +396,7 @@ __all__ = [
     "RequestDomain",
     "RequestError",
     "RequestOrder",
+    "Requester",
     "Rpc",
     "RunReport",
     "SandboxError",
@@ -400,6 +418,7 @@ __all__ = [
     "StoreClient",
     "TagBit",
     "Task",
+    "TaskHandle",
     "TokenClient",
     "TransactionSender",
     "UnpackError",

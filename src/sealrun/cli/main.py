@@ -1,10 +1,12 @@
 """The root ``sealrun`` command: a lazy click group with one Typer sub-app per noun.
 
-Each noun lives in its own module (``sealrun.cli.<noun>``) and is registered in
-:data:`_COMMANDS`; a module is imported only when its command runs, and nothing runs at
-import time. :func:`main` is the console entry point: it turns every
-:class:`~sealrun.errors.SealrunError` into one line and a non-zero exit status, never a
-traceback.
+Each noun lives in its own module or package (``sealrun.cli.<noun>``), holds all of its
+commands (none is registered on another noun's group) and is registered in :data:`_COMMANDS`;
+a module is imported only when its command runs, and nothing runs at import time. The work
+is the SDK's (:mod:`sealrun.requester`); the nouns parse, call and print.
+
+:func:`main` is the console entry point: it turns every :class:`~sealrun.errors.SealrunError`
+into one line and a non-zero exit status, never a traceback.
 """
 
 from __future__ import annotations
