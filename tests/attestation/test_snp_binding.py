@@ -35,7 +35,7 @@ TCB_OFFSET, CHIP_OFFSET, KEY_INFO_OFFSET = 0x180, 0x1A0, 0x48
 # TCB_VERSION bytes (Milan): 0 bootloader, 1 TEE, 6 SNP, 7 microcode.
 TCB_BYTES = {"bootloader": 0, "tee": 1, "snp": 6, "microcode": 7}
 AMD = "1.3.6.1.4.1.3704.1."
-TCB_OIDS = {"bootloader": "3.1", "tee": "3.2", "snp": "3.3", "microcode": "3.8"}
+TCB_OIDS = {"bootloader": "3.1", "tee": "3.2", "snp": "3.3", "microcode": "3.8", "fmc": "3.9"}
 NOW = 1_800_000_000
 
 
@@ -132,10 +132,12 @@ class SnpChain:
     vcek_key: ec.EllipticCurvePrivateKey
 
     @classmethod
-    def make(cls) -> SnpChain:
+    def make(cls, product: str | None = None) -> SnpChain:
+        """A chain whose ARK is named ``ARK-<product>`` (as AMD's are) or ``Test ARK``."""
         ark_key, ask_key = ec.generate_private_key(ec.SECP384R1()), ec.generate_private_key(ec.SECP384R1())
-        ark = _ca("Test ARK", ark_key, None).sign(ark_key, hashes.SHA384())
-        ask = _ca("Test ASK", ask_key, ("Test ARK", ark_key)).sign(ark_key, hashes.SHA384())
+        ark_name = f"ARK-{product}" if product else "Test ARK"
+        ark = _ca(ark_name, ark_key, None).sign(ark_key, hashes.SHA384())
+        ask = _ca("Test ASK", ask_key, (ark_name, ark_key)).sign(ark_key, hashes.SHA384())
         pem = ark.public_bytes(serialization.Encoding.PEM).decode()
         fingerprint = hashlib.sha256(ark.public_bytes(serialization.Encoding.DER)).hexdigest()
         return cls(
@@ -158,8 +160,10 @@ class SnpChain:
                 x509.UnrecognizedExtension(x509.ObjectIdentifier(AMD + "4"), chip_id), critical=False
             )
         )
-        for name, suffix in TCB_OIDS.items():
-            extension = x509.UnrecognizedExtension(x509.ObjectIdentifier(AMD + suffix), _der_int(tcb[name]))
+        for name, value in tcb.items():
+            extension = x509.UnrecognizedExtension(
+                x509.ObjectIdentifier(AMD + TCB_OIDS[name]), _der_int(value)
+            )
             builder = builder.add_extension(extension, critical=False)
         return builder.sign(self.ask_key, hashes.SHA384()).public_bytes(serialization.Encoding.DER)
 

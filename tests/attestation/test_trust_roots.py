@@ -63,7 +63,7 @@ def _load_vcek(der: bytes) -> x509.Certificate:
 @pytest.mark.parametrize(
     "root",
     [pinned.INTEL_SGX_ROOT_CA, pinned.AMD_ARK_MILAN, pinned.AMD_ARK_GENOA, pinned.AWS_NITRO_ROOT_G1,
-     pinned.AMD_ASK_MILAN, pinned.AMD_ASVK_GENOA],
+     pinned.AMD_ASK_MILAN, pinned.AMD_ASVK_GENOA, pinned.AMD_ARK_TURIN, pinned.AMD_ASVK_TURIN],
     ids=lambda root: root.name,
 )  # fmt: skip
 def test_shipped_certificates_match_their_pins(root: PinnedCertificate) -> None:
@@ -83,6 +83,19 @@ def test_shipped_roots_equal_the_vectors_roots(vectors_dir: Path) -> None:
 def test_intermediates_are_issued_by_their_pinned_arks() -> None:
     pinned.AMD_ASK_MILAN.certificate.verify_directly_issued_by(pinned.AMD_ARK_MILAN.certificate)
     pinned.AMD_ASVK_GENOA.certificate.verify_directly_issued_by(pinned.AMD_ARK_GENOA.certificate)
+    pinned.AMD_ASVK_TURIN.certificate.verify_directly_issued_by(pinned.AMD_ARK_TURIN.certificate)
+
+
+@pytest.mark.parametrize(
+    ("ark", "product"),
+    [(pinned.AMD_ARK_MILAN, "Milan"), (pinned.AMD_ARK_GENOA, "Genoa"), (pinned.AMD_ARK_TURIN, "Turin")],
+)
+def test_each_product_line_has_its_own_self_signed_ark(ark: PinnedCertificate, product: str) -> None:
+    ark.certificate.verify_directly_issued_by(ark.certificate)
+    common_name = ark.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert common_name == f"ARK-{product}"
+    others = {pinned.AMD_ARK_MILAN.sha256, pinned.AMD_ARK_GENOA.sha256, pinned.AMD_ARK_TURIN.sha256}
+    assert len(others) == 3
 
 
 def test_a_certificate_with_intels_name_but_another_fingerprint_is_refused() -> None:

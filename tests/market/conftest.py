@@ -13,11 +13,11 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 
 from sealrun.core.chainstate import ZERO_ADDRESS, AppRecord, DatasetRecord, WorkerpoolRecord
+from sealrun.core.orders.codec import MARKET_CODES, order_from_json, order_to_json
 from sealrun.core.orders.signing import sign_order as sign_model
 from sealrun.core.orders.typed_data import Domain
 from sealrun.core.requests import RequestDomain
 from sealrun.services.market.app import create_app
-from sealrun.services.market.orderforms import order_from_wire, order_to_wire
 from sealrun.services.market.settings import MarketSettings
 
 CHAIN_ID = 31337
@@ -58,8 +58,8 @@ def sign_order(
     kind: str, fields: dict[str, Any], key: bytes, *, chain_id: int = CHAIN_ID, hub: str = HUB
 ) -> dict[str, Any]:
     """Sign an order given in wire form with core.orders and return its wire form."""
-    unsigned = order_from_wire(kind, {**fields, "sign": "0x" + "00" * 65})
-    return order_to_wire(sign_model(unsigned, key, Domain(chain_id=chain_id, verifying_contract=hub)))
+    unsigned = order_from_json({**fields, "sign": "0x" + "00" * 65}, kind=kind, codes=MARKET_CODES)
+    return order_to_json(sign_model(unsigned, key, Domain(chain_id=chain_id, verifying_contract=hub)))
 
 
 def pool_order(

@@ -85,7 +85,6 @@ OWED_TESTS: frozenset[str] = frozenset(
         "SIMULATOR_KEY_UNREADABLE",
         "STATUS_INVALID",
         "STORAGE_UNREACHABLE",
-        "STORAGE_URI_INVALID",
         "TASK_NOT_COMPLETED",
         "TASK_NO_LOGS",
         "TASK_UNKNOWN",

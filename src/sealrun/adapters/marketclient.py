@@ -17,16 +17,11 @@ import httpx
 
 from sealrun.adapters.problems import raise_for_problem
 from sealrun.adapters.web import request_action, signature_headers
-from sealrun.core.orders.models import Order
+from sealrun.core.orders.codec import order_to_json as order_wire
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.errors import OrderError, RequestError, ServiceError
 
 __all__ = ["MarketClient", "order_wire"]
-
-
-def order_wire(order: Order) -> dict[str, Any]:
-    """The wire form of a signed order (its EIP-712 message plus ``sign``)."""
-    return {**order.message(), "sign": "0x" + order.sign.hex()}
 
 
 class MarketClient:

@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from sealrun.adapters.problems import raise_for_problem
+from sealrun.api.blobs import blob_url
 from sealrun.errors import StorageError
 
 __all__ = [
@@ -197,8 +198,7 @@ class StoreClient:
         Content addressing makes it known before the upload, so a dataset can be registered
         on chain first (the store takes a signed upload only for a registered dataset).
         """
-        digest = checksum.removeprefix("0x").lower()
-        return f"{str(self._client.base_url).rstrip('/')}/v1/blobs/{digest}"
+        return blob_url(str(self._client.base_url), checksum)
 
     def upload_file(
         self, path: Path, *, headers: dict[str, str], progress: Callable[[int], None] | None = None

@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sealrun.api.ids import deal_id_hex, parse_deal_id, task_id_hex
 from sealrun.cli.output import JSON_OPTION, Output, human_value
-from sealrun.cli.session import CHAIN_OPTION, CONFIG_OPTION, Session, parse_bytes32
+from sealrun.cli.session import CHAIN_OPTION, CONFIG_OPTION, Session
 from sealrun.errors import ChainError
 
 __all__ = ["deal_app"]
@@ -26,7 +27,7 @@ def show(
 ) -> None:
     """Show a deal and each of its tasks."""
     out = Output(json_out)
-    wanted = parse_bytes32(deal_id, "deal id")
+    wanted = parse_deal_id(deal_id)
     market = Session.load(config, chain).market(wallet=False)
     deal = market.deal(wanted)
     if deal is None:
@@ -39,7 +40,7 @@ def show(
     data = {**deal.to_json(), "task_price": deal.task_price, "tasks": tasks}
 
     def human(console: Console) -> None:
-        console.print(f"[bold]deal[/bold] 0x{deal.deal_id.hex()}  (block {deal.block_number})")
+        console.print(f"[bold]deal[/bold] {deal_id_hex(deal.deal_id)}  (block {deal.block_number})")
         console.print(f"  app {deal.app} ({deal.app_price})  dataset {deal.dataset} ({deal.dataset_price})")
         console.print(f"  workerpool {deal.workerpool} ({deal.workerpool_price})  category {deal.category}")
         console.print(f"  requester {deal.requester}  beneficiary {deal.beneficiary}")
@@ -48,6 +49,6 @@ def show(
             f"  volume {deal.volume}  deadline {deadline}  params {escape(human_value(deal.params))}"
         )
         for task in found:
-            console.print(f"  task {task.index:>4}  0x{task.task_id.hex()}  {task.status.name}")
+            console.print(f"  task {task.index:>4}  {task_id_hex(task.task_id)}  {task.status.name}")
 
     out.result(data, human=human)

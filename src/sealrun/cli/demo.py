@@ -83,6 +83,7 @@ def _project(workdir: Path) -> tuple[Path, str]:
 
 def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, result: dict[str, Any]) -> None:
     """The journey on the running devnet, through the SDK: deploy, protect, buy, follow, open."""
+    from sealrun.api.ids import task_id_hex
     from sealrun.cli.result import exit_status
     from sealrun.requester import AppDeveloper, DataOwner
     from sealrun.requester.buying import fill, find_orders, sign_request_order
@@ -128,7 +129,7 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
         lambda f: f"deal 0x{f[0].deal_id.hex()[:16]}…, task 0x{f[1].hex()}, price {f[2]}",
     )
     task = TaskHandle(connection, filled[1], filled[0].deal_id, filled[2])
-    result["task_id"] = "0x" + task.task_id.hex()
+    result["task_id"] = task_id_hex(task.task_id)
 
     def follow() -> Any:
         for change in task.events(timeout=600):

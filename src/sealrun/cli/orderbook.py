@@ -17,13 +17,14 @@ from rich.markup import escape
 
 from sealrun.cli.output import JSON_OPTION, Output, human_value
 from sealrun.cli.session import CHAIN_OPTION, CONFIG_OPTION, Session, parse_address
+from sealrun.core.orders.codec import ORDER_KINDS
 from sealrun.errors import ConfigError
 
 __all__ = ["fill_command", "orderbook_app", "parse_tag"]
 
 orderbook_app = typer.Typer(name="orderbook", help="The market's order book.")
 
-_KINDS = ("workerpool", "app", "dataset", "request")
+_KINDS = tuple(ORDER_KINDS)
 
 
 def parse_tag(values: list[str]) -> str | None:

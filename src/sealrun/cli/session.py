@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from sealrun.adapters.profiles import CONFIG_FILE, ChainProfile, ProjectConfig
+from sealrun.api import ids
 from sealrun.devnet.state import DevnetState, locate_state
 from sealrun.errors import ConfigError
 
@@ -263,25 +264,13 @@ class Session:
 
 
 def parse_address(value: str, what: str) -> str:
-    """A checksummed address, or ``ConfigError(INVALID_ADDRESS)`` naming ``what``."""
-    from eth_utils import is_address, to_checksum_address  # a third of a second: not for `--help`
-
-    if not is_address(value.strip()):
-        raise ConfigError(f"{what} is not an Ethereum address: {value!r}", code="INVALID_ADDRESS")
-    return to_checksum_address(value.strip())
+    """A checksummed address (:func:`sealrun.api.ids.parse_address`) or ``INVALID_ADDRESS``."""
+    return ids.parse_address(value, what)
 
 
 def parse_bytes32(value: str, what: str) -> bytes:
-    """32 bytes from ``0x``-hex, or ``ConfigError(INVALID_BYTES32)``."""
-    try:
-        raw = bytes.fromhex(value.strip().removeprefix("0x"))
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise ConfigError(
-            f"{what} must be 32 bytes of 0x-hex (64 hex digits): {value!r}", code="INVALID_BYTES32"
-        )
-    return raw
+    """32 bytes (:func:`sealrun.api.ids.parse_bytes32`), or ``INVALID_BYTES32`` naming ``what``."""
+    return ids.parse_bytes32(value, what)
 
 
 def parse_amount(value: str, decimals: int, what: str = "amount") -> int:

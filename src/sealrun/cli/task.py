@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from sealrun.api.ids import parse_task_id, task_id_hex
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.result import finish
 from sealrun.cli.session import (
@@ -22,7 +23,6 @@ from sealrun.cli.session import (
     WALLET_OPTION,
     YES_OPTION,
     Session,
-    parse_bytes32,
 )
 
 __all__ = ["task_app"]
@@ -63,7 +63,7 @@ def show(
     from sealrun.requester.tasks import describe, follow, require_result
 
     out = Output(json_out)
-    wanted = parse_bytes32(task_id, "task id")
+    wanted = parse_task_id(task_id)
     session = Session.load(config, chain, wallet, password_file)
     market = session.market(wallet=False)
     followed = follow(
@@ -104,7 +104,7 @@ def logs(
     from sealrun.requester.tasks import describe
 
     out = Output(json_out)
-    wanted = parse_bytes32(task_id, "task id")
+    wanted = parse_task_id(task_id)
     session = Session.load(config, chain, wallet, password_file)
     handle = TaskHandle(session.connection(out.progress), wanted)
     followed = handle.status()
@@ -113,7 +113,7 @@ def logs(
 
     def human(console: Console) -> None:
         failure = data.get("failure") or {}
-        console.print(f"[bold]task[/bold] 0x{wanted.hex()}: {data['status']} {failure.get('name', '')}")
+        console.print(f"[bold]task[/bold] {task_id_hex(wanted)}: {data['status']} {failure.get('name', '')}")
         for name, text in read.logs.items():
             console.rule(name)
             console.print(text, markup=False, end="")
@@ -133,7 +133,7 @@ def claim(
 ) -> None:
     """Refund unfinished tasks after their final deadline (the requester gets price + seized stake)."""
     out = Output(json_out)
-    wanted = [parse_bytes32(t, "task id") for t in task_ids]
+    wanted: list[bytes] = [parse_task_id(t) for t in task_ids]
     market = Session.load(config, chain, wallet, password_file).market_after(
         lambda _address: out.confirm(f"Claim {len(wanted)} task(s) (costs gas)?", yes=yes)
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sealrun.adapters.localchain.anvil import free_port
+from sealrun.api.blobs import collection_url
 from sealrun.devnet.state import DevnetState
 
 __all__ = ["POOL_CATEGORY", "POOL_PRICE", "ServicePlan", "plan_services"]
@@ -102,7 +103,7 @@ def plan_services(
                 "SEALRUN_SMS_HUB": chain["hub"],
                 "SEALRUN_SMS_ALLOW_SIMULATED_EVIDENCE": "true",
                 "SEALRUN_SMS_SIMULATOR_PUBLIC_KEY_FILE": str(keys / "simulator.pub.pem"),
-                "SEALRUN_SMS_RESULT_UPLOAD_URL": urls["store"] + "/v1/blobs",
+                "SEALRUN_SMS_RESULT_UPLOAD_URL": collection_url(urls["store"]),
             },
             urls["sms"],
             secrets={"SEALRUN_SMS_UPLOAD_TOKEN_KEY": upload_key},

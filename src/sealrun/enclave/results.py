@@ -15,16 +15,14 @@ changes the task's outcome (the receipt stands, the logs stay with the worker).
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 from sealrun.adapters.storeclient import StoreClient
+from sealrun.api.blobs import store_of_upload_url
 from sealrun.core.tasks import FailureCode, SecretsBundle
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.errors import StorageError
 
 __all__ = ["upload_logs", "upload_result"]
-
-_COLLECTION = "/v1/blobs"
 
 
 def upload_result(sealed: Path, task: SecretsBundle) -> str | None:
@@ -33,10 +31,10 @@ def upload_result(sealed: Path, task: SecretsBundle) -> str | None:
     Raises:
         TaskFailedError: ``RESULT_UPLOAD_FAILED``.
     """
-    url = task.result_upload.url
-    if urlparse(url).scheme not in ("http", "https"):
+    base = store_of_upload_url(task.result_upload.url)
+    if base is None:
         return None
-    store = StoreClient(url.rstrip("/").removesuffix(_COLLECTION))
+    store = StoreClient(base)
     try:
         return store.upload_with_token(sealed, task.result_upload.token).url
     except StorageError as error:
@@ -49,10 +47,10 @@ def upload_result(sealed: Path, task: SecretsBundle) -> str | None:
 
 def upload_logs(sealed: Path, task: SecretsBundle) -> str | None:
     """Upload the sealed logs like the result, best effort; return their URL or ``None``."""
-    url = task.result_upload.url
-    if urlparse(url).scheme not in ("http", "https"):
+    base = store_of_upload_url(task.result_upload.url)
+    if base is None:
         return None
-    store = StoreClient(url.rstrip("/").removesuffix(_COLLECTION))
+    store = StoreClient(base)
     try:
         return store.upload_with_token(sealed, task.result_upload.token, kind="logs").url
     except StorageError:

@@ -38,6 +38,7 @@ from sealrun.adapters.bundlefiles import AppBundle, load_bundle
 from sealrun.adapters.sandbox import SandboxLimits, SandboxOutcome, SandboxRunner, SandboxSpec
 from sealrun.adapters.sandbox.mounts import output_full
 from sealrun.adapters.tee import FailureReceipt, LogsInfo, Quoter, ResultInfo, RunReport, Timings
+from sealrun.api.ids import parse_task_id
 from sealrun.core.tasks import (
     FailureCode,
     SecretsBundle,
@@ -265,7 +266,7 @@ class EnclaveRuntime:
         assert task.beneficiary_recipient is not None  # only a failure bundle lacks it, and it never runs
         sealed = seal_archive(archive_entries(entries), space.sealed_result, task.beneficiary_recipient)
         digest = sealed.digest
-        task_id = bytes.fromhex(task.task_id[2:])
+        task_id = parse_task_id(task.task_id)
         hash_ = result_hash(task_id, digest)
         seal = result_seal(task.worker, task_id, digest)
         signature = sign_digest(bytes.fromhex(task.enclave_key[2:]), result_signature_digest(hash_, seal))
@@ -302,7 +303,7 @@ class EnclaveRuntime:
 
     def _receipt(self, task: SecretsBundle, code: FailureCode, logs: LogsInfo) -> FailureReceipt:
         log_digest = bytes.fromhex(logs.sealed_checksum[2:])
-        digest = failure_digest(bytes.fromhex(task.task_id[2:]), int(code), log_digest)
+        digest = failure_digest(parse_task_id(task.task_id), int(code), log_digest)
         signature = sign_digest(bytes.fromhex(task.enclave_key[2:]), digest)
         return FailureReceipt(
             code=int(code), name=code.name, log_digest=logs.sealed_checksum, signature="0x" + signature.hex()

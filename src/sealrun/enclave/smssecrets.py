@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import Quoter
+from sealrun.api.ids import task_id_hex
 from sealrun.core.attestation import report_data_for
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import address_of
@@ -70,7 +71,7 @@ class SmsSecrets:
             ephemeral_recipient=str(identity.recipient),
         )
         bundle = SecretsBundle.from_json(open_bytes(released.sealed_bundle, [identity]))
-        if bundle.task_id != "0x" + self.task_id.hex() or bundle.worker.lower() != self.worker.lower():
+        if bundle.task_id != task_id_hex(self.task_id) or bundle.worker.lower() != self.worker.lower():
             raise SecretError("the SMS sent a bundle for another task or worker", code="BUNDLE_MISMATCH")
         if address_of(bundle.enclave_key).lower() != released.enclave_challenge.lower():
             raise SecretError("the bundle's enclave key is not the task's challenge", code="BUNDLE_MISMATCH")

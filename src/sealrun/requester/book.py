@@ -15,17 +15,10 @@ if TYPE_CHECKING:
 
 __all__ = ["browse", "cheapest", "fetch_order", "market_order", "order_record", "publish", "unpublish"]
 
-_TYPE_OF_KIND = {
-    "app": "AppOrder",
-    "dataset": "DatasetOrder",
-    "workerpool": "WorkerpoolOrder",
-    "request": "RequestOrder",
-}
-
 
 def market_order(raw: dict[str, Any], kind: str) -> Order:
     """An order from the market's wire form (its EIP-712 message plus ``sign``)."""
-    return order_from_json({"type": _TYPE_OF_KIND[kind], **raw})
+    return order_from_json(raw, kind=kind)
 
 
 def publish(url: str, kind: str, order: Order, *, chain_id: int, hub: str) -> dict[str, Any]:

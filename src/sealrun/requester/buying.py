@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from sealrun.api.ids import order_hash_hex
 from sealrun.core.orders import (
     ZERO_ADDRESS,
     AppOrder,
@@ -50,7 +51,7 @@ def publish_order(connection: Connection, kind: str, order: Order) -> str:
     signed = read_orders_file(signed_path)
     signed[KINDS[kind]] = order_to_json(order)
     write_orders_file(signed_path, signed)
-    return "0x" + connection.market.order_hash(order).hex()
+    return order_hash_hex(connection.market.order_hash(order))
 
 
 def _local(connection: Connection, kind: str, field: str, value: str) -> Order | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sealrun.adapters.sealedfiles import seal_path, write_identity
+from sealrun.api.blobs import blob_path
 from sealrun.core.orders import DatasetOrder
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
@@ -136,7 +137,7 @@ class DataOwner:
         digest = checksum.removeprefix("0x")
         store = connection.store()
         try:
-            signed = connection.signer()("PUT", f"/v1/blobs/{digest}")
+            signed = connection.signer()("PUT", blob_path(digest))
             with connection.progress(f"uploading {path.name}", path.stat().st_size) as advance:
                 store.upload_file(path, headers={**signed, ASSET_HEADER: asset}, progress=advance)
         finally:

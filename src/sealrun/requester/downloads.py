@@ -6,7 +6,7 @@ only. The logs of a COMPLETED task are found through the store's record of the t
 (``GET /v1/tasks/<id>/blobs``); a failure receipt names its logs itself.
 
 Error codes: ``TASK_NOT_COMPLETED``, ``TASK_NO_LOGS`` (:class:`~sealrun.errors.ConfigError`),
-``STORAGE_URI_INVALID`` (:class:`~sealrun.errors.StorageError`).
+``STORAGE_URI_INVALID`` (:class:`~sealrun.errors.StorageError`, :mod:`sealrun.api.blobs`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from sealrun.api.blobs import parse_blob_url
+from sealrun.api.ids import task_id_hex
 from sealrun.core.sealing import Identity
-from sealrun.errors import ConfigError, SealrunError, StorageError
+from sealrun.errors import ConfigError, SealrunError
 from sealrun.requester.connection import Connection
 from sealrun.requester.layout import open_result, result_identity, sealed_folder
 from sealrun.requester.tasks import FollowedTask, attested_reason, require_result
@@ -46,14 +47,6 @@ class OpenedLogs:
         }
 
 
-def _store_and_checksum(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    prefix, marker, name = parts.path.rpartition("/v1/blobs/")
-    if not marker or parts.scheme not in ("http", "https") or len(name.removeprefix("0x")) != 64:
-        raise StorageError(f"the result URI {uri!r} is not a blob store URL", code="STORAGE_URI_INVALID")
-    return f"{parts.scheme}://{parts.netloc}{prefix}", name.removeprefix("0x")
-
-
 def download_result(connection: Connection, followed: FollowedTask, folder: Path | None = None) -> Path:
     """Download a COMPLETED task's sealed result into ``folder/<taskid>.result.age``
     (default: the project's downloads folder).
@@ -64,15 +57,15 @@ def download_result(connection: Connection, followed: FollowedTask, folder: Path
     """
     from sealrun.adapters.storeclient import StoreClient
 
-    base, checksum = _store_and_checksum(require_result(followed))
+    blob = parse_blob_url(require_result(followed))
     folder = folder or sealed_folder(connection.root)
     folder.mkdir(parents=True, exist_ok=True)
     task_id = followed.task.task_id
-    store = StoreClient(base)
+    store = StoreClient(blob.store)
     try:
-        with connection.progress(f"downloading the result of 0x{task_id.hex()[:8]}…", None) as advance:
-            target = folder / f"0x{task_id.hex()}.result.age"
-            return store.download(checksum, target, signer=connection.signer(), progress=advance)
+        with connection.progress(f"downloading the result of {task_id_hex(task_id)[:10]}…", None) as advance:
+            target = folder / f"{task_id_hex(task_id)}.result.age"
+            return store.download(blob.checksum, target, signer=connection.signer(), progress=advance)
     finally:
         store.close()
 
@@ -101,7 +94,7 @@ def download_logs(connection: Connection, followed: FollowedTask, folder: Path |
             )
             if not found:
                 raise ConfigError(
-                    f"task 0x{task_id.hex()} is {followed.status}: the store holds no sealed logs of it"
+                    f"task {task_id_hex(task_id)} is {followed.status}: the store holds no sealed logs of it"
                     + ("" if followed.done else " (yet: they are sealed when it ends)"),
                     code="TASK_NO_LOGS",
                 )
@@ -109,7 +102,7 @@ def download_logs(connection: Connection, followed: FollowedTask, folder: Path |
         folder.mkdir(parents=True, exist_ok=True)
         with connection.progress("downloading the sealed logs", None) as advance:
             return store.download(
-                checksum, folder / f"0x{task_id.hex()}.logs.age", signer=signer, progress=advance
+                checksum, folder / f"{task_id_hex(task_id)}.logs.age", signer=signer, progress=advance
             )
     finally:
         store.close()

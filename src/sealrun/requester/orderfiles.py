@@ -15,23 +15,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sealrun.core.orders import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder, order_from_json
+from sealrun.core.orders import ORDER_KINDS, Order, order_from_json
 from sealrun.errors import OrderError
 
 __all__ = ["KINDS", "TYPES", "load_kind", "order_files", "read_orders_file", "write_orders_file"]
 
-KINDS = {
-    "app": "apporder",
-    "dataset": "datasetorder",
-    "workerpool": "workerpoolorder",
-    "request": "requestorder",
-}
-TYPES: dict[str, type[Order]] = {
-    "app": AppOrder,
-    "dataset": DatasetOrder,
-    "workerpool": WorkerpoolOrder,
-    "request": RequestOrder,
-}
+#: The name of each kind of order in an orders file, and its model (:data:`ORDER_KINDS`).
+KINDS = {name: kind.file_key for name, kind in ORDER_KINDS.items()}
+TYPES: dict[str, type[Order]] = {name: kind.type for name, kind in ORDER_KINDS.items()}
 
 
 def read_orders_file(path: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sealrun.api.ids import task_id_hex
 from sealrun.core.tasks import FailureCode
 from sealrun.errors import ChainError, ConfigError
 
@@ -79,7 +80,7 @@ class FollowedTask:
 def _fetch(market: Marketplace, task_id: bytes, start_block: int) -> FollowedTask:
     task = market.task(task_id)
     if task is None:
-        raise ChainError(f"no task 0x{task_id.hex()} in any deal of this hub", code="CHAIN_TASK_UNKNOWN")
+        raise ChainError(f"no task {task_id_hex(task_id)} in any deal of this hub", code="CHAIN_TASK_UNKNOWN")
     outcome = None
     if task.status.name in TERMINAL:
         from sealrun.adapters.chain.outcomes import task_outcome
@@ -115,7 +116,7 @@ def changes(
         if time.monotonic() > deadline:
             if current is None:
                 raise ChainError(
-                    f"task 0x{task_id.hex()} did not end within {timeout:.0f} s "
+                    f"task {task_id_hex(task_id)} did not end within {timeout:.0f} s "
                     f"(last status {last or 'unknown'})",
                     code="TASK_WATCH_TIMEOUT",
                 )
@@ -201,7 +202,7 @@ def attested_reason(logs: dict[str, str]) -> str | None:
 
 def logs_command(task_id: bytes) -> str:
     """The command that opens a task's sealed logs."""
-    return f"sealrun task logs 0x{task_id.hex()}"
+    return f"sealrun task logs {task_id_hex(task_id)}"
 
 
 def describe(followed: FollowedTask) -> dict[str, Any]:
@@ -241,7 +242,7 @@ def require_result(followed: FollowedTask) -> str:
     outcome = followed.outcome
     if outcome is None or outcome.kind != "completed" or not outcome.result_uri:
         raise ConfigError(
-            f"task 0x{followed.task.task_id.hex()} is {followed.status}: there is no result to download",
+            f"task {task_id_hex(followed.task.task_id)} is {followed.status}: there is no result to download",
             code="TASK_NOT_COMPLETED",
         )
     return outcome.result_uri

@@ -34,6 +34,7 @@ from sealrun.adapters.chain.registry import RegistryClient
 from sealrun.adapters.chain.rpc import Rpc
 from sealrun.adapters.chain.token import TokenClient
 from sealrun.adapters.chain.transactions import Receipt, TransactionSender
+from sealrun.api.ids import task_id_hex
 from sealrun.core.orders import (
     CLOSED,
     AppOrder,
@@ -181,7 +182,7 @@ class Marketplace:
             located = self.deals.task(task_id)
             if located is None:
                 raise ChainError(
-                    f"task 0x{task_id.hex()} is not part of any known deal", code="CHAIN_TASK_UNKNOWN"
+                    f"task {task_id_hex(task_id)} is not part of any known deal", code="CHAIN_TASK_UNKNOWN"
                 )
             found.append(located)
         deals = {deal.deal_id for deal, _ in found}

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sealrun.adapters.chain.events import ChainEvent, EventReader, SqlCheckpoint
 from sealrun.adapters.chain.hub import HubClient
 from sealrun.adapters.chain.models import Deal
+from sealrun.api.ids import deal_id_hex, parse_deal_id, task_id_hex
 from sealrun.core.tasks import task_id as compute_task_id
 
 __all__ = ["DealIndex"]
@@ -41,10 +42,6 @@ tasks_table = sa.Table(
     sa.Column("deal_id", sa.String(66), nullable=False, index=True),
     sa.Column("idx", sa.BigInteger, nullable=False),
 )
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
 
 
 def _deal_from_json(body: str) -> Deal:
@@ -101,7 +98,7 @@ class DealIndex:
             found = self._find_task(task_id)
         if found is None:
             return None
-        deal = self._find_deal(bytes.fromhex(found[0].removeprefix("0x")))
+        deal = self._find_deal(parse_deal_id(found[0]))
         return (deal, found[1]) if deal is not None else None
 
     def deals(
@@ -139,7 +136,7 @@ class DealIndex:
                     params=str(event.args["params"]),
                     block_number=event.block_number,
                 )
-                key = _hex(deal.deal_id)
+                key = deal_id_hex(deal.deal_id)
                 exists = connection.execute(
                     sa.select(deals_table.c.deal_id).where(deals_table.c.deal_id == key)
                 ).first()
@@ -154,7 +151,7 @@ class DealIndex:
                 connection.execute(
                     sa.insert(tasks_table),
                     [
-                        {"task_id": _hex(compute_task_id(deal.deal_id, i)), "deal_id": key, "idx": i}
+                        {"task_id": task_id_hex(compute_task_id(deal.deal_id, i)), "deal_id": key, "idx": i}
                         for i in range(deal.volume)
                     ],
                 )
@@ -162,7 +159,7 @@ class DealIndex:
     def _find_deal(self, deal_id: bytes) -> Deal | None:
         with self.engine.connect() as connection:
             row = connection.execute(
-                sa.select(deals_table.c.body).where(deals_table.c.deal_id == _hex(deal_id))
+                sa.select(deals_table.c.body).where(deals_table.c.deal_id == deal_id_hex(deal_id))
             ).first()
         return _deal_from_json(row[0]) if row is not None else None
 
@@ -170,7 +167,7 @@ class DealIndex:
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(tasks_table.c.deal_id, tasks_table.c.idx).where(
-                    tasks_table.c.task_id == _hex(task_id)
+                    tasks_table.c.task_id == task_id_hex(task_id)
                 )
             ).first()
         return (str(row[0]), int(row[1])) if row is not None else None

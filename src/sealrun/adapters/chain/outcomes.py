@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 from web3.types import FilterParams, LogReceipt
 
 from sealrun.adapters.chain.hub import HubClient
+from sealrun.api.ids import task_id_hex
 
 __all__ = ["TaskOutcome", "task_outcome"]
 
@@ -94,7 +95,7 @@ def task_outcome(hub: HubClient, task_id: bytes, *, from_block: int = 0) -> Task
                 "address": hub.address,
                 "fromBlock": from_block,
                 "toBlock": "latest",
-                "topics": [topic, "0x" + task_id.hex()],
+                "topics": [topic, task_id_hex(task_id)],
             },
         )
         logs: list[LogReceipt] = hub.rpc.run(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sealrun.adapters.tee.backend import EnclaveLaunch
 from sealrun.adapters.tee.report import RunReport
+from sealrun.api.ids import task_id_hex
 from sealrun.core.attestation import Evidence, SimulatorKey, make_simulated_evidence
 from sealrun.errors import EnclaveError
 
@@ -94,7 +95,7 @@ class SimulatedTee:
         if launch.sms_url is not None:
             argv += ["--sms", launch.sms_url]
         if launch.task_id is not None:
-            argv += ["--task-id", "0x" + launch.task_id.hex()]
+            argv += ["--task-id", task_id_hex(launch.task_id)]
         if launch.worker is not None:
             argv += ["--worker", launch.worker]
         if launch.authorization is not None:

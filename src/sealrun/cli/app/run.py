@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from sealrun.api.ids import deal_id_hex, task_id_hex
 from sealrun.cli.app.group import app_app
 from sealrun.cli.output import EXIT_TIMED_OUT, JSON_OPTION, Output
 from sealrun.cli.result import finish
@@ -99,8 +100,8 @@ def run(
     out.info(f"workerpool {pool_order.workerpool}, category {pool_order.category}: {cost} per task")
     out.confirm(f"Run one task of {app_address} for {cost}?", yes=yes)
     deal, task_id, _ = fill(connection, orders, request)
-    out.info(f"deal 0x{deal.deal_id.hex()}, task 0x{task_id.hex()}")
-    data: dict[str, object] = {"deal": "0x" + deal.deal_id.hex(), "task": "0x" + task_id.hex(), "price": cost}
+    out.info(f"deal {deal_id_hex(deal.deal_id)}, task {task_id_hex(task_id)}")
+    data: dict[str, object] = {"deal": deal_id_hex(deal.deal_id), "task": task_id_hex(task_id), "price": cost}
     if not (watch or download or decrypt):
         out.result(data)
         return

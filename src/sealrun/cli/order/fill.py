@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from sealrun.api.ids import order_hash_hex
 from sealrun.cli.order.group import FILL_APP, FILL_DATASET, FILL_POOL, FILL_REQUEST, order_app
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.secretprompts import require_request_secrets
@@ -56,7 +57,7 @@ def _resolve(
     if source.startswith("0x") and len(source) == 66:
         for raw in read_orders_file(signed_path).values():
             order = order_from_json(raw)
-            if isinstance(order, TYPES[kind]) and "0x" + market.order_hash(order).hex() == source.lower():
+            if isinstance(order, TYPES[kind]) and order_hash_hex(market.order_hash(order)) == source.lower():
                 return order
         if book is not None:
             # Not ours: an order published on the market (`sealrun orderbook show` lists them).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sealrun.cli.session import parse_bytes32
+from sealrun.api.ids import order_hash_hex, parse_order_hash
 from sealrun.core.orders import TagBit, make_tag
 from sealrun.errors import ConfigError, OrderError
 
@@ -50,6 +50,6 @@ def selected_kinds(app: bool, dataset: bool, workerpool: bool, request: bool) ->
 
 def order_hash_argument(value: str) -> str:
     try:
-        return "0x" + parse_bytes32(value, "an order hash").hex()
+        return order_hash_hex(parse_order_hash(value))
     except ConfigError as error:
         raise OrderError(error.message, code="ORDER_HASH_INVALID") from error

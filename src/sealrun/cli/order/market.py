@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from sealrun.api.ids import order_hash_hex
 from sealrun.cli.order.group import FILE, order_app, order_hash_argument, selected_kinds
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import (
@@ -66,7 +67,7 @@ def publish(
     published = {}
     for kind, order in orders.items():
         record = book.publish(url, kind, order, chain_id=market.rpc.chain_id, hub=hub)
-        digest = "0x" + market.order_hash(order).hex()
+        digest = order_hash_hex(market.order_hash(order))
         published[KINDS[kind]] = {"hash": digest, "remaining": record.get("remaining")}
     out.result({"published": published})
 

@@ -17,7 +17,6 @@ a contract; an unrecognised message still fails closed (``ATTEST_SIGNATURE``).
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ from sealrun.core.attestation.codes import (
     ATTEST_TYPE_MISMATCH,
     ATTEST_UNTRUSTED_ROOT,
 )
+from sealrun.core.attestation.dcap_quote import DcapQuote, parse_dcap_quote
 from sealrun.core.attestation.evidence import Evidence, EvidenceType
 from sealrun.core.attestation.roots import INTEL_SGX_ROOT_CA, PinnedCertificate
 from sealrun.errors import AttestationError
@@ -97,27 +97,6 @@ def _load_collateral(collateral: bytes | None) -> Any:
         raise AttestationError("DCAP collateral does not parse", code=ATTEST_COLLATERAL) from None
 
 
-def _check_trailing_bytes(payload: bytes) -> None:
-    """Refuse anything but zero padding after the quote's own signature data.
-
-    dcap-qvl reads the lengths inside the quote and ignores what follows; zero padding occurs in
-    the wild (the upstream TDX sample carries 70 zero bytes), anything else is refused so that no
-    unsigned data rides along with a verified quote.
-    """
-    try:
-        version = struct.unpack_from("<H", payload, 0)[0]
-        if version == 5:
-            body_end = 54 + struct.unpack_from("<I", payload, 50)[0]
-        else:
-            tee_type = struct.unpack_from("<I", payload, 4)[0]
-            body_end = 48 + (584 if tee_type == 0x81 else 384)
-        end = body_end + 4 + struct.unpack_from("<I", payload, body_end)[0]
-    except struct.error:
-        return  # too short to hold its lengths: dcap-qvl reports the truncation
-    if any(payload[end:]):
-        raise AttestationError("DCAP quote: non-zero bytes follow the signature data", code=ATTEST_MALFORMED)
-
-
 def _reraise_fatal(error: BaseException) -> None:
     # dcap-qvl surfaces Rust panics as pyo3's PanicException, a BaseException: translate those,
     # but never swallow an interpreter exit or a Ctrl-C.
@@ -158,7 +137,7 @@ class DcapVerifier:
                 f"the {self.evidence_type.value} verifier does not take {evidence.type.value} evidence",
                 code=ATTEST_TYPE_MISMATCH,
             )
-        quote = self._parse(evidence.payload)
+        quote, fmspc = self._parse(evidence.payload)
         collateral = _load_collateral(evidence.collateral)
         root_der = self.root.der  # raises ATTEST_UNTRUSTED_ROOT unless the fingerprint matches
         if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now < 1 << 63:
@@ -176,12 +155,19 @@ class DcapVerifier:
             raise AttestationError(
                 f"{self.evidence_type.value}: the verifier failed on this input", code=ATTEST_MALFORMED
             ) from None
-        return self._claims(quote, verified)
+        return self._claims(quote, fmspc, verified)
 
-    def _parse(self, payload: bytes) -> Any:
+    def _parse(self, payload: bytes) -> tuple[DcapQuote, str]:
+        """Parse the layout (ours, strict), then the PCK chain's FMSPC (dcap-qvl's)."""
+        quote = parse_dcap_quote(payload)
+        if quote.is_tdx != (self.evidence_type is EvidenceType.TDX_DCAP):
+            raise AttestationError(
+                f"the quote is {'TDX' if quote.is_tdx else 'SGX'}, "
+                f"not {self.evidence_type.value} as declared",
+                code=ATTEST_TYPE_MISMATCH,
+            )
         try:
-            quote = dcap_qvl.parse_quote(payload)
-            is_tdx = bool(quote.is_tdx())
+            fmspc = str(dcap_qvl.parse_quote(payload).fmspc()).upper()
         except ValueError as error:
             raise AttestationError(
                 f"not a DCAP quote: {_one_line(str(error))}", code=ATTEST_MALFORMED
@@ -189,15 +175,9 @@ class DcapVerifier:
         except BaseException as error:
             _reraise_fatal(error)
             raise AttestationError("not a DCAP quote", code=ATTEST_MALFORMED) from None
-        _check_trailing_bytes(payload)
-        if is_tdx != (self.evidence_type is EvidenceType.TDX_DCAP):
-            raise AttestationError(
-                f"the quote is {'TDX' if is_tdx else 'SGX'}, not {self.evidence_type.value} as declared",
-                code=ATTEST_TYPE_MISMATCH,
-            )
-        return quote
+        return quote, fmspc
 
-    def _claims(self, quote: Any, verified: dict[str, Any]) -> Claims:
+    def _claims(self, quote: DcapQuote, fmspc: str, verified: dict[str, Any]) -> Claims:
         raise NotImplementedError  # pragma: no cover - the subclasses define it
 
 
@@ -207,29 +187,30 @@ class SgxDcapVerifier(DcapVerifier):
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.SGX_DCAP)
 
-    def _claims(self, quote: Any, verified: dict[str, Any]) -> Claims:
-        body = verified["report"]["SgxEnclave"]
-        attributes = bytes.fromhex(body["attributes"])
+    def _claims(self, quote: DcapQuote, fmspc: str, verified: dict[str, Any]) -> Claims:
+        body = quote.body
+        attributes = body.field("attributes")
         debug = bool(attributes[0] & 0x02)
         if debug and not self.allow_debug:
             raise AttestationError("sgx-dcap: the enclave runs in debug mode", code=ATTEST_DEBUG)
         extra: dict[str, ExtraValue] = {
-            "fmspc": str(quote.fmspc()).upper(),
-            "quote_version": int(quote.header.version),
+            "fmspc": fmspc,
+            "quote_version": quote.version,
             "attributes": attributes,
-            "cpu_svn": bytes.fromhex(body["cpu_svn"]),
-            "misc_select": int(body["misc_select"]),
+            "cpu_svn": body.field("cpu_svn"),
+            "misc_select": body.number("misc_select"),
+            "certification_types": ",".join(str(kind) for kind in quote.certification_types),
         }
         return _mint_claims(
             tee=EvidenceType.SGX_DCAP,
-            measurement=bytes.fromhex(body["mr_enclave"]),
-            signer=bytes.fromhex(body["mr_signer"]),
-            product_id=int(body["isv_prod_id"]),
-            svn=int(body["isv_svn"]),
+            measurement=body.field("mr_enclave"),
+            signer=body.field("mr_signer"),
+            product_id=body.number("isv_prod_id"),
+            svn=body.number("isv_svn"),
             debug=debug,
             tcb_status=str(verified["status"]),
             advisories=[str(advisory) for advisory in verified["advisory_ids"]],
-            report_data=bytes.fromhex(body["report_data"]),
+            report_data=body.field("report_data"),
             extra=extra,
             simulated=False,
         )
@@ -241,37 +222,50 @@ class TdxDcapVerifier(DcapVerifier):
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.TDX_DCAP)
 
-    def _claims(self, quote: Any, verified: dict[str, Any]) -> Claims:
-        (kind, body), *_ = verified["report"].items()
-        td_attributes = bytes.fromhex(body["td_attributes"])
+    def _claims(self, quote: DcapQuote, fmspc: str, verified: dict[str, Any]) -> Claims:
+        body = quote.body
+        td_attributes = body.field("td_attributes")
         debug = bool(td_attributes[0] & 0x01)
         if debug:  # dcap-qvl refuses these itself; kept so a future version cannot slip one through
             raise AttestationError("tdx-dcap: the TD runs in debug mode", code=ATTEST_DEBUG)
         extra: dict[str, ExtraValue] = {
-            "fmspc": str(quote.fmspc()).upper(),
-            "quote_version": int(quote.header.version),
-            "td_report": str(kind),
-            "td_attributes": td_attributes,
-            "xfam": bytes.fromhex(body["xfam"]),
-            "tee_tcb_svn": bytes.fromhex(body["tee_tcb_svn"]),
-            "mr_seam": bytes.fromhex(body["mr_seam"]),
-            "mr_signer_seam": bytes.fromhex(body["mr_signer_seam"]),
-            "mr_config_id": bytes.fromhex(body["mr_config_id"]),
-            "mr_owner": bytes.fromhex(body["mr_owner"]),
-            "mr_owner_config": bytes.fromhex(body["mr_owner_config"]),
+            "fmspc": fmspc,
+            "quote_version": quote.version,
+            "td_report": body.kind,
+            "certification_types": ",".join(str(kind) for kind in quote.certification_types),
         }
-        for index in range(4):
-            extra[f"rtmr{index}"] = bytes.fromhex(body[f"rt_mr{index}"])
+        for name in _TD_EXTRA:
+            if name in body.names:  # TD 1.5 adds tee_tcb_svn2 and mr_service_td
+                extra[name] = body.field(name)
         return _mint_claims(
             tee=EvidenceType.TDX_DCAP,
-            measurement=bytes.fromhex(body["mr_td"]),
+            measurement=body.field("mr_td"),
             signer=None,
             product_id=None,
             svn=None,
             debug=debug,
             tcb_status=str(verified["status"]),
             advisories=[str(advisory) for advisory in verified["advisory_ids"]],
-            report_data=bytes.fromhex(body["report_data"]),
+            report_data=body.field("report_data"),
             extra=extra,
             simulated=False,
         )
+
+
+_TD_EXTRA = (
+    "td_attributes",
+    "xfam",
+    "tee_tcb_svn",
+    "mr_seam",
+    "mr_signer_seam",
+    "seam_attributes",
+    "mr_config_id",
+    "mr_owner",
+    "mr_owner_config",
+    "rtmr0",
+    "rtmr1",
+    "rtmr2",
+    "rtmr3",
+    "tee_tcb_svn2",
+    "mr_service_td",
+)

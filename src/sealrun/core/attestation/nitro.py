@@ -6,7 +6,10 @@ tag 18). The protected header must name ES384 (``{1: -35}``); the payload is a C
 ``public_key``, ``user_data`` and ``nonce``. Checks, in order: the structure; ``cabundle[0]`` is
 the pinned AWS Nitro Enclaves root (by fingerprint), each further bundle certificate is issued by
 the one before, the leaf by the last, all valid at ``now``; the ES384 signature over the COSE
-``Sig_structure`` with the leaf key; debug (PCR0 all zero, as in debug-mode enclaves).
+``Sig_structure`` with the leaf key; the document's ``timestamp`` (milliseconds) inside the leaf
+certificate's validity and not after ``now`` (with :data:`CLOCK_SKEW` seconds of tolerance),
+else ``ATTEST_EXPIRED``: AWS issues a leaf per document, valid for hours, so a document dated
+outside it was not made by that certificate; debug (PCR0 all zero, as in debug-mode enclaves).
 
 Report data: sealrun enclaves on Nitro put the 64 bytes of report data in ``user_data``.
 """
@@ -24,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from sealrun.core.attestation.certificates import PARSE_ERRORS, parse_fully
 from sealrun.core.attestation.claims import TCB_UNAPPRAISED, Claims, ExtraValue, _mint_claims
 from sealrun.core.attestation.codes import (
     ATTEST_DEBUG,
@@ -37,7 +41,9 @@ from sealrun.core.attestation.evidence import Evidence, EvidenceType
 from sealrun.core.attestation.roots import AWS_NITRO_ROOT_G1, PinnedCertificate
 from sealrun.errors import AttestationError
 
-__all__ = ["NitroVerifier"]
+__all__ = ["CLOCK_SKEW", "NitroVerifier"]
+
+CLOCK_SKEW = 300  # seconds a document may be dated after the verifier's now (clocks drift)
 
 _ES384 = -35
 _COSE_SIGN1_TAG = 18
@@ -109,6 +115,8 @@ def _parse_body(body: bytes) -> dict[str, Any]:
     for key, kind in kinds.items():
         if not isinstance(fields[key], kind) or isinstance(fields[key], bool):
             raise _malformed(f"payload field {key!r} has the wrong type")
+    if fields["timestamp"] < 0:
+        raise _malformed("the timestamp is negative")
     if fields["digest"] != "SHA384":
         raise _malformed(f"unsupported PCR digest {fields['digest']!r}")
     pcrs = fields["pcrs"]
@@ -129,9 +137,11 @@ def _load(der: object, what: str) -> x509.Certificate:
     if not isinstance(der, bytes):
         raise _malformed(f"{what} is not a DER certificate")
     try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError:
+        certificate = x509.load_der_x509_certificate(der)
+        parse_fully(certificate)
+    except PARSE_ERRORS:
         raise _malformed(f"{what} does not parse") from None
+    return certificate
 
 
 def _check_validity(certificate: x509.Certificate, now: int, what: str) -> None:
@@ -148,6 +158,22 @@ def _check_issued(certificate: x509.Certificate, issuer: x509.Certificate, what:
         ) from None
     except (TypeError, InvalidSignature, UnsupportedAlgorithm):
         raise AttestationError(f"nitro: the {what} signature is invalid", code=ATTEST_SIGNATURE) from None
+
+
+def _check_timestamp(timestamp_ms: int, leaf: x509.Certificate, now: int) -> None:
+    seconds = timestamp_ms / 1000
+    valid_from = leaf.not_valid_before_utc.timestamp()
+    valid_to = leaf.not_valid_after_utc.timestamp()
+    if not valid_from <= seconds <= valid_to:
+        raise AttestationError(
+            f"nitro: the document is dated {timestamp_ms} ms, outside its certificate's validity",
+            code=ATTEST_EXPIRED,
+        )
+    if seconds > now + CLOCK_SKEW:
+        raise AttestationError(
+            f"nitro: the document is dated {timestamp_ms} ms, after the verification time {now}",
+            code=ATTEST_EXPIRED,
+        )
 
 
 @dataclass(frozen=True)
@@ -178,6 +204,7 @@ class NitroVerifier:
         fields = _parse_body(body)
         leaf = self._verify_chain(fields, now)
         self._verify_signature(leaf, protected, body, signature)
+        _check_timestamp(fields["timestamp"], leaf, now)
         pcr0 = fields["pcrs"][0]
         debug = not any(pcr0)
         if debug and not self.allow_debug:

@@ -6,7 +6,7 @@
 - :mod:`.tags`          the tag bit field (TEE, SGX, TDX, SEV-SNP, Nitro, GPU)
 - :mod:`.matching`      the hub's matchOrders rules, raising the contract's own codes
 - :mod:`.reasons`       every contract revert reason with its code and sentence
-- :mod:`.serialization` JSON of signed orders
+- :mod:`.codec`         the one order codec (model ⇄ EIP-712 struct ⇄ JSON) and table of kinds
 - :mod:`.numbers`       ASCII-digit parsing and the bounds of the chain and the SQL columns
 
 Error codes (:class:`~sealrun.errors.OrderError`): ``ORDER_FIELD_INVALID``,
@@ -15,6 +15,17 @@ Error codes (:class:`~sealrun.errors.OrderError`): ``ORDER_FIELD_INVALID``,
 :data:`.reasons.REVERT_REASONS`.
 """
 
+from sealrun.core.orders.codec import (
+    ORDER_KINDS,
+    ORDER_TYPES,
+    OrderKind,
+    dumps_order,
+    kind_of,
+    loads_order,
+    order_from_json,
+    order_kind,
+    order_to_json,
+)
 from sealrun.core.orders.matching import CLOSED, WORKERPOOL_STAKE_RATIO, MatchContext, MatchPlan, check_match
 from sealrun.core.orders.models import (
     MAX_PARAMS_BYTES,
@@ -26,13 +37,6 @@ from sealrun.core.orders.models import (
     WorkerpoolOrder,
 )
 from sealrun.core.orders.reasons import REVERT_REASONS, RevertReason, reason_for_code
-from sealrun.core.orders.serialization import (
-    ORDER_TYPES,
-    dumps_order,
-    loads_order,
-    order_from_json,
-    order_to_json,
-)
 from sealrun.core.orders.signing import (
     SECP256K1_HALF_N,
     from_compact,
@@ -58,6 +62,7 @@ __all__ = [
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
     "MAX_PARAMS_BYTES",
+    "ORDER_KINDS",
     "ORDER_TYPES",
     "REVERT_REASONS",
     "SECP256K1_HALF_N",
@@ -70,6 +75,7 @@ __all__ = [
     "MatchContext",
     "MatchPlan",
     "Order",
+    "OrderKind",
     "RequestOrder",
     "RevertReason",
     "TagBit",
@@ -77,11 +83,13 @@ __all__ = [
     "check_match",
     "dumps_order",
     "from_compact",
+    "kind_of",
     "loads_order",
     "make_tag",
     "missing_bits",
     "order_from_json",
     "order_hash",
+    "order_kind",
     "order_to_json",
     "reason_for_code",
     "recover_order_signer",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sealrun.api.ids import order_hash_hex
 from sealrun.core.chainstate import ZERO_ADDRESS
 from sealrun.services.market.models import BookOrder, SeenEvent
 
@@ -107,7 +108,7 @@ class OrderBook:
             if not self._first_time(session, tx_hash, log_index, block):
                 return False
             for digest in hashes:
-                order = session.get(BookOrder, "0x" + digest.hex())
+                order = session.get(BookOrder, order_hash_hex(digest))
                 if order is None:
                     continue
                 order.remaining = max(0, order.remaining - volume)
@@ -120,7 +121,7 @@ class OrderBook:
         with self._sessions.begin() as session:
             if not self._first_time(session, tx_hash, log_index, block):
                 return False
-            order = session.get(BookOrder, "0x" + digest.hex())
+            order = session.get(BookOrder, order_hash_hex(digest))
             if order is not None:
                 order.status, order.remaining = CLOSED, 0
             return True

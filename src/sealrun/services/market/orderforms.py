@@ -1,10 +1,10 @@
 """How the market reads a signed order off the wire and indexes it.
 
-On the wire an order is its EIP-712 message (``Order.message()`` of
-:mod:`sealrun.core.orders`: uints as decimal strings or integers, ``bytes32`` as ``0x``
-hex) plus ``sign`` (``0x`` + 64 or 65 bytes hex) and, optionally, ``type`` (the EIP-712
-type name, as ``sealrun.core.orders``' JSON writes it). Hashing and signer recovery are
-:mod:`sealrun.core.orders`' (exactly what the hub and ``eth_signTypedData_v4`` compute).
+On the wire an order is the JSON document of :mod:`sealrun.core.orders.codec` (its EIP-712
+message plus ``sign``; ``type`` may be omitted since the body names the kind), read with the
+market's codes (:data:`~sealrun.core.orders.codec.MARKET_CODES`) and a signature required.
+Hashing and signer recovery are :mod:`sealrun.core.orders`' (exactly what the hub and
+``eth_signTypedData_v4`` compute).
 
 Numbers are ASCII digits (:mod:`sealrun.core.orders.numbers`), bounded to what the chain
 and the book's columns hold: volume ≤ 2^63-1 (BIGINT), category ≤ 2^31-1 (INTEGER), a request
@@ -17,33 +17,19 @@ malformed field), ``ORDER_FIELD_INVALID`` (a value out of range, from the order 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sealrun.core.orders.models import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder
-from sealrun.core.orders.numbers import SQL_BIGINT_MAX, SQL_INT_MAX, check_request_trust, parse_uint
+from sealrun.core.orders.codec import MARKET_CODES, order_from_json, order_kind, order_to_json
+from sealrun.core.orders.models import AppOrder, DatasetOrder, RequestOrder, WorkerpoolOrder
+from sealrun.core.orders.numbers import SQL_BIGINT_MAX, SQL_INT_MAX, check_request_trust
 from sealrun.core.orders.signing import recover_order_signer
 from sealrun.core.orders.typed_data import Domain, order_hash
 from sealrun.errors import OrderError
 
-__all__ = ["KINDS", "BookEntry", "order_from_wire", "order_to_wire", "read_order"]
+__all__ = ["BookEntry", "read_order"]
 
-KINDS: dict[str, type[Order]] = {
-    "app": AppOrder,
-    "dataset": DatasetOrder,
-    "workerpool": WorkerpoolOrder,
-    "request": RequestOrder,
-}
-_PRICE = {
-    "app": "appprice",
-    "dataset": "datasetprice",
-    "workerpool": "workerpoolprice",
-    "request": "workerpoolmaxprice",
-}
-_HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_SIGNATURE = re.compile(r"^0x(?:[0-9a-fA-F]{128}|[0-9a-fA-F]{130})$")
 _MAX_VOLUME = SQL_BIGINT_MAX  # volume and remaining are BIGINT columns
 
 
@@ -71,55 +57,13 @@ class BookEntry:
     order: Mapping[str, Any] = field(repr=False)
 
 
-def _value(raw: Mapping[str, Any], name: str, kind: str) -> Any:
-    if name not in raw:
-        raise OrderError(f"order field {name!r} is missing", code="ORDER_INVALID")
-    value = raw[name]
-    if kind == "uint256" and isinstance(value, str):
-        # ASCII digits only: "²".isdigit() is true but int("²") fails (that was a 500).
-        return parse_uint(value, name=f"order field {name!r}", code="ORDER_INVALID")
-    if kind == "bytes32":
-        if not isinstance(value, str) or not _HEX32.match(value):
-            raise OrderError(f"order field {name!r} is not 0x + 32 bytes hex", code="ORDER_INVALID")
-        return bytes.fromhex(value[2:])
-    return value
-
-
-def order_from_wire(kind: str, raw: Mapping[str, Any]) -> Order:
-    """Build the order model of ``kind`` from its wire form.
-
-    Raises:
-        OrderError: ``ORDER_INVALID``, ``ORDER_FIELD_INVALID`` or ``ORDER_SIGNATURE_INVALID``.
-    """
-    order_type = KINDS.get(kind)
-    if order_type is None:
-        raise OrderError(f"unknown order kind {kind!r}", code="ORDER_INVALID")
-    if "type" in raw and raw["type"] != order_type.TYPE_NAME:
-        raise OrderError(f"a {kind} order must have type {order_type.TYPE_NAME}", code="ORDER_INVALID")
-    names = {name for name, _ in order_type.EIP712_FIELDS}
-    unknown = set(raw) - names - {"sign", "type"}
-    if unknown:
-        raise OrderError(f"unknown order field(s): {', '.join(sorted(unknown))}", code="ORDER_INVALID")
-    sign = raw.get("sign")
-    if not isinstance(sign, str) or not _SIGNATURE.match(sign):
-        raise OrderError("order signature must be 0x + 64 or 65 bytes hex", code="ORDER_SIGNATURE_INVALID")
-    values = {name: _value(raw, name, kind_of) for name, kind_of in order_type.EIP712_FIELDS}
-    order: Order = order_type(**values, sign=bytes.fromhex(sign[2:]))
-    return order
-
-
-def order_to_wire(order: Order) -> dict[str, Any]:
-    """The wire form of an order (its EIP-712 message plus ``sign``)."""
-    return {**order.message(), "sign": "0x" + order.sign.hex()}
-
-
 def read_order(kind: str, raw: Mapping[str, Any], domain: Domain) -> BookEntry:
     """Validate an order of ``kind`` under ``domain`` and recover its signer.
 
     Raises:
         OrderError: see the module docstring.
     """
-    order = order_from_wire(kind, raw)
+    order = order_from_json(raw, kind=kind, codes=MARKET_CODES, signed=True)
     if not 0 < order.volume <= _MAX_VOLUME:
         raise OrderError("order volume must be between 1 and 2^63-1", code="ORDER_INVALID")
     check_request_trust(order)
@@ -152,7 +96,7 @@ def read_order(kind: str, raw: Mapping[str, Any], domain: Domain) -> BookEntry:
         requester=columns[3],
         category=category,
         tag=order.tag,
-        price=getattr(order, _PRICE[kind]),
+        price=getattr(order, order_kind(kind).price_field),
         volume=order.volume,
-        order=order_to_wire(order),
+        order=order_to_json(order),
     )

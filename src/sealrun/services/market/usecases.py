@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from sealrun.adapters.chain.events import ChainEvent
+from sealrun.api.ids import order_hash_hex
 from sealrun.core.chainstate import ChainReader
 from sealrun.core.orders.typed_data import Domain
 from sealrun.core.requests import RequestDomain
@@ -152,7 +153,7 @@ class MarketService:
 
 def _row(entry: BookEntry, *, remaining: int, now: int, expires_at: int | None) -> BookOrder:
     return BookOrder(
-        order_hash="0x" + entry.order_hash.hex(),
+        order_hash=order_hash_hex(entry.order_hash),
         kind=entry.kind,
         signer=entry.signer,
         app=entry.app,

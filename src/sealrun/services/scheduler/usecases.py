@@ -32,6 +32,7 @@ from eth_utils import to_checksum_address
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.chain.models import Category, Deal
+from sealrun.api.ids import deal_id_hex, parse_task_id, task_id_hex
 from sealrun.core.chainstate import TaskRecord, TaskStatus
 from sealrun.core.tasks import authorization_digest, sign_digest, task_id
 from sealrun.errors import ServiceError
@@ -144,13 +145,19 @@ class SchedulerService:
             ):
                 changed += self._add_deal(event, now)
             elif event.name == "TaskCompleted":
-                changed += self.board.finish(_hex(event.args["taskid"]), COMPLETED, "", event=key, now=now)
+                changed += self.board.finish(
+                    task_id_hex(event.args["taskid"]), COMPLETED, "", event=key, now=now
+                )
             elif event.name == "TaskFailed":
                 detail = f"attested failure, code {int(event.args['code'])}"
-                changed += self.board.finish(_hex(event.args["taskid"]), FAILED, detail, event=key, now=now)
+                changed += self.board.finish(
+                    task_id_hex(event.args["taskid"]), FAILED, detail, event=key, now=now
+                )
             elif event.name == "TaskClaimed":
                 detail = "refunded after the deadline"
-                changed += self.board.finish(_hex(event.args["taskid"]), FAILED, detail, event=key, now=now)
+                changed += self.board.finish(
+                    task_id_hex(event.args["taskid"]), FAILED, detail, event=key, now=now
+                )
         return changed
 
     def _add_deal(self, event: ChainEvent, now: float) -> bool:
@@ -161,11 +168,11 @@ class SchedulerService:
         category = self._categories.category(deal.category)
         max_time = category.max_time if category is not None else 0
         tasks = [
-            (_hex(task_id(deal.deal_id, index)), index)
+            (task_id_hex(task_id(deal.deal_id, index)), index)
             for index in range(deal.bot_first, deal.bot_first + deal.volume)
         ]
         row = DealRow(
-            deal_id=_hex(deal.deal_id), max_time=max_time, deadline=deal.deadline, volume=deal.volume,
+            deal_id=deal_id_hex(deal.deal_id), max_time=max_time, deadline=deal.deadline, volume=deal.volume,
             block_number=deal.block_number, deal_json=json.dumps(deal.to_json(), sort_keys=True),
         )  # fmt: skip
         added = self.board.add_deal(row, tasks, event=(event.tx_hash, event.log_index), now=now)
@@ -218,8 +225,8 @@ class SchedulerService:
         if claimed is None:
             return None
         try:
-            enclave = self._challenges.enclave_challenge(bytes.fromhex(claimed.task_id[2:]))
-            digest = authorization_digest(worker, bytes.fromhex(claimed.task_id[2:]), enclave)
+            enclave = self._challenges.enclave_challenge(parse_task_id(claimed.task_id))
+            digest = authorization_digest(worker, parse_task_id(claimed.task_id), enclave)
             signature = "0x" + sign_digest(self._key, digest).hex()
         except ServiceError as error:
             if error.code == "RELEASE_TASK_FINALIZED" and self._settle_from_chain(claimed.task_id):
@@ -241,7 +248,7 @@ class SchedulerService:
 
     def _settle_from_chain(self, task: str) -> bool:
         """Record a task's final on-chain status when the SMS says it is settled; False if it is not."""
-        record = self._categories.task(bytes.fromhex(task[2:]))
+        record = self._categories.task(parse_task_id(task))
         if record is None or not record.status.finalized:
             return False
         status = COMPLETED if record.status == TaskStatus.COMPLETED else FAILED
@@ -310,7 +317,3 @@ class SchedulerService:
                 log.warning("task %s: %s (was %s)", task.task_id, detail, task.worker)
                 taken += 1
         return taken
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + bytes(value).hex()

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sealrun.adapters.storeclient import mint_upload_token
+from sealrun.api.ids import task_id_hex
 from sealrun.core.attestation import Evidence, EvidenceType, verify_report_data
 from sealrun.core.chainstate import ZERO_ADDRESS, DealRecord
 from sealrun.core.tasks import (
@@ -133,7 +134,7 @@ class Releaser:
             event="release",
             code="RELEASED",
             detail="",
-            task_id="0x" + request.task_id.hex(),
+            task_id=task_id_hex(request.task_id),
             worker=request.worker,
         )
         # The checks add what they learn (deal parties, claims) so a refusal is audited with it.
@@ -159,7 +160,7 @@ class Releaser:
     def _checked(self, request: ReleaseRequest, known: list[AuditFacts]) -> ReleasedBundle:
         facts = known[-1]
         sms = self._sms
-        task_hex = "0x" + request.task_id.hex()
+        task_hex = task_id_hex(request.task_id)
         now = sms.clock()
         # The chain is read before the nonce is checked so that even a nonce refusal is
         # audited under the deal's dataset, where its owner will see it.
@@ -238,7 +239,7 @@ class Releaser:
                 refusal = error
             else:
                 cap = self._sms.options.max_releases
-                if self._sms.repository.reserve_release("0x" + request.task_id.hex(), cap=cap, now=now):
+                if self._sms.repository.reserve_release(task_id_hex(request.task_id), cap=cap, now=now):
                     return bundle, None
                 refusal = SecretError(
                     f"this task's secrets were already released {cap} times",
@@ -256,7 +257,7 @@ class Releaser:
     ) -> SecretsBundle:
         """The enclave key, the recipient if any and the failure code: no secret at all."""
         assert material.enclave is not None  # checked before the authorization
-        task_hex = "0x" + request.task_id.hex()
+        task_hex = task_id_hex(request.task_id)
         enclave_key = self._sms.keyring.open(
             material.enclave.sealed, kind="enclave-key", row=row_identity(task_hex)
         )
@@ -329,7 +330,7 @@ class Releaser:
         now: int,
     ) -> SecretsBundle:
         sms = self._sms
-        task_hex = "0x" + request.task_id.hex()
+        task_hex = task_id_hex(request.task_id)
         assert material.enclave is not None  # checked before the authorization
         dataset = None
         if deal.has_dataset:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
+from sealrun.api.ids import parse_task_id
 from sealrun.core.secretrules import SECRET_NAME_PATTERN
 from sealrun.errors import SecretError
 from sealrun.services.sms.release import ReleaseRequest
@@ -134,14 +135,14 @@ def get_recipient(beneficiary: AddressPath, sms: Sms) -> RecipientOut:
 @router.post("/tasks/{task_id}/enclave-challenge", responses=problem_responses(401, 403, 404, 409))
 def enclave_challenge(task_id: TaskPath, call: Signed, sms: Sms) -> ChallengeOut:
     """The task's enclave challenge (created once); signed by the deal's workerpool owner."""
-    address = sms.enclave_challenge(call, bytes.fromhex(task_id[2:]))
+    address = sms.enclave_challenge(call, parse_task_id(task_id))
     return ChallengeOut(task_id=task_id.lower(), enclave_challenge=address)
 
 
 @router.post("/tasks/{task_id}/nonce", responses=problem_responses(403, 404, 409))
 def attestation_nonce(task_id: TaskPath, sms: Sms) -> NonceOut:
     """A single-use attestation nonce for a live task."""
-    nonce, expires_at = sms.issue_nonce(bytes.fromhex(task_id[2:]))
+    nonce, expires_at = sms.issue_nonce(parse_task_id(task_id))
     return NonceOut(task_id=task_id.lower(), nonce="0x" + nonce.hex(), expires_at=expires_at)
 
 
@@ -150,7 +151,7 @@ def release(task_id: TaskPath, body: ReleaseIn, sms: Sms) -> ReleaseOut:
     """Appraise the enclave's evidence and release its secrets bundle, sealed to its ephemeral key."""
     released = sms.release(
         ReleaseRequest(
-            task_id=bytes.fromhex(task_id[2:]),
+            task_id=parse_task_id(task_id),
             nonce=bytes.fromhex(body.nonce[2:]),
             worker=body.worker,
             authorization=bytes.fromhex(body.authorization[2:]),

@@ -18,6 +18,7 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from sealrun.adapters.web import SignedCall
+from sealrun.api.ids import task_id_hex
 from sealrun.core.attestation import Claims, Evidence, EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
 from sealrun.core.requests import RequestVerifier, VerifiedRequest
@@ -298,7 +299,7 @@ class SmsUseCases:
         if pool is None:
             raise SecretError("the deal's workerpool is not registered", code="RELEASE_WORKERPOOL_UNKNOWN")
         self._owned_by(call, pool.owner, "workerpool's owner")
-        task_hex = "0x" + task_id.hex()
+        task_hex = task_id_hex(task_id)
 
         def make() -> EnclaveKey:
             account = Account.from_key(self.random(32))
@@ -315,7 +316,7 @@ class SmsUseCases:
         self._maybe_prune()
         nonce = self.random(32)
         expires_at = self.clock() + self.options.nonce_ttl
-        self.repository.issue_nonce("0x" + nonce.hex(), "0x" + task_id.hex(), expires_at)
+        self.repository.issue_nonce("0x" + nonce.hex(), task_id_hex(task_id), expires_at)
         return nonce, expires_at
 
     def release(self, request: ReleaseRequest) -> ReleasedBundle:

@@ -25,29 +25,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sealrun.api.blobs import parse_blob_checksum as parse_checksum
 from sealrun.errors import StorageError
 
 __all__ = ["BlobRepository", "StoredBlob", "parse_checksum"]
-
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def parse_checksum(value: str) -> str:
-    """Return the 64-hex sha256 of ``value`` (``0x`` optional, lower case).
-
-    Raises:
-        StorageError: ``STORAGE_BAD_CHECKSUM`` if it is not a sha256 hex digest.
-    """
-    digest = value.removeprefix("0x").lower()
-    if not _HEX64.match(digest):
-        raise StorageError(f"{value[:80]!r} is not a sha256 hex digest", code="STORAGE_BAD_CHECKSUM")
-    return digest
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
 from sealrun.adapters.web import problem_response
+from sealrun.api.blobs import blob_url
+from sealrun.api.ids import parse_task_id, task_id_hex
 from sealrun.errors import StorageError
 from sealrun.services.store.schemas import BlobOut, StatusOut, TaskBlobOut, TaskBlobsOut
 from sealrun.services.store.usecases import StoreService
@@ -74,7 +76,7 @@ async def put_blob(checksum: str, request: Request) -> BlobOut:
     return BlobOut(
         checksum="0x" + blob.checksum,
         size=blob.size,
-        url=f"{base}/v1/blobs/{blob.checksum}",
+        url=blob_url(base, blob.checksum),
         created=blob.created,
     )
 
@@ -126,17 +128,17 @@ async def task_blobs(task_id: str, request: Request) -> TaskBlobsOut:
         request.method,
         request.url.path,
         request.headers,
-        task_id=bytes.fromhex(task_id[2:]),
+        task_id=parse_task_id(task_id),
     )
     base = request.app.state.base_url
     return TaskBlobsOut(
-        task="0x" + task_id[2:].lower(),
+        task=task_id_hex(parse_task_id(task_id)),
         blobs=[
             TaskBlobOut(
                 checksum="0x" + blob.checksum,
                 kind=blob.kind,
                 size=size,
-                url=f"{base}/v1/blobs/{blob.checksum}",
+                url=blob_url(base, blob.checksum),
                 recorded_at=blob.recorded_at,
             )
             for blob, size in found

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
+from sealrun.api.ids import parse_task_id, task_id_hex
 from sealrun.errors import StorageError
 
 __all__ = ["BLOB_KINDS", "BlobKind", "TaskBlob", "TaskBlobIndex", "parse_blob_kind"]
@@ -82,7 +83,7 @@ class TaskBlobIndex:
         """Note that blob ``checksum`` (64 hex) is ``task_id``'s ``kind`` (before it is published)."""
         owner = self._by_blob / checksum
         if not owner.exists():
-            _write_atomically(owner, f"0x{task_id.hex()}\n{kind}")
+            _write_atomically(owner, f"{task_id_hex(task_id)}\n{kind}")
         folder = self._by_task / task_id.hex()
         folder.mkdir(exist_ok=True)
         entry = folder / f"{kind}.{checksum}"
@@ -95,7 +96,7 @@ class TaskBlobIndex:
             text = (self._by_blob / checksum).read_text(encoding="ascii")
         except FileNotFoundError:
             return None
-        return bytes.fromhex(text.split("\n", 1)[0].removeprefix("0x"))
+        return parse_task_id(text.split("\n", 1)[0])
 
     def blobs_of(self, task_id: bytes) -> list[TaskBlob]:
         """The blobs recorded for ``task_id``, oldest first (an enclave relaunched records more)."""

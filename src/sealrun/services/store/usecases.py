@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from sealrun.adapters.storeclient import ASSET_HEADER, KIND_HEADER, verify_upload_token
+from sealrun.api.ids import task_id_hex
 from sealrun.core.chainstate import ChainReader
 from sealrun.errors import StorageError
 from sealrun.services.store.blobs import BlobRepository, StoredBlob, parse_checksum
@@ -136,7 +137,7 @@ class StoreService:
             grant = verify_upload_token(self._token_key, authorization[7:].strip(), now=now)
             kind = parse_blob_kind(_header(headers, KIND_HEADER))
             return Uploader(
-                kind="task", identity="0x" + grant.task_id.hex(), task_id=grant.task_id, blob_kind=kind
+                kind="task", identity=task_id_hex(grant.task_id), task_id=grant.task_id, blob_kind=kind
             )
         if self._authenticator is None:
             raise StorageError(
@@ -238,7 +239,7 @@ class StoreService:
             return None
         if not any(name in {key.lower() for key in headers} for name in _SIGNATURE_HEADERS):
             raise StorageError(
-                f"blob 0x{digest} is sealed output of task 0x{task_id.hex()}: only the task's "
+                f"blob 0x{digest} is sealed output of task {task_id_hex(task_id)}: only the task's "
                 "beneficiary downloads it, with a signed request",
                 code="STORAGE_PRIVATE",
             )
@@ -277,12 +278,12 @@ class StoreService:
         deal = None if task is None else self._chain.deal(task.deal_id)
         if deal is None:
             raise StorageError(
-                f"task 0x{task_id.hex()} is not on chain: nobody can prove to be its beneficiary",
+                f"task {task_id_hex(task_id)} is not on chain: nobody can prove to be its beneficiary",
                 code="STORAGE_NOT_BENEFICIARY",
             )
         if deal.beneficiary.lower() != signer.lower():
             raise StorageError(
-                f"the output of task 0x{task_id.hex()} is for its beneficiary {deal.beneficiary}, "
+                f"the output of task {task_id_hex(task_id)} is for its beneficiary {deal.beneficiary}, "
                 f"not {signer}",
                 code="STORAGE_NOT_BENEFICIARY",
             )

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sealrun.adapters.chain.hub import HubClient
 from sealrun.adapters.chain.models import Deal, HubTaskStatus
 from sealrun.adapters.tee import RunReport
+from sealrun.api.ids import deal_id_hex
 from sealrun.errors import EnclaveError
 
 __all__ = ["HubSettlement", "Settlement", "deal_from_assignment"]
@@ -60,7 +61,7 @@ class HubSettlement:
                     deal.as_struct(), index, bytes.fromhex(result.digest[2:]), report.enclave, authorization,
                     bytes.fromhex(result.signature[2:]), result.upload_url or "",
                 ],
-                f"finalize task {index} of deal 0x{deal.deal_id.hex()}",
+                f"finalize task {index} of deal {deal_id_hex(deal.deal_id)}",
             )  # fmt: skip
         else:
             failure = report.failure
@@ -72,6 +73,6 @@ class HubSettlement:
                     deal.as_struct(), index, failure.code, bytes.fromhex(failure.log_digest[2:]),
                     report.enclave, authorization, bytes.fromhex(failure.signature[2:]),
                 ],
-                f"report the failure of task {index} of deal 0x{deal.deal_id.hex()}",
+                f"report the failure of task {index} of deal {deal_id_hex(deal.deal_id)}",
             )  # fmt: skip
         return "0x" + receipt.tx_hash.hex()
