@@ -79,9 +79,6 @@ if TYPE_CHECKING:
     from sealrun.adapters.storeclient import (
         BlobInfo,
         StoreClient,
-        UploadGrant,
-        mint_upload_token,
-        verify_upload_token,
     )
     from sealrun.adapters.tee import (
         EnclaveLaunch,
@@ -149,6 +146,11 @@ if TYPE_CHECKING:
     )
     from sealrun.core.tasks import (
         FailureCode,
+    )
+    from sealrun.core.uploads import (
+        UploadGrant,
+        mint_upload_token,
+        verify_upload_token,
     )
     from sealrun.errors import (
         AttestationError,
@@ -241,9 +243,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "sealrun.adapters.storeclient": (
         "BlobInfo",
         "StoreClient",
-        "UploadGrant",
-        "mint_upload_token",
-        "verify_upload_token",
     ),
     "sealrun.adapters.tee": (
         "EnclaveLaunch",
@@ -317,6 +316,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "seal_stream",
     ),
     "sealrun.core.tasks": ("FailureCode",),
+    "sealrun.core.uploads": (
+        "UploadGrant",
+        "mint_upload_token",
+        "verify_upload_token",
+    ),
     "sealrun.errors": (
         "AttestationError",
         "ChainError",

@@ -236,9 +236,7 @@ def test_a_certificate_name_of_unknown_string_tag_is_malformed() -> None:
     assert code == "ATTEST_MALFORMED"
 
 
-def test_a_certificate_with_a_duplicated_extension_is_refused_with_a_code() -> None:
-    # Found by the SEV-SNP fuzzer: cryptography raises DuplicateExtension (no ValueError) when the
-    # extensions are first read. Two extensions whose OIDs differ in one byte are made equal.
+def _vcek_like_der() -> bytes:
     key = ec.generate_private_key(ec.SECP384R1())
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "VCEK")])
     certificate = (
@@ -253,13 +251,34 @@ def test_a_certificate_with_a_duplicated_extension_is_refused_with_a_code() -> N
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=False)
         .sign(key, hashes.SHA384())
     )
-    der = certificate.public_bytes(serialization.Encoding.DER)
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _snp_collateral_code(collateral: bytes) -> str:
+    evidence, now = SNP
+    try:
+        VERIFIER.verify(Evidence(evidence.type, evidence.payload, collateral), now=now)
+    except AttestationError as error:
+        return error.code
+    raise AssertionError("the collateral was accepted")
+
+
+def test_a_certificate_with_a_duplicated_extension_is_refused_with_a_code() -> None:
+    # Found by the SEV-SNP fuzzer: cryptography raises DuplicateExtension (no ValueError) when the
+    # extensions are first read. Two extensions whose OIDs differ in one byte are made equal.
+    der = _vcek_like_der()
     basic_constraints = bytes([0x06, 0x03, 0x55, 0x1D, 0x13])
     assert der.count(basic_constraints) == 1
     duplicated = der.replace(basic_constraints, bytes([0x06, 0x03, 0x55, 0x1D, 0x0E]))
-    evidence, now = SNP
-    try:
-        VERIFIER.verify(Evidence(evidence.type, evidence.payload, duplicated), now=now)
-    except AttestationError as error:
-        code = error.code
-    assert code == "ATTEST_COLLATERAL"
+    assert _snp_collateral_code(duplicated) == "ATTEST_COLLATERAL"
+
+
+def test_a_certificate_of_an_unknown_x509_version_is_refused_with_a_code() -> None:
+    # Found by the SEV-SNP fuzzer at 3000 examples: cryptography raises InvalidVersion at load.
+    der = _vcek_like_der()
+    version_3 = bytes([0xA0, 0x03, 0x02, 0x01, 0x02])  # [0] EXPLICIT INTEGER 2, i.e. X.509 v3
+    assert der.count(version_3) == 1
+    assert (
+        _snp_collateral_code(der.replace(version_3, bytes([0xA0, 0x03, 0x02, 0x01, 0x03])))
+        == "ATTEST_COLLATERAL"
+    )

@@ -270,3 +270,54 @@ def test_bad_input_gives_one_clear_error_line(
         == {"error": {"code": "CHAIN_APP_UNKNOWN", "message": f"no app is registered at 0x{'12' * 20}"}}
         or json.loads(as_json.stdout)["error"]["code"] == "CHAIN_APP_UNKNOWN"
     )
+
+
+def test_unknown_records_bad_amounts_and_missing_files_are_refused_by_code(
+    project: Project, deployed: dict[str, str], tmp_path: Path
+) -> None:
+    """Each refusal names its code, and nothing is spent, created or published behind it."""
+    p = project
+    nowhere, no_task = "0x" + "12" * 20, "0x" + "00" * 32
+    free = p.ok("account", "show")["free"]
+    empty = tmp_path / "signed.json"
+    empty.write_text("{}")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()  # an empty folder is no input either
+    cases: list[tuple[tuple[str, ...], str, str, dict[str, str] | None]] = [
+        (("dataset", "show", nowhere), "CHAIN_DATASET_UNKNOWN", "no dataset", None),
+        (("workerpool", "show", nowhere), "CHAIN_WORKERPOOL_UNKNOWN", "no workerpool", None),
+        (("category", "show", "5"), "CHAIN_CATEGORY_UNKNOWN", "category 5", None),  # ids are 0..4
+        (("task", "show", no_task), "CHAIN_TASK_UNKNOWN", "no task", None),
+        (("account", "deposit", "ten", "--yes"), "INVALID_AMOUNT", "not a number", None),
+        (("account", "deposit", "0", "--yes"), "INVALID_AMOUNT", "positive", None),
+        (("account", "deposit", "0.5", "--yes"), "INVALID_AMOUNT", "decimals", None),
+        (("wallet", "create", "cheap", "--scrypt-n", "1000"), "WALLET_INVALID_COST", "power of two", None),
+        (("wallet", "create", "zero", "--scrypt-n", "512"), "WALLET_INVALID_COST", ">= 1024", None),
+        (
+            ("wallet", "create", "weak", "--scrypt-n", CHEAP),
+            "WALLET_WEAK_PASSWORD",
+            "8 characters",
+            {"SEALRUN_WALLET_PASSWORD": "1234567"},
+        ),
+        (("order", "publish", "--app", "--file", str(empty)), "ORDER_MISSING", "apporder", None),
+        (("order", "show", "--file", str(empty)), "ORDER_MISSING", "no orders", None),
+        (("order", "show", "0x" + "ab" * 32), "SERVICE_URL_MISSING", "SEALRUN_MARKET_URL", None),
+    ]
+    for args, code, words, env in cases:
+        assert words in p.fails(*args, code=code, env=env), args
+    for missing in (inputs, tmp_path / "absent"):
+        pushed = p.run(
+            "tee", "encryptedpush", "--application", nowhere, "--inputs", str(missing), "--yes", "--json"
+        )
+        assert pushed.returncode == 1, pushed.stdout + pushed.stderr
+        assert json.loads(pushed.stdout)["error"]["code"] == "TEE_INPUTS_MISSING"
+    assert p.ok("account", "show")["free"] == free  # no deposit went through
+    names = {w["name"] for w in p.ok("wallet", "show")["wallets"]}
+    assert not names & {"cheap", "zero", "weak"}  # no keystore written for a refused wallet
+    assert not (p.root / ".sealrun" / "datasets").exists()  # nothing sealed for a refused push
+
+    # --watch on a task that never appears: exit 4 (timed out), one line naming the code.
+    watched = p.run("task", "show", no_task, "--watch", "--timeout", "0")
+    assert watched.returncode == 4, watched.stdout + watched.stderr
+    assert watched.stderr.strip().startswith("error [TASK_WATCH_TIMEOUT]: "), watched.stderr
+    assert "did not end within 0 s" in watched.stderr

@@ -307,3 +307,89 @@ def test_the_deal_index_on_sqlite_and_postgresql(funded: World, sql_url: str) ->
         assert (task[0].deal_id, task[1]) == (deal.deal_id, 1)
     finally:
         restarted.dispose()
+
+
+def test_a_read_only_client_refuses_to_send_or_sign(world: World) -> None:
+    reader = world.market(None)
+    for attempt in (
+        lambda: reader.address,
+        lambda: reader.deposit(10),
+        lambda: reader.withdraw(10),
+        lambda: reader.sign(AppOrder(app=ZERO_ADDRESS, appprice=1, volume=1, tag=TEE)),
+        lambda: reader.registry.create_dataset(name="x", uri="u", checksum=b"\1" * 32),
+    ):
+        with pytest.raises(ChainError) as caught:
+            attempt()
+        assert caught.value.code == "CHAIN_NO_SENDER"
+
+
+def test_deposits_must_be_positive_and_move_nothing_otherwise(world: World) -> None:
+    market = world.market(world.fresh_account(tokens=1_000))
+    nonce = world.rpc.w3.eth.get_transaction_count(market.address)
+    for amount in (0, -5):
+        with pytest.raises(ChainError) as caught:
+            market.deposit(amount)
+        assert caught.value.code == "CHAIN_INVALID_AMOUNT"
+    assert market.balance().free == 0
+    assert market.token.balance_of(market.address) == 1_000
+    assert world.rpc.w3.eth.get_transaction_count(market.address) == nonce  # not even an approve
+    market.deposit(1)  # the smallest positive amount is fine
+    assert market.balance().free == 1
+
+
+def test_a_client_checks_a_hub_is_deployed_where_it_points(world: World) -> None:
+    for address in (Account.create().address, world.accounts["requester"].address):
+        with pytest.raises(ChainError) as caught:
+            Marketplace.checked(world.rpc, hub=address)
+        assert caught.value.code == "CHAIN_NO_HUB"
+    assert Marketplace.checked(world.rpc, hub=world.deployment.hub).hub.address == world.deployment.hub
+
+
+def test_an_order_missing_a_field_is_refused_before_the_chain_is_asked(world: World) -> None:
+    hub = world.market(None).hub
+    whole = AppOrder(app=ZERO_ADDRESS, appprice=1, volume=1, tag=TEE)
+    assert len(hub.order_hash("app", whole)) == 32
+    fields = {"app": ZERO_ADDRESS, "appprice": 1, "volume": 1, "tag": TEE}  # no restrictions, salt, sign
+    with pytest.raises(ChainError) as caught:
+        hub.order_hash("app", fields)
+    assert caught.value.code == "CHAIN_ORDER_FIELDS"
+
+
+def test_an_event_the_transaction_did_not_emit_is_an_error_not_a_guess(world: World) -> None:
+    market = world.market(world.fresh_account(tokens=100))
+    receipt = market.deposit(10)
+    with pytest.raises(ChainError) as caught:
+        market.hub.event(receipt, "OrdersMatched")
+    assert caught.value.code == "CHAIN_EVENT_MISSING"
+    app = world.markets["developer"].registry.create_app(
+        name=f"app-{secrets.token_hex(4)}", bundle_uri="file:///app", checksum=b"\1" * 32,
+        fingerprint=b"\2" * 32, tee_technology=SGX,
+    )  # fmt: skip
+    assert app.address  # the same lookup finds the event a transaction did emit
+
+
+def test_claims_name_known_tasks_of_one_deal(funded: World) -> None:
+    world = funded
+    requester = world.markets["requester"]
+    deals = []
+    for _ in range(2):
+        app, dataset, pool = register(world)
+        deals.append(requester.match(*signed_orders(world, app, dataset, pool, volume=1)))
+    one, two = (requester.tasks(deal)[0].task_id for deal in deals)
+    now = world.rpc.w3.eth.get_block("latest")["timestamp"]
+    latest = max(deal.deadline for deal in deals)
+    world.rpc.w3.provider.make_request("evm_increaseTime", [latest - now + 1])  # type: ignore[arg-type]
+    world.rpc.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    locked = requester.balance().locked
+    for task_ids, code in (
+        ([one, b"\x09" * 32], "CHAIN_TASK_UNKNOWN"),
+        ([one, two], "CHAIN_TASKS_OF_MANY_DEALS"),
+    ):
+        with pytest.raises(ChainError) as caught:
+            requester.claim(task_ids)
+        assert caught.value.code == code
+    assert requester.balance().locked == locked  # nothing was claimed
+    assert requester.task(one).status == HubTaskStatus.ACTIVE  # type: ignore[union-attr]
+    requester.claim([one])  # each on its own is a valid claim
+    requester.claim([two])
+    assert requester.balance().locked == locked - sum(deal.task_price for deal in deals)

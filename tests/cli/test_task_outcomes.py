@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sealrun.adapters.chain.models import HubTaskStatus, Task
 from sealrun.adapters.chain.outcomes import TaskOutcome
+from sealrun.adapters.localchain.anvil import free_port
 from sealrun.cli import result as printing
 from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT
 from sealrun.core.tasks import FailureCode
+from sealrun.errors import ConfigError, StorageError
+from sealrun.requester import downloads
 from sealrun.requester import tasks as results
 
 TASK_ID = bytes(range(32))
@@ -121,3 +126,54 @@ def test_failure_lines_name_the_failure_the_reason_and_the_logs_command() -> Non
         printing.outcome_lines(unread)[1]
         == "attested reason: not read (KEY_FILE_NOT_FOUND: no keys/result.key)"
     )
+
+
+def _unsigned(_method: str, _path: str) -> dict[str, str]:
+    return {}
+
+
+def test_only_a_completed_task_with_a_result_has_one_to_download(tmp_path: Path) -> None:
+    no_uri = TaskOutcome("completed", 10, worker="0x" + "02" * 20, result_uri=None)
+    for task in (followed("ACTIVE"), followed("COMPLETED", no_uri), failed(FailureCode.APP_EXIT_NONZERO)):
+        with pytest.raises(ConfigError) as caught:
+            downloads.download_result(task, tmp_path / "out", _unsigned)
+        assert caught.value.code == "TASK_NOT_COMPLETED"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "ftp://store/v1/blobs/" + "a" * 64,
+        "file:///v1/blobs/" + "a" * 64,
+        "http://store/v1/blob/" + "a" * 64,
+        "http://store/v1/blobs/" + "a" * 63,
+        "http://store/v1/blobs/0x" + "a" * 66,
+    ],
+)
+def test_a_result_uri_that_is_no_blob_url_is_refused_before_any_request(tmp_path: Path, uri: str) -> None:
+    done = followed("COMPLETED", TaskOutcome("completed", 10, worker="0x" + "02" * 20, result_uri=uri))
+    with pytest.raises(StorageError) as caught:
+        downloads.download_result(done, tmp_path / "out", _unsigned)
+    assert caught.value.code == "STORAGE_URI_INVALID"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_well_formed_result_uri_reaches_for_the_store(tmp_path: Path) -> None:
+    uri = f"http://127.0.0.1:{free_port()}/v1/blobs/0x" + "a" * 64
+    done = followed("COMPLETED", TaskOutcome("completed", 10, worker="0x" + "02" * 20, result_uri=uri))
+    with pytest.raises(StorageError) as caught:
+        downloads.download_result(done, tmp_path / "out", _unsigned)
+    assert caught.value.code == "STORAGE_UNREACHABLE"  # past the URI check: the store is asked
+
+
+def test_a_running_task_has_no_logs_yet_and_the_store_is_not_asked(tmp_path: Path) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ConfigError) as caught:
+        downloads.download_logs(followed("ACTIVE"), unreachable, tmp_path / "out", _unsigned)
+    assert caught.value.code == "TASK_NO_LOGS"
+    assert "yet" in caught.value.message
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(StorageError) as ended:  # an ended task's logs are looked up in the store
+        downloads.download_logs(followed("COMPLETED"), unreachable, tmp_path / "out", _unsigned)
+    assert ended.value.code == "STORAGE_UNREACHABLE"

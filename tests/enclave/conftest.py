@@ -24,7 +24,7 @@ from sealrun.core.attestation import SimulatorKey
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.core.sealing import Identity, seal_bytes
 from sealrun.core.tasks import SecretsBundle
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.enclave import EnclaveRuntime, RuntimeSettings
 
 TASK_ID = "0x" + "ab" * 32

@@ -18,7 +18,7 @@ from sealrun.adapters.tee import Quoter
 from sealrun.core.tasks import SecretsBundle
 from sealrun.enclave.isolation import IsolatedLaunch, run_isolated
 from sealrun.enclave.runtime import RuntimeSettings
-from sealrun.enclave.secrets import LocalSecretsFile
+from sealrun.enclave.secrets import UnsafeLocalSecretsFile
 
 
 def _attempt(action: Any) -> str:
@@ -64,7 +64,7 @@ class ProbingSource:
 
 def main() -> int:
     bundle_dir, work, key_file, secrets_file, probe_out = (Path(a) for a in sys.argv[1:6])
-    bundle = LocalSecretsFile(secrets_file).loaded().bundle
+    bundle = UnsafeLocalSecretsFile(secrets_file).loaded().bundle
     source = ProbingSource(bundle, key_file, probe_out, work / "bundle")
     launch = IsolatedLaunch(
         bundle_dir=bundle_dir,

@@ -25,7 +25,7 @@ from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.sealing import Recipient, seal_bytes
 from sealrun.core.tasks import SecretsBundle
-from sealrun.core.tasks.bundle import ResultUpload
+from sealrun.core.tasks.secretsbundle import ResultUpload
 from sealrun.enclave.smssecrets import SmsSecrets
 from sealrun.errors import SecretError
 

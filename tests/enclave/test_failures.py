@@ -12,8 +12,8 @@ import pytest
 from sealrun.adapters.tee import RunReport
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks import FailureCode, failure_digest, recover_signer
-from sealrun.core.tasks.bundle import TaskParams
-from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from sealrun.core.tasks.secretsbundle import TaskParams
+from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
 from tests.enclave.conftest import COMPUTED as COMPUTED_OUT
 from tests.enclave.conftest import TASK_ID, Task
 from tests.enclave.test_runtime import open_tar
@@ -33,7 +33,9 @@ def run(
     def go(app: str, *, extra: str = "", **task_options: object) -> tuple[RunReport, Task]:
         bundle = make_bundle({"app.py": app}, extra=extra)
         task = make_task(**task_options)
-        return runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / f"w{next(counter)}"), task
+        return runtime.run(
+            bundle, UnsafeLocalSecretsFile(task.secrets_file), work_root / f"w{next(counter)}"
+        ), task
 
     return go
 
@@ -199,7 +201,9 @@ def test_dataset_and_inputs_over_http(
         "i = open('/iexec_in/' + os.environ['IEXEC_INPUT_FILE_NAME_1']).read()\n"
         "open('/iexec_out/r', 'w').write(d + '+' + i)\n" + COMPUTED_OUT
     )
-    report = runtime.run(make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w")
+    report = runtime.run(
+        make_bundle({"app.py": app}), UnsafeLocalSecretsFile(task.secrets_file), work_root / "w"
+    )
     assert report.result is not None
     assert open_tar(Path(report.result.sealed_path), task.beneficiary)["r"] == b"over http+public"
 
@@ -225,7 +229,7 @@ def test_bundle_invalid(
     bundle = make_bundle({"app.py": "pass\n"})
     (bundle / "link").symlink_to("/etc/shadow")
     task = make_task()
-    report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "w")
+    report = runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work_root / "w")
     assert_receipt(report, task, FailureCode.BUNDLE_INVALID)
     assert report.fingerprint is None
 

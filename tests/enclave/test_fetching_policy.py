@@ -24,11 +24,12 @@ from hypothesis import strategies as st
 from sealrun.adapters.tee import RunReport
 from sealrun.core.netpolicy import FetchPolicy, http_origin
 from sealrun.core.tasks import FailureCode
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
-from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
+from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import InputFetcher, PublicNetworkBackend
 from sealrun.enclave.precompute import prepare_inputs
+from sealrun.errors import EnclaveError
 from tests.enclave.conftest import Task
 from tests.enclave.test_runtime import open_tar
 
@@ -460,7 +461,7 @@ def test_a_task_naming_host_files_ends_with_a_receipt_and_no_leak(
     )
     task = make_task(input_files=("file:///etc/shadow",))
     report: RunReport = runtime.run(
-        make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w"
+        make_bundle({"app.py": app}), UnsafeLocalSecretsFile(task.secrets_file), work_root / "w"
     )
     assert report.status == "failed"
     assert report.failure is not None
@@ -531,3 +532,23 @@ def test_fetched_inputs_are_hashed(tmp_path: Path, store: Recorder, policy: Fetc
     assert got.sha256 == hashlib.sha256(b"x" * 77).digest()
     assert got.size == 77
     assert fetcher.fetched_bytes == 77
+
+
+def test_the_fetcher_fails_closed_if_httpx_stops_exposing_its_pool(
+    monkeypatch: pytest.MonkeyPatch, policy: FetchPolicy
+) -> None:
+    """The public-network guard is swapped into httpx's private ``_pool``: a release of httpx that
+    renames it must stop the fetcher, not silently fetch without the guard."""
+    original = httpx.HTTPTransport.__init__
+
+    def reshaped(self: httpx.HTTPTransport, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.__dict__["_connections"] = self.__dict__.pop("_pool")  # as if httpx had renamed it
+
+    monkeypatch.setattr(httpx.HTTPTransport, "__init__", reshaped)
+    with pytest.raises(EnclaveError) as caught:
+        InputFetcher(policy)
+    assert caught.value.code == "ENCLAVE_HTTP_UNGUARDED"
+    monkeypatch.undo()
+    with InputFetcher(policy) as fetcher:  # today's httpx has the pool: the guard is installed
+        assert fetcher.budget > 0

@@ -23,7 +23,7 @@ import pytest
 from sealrun.adapters.tee import RunReport
 from sealrun.core.sealing import ArchiveEntry, ArchiveReader
 from sealrun.core.tasks import FailureCode
-from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
 from tests.enclave.conftest import DATASET_ADDRESS, Task
 from tests.enclave.test_failures import assert_receipt
 from tests.enclave.test_runtime import open_tar
@@ -126,7 +126,7 @@ def _run(
         requester_secrets={1: "s3cr3t"},
         app_developer_secret="dev-key",
     )
-    return runtime.run(bundle, LocalSecretsFile(task.secrets_file), work), task
+    return runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work), task
 
 
 def _borsh_string(text: str) -> bytes:

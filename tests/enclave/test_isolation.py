@@ -127,3 +127,48 @@ def test_fresh_task_ids_are_unprivileged_and_spread() -> None:
     ids = {fresh_task_id() for _ in range(64)}
     assert min(ids) >= 3 << 20
     assert len(ids) > 60
+
+
+_REFUSALS = """
+import json, sys
+from pathlib import Path
+from sealrun.enclave.isolation import IsolatedLaunch, run_isolated
+from sealrun.enclave.runtime import RuntimeSettings
+from sealrun.enclave.secrets import LocalSecretsFile
+from sealrun.errors import SealrunError
+
+codes = []
+for work, key in zip(sys.argv[2::2], sys.argv[3::2]):
+    launch = IsolatedLaunch(bundle_dir=Path(sys.argv[1]), work_dir=Path(work), simulator_key_file=Path(key),
+                            secrets=LocalSecretsFile(Path(work) / "secrets.json"), settings=RuntimeSettings())
+    try:
+        codes.append(("ran", run_isolated(launch, task_uid=lambda: 1 << 21)))
+    except SealrunError as error:
+        codes.append((error.code, error.message))
+print(json.dumps(codes))
+"""
+
+
+def test_a_launch_the_task_uid_could_not_run_is_refused_before_anything_runs(
+    make_bundle: Callable[..., Path], key_file: Path, tmp_path: Path
+) -> None:
+    """Refused before the fork: a work folder under a closed one, a simulator key that is missing."""
+    bundle = make_bundle({"app.py": "print('never')\n"})
+    closed = tmp_path / "closed"  # under pytest's 0700 folder: the task uid cannot enter it
+    opened = Path(f"/tmp/sealrun-isolation-refusal-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _REFUSALS, str(bundle), str(closed / "work"), str(key_file),
+             str(opened / "work"), str(opened / "missing.pem")],
+            capture_output=True, text=True, timeout=120, check=False, cwd=Path(__file__).parents[2],
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        (unreachable, why), (unreadable, _) = json.loads(done.stdout)
+        assert unreachable == "ENCLAVE_WORK_UNREACHABLE"
+        assert str(tmp_path) in why
+        assert unreadable == "SIMULATOR_KEY_UNREADABLE"
+        for work in (closed / "work", opened / "work"):
+            assert not (work / "bundle").exists()  # nothing copied, measured or run
+            assert not (work / "task").exists()
+    finally:
+        subprocess.run(["rm", "-rf", str(opened)], check=False)

@@ -18,8 +18,8 @@ import pytest
 from sealrun.adapters.tee import RunReport
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks import FailureCode, ReleaseFailure, SecretsBundle, failure_digest, recover_signer
-from sealrun.core.tasks.bundle import ResultUpload
-from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from sealrun.core.tasks.secretsbundle import ResultUpload
+from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.outputs import check_output_name
 from tests.enclave.conftest import COMPUTED, COMPUTED_BODY, TASK_ID, WORKER, Task
@@ -38,7 +38,9 @@ def run(
     def go(app: str) -> tuple[RunReport, Task]:
         task = make_task()
         bundle = make_bundle({"app.py": app})
-        return runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / f"w{next(counter)}"), task
+        return runtime.run(
+            bundle, UnsafeLocalSecretsFile(task.secrets_file), work_root / f"w{next(counter)}"
+        ), task
 
     return go
 
@@ -126,7 +128,9 @@ def test_a_failure_bundle_is_signed_without_running_the_app(
 ) -> None:
     task = _failure_task(work_root, code=FailureCode.SECRET_MISSING, recipient=True)
     report = runtime.run(
-        make_bundle({"app.py": APP_THAT_MUST_NOT_RUN}), LocalSecretsFile(task.secrets_file), work_root / "w"
+        make_bundle({"app.py": APP_THAT_MUST_NOT_RUN}),
+        UnsafeLocalSecretsFile(task.secrets_file),
+        work_root / "w",
     )
     logs = assert_receipt(report, task, FailureCode.SECRET_MISSING)
     assert report.exit_status is None  # the sandbox never started
@@ -138,7 +142,9 @@ def test_a_failure_bundle_without_recipient_signs_a_zero_log_digest(
 ) -> None:
     task = _failure_task(work_root, code=FailureCode.RECIPIENT_MISSING, recipient=False)
     report = runtime.run(
-        make_bundle({"app.py": APP_THAT_MUST_NOT_RUN}), LocalSecretsFile(task.secrets_file), work_root / "w"
+        make_bundle({"app.py": APP_THAT_MUST_NOT_RUN}),
+        UnsafeLocalSecretsFile(task.secrets_file),
+        work_root / "w",
     )
     _assert_zero_digest_receipt(report, FailureCode.RECIPIENT_MISSING)
 
@@ -154,7 +160,7 @@ def test_an_unexpected_error_after_the_release_is_enclave_internal(
     task.secrets_file.write_bytes(broken.to_json())
     report = runtime.run(
         make_bundle({"app.py": "open('/iexec_out/r', 'w').write('r')\n" + COMPUTED}),
-        LocalSecretsFile(task.secrets_file),
+        UnsafeLocalSecretsFile(task.secrets_file),
         work_root / "w",
     )
     # The log upload fails the same way, so there is no sealed log to commit to either.

@@ -11,7 +11,7 @@ from sealrun.adapters.sealedfiles import open_path
 from sealrun.adapters.tee import RunReport
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import recover_signer, result_hash, result_seal, result_signature_digest
-from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
 from tests.enclave.conftest import COMPUTED, DATASET_ADDRESS, TASK_ID, WORKER, Task
 
 # An app written for iExec, as iExec's docs show it: nothing sealrun-specific.
@@ -71,7 +71,7 @@ def test_iexec_app_runs_unchanged(
         requester_secrets={1: "s3cret"},
         app_developer_secret="dev-secret",
     )
-    report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "work")
+    report = runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work_root / "work")
     assert report.status == "completed"
     assert report.result is not None
     assert report.failure is None
@@ -98,7 +98,7 @@ def test_result_is_bound_and_signed_by_the_enclave_key(
 ) -> None:
     bundle = make_bundle({"app.py": "open('/iexec_out/r', 'w').write('42')\n" + COMPUTED})
     task = make_task()
-    report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "work")
+    report = runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work_root / "work")
     assert report.result is not None
     sealed = Path(report.result.sealed_path)
     archive = open_bytes(sealed.read_bytes(), [task.beneficiary])
@@ -113,7 +113,7 @@ def test_result_is_bound_and_signed_by_the_enclave_key(
     assert recover_signer(signed, bytes.fromhex(report.result.signature[2:])) == report.enclave
     assert report.result.sealed_checksum == "0x" + hashlib.sha256(sealed.read_bytes()).hexdigest()
     # The same output gives the same digest: the archive is deterministic.
-    again = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "work2")
+    again = runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work_root / "work2")
     assert again.result is not None
     assert again.result.digest == report.result.digest
     assert again.result.sealed_checksum != report.result.sealed_checksum  # fresh age encryption
@@ -130,7 +130,7 @@ def test_report_file_holds_no_plaintext_and_plaintext_is_scrubbed(
     )
     task = make_task(dataset=b"SECRET-DATASET")
     work = work_root / "work"
-    report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work)
+    report = runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work)
     raw = (work / "report.json").read_bytes()
     assert RunReport.from_json(raw) == report
     assert sorted(p.name for p in work.iterdir()) == ["logs.tar.age", "report.json", "result.tar.age"]
@@ -146,7 +146,7 @@ def test_bundle_is_measured_and_fingerprint_reported(
     from sealrun.adapters.bundlefiles import load_bundle
 
     bundle = make_bundle({"app.py": "pass\n", "lib/x.py": "X = 1\n"})
-    report = runtime.run(bundle, LocalSecretsFile(make_task().secrets_file), work_root / "work")
+    report = runtime.run(bundle, UnsafeLocalSecretsFile(make_task().secrets_file), work_root / "work")
     assert report.fingerprint == load_bundle(bundle).fingerprint_hex
 
 
@@ -177,12 +177,16 @@ def test_a_sealed_folder_dataset_arrives_as_one_zip_named_by_the_variable(
         "open('/iexec_out/r', 'wb').write(b'|'.join(fields))\n"
     ) + COMPUTED
     task = make_task(dataset=folder_archive, dataset_filename="records")
-    report = runtime.run(make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w")
+    report = runtime.run(
+        make_bundle({"app.py": app}), UnsafeLocalSecretsFile(task.secrets_file), work_root / "w"
+    )
     assert report.result is not None
     files = open_tar(Path(report.result.sealed_path), task.beneficiary)
     assert files["r"] == b"records.zip|records.zip|a.txt,sub/,sub/b.txt|AB"
     # The same folder always gives the same ZIP bytes (fixed times, sorted, stored).
-    again = runtime.run(make_bundle({"app.py": app}), LocalSecretsFile(task.secrets_file), work_root / "w2")
+    again = runtime.run(
+        make_bundle({"app.py": app}), UnsafeLocalSecretsFile(task.secrets_file), work_root / "w2"
+    )
     assert again.result is not None
     assert again.result.digest == report.result.digest
 
@@ -199,12 +203,12 @@ def test_a_file_dataset_arrives_under_its_owners_name_or_its_address(
     ) + COMPUTED
     bundle = make_bundle({"app.py": app})
     named = make_task(dataset=b"rows", dataset_filename="scores 2024.csv")
-    report = runtime.run(bundle, LocalSecretsFile(named.secrets_file), work_root / "w")
+    report = runtime.run(bundle, UnsafeLocalSecretsFile(named.secrets_file), work_root / "w")
     assert report.result is not None
     files = open_tar(Path(report.result.sealed_path), named.beneficiary)
     assert files["r"] == f"scores 2024.csv|{DATASET_ADDRESS}|rows|0".encode()
     unnamed = make_task(dataset=b"rows", dataset_filename=None)
-    report = runtime.run(bundle, LocalSecretsFile(unnamed.secrets_file), work_root / "w2")
+    report = runtime.run(bundle, UnsafeLocalSecretsFile(unnamed.secrets_file), work_root / "w2")
     assert report.result is not None
     files = open_tar(Path(report.result.sealed_path), unnamed.beneficiary)
     assert files["r"] == f"{DATASET_ADDRESS}|{DATASET_ADDRESS}|rows|0".encode()

@@ -152,3 +152,13 @@ def test_backend_command_for_the_sms_source(key_file: Path) -> None:
     assert "--task-id 0x" + "01" * 32 in joined
     assert "--authorization 0x" + "02" * 65 in joined
     assert "--secrets-file" not in joined
+
+
+def test_a_simulator_key_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    from sealrun.adapters.tee import load_simulator_key
+    from sealrun.errors import EnclaveError
+
+    for path in (tmp_path / "missing.pem", tmp_path):
+        with pytest.raises(EnclaveError) as caught:
+            load_simulator_key(path)
+        assert caught.value.code == "SIMULATOR_KEY_UNREADABLE"

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import uvicorn
 
-from sealrun.adapters.storeclient import mint_upload_token
 from sealrun.core.tasks import FailureCode
-from sealrun.core.tasks.bundle import ResultUpload
-from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
+from sealrun.core.tasks.secretsbundle import ResultUpload
+from sealrun.core.uploads import mint_upload_token
+from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
 from sealrun.services.store import StoreSettings, create_app
 from tests.enclave.conftest import COMPUTED, TASK_ID, Task
 from tests.enclave.test_failures import assert_receipt
@@ -65,7 +65,7 @@ def test_result_is_uploaded_with_the_task_token(
     )
     task = _with_upload(make_task(), f"{store_url}/v1/blobs", token)
     bundle = make_bundle({"app.py": "open('/iexec_out/r', 'w').write('uploaded')\n" + COMPUTED})
-    report = runtime.run(bundle, LocalSecretsFile(task.secrets_file), work_root / "w")
+    report = runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work_root / "w")
     assert report.result is not None
     assert report.result.upload_url is not None
     sealed = Path(report.result.sealed_path).read_bytes()
@@ -92,6 +92,6 @@ def test_a_refused_upload_is_a_signed_failure(
     )
     task = _with_upload(make_task(), store_url, forged)
     report = runtime.run(
-        make_bundle({"app.py": COMPUTED}), LocalSecretsFile(task.secrets_file), work_root / "w"
+        make_bundle({"app.py": COMPUTED}), UnsafeLocalSecretsFile(task.secrets_file), work_root / "w"
     )
     assert_receipt(report, task, FailureCode.RESULT_UPLOAD_FAILED)

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sealrun.adapters.storeclient import mint_upload_token
+from sealrun.core.uploads import mint_upload_token
 from tests.hostile.rawhttp import deep_json, pieces_of, send
 from tests.pool.servers import free_port
 

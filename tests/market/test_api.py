@@ -270,3 +270,19 @@ def test_oversized_bodies_are_refused(client: TestClient) -> None:
     )
     assert response.status_code == 413
     assert response.json()["code"] == "TOO_LARGE"
+
+
+def test_an_unknown_order_is_not_found_to_read_or_to_unpublish(
+    client: TestClient, chain: MemoryChain
+) -> None:
+    owner, pool = register_pool(chain)
+    kept = publish(client, "workerpool", sign_order("workerpool", pool_order(pool), owner.key)).json()[
+        "order_hash"
+    ]
+    unknown = "0x" + "ab" * 32
+    read = client.get(f"/v1/orders/{unknown}")
+    assert (read.status_code, read.json()["code"]) == (404, "ORDER_NOT_FOUND")
+    response, _ = _signed_delete(client, owner.key, unknown)
+    assert (response.status_code, response.json()["code"]) == (404, "ORDER_NOT_FOUND")
+    assert client.get(f"/v1/orders/{kept}").json()["status"] == "open"  # the book is untouched
+    assert client.get("/v1/orderbook/workerpool").json()["count"] == 1

@@ -328,3 +328,55 @@ def test_a_task_that_keeps_failing_does_not_starve_the_others(harness: Harness) 
     got = worker.next(wait=0)
     assert got is not None
     assert got["index"] == 1
+
+
+def test_a_report_must_name_a_reportable_status_and_a_known_task(harness: Harness) -> None:
+    harness.events.queue.append(deal_event(DEAL, volume=1))
+    harness.follow()
+    worker = harness.worker()
+    worker.register(slots=1, tee="simulated", holding=[])
+    assignment = worker.next(wait=0)
+    assert assignment is not None
+    task = assignment["task_id"]
+    service = harness.client.app.state.service  # type: ignore[attr-defined]
+    address = harness.client.get(f"/v1/tasks/{task}").json()["worker"]
+    for status in ("completed", "pending", "RUNNING", ""):  # only running, submitted, abandoned
+        with pytest.raises(ServiceError) as caught:
+            worker.report(task, status)  # over HTTP the schema refuses it first
+        assert caught.value.code == "VALIDATION_FAILED"
+        with pytest.raises(ServiceError) as caught:
+            service.report(address, task, status)  # and the use case itself, behind it
+        assert caught.value.code == "STATUS_INVALID"
+    assert harness.client.get(f"/v1/tasks/{task}").json()["status"] == "assigned"  # unchanged
+    unknown = "0x" + "0f" * 32
+    with pytest.raises(ServiceError) as missing:
+        worker.report(unknown, "running")
+    assert missing.value.code == "TASK_UNKNOWN"
+    answer = harness.client.post(f"/v1/tasks/{unknown}/status", json={"status": "running"})
+    assert answer.status_code in (400, 401)  # unsigned: refused before the board is read
+    assert worker.report(task, "running")["status"] == "running"
+
+
+def test_an_unreachable_scheduler_is_named_as_such() -> None:
+    from eth_account import Account
+
+    from sealrun.adapters.localchain.anvil import free_port
+    from sealrun.adapters.schedulerclient import SchedulerClient
+    from sealrun.core.requests import RequestDomain
+
+    client = SchedulerClient(
+        f"http://127.0.0.1:{free_port()}",
+        key=bytes(Account.create().key),
+        domain=RequestDomain(chain_id=CHAIN_ID, hub="0x" + "11" * 20),
+    )
+    try:
+        for call in (
+            lambda: client.register(slots=1, tee="simulated", holding=[]),
+            lambda: client.report("0x" + "0f" * 32, "running"),
+            lambda: client.tasks(),
+        ):
+            with pytest.raises(ServiceError) as caught:
+                call()
+            assert caught.value.code == "SCHEDULER_UNREACHABLE"
+    finally:
+        client.close()

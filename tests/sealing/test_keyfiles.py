@@ -71,3 +71,25 @@ def test_recipient_from_text_or_file(tmp_path: Path, identity: Identity) -> None
     assert read_recipient(path) == identity.recipient
     with pytest.raises(SealError):
         read_recipient("age1notarecipient")
+
+
+def test_a_key_file_that_cannot_be_read_or_written(tmp_path: Path, identity: Identity) -> None:
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"AGE-SECRET-KEY-1\xff\xfe")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for path in (binary, folder):
+        with pytest.raises(ConfigError) as unreadable:
+            read_identity(path)
+        assert unreadable.value.code == "KEY_FILE_UNREADABLE"
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the key's folder should be")
+    with pytest.raises(ConfigError) as unwritable:
+        write_identity(blocker / "result.key", identity)
+    assert unwritable.value.code == "KEY_FILE_UNREADABLE"
+    assert str(identity) not in unwritable.value.message
+    with pytest.raises(ConfigError) as onto_folder:
+        write_identity(folder, identity, overwrite=True)  # replacing a folder with a key fails
+    assert onto_folder.value.code == "KEY_FILE_UNREADABLE"
+    assert list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["binary", "blocker", "folder"]  # no temp file

@@ -64,6 +64,8 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
     "link-over-dir": (lambda: _tar(_file("a/b"), _special("a", tarfile.SYMTYPE, "c")), "UNPACK_DUPLICATE"),
     "too-large": (lambda: _tar(_file("a", bytes(600)), _file("b", bytes(600))), "UNPACK_TOO_LARGE"),
     "control-char": (lambda: _tar(_file("bad\x1bname")), "UNPACK_BAD_NAME"),
+    "volume-header": (lambda: _tar(_special("vol", b"V")), "UNPACK_UNSUPPORTED"),
+    "unknown-type": (lambda: _tar(_special("odd", b"Z")), "UNPACK_UNSUPPORTED"),
     "not-a-tar": (lambda: os.urandom(5000), "UNPACK_MALFORMED"),
 }
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
+from sealrun.core.releases import parse_release_params
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import FailureCode, SecretsBundle
-from sealrun.core.tasks.bundle import TaskParams
+from sealrun.core.tasks.secretsbundle import TaskParams
 from sealrun.errors import SealrunError
 from sealrun.services.sms.app import create_app
 from sealrun.services.sms.audit import verify_audit_chain
-from sealrun.services.sms.release import _parse_params
 from sealrun.services.sms.settings import SmsSettings
 from sealrun.services.sms.usecases import SmsUseCases
 from tests.sms.conftest import World
@@ -60,7 +61,7 @@ def _audited(sms: SmsUseCases, code: str) -> None:
 @pytest.mark.parametrize("index", BAD_INDEXES)
 def test_a_bad_secret_index_is_params_invalid_not_a_crash(index: str) -> None:
     with pytest.raises(SealrunError) as caught:
-        _parse_params(json.dumps({"iexec_secrets": {index: "api"}}))
+        parse_release_params(json.dumps({"iexec_secrets": {index: "api"}}))
     assert caught.value.code == "RELEASE_PARAMS_INVALID"
 
 
@@ -137,9 +138,9 @@ def test_the_fourth_release_is_attempts_exhausted(sms: SmsUseCases, world: World
     ]
 
 
-def test_the_cap_is_an_option(sms: SmsUseCases, world: World) -> None:
+def test_the_cap_is_a_setting(build: Any, settings: SmsSettings, world: World) -> None:
+    sms: SmsUseCases = build(settings.model_copy(update={"max_releases_per_task": 1}))
     world.push_secrets(sms)
-    sms.options = replace(sms.options, max_releases=1)
     assert _released(sms, world).failure is None
     _assert_failure_bundle(_released(sms, world), world, FailureCode.ATTEMPTS_EXHAUSTED)
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from sealrun.adapters.storeclient import verify_upload_token
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.chainstate import TaskStatus
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import SecretsBundle
+from sealrun.core.uploads import verify_upload_token
 from sealrun.errors import SealrunError
 from sealrun.services.sms.audit import verify_audit_chain
 from sealrun.services.sms.usecases import SmsUseCases

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.storeclient import StoreClient, mint_upload_token
+from sealrun.adapters.storeclient import StoreClient
 from sealrun.adapters.web.signing import request_action, signature_headers
 from sealrun.core.requests import RequestDomain, sign_request
+from sealrun.core.uploads import mint_upload_token
 from sealrun.errors import StorageError
 from sealrun.services.store import StoreSettings, create_app
 from sealrun.services.store.usecases import ASSET_HEADER

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sealrun.adapters.storeclient import StoreClient, mint_upload_token
+from sealrun.adapters.storeclient import StoreClient
+from sealrun.core.uploads import mint_upload_token
 from tests.pool.servers import ServiceProcess, free_port
 
 KEY = "real-server-token-key-0123456789"

@@ -13,9 +13,10 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.storeclient import KIND_HEADER, RequestSigner, StoreClient, mint_upload_token
+from sealrun.adapters.storeclient import KIND_HEADER, RequestSigner, StoreClient
 from sealrun.adapters.web.signing import request_action, signature_headers
 from sealrun.core.requests import RequestDomain, sign_request
+from sealrun.core.uploads import mint_upload_token
 from sealrun.errors import StorageError
 from sealrun.services.store.usecases import ASSET_HEADER
 from sealrun.testing.chainstate import InMemoryChainReader

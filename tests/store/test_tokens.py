@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sealrun.adapters.storeclient import mint_upload_token, verify_upload_token
+from sealrun.core.uploads import mint_upload_token, verify_upload_token
 from sealrun.errors import StorageError
 
 KEY = b"s" * 32

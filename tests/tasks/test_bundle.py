@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sealrun.core.tasks import FailureCode, ReleaseFailure
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, SecretsBundle, TaskParams
 from sealrun.errors import SecretError
 
 BUNDLE = SecretsBundle(

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sealrun.adapters.chain.models import Deal, HubTaskStatus
 from sealrun.adapters.tee import EnclaveLaunch, LogsInfo, ResultInfo, RunReport
-from sealrun.errors import EnclaveError
+from sealrun.errors import EnclaveError, ServiceError
 from sealrun.services.worker.journal import JournalEntry, TaskJournal
 from sealrun.services.worker.usecases import Worker
 
@@ -224,6 +226,29 @@ def test_journal_writes_are_whole_files(tmp_path: Path) -> None:
     assert [e.task_id for e in journal.entries()] == [TASK]
     assert json.loads((journal.folder / f"{TASK}.json").read_text())["state"] == "received"
     assert not list(journal.folder.glob(".entry.*"))
+
+
+def test_the_journal_names_files_only_after_well_formed_task_ids(tmp_path: Path) -> None:
+    """A task id comes from the scheduler: one that is not 0x + 64 lowercase hex never becomes a path."""
+    journal = TaskJournal(tmp_path / "worker")
+    journal.save(JournalEntry(TASK, "received", ASSIGNMENT))
+    outside = tmp_path / "escaped.json"
+    for bad in (
+        "../../escaped",
+        "0x" + "11" * 31,
+        "0x" + "11" * 33,
+        "0x" + "AB" * 32,
+        "11" * 33,
+        "0x" + "1g" * 32,
+    ):
+        with pytest.raises(ServiceError) as saved:
+            journal.save(JournalEntry(bad, "received", ASSIGNMENT))
+        with pytest.raises(ServiceError) as removed:
+            journal.remove(bad)
+        assert saved.value.code == removed.value.code == "TASK_UNKNOWN"
+    assert not outside.exists()
+    assert sorted(p.name for p in journal.folder.iterdir()) == [f"{TASK}.json"]  # no leftover temp file
+    assert [e.task_id for e in journal.entries()] == [TASK]
 
 
 def test_an_unexpected_worker_error_gives_the_task_back(tmp_path: Path) -> None:

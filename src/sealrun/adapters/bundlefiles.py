@@ -25,7 +25,7 @@ from sealrun.core.bundles import (
     parse_manifest,
     runtime_identity,
 )
-from sealrun.errors import EnclaveError
+from sealrun.errors import AppBundleError
 
 __all__ = ["AppBundle", "load_bundle"]
 
@@ -80,10 +80,10 @@ def _walk(root: Path) -> list[BundleFile]:
                 files.append(BundleFile(relative, sha, size, executable=bool(mode & 0o111)))
             elif stat.S_ISLNK(mode):
                 if relative == MANIFEST_NAME:
-                    raise EnclaveError(f"{MANIFEST_NAME} is a symlink", code="BUNDLE_INVALID")
+                    raise AppBundleError(f"{MANIFEST_NAME} is a symlink", code="BUNDLE_INVALID")
                 files.append(_symlink(root, path, relative))
             else:
-                raise EnclaveError(f"bundle entry {relative!r} is a special file", code="BUNDLE_INVALID")
+                raise AppBundleError(f"bundle entry {relative!r} is a special file", code="BUNDLE_INVALID")
     return files
 
 
@@ -92,7 +92,7 @@ def _symlink(root: Path, path: Path, relative: str) -> BundleFile:
     # And on disk: through other links, the target must still be an existing entry of the bundle.
     resolved = Path(os.path.realpath(path))
     if not resolved.is_relative_to(root) or not resolved.exists():
-        raise EnclaveError(
+        raise AppBundleError(
             f"symlink {relative!r} points outside the bundle or to nothing", code="BUNDLE_INVALID"
         )
     return entry
@@ -113,21 +113,21 @@ def load_bundle(root: Path) -> AppBundle:
     """
     root = Path(root).resolve()
     if not root.is_dir():
-        raise EnclaveError(f"bundle folder {str(root)!r} does not exist", code="BUNDLE_NOT_FOUND")
+        raise AppBundleError(f"bundle folder {str(root)!r} does not exist", code="BUNDLE_NOT_FOUND")
     manifest_path = root / MANIFEST_NAME
     if manifest_path.is_symlink() or not manifest_path.is_file():
-        raise EnclaveError(f"{str(root)!r} has no {MANIFEST_NAME}", code="BUNDLE_NO_MANIFEST")
+        raise AppBundleError(f"{str(root)!r} has no {MANIFEST_NAME}", code="BUNDLE_NO_MANIFEST")
     raw = manifest_path.read_bytes()
     if len(raw) > _MAX_MANIFEST_BYTES:
-        raise EnclaveError(f"{MANIFEST_NAME} is larger than 64 KiB", code="MANIFEST_INVALID")
+        raise AppBundleError(f"{MANIFEST_NAME} is larger than 64 KiB", code="MANIFEST_INVALID")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise EnclaveError(f"{MANIFEST_NAME} is not UTF-8", code="MANIFEST_NOT_TOML") from error
+        raise AppBundleError(f"{MANIFEST_NAME} is not UTF-8", code="MANIFEST_NOT_TOML") from error
     manifest = parse_manifest(text)
     try:
         files = _walk(root)
     except OSError as error:
-        raise EnclaveError(f"cannot read the bundle: {error}", code="BUNDLE_INVALID") from error
+        raise AppBundleError(f"cannot read the bundle: {error}", code="BUNDLE_INVALID") from error
     fingerprint = bundle_fingerprint(manifest, files, runtime_identity(manifest.runtime))
     return AppBundle(root=root, manifest=manifest, files=tuple(files), fingerprint=fingerprint)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from sealrun.errors import SealrunError
+from sealrun.errors import SealrunError, UsageError
 
 if TYPE_CHECKING:  # Typer and Rich cost a tenth of a second each: `sealrun --help` loads neither
     import typer
@@ -179,10 +179,10 @@ def main(argv: list[str] | None = None) -> None:
     except SealrunError as error:
         _fail(error, as_json=as_json)
     except click.exceptions.Abort:
-        _fail(SealrunError("Cancelled by the user.", code="CANCELLED"), as_json=as_json)
+        _fail(UsageError("Cancelled by the user.", code="CANCELLED"), as_json=as_json)
     except click.exceptions.ClickException as error:
         if as_json:
-            _fail(SealrunError(error.format_message(), code="USAGE"), as_json=True)
+            _fail(UsageError(error.format_message(), code="USAGE"), as_json=True)
         from sealrun.cli.output import EXIT_USAGE
 
         error.show()

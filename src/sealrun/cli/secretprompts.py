@@ -30,7 +30,7 @@ import typer
 from sealrun.cli.output import EXIT_ERROR, Output
 from sealrun.cli.session import Session
 from sealrun.core.secretrules import MAX_SECRET_VALUE, check_secret_value, decode_secret_value
-from sealrun.errors import ConfigError, SealrunError
+from sealrun.errors import ConfigError, SealrunError, UsageError
 
 if TYPE_CHECKING:
     from sealrun.requester.connection import Connection
@@ -58,7 +58,7 @@ def read_secret_value(file: Path | None, stdin: bool) -> str:
     """
     limit = 4 * MAX_SECRET_VALUE + 1  # enough to tell "too long" without reading a huge file
     if file is not None and stdin:
-        raise ConfigError("give the value with --file or --stdin, not both", code="USAGE")
+        raise UsageError("give the value with --file or --stdin, not both", code="USAGE")
     if file is not None:
         try:
             with file.open("rb") as handle:
@@ -68,7 +68,7 @@ def read_secret_value(file: Path | None, stdin: bool) -> str:
     if stdin:
         return decode_secret_value(sys.stdin.buffer.read(limit))
     if not sys.stdin.isatty():
-        raise ConfigError(
+        raise UsageError(
             "no value: pass --file PATH or --stdin (a value is never an argument), "
             "or run in a terminal to type it",
             code="USAGE",

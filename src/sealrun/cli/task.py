@@ -59,7 +59,7 @@ def show(
 
     Exits 3 when the task is FAILED or CLAIMED, 4 when --watch timed out (README: exit statuses).
     """
-    from sealrun.requester.downloads import download_result, explain_failure
+    from sealrun.requester.downloads import explain_failure, fetch_result
     from sealrun.requester.tasks import describe, follow, require_result
 
     out = Output(json_out)
@@ -83,7 +83,7 @@ def show(
         if failed:
             data.update(explain_failure(connection, followed))
         else:
-            data["downloaded"] = str(download_result(connection, followed))
+            data["downloaded"] = str(fetch_result(connection, followed))
     finish(out, data, followed)
 
 

@@ -9,6 +9,6 @@ describes it all.
 
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
-from sealrun.enclave.secrets import LocalSecretsFile, SecretsSource
+from sealrun.enclave.secrets import SecretsSource, UnsafeLocalSecretsFile
 
-__all__ = ["EnclaveRuntime", "LocalSecretsFile", "RuntimeSettings", "SecretsSource", "TaskFailedError"]
+__all__ = ["EnclaveRuntime", "RuntimeSettings", "SecretsSource", "TaskFailedError", "UnsafeLocalSecretsFile"]

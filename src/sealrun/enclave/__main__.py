@@ -25,9 +25,9 @@ from sealrun.adapters.tee import SimulatedQuoter, load_simulator_key
 from sealrun.core.attestation import report_data_for
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
-from sealrun.enclave.secrets import LocalSecretsFile, SecretsSource
+from sealrun.enclave.secrets import SecretsSource, UnsafeLocalSecretsFile
 from sealrun.enclave.smssecrets import SmsSecrets
-from sealrun.errors import ConfigError, SealrunError
+from sealrun.errors import SealrunError, UsageError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +71,7 @@ def _hex(value: str, what: str) -> bytes:
     try:
         return bytes.fromhex(value.removeprefix("0x"))
     except ValueError as error:
-        raise ConfigError(f"{what} is not hex", code="USAGE") from error
+        raise UsageError(f"{what} is not hex", code="USAGE") from error
 
 
 def _attest(args: argparse.Namespace) -> None:
@@ -96,11 +96,11 @@ def _runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
 def _secrets_source(args: argparse.Namespace) -> SecretsSource:
     # Exactly one source: the SMS (attested release) or a local file (development only).
     if (args.sms is None) == (args.secrets_file is None):
-        raise ConfigError("pass exactly one of --sms or --secrets-file", code="USAGE")
+        raise UsageError("pass exactly one of --sms or --secrets-file", code="USAGE")
     if args.secrets_file is not None:
-        return LocalSecretsFile(args.secrets_file)
+        return UnsafeLocalSecretsFile(args.secrets_file)
     if args.task_id is None or args.worker is None or args.authorization is None:
-        raise ConfigError("--sms needs --task-id, --worker and --authorization", code="USAGE")
+        raise UsageError("--sms needs --task-id, --worker and --authorization", code="USAGE")
     return SmsSecrets(
         client=SmsClient(args.sms),
         task_id=_hex(args.task_id, "task id"),
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 work_dir=args.work,
                 simulator_key_file=args.simulator_key,
                 # A local bundle is read now: the task's uid may not read the file.
-                secrets=secrets.loaded() if isinstance(secrets, LocalSecretsFile) else secrets,
+                secrets=secrets.loaded() if isinstance(secrets, UnsafeLocalSecretsFile) else secrets,
                 settings=_runtime_settings(args),
             )
             return 0 if run_isolated(launch) == 0 else 1

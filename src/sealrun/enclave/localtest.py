@@ -37,11 +37,11 @@ from sealrun.core.attestation import SimulatorKey
 from sealrun.core.netpolicy import FetchPolicy, check_url_target
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks import SecretsBundle
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.core.tasks.filenames import check_dataset_filename
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.enclave.fetching import url_basename
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
-from sealrun.enclave.secrets import LocalSecretsFile
+from sealrun.enclave.secrets import UnsafeLocalSecretsFile
 from sealrun.errors import ConfigError, EnclaveError
 
 __all__ = ["LocalTestResult", "LoopbackFileServer", "run_local_test"]
@@ -216,7 +216,7 @@ def run_local_test(
                 make_quoter=lambda measurement: SimulatedQuoter(key=simulator, measurement=measurement),
                 settings=RuntimeSettings(fetch=replace(policy, allowed_http_origins=allowed)),
             )
-            report = runtime.run(bundle.root, LocalSecretsFile(secrets_file), work / "task")
+            report = runtime.run(bundle.root, UnsafeLocalSecretsFile(secrets_file), work / "task")
             secrets_file.unlink()
         output_dir.mkdir(parents=True)
         logs = open_path(Path(report.logs.sealed_path), output_dir / "logs", [beneficiary]).path

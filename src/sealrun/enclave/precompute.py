@@ -37,8 +37,8 @@ from pathlib import Path
 
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.core.tasks import FailureCode, SecretsBundle
-from sealrun.core.tasks.bundle import DatasetSecret
 from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
+from sealrun.core.tasks.secretsbundle import DatasetSecret
 from sealrun.enclave.envelopes import open_dataset
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import InputFetcher, Resolver, disk_free_bytes, resolve_host, url_basename

@@ -55,8 +55,8 @@ from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import FetchPolicy
 from sealrun.enclave.outputs import archive_entries, scan_output
 from sealrun.enclave.precompute import prepare_inputs
-from sealrun.enclave.results import upload_logs, upload_result
 from sealrun.enclave.secrets import SecretsSource
+from sealrun.enclave.uploads import upload_logs, upload_result
 from sealrun.enclave.workspace import Workspace
 from sealrun.errors import EnclaveError, SandboxError
 

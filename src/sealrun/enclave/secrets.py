@@ -3,7 +3,7 @@
 :class:`SecretsSource` is the interface. The SMS implementation (added with the SMS) asks
 for a nonce, makes an ephemeral key, has the :class:`~sealrun.adapters.tee.Quoter` produce
 evidence over ``report_data_for(nonce, pubkey, task_id)`` and opens the bundle the SMS seals
-to that key. :class:`LocalSecretsFile` reads a plaintext bundle from a local file: the
+to that key. :class:`UnsafeLocalSecretsFile` reads a plaintext bundle from a local file: the
 developer loop (``sealrun app test``) and tests, where there is no SMS.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Protocol
 
 from sealrun.adapters.tee import Quoter
-from sealrun.core.tasks.bundle import MAX_BUNDLE_BYTES, SecretsBundle
-from sealrun.errors import SecretError
+from sealrun.core.tasks.secretsbundle import MAX_BUNDLE_BYTES, SecretsBundle
+from sealrun.errors import SecretsBundleError
 
-__all__ = ["LoadedSecrets", "LocalSecretsFile", "SecretsSource"]
+__all__ = ["LoadedSecrets", "SecretsSource", "UnsafeLocalSecretsFile"]
 
 
 class SecretsSource(Protocol):
@@ -34,8 +34,12 @@ class SecretsSource(Protocol):
 
 
 @dataclass(frozen=True)
-class LocalSecretsFile:
-    """A plaintext secrets bundle in a local file (no attestation: development and tests)."""
+class UnsafeLocalSecretsFile:
+    """A plaintext secrets bundle in a local file: UNSAFE, no attestation, no sealing.
+
+    Anyone who can read the file has every secret of the task; the enclave runtime accepts
+    it only for the developer loop and tests, never in a deployment.
+    """
 
     path: Path
 
@@ -43,7 +47,7 @@ class LocalSecretsFile:
         """Read and validate the bundle.
 
         Raises:
-            SecretError: ``BUNDLE_UNREADABLE``, ``BUNDLE_INVALID``, ``BUNDLE_VERSION_UNSUPPORTED``.
+            SecretsBundleError: ``BUNDLE_UNREADABLE``, ``BUNDLE_INVALID``, ``BUNDLE_VERSION_UNSUPPORTED``.
         """
         return self._read()
 
@@ -52,7 +56,9 @@ class LocalSecretsFile:
             with Path(self.path).open("rb") as handle:
                 raw = handle.read(MAX_BUNDLE_BYTES + 1)
         except OSError as error:
-            raise SecretError(f"cannot read the secrets bundle: {error}", code="BUNDLE_UNREADABLE") from error
+            raise SecretsBundleError(
+                f"cannot read the secrets bundle: {error}", code="BUNDLE_UNREADABLE"
+            ) from error
         return SecretsBundle.from_json(raw)
 
     def loaded(self) -> LoadedSecrets:

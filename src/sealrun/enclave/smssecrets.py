@@ -28,8 +28,8 @@ from sealrun.api.ids import task_id_hex
 from sealrun.core.attestation import report_data_for
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import address_of
-from sealrun.core.tasks.bundle import SecretsBundle
-from sealrun.errors import SecretError
+from sealrun.core.tasks.secretsbundle import SecretsBundle
+from sealrun.errors import SecretsBundleError
 
 __all__ = ["SmsSecrets"]
 
@@ -72,7 +72,11 @@ class SmsSecrets:
         )
         bundle = SecretsBundle.from_json(open_bytes(released.sealed_bundle, [identity]))
         if bundle.task_id != task_id_hex(self.task_id) or bundle.worker.lower() != self.worker.lower():
-            raise SecretError("the SMS sent a bundle for another task or worker", code="BUNDLE_MISMATCH")
+            raise SecretsBundleError(
+                "the SMS sent a bundle for another task or worker", code="BUNDLE_MISMATCH"
+            )
         if address_of(bundle.enclave_key).lower() != released.enclave_challenge.lower():
-            raise SecretError("the bundle's enclave key is not the task's challenge", code="BUNDLE_MISMATCH")
+            raise SecretsBundleError(
+                "the bundle's enclave key is not the task's challenge", code="BUNDLE_MISMATCH"
+            )
         return bundle

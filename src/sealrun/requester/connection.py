@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sealrun.core.requests import RequestDomain, sign_request
-from sealrun.errors import ConfigError
+from sealrun.errors import ConfigError, WalletError
 
 if TYPE_CHECKING:  # web3 and eth-account take seconds to import
     from eth_account.signers.local import LocalAccount
@@ -98,11 +98,11 @@ class Connection:
         """Wrap a marketplace already connected with a wallet.
 
         Raises:
-            ConfigError: ``WALLET_REQUIRED`` when ``market`` has no account to sign with.
+            WalletError: ``WALLET_REQUIRED`` when ``market`` has no account to sign with.
         """
         sender = market.sender
         if sender is None or sender.account is None:
-            raise ConfigError("no wallet is unlocked", code="WALLET_REQUIRED")
+            raise WalletError("no wallet is unlocked", code="WALLET_REQUIRED")
         return cls(market, sender.account, dict(services), root, deploy_block, progress)
 
     @property

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sealrun.api.blobs import parse_blob_url
 from sealrun.api.ids import task_id_hex
@@ -25,7 +26,10 @@ from sealrun.requester.connection import Connection
 from sealrun.requester.layout import open_result, result_identity, sealed_folder
 from sealrun.requester.tasks import FollowedTask, attested_reason, require_result
 
-__all__ = ["OpenedLogs", "download_logs", "download_result", "explain_failure", "read_logs"]
+if TYPE_CHECKING:
+    from sealrun.adapters.storeclient import RequestSigner
+
+__all__ = ["OpenedLogs", "download_logs", "download_result", "explain_failure", "fetch_result", "read_logs"]
 
 
 @dataclass(frozen=True)
@@ -47,30 +51,41 @@ class OpenedLogs:
         }
 
 
-def download_result(connection: Connection, followed: FollowedTask, folder: Path | None = None) -> Path:
-    """Download a COMPLETED task's sealed result into ``folder/<taskid>.result.age``
-    (default: the project's downloads folder).
+def download_result(
+    followed: FollowedTask,
+    folder: Path,
+    signer: RequestSigner,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Download the sealed result of a COMPLETED task into ``folder/<taskid>.result.age``;
+    ``signer`` signs the request with the requester's wallet (the store serves the deal's
+    beneficiary only). The result URI is checked before anything is asked or written.
 
     Raises:
-        ConfigError: ``TASK_NOT_COMPLETED``; StorageError: unreachable, not found, checksum
-            mismatch, ``STORAGE_NOT_BENEFICIARY``.
+        ConfigError: ``TASK_NOT_COMPLETED``; StorageError: ``STORAGE_URI_INVALID``,
+            unreachable, not found, checksum mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
     from sealrun.adapters.storeclient import StoreClient
 
     blob = parse_blob_url(require_result(followed))
-    folder = folder or sealed_folder(connection.root)
     folder.mkdir(parents=True, exist_ok=True)
-    task_id = followed.task.task_id
     store = StoreClient(blob.store)
     try:
-        with connection.progress(f"downloading the result of {task_id_hex(task_id)[:10]}…", None) as advance:
-            target = folder / f"{task_id_hex(task_id)}.result.age"
-            return store.download(blob.checksum, target, signer=connection.signer(), progress=advance)
+        target = folder / f"{task_id_hex(followed.task.task_id)}.result.age"
+        return store.download(blob.checksum, target, signer=signer, progress=progress)
     finally:
         store.close()
 
 
-def download_logs(connection: Connection, followed: FollowedTask, folder: Path | None = None) -> Path:
+def download_logs(
+    followed: FollowedTask,
+    store_url: str,
+    folder: Path,
+    signer: RequestSigner,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
     """Download the sealed logs of a task that ended, COMPLETED or FAILED.
 
     A failure receipt names its logs (their sha256); for any other task the store's record of
@@ -80,10 +95,10 @@ def download_logs(connection: Connection, followed: FollowedTask, folder: Path |
         ConfigError: ``TASK_NO_LOGS`` (not ended, or no sealed logs reached the store);
         StorageError: unreachable, not found, checksum mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
+    from sealrun.adapters.storeclient import StoreClient
+
     task_id = followed.task.task_id
-    signer = connection.signer()
-    folder = folder or sealed_folder(connection.root)
-    store = connection.store()
+    store = StoreClient(store_url)
     try:
         outcome = followed.outcome
         if outcome is not None and outcome.log_digest is not None and any(outcome.log_digest):
@@ -100,12 +115,20 @@ def download_logs(connection: Connection, followed: FollowedTask, folder: Path |
                 )
             checksum = found[-1].checksum
         folder.mkdir(parents=True, exist_ok=True)
-        with connection.progress("downloading the sealed logs", None) as advance:
-            return store.download(
-                checksum, folder / f"{task_id_hex(task_id)}.logs.age", signer=signer, progress=advance
-            )
+        return store.download(
+            checksum, folder / f"{task_id_hex(task_id)}.logs.age", signer=signer, progress=progress
+        )
     finally:
         store.close()
+
+
+def fetch_result(connection: Connection, followed: FollowedTask, folder: Path | None = None) -> Path:
+    """:func:`download_result` signed by the connection's wallet, into ``folder`` (default: the
+    project's downloads folder), with the connection's progress bar."""
+    task = task_id_hex(followed.task.task_id)
+    with connection.progress(f"downloading the result of {task[:10]}…", None) as advance:
+        target = folder or sealed_folder(connection.root)
+        return download_result(followed, target, connection.signer(), progress=advance)
 
 
 def read_logs(
@@ -120,7 +143,14 @@ def read_logs(
     Raises:
         ConfigError: ``TASK_NO_LOGS``, ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
     """
-    sealed = download_logs(connection, followed)
+    with connection.progress("downloading the sealed logs", None) as advance:
+        sealed = download_logs(
+            followed,
+            connection.service_url("store"),
+            sealed_folder(connection.root),
+            connection.signer(),
+            progress=advance,
+        )
     key = identity or result_identity(connection.root, create=False)[1]
     opened_root = connection.root / "tee" / "outputs"
     parent = opened_root if opened_root.is_dir() else Path.cwd()

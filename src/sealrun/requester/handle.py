@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sealrun.core.sealing import Identity
 from sealrun.requester.connection import Connection
-from sealrun.requester.downloads import OpenedLogs, download_result, read_logs
+from sealrun.requester.downloads import OpenedLogs, fetch_result, read_logs
 from sealrun.requester.layout import open_result, outputs_folder, result_identity
 from sealrun.requester.tasks import FollowedTask, changes, follow
 
@@ -78,7 +78,7 @@ class TaskHandle:
             ConfigError: ``TASK_NOT_COMPLETED``; StorageError.
         """
         followed = self.last if self.last is not None and self.last.done else self.status()
-        self.sealed = download_result(self.connection, followed, folder)
+        self.sealed = fetch_result(self.connection, followed, folder)
         return self.sealed
 
     def decrypt(self, out_dir: Path | None = None, identity: Identity | None = None) -> list[Path]:

@@ -9,7 +9,7 @@ import json
 from urllib.parse import urlsplit
 
 from sealrun.core.secretrules import check_secret_name
-from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
+from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import OrderError, SecretError
 
 __all__ = ["check_request_params", "request_secret_names"]

@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from sealrun.errors import StorageError
+from sealrun.errors import DatabaseError
 
 __all__ = ["create_database_engine", "drop_schema", "session_factory"]
 
@@ -25,7 +25,7 @@ _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 def _check_schema(schema: str) -> str:
     # The schema name is interpolated into DDL, so only plain identifiers are accepted.
     if not _SCHEMA.match(schema):
-        raise StorageError(f"invalid schema name {schema!r}", code="DB_URL_INVALID")
+        raise DatabaseError(f"invalid schema name {schema!r}", code="DB_URL_INVALID")
     return schema
 
 
@@ -56,11 +56,11 @@ def create_database_engine(url: str, *, schema: str | None = None) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
-        raise StorageError("database URL is not valid", code="DB_URL_INVALID") from error
+        raise DatabaseError("database URL is not valid", code="DB_URL_INVALID") from error
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if schema is not None:
-            raise StorageError("SQLite has no schemas; use a separate file", code="DB_URL_INVALID")
+            raise DatabaseError("SQLite has no schemas; use a separate file", code="DB_URL_INVALID")
         memory = parsed.database in (None, "", ":memory:")
         engine = create_engine(
             parsed,
@@ -70,7 +70,7 @@ def create_database_engine(url: str, *, schema: str | None = None) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if backend != "postgresql":
-        raise StorageError(f"unsupported database backend {backend!r}", code="DB_URL_INVALID")
+        raise DatabaseError(f"unsupported database backend {backend!r}", code="DB_URL_INVALID")
     connect_args: dict[str, Any] = {}
     if schema is not None:
         connect_args["options"] = f"-csearch_path={_check_schema(schema)}"
@@ -80,7 +80,7 @@ def create_database_engine(url: str, *, schema: str | None = None) -> Engine:
             with engine.begin() as connection:
                 connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         except OperationalError as error:
-            raise StorageError("the database server cannot be reached", code="DB_UNAVAILABLE") from error
+            raise DatabaseError("the database server cannot be reached", code="DB_UNAVAILABLE") from error
     return engine
 
 

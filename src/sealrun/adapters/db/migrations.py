@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.exc import OperationalError
 
-from sealrun.errors import StorageError
+from sealrun.errors import DatabaseError
 
 __all__ = ["run_migration_environment", "upgrade_database"]
 
@@ -35,7 +35,7 @@ def upgrade_database(engine: Engine, *, script_location: str, version_table: str
             config.attributes["version_table"] = version_table
             command.upgrade(config, "head")
     except OperationalError as error:
-        raise StorageError("the database cannot be migrated: unreachable", code="DB_UNAVAILABLE") from error
+        raise DatabaseError("the database cannot be migrated: unreachable", code="DB_UNAVAILABLE") from error
 
 
 def run_migration_environment(target_metadata: MetaData) -> None:

@@ -11,7 +11,7 @@ import typer
 
 from sealrun.cli.app.group import BUNDLE_ARGUMENT, app_app
 from sealrun.cli.output import EXIT_ERROR, JSON_OPTION, Output
-from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
+from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ConfigError
 
 __all__ = ["fingerprint", "init", "run_test"]

@@ -25,8 +25,8 @@ from sealrun.cli.session import (
     parse_address,
 )
 from sealrun.core.secretrules import check_secret_name
-from sealrun.core.tasks.bundle import MAX_SECRET_INDEX, is_secret_index
-from sealrun.errors import ChainError, ConfigError
+from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
+from sealrun.errors import ChainError, UsageError
 
 __all__ = ["run"]
 
@@ -39,7 +39,7 @@ def _secret_names(items: list[str]) -> dict[int, str]:
     for item in items:
         index, sep, secret = item.partition("=")
         if not sep or not is_secret_index(index) or not secret:
-            raise ConfigError(
+            raise UsageError(
                 f"--secret must be INDEX=NAME (INDEX: ASCII digits 1 to {MAX_SECRET_INDEX}): {item!r}",
                 code="USAGE",
             )

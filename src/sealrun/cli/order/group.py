@@ -6,7 +6,7 @@ import typer
 
 from sealrun.api.ids import order_hash_hex, parse_order_hash
 from sealrun.core.orders import TagBit, make_tag
-from sealrun.errors import ConfigError, OrderError
+from sealrun.errors import ConfigError, OrderError, UsageError
 
 __all__ = ["order_app", "order_hash_argument", "parse_tag", "selected_kinds"]
 
@@ -44,7 +44,7 @@ def selected_kinds(app: bool, dataset: bool, workerpool: bool, request: bool) ->
         if flag
     ]
     if not chosen:
-        raise ConfigError("say which order: --app, --dataset, --workerpool or --request", code="USAGE")
+        raise UsageError("say which order: --app, --dataset, --workerpool or --request", code="USAGE")
     return chosen
 
 

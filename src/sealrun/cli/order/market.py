@@ -21,7 +21,7 @@ from sealrun.cli.session import (
     Session,
 )
 from sealrun.core.orders import Order, order_from_json, order_to_json
-from sealrun.errors import ConfigError, OrderError
+from sealrun.errors import OrderError, WalletError
 from sealrun.requester.orderfiles import KINDS, load_kind, order_files, read_orders_file
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def unpublish(
     market = session.market(wallet=True)
     account = market.sender.account if market.sender is not None else None
     if account is None:
-        raise ConfigError("no wallet is unlocked", code="WALLET_REQUIRED")
+        raise WalletError("no wallet is unlocked", code="WALLET_REQUIRED")
     hub, _ = session.profile.deployed()
     domain = RequestDomain(chain_id=market.rpc.chain_id, hub=hub)
     book.unpublish(session.service_url("market"), digest, key=bytes(account.key), domain=domain)

@@ -31,7 +31,7 @@ from sealrun.core.orders import (
     order_to_json,
 )
 from sealrun.core.orders.numbers import check_request_trust, parse_uint
-from sealrun.errors import ConfigError
+from sealrun.errors import UsageError
 from sealrun.requester.orderfiles import KINDS, load_kind, order_files, read_orders_file, write_orders_file
 from sealrun.requester.params import check_request_params
 
@@ -73,7 +73,7 @@ def init(
     made: dict[str, Order] = {}
     if buy:
         if app is None:
-            raise ConfigError("--buy needs --app (the app to run)", code="USAGE")
+            raise UsageError("--buy needs --app (the app to run)", code="USAGE")
         requester = session.wallet_address()
         made["request"] = RequestOrder(
             app=parse_address(app, "--app"),
@@ -110,7 +110,7 @@ def init(
                 category=category_value,
             )
     if not made:
-        raise ConfigError("say which order to create: --app, --dataset, --workerpool or --buy", code="USAGE")
+        raise UsageError("say which order to create: --app, --dataset, --workerpool or --buy", code="USAGE")
     data = read_orders_file(templates_path)
     data.update({KINDS[kind]: order_to_json(order) for kind, order in made.items()})
     write_orders_file(templates_path, data)

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sealrun.core.bundles.manifest import MANIFEST_NAME, AppManifest
-from sealrun.errors import EnclaveError
+from sealrun.errors import AppBundleError, EnclaveError
 
 __all__ = [
     "ENCLAVE_VERSION",
@@ -53,7 +53,7 @@ _MODE_SYMLINK = 2
 
 
 def _invalid(message: str) -> EnclaveError:
-    return EnclaveError(message, code="BUNDLE_INVALID")
+    return AppBundleError(message, code="BUNDLE_INVALID")
 
 
 def check_link_target(path: str, target: str) -> str:

@@ -36,7 +36,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from sealrun.errors import EnclaveError
+from sealrun.errors import AppBundleError, EnclaveError
 
 __all__ = ["MANIFEST_NAME", "RUNTIMES", "AppManifest", "Resources", "parse_manifest"]
 
@@ -62,7 +62,7 @@ _OPTIONAL_LIMITS: tuple[tuple[str, int, int], ...] = (("input_size_mb", 1, 1 << 
 
 
 def _invalid(message: str) -> EnclaveError:
-    return EnclaveError(f"{MANIFEST_NAME}: {message}", code="MANIFEST_INVALID")
+    return AppBundleError(f"{MANIFEST_NAME}: {message}", code="MANIFEST_INVALID")
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,9 @@ def parse_manifest(text: str) -> AppManifest:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise EnclaveError(f"{MANIFEST_NAME} is not valid TOML: {error}", code="MANIFEST_NOT_TOML") from error
+        raise AppBundleError(
+            f"{MANIFEST_NAME} is not valid TOML: {error}", code="MANIFEST_NOT_TOML"
+        ) from error
     _exact(data, {"app", "resources", "outputs"}, "top level")
     app = _table(data, "app", required=True)
     _exact(app, {"name", "entrypoint", "runtime"}, "app")

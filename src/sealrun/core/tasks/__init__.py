@@ -4,7 +4,6 @@ The byte formats here are shared by the contracts, the enclave runtime, the SMS 
 worker pool; ``docs/formats.md`` documents them byte by byte.
 """
 
-from sealrun.core.tasks.bundle import BUNDLE_VERSION, ReleaseFailure, SecretsBundle
 from sealrun.core.tasks.failures import FailureCode, parse_failure_code
 from sealrun.core.tasks.hashing import (
     authorization_digest,
@@ -14,6 +13,7 @@ from sealrun.core.tasks.hashing import (
     result_signature_digest,
     task_id,
 )
+from sealrun.core.tasks.secretsbundle import BUNDLE_VERSION, ReleaseFailure, SecretsBundle
 from sealrun.core.tasks.signatures import address_of, recover_signer, sign_digest
 
 __all__ = [

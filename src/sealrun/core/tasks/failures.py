@@ -29,7 +29,7 @@ failure (the contract rejects it).
 | 19 | APP_COMPUTED_JSON_INVALID | no computed.json, or no deterministic-output-path in IEXEC_OUT |
 
 Codes 12 (from the SMS), 13, 14 and 15 arrive in a *failure bundle* the SMS releases to the
-attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.bundle`).
+attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.secretsbundle`).
 """
 
 from __future__ import annotations

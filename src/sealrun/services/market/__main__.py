@@ -17,7 +17,7 @@ def main() -> int:
         import uvicorn
 
         from sealrun.services.market.app import create_app
-        from sealrun.services.market.chainlink import connect_chain
+        from sealrun.services.market.chainview import connect_chain
         from sealrun.services.market.settings import MarketSettings
 
         settings = MarketSettings()  # type: ignore[call-arg]  # fields come from the environment

@@ -20,7 +20,7 @@ def main() -> int:
 
         from sealrun.adapters.secretfiles import secrets_dir
         from sealrun.services.scheduler.app import create_app
-        from sealrun.services.scheduler.chainlink import connect_parts
+        from sealrun.services.scheduler.parts import connect_parts
         from sealrun.services.scheduler.settings import SchedulerSettings
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -1,7 +1,7 @@
-"""Sealing the bundle to the enclave's ephemeral age X25519 recipient.
+"""Sealing the secrets bundle to the enclave's ephemeral age X25519 recipient.
 
-Error codes (:class:`~sealrun.errors.AttestationError`): ``ATTEST_REPORT_DATA_MISMATCH`` if
-the ephemeral recipient is not an age X25519 recipient (nothing could be bound to it).
+The recipient was parsed and bound to the evidence's report data by the release decision
+(:mod:`sealrun.core.releases.appraisal`); this only seals.
 """
 
 from __future__ import annotations
@@ -9,19 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sealrun.core.sealing import Recipient, seal_bytes
-from sealrun.errors import AttestationError, SealError
 
-__all__ = ["parse_ephemeral_recipient", "seal_to_recipient"]
-
-
-def parse_ephemeral_recipient(text: str) -> Recipient:
-    """Parse the enclave's ``age1…`` recipient (its raw bytes are what the report data binds)."""
-    try:
-        return Recipient.parse(text)
-    except SealError as error:
-        raise AttestationError(
-            "the ephemeral recipient is not an age X25519 recipient", code="ATTEST_REPORT_DATA_MISMATCH"
-        ) from error
+__all__ = ["seal_to_recipient"]
 
 
 def seal_to_recipient(plaintext: bytes, recipient: Recipient, *, random: Callable[[int], bytes]) -> bytes:

@@ -1,26 +1,20 @@
-"""Attested release (SYSTEM.md §5): appraise the enclave, check the task, seal the bundle.
+"""Attested release (SYSTEM.md §5): gather the facts, apply the core's decision, seal.
 
-The order of checks is fixed and every step either passes or raises with its code; the
-first failure is written to the audit log as a refusal and returned to the caller. The
-nonce is consumed first, so a refused attempt cannot be retried with the same nonce.
+The decision is :func:`sealrun.core.releases.appraise_release`, pure; this use case does
+the I/O around it, in a fixed order:
 
-1. the nonce was issued for this task, is unexpired and unused (then it is used);
-2. the task is live: initialized, its deal TEE, not finalized, before its final deadline;
-3. the evidence verifies with the verifier of its declared type, at ``now``;
-4. its report data binds this nonce, the ephemeral key and the task (all 64 bytes);
-5. the policy accepts the claims, and the measurement equals the app's on-chain fingerprint;
-6. the workerpool owner authorized this worker for this task and this enclave challenge;
-7. the dataset order allows this app, requester and workerpool;
-8. every secret the task needs is present, and the task's secrets were released fewer than
-   ``max_releases`` times (counted in ``sms_task_releases``); then the bundle is sealed to the
-   ephemeral key.
+1. read the task and its deal from the chain (so that even a nonce refusal is audited
+   under the deal's dataset, where its owner will see it);
+2. consume the nonce: issued for this task, unexpired and unused (then it is used), so a
+   refused attempt cannot be retried with the same nonce;
+3. read the rest of the facts (the deal's app, workerpool and dataset on chain; the task's
+   enclave challenge and which secrets were pushed, from the tables) and appraise them;
+4. on a refusal, audit it and raise its error; on a verdict, open the secrets with the
+   master keyring, reserve one of the task's ``max_releases`` releases (counted in
+   ``sms_task_releases``) and seal the bundle to the enclave's ephemeral key.
 
-Past step 7 the enclave is genuine, runs the app's code and is authorized for this task;
-what can still be wrong is the *order* itself, and no retry can fix it: params the SMS
-cannot read (``RELEASE_PARAMS_INVALID``), a requester secret or dataset key never pushed
-(``RELEASE_REQUESTER_SECRET_MISSING``, ``RELEASE_DATASET_KEY_MISSING``), no result recipient
-(``RELEASE_RECIPIENT_MISSING``), or the attempts cap reached (``RELEASE_ATTEMPTS_EXHAUSTED``).
-Then the enclave receives a *failure bundle* (:class:`~sealrun.core.tasks.ReleaseFailure`:
+When only the *order* is wrong (the verdict carries a ``failure``, or the attempts cap is
+reached), the enclave receives a *failure bundle* (:class:`~sealrun.core.tasks.ReleaseFailure`:
 the enclave key, the recipient if any, a :class:`~sealrun.core.tasks.FailureCode`, no
 secret) and signs a failure receipt at once, so the task ends FAILED and refunded instead
 of being retried until its deadline. The audit log records it as event ``failure`` with the
@@ -29,79 +23,39 @@ refusal's code.
 
 from __future__ import annotations
 
-import hmac
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
 
-from sealrun.adapters.storeclient import mint_upload_token
-from sealrun.api.ids import task_id_hex
-from sealrun.core.attestation import Evidence, EvidenceType, verify_report_data
-from sealrun.core.chainstate import ZERO_ADDRESS, DealRecord
-from sealrun.core.tasks import (
-    FailureCode,
-    ReleaseFailure,
-    SecretsBundle,
-    authorization_digest,
-    recover_signer,
+from sealrun.api.ids import bytes32_hex, task_id_hex
+from sealrun.core.attestation import EvidenceType
+from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
+from sealrun.core.releases import (
+    ORDER_FAILURES,
+    AttestationPolicy,
+    EvidenceVerifier,
+    Refusal,
+    ReleaseFacts,
+    ReleaseRequest,
+    ReleaseVerdict,
+    appraise_release,
+    attempts_exhausted,
+    parse_release_params,
 )
-from sealrun.core.tasks.bundle import (
-    MAX_SECRET_INDEX,
-    DatasetSecret,
-    ResultUpload,
-    TaskParams,
-    is_secret_index,
-)
-from sealrun.errors import AttestationError, OrderError, SealrunError, SecretError
+from sealrun.core.tasks import ReleaseFailure, SecretsBundle
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, TaskParams
+from sealrun.core.uploads import mint_upload_token
+from sealrun.errors import AttestationError, ReleaseError, SealrunError
 from sealrun.services.sms.audit import AuditFacts
-from sealrun.services.sms.enclaveseal import parse_ephemeral_recipient, seal_to_recipient
-from sealrun.services.sms.repository import ReleaseMaterial, row_identity
+from sealrun.services.sms.enclaveseal import seal_to_recipient
+from sealrun.services.sms.options import SmsOptions
+from sealrun.services.sms.repository import ReleaseMaterial, SmsRepository, row_identity
+from sealrun.services.sms.vault import MasterKeyring
 
-if TYPE_CHECKING:
-    from sealrun.services.sms.usecases import AttestationPolicy, EvidenceVerifier, SmsUseCases
-
-__all__ = ["ORDER_FAILURES", "ReleaseRequest", "ReleasedBundle", "Releaser"]
-
-_MAX_REQUESTER_SECRETS = 32
-_MAX_SECRET_NAME = 64
-
-# Refusals caused by the order itself (retrying cannot help): the failure code the enclave
-# receives instead of the secrets.
-ORDER_FAILURES: dict[str, FailureCode] = {
-    "RELEASE_PARAMS_INVALID": FailureCode.TASK_PARAMS_INVALID,
-    "RELEASE_REQUESTER_SECRET_MISSING": FailureCode.SECRET_MISSING,
-    "RELEASE_DATASET_KEY_MISSING": FailureCode.SECRET_MISSING,
-    "RELEASE_RECIPIENT_MISSING": FailureCode.RECIPIENT_MISSING,
-    "RELEASE_ATTEMPTS_EXHAUSTED": FailureCode.ATTEMPTS_EXHAUSTED,
-}
-_NO_PARAMS: dict[str, Any] = {"args": "", "input_files": [], "secrets": {}}
+__all__ = ["ORDER_FAILURES", "ReleaseRequest", "Releaser", "SealedSecretsBundle"]
 
 
 @dataclass(frozen=True)
-class ReleaseRequest:
-    """What an enclave presents to obtain its secrets.
-
-    Attributes:
-        task_id: the task (32 bytes).
-        nonce: the nonce the SMS issued for this attempt.
-        worker: the worker the scheduler authorized.
-        authorization: the workerpool owner's EIP-191 signature over
-            ``authorization_digest(worker, task_id, enclave_challenge)``.
-        evidence: the evidence envelope (JSON, :class:`~sealrun.core.attestation.Evidence`).
-        ephemeral_recipient: the enclave's ephemeral age X25519 recipient (``age1…``).
-    """
-
-    task_id: bytes
-    nonce: bytes
-    worker: str
-    authorization: bytes
-    evidence: str
-    ephemeral_recipient: str
-
-
-@dataclass(frozen=True)
-class ReleasedBundle:
+class SealedSecretsBundle:
     """The secrets bundle sealed (age) to the enclave's ephemeral key, and its challenge.
 
     ``failure`` is the order refusal behind a failure bundle (``None`` for the secrets); it
@@ -111,25 +65,35 @@ class ReleasedBundle:
     task_id: bytes
     enclave_challenge: str
     sealed_bundle: bytes
-    failure: SecretError | None = None
+    failure: ReleaseError | None = None
 
 
 class Releaser:
-    """Runs the release checks for :class:`~sealrun.services.sms.usecases.SmsUseCases`."""
+    """The release use case: its collaborators come through the constructor."""
 
     def __init__(
         self,
-        sms: SmsUseCases,
         *,
+        chain: ChainReader,
+        repository: SmsRepository,
+        keyring: MasterKeyring,
         verifiers: Mapping[EvidenceType, EvidenceVerifier],
         policy: AttestationPolicy,
+        clock: Callable[[], int],
+        random: Callable[[int], bytes],
+        options: SmsOptions,
     ) -> None:
-        self._sms = sms
+        self._chain = chain
+        self._repository = repository
+        self._keyring = keyring
         self._verifiers = dict(verifiers)
         self._policy = policy
+        self._clock = clock
+        self._random = random
+        self._options = options
 
-    def release(self, request: ReleaseRequest) -> ReleasedBundle:
-        """Run every check; audit and return the sealed bundle, or audit and raise the refusal."""
+    def release(self, request: ReleaseRequest) -> SealedSecretsBundle:
+        """Gather the facts, appraise them; audit and return the sealed bundle, or audit and raise."""
         facts = AuditFacts(
             event="release",
             code="RELEASED",
@@ -137,142 +101,168 @@ class Releaser:
             task_id=task_id_hex(request.task_id),
             worker=request.worker,
         )
-        # The checks add what they learn (deal parties, claims) so a refusal is audited with it.
-        known = [facts]
+        now = self._clock()
+        task = self._chain.task(request.task_id)
+        deal = None if task is None else self._chain.deal(task.deal_id)
+        if deal is not None:
+            facts = replace(
+                facts, app=deal.app, requester=deal.requester, workerpool=deal.workerpool,
+                dataset=deal.dataset if deal.has_dataset else None,
+            )  # fmt: skip
         try:
-            released = self._checked(request, known)
+            self._repository.consume_nonce(bytes32_hex(request.nonce), task_id_hex(request.task_id), now)
+            gathered, material = self._facts(request, now, task, deal)
+            answer = appraise_release(gathered, verifiers=self._verifiers, policy=self._policy)
         except SealrunError as error:
-            kind = "attestation" if isinstance(error, AttestationError) else "release"
-            refusal = replace(known[-1], event="refusal", code=error.code, detail=f"{kind}: {error.message}")
-            self._sms.audit(refusal)
+            self._refused(facts, error)
+            raise
+        if isinstance(answer, Refusal):
+            if answer.claims is not None:
+                facts = _with_claims(facts, answer)
+            refused = answer.error()
+            self._refused(facts, refused)
+            raise refused
+        facts = replace(facts, tee=answer.claims.tee.value, measurement=answer.claims.measurement.hex())
+        try:
+            assert material is not None  # a verdict needs a deal
+            released = self._sealed(request, answer, gathered, material, now)
+        except SealrunError as error:
+            self._refused(facts, error)
             raise
         order = released.failure
         if order is None:
-            self._sms.audit(
-                replace(known[-1], detail="bundle sealed to the attested enclave's ephemeral key")
-            )
+            self._audit(replace(facts, detail="bundle sealed to the attested enclave's ephemeral key"))
         else:
             code = ORDER_FAILURES[order.code]
             detail = f"failure bundle {code.name} sealed to the attested enclave: {order.message}"
-            self._sms.audit(replace(known[-1], event="failure", code=order.code, detail=detail))
+            self._audit(replace(facts, event="failure", code=order.code, detail=detail))
         return released
 
-    def _checked(self, request: ReleaseRequest, known: list[AuditFacts]) -> ReleasedBundle:
-        facts = known[-1]
-        sms = self._sms
-        task_hex = task_id_hex(request.task_id)
-        now = sms.clock()
-        # The chain is read before the nonce is checked so that even a nonce refusal is
-        # audited under the deal's dataset, where its owner will see it.
-        task = sms.chain.task(request.task_id)
-        deal_or_none = None if task is None else sms.chain.deal(task.deal_id)
-        if deal_or_none is not None:
-            facts = replace(
-                facts, app=deal_or_none.app, requester=deal_or_none.requester,
-                workerpool=deal_or_none.workerpool,
-                dataset=deal_or_none.dataset if deal_or_none.has_dataset else None,
-            )  # fmt: skip
-            known.append(facts)
-        sms.repository.consume_nonce("0x" + request.nonce.hex(), task_hex, now)
-        _task, deal = sms.check_live(task, deal_or_none)
-        # Attestation: the verifier is chosen by the declared type only (no fallback).
-        evidence = Evidence.from_json(request.evidence)
-        verifier = self._verifiers.get(evidence.type)
-        if verifier is None:
-            raise AttestationError(
-                f"evidence type {evidence.type.value!r} is not accepted here", code="ATTEST_POLICY_TEE_TYPE"
-            )
-        claims = verifier.verify(evidence, now=now)
-        known.append(replace(facts, tee=claims.tee.value, measurement=claims.measurement.hex()))
-        recipient = parse_ephemeral_recipient(request.ephemeral_recipient)
-        verify_report_data(
-            claims, nonce=request.nonce, ephemeral_public_key=recipient.public_bytes, task_id=request.task_id
-        )
-        app = sms.chain.app(deal.app)
-        if app is None:
-            raise SecretError("the deal's app is not registered", code="RELEASE_APP_UNKNOWN")
-        self._policy.appraise(claims, measurement=app.fingerprint)
-        # Checked here too, whatever the policy says: the key goes only to the app's own code.
-        if not hmac.compare_digest(claims.measurement, app.fingerprint):
-            raise AttestationError(
-                "the enclave's measurement is not the app's on-chain fingerprint",
-                code="ATTEST_POLICY_MEASUREMENT",
-            )
-        refusal: SecretError | None = None
-        try:
-            params = _parse_params(deal.params)
-        except SecretError as error:
-            # Refused only once the enclave proved genuine and authorized: then it gets a failure bundle.
-            params, refusal = _NO_PARAMS, error
-        material = sms.repository.release_material(
-            task_id=task_hex, dataset=deal.dataset if deal.has_dataset else None, requester=deal.requester,
-            names=list(params["secrets"].values()), app=deal.app, beneficiary=deal.beneficiary,
-        )  # fmt: skip
-        enclave = material.enclave
-        if enclave is None:
-            raise SecretError(
-                "no enclave challenge was requested for this task", code="RELEASE_NO_ENCLAVE_CHALLENGE"
-            )
-        self._check_authorization(request, deal, enclave.address)
-        self._check_dataset_order(deal)
-        # Only the order can be wrong now (see the module docstring).
-        bundle, refusal = self._secrets_or_failure(request, deal, params, material, refusal, now)
-        sealed = seal_to_recipient(bundle.to_json(), recipient, random=sms.random)
-        return ReleasedBundle(request.task_id, enclave.address, sealed, failure=refusal)
+    def _refused(self, facts: AuditFacts, error: SealrunError) -> None:
+        kind = "attestation" if isinstance(error, AttestationError) else "release"
+        self._audit(replace(facts, event="refusal", code=error.code, detail=f"{kind}: {error.message}"))
 
-    def _secrets_or_failure(
+    def _audit(self, facts: AuditFacts) -> None:
+        self._repository.append_audit(facts, self._clock())
+
+    def _facts(
+        self, request: ReleaseRequest, now: int, task: TaskRecord | None, deal: DealRecord | None
+    ) -> tuple[ReleaseFacts, ReleaseMaterial | None]:
+        """Read what the decision needs (after the nonce is consumed), and the stored rows."""
+        if deal is None:
+            return ReleaseFacts(request=request, now=now, task=task, deal=None), None
+        try:
+            names = list(parse_release_params(deal.params).secrets.values())
+        except ReleaseError:
+            names = []  # the decision refuses the params; no secret is read
+        material = self._repository.release_material(
+            task_id=task_id_hex(request.task_id), dataset=deal.dataset if deal.has_dataset else None,
+            requester=deal.requester, names=names, app=deal.app, beneficiary=deal.beneficiary,
+        )  # fmt: skip
+        facts = ReleaseFacts(
+            request=request, now=now, task=task, deal=deal,
+            app=self._chain.app(deal.app),
+            workerpool=self._chain.workerpool(deal.workerpool),
+            dataset=self._chain.dataset(deal.dataset) if deal.has_dataset else None,
+            enclave_challenge=None if material.enclave is None else material.enclave.address,
+            dataset_key_stored=material.dataset_key is not None,
+            requester_secrets_stored=frozenset(material.requester_secrets),
+            recipient_stored=material.recipient is not None,
+        )  # fmt: skip
+        return facts, material
+
+    def _sealed(
         self,
         request: ReleaseRequest,
-        deal: DealRecord,
-        params: dict[str, Any],
+        verdict: ReleaseVerdict,
+        facts: ReleaseFacts,
         material: ReleaseMaterial,
-        refusal: SecretError | None,
         now: int,
-    ) -> tuple[SecretsBundle, SecretError | None]:
-        """The secrets bundle, or the failure bundle when only the order is wrong."""
-        if refusal is None:
-            try:
-                bundle = self._bundle(request, deal, params, material, now)
-            except SecretError as error:
-                if error.code not in ORDER_FAILURES:
-                    raise
-                refusal = error
-            else:
-                cap = self._sms.options.max_releases
-                if self._sms.repository.reserve_release(task_id_hex(request.task_id), cap=cap, now=now):
-                    return bundle, None
-                refusal = SecretError(
-                    f"this task's secrets were already released {cap} times",
-                    code="RELEASE_ATTEMPTS_EXHAUSTED",
-                )
-        return self._failure_bundle(request, deal, material, refusal, now), refusal
+    ) -> SealedSecretsBundle:
+        """The secrets (or the failure) bundle, sealed to the enclave's ephemeral key."""
+        failure = verdict.failure
+        if failure is None:
+            bundle = self._secrets_bundle(request, verdict, facts, material, now)
+            cap = self._options.max_releases
+            if not self._repository.reserve_release(task_id_hex(request.task_id), cap=cap, now=now):
+                failure = attempts_exhausted(cap)
+        if failure is not None:
+            bundle = self._failure_bundle(request, verdict.deal, material, failure, now)
+        sealed = seal_to_recipient(bundle.to_json(), verdict.recipient, random=self._random)
+        refusal = None if failure is None else ReleaseError(failure.message, code=failure.code)
+        return SealedSecretsBundle(request.task_id, verdict.enclave_challenge, sealed, failure=refusal)
+
+    def _enclave_key(self, request: ReleaseRequest, material: ReleaseMaterial) -> str:
+        assert material.enclave is not None  # the decision checked the enclave challenge
+        task_hex = task_id_hex(request.task_id)
+        key = self._keyring.open(material.enclave.sealed, kind="enclave-key", row=row_identity(task_hex))
+        return "0x" + key.hex()
 
     def _failure_bundle(
-        self,
-        request: ReleaseRequest,
-        deal: DealRecord,
-        material: ReleaseMaterial,
-        refusal: SecretError,
-        now: int,
+        self, request: ReleaseRequest, deal: DealRecord, material: ReleaseMaterial, failure: Refusal, now: int
     ) -> SecretsBundle:
         """The enclave key, the recipient if any and the failure code: no secret at all."""
-        assert material.enclave is not None  # checked before the authorization
-        task_hex = task_id_hex(request.task_id)
-        enclave_key = self._sms.keyring.open(
-            material.enclave.sealed, kind="enclave-key", row=row_identity(task_hex)
-        )
         return SecretsBundle(
-            task_id=task_hex,
+            task_id=task_id_hex(request.task_id),
             worker=request.worker,
-            enclave_key="0x" + enclave_key.hex(),
+            enclave_key=self._enclave_key(request, material),
             beneficiary_recipient=None if material.recipient is None else material.recipient.recipient,
             result_upload=self._upload(request, now),
             max_time=max(1, deal.category_time),
-            failure=ReleaseFailure(ORDER_FAILURES[refusal.code], refusal.message),
+            failure=ReleaseFailure(ORDER_FAILURES[failure.code], failure.message),
+        )
+
+    def _secrets_bundle(
+        self,
+        request: ReleaseRequest,
+        verdict: ReleaseVerdict,
+        facts: ReleaseFacts,
+        material: ReleaseMaterial,
+        now: int,
+    ) -> SecretsBundle:
+        """Open every secret the verdict releases (the decision checked each was pushed)."""
+        deal, params = verdict.deal, verdict.params
+        keyring = self._keyring
+        dataset = None
+        if deal.has_dataset:
+            record, row = facts.dataset, material.dataset_key
+            assert record is not None  # the decision checked both
+            assert row is not None
+            key = keyring.open(row.sealed, kind="dataset-key", row=row_identity(deal.dataset)).decode()
+            dataset = DatasetSecret(
+                url=record.url, checksum=bytes32_hex(record.checksum), key=key, address=record.address,
+                filename=row.filename,
+            )  # fmt: skip
+        secrets = {
+            index: keyring.open(
+                material.requester_secrets[name].sealed,
+                kind="requester-secret",
+                row=row_identity(deal.requester, name),
+            ).decode()
+            for index, name in params.secrets.items()
+        }
+        developer = material.app_secret
+        developer_secret = (
+            None
+            if developer is None
+            else keyring.open(developer.sealed, kind="app-secret", row=row_identity(deal.app)).decode()
+        )
+        assert material.recipient is not None
+        return SecretsBundle(
+            task_id=task_id_hex(request.task_id),
+            worker=request.worker,
+            enclave_key=self._enclave_key(request, material),
+            beneficiary_recipient=material.recipient.recipient,
+            result_upload=self._upload(request, now),
+            max_time=deal.category_time,
+            params=TaskParams(args=params.args, input_files=params.input_files),
+            dataset=dataset,
+            app_developer_secret=developer_secret,
+            requester_secrets=secrets,
         )
 
     def _upload(self, request: ReleaseRequest, now: int) -> ResultUpload:
-        options = self._sms.options
+        options = self._options
         token = (
             ""
             if options.upload_token_key is None
@@ -282,130 +272,7 @@ class Releaser:
         )
         return ResultUpload(url=options.result_upload_url, token=token)
 
-    def _check_authorization(self, request: ReleaseRequest, deal: DealRecord, enclave: str) -> None:
-        pool = self._sms.chain.workerpool(deal.workerpool)
-        if pool is None:
-            raise SecretError("the deal's workerpool is not registered", code="RELEASE_WORKERPOOL_UNKNOWN")
-        try:
-            digest = authorization_digest(request.worker, request.task_id, enclave)
-            signer = recover_signer(digest, request.authorization)
-        except (OrderError, SealrunError) as error:
-            raise SecretError(
-                f"the worker's authorization is invalid: {error.message}", code="RELEASE_WORKER_UNAUTHORIZED"
-            ) from error
-        if signer.lower() != pool.owner.lower():
-            raise SecretError(
-                "the worker's authorization is not signed by the workerpool owner for this task and enclave",
-                code="RELEASE_WORKER_UNAUTHORIZED",
-            )
 
-    def _check_dataset_order(self, deal: DealRecord) -> None:
-        if not deal.has_dataset:
-            return
-        rules = (
-            (deal.dataset_restrict_app, deal.app, "RELEASE_DATASET_APP_NOT_ALLOWED", "app"),
-            (
-                deal.dataset_restrict_requester,
-                deal.requester,
-                "RELEASE_DATASET_REQUESTER_NOT_ALLOWED",
-                "requester",
-            ),
-            (
-                deal.dataset_restrict_workerpool,
-                deal.workerpool,
-                "RELEASE_DATASET_WORKERPOOL_NOT_ALLOWED",
-                "pool",
-            ),
-        )
-        for restriction, actual, code, what in rules:
-            if restriction.lower() != ZERO_ADDRESS and restriction.lower() != actual.lower():
-                raise SecretError(f"the dataset order does not allow this {what}", code=code)
-
-    def _bundle(
-        self,
-        request: ReleaseRequest,
-        deal: DealRecord,
-        params: dict[str, Any],
-        material: ReleaseMaterial,
-        now: int,
-    ) -> SecretsBundle:
-        sms = self._sms
-        task_hex = task_id_hex(request.task_id)
-        assert material.enclave is not None  # checked before the authorization
-        dataset = None
-        if deal.has_dataset:
-            record = sms.chain.dataset(deal.dataset)
-            row = material.dataset_key
-            if record is None or row is None:
-                raise SecretError("the dataset's key was never pushed", code="RELEASE_DATASET_KEY_MISSING")
-            key = sms.keyring.open(row.sealed, kind="dataset-key", row=row_identity(deal.dataset)).decode()
-            dataset = DatasetSecret(
-                url=record.url,
-                checksum="0x" + record.checksum.hex(),
-                key=key,
-                address=record.address,
-                filename=row.filename,
-            )
-        secrets: dict[int, str] = {}
-        for index, name in params["secrets"].items():
-            secret = material.requester_secrets.get(name)
-            if secret is None:
-                raise SecretError(
-                    f"requester secret {name!r} was never pushed", code="RELEASE_REQUESTER_SECRET_MISSING"
-                )
-            identity = row_identity(deal.requester, name)
-            secrets[index] = sms.keyring.open(secret.sealed, kind="requester-secret", row=identity).decode()
-        developer = material.app_secret
-        developer_secret = (
-            None
-            if developer is None
-            else sms.keyring.open(developer.sealed, kind="app-secret", row=row_identity(deal.app)).decode()
-        )
-        recipient = material.recipient
-        if recipient is None:
-            raise SecretError("the beneficiary has no result recipient", code="RELEASE_RECIPIENT_MISSING")
-        enclave_key = sms.keyring.open(
-            material.enclave.sealed, kind="enclave-key", row=row_identity(task_hex)
-        )
-        return SecretsBundle(
-            task_id=task_hex,
-            worker=request.worker,
-            enclave_key="0x" + enclave_key.hex(),
-            beneficiary_recipient=recipient.recipient,
-            result_upload=self._upload(request, now),
-            max_time=deal.category_time,
-            params=TaskParams(args=params["args"], input_files=tuple(params["input_files"])),
-            dataset=dataset,
-            app_developer_secret=developer_secret,
-            requester_secrets=secrets,
-        )
-
-
-def _parse_params(text: str) -> dict[str, Any]:
-    """Read the iExec-style params of a deal: ``iexec_args``, ``iexec_input_files``, ``iexec_secrets``."""
-    invalid = SecretError("the deal's params are not valid", code="RELEASE_PARAMS_INVALID")
-    if not text:
-        return {"args": "", "input_files": [], "secrets": {}}
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as error:
-        raise invalid from error
-    if not isinstance(data, dict):
-        raise invalid
-    args = data.get("iexec_args", "")
-    files = data.get("iexec_input_files", [])
-    names = data.get("iexec_secrets", {})
-    if not isinstance(args, str) or not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        raise invalid
-    if not isinstance(names, dict) or len(names) > _MAX_REQUESTER_SECRETS:
-        raise invalid
-    secrets: dict[int, str] = {}
-    for index, name in names.items():
-        # ASCII digits, bounded: "²".isdigit() is true and int("²") raises (it was a 500).
-        if not is_secret_index(index) or not isinstance(name, str) or not 0 < len(name) <= _MAX_SECRET_NAME:
-            raise SecretError(
-                f"the deal's secret indexes must be 1 to {MAX_SECRET_INDEX} in ASCII digits, naming secrets",
-                code="RELEASE_PARAMS_INVALID",
-            )
-        secrets[int(index)] = name
-    return {"args": args, "input_files": files, "secrets": secrets}
+def _with_claims(facts: AuditFacts, refusal: Refusal) -> AuditFacts:
+    assert refusal.claims is not None
+    return replace(facts, tee=refusal.claims.tee.value, measurement=refusal.claims.measurement.hex())

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sealrun.errors import RequestError, SecretError, StorageError
+from sealrun.errors import DatabaseError, ReleaseError, RequestError, SecretError
 from sealrun.services.sms.audit import GENESIS_HASH, AuditFacts, AuditRecord, audit_entry_hash
 from sealrun.services.sms.models import (
     AppSecret,
@@ -82,7 +82,7 @@ class SmsRepository:
             with self._sessions.begin() as session:
                 yield session
         except OperationalError as error:
-            raise StorageError("the SMS database is unavailable", code="DB_UNAVAILABLE") from error
+            raise DatabaseError("the SMS database is unavailable", code="DB_UNAVAILABLE") from error
 
     # -- signed-request nonces (RequestNonceStore) -------------------------------------------
     def consume(self, signer: str, nonce: bytes, *, expires_at: int) -> None:
@@ -216,7 +216,7 @@ class SmsRepository:
                 return True
             except IntegrityError:
                 continue  # another release inserted the first row: count against it
-        raise StorageError("the release counter is contended; try again", code="DB_UNAVAILABLE")
+        raise DatabaseError("the release counter is contended; try again", code="DB_UNAVAILABLE")
 
     def releases(self, task_id: str) -> int:
         """How many times the task's secrets were released."""
@@ -240,11 +240,11 @@ class SmsRepository:
         with self._transaction() as session:
             row = session.get(AttestationNonce, nonce)
             if row is None or row.task_id != task_id:
-                raise SecretError("this nonce was not issued for this task", code="RELEASE_NONCE_UNKNOWN")
+                raise ReleaseError("this nonce was not issued for this task", code="RELEASE_NONCE_UNKNOWN")
             if row.consumed_at is not None:
-                raise SecretError("this nonce was already used", code="RELEASE_NONCE_USED")
+                raise ReleaseError("this nonce was already used", code="RELEASE_NONCE_USED")
             if now >= row.expires_at:
-                raise SecretError("this nonce has expired", code="RELEASE_NONCE_EXPIRED")
+                raise ReleaseError("this nonce has expired", code="RELEASE_NONCE_EXPIRED")
             # The guarded UPDATE settles a race between two releases presenting the same nonce.
             done = session.execute(
                 update(AttestationNonce)
@@ -252,7 +252,7 @@ class SmsRepository:
                 .values(consumed_at=now)
             )
             if done.rowcount != 1:  # type: ignore[attr-defined]
-                raise SecretError("this nonce was already used", code="RELEASE_NONCE_USED")
+                raise ReleaseError("this nonce was already used", code="RELEASE_NONCE_USED")
 
     # -- audit log ------------------------------------------------------------------------------
     def append_audit(self, facts: AuditFacts, at: int) -> AuditRecord:
@@ -273,7 +273,7 @@ class SmsRepository:
                     return AuditRecord(**values, entry_hash=entry_hash)  # type: ignore[arg-type]
                 except IntegrityError:
                     continue
-        raise StorageError("the audit log is contended; try again", code="DB_UNAVAILABLE")
+        raise DatabaseError("the audit log is contended; try again", code="DB_UNAVAILABLE")
 
     def audit_records(
         self, *, dataset: str | None = None, after: int = 0, limit: int = 100

@@ -12,23 +12,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from eth_account import Account
 from eth_utils import to_checksum_address
 
 from sealrun.adapters.web import SignedCall
-from sealrun.api.ids import task_id_hex
-from sealrun.core.attestation import Claims, Evidence, EvidenceType
+from sealrun.api.ids import bytes32_hex, task_id_hex
+from sealrun.core.attestation import EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
+from sealrun.core.releases import AttestationPolicy, EvidenceVerifier, liveness_refusal
 from sealrun.core.requests import RequestVerifier, VerifiedRequest
 from sealrun.core.sealing import Identity, Recipient
 from sealrun.core.secretrules import check_secret_name, check_secret_value
 from sealrun.core.tasks.filenames import check_dataset_filename
-from sealrun.errors import ConfigError, SealError, SecretError
+from sealrun.errors import ConfigError, ReleaseError, SealError, SecretError
 from sealrun.services.sms.audit import AuditFacts, AuditRecord
 from sealrun.services.sms.models import AppSecret, DatasetKey, EnclaveKey, RequesterSecret, ResultRecipient
-from sealrun.services.sms.release import ReleasedBundle, Releaser, ReleaseRequest
+from sealrun.services.sms.options import SmsOptions
+from sealrun.services.sms.release import Releaser, ReleaseRequest, SealedSecretsBundle
 from sealrun.services.sms.repository import SmsRepository, row_identity
 from sealrun.services.sms.vault import MasterKeyring
 
@@ -43,31 +44,6 @@ __all__ = [
 _IDENTITY = re.compile(r"^AGE-SECRET-KEY-1[0-9A-Z]{58}$")
 _RECIPIENT = re.compile(r"^age1[0-9a-z]{58}$")
 _PRUNE_EVERY = 512
-
-
-class EvidenceVerifier(Protocol):
-    """Verifies one evidence type against its pinned root at ``now`` (see core.attestation)."""
-
-    def verify(self, evidence: Evidence, *, now: int) -> Claims:
-        """Return verified claims or raise ``AttestationError``."""
-
-
-class AttestationPolicy(Protocol):
-    """Appraises verified claims, deny by default, for an expected measurement."""
-
-    def appraise(self, claims: Claims, *, measurement: bytes) -> Claims:
-        """Return the claims if they pass, or raise ``AttestationError`` with the rule's code."""
-
-
-@dataclass(frozen=True)
-class SmsOptions:
-    """Runtime knobs from the settings (see :class:`~sealrun.services.sms.settings.SmsSettings`)."""
-
-    nonce_ttl: int = 120
-    result_upload_url: str = "http://127.0.0.1:8701/v1/blobs"
-    upload_token_key: bytes | None = None
-    upload_token_ttl: int = 86400
-    max_releases: int = 3
 
 
 @dataclass(frozen=True)
@@ -124,7 +100,10 @@ class SmsUseCases:
         self.random = random
         self.options = options or SmsOptions()
         self._calls = 0
-        self._releaser = Releaser(self, verifiers=verifiers, policy=policy)
+        self._releaser = Releaser(
+            chain=chain, repository=repository, keyring=keyring, verifiers=verifiers, policy=policy,
+            clock=clock, random=random, options=self.options,
+        )  # fmt: skip
 
     # -- authentication -------------------------------------------------------------------------
     def authenticate(self, call: SignedCall) -> VerifiedRequest:
@@ -277,16 +256,11 @@ class SmsUseCases:
 
     def check_live(self, task: TaskRecord | None, deal: DealRecord | None) -> tuple[TaskRecord, DealRecord]:
         """Check already-read chain records (see :meth:`live_task`)."""
-        if task is None or task.status == 0:
-            raise SecretError("this task is not initialized on chain", code="RELEASE_TASK_UNKNOWN")
-        if deal is None:
-            raise SecretError("this task's deal is not on chain", code="RELEASE_DEAL_UNKNOWN")
-        if not deal.is_tee:
-            raise SecretError("this task's deal does not require a TEE", code="RELEASE_DEAL_NOT_TEE")
-        if task.status.finalized:
-            raise SecretError(f"this task is {task.status.name.lower()}", code="RELEASE_TASK_FINALIZED")
-        if self.clock() >= task.final_deadline:
-            raise SecretError("this task is past its final deadline", code="RELEASE_TASK_PAST_DEADLINE")
+        refusal = liveness_refusal(task, deal, now=self.clock())
+        if refusal is not None:
+            raise refusal.error()
+        assert task is not None  # liveness_refusal checked both
+        assert deal is not None
         return task, deal
 
     def enclave_challenge(self, call: SignedCall, task_id: bytes) -> str:
@@ -297,7 +271,7 @@ class SmsUseCases:
         _task, deal = self.live_task(task_id)
         pool = self.chain.workerpool(deal.workerpool)
         if pool is None:
-            raise SecretError("the deal's workerpool is not registered", code="RELEASE_WORKERPOOL_UNKNOWN")
+            raise ReleaseError("the deal's workerpool is not registered", code="RELEASE_WORKERPOOL_UNKNOWN")
         self._owned_by(call, pool.owner, "workerpool's owner")
         task_hex = task_id_hex(task_id)
 
@@ -316,10 +290,10 @@ class SmsUseCases:
         self._maybe_prune()
         nonce = self.random(32)
         expires_at = self.clock() + self.options.nonce_ttl
-        self.repository.issue_nonce("0x" + nonce.hex(), task_id_hex(task_id), expires_at)
+        self.repository.issue_nonce(bytes32_hex(nonce), task_id_hex(task_id), expires_at)
         return nonce, expires_at
 
-    def release(self, request: ReleaseRequest) -> ReleasedBundle:
+    def release(self, request: ReleaseRequest) -> SealedSecretsBundle:
         """Appraise an enclave and release its sealed bundle; every outcome is audited."""
         return self._releaser.release(request)
 

@@ -25,7 +25,7 @@ def main() -> int:
         settings = StoreSettings(_secrets_dir=secrets_dir("SEALRUN_STORE_", os.environ))  # type: ignore[call-arg]
         chain = None
         if settings.rpc_url is not None:
-            from sealrun.services.store.chainlink import connect_chain
+            from sealrun.services.store.chainview import connect_chain
 
             chain = connect_chain(settings)
         elif settings.chain_id is not None:

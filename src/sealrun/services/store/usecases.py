@@ -40,9 +40,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from sealrun.adapters.storeclient import ASSET_HEADER, KIND_HEADER, verify_upload_token
+from sealrun.adapters.storeclient import ASSET_HEADER, KIND_HEADER
 from sealrun.api.ids import task_id_hex
 from sealrun.core.chainstate import ChainReader
+from sealrun.core.uploads import verify_upload_token
 from sealrun.errors import StorageError
 from sealrun.services.store.blobs import BlobRepository, StoredBlob, parse_checksum
 from sealrun.services.store.taskblobs import BlobKind, TaskBlob, TaskBlobIndex, parse_blob_kind

@@ -49,7 +49,7 @@ from typing import Any
 
 from sealrun.core.tasks.failures import FailureCode
 from sealrun.core.tasks.filenames import check_dataset_filename
-from sealrun.errors import ConfigError, SecretError
+from sealrun.errors import ConfigError, SecretError, SecretsBundleError
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -80,7 +80,7 @@ def is_secret_index(text: str) -> bool:
 
 
 def _invalid(message: str) -> SecretError:
-    return SecretError(f"secrets bundle: {message}", code="BUNDLE_INVALID")
+    return SecretsBundleError(f"secrets bundle: {message}", code="BUNDLE_INVALID")
 
 
 def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
@@ -213,7 +213,7 @@ class SecretsBundle:
             raise _invalid("not a JSON object")
         version = data.get("version")
         if version != BUNDLE_VERSION:
-            raise SecretError(
+            raise SecretsBundleError(
                 f"secrets bundle version {version!r} is not supported (expected {BUNDLE_VERSION})",
                 code="BUNDLE_VERSION_UNSUPPORTED",
             )

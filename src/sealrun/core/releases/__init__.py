@@ -1,0 +1,34 @@
+"""The SMS's release decision, pure: facts in, a verdict or a refusal code out.
+
+See :mod:`sealrun.core.releases.appraisal` for the checks and their order, and
+:mod:`sealrun.core.releases.params` for the deal params the release reads.
+"""
+
+from sealrun.core.releases.appraisal import (
+    ORDER_FAILURES,
+    AttestationPolicy,
+    EvidenceVerifier,
+    Refusal,
+    ReleaseFacts,
+    ReleaseRequest,
+    ReleaseVerdict,
+    appraise_release,
+    attempts_exhausted,
+    liveness_refusal,
+)
+from sealrun.core.releases.params import ReleaseParams, parse_release_params
+
+__all__ = [
+    "ORDER_FAILURES",
+    "AttestationPolicy",
+    "EvidenceVerifier",
+    "Refusal",
+    "ReleaseFacts",
+    "ReleaseParams",
+    "ReleaseRequest",
+    "ReleaseVerdict",
+    "appraise_release",
+    "attempts_exhausted",
+    "liveness_refusal",
+    "parse_release_params",
+]

@@ -1,0 +1,334 @@
+"""The release decision (SYSTEM.md §5), a pure function over facts the SMS gathered.
+
+:func:`appraise_release` reads no chain, database or clock: the SMS's release use case
+(:mod:`sealrun.services.sms.release`) consumes the nonce, reads the chain and its tables
+into a :class:`ReleaseFacts`, and applies the answer. The answer is a :class:`Refusal`
+(refused: the caller raises its error and audits it) or a :class:`ReleaseVerdict` (the
+enclave is genuine and authorized: seal the secrets, or, when ``failure`` is set, a failure
+bundle). The checks run in a fixed order and the first failure is the answer:
+
+1. the task is live: initialized, its deal TEE, not finalized, before its final deadline
+   (``now`` equal to the deadline is past it);
+2. the evidence verifies with the verifier of its declared type, at ``now``;
+3. its report data binds the nonce, the ephemeral key and the task (all 64 bytes);
+4. the app is registered, the policy accepts the claims, and the measurement equals the
+   app's on-chain fingerprint;
+5. the deal's params parse (if not, the refusal waits: see below);
+6. an enclave challenge was requested for the task;
+7. the workerpool is registered and its owner authorized this worker for this task and
+   this enclave challenge;
+8. the dataset order allows this app, requester and workerpool;
+9. every secret the task needs was pushed: the dataset key, the requester secrets (in
+   the params' order), the beneficiary's result recipient.
+
+Past step 8 only the *order* can be wrong, and no retry can fix it; those refusals
+(:data:`ORDER_FAILURES`) become a verdict with ``failure`` set, so the enclave signs a
+failure receipt at once. The attempts cap (``RELEASE_ATTEMPTS_EXHAUSTED``) is the SMS's to
+check, atomically, once it holds a verdict; :func:`attempts_exhausted` is its refusal.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sealrun.core.attestation import Claims, Evidence, EvidenceType, verify_report_data
+from sealrun.core.chainstate import (
+    ZERO_ADDRESS,
+    AppRecord,
+    DatasetRecord,
+    DealRecord,
+    TaskRecord,
+    WorkerpoolRecord,
+)
+from sealrun.core.releases.params import ReleaseParams, parse_release_params
+from sealrun.core.sealing import Recipient
+from sealrun.core.tasks import FailureCode, authorization_digest, recover_signer
+from sealrun.errors import AttestationError, ReleaseError, SealError, SealrunError
+
+__all__ = [
+    "ORDER_FAILURES",
+    "AttestationPolicy",
+    "EvidenceVerifier",
+    "Refusal",
+    "ReleaseFacts",
+    "ReleaseRequest",
+    "ReleaseVerdict",
+    "appraise_release",
+    "attempts_exhausted",
+    "liveness_refusal",
+]
+
+#: Refusals caused by the order itself (retrying cannot help), and the failure code the
+#: enclave receives instead of the secrets.
+ORDER_FAILURES: Mapping[str, FailureCode] = {
+    "RELEASE_PARAMS_INVALID": FailureCode.TASK_PARAMS_INVALID,
+    "RELEASE_REQUESTER_SECRET_MISSING": FailureCode.SECRET_MISSING,
+    "RELEASE_DATASET_KEY_MISSING": FailureCode.SECRET_MISSING,
+    "RELEASE_RECIPIENT_MISSING": FailureCode.RECIPIENT_MISSING,
+    "RELEASE_ATTEMPTS_EXHAUSTED": FailureCode.ATTEMPTS_EXHAUSTED,
+}
+
+
+class EvidenceVerifier(Protocol):
+    """Verifies one evidence type against its pinned root at ``now`` (see core.attestation)."""
+
+    def verify(self, evidence: Evidence, *, now: int) -> Claims:
+        """Return verified claims or raise ``AttestationError``."""
+
+
+class AttestationPolicy(Protocol):
+    """Appraises verified claims, deny by default, for an expected measurement."""
+
+    def appraise(self, claims: Claims, *, measurement: bytes) -> Claims:
+        """Return the claims if they pass, or raise ``AttestationError`` with the rule's code."""
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """What an enclave presents to obtain its secrets.
+
+    Attributes:
+        task_id: the task (32 bytes).
+        nonce: the nonce the SMS issued for this attempt.
+        worker: the worker the scheduler authorized.
+        authorization: the workerpool owner's EIP-191 signature over
+            ``authorization_digest(worker, task_id, enclave_challenge)``.
+        evidence: the evidence envelope (JSON, :class:`~sealrun.core.attestation.Evidence`).
+        ephemeral_recipient: the enclave's ephemeral age X25519 recipient (``age1…``).
+    """
+
+    task_id: bytes
+    nonce: bytes
+    worker: str
+    authorization: bytes
+    evidence: str
+    ephemeral_recipient: str
+
+
+@dataclass(frozen=True)
+class ReleaseFacts:
+    """Everything the decision needs, read by the SMS after consuming the nonce.
+
+    Attributes:
+        request: what the enclave presented.
+        now: the SMS's clock (unix seconds).
+        task, deal: the chain's records (``None``: not on chain).
+        app, workerpool, dataset: the deal's assets on chain (``None``: not registered, or
+            no dataset in the deal).
+        enclave_challenge: the task's enclave challenge address (``None``: never requested).
+        dataset_key_stored: the dataset's key was pushed.
+        requester_secrets_stored: the names of the requester's secrets the params ask for
+            that were pushed.
+        recipient_stored: the beneficiary pushed a result recipient.
+    """
+
+    request: ReleaseRequest
+    now: int
+    task: TaskRecord | None
+    deal: DealRecord | None
+    app: AppRecord | None = None
+    workerpool: WorkerpoolRecord | None = None
+    dataset: DatasetRecord | None = None
+    enclave_challenge: str | None = None
+    dataset_key_stored: bool = False
+    requester_secrets_stored: frozenset[str] = field(default_factory=frozenset)
+    recipient_stored: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the release is refused: a stable code, a sentence, and the claims if verified."""
+
+    code: str
+    message: str
+    claims: Claims | None = None
+
+    @property
+    def is_order_failure(self) -> bool:
+        """Whether only the order is wrong (the enclave gets a failure bundle, see module doc)."""
+        return self.code in ORDER_FAILURES
+
+    def error(self) -> SealrunError:
+        """The exception of this refusal's family (``ATTEST_*`` attestation, else release)."""
+        if self.code.startswith("ATTEST_"):
+            return AttestationError(self.message, code=self.code)
+        return ReleaseError(self.message, code=self.code)
+
+
+@dataclass(frozen=True)
+class ReleaseVerdict:
+    """A genuine, authorized enclave: release to ``recipient`` (or a failure bundle)."""
+
+    task: TaskRecord
+    deal: DealRecord
+    claims: Claims
+    recipient: Recipient
+    enclave_challenge: str
+    params: ReleaseParams
+    failure: Refusal | None = None
+
+
+def attempts_exhausted(cap: int) -> Refusal:
+    """The order refusal when the task's secrets were already released ``cap`` times."""
+    return Refusal("RELEASE_ATTEMPTS_EXHAUSTED", f"this task's secrets were already released {cap} times")
+
+
+def liveness_refusal(task: TaskRecord | None, deal: DealRecord | None, *, now: int) -> Refusal | None:
+    """Why a task may not run in a TEE now, or ``None`` if it may (step 1)."""
+    if task is None or task.status == 0:
+        return Refusal("RELEASE_TASK_UNKNOWN", "this task is not initialized on chain")
+    if deal is None:
+        return Refusal("RELEASE_DEAL_UNKNOWN", "this task's deal is not on chain")
+    if not deal.is_tee:
+        return Refusal("RELEASE_DEAL_NOT_TEE", "this task's deal does not require a TEE")
+    if task.status.finalized:
+        return Refusal("RELEASE_TASK_FINALIZED", f"this task is {task.status.name.lower()}")
+    if now >= task.final_deadline:
+        return Refusal("RELEASE_TASK_PAST_DEADLINE", "this task is past its final deadline")
+    return None
+
+
+def appraise_release(
+    facts: ReleaseFacts,
+    *,
+    verifiers: Mapping[EvidenceType, EvidenceVerifier],
+    policy: AttestationPolicy,
+) -> ReleaseVerdict | Refusal:
+    """Decide a release (the checks and their order are in the module docstring).
+
+    Args:
+        facts: what the SMS read for this attempt.
+        verifiers: one pure verifier per accepted evidence type (no fallback).
+        policy: the deployment's attestation policy (pure).
+
+    Returns:
+        The verdict, or the first refusal.
+    """
+    task, deal = facts.task, facts.deal
+    live = liveness_refusal(task, deal, now=facts.now)
+    if live is not None:
+        return live
+    assert task is not None  # liveness_refusal checked it
+    assert deal is not None
+    attested = _attest(facts, verifiers, policy)
+    if isinstance(attested, Refusal):
+        return attested
+    claims, recipient = attested
+    refused = _authorize(facts, claims) or _dataset_order(deal, claims)
+    if refused is not None:
+        return refused
+    assert facts.enclave_challenge is not None  # _authorize checked it
+    try:
+        params = parse_release_params(deal.params)
+    except ReleaseError as error:
+        failure: Refusal | None = Refusal(error.code, error.message, claims)
+        params = ReleaseParams()
+    else:
+        failure = _missing_secret(facts, deal, params, claims)
+    return ReleaseVerdict(task, deal, claims, recipient, facts.enclave_challenge, params, failure)
+
+
+def _attest(
+    facts: ReleaseFacts, verifiers: Mapping[EvidenceType, EvidenceVerifier], policy: AttestationPolicy
+) -> tuple[Claims, Recipient] | Refusal:
+    """Steps 2 to 4: the evidence, its report data, the policy and the app's fingerprint."""
+    request = facts.request
+    claims: Claims | None = None
+    try:
+        evidence = Evidence.from_json(request.evidence)
+        # The verifier is chosen by the declared type only (no fallback).
+        verifier = verifiers.get(evidence.type)
+        if verifier is None:
+            return Refusal(
+                "ATTEST_POLICY_TEE_TYPE", f"evidence type {evidence.type.value!r} is not accepted here"
+            )
+        claims = verifier.verify(evidence, now=facts.now)
+        try:
+            recipient = Recipient.parse(request.ephemeral_recipient)
+        except SealError:
+            return Refusal(
+                "ATTEST_REPORT_DATA_MISMATCH",
+                "the ephemeral recipient is not an age X25519 recipient",
+                claims,
+            )
+        verify_report_data(
+            claims, nonce=request.nonce, ephemeral_public_key=recipient.public_bytes, task_id=request.task_id
+        )
+        if facts.app is None:
+            return Refusal("RELEASE_APP_UNKNOWN", "the deal's app is not registered", claims)
+        policy.appraise(claims, measurement=facts.app.fingerprint)
+    except AttestationError as error:
+        return Refusal(error.code, error.message, claims)
+    # Checked here too, whatever the policy says: the key goes only to the app's own code.
+    if not hmac.compare_digest(claims.measurement, facts.app.fingerprint):
+        return Refusal(
+            "ATTEST_POLICY_MEASUREMENT",
+            "the enclave's measurement is not the app's on-chain fingerprint",
+            claims,
+        )
+    return claims, recipient
+
+
+def _authorize(facts: ReleaseFacts, claims: Claims) -> Refusal | None:
+    """Steps 6 and 7: the enclave challenge and the worker's authorization."""
+    if facts.enclave_challenge is None:
+        return Refusal(
+            "RELEASE_NO_ENCLAVE_CHALLENGE", "no enclave challenge was requested for this task", claims
+        )
+    pool = facts.workerpool
+    if pool is None:
+        return Refusal("RELEASE_WORKERPOOL_UNKNOWN", "the deal's workerpool is not registered", claims)
+    request = facts.request
+    try:
+        digest = authorization_digest(request.worker, request.task_id, facts.enclave_challenge)
+        signer = recover_signer(digest, request.authorization)
+    except SealrunError as error:
+        return Refusal(
+            "RELEASE_WORKER_UNAUTHORIZED", f"the worker's authorization is invalid: {error.message}", claims
+        )
+    if signer.lower() != pool.owner.lower():
+        return Refusal(
+            "RELEASE_WORKER_UNAUTHORIZED",
+            "the worker's authorization is not signed by the workerpool owner for this task and enclave",
+            claims,
+        )
+    return None
+
+
+def _dataset_order(deal: DealRecord, claims: Claims) -> Refusal | None:
+    """Step 8: the dataset order's restrictions on the app, requester and workerpool."""
+    if not deal.has_dataset:
+        return None
+    rules = (
+        (deal.dataset_restrict_app, deal.app, "RELEASE_DATASET_APP_NOT_ALLOWED", "app"),
+        (
+            deal.dataset_restrict_requester,
+            deal.requester,
+            "RELEASE_DATASET_REQUESTER_NOT_ALLOWED",
+            "requester",
+        ),
+        (deal.dataset_restrict_workerpool, deal.workerpool, "RELEASE_DATASET_WORKERPOOL_NOT_ALLOWED", "pool"),
+    )
+    for restriction, actual, code, what in rules:
+        if restriction.lower() != ZERO_ADDRESS and restriction.lower() != actual.lower():
+            return Refusal(code, f"the dataset order does not allow this {what}", claims)
+    return None
+
+
+def _missing_secret(
+    facts: ReleaseFacts, deal: DealRecord, params: ReleaseParams, claims: Claims
+) -> Refusal | None:
+    """Step 9: the order refusal for the first secret the task needs that was never pushed."""
+    if deal.has_dataset and (facts.dataset is None or not facts.dataset_key_stored):
+        return Refusal("RELEASE_DATASET_KEY_MISSING", "the dataset's key was never pushed", claims)
+    for name in params.secrets.values():
+        if name not in facts.requester_secrets_stored:
+            return Refusal(
+                "RELEASE_REQUESTER_SECRET_MISSING", f"requester secret {name!r} was never pushed", claims
+            )
+    if not facts.recipient_stored:
+        return Refusal("RELEASE_RECIPIENT_MISSING", "the beneficiary has no result recipient", claims)
+    return None
