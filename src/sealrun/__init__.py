@@ -168,6 +168,13 @@ if TYPE_CHECKING:
         UnpackError,
         WalletError,
     )
+    from sealrun.requester import (
+        AppDeveloper,
+        Connection,
+        DataOwner,
+        Requester,
+        TaskHandle,
+    )
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "sealrun.adapters.bundlefiles": (
@@ -241,6 +248,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "EnclaveLaunch",
         "RunReport",
         "SimulatedTee",
+    ),
+    "sealrun.requester": (
+        "AppDeveloper",
+        "Connection",
+        "DataOwner",
+        "Requester",
+        "TaskHandle",
     ),
     "sealrun.core.attestation": (
         "Claims",
@@ -330,6 +344,7 @@ __all__ = [
     "AnvilNode",
     "App",
     "AppBundle",
+    "AppDeveloper",
     "AppManifest",
     "AppOrder",
     "AttestationError",
@@ -345,6 +360,8 @@ __all__ = [
     "Checkpoint",
     "Claims",
     "ConfigError",
+    "Connection",
+    "DataOwner",
     "Dataset",
     "DatasetOrder",
     "Deal",
@@ -383,6 +400,7 @@ __all__ = [
     "RequestDomain",
     "RequestError",
     "RequestOrder",
+    "Requester",
     "Rpc",
     "RunReport",
     "SandboxError",
@@ -404,6 +422,7 @@ __all__ = [
     "StoreClient",
     "TagBit",
     "Task",
+    "TaskHandle",
     "TokenClient",
     "TransactionSender",
     "UnpackError",
