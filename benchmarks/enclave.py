@@ -41,7 +41,7 @@ from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks import SecretsBundle
-from sealrun.core.tasks.bundle import DatasetSecret, ResultUpload
+from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload
 from sealrun.enclave import EnclaveRuntime, LocalSecretsFile
 
 MANIFEST = '[app]\nname = "noop"\nentrypoint = ["python3", "app.py"]\nruntime = "python3"\n'

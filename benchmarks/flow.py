@@ -41,12 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from sealrun.adapters.profiles import ProjectConfig
-from sealrun.cli import results
-from sealrun.cli.demo import _deploy_app, _project
-from sealrun.cli.journey import Journey, open_result, result_identity
+from sealrun.cli.demo import _project
 from sealrun.cli.session import Session
 from sealrun.devnet.launch import DevnetOptions, down, up
 from sealrun.devnet.state import DEFAULT_STATE_DIR, DevnetState
+from sealrun.requester import AppDeveloper, Connection, DataOwner
+from sealrun.requester.buying import fill, find_orders, sign_request_order
+from sealrun.requester.handle import TaskHandle
+from sealrun.requester.smssecrets import register_result_key
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_S = 1.5
@@ -73,21 +75,22 @@ def _log_times(log: Path, needle: str) -> list[float]:
     return stamps
 
 
-def _one_task(journey: Journey, state: DevnetState, app: str, dataset: str, work: Path) -> dict[str, float]:
-    orders = journey.find_orders(app, dataset, None, None)
-    request = journey.request(*orders, args="small")
+def _one_task(
+    connection: Connection, state: DevnetState, app: str, dataset: str, work: Path
+) -> dict[str, float]:
+    orders = find_orders(connection, app, dataset)
+    request = sign_request_order(connection, orders, args="small")
     started = time.time()
-    _, task_id, _ = journey.fill(*orders, request)
+    _, task_id, _ = fill(connection, orders, request)
     matched = time.time()
-    followed = results.follow(
-        journey.market, task_id, start_block=state.deploy_block, watch=True, timeout=300, interval=0.05
-    )
+    task = TaskHandle(connection, task_id)
+    followed = [*task.events(timeout=300, interval=0.05)][-1]
     seen = time.time()
     if followed.status != "COMPLETED":
         raise SystemExit(f"task 0x{task_id.hex()} ended {followed.status}")
-    sealed = results.download_result(followed, work / "sealed")
+    task.download(work / "sealed")
     downloaded = time.time()
-    open_result(sealed, work / "outputs", result_identity(journey.root, create=False)[1])
+    task.decrypt(work / "outputs")
     decrypted = time.time()
 
     worker_dir = state.root / "workers" / "worker-1" / "tasks" / f"0x{task_id.hex()}"
@@ -133,13 +136,14 @@ def run(tasks: int, chain: str) -> dict[str, Any]:
         )
         devnet_s = time.time() - begun
         try:
-            journey = Journey(Session(config, password_file=password_file))
-            app = _deploy_app(journey, REPO / "examples" / "iexec-python")
+            connection = Session(config, password_file=password_file).connection()
+            app = AppDeveloper(connection).deploy(REPO / "examples" / "iexec-python").address
             inputs = workdir / "tee" / "inputs"
             inputs.mkdir(parents=True)
             (inputs / "small.txt").write_text("a small private input\n" * 40)
-            dataset = journey.encrypted_push(app, inputs)["dataset"]
-            runs = [_one_task(journey, state, app, dataset, workdir / f"task-{i}") for i in range(tasks)]
+            dataset = DataOwner(connection).protect(inputs, app=app).address
+            register_result_key(connection)
+            runs = [_one_task(connection, state, app, dataset, workdir / f"task-{i}") for i in range(tasks)]
         finally:
             down(state)
     finally:

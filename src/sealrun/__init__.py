@@ -167,6 +167,13 @@ if TYPE_CHECKING:
         UnpackError,
         WalletError,
     )
+    from sealrun.requester import (
+        AppDeveloper,
+        Connection,
+        DataOwner,
+        Requester,
+        TaskHandle,
+    )
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "sealrun.adapters.bundlefiles": (
@@ -239,6 +246,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "EnclaveLaunch",
         "RunReport",
         "SimulatedTee",
+    ),
+    "sealrun.requester": (
+        "AppDeveloper",
+        "Connection",
+        "DataOwner",
+        "Requester",
+        "TaskHandle",
     ),
     "sealrun.core.attestation": (
         "Claims",
@@ -328,6 +342,7 @@ __all__ = [
     "AnvilNode",
     "App",
     "AppBundle",
+    "AppDeveloper",
     "AppManifest",
     "AppOrder",
     "AttestationError",
@@ -343,6 +358,8 @@ __all__ = [
     "Checkpoint",
     "Claims",
     "ConfigError",
+    "Connection",
+    "DataOwner",
     "Dataset",
     "DatasetOrder",
     "Deal",
@@ -381,6 +398,7 @@ __all__ = [
     "RequestDomain",
     "RequestError",
     "RequestOrder",
+    "Requester",
     "Rpc",
     "RunReport",
     "SandboxError",
@@ -403,6 +421,7 @@ __all__ = [
     "StoreClient",
     "TagBit",
     "Task",
+    "TaskHandle",
     "TokenClient",
     "TransactionSender",
     "UnpackError",

@@ -2,7 +2,7 @@
 
 Importing the CLI (web3, eth-account, SQLAlchemy, ...) costs seconds of CPU; a test that
 runs thirty commands would spend minutes importing. This runner imports
-``sealrun.cli.app`` once, then serves requests on stdin (one JSON object per line:
+``sealrun.cli.main`` once, then serves requests on stdin (one JSON object per line:
 ``{"args", "env", "cwd"}``): for each it ``fork``s a child that sets the environment and
 working directory, points fds 0/1/2 at /dev/null and two files, and calls the console entry
 point ``main(args)`` exactly as ``.venv/bin/sealrun`` does. The parent answers
@@ -28,7 +28,7 @@ def _child(request: dict[str, object], out_path: str, err_path: str) -> None:
     os.dup2(os.open(err_path, os.O_WRONLY), 2)
     status = 0
     try:
-        from sealrun.cli.app import main
+        from sealrun.cli.main import main
 
         main([str(a) for a in request["args"]])  # type: ignore[attr-defined]
     except SystemExit as done:
@@ -49,7 +49,7 @@ def serve() -> None:
     # here, once, since sharing these imports is what this runner exists for.
     import click
 
-    from sealrun.cli.app import _COMMANDS, cli
+    from sealrun.cli.main import _COMMANDS, cli
 
     for name in _COMMANDS:
         cli.get_command(click.Context(cli), name)

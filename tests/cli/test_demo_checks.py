@@ -13,7 +13,7 @@ import pytest
 
 from sealrun.adapters.sealedfiles import open_path
 from sealrun.cli import demo, localdemo
-from sealrun.cli.app import main
+from sealrun.cli.main import main
 
 
 def _error(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import sys
 import click
 import pytest
 
-from sealrun.cli.app import _COMMANDS, cli
+from sealrun.cli.main import _COMMANDS, cli
 
 # What a help screen must never load: the chain stack, the services' web stack, the database.
 HEAVY = ("web3", "eth_account", "eth_utils", "eth_abi", "fastapi", "sqlalchemy", "uvicorn", "boa")
@@ -23,7 +23,7 @@ HEAVY = ("web3", "eth_account", "eth_utils", "eth_abi", "fastapi", "sqlalchemy",
 # reports every module loaded: the union over all help screens must stay light.
 _PROBE = """
 import json, sys
-from sealrun.cli.app import main
+from sealrun.cli.main import main
 for args in json.loads(sys.argv[1]):
     try:
         main(args)
@@ -53,7 +53,7 @@ def test_root_help_loads_no_command_and_no_rich() -> None:
     stdout, modules = _modules(["--help"])
     assert "task         Tasks: status and deadline claims." in stdout
     assert _roots(modules).isdisjoint((*HEAVY, "typer", "rich")), sorted(_roots(modules))
-    assert {name for name in modules if name.startswith("sealrun.cli.")} == {"sealrun.cli.app"}
+    assert {name for name in modules if name.startswith("sealrun.cli.")} == {"sealrun.cli.main"}
 
 
 def test_version() -> None:

@@ -1,7 +1,7 @@
 """``sealrun app init|fingerprint|test`` as a user runs them.
 
 The main paths run the real ``sealrun`` executable; the many bad-input cases call the same
-entry point (:func:`sealrun.cli.app.main`) in-process, because each CLI start costs seconds
+entry point (:func:`sealrun.cli.main.main`) in-process, because each CLI start costs seconds
 on a loaded machine.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sealrun.adapters.bundlefiles import load_bundle
-from sealrun.cli.app import main
+from sealrun.cli.main import main
 from tests.enclave.conftest import COMPUTED
 
 SEALRUN = Path(sys.executable).with_name("sealrun")

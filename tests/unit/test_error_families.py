@@ -32,13 +32,15 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "ASSIGNMENT": frozenset({"services.scheduler"}),
     "ATTEST": frozenset({"cli", "core.attestation"}),
     "AUDIT": frozenset({"services.sms"}),
+    "CANCELLED": frozenset({"cli"}),
     "BUNDLE": frozenset({"adapters.bundlefiles", "core.bundles", "core.tasks", "enclave"}),
     "BUNDLE_UNAVAILABLE": frozenset({"services.worker"}),
-    "CHAIN": frozenset({"adapters.chain", "adapters.localchain", "cli", "devnet"}),
+    "CHAIN": frozenset({"adapters.chain", "adapters.localchain", "cli", "requester", "devnet"}),
     "CONFIG": frozenset(
         {
             "adapters.profiles",
             "cli",
+            "requester",
             "core.requests",
             "services.market",
             "services.scheduler",
@@ -57,7 +59,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "INVALID": frozenset({"api", "cli", "core.requests", "core.tasks"}),
     "KEY_FILE": frozenset({"adapters.sealedfiles", "cli"}),
     "MANIFEST": frozenset({"adapters.bundlefiles", "core.bundles"}),
-    "ORDER": frozenset({"api", "cli", "core.orders", "services.market"}),
+    "ORDER": frozenset({"api", "cli", "requester", "core.orders", "services.market"}),
     "OUTPUT": frozenset({"cli", "enclave"}),
     "PROFILE": frozenset({"adapters.profiles"}),
     "QUOTE": frozenset({"adapters.tee"}),
@@ -66,10 +68,10 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "REQUEST": frozenset({"adapters.db", "api", "core.requests", "services.sms", "services.store"}),
     "SANDBOX": frozenset({"adapters.sandbox"}),
     "SEAL": frozenset({"adapters.sealedfiles", "core.sealing"}),
-    "SECRET": frozenset({"adapters.http", "cli", "core.secretrules", "services.sms"}),
+    "SECRET": frozenset({"adapters.http", "requester", "core.secretrules", "services.sms"}),
     "SECRET_FILE": frozenset({"adapters.secretfiles"}),
     "SERVICE": frozenset({"adapters.http"}),
-    "SERVICE_URL": frozenset({"cli"}),
+    "SERVICE_URL": frozenset({"cli", "requester"}),
     "SIGNATURE": frozenset({"core.tasks"}),
     "SIMULATOR_KEY": frozenset({"adapters.tee", "enclave"}),
     "SMS": frozenset({"adapters.http", "services.sms"}),
@@ -78,8 +80,8 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "TASK_UNKNOWN": frozenset({"services.scheduler", "services.worker"}),
     "UNPACK": frozenset({"adapters.sealedfiles", "core.sealing"}),
     "UPLOAD": frozenset({"core.uploads"}),
-    "USAGE": frozenset({"enclave"}),
-    "WALLET": frozenset({"adapters.keystore", "cli"}),
+    "USAGE": frozenset({"cli", "enclave"}),
+    "WALLET": frozenset({"adapters.keystore", "cli", "requester"}),
     "WORKER": frozenset({"services.scheduler"}),
 }
 
@@ -87,27 +89,21 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
 #: restructuring (issue 15, item 3); the list only shrinks (a stale entry fails).
 CLI_OWED: frozenset[tuple[str, str]] = frozenset(
     {
-        ("sealrun.cli.app", "CANCELLED"),  # SealrunError -> UsageError
-        ("sealrun.cli.app", "USAGE"),  # SealrunError -> UsageError
-        ("sealrun.cli.confidential", "USAGE"),  # ConfigError -> UsageError
         ("sealrun.cli.dataset", "USAGE"),
         ("sealrun.cli.demo", "DEMO_EXAMPLE_MISSING"),  # a DEMO family, or FILE_NOT_FOUND
         ("sealrun.cli.demo", "USAGE"),
         ("sealrun.cli.devnet", "USAGE"),
-        ("sealrun.cli.journey", "TEE_INPUTS_MISSING"),  # ConfigError: a TEE_INPUTS family
-        ("sealrun.cli.journey", "WALLET_REQUIRED"),  # ConfigError -> WalletError
         ("sealrun.cli.localdemo", "DEMO_AGE_INTEROP"),  # SealError: a DEMO family
         ("sealrun.cli.localdemo", "DEMO_MISMATCH"),
         ("sealrun.cli.localdemo", "USAGE"),
-        ("sealrun.cli.order", "USAGE"),
-        ("sealrun.cli.order", "WALLET_REQUIRED"),
         ("sealrun.cli.output", "CANCELLED"),
         ("sealrun.cli.output", "CONFIRMATION_REQUIRED"),
         ("sealrun.cli.result", "USAGE"),
-        ("sealrun.cli.results", "TASK_NOT_COMPLETED"),  # ConfigError: a TASK family
-        ("sealrun.cli.results", "TASK_NO_LOGS"),
-        ("sealrun.cli.results", "TASK_WATCH_TIMEOUT"),  # ChainError
-        ("sealrun.cli.secrets", "USAGE"),
+        # Moved with the requester's journey from cli/ into the SDK, still owed:
+        ("sealrun.requester.datasets", "TEE_INPUTS_MISSING"),  # ConfigError: a TEE_INPUTS family
+        ("sealrun.requester.downloads", "TASK_NO_LOGS"),  # ConfigError: a TASK family
+        ("sealrun.requester.tasks", "TASK_NOT_COMPLETED"),
+        ("sealrun.requester.tasks", "TASK_WATCH_TIMEOUT"),  # ChainError
     }
 )
 

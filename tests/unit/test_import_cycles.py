@@ -19,13 +19,7 @@ import grimp
 
 #: Cycles known and owed, each to be removed from this list when it is broken (the test
 #: fails on a stale entry, so the list only shrinks). Empty is the goal.
-ALLOWED: frozenset[frozenset[str]] = frozenset(
-    {
-        # The CLI's journey grafts commands onto the order and secrets groups; the requester
-        # SDK restructuring of cli/ (issue 15, item 3) dissolves it.
-        frozenset({"sealrun.cli.journey", "sealrun.cli.order", "sealrun.cli.secrets"}),
-    }
-)
+ALLOWED: frozenset[frozenset[str]] = frozenset()
 
 
 def import_cycles(graph: grimp.ImportGraph) -> list[frozenset[str]]:

@@ -1,5 +1,5 @@
 """``python -m sealrun.cli`` runs the command line."""
 
-from sealrun.cli.app import main
+from sealrun.cli.main import main
 
 main()

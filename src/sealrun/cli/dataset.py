@@ -1,4 +1,7 @@
-"""``sealrun dataset``: datasets. ``deploy`` registers sealed data (URI + checksum), ``show`` reads it.
+"""``sealrun dataset``: datasets. ``deploy`` registers sealed data (URI + checksum), ``show`` reads it,
+``encrypt`` seals a file or folder to a fresh key; ``push-secret`` gives the dataset's key to the
+SMS (re-pushed from ``.sealrun/datasets/<DATASET>.key`` or ``--file``, once per dataset) and
+``check-secret`` says whether the SMS holds it.
 
 ``dataset deploy --from FILE`` takes the JSON that ``dataset encrypt --json`` prints
 (keys ``uri``/``url`` and ``checksum``).
@@ -12,6 +15,7 @@ from pathlib import Path
 import typer
 
 from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.secretprompts import push, report
 from sealrun.cli.session import (
     CHAIN_OPTION,
     CONFIG_OPTION,
@@ -119,8 +123,8 @@ def encrypt(
 ) -> None:
     """Seal a file or folder (age v1) to a fresh dataset key; print the file, checksum and key file."""
     from sealrun.adapters.sealedfiles import seal_path, write_identity
-    from sealrun.cli.result import KEYS_DIR
     from sealrun.core.sealing import Identity
+    from sealrun.requester.layout import KEYS_DIR
 
     output = Output(json_out)
     if not path.exists():
@@ -151,3 +155,62 @@ def encrypt(
             "ciphertext_size": sealed.ciphertext_size,
         }
     )
+
+
+_DATASET = typer.Argument(..., help="The dataset's address.")
+_KEY_FILE = typer.Option(
+    None, "--file", help="The dataset's age identity file (default: .sealrun/datasets/DATASET.key)."
+)
+_FILENAME = typer.Option(
+    None,
+    "--filename",
+    help="The name the app sees it under (IEXEC_DATASET_FILENAME; default: its address).",
+)
+
+
+@dataset_app.command("push-secret")
+def push_secret(
+    dataset: str = _DATASET,
+    file: Path | None = _KEY_FILE,
+    filename: str | None = _FILENAME,
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Push DATASET's key to the SMS (once; only the dataset's owner may)."""
+    from sealrun.adapters.sealedfiles import read_identity
+    from sealrun.core.tasks.filenames import check_dataset_filename
+    from sealrun.requester.layout import DATASETS
+    from sealrun.requester.smssecrets import push_dataset_key
+
+    out = Output(json_out)
+    address = parse_address(dataset, "dataset")
+    name = None if filename is None else check_dataset_filename(filename)
+    session = Session.load(config, chain, wallet, password_file)
+    key_file = file or session.config.path.parent / DATASETS / f"{address}.key"
+    identity = str(read_identity(key_file))
+    push(
+        session,
+        lambda connection: push_dataset_key(connection, address, identity, filename=name),
+        out,
+        {"kind": "dataset", "dataset": address, "key_file": str(key_file)},
+        f"the key of {address}",
+    )
+
+
+@dataset_app.command("check-secret")
+def check_secret(
+    dataset: str = _DATASET,
+    chain: str | None = CHAIN_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Whether the SMS holds DATASET's key (exit status 1 if not); never the key."""
+    from sealrun.requester.smssecrets import dataset_key_status
+
+    out = Output(json_out)
+    address = parse_address(dataset, "dataset")
+    status = dataset_key_status(Session.load(config, chain).service_url("sms"), address)
+    report(out, {"kind": "dataset", "dataset": address}, status, f"sealrun dataset push-secret {address}")

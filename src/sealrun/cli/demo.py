@@ -8,7 +8,7 @@ task from the order book, follows it to COMPLETED, downloads the sealed result (
 requester's wallet) and opens it: the rendered image lands in ``tee/outputs``. Each step
 prints its time; ``--json`` prints one object with ``task_id``, ``status``, ``outputs`` (the
 decrypted files), ``timings`` (seconds per stage) and ``exit_status``. The ``task`` line
-names only the stages the task went through (:func:`sealrun.cli.results.steps`). When the task
+names only the stages the task went through (:func:`sealrun.requester.tasks.steps`). When the task
 ends FAILED, the demo prints the failure, the enclave's attested reason (from the sealed logs)
 and the logs command, stops the devnet and exits 3 (4 if it timed out), ``--json`` complete.
 The devnet is stopped at the end unless ``--keep``.
@@ -23,14 +23,16 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from sealrun.api.ids import task_id_hex
 from sealrun.cli.localdemo import _prepare, local_demo
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sealrun.cli.session import Session
 
 __all__ = ["demo"]
 
@@ -79,47 +81,95 @@ def _project(workdir: Path) -> tuple[Path, str]:
     return password_file, created.address
 
 
-def _deploy_app(journey: Any, bundle: Path) -> str:
-    """Register the example app and publish an app order for it (free, 1000 tasks)."""
-    from sealrun.adapters.bundlefiles import load_bundle
-    from sealrun.cli.journey import TEE_TAG
-    from sealrun.core.orders import AppOrder
+def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, result: dict[str, Any]) -> None:
+    """The journey on the running devnet, through the SDK: deploy, protect, buy, follow, open."""
+    from sealrun.api.ids import task_id_hex
+    from sealrun.cli.result import exit_status
+    from sealrun.requester import AppDeveloper, DataOwner
+    from sealrun.requester.buying import fill, find_orders, sign_request_order
+    from sealrun.requester.downloads import explain_failure
+    from sealrun.requester.handle import TaskHandle
+    from sealrun.requester.layout import TEE_FOLDERS, result_identity
+    from sealrun.requester.smssecrets import register_result_key
+    from sealrun.requester.tasks import describe, steps
 
-    loaded = load_bundle(bundle)
-    app = journey.market.registry.create_app(
-        name=loaded.manifest.name,
-        bundle_uri=bundle.as_uri(),
-        checksum=loaded.fingerprint,
-        fingerprint=loaded.fingerprint,
-        tee_technology=(1 << 1).to_bytes(32, "big"),
+    workdir = session.config.path.parent
+    connection = steps_.run("wallet", session.connection, lambda c: f"requester {c.address}")
+
+    def tee_init() -> Path:
+        for folder in TEE_FOLDERS:
+            (workdir / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(bundle / "scene.json", workdir / "tee" / "inputs" / "scene.json")
+        return result_identity(workdir, create=True)[0]
+
+    steps_.run("tee init", tee_init, lambda key: f"tee/inputs/scene.json (private), result key {key}")
+    app = steps_.run(
+        "app deploy",
+        lambda: AppDeveloper(connection).deploy(bundle).address,
+        lambda a: f"render-scene at {a}",
     )
-    order = journey.market.sign(
-        AppOrder(app=app.address, appprice=0, volume=1000, tag=TEE_TAG, salt=secrets.token_bytes(32))
+
+    def push() -> Any:
+        protected = DataOwner(connection).protect(workdir / "tee" / "inputs", app=app)
+        register_result_key(connection)
+        return protected
+
+    pushed = steps_.run(
+        "encryptedpush", push, lambda p: f"dataset {p.address} ({p.checksum[:18]}…), key in the SMS"
     )
-    journey.publish("app", order)
-    return str(app.address)
+    orders = steps_.run(
+        "orderbook",
+        lambda: find_orders(connection, app, pushed.address),
+        lambda o: f"workerpool {o[2].workerpool} at {o[2].workerpoolprice} per task",
+    )
+    request = sign_request_order(connection, orders)
+    filled = steps_.run(
+        "order fill",
+        lambda: fill(connection, orders, request),
+        lambda f: f"deal 0x{f[0].deal_id.hex()[:16]}…, task 0x{f[1].hex()}, price {f[2]}",
+    )
+    task = TaskHandle(connection, filled[1], filled[0].deal_id, filled[2])
+    result["task_id"] = task_id_hex(task.task_id)
+
+    def follow() -> Any:
+        for change in task.events(timeout=600):
+            if not change.timed_out:
+                out.info(f"  task status: {change.status}")
+        return task.last
+
+    followed = steps_.run("task", follow, lambda f: f"{f.status} ({', '.join(steps(f))})")
+    result.update(status=followed.status, task=describe(followed), exit_status=0)
+    if followed.status != "COMPLETED" or followed.timed_out:
+        if followed.status == "FAILED":
+            result["task"].update(explain_failure(connection, followed))  # before the devnet stops
+        result["exit_status"] = exit_status(followed)
+        return
+    steps_.run("download", task.download, lambda p: f"{p} ({p.stat().st_size} bytes, sealed)")
+    outputs = steps_.run(
+        "decrypt", task.decrypt, lambda files: f"{workdir / 'tee' / 'outputs'} ({len(files)} files)"
+    )
+    result["outputs"] = [str(p) for p in outputs]
+    images = [p for p in outputs if p.suffix == ".png"]
+    result["image"] = str(images[0]) if images else None
 
 
 def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> dict[str, Any]:
     from sealrun.adapters.profiles import ProjectConfig
-    from sealrun.cli import results
-    from sealrun.cli.journey import Journey, open_result, result_identity
     from sealrun.cli.session import Session
-    from sealrun.cli.tee import TEE_FOLDERS
     from sealrun.devnet.launch import DevnetOptions, down, up
     from sealrun.devnet.state import DEFAULT_STATE_DIR
 
     bundle = _EXAMPLES / "render-scene"
     if not (bundle / "sealrun-app.toml").is_file():
         raise ConfigError(f"the example app is missing at {bundle}", code="DEMO_EXAMPLE_MISSING")
-    steps = _Steps(out)
-    password_file, address = steps.run(
+    steps_ = _Steps(out)
+    password_file, address = steps_.run(
         "project", lambda: _project(workdir), lambda p: f"{workdir} (sealrun.toml, wallet {p[1]})"
     )
     config = ProjectConfig.load(workdir / "sealrun.toml")
     state_dir = workdir / DEFAULT_STATE_DIR
     funded = [address]
-    state = steps.run(
+    state = steps_.run(
         "devnet up",
         lambda: up(
             DevnetOptions(
@@ -131,75 +181,15 @@ def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> dict[str, An
     )
     result: dict[str, Any] = {"workdir": str(workdir), "devnet": str(state.path)}
     try:
-        session = Session(config, password_file=password_file)
-        journey = steps.run("wallet", lambda: Journey(session), lambda j: f"requester {j.account.address}")
-
-        def tee_init() -> Path:
-            for folder in TEE_FOLDERS:
-                (workdir / folder).mkdir(parents=True, exist_ok=True)
-            shutil.copy(bundle / "scene.json", workdir / "tee" / "inputs" / "scene.json")
-            return result_identity(workdir, create=True)[0]
-
-        steps.run("tee init", tee_init, lambda key: f"tee/inputs/scene.json (private), result key {key}")
-        app = steps.run("app deploy", lambda: _deploy_app(journey, bundle), lambda a: f"render-scene at {a}")
-        pushed = steps.run(
-            "encryptedpush",
-            lambda: journey.encrypted_push(app, workdir / "tee" / "inputs"),
-            lambda p: f"dataset {p['dataset']} ({p['checksum'][:18]}…), key in the SMS",
-        )
-        orders = steps.run(
-            "orderbook",
-            lambda: journey.find_orders(app, pushed["dataset"], None, None),
-            lambda o: f"workerpool {o[2].workerpool} at {o[2].workerpoolprice} per task",
-        )
-        request = journey.request(*orders, args="")
-        filled = steps.run(
-            "order fill",
-            lambda: journey.fill(*orders, request),
-            lambda f: f"deal 0x{f[0].deal_id.hex()[:16]}…, task 0x{f[1].hex()}, price {f[2]}",
-        )
-        task_id = filled[1]
-        result["task_id"] = task_id_hex(task_id)
-        followed = steps.run(
-            "task",
-            lambda: results.follow(
-                journey.market,
-                task_id,
-                start_block=state.deploy_block,
-                watch=True,
-                timeout=600,
-                on_change=lambda t: out.info(f"  task status: {t.status}"),
-            ),
-            lambda f: f"{f.status} ({', '.join(results.steps(f))})",
-        )
-        result.update(status=followed.status, task=results.describe(followed), exit_status=0)
-        if followed.status != "COMPLETED" or followed.timed_out:
-            if followed.status == "FAILED":
-                result["task"].update(journey.explain_failure(followed))  # before the devnet stops
-            result["exit_status"] = results.exit_status(followed)
-            return result
-        sealed = steps.run(
-            "download",
-            lambda: journey.download_result(followed),
-            lambda p: f"{p} ({p.stat().st_size} bytes, sealed)",
-        )
-        identity = result_identity(workdir, create=False)[1]
-        opened = steps.run(
-            "decrypt",
-            lambda: open_result(sealed, workdir / "tee" / "outputs", identity),
-            lambda o: f"{o[0]} ({len(o[1])} files)",
-        )
-        result["outputs"] = [str(p) for p in opened[1]]
-        images = [p for p in opened[1] if p.suffix == ".png"]
-        result["image"] = str(images[0]) if images else None
+        _marketplace(out, steps_, Session(config, password_file=password_file), bundle, result)
     finally:
         if keep:
             out.info(
                 f"devnet kept running: `sealrun devnet down --config {workdir / 'sealrun.toml'}` stops it"
             )
         else:
-            steps.run("devnet down", lambda: down(state), lambda d: f"stopped {d['stopped']}")
-        result["timings"] = steps.timings
+            steps_.run("devnet down", lambda: down(state), lambda d: f"stopped {d['stopped']}")
+        result["timings"] = steps_.timings
     return result
 
 
@@ -217,7 +207,7 @@ def demo(
         return
     if chain not in ("embedded", "anvil"):
         raise ConfigError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
-    from sealrun.cli import results
+    from sealrun.cli.result import outcome_lines
 
     out = Output(json_out)
     workdir = workdir.resolve()
@@ -230,7 +220,7 @@ def demo(
     def human(console: Any) -> None:
         if result["exit_status"]:
             console.print(f"[red]{result['status']}[/red]: task {result['task_id']}")
-            for line in results.outcome_lines(result["task"]):
+            for line in outcome_lines(result["task"]):
                 console.print(line, markup=False)
             return
         console.print(f"[green]{result['status']}[/green]: task {result['task_id']}")

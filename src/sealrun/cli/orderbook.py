@@ -96,7 +96,7 @@ def show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """List open orders of the market, cheapest first."""
-    from sealrun.adapters.http.market import MarketClient
+    from sealrun.requester.book import browse
 
     out = Output(json_out)
     if kind not in _KINDS:
@@ -119,21 +119,18 @@ def show(
     wanted_limit = _number(limit, "--limit", minimum=1, maximum=1000)
     # $SEALRUN_MARKET_URL alone is enough: browsing the book needs no project or wallet.
     url = os.environ.get("SEALRUN_MARKET_URL") or Session.load(config, chain).service_url("market")
-    client = MarketClient(url)
-    try:
-        orders = client.orderbook(
-            kind,
-            category=wanted_category,
-            tag=wanted_tag,
-            min_volume=wanted_volume,
-            limit=wanted_limit,
-            app=app,
-            dataset=dataset,
-            workerpool=workerpool,
-            requester=requester,
-        )
-    finally:
-        client.close()
+    orders = browse(
+        url,
+        kind,
+        category=wanted_category,
+        tag=wanted_tag,
+        min_volume=wanted_volume,
+        limit=wanted_limit,
+        app=app,
+        dataset=dataset,
+        workerpool=workerpool,
+        requester=requester,
+    )
     rows = [
         {
             "order_hash": o.order_hash, "signer": o.signer, "price": o.price,

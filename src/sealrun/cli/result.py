@@ -1,25 +1,33 @@
-"""``sealrun result``: the requester's result key pair, and opening sealed results.
+"""``sealrun result``: the requester's result key pair, opening sealed results, and how a
+followed task's outcome is printed.
 
 ``generate-keys`` writes an age identity (0600, in ``keys/``, a 0700 folder) and prints its
 recipient, which is what results are sealed to. ``decrypt`` opens a sealed result (or any
 age X25519 file) into a file or folder that appears only once everything verified.
+
+:func:`finish` is how ``task show``, ``task logs`` and ``app run`` end: the result, the lines
+a human needs about a task that did not complete (:func:`outcome_lines`), and the exit status
+(:func:`exit_status`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from sealrun.adapters.sealedfiles import open_path, read_identity, write_identity
-from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT, JSON_OPTION, Output
 from sealrun.core.sealing import DEFAULT_MAX_UNPACKED_SIZE, Identity
 from sealrun.errors import ConfigError
+from sealrun.requester.layout import RESULT_KEY
 
-__all__ = ["KEYS_DIR", "RESULT_KEY", "default_output", "result_app"]
+if TYPE_CHECKING:
+    from sealrun.requester.tasks import FollowedTask
 
-KEYS_DIR = Path("keys")
-RESULT_KEY = KEYS_DIR / "result.key"
+__all__ = ["default_output", "exit_status", "finish", "outcome_lines", "result_app"]
+
 
 result_app = typer.Typer(name="result", help="Result keys and sealed results.", no_args_is_help=True)
 
@@ -92,3 +100,50 @@ def decrypt(
             "ciphertext_size": opened.ciphertext_size,
         }
     )
+
+
+def exit_status(followed: FollowedTask) -> int:
+    """What a command that waited for the task exits with: 0 COMPLETED (or not watched to its
+    end), ``EXIT_TASK_FAILED`` FAILED or CLAIMED, ``EXIT_TIMED_OUT`` when the wait ran out."""
+    if followed.timed_out:
+        return EXIT_TIMED_OUT
+    if followed.status in ("FAILED", "CLAIMED"):
+        return EXIT_TASK_FAILED
+    return 0
+
+
+def finish(out: Output, data: dict[str, Any], followed: FollowedTask) -> None:
+    """Print a followed task's result and outcome lines, then exit with its status
+    (:func:`exit_status`: non-zero when it FAILED, was CLAIMED or the wait timed out)."""
+    from rich.markup import escape
+
+    out.result(data)
+    for line in outcome_lines(data):
+        out.info(escape(line))
+    status = exit_status(followed)
+    if status:
+        raise SystemExit(status)
+
+
+def outcome_lines(data: dict[str, Any]) -> list[str]:
+    """What to tell a human about a task that did not complete (from :func:`describe`'s data
+    plus ``reason``/``reason_error``): the failure name, the attested reason, the next command."""
+    task, status = data.get("task", ""), data.get("status", "")
+    if data.get("timed_out"):
+        return [
+            f"task {task} is still {status} after the wait: "
+            f"`sealrun task show {task} --watch` keeps following it"
+        ]
+    lines: list[str] = []
+    failure = data.get("failure")
+    if status == "FAILED" and failure:
+        lines.append(f"task {task} FAILED: {failure['name']} (failure code {failure['code']})")
+        if data.get("reason"):
+            lines.append(f"attested reason: {data['reason']}")
+        elif data.get("reason_error"):
+            error = data["reason_error"]
+            lines.append(f"attested reason: not read ({error['code']}: {error['message']})")
+        lines.append(f"logs: `sealrun task logs {task}`")
+    elif status == "CLAIMED":
+        lines.append(f"task {task} did not finish by its deadline and was refunded (CLAIMED)")
+    return lines

@@ -32,6 +32,9 @@ from sealrun.errors import ConfigError
 if TYPE_CHECKING:  # web3 and eth-account take seconds to import: only commands using them pay
     from sealrun.adapters.chain.client import Marketplace
     from sealrun.adapters.keystore import Keystore, PasswordSource, Wallet
+    from sealrun.requester.connection import Connection, ProgressBar
+
+_SERVICES = ("market", "sms", "store", "scheduler")
 
 __all__ = [
     "CHAIN_OPTION",
@@ -145,6 +148,33 @@ class Session:
         raise ConfigError(
             f"no {service} URL: start a devnet (`sealrun devnet up`) or set SEALRUN_{service.upper()}_URL",
             code="SERVICE_URL_MISSING",
+        )
+
+    def optional_service_url(self, service: str) -> str | None:
+        """The base URL of ``service``, or ``None`` where none is configured (a bare chain)."""
+        try:
+            return self.service_url(service)
+        except ConfigError as error:
+            if error.code != "SERVICE_URL_MISSING":
+                raise
+            return None
+
+    def connection(self, progress: ProgressBar | None = None) -> Connection:
+        """Unlock the wallet and connect it, with the services' URLs, for the SDK
+        (:mod:`sealrun.requester`); ``progress`` draws byte progress bars (silent by default).
+
+        Raises:
+            ConfigError, WalletError, ChainError: as :meth:`market`.
+        """
+        from sealrun.requester.connection import Connection, silent_progress
+
+        services = {name: url for name in _SERVICES if (url := self.optional_service_url(name))}
+        return Connection.of(
+            self.market(wallet=True),
+            services,
+            self.config.path.parent,
+            deploy_block=self.profile.deploy_block,
+            progress=progress or silent_progress,
         )
 
     @property

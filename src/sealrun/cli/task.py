@@ -1,7 +1,9 @@
-"""``sealrun task``: show a task's status, claim refunds for tasks past their deadline.
+"""``sealrun task``: show a task's status, open its sealed logs, claim refunds for tasks past
+their deadline.
 
 ``task show`` exits 3 when the task is FAILED or CLAIMED and 4 when ``--watch`` timed out,
-with the whole result printed first (``--json`` included).
+with the whole result printed first (``--json`` included). The work is the SDK's
+(:mod:`sealrun.requester.tasks`, :mod:`sealrun.requester.downloads`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
-from sealrun.api.ids import parse_task_id
+from sealrun.api.ids import parse_task_id, task_id_hex
 from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.result import finish
 from sealrun.cli.session import (
     CHAIN_OPTION,
     CONFIG_OPTION,
@@ -26,6 +30,7 @@ __all__ = ["task_app"]
 task_app = typer.Typer(name="task", help="Tasks: status and deadline claims.")
 
 _TASKS_ARGUMENT = typer.Argument(..., help="Task ids (0x, 32 bytes) of one deal.")
+_KEY = typer.Option(None, "--key", help="Result identity file (default: keys/result.key).")
 
 
 @task_app.command("show")
@@ -54,13 +59,14 @@ def show(
 
     Exits 3 when the task is FAILED or CLAIMED, 4 when --watch timed out (README: exit statuses).
     """
-    from sealrun.cli import results
+    from sealrun.requester.downloads import explain_failure, fetch_result
+    from sealrun.requester.tasks import describe, follow, require_result
 
     out = Output(json_out)
     wanted = parse_task_id(task_id)
     session = Session.load(config, chain, wallet, password_file)
     market = session.market(wallet=False)
-    followed = results.follow(
+    followed = follow(
         market,
         wanted,
         start_block=session.profile.deploy_block,
@@ -68,19 +74,51 @@ def show(
         timeout=timeout,
         on_change=lambda t: out.info(f"task 0x{wanted.hex()[:12]}…: {t.status}") if watch else None,
     )
-    data = results.describe(followed)
+    data = describe(followed)
     failed = followed.status == "FAILED" and not followed.timed_out
     if download and not failed and not followed.timed_out:
-        results.require_result(followed)  # nothing to download yet: say so, not a silent no-op
+        require_result(followed)  # nothing to download yet: say so, not a silent no-op
     if (download and followed.status == "COMPLETED") or (failed and explain):
-        from sealrun.cli.journey import Journey
-
-        journey = Journey(session, progress=out.progress)
+        connection = session.connection(out.progress)
         if failed:
-            data.update(journey.explain_failure(followed))
+            data.update(explain_failure(connection, followed))
         else:
-            data["downloaded"] = str(journey.download_result(followed))
-    results.finish(out, data, followed)
+            data["downloaded"] = str(fetch_result(connection, followed))
+    finish(out, data, followed)
+
+
+@task_app.command("logs")
+def logs(
+    task_id: str = typer.Argument(..., help="The task id (0x, 32 bytes)."),
+    key: Path | None = _KEY,
+    chain: str | None = CHAIN_OPTION,
+    wallet: str | None = WALLET_OPTION,
+    password_file: Path | None = PASSWORD_FILE_OPTION,
+    config: Path | None = CONFIG_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Download and open a task's sealed logs, COMPLETED or FAILED (the store serves them to the
+    requester's signed request; only the requester's result key opens them)."""
+    from sealrun.adapters.sealedfiles import read_identity
+    from sealrun.requester.handle import TaskHandle
+    from sealrun.requester.tasks import describe
+
+    out = Output(json_out)
+    wanted = parse_task_id(task_id)
+    session = Session.load(config, chain, wallet, password_file)
+    handle = TaskHandle(session.connection(out.progress), wanted)
+    followed = handle.status()
+    read = handle.logs(read_identity(key) if key is not None else None)
+    data = {**describe(followed), **read.to_json()}
+
+    def human(console: Console) -> None:
+        failure = data.get("failure") or {}
+        console.print(f"[bold]task[/bold] {task_id_hex(wanted)}: {data['status']} {failure.get('name', '')}")
+        for name, text in read.logs.items():
+            console.rule(name)
+            console.print(text, markup=False, end="")
+
+    out.result(data, human)
 
 
 @task_app.command("claim")

@@ -1,10 +1,6 @@
-"""``sealrun app``: app bundles. ``deploy`` registers a bundle on chain, ``show`` reads it back;
-``init`` makes a template bundle, ``fingerprint`` measures one, and ``test`` runs it locally
-through the real sandbox and pre/post-compute (``docs/enclave.md``).
-
-``app deploy`` computes the bundle's fingerprint (our MRENCLAVE) from the folder with
-:func:`sealrun.adapters.bundlefiles.load_bundle`; the fingerprint is what the SMS compares
-with the attested measurement before releasing any key.
+"""The developer's side of ``sealrun app`` (issue 6): ``init`` makes a template bundle,
+``fingerprint`` measures one, and ``test`` runs it locally through the real sandbox and
+pre/post-compute (``docs/enclave.md``).
 """
 
 from __future__ import annotations
@@ -13,97 +9,12 @@ from pathlib import Path
 
 import typer
 
+from sealrun.cli.app.group import BUNDLE_ARGUMENT, app_app
 from sealrun.cli.output import EXIT_ERROR, JSON_OPTION, Output
-from sealrun.cli.session import (
-    CHAIN_OPTION,
-    CONFIG_OPTION,
-    PASSWORD_FILE_OPTION,
-    WALLET_OPTION,
-    YES_OPTION,
-    Session,
-    parse_address,
-    parse_bytes32,
-)
 from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import ConfigError
 
-__all__ = ["apps_app"]
-
-apps_app = typer.Typer(name="app", help="Apps: measured bundles registered on chain.")
-
-_BUNDLE_ARGUMENT = typer.Argument(..., help="The app bundle folder (with sealrun-app.toml).")
-_TEE = {"sgx": 1, "tdx": 2, "sev-snp": 3, "nitro": 4}
-
-
-@apps_app.command("deploy")
-def deploy(
-    bundle: Path = _BUNDLE_ARGUMENT,
-    name: str | None = typer.Option(None, help="Name on chain (default: the manifest's name)."),
-    uri: str | None = typer.Option(
-        None, help="Where the bundle is published (default: file:// of the folder)."
-    ),
-    checksum: str | None = typer.Option(
-        None, help="sha256 of the published bundle (default: its fingerprint)."
-    ),
-    tee: str = typer.Option("sgx", help=f"TEE technology the app is built for: {', '.join(_TEE)}."),
-    yes: bool = YES_OPTION,
-    chain: str | None = CHAIN_OPTION,
-    wallet: str | None = WALLET_OPTION,
-    password_file: Path | None = PASSWORD_FILE_OPTION,
-    config: Path | None = CONFIG_OPTION,
-    json_out: bool = JSON_OPTION,
-) -> None:
-    """Register an app bundle: its name, URI, checksum and fingerprint."""
-    from sealrun.adapters.bundlefiles import load_bundle
-
-    out = Output(json_out)
-    if tee not in _TEE:
-        raise ConfigError(f"--tee must be one of {', '.join(_TEE)}", code="CONFIG_INVALID")
-    loaded = load_bundle(bundle)
-    digest = parse_bytes32(checksum, "--checksum") if checksum else loaded.fingerprint
-    session = Session.load(config, chain, wallet, password_file)
-    market = session.market(wallet=True)
-    app_name = name or loaded.manifest.name
-    out.confirm(f"Register app {app_name!r} from {market.address} (costs gas)?", yes=yes)
-    app = market.registry.create_app(
-        name=app_name,
-        bundle_uri=uri or bundle.resolve().as_uri(),
-        checksum=digest,
-        fingerprint=loaded.fingerprint,
-        tee_technology=(1 << _TEE[tee]).to_bytes(32, "big"),
-    )
-    out.result({"app": app.address, "owner": app.owner, "name": app.name, "fingerprint": app.fingerprint})
-
-
-@apps_app.command("show")
-def show(
-    address: str = typer.Argument(..., help="The app's address."),
-    chain: str | None = CHAIN_OPTION,
-    config: Path | None = CONFIG_OPTION,
-    json_out: bool = JSON_OPTION,
-) -> None:
-    """Show a registered app."""
-    from sealrun.errors import ChainError
-
-    out = Output(json_out)
-    app_address = parse_address(address, "app")
-    found = Session.load(config, chain).market(wallet=False).registry.app(app_address)
-    if found is None:
-        raise ChainError(f"no app is registered at {app_address}", code="CHAIN_APP_UNKNOWN")
-    out.result(
-        {
-            "app": found.address,
-            "owner": found.owner,
-            "name": found.name,
-            "bundle_uri": found.bundle_uri,
-            "checksum": found.checksum,
-            "fingerprint": found.fingerprint,
-            "tee_technology": found.tee_technology,
-        }
-    )
-
-
-# The developer's side (issue 6): make a bundle, measure it, run it locally.
+__all__ = ["fingerprint", "init", "run_test"]
 
 _FOLDER_ARGUMENT = typer.Argument(Path("."), help="Where to create the bundle (default: here).")
 _NAME_OPTION = typer.Option(None, help="The app's name (default: the folder's name).")
@@ -121,7 +32,7 @@ _APP_SECRET_OPTION = typer.Option(None, "--app-secret", help="The app developer 
 _OUT_OPTION = typer.Option(None, "--out", help="New folder for output/ and logs/ (default: a temp folder).")
 
 
-@apps_app.command("init")
+@app_app.command("init")
 def init(
     folder: Path = _FOLDER_ARGUMENT,
     name: str | None = _NAME_OPTION,
@@ -164,8 +75,8 @@ def init(
     )
 
 
-@apps_app.command("fingerprint")
-def fingerprint(bundle: Path = _BUNDLE_ARGUMENT, json_out: bool = JSON_OPTION) -> None:
+@app_app.command("fingerprint")
+def fingerprint(bundle: Path = BUNDLE_ARGUMENT, json_out: bool = JSON_OPTION) -> None:
     """Measure a bundle: its fingerprint (our MRENCLAVE), manifest and files."""
     from sealrun.adapters.bundlefiles import load_bundle
 
@@ -192,9 +103,9 @@ def _parse_secret(text: str) -> tuple[int, str]:
     return int(index), value
 
 
-@apps_app.command("test")
+@app_app.command("test")
 def run_test(
-    bundle: Path = _BUNDLE_ARGUMENT,
+    bundle: Path = BUNDLE_ARGUMENT,
     input_path: Path | None = _INPUT_OPTION,
     input_file: list[Path] = _INPUT_FILE_OPTION,
     input_url: list[str] = _INPUT_URL_OPTION,

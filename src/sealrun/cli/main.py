@@ -1,10 +1,12 @@
 """The root ``sealrun`` command: a lazy click group with one Typer sub-app per noun.
 
-Each noun lives in its own module (``sealrun.cli.<noun>``) and is registered in
-:data:`_COMMANDS`; a module is imported only when its command runs, and nothing runs at
-import time. :func:`main` is the console entry point: it turns every
-:class:`~sealrun.errors.SealrunError` into one line and a non-zero exit status, never a
-traceback.
+Each noun lives in its own module or package (``sealrun.cli.<noun>``), holds all of its
+commands (none is registered on another noun's group) and is registered in :data:`_COMMANDS`;
+a module is imported only when its command runs, and nothing runs at import time. The work
+is the SDK's (:mod:`sealrun.requester`); the nouns parse, call and print.
+
+:func:`main` is the console entry point: it turns every :class:`~sealrun.errors.SealrunError`
+into one line and a non-zero exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from sealrun.errors import SealrunError
+from sealrun.errors import SealrunError, UsageError
 
 if TYPE_CHECKING:  # Typer and Rich cost a tenth of a second each: `sealrun --help` loads neither
     import typer
@@ -57,39 +59,6 @@ def _single(module: str, attribute: str, name: str) -> Callable[[], click.Comman
     return load
 
 
-def _journey(module: str, attribute: str) -> Callable[[], click.Command]:
-    """A noun whose sub-app also carries commands of the whole flow (``sealrun.cli.confidential``,
-    ``sealrun.cli.secrets``)."""
-
-    def load() -> click.Command:
-        sub = getattr(importlib.import_module(module), attribute)
-        for name, home, function in _JOURNEY_COMMANDS[sub.info.name]:
-            if not any(command.name == name for command in sub.registered_commands):
-                sub.command(name)(getattr(importlib.import_module(home), function))
-        return _as_group(sub)
-
-    return load
-
-
-_FLOW = "sealrun.cli.confidential"
-_SECRETS = "sealrun.cli.secrets"
-# The commands of the whole flow, by the noun that shows them (name, module, function):
-# `task logs` loads only the task and journey modules, not every noun that shares the journey.
-_JOURNEY_COMMANDS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "tee": (("encryptedpush", _FLOW, "encryptedpush"), ("decrypt", _FLOW, "tee_decrypt")),
-    "task": (("logs", _FLOW, "task_logs"),),
-    "app": (
-        ("run", _FLOW, "app_run"),
-        ("push-secret", _SECRETS, "app_push_secret"),
-        ("check-secret", _SECRETS, "app_check_secret"),
-    ),
-    "dataset": (
-        ("push-secret", _SECRETS, "dataset_push_secret"),
-        ("check-secret", _SECRETS, "dataset_check_secret"),
-    ),
-}
-
-
 @dataclass(frozen=True)
 class _Noun:
     """A top-level command: its one-line summary (for root ``--help``) and how to load it."""
@@ -110,9 +79,9 @@ _COMMANDS: dict[str, _Noun] = {
     "chain": _Noun("Local chains (embedded, anvil) and marketplace deployment.",
                    _sub_app("sealrun.cli.chain", "chain_app")),
     "account": _Noun("Your escrow account on the hub.", _sub_app("sealrun.cli.account", "account_app")),
-    "app": _Noun("Apps: measured bundles registered on chain.", _journey("sealrun.cli.apps", "apps_app")),
+    "app": _Noun("Apps: measured bundles registered on chain.", _sub_app("sealrun.cli.app", "app_app")),
     "dataset": _Noun("Datasets: sealed data, registered on chain.",
-                     _journey("sealrun.cli.dataset", "dataset_app")),
+                     _sub_app("sealrun.cli.dataset", "dataset_app")),
     "workerpool": _Noun("Workerpools: compute sold by a scheduler's owner.",
                         _sub_app("sealrun.cli.workerpool", "workerpool_app")),
     "category": _Noun("Task categories: how long a task may run.",
@@ -120,16 +89,16 @@ _COMMANDS: dict[str, _Noun] = {
     "order": _Noun("Orders: templates, EIP-712 signatures, publish, show, fill.",
                    _sub_app("sealrun.cli.order", "order_app")),
     "deal": _Noun("Deals: matched orders and their tasks.", _sub_app("sealrun.cli.deal", "deal_app")),
-    "task": _Noun("Tasks: status and deadline claims.", _journey("sealrun.cli.task", "task_app")),
+    "task": _Noun("Tasks: status and deadline claims.", _sub_app("sealrun.cli.task", "task_app")),
     # Secrets (issue 14): the requester's named secrets in the SMS (app/dataset secrets above).
     "requester": _Noun("Requester secrets in the SMS: push, check, list.",
-                       _sub_app("sealrun.cli.secrets", "requester_app")),
+                       _sub_app("sealrun.cli.requester", "requester_app")),
     # Attestation (issue 5): verify evidence, make simulator keys.
     "attestation": _Noun("Verify TEE evidence; make simulator keys.",
                          _sub_app("sealrun.cli.attestation", "attestation_app")),
     # Sealed data (issue 2): tee layout and keys, result keys/decrypt.
     "tee": _Noun("Local layout and keys for confidential (TEE) tasks.",
-                 _journey("sealrun.cli.tee", "tee_app")),
+                 _sub_app("sealrun.cli.tee", "tee_app")),
     "result": _Noun("Result keys and sealed results.", _sub_app("sealrun.cli.result", "result_app")),
     # The worker pool (issue 8): the market's order book.
     "orderbook": _Noun("The market's order book.", _sub_app("sealrun.cli.orderbook", "orderbook_app")),
@@ -210,10 +179,10 @@ def main(argv: list[str] | None = None) -> None:
     except SealrunError as error:
         _fail(error, as_json=as_json)
     except click.exceptions.Abort:
-        _fail(SealrunError("Cancelled by the user.", code="CANCELLED"), as_json=as_json)
+        _fail(UsageError("Cancelled by the user.", code="CANCELLED"), as_json=as_json)
     except click.exceptions.ClickException as error:
         if as_json:
-            _fail(SealrunError(error.format_message(), code="USAGE"), as_json=True)
+            _fail(UsageError(error.format_message(), code="USAGE"), as_json=True)
         from sealrun.cli.output import EXIT_USAGE
 
         error.show()
