@@ -19,7 +19,8 @@ bundle); codes are never renamed, so each of those classes owns the word.
     SealrunError
     ├── ConfigError          bad settings, arguments and local files
     │   │                    (CONFIG, INVALID, FILE, KEY_FILE, OUTPUT, PROFILE, DEVNET, SMS,
-    │   │                    SECRET_FILE, FETCH_POLICY, DATASET_FILENAME, SERVICE_URL)
+    │   │                    SECRET_FILE, FETCH_POLICY, DATASET_FILENAME, SERVICE_URL,
+    │   │                    TEE_INPUTS)
     │   └── UsageError       a command used the wrong way, or not confirmed (USAGE,
     │                        CANCELLED, CONFIRMATION)
     ├── SealError            sealing / opening data (SEAL)
@@ -40,6 +41,8 @@ bundle); codes are never renamed, so each of those classes owns the word.
     ├── ServiceError         HTTP services and their clients (SERVICE, MARKET, SCHEDULER,
     │                        WORKER, ASSIGNMENT, STATUS, TASK_UNKNOWN, APP_UNKNOWN,
     │                        BUNDLE_UNAVAILABLE, DEVNET_START)
+    ├── TaskError            a task not in the state an operation needs (TASK)
+    ├── DemoError            a demo's own self-check failed (DEMO)
     └── RequestError         signed-request authentication (REQUEST)
 """
 
@@ -53,6 +56,7 @@ __all__ = [
     "ChainError",
     "ConfigError",
     "DatabaseError",
+    "DemoError",
     "EnclaveError",
     "OrderError",
     "ReleaseError",
@@ -64,6 +68,7 @@ __all__ = [
     "SecretsBundleError",
     "ServiceError",
     "StorageError",
+    "TaskError",
     "UnpackError",
     "UsageError",
     "WalletError",
@@ -116,6 +121,7 @@ class ConfigError(SealrunError):
         "FETCH_POLICY",
         "DATASET_FILENAME",
         "SERVICE_URL",
+        "TEE_INPUTS",
     )
 
 
@@ -240,6 +246,20 @@ class ServiceError(SealrunError):
         "BUNDLE_UNAVAILABLE",
         "DEVNET_START",
     )
+
+
+class TaskError(SealrunError):
+    """A task is not in the state an operation needs (not completed, no logs, not seen in time)."""
+
+    default_code = "TASK_STATE"
+    families: ClassVar[tuple[str, ...]] = ("TASK",)
+
+
+class DemoError(SealrunError):
+    """A demo's own end-to-end self-check failed (the round trip or the age interop)."""
+
+    default_code = "DEMO_FAILED"
+    families: ClassVar[tuple[str, ...]] = ("DEMO",)
 
 
 class RequestError(SealrunError):

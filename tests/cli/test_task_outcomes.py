@@ -14,7 +14,7 @@ from sealrun.cli import result as printing
 from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT
 from sealrun.core.requests import RequestDomain
 from sealrun.core.tasks import FailureCode
-from sealrun.errors import ConfigError, StorageError
+from sealrun.errors import StorageError, TaskError
 from sealrun.requester import downloads
 from sealrun.requester import tasks as results
 
@@ -137,7 +137,7 @@ _unsigned = SignedRequestAuth(b"\x01" * 32, RequestDomain(chain_id=1, hub="0x" +
 def test_only_a_completed_task_with_a_result_has_one_to_download(tmp_path: Path) -> None:
     no_uri = TaskOutcome("completed", 10, worker="0x" + "02" * 20, result_uri=None)
     for task in (followed("ACTIVE"), followed("COMPLETED", no_uri), failed(FailureCode.APP_EXIT_NONZERO)):
-        with pytest.raises(ConfigError) as caught:
+        with pytest.raises(TaskError) as caught:
             downloads.download_result(task, tmp_path / "out", _unsigned)
         assert caught.value.code == "TASK_NOT_COMPLETED"
     assert not (tmp_path / "out").exists()
@@ -171,7 +171,7 @@ def test_a_well_formed_result_uri_reaches_for_the_store(tmp_path: Path) -> None:
 
 def test_a_running_task_has_no_logs_yet_and_the_store_is_not_asked(tmp_path: Path) -> None:
     unreachable = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(TaskError) as caught:
         downloads.download_logs(followed("ACTIVE"), unreachable, tmp_path / "out", _unsigned)
     assert caught.value.code == "TASK_NO_LOGS"
     assert "yet" in caught.value.message

@@ -33,6 +33,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "ATTEST": frozenset({"cli", "core.attestation"}),
     "AUDIT": frozenset({"services.sms"}),
     "CANCELLED": frozenset({"cli"}),
+    "CONFIRMATION": frozenset({"cli"}),
     "BUNDLE": frozenset({"adapters.bundlefiles", "core.bundles", "core.tasks", "enclave"}),
     "BUNDLE_UNAVAILABLE": frozenset({"services.worker"}),
     "CHAIN": frozenset({"adapters.chain", "adapters.localchain", "cli", "requester", "devnet"}),
@@ -50,6 +51,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     ),
     "DATASET_FILENAME": frozenset({"core.tasks"}),
     "DB": frozenset({"adapters.db", "services.sms"}),
+    "DEMO": frozenset({"cli"}),
     "DEVNET": frozenset({"cli", "devnet"}),
     "DEVNET_START": frozenset({"devnet"}),
     "ENCLAVE": frozenset({"adapters.tee", "enclave"}),
@@ -77,6 +79,8 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "SMS": frozenset({"adapters.http", "services.sms"}),
     "STATUS": frozenset({"services.scheduler"}),
     "STORAGE": frozenset({"adapters.http", "api", "services.store"}),
+    "TASK": frozenset({"requester"}),
+    "TEE_INPUTS": frozenset({"requester"}),
     "TASK_UNKNOWN": frozenset({"services.scheduler", "services.worker"}),
     "UNPACK": frozenset({"adapters.sealedfiles", "core.sealing"}),
     "UPLOAD": frozenset({"core.uploads"}),
@@ -84,28 +88,6 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "WALLET": frozenset({"adapters.keystore", "cli", "requester"}),
     "WORKER": frozenset({"services.scheduler"}),
 }
-
-#: (module, code) raise sites in cli/ whose class does not own the code, owed to the CLI's
-#: restructuring (issue 15, item 3); the list only shrinks (a stale entry fails).
-CLI_OWED: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("sealrun.cli.dataset", "USAGE"),
-        ("sealrun.cli.demo", "DEMO_EXAMPLE_MISSING"),  # a DEMO family, or FILE_NOT_FOUND
-        ("sealrun.cli.demo", "USAGE"),
-        ("sealrun.cli.devnet", "USAGE"),
-        ("sealrun.cli.localdemo", "DEMO_AGE_INTEROP"),  # SealError: a DEMO family
-        ("sealrun.cli.localdemo", "DEMO_MISMATCH"),
-        ("sealrun.cli.localdemo", "USAGE"),
-        ("sealrun.cli.output", "CANCELLED"),
-        ("sealrun.cli.output", "CONFIRMATION_REQUIRED"),
-        ("sealrun.cli.result", "USAGE"),
-        # Moved with the requester's journey from cli/ into the SDK, still owed:
-        ("sealrun.requester.datasets", "TEE_INPUTS_MISSING"),  # ConfigError: a TEE_INPUTS family
-        ("sealrun.requester.downloads", "TASK_NO_LOGS"),  # ConfigError: a TASK family
-        ("sealrun.requester.tasks", "TASK_NOT_COMPLETED"),
-        ("sealrun.requester.tasks", "TASK_WATCH_TIMEOUT"),  # ChainError
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -222,18 +204,8 @@ def test_the_scan_finds_the_raise_sites() -> None:
 
 
 def test_every_code_is_raised_by_a_class_that_owns_its_family() -> None:
-    wrong = [
-        site
-        for site in raise_sites()
-        if not site.cls.owns(site.code) and (site.module, site.code) not in CLI_OWED
-    ]
+    wrong = [site for site in raise_sites() if not site.cls.owns(site.code)]
     assert not wrong, "codes outside their class's families:\n" + "\n".join(map(str, wrong))
-
-
-def test_the_owed_cli_sites_only_shrink() -> None:
-    present = {(site.module, site.code) for site in raise_sites() if not site.cls.owns(site.code)}
-    stale = sorted(CLI_OWED - present)
-    assert not stale, f"fixed; remove from CLI_OWED: {stale}"
 
 
 def test_every_module_raises_the_families_of_its_package() -> None:

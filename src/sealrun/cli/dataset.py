@@ -26,7 +26,7 @@ from sealrun.cli.session import (
     parse_address,
     parse_bytes32,
 )
-from sealrun.errors import ChainError, ConfigError
+from sealrun.errors import ChainError, ConfigError, UsageError
 
 __all__ = ["dataset_app"]
 
@@ -66,7 +66,7 @@ def deploy(
         file_uri, file_checksum = _from_file(from_file)
         uri, checksum = uri or file_uri, checksum or file_checksum
     if not uri or not checksum:
-        raise ConfigError(
+        raise UsageError(
             "a dataset needs --uri and --checksum (or --from a `dataset encrypt` JSON)", code="USAGE"
         )
     digest = parse_bytes32(checksum, "checksum")

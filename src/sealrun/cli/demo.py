@@ -29,7 +29,7 @@ import typer
 
 from sealrun.cli.localdemo import _prepare, local_demo
 from sealrun.cli.output import JSON_OPTION, Output
-from sealrun.errors import ConfigError
+from sealrun.errors import DemoError, UsageError
 
 if TYPE_CHECKING:
     from sealrun.cli.session import Session
@@ -161,7 +161,7 @@ def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> dict[str, An
 
     bundle = _EXAMPLES / "render-scene"
     if not (bundle / "sealrun-app.toml").is_file():
-        raise ConfigError(f"the example app is missing at {bundle}", code="DEMO_EXAMPLE_MISSING")
+        raise DemoError(f"the example app is missing at {bundle}", code="DEMO_EXAMPLE_MISSING")
     steps_ = _Steps(out)
     password_file, address = steps_.run(
         "project", lambda: _project(workdir), lambda p: f"{workdir} (sealrun.toml, wallet {p[1]})"
@@ -206,7 +206,7 @@ def demo(
         local_demo(workdir=workdir, size_mib=size_mib, json_out=json_out)
         return
     if chain not in ("embedded", "anvil"):
-        raise ConfigError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
+        raise UsageError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
     from sealrun.cli.result import outcome_lines
 
     out = Output(json_out)

@@ -24,7 +24,7 @@ from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.cli.session import CONFIG_OPTION, YES_OPTION, config_path
 from sealrun.devnet.processes import group_alive, healthy, log_tail
 from sealrun.devnet.state import DEFAULT_STATE_DIR, STATE_ENV, DevnetState
-from sealrun.errors import ConfigError
+from sealrun.errors import ConfigError, UsageError
 
 __all__ = ["devnet_app"]
 
@@ -73,7 +73,7 @@ def up_command(
 
     out = Output(json_out)
     if chain not in (None, "embedded", "anvil"):
-        raise ConfigError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
+        raise UsageError(f"--chain must be embedded or anvil, not {chain!r}", code="USAGE")
     path = _project(config)
     project = ProjectConfig.load(path)
     wallets = [w.address for w in Keystore(project.wallet_dir).list()]
@@ -196,7 +196,7 @@ def logs(
     chosen = [p for p in state.processes if name is None or p.name == name]
     if not chosen:
         known = ", ".join(p.name for p in state.processes)
-        raise ConfigError(f"no devnet process {name!r} (known: {known})", code="USAGE")
+        raise UsageError(f"no devnet process {name!r} (known: {known})", code="USAGE")
     tails = {p.name: log_tail(p, size=200 * lines).splitlines()[-lines:] for p in chosen}
 
     def human(console: Console) -> None:

@@ -26,7 +26,7 @@ import typer
 from sealrun.adapters.sealedfiles import open_path, read_identity, seal_path, write_identity
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.core.sealing import Identity
-from sealrun.errors import ConfigError, SealError
+from sealrun.errors import DemoError, UsageError
 
 __all__ = ["local_demo"]
 
@@ -40,7 +40,7 @@ T = TypeVar("T")
 def _prepare(workdir: Path) -> None:
     if workdir.exists():
         if any(workdir.iterdir()) and not (workdir / _MARKER).exists():
-            raise ConfigError(
+            raise UsageError(
                 f"{workdir} exists and is not a sealrun demo folder; choose --workdir.", code="USAGE"
             )
         shutil.rmtree(workdir)
@@ -70,7 +70,7 @@ def _age_interop(sealed: Path, key: Path) -> str:
         while chunk := process.stdout.read(1 << 20):
             digest.update(chunk)
     if process.returncode != 0:
-        raise SealError("`age -d` could not open the sealed folder.", code="DEMO_AGE_INTEROP")
+        raise DemoError("`age -d` could not open the sealed folder.", code="DEMO_AGE_INTEROP")
     return "0x" + digest.hexdigest()
 
 
@@ -116,7 +116,7 @@ def local_demo(
         "verify", lambda: _same_tree(inputs, opened_path), lambda ok: "identical" if ok else "DIFFERENT"
     )
     if not same:
-        raise SealError("The opened folder differs from the original.", code="DEMO_MISMATCH")
+        raise DemoError("The opened folder differs from the original.", code="DEMO_MISMATCH")
     interop = step(
         "age -d", lambda: _age_interop(sealed_path, key_path), lambda digest: f"tar sha256 {digest}"
     )

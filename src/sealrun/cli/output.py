@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from sealrun.errors import SealrunError
+from sealrun.errors import SealrunError, UsageError
 
 __all__ = [
     "EXIT_ERROR",
@@ -180,12 +180,12 @@ class Output:
         if yes:
             return
         if self.as_json or not sys.stdin.isatty():
-            raise SealrunError(
+            raise UsageError(
                 f"{question} Refusing without confirmation: pass --yes to proceed non-interactively.",
                 code="CONFIRMATION_REQUIRED",
             )
         if not typer.confirm(question, default=False, err=True):
-            raise SealrunError("Cancelled by the user.", code="CANCELLED")
+            raise UsageError("Cancelled by the user.", code="CANCELLED")
 
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:

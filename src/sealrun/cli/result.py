@@ -20,7 +20,7 @@ import typer
 from sealrun.adapters.sealedfiles import open_path, read_identity, write_identity
 from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT, JSON_OPTION, Output
 from sealrun.core.sealing import DEFAULT_MAX_UNPACKED_SIZE, Identity
-from sealrun.errors import ConfigError
+from sealrun.errors import ConfigError, UsageError
 from sealrun.requester.layout import RESULT_KEY
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def decrypt(
     """Open a sealed result into a file or folder (nothing appears unless all of it verifies)."""
     output = Output(json_out)
     if max_size_mib <= 0:
-        raise ConfigError("--max-size-mib must be positive.", code="USAGE")
+        raise UsageError("--max-size-mib must be positive.", code="USAGE")
     if not sealed.is_file():
         raise ConfigError(f"{sealed} does not exist or is not a file.", code="FILE_NOT_FOUND")
     identity = read_identity(key)

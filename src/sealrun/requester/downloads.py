@@ -5,7 +5,7 @@ requester's wallet: the store serves a task's result and logs to the deal's bene
 only. The logs of a COMPLETED task are found through the store's record of the task's blobs
 (``GET /v1/tasks/<id>/blobs``); a failure receipt names its logs itself.
 
-Error codes: ``TASK_NOT_COMPLETED``, ``TASK_NO_LOGS`` (:class:`~sealrun.errors.ConfigError`),
+Error codes: ``TASK_NOT_COMPLETED``, ``TASK_NO_LOGS`` (:class:`~sealrun.errors.TaskError`),
 ``STORAGE_URI_INVALID`` (:class:`~sealrun.errors.StorageError`, :mod:`sealrun.api.blobs`).
 """
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sealrun.api.blobs import parse_blob_url
 from sealrun.api.ids import task_id_hex
 from sealrun.core.sealing import Identity
-from sealrun.errors import ConfigError, SealrunError
+from sealrun.errors import SealrunError, TaskError
 from sealrun.requester.connection import Connection
 from sealrun.requester.layout import open_result, result_identity, sealed_folder
 from sealrun.requester.tasks import FollowedTask, attested_reason, require_result
@@ -63,7 +63,7 @@ def download_result(
     beneficiary only). The result URI is checked before anything is asked or written.
 
     Raises:
-        ConfigError: ``TASK_NOT_COMPLETED``; StorageError: ``STORAGE_URI_INVALID``,
+        TaskError: ``TASK_NOT_COMPLETED``; StorageError: ``STORAGE_URI_INVALID``,
             unreachable, not found, checksum mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
     from sealrun.adapters.http.store import StoreClient
@@ -92,7 +92,7 @@ def download_logs(
     the task's blobs does (the newest ``logs``: a relaunched enclave seals them again).
 
     Raises:
-        ConfigError: ``TASK_NO_LOGS`` (not ended, or no sealed logs reached the store);
+        TaskError: ``TASK_NO_LOGS`` (not ended, or no sealed logs reached the store);
         StorageError: unreachable, not found, checksum mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
     from sealrun.adapters.http.store import StoreClient
@@ -108,7 +108,7 @@ def download_logs(
                 [b for b in store.task_blobs(task_id, signer) if b.kind == "logs"] if followed.done else []
             )
             if not found:
-                raise ConfigError(
+                raise TaskError(
                     f"task {task_id_hex(task_id)} is {followed.status}: the store holds no sealed logs of it"
                     + ("" if followed.done else " (yet: they are sealed when it ends)"),
                     code="TASK_NO_LOGS",
@@ -141,7 +141,7 @@ def read_logs(
     removed once read.
 
     Raises:
-        ConfigError: ``TASK_NO_LOGS``, ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
+        TaskError: ``TASK_NO_LOGS``; ConfigError: ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
     """
     with connection.progress("downloading the sealed logs", None) as advance:
         sealed = download_logs(

@@ -1,7 +1,7 @@
 """A task the requester bought: follow it, fetch its sealed result, open it.
 
-Error codes: ``TASK_WATCH_TIMEOUT`` (:class:`~sealrun.errors.ChainError`), ``TASK_NOT_COMPLETED``
-(:class:`~sealrun.errors.ConfigError`).
+Error codes: ``TASK_WATCH_TIMEOUT``, ``TASK_NOT_COMPLETED``, ``TASK_NO_LOGS``
+(:class:`~sealrun.errors.TaskError`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class TaskHandle:
         ``timeout`` passes first, the last one has ``timed_out`` set.
 
         Raises:
-            ChainError: ``TASK_WATCH_TIMEOUT`` (the task never appeared on chain).
+            TaskError: ``TASK_WATCH_TIMEOUT`` (the task never appeared on chain).
         """
         market, start = self.connection.market, self.connection.deploy_block
         for followed in changes(market, self.task_id, start_block=start, timeout=timeout, interval=interval):
@@ -64,7 +64,7 @@ class TaskHandle:
         """Follow the task until it ends (or ``timeout`` passes: ``timed_out`` is then set).
 
         Raises:
-            ChainError: ``TASK_WATCH_TIMEOUT`` (the task never appeared on chain).
+            TaskError: ``TASK_WATCH_TIMEOUT`` (the task never appeared on chain).
         """
         for _ in self.events(timeout=timeout):
             pass
@@ -75,7 +75,7 @@ class TaskHandle:
         """Download the sealed result (into the project's downloads folder by default).
 
         Raises:
-            ConfigError: ``TASK_NOT_COMPLETED``; StorageError.
+            TaskError: ``TASK_NOT_COMPLETED``; StorageError.
         """
         followed = self.last if self.last is not None and self.last.done else self.status()
         self.sealed = fetch_result(self.connection, followed, folder)
@@ -86,7 +86,7 @@ class TaskHandle:
         ``out_dir`` (default: ``tee/outputs``); returns the files written.
 
         Raises:
-            ConfigError: ``TASK_NOT_COMPLETED``, ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
+            TaskError: ``TASK_NOT_COMPLETED``; ConfigError: ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
         """
         sealed = self.sealed or self.download()
         key = identity or result_identity(self.connection.root, create=False)[1]
@@ -96,7 +96,7 @@ class TaskHandle:
         """Download and open the task's sealed logs (COMPLETED or FAILED).
 
         Raises:
-            ConfigError: ``TASK_NO_LOGS``, ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
+            TaskError: ``TASK_NO_LOGS``; ConfigError: ``KEY_FILE_NOT_FOUND``; StorageError; SealError.
         """
         followed = self.last if self.last is not None and self.last.done else self.status()
         return read_logs(self.connection, followed, identity, keep=keep)

@@ -9,8 +9,8 @@ deadline).
 through, from how it ended (never more); :func:`describe` is its JSON (``task show``);
 :func:`attested_reason` reads the enclave's own failure message from the opened logs.
 
-Error codes: ``CHAIN_TASK_UNKNOWN``, ``TASK_WATCH_TIMEOUT`` (:class:`~sealrun.errors.ChainError`),
-``TASK_NOT_COMPLETED`` (:class:`~sealrun.errors.ConfigError`).
+Error codes: ``CHAIN_TASK_UNKNOWN`` (:class:`~sealrun.errors.ChainError`), ``TASK_WATCH_TIMEOUT``,
+``TASK_NOT_COMPLETED`` (:class:`~sealrun.errors.TaskError`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sealrun.api.ids import task_id_hex
 from sealrun.core.tasks import FailureCode
-from sealrun.errors import ChainError, ConfigError
+from sealrun.errors import ChainError, TaskError
 
 if TYPE_CHECKING:
     # web3 costs seconds to import: only the commands that follow a task load it.
@@ -96,7 +96,7 @@ def changes(
     first, the last item is the task as last read, with ``timed_out`` set.
 
     Raises:
-        ChainError: ``TASK_WATCH_TIMEOUT`` (the task never appeared on chain within ``timeout``).
+        TaskError: ``TASK_WATCH_TIMEOUT`` (the task never appeared on chain within ``timeout``).
     """
     deadline = time.monotonic() + timeout
     last = ""
@@ -115,7 +115,7 @@ def changes(
                 return
         if time.monotonic() > deadline:
             if current is None:
-                raise ChainError(
+                raise TaskError(
                     f"task {task_id_hex(task_id)} did not end within {timeout:.0f} s "
                     f"(last status {last or 'unknown'})",
                     code="TASK_WATCH_TIMEOUT",
@@ -142,7 +142,7 @@ def follow(
         The task as last read; ``timed_out`` is set when ``timeout`` passed before it ended.
 
     Raises:
-        ChainError: ``CHAIN_TASK_UNKNOWN`` (not watching) or ``TASK_WATCH_TIMEOUT`` (the task
+        ChainError: ``CHAIN_TASK_UNKNOWN`` (not watching); TaskError: ``TASK_WATCH_TIMEOUT`` (the task
             never appeared on chain within ``timeout``).
     """
     if not watch:
@@ -241,7 +241,7 @@ def require_result(followed: FollowedTask) -> str:
     """
     outcome = followed.outcome
     if outcome is None or outcome.kind != "completed" or not outcome.result_uri:
-        raise ConfigError(
+        raise TaskError(
             f"task {task_id_hex(followed.task.task_id)} is {followed.status}: there is no result to download",
             code="TASK_NOT_COMPLETED",
         )

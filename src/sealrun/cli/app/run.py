@@ -26,7 +26,7 @@ from sealrun.cli.session import (
 )
 from sealrun.core.secretrules import check_secret_name
 from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
-from sealrun.errors import ChainError, UsageError
+from sealrun.errors import TaskError, UsageError
 
 __all__ = ["run"]
 
@@ -111,7 +111,7 @@ def run(
         for change in handle.events(timeout=timeout):
             if not change.timed_out:
                 out.info(f"  {change.status} after {time.monotonic() - begun:.1f} s")
-    except ChainError as error:
+    except TaskError as error:
         if error.code != "TASK_WATCH_TIMEOUT":
             raise
         # Bought, but not yet seen on chain: the deal and task ids are what the user needs.

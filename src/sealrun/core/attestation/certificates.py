@@ -1,12 +1,12 @@
 """Certificates from evidence, parsed whole before any check reads them.
 
 `cryptography` parses a certificate's names and extensions lazily, and each malformed part
-raises its own exception type when first read (``ValueError``, ``KeyError`` for a string of an
-unknown ASN.1 tag, ``DuplicateExtension``, ``UnsupportedGeneralNameType``, a warning for a
-name attribute of invalid length; ``InvalidVersion`` already at load). The verifiers call
-:func:`parse_fully` right after loading and
-catch :data:`PARSE_ERRORS`, so a hostile certificate is refused with the verifier's code instead
-of escaping as a library exception in the middle of the chain checks.
+raises its own exception type when first read: ``ValueError``, ``KeyError`` for a string of
+an unknown ASN.1 tag, ``DuplicateExtension``, ``UnsupportedGeneralNameType``, a warning for
+a name attribute of invalid length (and ``InvalidVersion`` already at load). The verifiers
+call :func:`parse_fully` right after loading and catch :data:`PARSE_ERRORS`, so a hostile
+certificate is refused with the verifier's code instead of escaping as a library exception
+in the middle of the chain checks.
 """
 
 from __future__ import annotations
