@@ -8,9 +8,9 @@ market's own rules (``services/market/orderforms.py``), which answer the book's 
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sealrun.errors import OrderError
 
@@ -61,7 +61,7 @@ class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: OrderKind
-    order: dict[str, Any] = Field(description="the order's fields and its `sign` (0x + 65 bytes hex)")
+    order: dict[str, JsonValue] = Field(description="the order's fields and its `sign` (0x + 65 bytes hex)")
     # Bounded to what the chain and the book's BIGINT column hold (a larger int was a 500).
     chain_id: int = Field(gt=0, le=2**256 - 1)
     hub: str = Field(max_length=64)

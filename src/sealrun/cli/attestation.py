@@ -17,8 +17,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -38,6 +38,7 @@ from sealrun.core.attestation import (
     TdxDcapVerifier,
     decode_evidence_text,
 )
+from sealrun.core.attestation.claims import ClaimsDocument
 from sealrun.core.attestation.verifier import EvidenceVerifier, Verifier
 from sealrun.errors import AttestationError, ConfigError
 
@@ -79,11 +80,11 @@ def _verifier(kind: EvidenceType, simulator_key: Path | None, *, allow_debug: bo
     return EvidenceVerifier(verifiers)
 
 
-def _human(claims: dict[str, Any], verdict: dict[str, Any] | None) -> Any:
+def _human(claims: ClaimsDocument, verdict: Mapping[str, object] | None) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         for key, value in claims.items():
             if key == "extra":
-                for name, register in value.items():
+                for name, register in claims["extra"].items():
                     console.print(f"  [dim]{name}[/dim]: {register}")
             else:
                 console.print(f"[bold]{key}[/bold]: {value}")
@@ -143,10 +144,11 @@ def verify(
     )
     claims: Claims = _verifier(kind, simulator_key, allow_debug=allow_debug).verify(evidence, now=now)
     rendered = claims.to_dict()
-    result: dict[str, Any] = {"verified_at": now, "claims": rendered}
+    result: dict[str, object] = {"verified_at": now, "claims": rendered}
     if policy is None:
         out.result(result, _human(rendered, None))
         return
+    verdict: Mapping[str, object]
     try:
         verdict = policy.appraise(claims).to_dict()
     except AttestationError as refusal:

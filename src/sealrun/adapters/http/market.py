@@ -26,7 +26,7 @@ __all__ = ["MarketClient", "order_wire"]
 
 def order_wire(order: Order) -> OrderWire:
     """The wire form of a signed order (the one order codec's JSON: type, message, ``sign``)."""
-    return order_to_json(order)
+    return dict(order_to_json(order))
 
 
 class MarketClient(ServiceClient):

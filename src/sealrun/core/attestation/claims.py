@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TypedDict
 
 from sealrun.core.attestation.evidence import EvidenceType
 
-__all__ = ["TCB_UNAPPRAISED", "TCB_UP_TO_DATE", "Claims", "ExtraValue"]
+__all__ = ["TCB_UNAPPRAISED", "TCB_UP_TO_DATE", "Claims", "ClaimsDocument", "ExtraJson", "ExtraValue"]
 
 TCB_UP_TO_DATE = "UpToDate"
 TCB_UNAPPRAISED = "Unappraised"
@@ -37,8 +37,26 @@ TCB_UNAPPRAISED = "Unappraised"
 # Extra registers are type-specific (RTMRs, PCRs, FMSPC, chip id...): bytes, numbers, text,
 # or a small mapping of numbers (the SNP reported TCB).
 ExtraValue = bytes | int | str | bool | Mapping[str, int]
+# The same in JSON: bytes as lowercase hex, the mapping as a dict.
+ExtraJson = int | str | bool | dict[str, int]
 
 _MINT = object()
+
+
+class ClaimsDocument(TypedDict):
+    """:meth:`Claims.to_dict`: the claims as JSON (bytes as lowercase hex, no ``0x``)."""
+
+    tee: str
+    measurement: str
+    signer: str | None
+    product_id: int | None
+    svn: int | None
+    debug: bool
+    tcb_status: str
+    advisories: list[str]
+    report_data: str
+    extra: dict[str, ExtraJson]
+    simulated: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +94,7 @@ class Claims:
         if self._token is not _MINT:
             raise TypeError("Claims are minted by verifiers only; call a verifier's verify()")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ClaimsDocument:
         """A JSON-ready view: bytes as lowercase hex (no ``0x``), mappings as dicts."""
         return {
             "tee": self.tee.value,
@@ -93,7 +111,7 @@ class Claims:
         }
 
 
-def _jsonable(value: ExtraValue) -> Any:
+def _jsonable(value: ExtraValue) -> ExtraJson:
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, Mapping):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import dcap_qvl
 
@@ -79,6 +79,13 @@ def _classify(message: str) -> str:
 
 def _one_line(message: str) -> str:
     return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+class _QvlReport(TypedDict):
+    """The part of dcap-qvl's verified report (``report.to_json()``) the claims take."""
+
+    status: str
+    advisory_ids: list[str]
 
 
 def _load_collateral(collateral: bytes | None) -> Any:
@@ -144,7 +151,7 @@ class DcapVerifier:
             raise AttestationError("now must be UNIX seconds (a non-negative int)", code=ATTEST_MALFORMED)
         try:
             report = dcap_qvl.verify_with_root_ca(evidence.payload, collateral, root_der, now)
-            verified = json.loads(report.to_json())
+            verified: _QvlReport = json.loads(report.to_json())
         except ValueError as error:
             message = _one_line(str(error))
             raise AttestationError(
@@ -177,7 +184,7 @@ class DcapVerifier:
             raise AttestationError("not a DCAP quote", code=ATTEST_MALFORMED) from None
         return quote, fmspc
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: dict[str, Any]) -> Claims:
+    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
         raise NotImplementedError  # pragma: no cover - the subclasses define it
 
 
@@ -187,7 +194,7 @@ class SgxDcapVerifier(DcapVerifier):
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.SGX_DCAP)
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: dict[str, Any]) -> Claims:
+    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
         body = quote.body
         attributes = body.field("attributes")
         debug = bool(attributes[0] & 0x02)
@@ -222,7 +229,7 @@ class TdxDcapVerifier(DcapVerifier):
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.TDX_DCAP)
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: dict[str, Any]) -> Claims:
+    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
         body = quote.body
         td_attributes = body.field("td_attributes")
         debug = bool(td_attributes[0] & 0x01)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import cbor2
 from cryptography import x509
@@ -98,7 +98,21 @@ def _parse_cose(payload: bytes) -> tuple[bytes, bytes, bytes]:
     return protected, body, signature
 
 
-def _parse_body(body: bytes) -> dict[str, Any]:
+class _Payload(TypedDict):
+    """The attestation document's payload, its fields' types checked."""
+
+    module_id: str
+    timestamp: int
+    digest: str
+    pcrs: dict[int, bytes]
+    certificate: bytes
+    cabundle: object  # checked link by link in _verify_chain
+    public_key: bytes | None
+    user_data: bytes | None
+    nonce: bytes | None
+
+
+def _parse_body(body: bytes) -> _Payload:
     fields = _decode_cbor(body, "the payload")
     if not isinstance(fields, dict) or not set(fields) >= _PAYLOAD_KEYS:
         raise _malformed("the payload lacks required fields")
@@ -130,7 +144,17 @@ def _parse_body(body: bytes) -> dict[str, Any]:
         raise _malformed("pcrs must map indexes 0-31 to bytes")
     if 0 not in pcrs or len(pcrs[0]) not in (32, 48, 64):
         raise _malformed("PCR0 is missing or has a wrong size")
-    return fields
+    return _Payload(
+        module_id=fields["module_id"],
+        timestamp=fields["timestamp"],
+        digest=fields["digest"],
+        pcrs=pcrs,
+        certificate=fields["certificate"],
+        cabundle=fields["cabundle"],
+        public_key=fields["public_key"],
+        user_data=fields["user_data"],
+        nonce=fields["nonce"],
+    )
 
 
 def _load(der: object, what: str) -> x509.Certificate:
@@ -235,7 +259,7 @@ class NitroVerifier:
             simulated=False,
         )
 
-    def _verify_chain(self, fields: dict[str, Any], now: int) -> x509.Certificate:
+    def _verify_chain(self, fields: _Payload, now: int) -> x509.Certificate:
         bundle = fields["cabundle"]
         if not isinstance(bundle, list) or not bundle:
             raise AttestationError(

@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from sealrun.core.attestation.claims import TCB_UNAPPRAISED, TCB_UP_TO_DATE, Claims
 from sealrun.core.attestation.codes import (
@@ -47,7 +47,7 @@ from sealrun.core.attestation.codes import (
 from sealrun.core.attestation.evidence import EvidenceType
 from sealrun.errors import AttestationError
 
-__all__ = ["KNOWN_TCB_STATUSES", "POLICY_VERSION", "Policy", "PolicyVerdict"]
+__all__ = ["KNOWN_TCB_STATUSES", "POLICY_VERSION", "Policy", "PolicyVerdict", "VerdictDocument"]
 
 POLICY_VERSION = 1
 KNOWN_TCB_STATUSES = frozenset(
@@ -97,6 +97,13 @@ def _strings(value: object, what: str) -> tuple[str, ...]:
     return items
 
 
+class VerdictDocument(TypedDict):
+    """:meth:`PolicyVerdict.to_dict`: the decision and the rules the claims passed."""
+
+    decision: Literal["accept"]
+    rules: list[str]
+
+
 @dataclass(frozen=True)
 class PolicyVerdict:
     """A successful appraisal: the claims and the rules they passed."""
@@ -104,7 +111,7 @@ class PolicyVerdict:
     claims: Claims
     rules: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> VerdictDocument:
         """A JSON-ready view of the verdict."""
         return {"decision": "accept", "rules": list(self.rules)}
 

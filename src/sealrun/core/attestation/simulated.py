@@ -34,7 +34,7 @@ import secrets
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -50,6 +50,9 @@ from sealrun.core.attestation.codes import (
 )
 from sealrun.core.attestation.evidence import Evidence, EvidenceType
 from sealrun.errors import AttestationError
+
+if TYPE_CHECKING:
+    from sealrun.core.jsontypes import JsonObject
 
 __all__ = [
     "SIMULATED_MAGIC",
@@ -247,10 +250,10 @@ def _hex_field(value: bytes, what: str, low: int, high: int) -> str:
     return value.hex()
 
 
-def _optional_u16(value: int | None, what: str) -> int | None:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF
-    ):
+def _optional_u16(value: object, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
         raise _malformed(f"{what} must be 0-65535")
     return value
 
@@ -327,7 +330,7 @@ class SimulatedVerifier:
         return claims
 
 
-def _split(payload: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+def _split(payload: bytes) -> tuple[JsonObject, bytes, bytes]:
     if len(payload) < _HEADER.size + _SIGNATURE_SIZE:
         raise _malformed("too short")
     magic, version, length = _HEADER.unpack_from(payload)
@@ -347,7 +350,7 @@ def _split(payload: bytes) -> tuple[dict[str, Any], bytes, bytes]:
     return body, signed, payload[_HEADER.size + length :]
 
 
-def _claims_from(body: dict[str, Any]) -> Claims:
+def _claims_from(body: JsonObject) -> Claims:
     measurement = _bytes_of(body["measurement"], "measurement", 1, 64)
     report_data = _bytes_of(body["report_data"], "report_data", 64, 64)
     debug, advisories, extra = body["debug"], body["advisories"], body["extra"]

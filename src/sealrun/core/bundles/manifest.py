@@ -33,12 +33,22 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from sealrun.errors import AppBundleError, EnclaveError
 
-__all__ = ["MANIFEST_NAME", "RUNTIMES", "AppManifest", "Resources", "parse_manifest"]
+__all__ = [
+    "MANIFEST_NAME",
+    "RUNTIMES",
+    "AppManifest",
+    "ManifestAppTable",
+    "ManifestDocument",
+    "ManifestOutputsTable",
+    "Resources",
+    "parse_manifest",
+]
 
 MANIFEST_NAME = "sealrun-app.toml"
 # python3: the host's read-only Debian /usr with its python3; native: the same /usr, the
@@ -103,6 +113,28 @@ class Resources:
         return None if self.input_size_mb is None else self.input_size_mb * _MIB
 
 
+class ManifestAppTable(TypedDict):
+    """The ``[app]`` table of :meth:`AppManifest.to_dict`."""
+
+    name: str
+    entrypoint: list[str]
+    runtime: str
+
+
+class ManifestOutputsTable(TypedDict):
+    """The ``[outputs]`` table of :meth:`AppManifest.to_dict`."""
+
+    declared: list[str]
+
+
+class ManifestDocument(TypedDict):
+    """A manifest as plain data (:meth:`AppManifest.to_dict`): the TOML document's tables."""
+
+    app: ManifestAppTable
+    resources: dict[str, int]
+    outputs: ManifestOutputsTable
+
+
 @dataclass(frozen=True)
 class AppManifest:
     """A validated app manifest."""
@@ -113,7 +145,7 @@ class AppManifest:
     resources: Resources = Resources()
     declared_outputs: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ManifestDocument:
         """Return the manifest as plain data, every default filled in (optional limits only if set)."""
         return {
             "app": {"name": self.name, "entrypoint": list(self.entrypoint), "runtime": self.runtime},
@@ -134,14 +166,14 @@ class AppManifest:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _table(data: dict[str, Any], key: str, *, required: bool) -> dict[str, Any]:
+def _table(data: Mapping[str, object], key: str, *, required: bool) -> dict[str, object]:
     value = data.get(key, None if required else {})
     if not isinstance(value, dict):
         raise _invalid(f"[{key}] table is missing" if value is None else f"[{key}] must be a table")
     return value
 
 
-def _exact(table: dict[str, Any], allowed: set[str], where: str) -> None:
+def _exact(table: Mapping[str, object], allowed: set[str], where: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise _invalid(f"unknown key(s) in [{where}]: {', '.join(unknown)}")

@@ -27,7 +27,6 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sealrun.core.orders.models import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder
 from sealrun.core.orders.numbers import parse_uint
@@ -118,7 +117,7 @@ def kind_of(order: Order) -> OrderKind:
     return _BY_TYPE[type(order)]
 
 
-def order_to_json(order: Order) -> dict[str, Any]:
+def order_to_json(order: Order) -> dict[str, str]:
     """The JSON document of ``order`` (see the module docstring)."""
     return {"type": order.TYPE_NAME, **order.message(), "sign": "0x" + order.sign.hex()}
 

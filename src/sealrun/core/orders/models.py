@@ -73,9 +73,9 @@ class _OrderBase:
             raise _invalid(kind, "sign", "must be empty (pre-signed), 64 or 65 bytes")
         object.__setattr__(self, "sign", bytes(sign))
 
-    def message(self) -> dict[str, Any]:
+    def message(self) -> dict[str, str]:
         """Return the EIP-712 message: every signed field, JSON-safe (uints as decimal strings)."""
-        out: dict[str, Any] = {}
+        out: dict[str, str] = {}
         for name, kind_of_field in self.EIP712_FIELDS:
             value = getattr(self, name)
             if kind_of_field == "uint256":

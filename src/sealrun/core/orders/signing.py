@@ -44,7 +44,7 @@ def signable_order(order: Order, domain: Domain) -> SignableMessage:
     """Return eth-account's EIP-712 encoding of ``order`` (the v4 message a wallet signs)."""
     from eth_account.messages import encode_typed_data
 
-    return encode_typed_data(full_message=typed_data(order, domain))
+    return encode_typed_data(full_message=dict(typed_data(order, domain)))
 
 
 def signable_digest(message: SignableMessage) -> bytes:

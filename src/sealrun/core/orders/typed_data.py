@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sealrun.core.eip712 import Eip712Domain, TypedData
 from sealrun.core.orders.models import AppOrder, DatasetOrder, Order, RequestOrder, WorkerpoolOrder
 from sealrun.errors import OrderError
 
@@ -78,7 +79,7 @@ class Domain:
             )
         object.__setattr__(self, "verifying_contract", to_checksum_address(self.verifying_contract))
 
-    def message(self) -> dict[str, Any]:
+    def message(self) -> Eip712Domain:
         """Return the domain as it appears in eth_signTypedData_v4's payload."""
         return {
             "name": DOMAIN_NAME,
@@ -133,7 +134,7 @@ def order_hash(order: Order, domain: Domain) -> bytes:
     return keccak(b"\x19\x01" + domain.separator() + struct_hash(order))
 
 
-def typed_data(order: Order, domain: Domain) -> dict[str, Any]:
+def typed_data(order: Order, domain: Domain) -> TypedData[dict[str, str]]:
     """Return the full ``eth_signTypedData_v4`` payload for ``order`` (JSON-serialisable).
 
     Pass it to a wallet (MetaMask, ``cast wallet sign --data``) or to

@@ -14,19 +14,21 @@ empty string when there is none), ``timestamp`` is UNIX seconds, ``nonce`` 32 ra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import keccak, to_checksum_address
 
+from sealrun.core.eip712 import Eip712Field, TypedData
 from sealrun.core.tasks.signatures import is_canonical_signature
 from sealrun.errors import ConfigError, RequestError
 
 __all__ = [
     "REQUEST_TYPES",
     "RequestDomain",
+    "RequestMessage",
     "RequestSignature",
     "body_hash",
     "recover_request_signer",
@@ -37,7 +39,7 @@ __all__ = [
 MAX_ACTION_CHARS = 512
 _UINT64_MAX = 2**64 - 1
 
-REQUEST_TYPES: dict[str, list[dict[str, str]]] = {
+REQUEST_TYPES: dict[str, list[Eip712Field]] = {
     "EIP712Domain": [
         {"name": "name", "type": "string"},
         {"name": "version", "type": "string"},
@@ -69,6 +71,15 @@ class RequestDomain:
             raise ConfigError(f"hub is not an address: {self.hub!r}", code="INVALID_ADDRESS") from error
 
 
+class RequestMessage(TypedDict):
+    """The ``Request`` struct's values, as eth-account encodes them."""
+
+    action: str
+    bodyHash: bytes
+    timestamp: int
+    nonce: bytes
+
+
 @dataclass(frozen=True)
 class RequestSignature:
     """What a client sends next to its request: timestamp, nonce and the 65-byte signature."""
@@ -85,7 +96,7 @@ def body_hash(body: bytes) -> bytes:
 
 def request_typed_data(
     domain: RequestDomain, *, action: str, body_digest: bytes, timestamp: int, nonce: bytes
-) -> dict[str, Any]:
+) -> TypedData[RequestMessage]:
     """Return the full ``eth_signTypedData_v4`` payload of a request.
 
     Raises:
@@ -133,7 +144,7 @@ def sign_request(
         domain, action=action, body_digest=body_hash(body), timestamp=timestamp, nonce=nonce
     )
     try:
-        signed = Account.sign_message(encode_typed_data(full_message=payload), private_key=private_key)
+        signed = Account.sign_message(encode_typed_data(full_message=dict(payload)), private_key=private_key)
     except (ValueError, ValidationError) as error:
         raise ConfigError("invalid private key", code="INVALID_PRIVATE_KEY") from error
     return RequestSignature(timestamp=timestamp, nonce=nonce, signature=bytes(signed.signature))
@@ -158,7 +169,9 @@ def recover_request_signer(
         domain, action=action, body_digest=body_hash(body), timestamp=signed.timestamp, nonce=signed.nonce
     )
     try:
-        address = Account.recover_message(encode_typed_data(full_message=payload), signature=signed.signature)
+        address = Account.recover_message(
+            encode_typed_data(full_message=dict(payload)), signature=signed.signature
+        )
     except (ValueError, BadSignature, ValidationError) as error:
         raise RequestError("signature does not recover a signer", code="REQUEST_SIGNATURE_INVALID") from error
     return to_checksum_address(address)

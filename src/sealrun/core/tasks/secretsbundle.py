@@ -45,11 +45,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sealrun.core.tasks.failures import FailureCode
 from sealrun.core.tasks.filenames import check_dataset_filename
 from sealrun.errors import ConfigError, SecretError, SecretsBundleError
+
+if TYPE_CHECKING:
+    from sealrun.core.jsontypes import JsonObject
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -170,7 +173,7 @@ class SecretsBundle:
 
     def to_json(self) -> bytes:
         """Serialize to canonical JSON bytes (sorted keys, no whitespace)."""
-        data: dict[str, Any] = {
+        data: JsonObject = {
             "version": BUNDLE_VERSION,
             "task_id": self.task_id,
             "worker": self.worker,
