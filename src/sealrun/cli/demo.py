@@ -23,7 +23,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
 
 import typer
 
@@ -43,6 +43,20 @@ _WORKDIR = typer.Option(Path("sealrun-demo"), "--workdir", help="Folder for the 
 _CHAIN = typer.Option("embedded", "--chain", help="embedded (py-evm) or anvil.")
 _SIZE = typer.Option(64, "--size-mib", min=0, max=65536, help="--local only: size of the random sample.")
 _PASSWORD_FILE = "wallet-password.txt"  # noqa: S105 (a file name)
+
+
+class _DemoResult(TypedDict):
+    """What ``--json`` prints (the keys the journey reached)."""
+
+    workdir: str
+    devnet: str
+    task_id: NotRequired[str]
+    status: NotRequired[str]
+    task: NotRequired[dict[str, object]]  # describe() and, if it FAILED, explain_failure()
+    exit_status: NotRequired[int]
+    outputs: NotRequired[list[str]]
+    image: NotRequired[str | None]
+    timings: NotRequired[dict[str, float]]
 
 
 class _Steps:
@@ -81,7 +95,7 @@ def _project(workdir: Path) -> tuple[Path, str]:
     return password_file, created.address
 
 
-def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, result: dict[str, Any]) -> None:
+def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, result: _DemoResult) -> None:
     """The journey on the running devnet, through the SDK: deploy, protect, buy, follow, open."""
     from sealrun.api.ids import task_id_hex
     from sealrun.cli.result import exit_status
@@ -138,10 +152,11 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
         return task.last
 
     followed = steps_.run("task", follow, lambda f: f"{f.status} ({', '.join(steps(f))})")
-    result.update(status=followed.status, task=describe(followed), exit_status=0)
+    task_report: dict[str, object] = {**describe(followed)}
+    result.update({"status": followed.status, "task": task_report, "exit_status": 0})
     if followed.status != "COMPLETED" or followed.timed_out:
         if followed.status == "FAILED":
-            result["task"].update(explain_failure(connection, followed))  # before the devnet stops
+            task_report.update(explain_failure(connection, followed))  # before the devnet stops
         result["exit_status"] = exit_status(followed)
         return
     steps_.run("download", task.download, lambda p: f"{p} ({p.stat().st_size} bytes, sealed)")
@@ -153,7 +168,7 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     result["image"] = str(images[0]) if images else None
 
 
-def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> dict[str, Any]:
+def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> _DemoResult:
     from sealrun.adapters.profiles import ProjectConfig
     from sealrun.cli.session import Session
     from sealrun.devnet.launch import DevnetOptions, down, up
@@ -179,7 +194,7 @@ def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> dict[str, An
         ),
         lambda s: f"{s.chain} chain {s.rpc_url}, hub {s.hub}, {len(s.processes)} processes",
     )
-    result: dict[str, Any] = {"workdir": str(workdir), "devnet": str(state.path)}
+    result: _DemoResult = {"workdir": str(workdir), "devnet": str(state.path)}
     try:
         _marketplace(out, steps_, Session(config, password_file=password_file), bundle, result)
     finally:

@@ -19,7 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
 
@@ -125,7 +125,7 @@ def local_demo(
         for name in ("seal", "open")
         if timings[name] > 0
     }
-    result: dict[str, Any] = {
+    result: dict[str, object] = {
         "status": "ok",
         "outputs": {
             "inputs": str(inputs),

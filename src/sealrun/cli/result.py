@@ -12,8 +12,9 @@ a human needs about a task that did not complete (:func:`outcome_lines`), and th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -112,7 +113,7 @@ def exit_status(followed: FollowedTask) -> int:
     return 0
 
 
-def finish(out: Output, data: dict[str, Any], followed: FollowedTask) -> None:
+def finish(out: Output, data: Mapping[str, object], followed: FollowedTask) -> None:
     """Print a followed task's result and outcome lines, then exit with its status
     (:func:`exit_status`: non-zero when it FAILED, was CLAIMED or the wait timed out)."""
     from rich.markup import escape
@@ -125,7 +126,7 @@ def finish(out: Output, data: dict[str, Any], followed: FollowedTask) -> None:
         raise SystemExit(status)
 
 
-def outcome_lines(data: dict[str, Any]) -> list[str]:
+def outcome_lines(data: Mapping[str, object]) -> list[str]:
     """What to tell a human about a task that did not complete (from :func:`describe`'s data
     plus ``reason``/``reason_error``): the failure name, the attested reason, the next command."""
     task, status = data.get("task", ""), data.get("status", "")
@@ -136,12 +137,11 @@ def outcome_lines(data: dict[str, Any]) -> list[str]:
         ]
     lines: list[str] = []
     failure = data.get("failure")
-    if status == "FAILED" and failure:
+    if status == "FAILED" and isinstance(failure, Mapping) and failure:
         lines.append(f"task {task} FAILED: {failure['name']} (failure code {failure['code']})")
         if data.get("reason"):
             lines.append(f"attested reason: {data['reason']}")
-        elif data.get("reason_error"):
-            error = data["reason_error"]
+        elif isinstance(error := data.get("reason_error"), Mapping) and error:
             lines.append(f"attested reason: not read ({error['code']}: {error['message']})")
         lines.append(f"logs: `sealrun task logs {task}`")
     elif status == "CLAIMED":

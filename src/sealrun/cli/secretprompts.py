@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -92,7 +92,7 @@ def push(
     out.result({**describe, "pushed": True, "owner": answer.owner, "updated_at": answer.updated_at})
 
 
-def report(out: Output, data: dict[str, Any], status: SecretStatusOut | None, push: str) -> None:
+def report(out: Output, data: dict[str, object], status: SecretStatusOut | None, push: str) -> None:
     """Print whether a secret exists; exit 1 when it does not, naming the command that pushes it."""
     data["exists"] = status is not None
     if status is not None:

@@ -74,7 +74,7 @@ def show(
         timeout=timeout,
         on_change=lambda t: out.info(f"task 0x{wanted.hex()[:12]}…: {t.status}") if watch else None,
     )
-    data = describe(followed)
+    data: dict[str, object] = {**describe(followed)}
     failed = followed.status == "FAILED" and not followed.timed_out
     if download and not failed and not followed.timed_out:
         require_result(followed)  # nothing to download yet: say so, not a silent no-op
@@ -109,11 +109,13 @@ def logs(
     handle = TaskHandle(session.connection(out.progress), wanted)
     followed = handle.status()
     read = handle.logs(read_identity(key) if key is not None else None)
-    data = {**describe(followed), **read.to_json()}
+    described = describe(followed)
+    data = {**described, **read.to_json()}
 
     def human(console: Console) -> None:
-        failure = data.get("failure") or {}
-        console.print(f"[bold]task[/bold] {task_id_hex(wanted)}: {data['status']} {failure.get('name', '')}")
+        failure = described.get("failure")
+        name = failure["name"] if failure else ""
+        console.print(f"[bold]task[/bold] {task_id_hex(wanted)}: {described['status']} {name}")
         for name, text in read.logs.items():
             console.rule(name)
             console.print(text, markup=False, end="")

@@ -20,10 +20,13 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sealrun.adapters.profiles import ChainProfile
 from sealrun.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sealrun.core.jsontypes import JsonObject
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -119,7 +122,7 @@ class DevnetState:
             deploy_block=self.deploy_block,
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The state as JSON-ready data (what ``devnet status --json`` shows)."""
         data = asdict(self)
         data["root"] = str(self.root)

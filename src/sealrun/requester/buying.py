@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from sealrun.api.ids import order_hash_hex
 from sealrun.core.orders import (
@@ -35,7 +35,16 @@ from sealrun.requester.orderfiles import KINDS, order_files, read_orders_file, w
 if TYPE_CHECKING:
     from sealrun.adapters.chain.models import Deal
 
-__all__ = ["TEE_TAG", "Orders", "fill", "find_orders", "price", "publish_order", "sign_request_order"]
+__all__ = [
+    "TEE_TAG",
+    "Orders",
+    "RequestParams",
+    "fill",
+    "find_orders",
+    "price",
+    "publish_order",
+    "sign_request_order",
+]
 
 TEE_TAG = make_tag(TagBit.TEE)
 
@@ -101,6 +110,14 @@ def price(orders: Orders) -> int:
     return app.appprice + pool.workerpoolprice + (dataset.datasetprice if dataset else 0)
 
 
+class RequestParams(TypedDict):
+    """A request order's ``params`` (iExec's names), JSON in the order."""
+
+    iexec_args: str
+    iexec_input_files: NotRequired[list[str]]
+    iexec_secrets: NotRequired[dict[str, str]]
+
+
 def sign_request_order(
     connection: Connection,
     orders: Orders,
@@ -111,7 +128,7 @@ def sign_request_order(
 ) -> RequestOrder:
     """Sign a request order for one task matching ``orders``, the wallet its requester and beneficiary."""
     app, dataset, pool = orders
-    params: dict[str, Any] = {"iexec_args": args}
+    params: RequestParams = {"iexec_args": args}
     if input_files:
         params["iexec_input_files"] = list(input_files)
     if secrets_by_index:

@@ -14,7 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from sealrun.adapters.sealedfiles import seal_path, write_identity
 from sealrun.core.orders import DatasetOrder
@@ -26,7 +26,19 @@ from sealrun.requester.connection import Connection
 from sealrun.requester.layout import DATASETS
 from sealrun.requester.smssecrets import push_dataset_key
 
-__all__ = ["DataOwner", "ProtectedDataset"]
+__all__ = ["DataOwner", "ProtectedDataset", "ProtectedDatasetJson"]
+
+
+class ProtectedDatasetJson(TypedDict):
+    """:meth:`ProtectedDataset.to_json`."""
+
+    dataset: str
+    dataset_filename: str
+    uri: str
+    checksum: str
+    sealed: str
+    dataset_key: str
+    datasetorder: str
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,7 @@ class ProtectedDataset:
     key_file: Path
     order_hash: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ProtectedDatasetJson:
         """The JSON ``tee encryptedpush`` prints (before the requester's part)."""
         return {
             "dataset": self.address,

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from sealrun.api.blobs import parse_blob_url
 from sealrun.api.ids import task_id_hex
@@ -24,12 +24,38 @@ from sealrun.core.sealing import Identity
 from sealrun.errors import SealrunError, TaskError
 from sealrun.requester.connection import Connection
 from sealrun.requester.layout import open_result, result_identity, sealed_folder
-from sealrun.requester.tasks import FollowedTask, attested_reason, require_result
+from sealrun.requester.tasks import ErrorJson, FollowedTask, attested_reason, require_result
 
 if TYPE_CHECKING:
     from sealrun.adapters.http.signing import SignedRequestAuth
 
-__all__ = ["OpenedLogs", "download_logs", "download_result", "explain_failure", "fetch_result", "read_logs"]
+__all__ = [
+    "FailureExplanation",
+    "OpenedLogs",
+    "OpenedLogsJson",
+    "download_logs",
+    "download_result",
+    "explain_failure",
+    "fetch_result",
+    "read_logs",
+]
+
+
+class OpenedLogsJson(TypedDict):
+    """:meth:`OpenedLogs.to_json`."""
+
+    sealed_logs: str
+    opened: str | None
+    logs: dict[str, str]
+    reason: str | None
+
+
+class FailureExplanation(TypedDict):
+    """:func:`explain_failure`: the attested reason, or why it could not be read."""
+
+    reason: str | None
+    reason_error: NotRequired[ErrorJson]
+    sealed_logs: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -41,7 +67,7 @@ class OpenedLogs:
     logs: dict[str, str]
     reason: str | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> OpenedLogsJson:
         """``sealed_logs``, ``opened`` (or ``None``), ``logs`` (name → text) and ``reason``."""
         return {
             "sealed_logs": str(self.sealed),
@@ -168,7 +194,7 @@ def read_logs(
     return OpenedLogs(sealed, opened, logs, attested_reason(logs))
 
 
-def explain_failure(connection: Connection, followed: FollowedTask) -> dict[str, Any]:
+def explain_failure(connection: Connection, followed: FollowedTask) -> FailureExplanation:
     """The attested reason of a FAILED task, read from its sealed logs: ``{"reason": ...}``,
     or ``{"reason_error": {code, message}}`` when the logs cannot be read (the task's
     failure code and ``logs_command`` are in :func:`~.tasks.describe` either way)."""

@@ -13,19 +13,30 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
 from sealrun.core.orders import ORDER_KINDS, Order, order_from_json
 from sealrun.errors import OrderError
 
-__all__ = ["KINDS", "TYPES", "load_kind", "order_files", "read_orders_file", "write_orders_file"]
+__all__ = [
+    "KINDS",
+    "TYPES",
+    "OrdersFile",
+    "load_kind",
+    "order_files",
+    "read_orders_file",
+    "write_orders_file",
+]
 
 #: The name of each kind of order in an orders file, and its model (:data:`ORDER_KINDS`).
 KINDS = {name: kind.file_key for name, kind in ORDER_KINDS.items()}
 TYPES: dict[str, type[Order]] = {name: kind.type for name, kind in ORDER_KINDS.items()}
 
+OrdersFile: TypeAlias = dict[str, object]
+"""An orders file's object: kind key (:data:`KINDS`) → order document, checked when loaded."""
 
-def read_orders_file(path: Path) -> dict[str, Any]:
+
+def read_orders_file(path: Path) -> OrdersFile:
     """Read an orders file (templates or signed orders); a missing file is empty.
 
     Raises:
@@ -44,7 +55,7 @@ def read_orders_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def write_orders_file(path: Path, data: dict[str, Any]) -> None:
+def write_orders_file(path: Path, data: OrdersFile) -> None:
     """Write an orders file atomically (temp file, then rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -61,7 +72,7 @@ def order_files(project_root: Path) -> tuple[Path, Path]:
     return project_root / "orders.json", project_root / "signed-orders.json"
 
 
-def load_kind(data: dict[str, Any], kind: str, path: Path) -> Order:
+def load_kind(data: OrdersFile, kind: str, path: Path) -> Order:
     """The order of ``kind`` in an orders file's ``data``.
 
     Raises:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from sealrun.api.ids import task_id_hex
 from sealrun.core.tasks import FailureCode
@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TERMINAL",
+    "ErrorJson",
     "FollowedTask",
+    "TaskDescription",
+    "TaskFailureJson",
     "attested_reason",
     "changes",
     "describe",
@@ -56,6 +59,39 @@ _APP_RAN = frozenset(
 )
 #: The line the enclave writes into its sealed ``enclave.log`` when a task fails.
 _FAILED_LINE = "task failed: "
+
+
+class ErrorJson(TypedDict):
+    """An error as the CLI's JSON reports it."""
+
+    code: str
+    message: str
+
+
+class TaskFailureJson(TypedDict):
+    """A FAILED task's attested failure code and its name."""
+
+    code: int
+    name: str
+
+
+class TaskDescription(TypedDict):
+    """:func:`describe`: the JSON of ``task show`` (ids and digests ``0x``-hex)."""
+
+    task: str | None
+    deal: str | None
+    index: int
+    status: str
+    deadline: int
+    result_digest: str | None
+    steps: list[str]
+    timed_out: NotRequired[bool]
+    result_uri: NotRequired[str | None]
+    worker: NotRequired[str | None]
+    failure: NotRequired[TaskFailureJson]
+    logs_command: NotRequired[str]
+    log_digest: NotRequired[str | None]
+    refund: NotRequired[int | None]
 
 
 @dataclass(frozen=True)
@@ -205,10 +241,10 @@ def logs_command(task_id: bytes) -> str:
     return f"sealrun task logs {task_id_hex(task_id)}"
 
 
-def describe(followed: FollowedTask) -> dict[str, Any]:
+def describe(followed: FollowedTask) -> TaskDescription:
     """The JSON of ``task show``: the on-chain record plus how it ended (and which stages it saw)."""
     task, outcome = followed.task, followed.outcome
-    data: dict[str, Any] = {
+    data: TaskDescription = {
         "task": _hex(task.task_id),
         "deal": _hex(task.deal_id),
         "index": task.index,

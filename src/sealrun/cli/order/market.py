@@ -5,7 +5,7 @@ book (:mod:`sealrun.requester.book`) and on chain.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["cancel", "publish", "show", "unpublish"]
 
 
-def _describe(market: Marketplace, order: Order) -> dict[str, Any]:
+def _describe(market: Marketplace, order: Order) -> dict[str, object]:
+    # The order's document (its fields depend on its kind) and what the chain says of it.
     digest = market.order_hash(order)
     consumed = market.hub.consumed(digest)
     return {

@@ -13,7 +13,6 @@ from fastapi.concurrency import run_in_threadpool
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
 from sealrun.api.scheduler import (
     AssignmentOut,
-    DealOut,
     HeartbeatOut,
     NextIn,
     RegisterIn,
@@ -48,7 +47,7 @@ def _task_out(row: TaskRow) -> TaskOut:
 
 def _assignment_out(assignment: Assignment) -> AssignmentOut:
     """Render an assignment (its deal as the board stored it)."""
-    return AssignmentOut(**{**vars(assignment), "deal": DealOut.model_validate(assignment.deal)})
+    return AssignmentOut(**vars(assignment))
 
 
 async def worker_address(request: Request, call: Annotated[SignedCall, Depends(read_signed_call)]) -> str:

@@ -26,13 +26,14 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from eth_utils import to_checksum_address
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.chain.models import Category, Deal
 from sealrun.api.ids import deal_id_hex, parse_task_id, task_id_hex
+from sealrun.api.scheduler import DealOut
 from sealrun.core.chainstate import TaskRecord, TaskStatus
 from sealrun.core.tasks import authorization_digest, sign_digest, task_id
 from sealrun.errors import ServiceError
@@ -80,7 +81,7 @@ class Assignment:
     max_time: int
     deadline: int
     attempt: int
-    deal: dict[str, Any]
+    deal: DealOut
 
 
 class SchedulerService:
@@ -263,7 +264,7 @@ class SchedulerService:
         return Assignment(
             task_id=task.task_id, deal_id=task.deal_id, index=task.idx, enclave_challenge=task.enclave,
             authorization=task.authorization, max_time=deal.max_time, deadline=deal.deadline,
-            attempt=task.attempts, deal=json.loads(deal.deal_json),
+            attempt=task.attempts, deal=DealOut.model_validate(json.loads(deal.deal_json)),
         )  # fmt: skip
 
     def report(self, worker: str, task: str, status: str, detail: str = "") -> TaskRow:

@@ -64,7 +64,7 @@ class AuditRecord:
     prev_hash: str
     entry_hash: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, int | str | None]:
         """The record as JSON-ready data."""
         return asdict(self)
 

@@ -177,7 +177,7 @@ def dataset_audit(
 ) -> AuditPage:
     """The audit records about a dataset; signed by the dataset's on-chain owner."""
     records = sms.dataset_audit(call, dataset, after=after, limit=limit)
-    return AuditPage(records=[AuditRecordOut(**record.to_dict()) for record in records])
+    return AuditPage(records=[AuditRecordOut.model_validate(record.to_dict()) for record in records])
 
 
 @router.get(Routes.AUDIT_HEAD, responses=problem_responses(404))
@@ -186,4 +186,4 @@ def audit_head(sms: Sms) -> AuditRecordOut:
     head = sms.audit_head()
     if head is None:
         raise SecretError("the audit log is empty", code="SECRET_NOT_FOUND")
-    return AuditRecordOut(**head.to_dict())
+    return AuditRecordOut.model_validate(head.to_dict())
