@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.pool.deals import fill_deal
 from tests.pool.world import PoolWorld, build_world, start_services
 
-from sealrun.adapters.schedulerclient import SchedulerClient
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.scheduler import SchedulerClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing.keys import Identity
 
@@ -51,7 +51,7 @@ def run_deal(world: PoolWorld, tasks: int, *, timeout: float) -> dict[str, Any]:
     last: float | None = None
     deadline = matched + timeout
     while time.monotonic() < deadline:
-        statuses = [t["status"] for t in scheduler.tasks(deal_hex)]
+        statuses = [t.status for t in scheduler.tasks(deal_hex)]
         now = time.monotonic()
         if first is None and any(s != "pending" for s in statuses):
             first = now - matched
@@ -59,7 +59,7 @@ def run_deal(world: PoolWorld, tasks: int, *, timeout: float) -> dict[str, Any]:
             last = now - matched
             break
         time.sleep(0.05 if first is None else 0.5)
-    final = [t["status"] for t in scheduler.tasks(deal_hex)]
+    final = [t.status for t in scheduler.tasks(deal_hex)]
     scheduler.close()
     return {
         "tasks": tasks,

@@ -41,7 +41,8 @@ import dcap_qvl
 from eth_account import Account
 
 from sealrun.adapters.db import create_database_engine, drop_schema
-from sealrun.adapters.web import SignedCall, request_action
+from sealrun.adapters.web import SignedCall
+from sealrun.api.signing import request_action
 from sealrun.core.attestation import (
     Claims,
     Evidence,

@@ -48,12 +48,19 @@ if TYPE_CHECKING:
         find_anvil,
         fund_accounts,
     )
+    from sealrun.adapters.http.market import MarketClient
+    from sealrun.adapters.http.scheduler import SchedulerClient
+    from sealrun.adapters.http.signing import SignedRequestAuth
+    from sealrun.adapters.http.sms import (
+        Released,
+        SmsClient,
+    )
+    from sealrun.adapters.http.store import StoreClient
     from sealrun.adapters.keystore import (
         Keystore,
         PasswordSource,
         Wallet,
     )
-    from sealrun.adapters.marketclient import MarketClient
     from sealrun.adapters.profiles import (
         ChainProfile,
         ProjectConfig,
@@ -62,7 +69,6 @@ if TYPE_CHECKING:
         BubblewrapSandbox,
         SandboxLimits,
     )
-    from sealrun.adapters.schedulerclient import SchedulerClient
     from sealrun.adapters.sealedfiles import (
         OpenedPath,
         SealedFile,
@@ -72,19 +78,12 @@ if TYPE_CHECKING:
         seal_path,
         write_identity,
     )
-    from sealrun.adapters.smsclient import (
-        Released,
-        SmsClient,
-    )
-    from sealrun.adapters.storeclient import (
-        BlobInfo,
-        StoreClient,
-    )
     from sealrun.adapters.tee import (
         EnclaveLaunch,
         RunReport,
         SimulatedTee,
     )
+    from sealrun.api.store import BlobOut
     from sealrun.core.attestation import (
         Claims,
         Evidence,
@@ -234,16 +233,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "seal_path",
         "write_identity",
     ),
-    "sealrun.adapters.marketclient": ("MarketClient",),
-    "sealrun.adapters.schedulerclient": ("SchedulerClient",),
-    "sealrun.adapters.smsclient": (
+    "sealrun.adapters.http.market": ("MarketClient",),
+    "sealrun.adapters.http.scheduler": ("SchedulerClient",),
+    "sealrun.adapters.http.sms": (
         "Released",
         "SmsClient",
     ),
-    "sealrun.adapters.storeclient": (
-        "BlobInfo",
-        "StoreClient",
-    ),
+    "sealrun.adapters.http.signing": ("SignedRequestAuth",),
+    "sealrun.adapters.http.store": ("StoreClient",),
+    "sealrun.api.store": ("BlobOut",),
     "sealrun.adapters.tee": (
         "EnclaveLaunch",
         "RunReport",
@@ -349,7 +347,7 @@ __all__ = [
     "AppOrder",
     "AttestationError",
     "Balance",
-    "BlobInfo",
+    "BlobOut",
     "BubblewrapSandbox",
     "Category",
     "ChainError",
@@ -412,6 +410,7 @@ __all__ = [
     "SealrunError",
     "SecretError",
     "ServiceError",
+    "SignedRequestAuth",
     "SimulatedTee",
     "SimulatedVerifier",
     "SimulatorKey",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sealrun.adapters.problems import raise_for_problem
+from sealrun.adapters.http.problems import raise_for_problem
 from sealrun.errors import RequestError, SealrunError, ServiceError, StorageError
 
 FAMILIES: dict[str, type[SealrunError]] = {"REQUEST_": RequestError}

@@ -8,9 +8,11 @@ import pytest
 
 from sealrun.adapters.chain.models import HubTaskStatus, Task
 from sealrun.adapters.chain.outcomes import TaskOutcome
+from sealrun.adapters.http.signing import SignedRequestAuth
 from sealrun.adapters.localchain.anvil import free_port
 from sealrun.cli import result as printing
 from sealrun.cli.output import EXIT_TASK_FAILED, EXIT_TIMED_OUT
+from sealrun.core.requests import RequestDomain
 from sealrun.core.tasks import FailureCode
 from sealrun.errors import StorageError, TaskError
 from sealrun.requester import downloads
@@ -128,8 +130,8 @@ def test_failure_lines_name_the_failure_the_reason_and_the_logs_command() -> Non
     )
 
 
-def _unsigned(_method: str, _path: str) -> dict[str, str]:
-    return {}
+#: A wallet's signer; the store is never reached in these tests (or is unreachable).
+_unsigned = SignedRequestAuth(b"\x01" * 32, RequestDomain(chain_id=1, hub="0x" + "11" * 20))
 
 
 def test_only_a_completed_task_with_a_result_has_one_to_download(tmp_path: Path) -> None:

@@ -187,7 +187,7 @@ def test_a_memory_hog_is_stopped_by_the_sandbox(embedded_project: Project) -> No
 def test_a_worker_off_the_list_is_refused(embedded_project: Project) -> None:
     from eth_account import Account
 
-    from sealrun.adapters.schedulerclient import SchedulerClient
+    from sealrun.adapters.http.scheduler import SchedulerClient
     from sealrun.core.requests import RequestDomain
     from sealrun.errors import SealrunError
 

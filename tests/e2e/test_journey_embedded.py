@@ -161,7 +161,7 @@ def test_a_second_requester_gets_neither_data_nor_result(
 
 
 def test_changed_app_code_gets_no_key(embedded_project: Project, tmp_path: Path) -> None:
-    from sealrun.adapters.smsclient import SmsClient
+    from sealrun.adapters.http.sms import SmsClient
     from sealrun.core.requests import RequestDomain
     from sealrun.devnet.state import DevnetState
 
@@ -186,7 +186,7 @@ def test_changed_app_code_gets_no_key(embedded_project: Project, tmp_path: Path)
     owner_key = bytes(Account.decrypt(keystore, PASSWORD))
     sms = SmsClient(state.services["sms"], domain=RequestDomain(chain_id=state.chain_id, hub=state.hub))
     try:
-        codes = [r["code"] for r in sms.dataset_audit(owner_key, pushed["dataset"])]
+        codes = [r.code for r in sms.dataset_audit(owner_key, pushed["dataset"])]
     finally:
         sms.close()
     assert "RELEASED" not in codes

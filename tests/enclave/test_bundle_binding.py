@@ -20,7 +20,7 @@ from eth_account import Account
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.sealing import Recipient, seal_bytes
@@ -51,7 +51,7 @@ class LyingSms:
 
         @app.post("/v1/tasks/{task}/nonce")
         def nonce(task: str) -> dict[str, Any]:
-            return {"nonce": "0x" + os.urandom(32).hex(), "expires_at": 2_000_000_000}
+            return {"task_id": task, "nonce": "0x" + os.urandom(32).hex(), "expires_at": 2_000_000_000}
 
         @app.post("/v1/tasks/{task}/release")
         async def release(task: str, request: Request) -> dict[str, Any]:

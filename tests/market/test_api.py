@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sealrun.adapters.chain.events import ChainEvent
-from sealrun.adapters.web import request_action, signature_headers
+from sealrun.api.signing import request_action, signature_headers
 from sealrun.core.chainstate import ZERO_ADDRESS, AppRecord, WorkerpoolRecord
 from sealrun.core.requests import sign_request
 from sealrun.services.market.orderforms import read_order

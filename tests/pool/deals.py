@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from sealrun.adapters.chain.models import Deal
-from sealrun.adapters.marketclient import MarketClient, order_wire
+from sealrun.adapters.http.market import MarketClient, order_wire
 from sealrun.core.orders.codec import order_from_json
 from sealrun.core.orders.models import ZERO_ADDRESS, AppOrder, RequestOrder
 from sealrun.core.orders.signing import sign_order
@@ -66,9 +66,9 @@ def fill_deal(world: PoolWorld, *, volume: int, args: str = "hello") -> Deal:
     market.publish("request", order_wire(request), **chain)
     requester = world.market_of(world.requester)
     deal = requester.match(
-        order_from_json(best_app["order"], kind="app"),
+        order_from_json(best_app.order, kind="app"),
         None,
-        order_from_json(best_pool["order"], kind="workerpool"),
+        order_from_json(best_pool.order, kind="workerpool"),
         request,
     )  # type: ignore[arg-type]
     market.close()

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from sealrun.adapters.chain.models import HubTaskStatus
-from sealrun.adapters.marketclient import MarketClient
-from sealrun.adapters.schedulerclient import SchedulerClient
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.market import MarketClient
+from sealrun.adapters.http.scheduler import SchedulerClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing.keys import Identity
 from tests.pool.deals import APP_PRICE, POOL_PRICE, fill_deal, wait_for_pool_order
@@ -72,8 +72,8 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
 
     def running_task() -> bool:
         for task in scheduler.tasks(deal_hex):
-            if task["status"] == "running":
-                victim.update(task)
+            if task.status == "running":
+                victim.update(task.model_dump())
                 return True
         return False
 
@@ -103,23 +103,23 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
     market = MarketClient(world.url_of("market"))
     pool_order = wait_for_pool_order(market, world)
     wait_until(
-        lambda: market.order(pool_order["order_hash"])["remaining"] == 1000 - VOLUME - 1,
+        lambda: market.order(pool_order.order_hash).remaining == 1000 - VOLUME - 1,
         timeout=60, what="the market to follow OrdersMatched",
     )  # fmt: skip
     market.close()
 
     # The scheduler sees the outcomes too, each task once.
     wait_until(
-        lambda: all(t["status"] == "completed" for t in scheduler.tasks(deal_hex)),
+        lambda: all(t.status == "completed" for t in scheduler.tasks(deal_hex)),
         timeout=60, what="the scheduler to follow the outcomes",
     )  # fmt: skip
     tasks = scheduler.tasks(deal_hex)
-    assert len({t["task_id"] for t in tasks}) == VOLUME
-    everything = [t["task_id"] for t in scheduler.tasks()]
+    assert len({t.task_id for t in tasks}) == VOLUME
+    everything = [t.task_id for t in scheduler.tasks()]
     assert len(everything) == len(set(everything)) == VOLUME + 1  # replayed blocks duplicated nothing
-    retried = next(t for t in tasks if t["task_id"] == victim["task_id"])
-    assert retried["attempts"] >= 2, retried
-    assert retried["worker"] != victim["worker"]  # another worker completed it
+    retried = next(t for t in tasks if t.task_id == victim["task_id"])
+    assert retried.attempts >= 2, retried
+    assert retried.worker != victim["worker"]  # another worker completed it
     scheduler.close()
 
     after = {name: hub.balance(address) for name, address in accounts.items()}

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.chain.models import Category
-from sealrun.adapters.schedulerclient import SchedulerClient
+from sealrun.adapters.http.scheduler import SchedulerClient
 from sealrun.core.chainstate import TaskRecord
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ServiceError

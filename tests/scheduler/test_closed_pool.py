@@ -19,7 +19,7 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.schedulerclient import SchedulerClient
+from sealrun.adapters.http.scheduler import SchedulerClient
 from sealrun.errors import ConfigError, ServiceError
 from sealrun.services.scheduler.app import SchedulerParts, create_app
 from sealrun.services.scheduler.board import TaskBoard
@@ -174,7 +174,7 @@ def test_a_worker_that_heartbeats_forever_loses_the_task_after_the_hold_limit(ha
     task = squatter.next(wait=0)
     assert task is not None
     # The category's time is 300 s: the default limit is 2 x 300 + 60 = 660 s.
-    assert _service(harness).hold_limit(_service(harness).board.deal(task["deal_id"])) == 660  # type: ignore[arg-type]
+    assert _service(harness).hold_limit(_service(harness).board.deal(task.deal_id)) == 660  # type: ignore[arg-type]
     taken = _hold_forever(harness, squatter, seconds=700)
     assert taken.count(1) == 1
     assert taken.index(1) == 660 // 20  # the first sweep past 660 s
@@ -182,7 +182,7 @@ def test_a_worker_that_heartbeats_forever_loses_the_task_after_the_hold_limit(ha
     honest.register(slots=1, tee="simulated", holding=[])
     again = honest.next(wait=0)
     assert again is not None
-    assert (again["task_id"], again["attempt"]) == (task["task_id"], 2)
+    assert (again.task_id, again.attempt) == (task.task_id, 2)
 
 
 def test_the_hold_limit_can_be_set(harness: Harness) -> None:
@@ -203,7 +203,7 @@ def test_a_hold_past_the_limit_near_the_deadline_expires(harness: Harness) -> No
     task = worker.next(wait=0)
     assert task is not None
     _hold_forever(harness, worker, seconds=700)
-    assert harness.client.get(f"/v1/tasks/{task['task_id']}").json()["status"] == "expired"
+    assert harness.client.get(f"/v1/tasks/{task.task_id}").json()["status"] == "expired"
 
 
 def test_a_task_is_handed_out_at_most_max_claims_times(harness: Harness) -> None:
@@ -216,8 +216,8 @@ def test_a_task_is_handed_out_at_most_max_claims_times(harness: Harness) -> None
     for _ in range(2):
         task = worker.next(wait=0)
         assert task is not None
-        handed.append(task["task_id"])
-        worker.report(task["task_id"], "abandoned")
+        handed.append(task.task_id)
+        worker.report(task.task_id, "abandoned")
     assert worker.next(wait=0) is None
     harness.sweep()
     assert harness.client.get(f"/v1/tasks/{handed[0]}").json()["status"] == "expired"

@@ -48,14 +48,14 @@ def test_assignment_carries_a_valid_authorization(harness: Harness) -> None:
     registered = worker.register(slots=1, tee="simulated", holding=[])
     assignment = worker.next(wait=0)
     assert assignment is not None
-    task = bytes.fromhex(assignment["task_id"][2:])
-    digest = authorization_digest(registered["worker"], task, assignment["enclave_challenge"])
-    assert recover_signer(digest, bytes.fromhex(assignment["authorization"][2:])) == OWNER.address
-    assert assignment["deal"]["workerpool_owner"] == OWNER.address
-    assert assignment["max_time"] == 300
-    assert harness.client.get(f"/v1/tasks/{assignment['task_id']}").json()["status"] == "assigned"
-    worker.report(assignment["task_id"], "running")
-    assert harness.client.get(f"/v1/tasks/{assignment['task_id']}").json()["worker"] == registered["worker"]
+    task = bytes.fromhex(assignment.task_id[2:])
+    digest = authorization_digest(registered.worker, task, assignment.enclave_challenge)
+    assert recover_signer(digest, bytes.fromhex(assignment.authorization[2:])) == OWNER.address
+    assert assignment.deal.workerpool_owner == OWNER.address
+    assert assignment.max_time == 300
+    assert harness.client.get(f"/v1/tasks/{assignment.task_id}").json()["status"] == "assigned"
+    worker.report(assignment.task_id, "running")
+    assert harness.client.get(f"/v1/tasks/{assignment.task_id}").json()["worker"] == registered.worker
 
 
 def test_slots_bound_what_a_worker_holds(harness: Harness) -> None:
@@ -66,9 +66,9 @@ def test_slots_bound_what_a_worker_holds(harness: Harness) -> None:
     first, second = worker.next(wait=0), worker.next(wait=0)
     assert first is not None
     assert second is not None
-    assert first["task_id"] != second["task_id"]
+    assert first.task_id != second.task_id
     assert worker.next(wait=0) is None
-    assert {t["task_id"] for t in worker.heartbeat()} == {first["task_id"], second["task_id"]}
+    assert {t.task_id for t in worker.heartbeat()} == {first.task_id, second.task_id}
 
 
 def test_no_task_is_ever_held_by_two_workers(harness: Harness) -> None:
@@ -78,7 +78,7 @@ def test_no_task_is_ever_held_by_two_workers(harness: Harness) -> None:
     for worker in workers:
         worker.register(slots=4, tee="simulated", holding=[])
     service = harness.client.app.state.service  # type: ignore[attr-defined]
-    addresses = [w.register(slots=4, tee="simulated", holding=[])["worker"] for w in workers]
+    addresses = [w.register(slots=4, tee="simulated", holding=[]).worker for w in workers]
     barrier = threading.Barrier(len(addresses))
 
     def grab(address: str) -> list[str]:
@@ -105,7 +105,7 @@ def test_a_lost_workers_task_goes_to_another_worker(harness: Harness) -> None:
     lost.register(slots=1, tee="simulated", holding=[])
     assignment = lost.next(wait=0)
     assert assignment is not None
-    lost.report(assignment["task_id"], "running")
+    lost.report(assignment.task_id, "running")
     spare.register(slots=1, tee="simulated", holding=[])
     assert spare.next(wait=0) is None
     harness.clock[0] += 10
@@ -115,12 +115,12 @@ def test_a_lost_workers_task_goes_to_another_worker(harness: Harness) -> None:
     assert harness.sweep() == 1
     again = spare.next(wait=0)
     assert again is not None
-    assert again["task_id"] == assignment["task_id"]
-    assert again["attempt"] == 2
-    assert again["enclave_challenge"] == assignment["enclave_challenge"]
-    assert again["authorization"] != assignment["authorization"]  # signed for the new worker
+    assert again.task_id == assignment.task_id
+    assert again.attempt == 2
+    assert again.enclave_challenge == assignment.enclave_challenge
+    assert again.authorization != assignment.authorization  # signed for the new worker
     with pytest.raises(ServiceError) as caught:
-        lost.report(assignment["task_id"], "submitted")
+        lost.report(assignment.task_id, "submitted")
     assert caught.value.code == "ASSIGNMENT_NOT_YOURS"
 
 
@@ -133,7 +133,7 @@ def test_no_reassignment_when_the_deadline_leaves_no_time(harness: Harness) -> N
     assert assignment is not None
     harness.clock[0] += 200
     assert harness.sweep() == 1
-    assert harness.client.get(f"/v1/tasks/{assignment['task_id']}").json()["status"] == "expired"
+    assert harness.client.get(f"/v1/tasks/{assignment.task_id}").json()["status"] == "expired"
 
 
 def test_restarted_worker_gives_back_what_it_lost(harness: Harness) -> None:
@@ -146,9 +146,9 @@ def test_restarted_worker_gives_back_what_it_lost(harness: Harness) -> None:
     assert kept is not None
     assert lost is not None
     restarted = harness.worker(key)
-    released = restarted.register(slots=2, tee="simulated", holding=[kept["task_id"]])["released"]
-    assert released == [lost["task_id"]]
-    assert [t["task_id"] for t in restarted.heartbeat()] == [kept["task_id"]]
+    released = restarted.register(slots=2, tee="simulated", holding=[kept.task_id]).released
+    assert released == [lost.task_id]
+    assert [t.task_id for t in restarted.heartbeat()] == [kept.task_id]
 
 
 def test_abandoned_task_is_pending_again(harness: Harness) -> None:
@@ -158,7 +158,7 @@ def test_abandoned_task_is_pending_again(harness: Harness) -> None:
     worker.register(slots=1, tee="simulated", holding=[])
     assignment = worker.next(wait=0)
     assert assignment is not None
-    assert worker.report(assignment["task_id"], "abandoned", "cannot recover")["status"] == "pending"
+    assert worker.report(assignment.task_id, "abandoned", "cannot recover").status == "pending"
 
 
 def test_chain_outcomes_settle_tasks(harness: Harness) -> None:
@@ -169,18 +169,18 @@ def test_chain_outcomes_settle_tasks(harness: Harness) -> None:
     done, failed = worker.next(wait=0), worker.next(wait=0)
     assert done is not None
     assert failed is not None
-    worker.report(done["task_id"], "submitted", "0xtx")
+    worker.report(done.task_id, "submitted", "0xtx")
     harness.events.queue += [
-        task_event("TaskCompleted", done["task_id"], tx=7),
-        task_event("TaskFailed", failed["task_id"], tx=8, code=3),
+        task_event("TaskCompleted", done.task_id, tx=7),
+        task_event("TaskFailed", failed.task_id, tx=8, code=3),
     ]
     harness.follow()
-    assert harness.client.get(f"/v1/tasks/{done['task_id']}").json()["status"] == "completed"
-    failure = harness.client.get(f"/v1/tasks/{failed['task_id']}").json()
+    assert harness.client.get(f"/v1/tasks/{done.task_id}").json()["status"] == "completed"
+    failure = harness.client.get(f"/v1/tasks/{failed.task_id}").json()
     assert failure["status"] == "failed"
     assert "code 3" in failure["detail"]
     # A late report changes nothing once the chain has settled the task.
-    assert worker.report(done["task_id"], "abandoned")["status"] == "completed"
+    assert worker.report(done.task_id, "abandoned").status == "completed"
     assert worker.heartbeat() == []
 
 
@@ -207,7 +207,7 @@ def test_requests_must_be_signed_and_workers_registered(harness: Harness) -> Non
         worker.next(wait=0)
     assert caught.value.code == "WORKER_UNKNOWN"
     stale = harness.worker()
-    stale._clock = lambda: NOW - 3600  # type: ignore[method-assign]
+    stale._auth._clock = lambda: NOW - 3600  # type: ignore[method-assign]
     with pytest.raises(RequestError) as refused:
         stale.register(slots=1, tee="x", holding=[])
     assert refused.value.code == "REQUEST_EXPIRED"
@@ -260,7 +260,7 @@ def test_state_survives_a_scheduler_restart(database_url: str) -> None:
         worker.register(slots=1, tee="simulated", holding=[])
         first = worker.next(wait=0)
         assert first is not None
-        worker.report(first["task_id"], "running")
+        worker.report(first.task_id, "running")
     with TestClient(
         create_app(settings_for(database_url), parts, clock=lambda: clock[0]), base_url="http://scheduler"
     ) as client:
@@ -269,7 +269,7 @@ def test_state_survives_a_scheduler_restart(database_url: str) -> None:
         harness.follow()
         assert client.get("/v1/status").json()["tasks"] == {"pending": 2, "running": 1}
         worker = harness.worker(key)
-        assert [t["task_id"] for t in worker.heartbeat()] == [first["task_id"]]
+        assert [t.task_id for t in worker.heartbeat()] == [first.task_id]
 
 
 def test_after_a_restart_workers_get_a_full_timeout_to_come_back(database_url: str) -> None:
@@ -312,7 +312,7 @@ def test_a_task_settled_behind_the_schedulers_back_is_recorded_not_retried(harne
     assert harness.client.get(f"/v1/tasks/0x{first.hex()}").json()["status"] == "completed"
     second = worker.next(wait=0)
     assert second is not None
-    assert second["index"] == 1
+    assert second.index == 1
 
 
 def test_a_task_that_keeps_failing_does_not_starve_the_others(harness: Harness) -> None:
@@ -327,7 +327,7 @@ def test_a_task_that_keeps_failing_does_not_starve_the_others(harness: Harness) 
         worker.next(wait=0)
     got = worker.next(wait=0)
     assert got is not None
-    assert got["index"] == 1
+    assert got.index == 1
 
 
 def test_a_report_must_name_a_reportable_status_and_a_known_task(harness: Harness) -> None:
@@ -337,12 +337,12 @@ def test_a_report_must_name_a_reportable_status_and_a_known_task(harness: Harnes
     worker.register(slots=1, tee="simulated", holding=[])
     assignment = worker.next(wait=0)
     assert assignment is not None
-    task = assignment["task_id"]
+    task = assignment.task_id
     service = harness.client.app.state.service  # type: ignore[attr-defined]
     address = harness.client.get(f"/v1/tasks/{task}").json()["worker"]
     for status in ("completed", "pending", "RUNNING", ""):  # only running, submitted, abandoned
         with pytest.raises(ServiceError) as caught:
-            worker.report(task, status)  # over HTTP the schema refuses it first
+            worker.report(task, status)  # type: ignore[arg-type]  # over HTTP the schema refuses it first
         assert caught.value.code == "VALIDATION_FAILED"
         with pytest.raises(ServiceError) as caught:
             service.report(address, task, status)  # and the use case itself, behind it
@@ -354,14 +354,14 @@ def test_a_report_must_name_a_reportable_status_and_a_known_task(harness: Harnes
     assert missing.value.code == "TASK_UNKNOWN"
     answer = harness.client.post(f"/v1/tasks/{unknown}/status", json={"status": "running"})
     assert answer.status_code in (400, 401)  # unsigned: refused before the board is read
-    assert worker.report(task, "running")["status"] == "running"
+    assert worker.report(task, "running").status == "running"
 
 
 def test_an_unreachable_scheduler_is_named_as_such() -> None:
     from eth_account import Account
 
+    from sealrun.adapters.http.scheduler import SchedulerClient
     from sealrun.adapters.localchain.anvil import free_port
-    from sealrun.adapters.schedulerclient import SchedulerClient
     from sealrun.core.requests import RequestDomain
 
     client = SchedulerClient(

@@ -19,7 +19,8 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from sealrun.adapters.web import SignedCall, request_action
+from sealrun.adapters.web import SignedCall
+from sealrun.api.signing import request_action
 from sealrun.core.attestation import SimulatorKey, make_simulated_evidence, report_data_for
 from sealrun.core.chainstate import (
     AppRecord,

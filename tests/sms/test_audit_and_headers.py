@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sealrun.adapters.web.signing import parse_signature_headers
+from sealrun.api.signing import parse_signature_headers
 from sealrun.core.attestation import SimulatorKey
 from sealrun.errors import RequestError, SecretError
 from sealrun.services.sms.audit import AuditFacts, verify_audit_chain

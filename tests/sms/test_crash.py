@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.attestation import Evidence, SimulatorKey
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import SecretsBundle, task_id
@@ -203,7 +203,7 @@ def _crash_and_restart(tmp_path: Path, simulator: SimulatorKey, database: dict[s
         repository = components.usecases.repository
         records = repository.audit_records(limit=1_000_000)
         assert [record.seq for record in records] == list(range(1, len(records) + 1))
-        assert verify_audit_chain(records) == head["entry_hash"]
+        assert verify_audit_chain(records) == head.entry_hash
         seen = Counter(attempt.task for attempt in attempts if attempt.answer == "secrets")
         audited = Counter(record.task_id for record in records if record.code == "RELEASED")
         for task in crashing:

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sealrun.adapters.bundlefiles import load_bundle
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.sandbox import BubblewrapSandbox
-from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.chainstate import AppRecord, DatasetRecord
@@ -171,6 +171,6 @@ def test_the_runtime_runs_a_task_with_secrets_from_the_sms(
         world.dataset,
     )
     records = client.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
-    assert [r["code"] for r in records] == ["RELEASED"]
-    assert records[0]["measurement"] == fingerprint.hex()
-    assert json.dumps(records)  # the audit is plain JSON
+    assert [r.code for r in records] == ["RELEASED"]
+    assert records[0].measurement == fingerprint.hex()
+    assert json.dumps([r.model_dump() for r in records])  # the audit is plain JSON

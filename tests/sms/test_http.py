@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.attestation import Evidence, SimulatorKey
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import SecretsBundle
@@ -45,7 +45,7 @@ def _push_all(client: SmsClient, world: World) -> None:
         client.push_app_secret(bytes(world.app_owner.key), world.app, "dev"),
     ]
     # Writes answer with the secret's status, never its value.
-    assert all(set(answer) == {"subject", "owner", "updated_at"} for answer in answers)
+    assert all(set(answer.model_dump()) == {"subject", "owner", "updated_at"} for answer in answers)
     assert not any(value in str(answers) for value in (str(world.dataset_key), "s3cr3t"))
     client.set_result_recipient(bytes(world.requester.key), str(world.result_key.recipient))
 
@@ -74,8 +74,8 @@ def _full_flow(client: SmsClient, world: World) -> None:
         _attest(client, world, enclave, debug=True)
     assert caught.value.code == "ATTEST_DEBUG"
     records = client.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
-    assert [r["code"] for r in records] == ["RELEASED", "ATTEST_DEBUG"]
-    verify_audit_chain([AuditRecord(**r) for r in records])
+    assert [r.code for r in records] == ["RELEASED", "ATTEST_DEBUG"]
+    verify_audit_chain([AuditRecord(**r.model_dump()) for r in records])
 
 
 def test_full_flow_in_process_on_sqlite(settings: SmsSettings, world: World, opened: list[Any]) -> None:
@@ -152,8 +152,8 @@ def _restart(settings: SmsSettings, world: World, opened: list[Any]) -> None:
         second.release(world.task, **release)
     assert caught.value.code == "RELEASE_NONCE_USED"
     records = second.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
-    assert [r["code"] for r in records] == ["RELEASED", "RELEASED", "RELEASE_NONCE_USED"]
-    verify_audit_chain([AuditRecord(**r) for r in records])
+    assert [r.code for r in records] == ["RELEASED", "RELEASED", "RELEASE_NONCE_USED"]
+    verify_audit_chain([AuditRecord(**r.model_dump()) for r in records])
 
 
 def test_a_restart_loses_nothing_on_sqlite(settings: SmsSettings, world: World, opened: list[Any]) -> None:

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sealrun.adapters.bundlefiles import load_bundle
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.sandbox import BubblewrapSandbox
-from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import RunReport, SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey
 from sealrun.core.chainstate import AppRecord
@@ -108,7 +108,7 @@ def test_a_unicode_digit_secret_index_ends_params_invalid(
     assert report.failure.log_digest == "0x" + hashlib.sha256(sealed.read_bytes()).hexdigest()
     assert b"TASK_PARAMS_INVALID" in open_tar(sealed, world.result_key)["enclave.log"]
     records = client.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
-    assert [(r["event"], r["code"]) for r in records] == [("failure", "RELEASE_PARAMS_INVALID")]
+    assert [(r.event, r.code) for r in records] == [("failure", "RELEASE_PARAMS_INVALID")]
 
 
 def test_a_missing_requester_secret_ends_secret_missing(

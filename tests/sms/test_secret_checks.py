@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
+from sealrun.api.sms import RequesterSecretsOut
 from sealrun.core.secretrules import MAX_SECRET_VALUE, check_secret_name, decode_secret_value
 from sealrun.errors import SealrunError
 from sealrun.services.sms.app import create_app
@@ -118,14 +119,14 @@ def test_existence_and_the_owners_list_never_carry_a_value(client: SmsClient, wo
 
     status = client.requester_secret_status(world.requester.address, "api")
     assert status is not None
-    assert (status["owner"], status["subject"]) == (world.requester.address, f"{world.requester.address}/api")
+    assert (status.owner, status.subject) == (world.requester.address, f"{world.requester.address}/api")
     app_status = client.app_secret_status(world.app)
     assert app_status is not None
-    assert app_status["owner"] == world.app_owner.address
+    assert app_status.owner == world.app_owner.address
     assert client.dataset_key_exists(world.dataset)
     names = client.requester_secret_names(requester)
-    assert [entry["name"] for entry in names] == ["api", "b.2", "zeta"]
-    assert all(set(entry) == {"name", "updated_at"} for entry in names)
+    assert [entry.name for entry in names] == ["api", "b.2", "zeta"]
+    assert all(set(entry.model_dump()) == {"name", "updated_at"} for entry in names)
     assert client.missing_requester_secrets(world.requester.address, ["api", "gone", "zeta"]) == ["gone"]
     everything: list[Any] = [status, app_status, names, client.dataset_key_status(world.dataset)]
     for value in ("value-of-", "developer-value", str(world.dataset_key)):
@@ -141,7 +142,10 @@ def test_only_the_requester_lists_its_names(client: SmsClient, world: World, sms
     )
     # Over HTTP too: a stranger signing for the requester's path is refused with the code.
     path = f"/v1/requesters/{requester}/secrets?limit=10"
-    assert _code(lambda: client._send("GET", path, key=bytes(world.stranger.key))) == "SECRET_NOT_OWNER"
+    assert (
+        _code(lambda: client._signed(RequesterSecretsOut, "GET", path, bytes(world.stranger.key)))
+        == "SECRET_NOT_OWNER"
+    )
     assert client.requester_secret_names(bytes(world.stranger.key)) == []
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.storeclient import StoreClient
-from sealrun.adapters.web.signing import request_action, signature_headers
+from sealrun.adapters.http.signing import SignedRequestAuth
+from sealrun.adapters.http.store import StoreClient
+from sealrun.api.signing import request_action, signature_headers
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.core.uploads import mint_upload_token
 from sealrun.errors import StorageError
@@ -337,8 +338,9 @@ def test_store_client_round_trip(client: TestClient, tmp_path: Path) -> None:
     info = store.upload_with_token(source, token)
     assert info.checksum == "0x" + sha(source.read_bytes())
 
-    def beneficiary(method: str, path: str) -> dict[str, str]:
-        return signed(BENEFICIARY_KEY, "", method=method, path=path)
+    beneficiary = SignedRequestAuth(
+        BENEFICIARY_KEY, RequestDomain(chain_id=CHAIN_ID, hub=HUB), clock=lambda: NOW
+    )
 
     assert store.head(info.checksum, signer=beneficiary) == source.stat().st_size
     target = store.download(info.checksum, tmp_path / "copy", signer=beneficiary)
@@ -362,8 +364,9 @@ def test_store_client_reports_progress_both_ways(client: TestClient, tmp_path: P
     )
     assert sum(sent) == source.stat().st_size
 
-    def beneficiary(method: str, path: str) -> dict[str, str]:
-        return signed(BENEFICIARY_KEY, "", method=method, path=path)
+    beneficiary = SignedRequestAuth(
+        BENEFICIARY_KEY, RequestDomain(chain_id=CHAIN_ID, hub=HUB), clock=lambda: NOW
+    )
 
     received: list[int] = []
     store.download(info.checksum, tmp_path / "copy", signer=beneficiary, progress=received.append)

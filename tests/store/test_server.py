@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sealrun.adapters.storeclient import StoreClient
+from sealrun.adapters.http.store import StoreClient
 from sealrun.core.uploads import mint_upload_token
 from tests.pool.servers import ServiceProcess, free_port
 

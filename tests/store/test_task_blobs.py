@@ -13,8 +13,10 @@ import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
-from sealrun.adapters.storeclient import KIND_HEADER, RequestSigner, StoreClient
-from sealrun.adapters.web.signing import request_action, signature_headers
+from sealrun.adapters.http.signing import SignedRequestAuth
+from sealrun.adapters.http.store import StoreClient
+from sealrun.api.signing import request_action, signature_headers
+from sealrun.api.store import KIND_HEADER
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.core.uploads import mint_upload_token
 from sealrun.errors import StorageError
@@ -36,19 +38,16 @@ def upload(client: TestClient, data: bytes, kind: str | None = None, task: bytes
     client.put(f"/v1/blobs/{sha(data)}", content=data, headers=headers).raise_for_status()
 
 
-def signer_of(key: bytes) -> RequestSigner:
-    def sign(method: str, path: str) -> dict[str, str]:
-        signed = sign_request(
-            key, RequestDomain(chain_id=CHAIN_ID, hub=HUB), action=request_action(method, path), body=b"",
-            timestamp=NOW, nonce=secrets.token_bytes(32),
-        )  # fmt: skip
-        return signature_headers(signed)
-
-    return sign
+def signer_of(key: bytes) -> SignedRequestAuth:
+    return SignedRequestAuth(key, RequestDomain(chain_id=CHAIN_ID, hub=HUB), clock=lambda: NOW)
 
 
 def signed_get(key: bytes, path: str, method: str = "GET") -> dict[str, str]:
-    return signer_of(key)(method, path)
+    signed = sign_request(
+        key, RequestDomain(chain_id=CHAIN_ID, hub=HUB), action=request_action(method, path), body=b"",
+        timestamp=NOW, nonce=secrets.token_bytes(32),
+    )  # fmt: skip
+    return signature_headers(signed)
 
 
 def test_only_the_beneficiary_downloads_a_tasks_result(client: TestClient) -> None:

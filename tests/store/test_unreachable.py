@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from sealrun.adapters.http.store import StoreClient
 from sealrun.adapters.localchain.anvil import free_port
-from sealrun.adapters.storeclient import StoreClient
 from sealrun.errors import StorageError
 
 

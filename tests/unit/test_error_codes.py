@@ -39,7 +39,6 @@ ALLOWED_UNTESTED: dict[str, str] = {
     "SEALRUN_ERROR": "a base class's default_code: every raise in src/ names its own code",
     "SEAL_ERROR": "a base class's default_code: every raise in src/ names its own code",
     "SECRET_ERROR": "a base class's default_code: every raise in src/ names its own code",
-    "SERVICE_ERROR": "a base class's default_code: every raise in src/ names its own code",
     "WALLET_ERROR": "a base class's default_code: every raise in src/ names its own code",
     "ANVIL_INSTALL_FAILED": "the anvil binary could not be installed: a host without the toolchain",
     "ANVIL_START_FAILED": "anvil exited at start: a broken host binary, not an input",

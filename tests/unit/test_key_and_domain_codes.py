@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.requests import RequestDomain, sign_request
 from sealrun.core.tasks import address_of, sign_digest
 from sealrun.errors import ConfigError

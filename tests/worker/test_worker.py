@@ -10,12 +10,12 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sealrun.adapters.chain.models import Deal, HubTaskStatus
 from sealrun.adapters.tee import EnclaveLaunch, LogsInfo, ResultInfo, RunReport
+from sealrun.api.scheduler import AssignmentOut, RegisterOut, TaskOut
 from sealrun.errors import EnclaveError, ServiceError
 from sealrun.services.worker.journal import JournalEntry, TaskJournal
 from sealrun.services.worker.usecases import Worker
@@ -31,10 +31,20 @@ DEAL = {
     "start_time": 1, "deadline": 10**10, "bot_first": 0, "volume": 1, "request_hash": "0x" + "05" * 32,
     "params": "{}", "block_number": 3,
 }  # fmt: skip
-ASSIGNMENT = {
+RAW_ASSIGNMENT = {
     "task_id": TASK, "deal_id": DEAL["deal_id"], "index": 0, "enclave_challenge": "0x" + "ec" * 20,
     "authorization": "0x" + "aa" * 65, "max_time": 300, "deadline": 10**10, "attempt": 1, "deal": DEAL,
 }  # fmt: skip
+ASSIGNMENT = AssignmentOut.model_validate(RAW_ASSIGNMENT)
+
+
+def assignment_of(task_id: str) -> AssignmentOut:
+    return ASSIGNMENT.model_copy(update={"task_id": task_id})
+
+
+def held(task_id: str) -> TaskOut:
+    return TaskOut(task_id=task_id, deal_id=DEAL["deal_id"], index=0, status="running", worker=WORKER,
+                   attempts=1, detail="")  # fmt: skip
 
 
 def report(task: str = TASK, worker: str = WORKER) -> RunReport:
@@ -53,21 +63,21 @@ def report(task: str = TASK, worker: str = WORKER) -> RunReport:
 class Scheduler:
     reports: list[tuple[str, str]] = field(default_factory=list)
     registered: list[list[str]] = field(default_factory=list)
-    held: list[dict[str, Any]] = field(default_factory=list)
+    held: list[TaskOut] = field(default_factory=list)
 
-    def register(self, *, slots: int, tee: str, holding: list[str]) -> dict[str, Any]:
+    def register(self, *, slots: int, tee: str, holding: list[str]) -> RegisterOut:
         self.registered.append(holding)
-        return {"worker": WORKER, "released": [], "heartbeat_interval": 0.05}
+        return RegisterOut(worker=WORKER, released=[], heartbeat_interval=0.05)
 
-    def heartbeat(self) -> list[dict[str, Any]]:
+    def heartbeat(self) -> list[TaskOut]:
         return self.held
 
-    def next(self, *, wait: float) -> dict[str, Any] | None:
+    def next(self, *, wait: float) -> AssignmentOut | None:
         return None
 
-    def report(self, task_id: str, status: str, detail: str = "") -> dict[str, Any]:
+    def report(self, task_id: str, status: str, detail: str = "") -> TaskOut:
         self.reports.append((task_id, status))
-        return {}
+        return held(task_id)
 
 
 @dataclass
@@ -123,7 +133,7 @@ def test_a_task_runs_and_settles(tmp_path: Path) -> None:
         "--worker",
         WORKER,
         "--authorization",
-        ASSIGNMENT["authorization"],
+        ASSIGNMENT.authorization,
     )
 
 
@@ -146,17 +156,21 @@ def test_a_report_for_another_worker_is_not_submitted(tmp_path: Path) -> None:
 def test_recovery_drops_what_cannot_be_finished_and_settles_the_rest(tmp_path: Path) -> None:
     journal = TaskJournal(tmp_path)
     lost, reported, orphan, done = ("0x" + c * 64 for c in "1234")
-    journal.save(JournalEntry(lost, "received", ASSIGNMENT | {"task_id": lost}))
+    journal.save(JournalEntry(lost, "received", assignment_of(lost)))
     report_file = tmp_path / "tasks" / reported / "report.json"
     report_file.parent.mkdir(parents=True)
     report_file.write_bytes(report(task=reported).to_json())
-    journal.save(JournalEntry(reported, "reported", ASSIGNMENT | {"task_id": reported}, str(report_file)))
+    journal.save(JournalEntry(reported, "reported", assignment_of(reported), str(report_file)))
     # The enclave outlived the killed worker and wrote its report after the journal's last step.
     orphan_report = tmp_path / "tasks" / orphan / "report.json"
     orphan_report.parent.mkdir(parents=True)
     orphan_report.write_bytes(report(task=orphan).to_json())
-    journal.save(JournalEntry(orphan, "received", ASSIGNMENT | {"task_id": orphan}))
-    journal.save(JournalEntry(done, "submitted", ASSIGNMENT | {"task_id": done}, str(report_file), "0x01"))
+    journal.save(JournalEntry(orphan, "received", assignment_of(orphan)))
+    # Each task has its own folder (settling one removes it): the resubmitted one's report too.
+    done_report = tmp_path / "tasks" / done / "report.json"
+    done_report.parent.mkdir(parents=True)
+    done_report.write_bytes(report(task=done).to_json())
+    journal.save(JournalEntry(done, "submitted", assignment_of(done), str(done_report), "0x01"))
     scheduler, hub = Scheduler(), Hub()
     worker = make(tmp_path, Tee(report()), hub, scheduler)
     worker.start()
@@ -173,12 +187,12 @@ def test_a_restarted_workers_recovery_leaves_a_clean_journal(tmp_path: Path) -> 
     temporary file of a save the crash cut short is deleted."""
     journal = TaskJournal(tmp_path)
     lost, orphan, done = ("0x" + c * 64 for c in "567")
-    journal.save(JournalEntry(lost, "received", ASSIGNMENT | {"task_id": lost}))
-    journal.save(JournalEntry(orphan, "received", ASSIGNMENT | {"task_id": orphan}))
+    journal.save(JournalEntry(lost, "received", assignment_of(lost)))
+    journal.save(JournalEntry(orphan, "received", assignment_of(orphan)))
     orphan_report = tmp_path / "tasks" / orphan / "report.json"
     orphan_report.parent.mkdir(parents=True)
     orphan_report.write_bytes(report(task=orphan).to_json())
-    journal.save(JournalEntry(done, "submitted", ASSIGNMENT | {"task_id": done}, str(orphan_report), "0x01"))
+    journal.save(JournalEntry(done, "submitted", assignment_of(done), str(orphan_report), "0x01"))
     (journal.folder / ".entry.k1ll3d.tmp").write_text('{"task_id": "0x')  # a save cut by the kill
     worker = make(tmp_path, Tee(report()), Hub(), Scheduler())
     resumed = worker.recover()
@@ -204,7 +218,7 @@ def test_recovery_of_a_task_already_settled_on_chain(tmp_path: Path) -> None:
 
 
 def test_heartbeat_gives_back_tasks_the_worker_never_received(tmp_path: Path) -> None:
-    scheduler = Scheduler(held=[{"task_id": TASK}])
+    scheduler = Scheduler(held=[held(TASK)])
     worker = make(tmp_path, Tee(report()), Hub(), scheduler)
     worker.start()
     stop = threading.Event()
@@ -271,7 +285,7 @@ def test_an_unexpected_worker_error_gives_the_task_back(tmp_path: Path) -> None:
 
 
 def test_a_task_in_flight_at_one_heartbeat_is_not_given_back(tmp_path: Path) -> None:
-    scheduler = Scheduler(held=[{"task_id": TASK}])
+    scheduler = Scheduler(held=[held(TASK)])
     worker = make(tmp_path, Tee(report()), Hub(), scheduler)
     worker.heartbeat_interval = 0.05
     stop = threading.Event()

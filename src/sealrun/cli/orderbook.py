@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -97,36 +96,46 @@ def show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """List open orders of the market, cheapest first."""
-    from sealrun.adapters.marketclient import MarketClient
+    from sealrun.requester.book import browse
 
     out = Output(json_out)
     if kind not in _KINDS:
         raise ConfigError(f"--kind must be one of {', '.join(_KINDS)}", code="CONFIG_INVALID")
     # The market's bounds: category is an INTEGER column, volumes BIGINT.
-    filters: dict[str, Any] = {
-        "category": None
-        if category is None
-        else _number(category, "--category", minimum=0, maximum=2**31 - 1),
-        "tag": parse_tag(tag),
-        "app": parse_address(app, "--app") if app else None,
-        "dataset": parse_address(dataset, "--dataset") if dataset else None,
-        "workerpool": parse_address(workerpool, "--workerpool") if workerpool else None,
-        "requester": parse_address(requester, "--requester") if requester else None,
-        "min_volume": _number(min_volume, "--min-volume", minimum=1, maximum=2**63 - 1),
-        "limit": _number(limit, "--limit", minimum=1, maximum=1000),
-    }
+    wanted_category = (
+        None if category is None else _number(category, "--category", minimum=0, maximum=2**31 - 1)
+    )
+    wanted_tag = parse_tag(tag)
+    app, dataset, workerpool, requester = (
+        parse_address(value, f"--{name}") if value else None
+        for name, value in (
+            ("app", app),
+            ("dataset", dataset),
+            ("workerpool", workerpool),
+            ("requester", requester),
+        )
+    )
+    wanted_volume = _number(min_volume, "--min-volume", minimum=1, maximum=2**63 - 1)
+    wanted_limit = _number(limit, "--limit", minimum=1, maximum=1000)
     # $SEALRUN_MARKET_URL alone is enough: browsing the book needs no project or wallet.
     url = os.environ.get("SEALRUN_MARKET_URL") or Session.load(config, chain).service_url("market")
-    client = MarketClient(url)
-    try:
-        orders = client.orderbook(kind, **filters)
-    finally:
-        client.close()
+    orders = browse(
+        url,
+        kind,
+        category=wanted_category,
+        tag=wanted_tag,
+        min_volume=wanted_volume,
+        limit=wanted_limit,
+        app=app,
+        dataset=dataset,
+        workerpool=workerpool,
+        requester=requester,
+    )
     rows = [
         {
-            "order_hash": o["order_hash"], "signer": o["signer"], "price": o["price"],
-            "remaining": o["remaining"], "volume": o["volume"], "category": o["category"], "tag": o["tag"],
-            "order": o["order"],
+            "order_hash": o.order_hash, "signer": o.signer, "price": o.price,
+            "remaining": o.remaining, "volume": o.volume, "category": o.category, "tag": o.tag,
+            "order": o.order,
         }
         for o in orders
     ]  # fmt: skip

@@ -98,4 +98,9 @@ def list_secrets(
 
     out = Output(json_out)
     connection = Session.load(config, chain, wallet, password_file).connection()
-    out.result({"requester": connection.address, "secrets": requester_secret_names(connection)})
+    out.result(
+        {
+            "requester": connection.address,
+            "secrets": [n.model_dump() for n in requester_secret_names(connection)],
+        }
+    )

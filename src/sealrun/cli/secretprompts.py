@@ -33,6 +33,7 @@ from sealrun.core.secretrules import MAX_SECRET_VALUE, check_secret_value, decod
 from sealrun.errors import ConfigError, SealrunError, UsageError
 
 if TYPE_CHECKING:
+    from sealrun.api.sms import SecretStatusOut
     from sealrun.requester.connection import Connection
 
 __all__ = [
@@ -79,7 +80,7 @@ def read_secret_value(file: Path | None, stdin: bool) -> str:
 
 def push(
     session: Session,
-    write: Callable[[Connection], Mapping[str, Any]],
+    write: Callable[[Connection], SecretStatusOut],
     out: Output,
     describe: Mapping[str, object],
     what: str,
@@ -88,16 +89,14 @@ def push(
     connection = session.connection()
     out.info(f"pushing {what} to the SMS as {connection.address} ...")
     answer = write(connection)
-    out.result(
-        {**describe, "pushed": True, "owner": answer.get("owner"), "updated_at": answer.get("updated_at")}
-    )
+    out.result({**describe, "pushed": True, "owner": answer.owner, "updated_at": answer.updated_at})
 
 
-def report(out: Output, data: dict[str, Any], status: Mapping[str, Any] | None, push: str) -> None:
+def report(out: Output, data: dict[str, Any], status: SecretStatusOut | None, push: str) -> None:
     """Print whether a secret exists; exit 1 when it does not, naming the command that pushes it."""
     data["exists"] = status is not None
     if status is not None:
-        data.update(owner=status.get("owner"), updated_at=status.get("updated_at"))
+        data.update(owner=status.owner, updated_at=status.updated_at)
     else:
         data["push"] = push
     out.result(data)

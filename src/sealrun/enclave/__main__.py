@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from sealrun.adapters.bundlefiles import load_bundle
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.sandbox import BubblewrapSandbox
-from sealrun.adapters.smsclient import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter, load_simulator_key
 from sealrun.core.attestation import report_data_for
 from sealrun.core.netpolicy import FetchPolicy

@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.tee import Quoter
 from sealrun.api.ids import task_id_hex
 from sealrun.core.attestation import report_data_for

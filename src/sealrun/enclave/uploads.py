@@ -2,7 +2,7 @@
 
 ``result_upload.url`` is the store's blob collection (``http(s)://host/v1/blobs``) or its
 root; the upload is ``PUT /v1/blobs/{sha256}`` with the per-task bearer token (see
-:mod:`sealrun.adapters.storeclient`). A ``file:`` URL or an empty one means "keep it
+:mod:`sealrun.adapters.http.store`). A ``file:`` URL or an empty one means "keep it
 local" (the developer loop): nothing is uploaded and the report carries no upload URL.
 A failed upload is ``RESULT_UPLOAD_FAILED``.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sealrun.adapters.storeclient import StoreClient
+from sealrun.adapters.http.store import StoreClient
 from sealrun.api.blobs import store_of_upload_url
 from sealrun.core.tasks import FailureCode, SecretsBundle
 from sealrun.enclave.failure import TaskFailedError

@@ -9,25 +9,24 @@ connection is cheap to keep and safe to share between roles.
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sealrun.core.requests import RequestDomain, sign_request
+from sealrun.core.requests import RequestDomain
 from sealrun.errors import ConfigError, WalletError
 
 if TYPE_CHECKING:  # web3 and eth-account take seconds to import
     from eth_account.signers.local import LocalAccount
 
     from sealrun.adapters.chain.client import Marketplace
-    from sealrun.adapters.marketclient import MarketClient
+    from sealrun.adapters.http.market import MarketClient
+    from sealrun.adapters.http.signing import SignedRequestAuth
+    from sealrun.adapters.http.sms import SmsClient
+    from sealrun.adapters.http.store import StoreClient
     from sealrun.adapters.profiles import ChainProfile
-    from sealrun.adapters.smsclient import SmsClient
-    from sealrun.adapters.storeclient import RequestSigner, StoreClient
 
 __all__ = ["Connection", "ProgressBar", "silent_progress"]
 
@@ -137,35 +136,24 @@ class Connection:
 
     def store(self) -> StoreClient:
         """A client of the store (close it after use)."""
-        from sealrun.adapters.storeclient import StoreClient
+        from sealrun.adapters.http.store import StoreClient
 
         return StoreClient(self.service_url("store"))
 
     def sms(self) -> SmsClient:
         """A client of the SMS, bound to this deployment (close it after use)."""
-        from sealrun.adapters.smsclient import SmsClient
+        from sealrun.adapters.http.sms import SmsClient
 
         return SmsClient(self.service_url("sms"), domain=self.domain)
 
     def book(self) -> MarketClient:
         """A client of the market (close it after use)."""
-        from sealrun.adapters.marketclient import MarketClient
+        from sealrun.adapters.http.market import MarketClient
 
         return MarketClient(self.service_url("market"))
 
-    def signer(self) -> RequestSigner:
+    def signer(self) -> SignedRequestAuth:
         """Signs store requests with this wallet (uploads of its datasets, reads of its tasks' output)."""
-        from sealrun.adapters.web import request_action, signature_headers
+        from sealrun.adapters.http.signing import SignedRequestAuth
 
-        def sign(method: str, path: str) -> dict[str, str]:
-            signed = sign_request(
-                self.key,
-                self.domain,
-                action=request_action(method, path),
-                body=b"",
-                timestamp=int(time.time()),
-                nonce=secrets.token_bytes(32),
-            )
-            return signature_headers(signed)
-
-        return sign
+        return SignedRequestAuth(self.key, self.domain)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from sealrun.adapters.sealedfiles import seal_path, write_identity
-from sealrun.api.blobs import blob_path
 from sealrun.core.orders import DatasetOrder
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
@@ -101,7 +100,7 @@ class DataOwner:
             uri=uri,
             checksum=bytes.fromhex(sealed.checksum[2:]),
         )
-        self.upload(sealed.path, sealed.checksum, asset=dataset.address)
+        self.upload(sealed.path, asset=dataset.address)
         key_file = write_identity(folder / f"{dataset.address}.key", identity, overwrite=True)
         push_dataset_key(connection, dataset.address, str(identity), filename=filename)
         order = connection.market.sign(
@@ -125,20 +124,16 @@ class DataOwner:
             order_hash=publish_order(connection, "dataset", order),
         )
 
-    def upload(self, path: Path, checksum: str, *, asset: str) -> None:
+    def upload(self, path: Path, *, asset: str) -> None:
         """Upload a sealed file to the store with a signed request, for the registered ``asset``.
 
         The store takes it only if this wallet owns ``asset`` on chain and its registered
-        checksum is ``checksum``: register first (at the store's blob URL), upload second.
+        checksum is the file's: register first (at the store's blob URL), upload second.
         """
-        from sealrun.adapters.storeclient import ASSET_HEADER
-
         connection = self.connection
-        digest = checksum.removeprefix("0x")
         store = connection.store()
         try:
-            signed = connection.signer()("PUT", blob_path(digest))
             with connection.progress(f"uploading {path.name}", path.stat().st_size) as advance:
-                store.upload_file(path, headers={**signed, ASSET_HEADER: asset}, progress=advance)
+                store.upload_dataset(path, signer=connection.signer(), asset=asset, progress=advance)
         finally:
             store.close()

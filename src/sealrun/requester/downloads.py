@@ -27,7 +27,7 @@ from sealrun.requester.layout import open_result, result_identity, sealed_folder
 from sealrun.requester.tasks import FollowedTask, attested_reason, require_result
 
 if TYPE_CHECKING:
-    from sealrun.adapters.storeclient import RequestSigner
+    from sealrun.adapters.http.signing import SignedRequestAuth
 
 __all__ = ["OpenedLogs", "download_logs", "download_result", "explain_failure", "fetch_result", "read_logs"]
 
@@ -54,7 +54,7 @@ class OpenedLogs:
 def download_result(
     followed: FollowedTask,
     folder: Path,
-    signer: RequestSigner,
+    signer: SignedRequestAuth,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
@@ -66,7 +66,7 @@ def download_result(
         TaskError: ``TASK_NOT_COMPLETED``; StorageError: ``STORAGE_URI_INVALID``,
             unreachable, not found, checksum mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
-    from sealrun.adapters.storeclient import StoreClient
+    from sealrun.adapters.http.store import StoreClient
 
     blob = parse_blob_url(require_result(followed))
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def download_logs(
     followed: FollowedTask,
     store_url: str,
     folder: Path,
-    signer: RequestSigner,
+    signer: SignedRequestAuth,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
@@ -95,7 +95,7 @@ def download_logs(
         TaskError: ``TASK_NO_LOGS`` (not ended, or no sealed logs reached the store);
         StorageError: unreachable, not found, checksum mismatch, ``STORAGE_NOT_BENEFICIARY``.
     """
-    from sealrun.adapters.storeclient import StoreClient
+    from sealrun.adapters.http.store import StoreClient
 
     task_id = followed.task.task_id
     store = StoreClient(store_url)

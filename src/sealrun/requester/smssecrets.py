@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sealrun.core.secretrules import check_secret_name
 from sealrun.errors import ConfigError, SecretError
@@ -21,7 +21,8 @@ from sealrun.requester.connection import Connection
 from sealrun.requester.layout import result_identity
 
 if TYPE_CHECKING:
-    from sealrun.adapters.smsclient import SmsClient
+    from sealrun.adapters.http.sms import SmsClient
+    from sealrun.api.sms import RequesterSecretNameOut, SecretStatusOut
 
 __all__ = [
     "app_secret_status",
@@ -47,7 +48,7 @@ def _signed(connection: Connection, call: Callable[[SmsClient], T]) -> T:
 
 
 def _unsigned(url: str, call: Callable[[SmsClient], T]) -> T:
-    from sealrun.adapters.smsclient import SmsClient
+    from sealrun.adapters.http.sms import SmsClient
 
     sms = SmsClient(url)
     try:
@@ -56,42 +57,42 @@ def _unsigned(url: str, call: Callable[[SmsClient], T]) -> T:
         sms.close()
 
 
-def push_requester_secret(connection: Connection, name: str, value: str) -> dict[str, Any]:
+def push_requester_secret(connection: Connection, name: str, value: str) -> SecretStatusOut:
     """Push (or replace) the wallet's secret ``name``; returns the SMS's record (no value)."""
     check_secret_name(name)
     return _signed(connection, lambda sms: sms.push_requester_secret(connection.key, name, value))
 
 
-def push_app_secret(connection: Connection, app: str, value: str) -> dict[str, Any]:
+def push_app_secret(connection: Connection, app: str, value: str) -> SecretStatusOut:
     """Push (or replace) ``app``'s developer secret; only the app's owner may."""
     return _signed(connection, lambda sms: sms.push_app_secret(connection.key, app, value))
 
 
 def push_dataset_key(
     connection: Connection, dataset: str, identity: str, *, filename: str | None = None
-) -> dict[str, Any]:
+) -> SecretStatusOut:
     """Give ``dataset``'s key (an age identity) and file name to the SMS; only its owner may."""
     return _signed(
         connection, lambda sms: sms.push_dataset_key(connection.key, dataset, identity, filename=filename)
     )
 
 
-def requester_secret_names(connection: Connection) -> list[dict[str, Any]]:
+def requester_secret_names(connection: Connection) -> list[RequesterSecretNameOut]:
     """The wallet's secrets in the SMS (names and times, never values)."""
     return _signed(connection, lambda sms: sms.requester_secret_names(connection.key))
 
 
-def requester_secret_status(url: str, requester: str, name: str) -> dict[str, Any] | None:
+def requester_secret_status(url: str, requester: str, name: str) -> SecretStatusOut | None:
     """Whether the SMS at ``url`` holds ``requester``'s secret ``name`` (its record, or ``None``)."""
     return _unsigned(url, lambda sms: sms.requester_secret_status(requester, name))
 
 
-def app_secret_status(url: str, app: str) -> dict[str, Any] | None:
+def app_secret_status(url: str, app: str) -> SecretStatusOut | None:
     """Whether the SMS at ``url`` holds ``app``'s developer secret."""
     return _unsigned(url, lambda sms: sms.app_secret_status(app))
 
 
-def dataset_key_status(url: str, dataset: str) -> dict[str, Any] | None:
+def dataset_key_status(url: str, dataset: str) -> SecretStatusOut | None:
     """Whether the SMS at ``url`` holds ``dataset``'s key."""
     return _unsigned(url, lambda sms: sms.dataset_key_status(dataset))
 

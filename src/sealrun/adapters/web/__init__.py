@@ -1,10 +1,10 @@
-"""HTTP plumbing shared by the FastAPI services and their clients.
+"""HTTP plumbing of the FastAPI services (their clients live in :mod:`sealrun.adapters.http`).
 
 - :mod:`.problems`: every error leaves a service as ``application/problem+json`` carrying
   the stable sealrun ``code`` (RFC 9457).
 - :mod:`.guards`: request bodies counted as received (``TOO_LARGE``), nesting refused before
   parsing (``REQUEST_TOO_DEEP``), the recursion limit kept safe.
-- :mod:`.signing`: the HTTP transport of :mod:`sealrun.core.requests` (headers, action).
+- :mod:`.signing`: reads the signed call of a request (headers of :mod:`sealrun.api.signing`).
 """
 
 from sealrun.adapters.web.guards import (
@@ -27,8 +27,6 @@ from sealrun.adapters.web.signing import (
     TIMESTAMP_HEADER,
     SignedCall,
     read_signed_call,
-    request_action,
-    signature_headers,
 )
 
 __all__ = [
@@ -46,7 +44,5 @@ __all__ = [
     "problem_response",
     "problem_responses",
     "read_signed_call",
-    "request_action",
     "restore_recursion_limit",
-    "signature_headers",
 ]

@@ -68,7 +68,7 @@ def publish(
     for kind, order in orders.items():
         record = book.publish(url, kind, order, chain_id=market.rpc.chain_id, hub=hub)
         digest = order_hash_hex(market.order_hash(order))
-        published[KINDS[kind]] = {"hash": digest, "remaining": record.get("remaining")}
+        published[KINDS[kind]] = {"hash": digest, "remaining": record.remaining}
     out.result({"published": published})
 
 
@@ -113,7 +113,7 @@ def show(
     out = Output(json_out)
     session = Session.load(config, chain)
     if order_hash is not None:
-        out.result(order_record(session.service_url("market"), order_hash_argument(order_hash)))
+        out.result(order_record(session.service_url("market"), order_hash_argument(order_hash)).model_dump())
         return
     path = file or order_files(session.config.path.parent)[1]
     data = read_orders_file(path)

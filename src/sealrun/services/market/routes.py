@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
+from sealrun.api.market import OrderKind, OrderOut, OrderPage, PublishIn, Routes, StatusOut
 from sealrun.core.orders.numbers import SQL_BIGINT_MAX, SQL_INT_MAX
 from sealrun.core.requests import RequestVerifier
 from sealrun.errors import OrderError
 from sealrun.services.market.book import BookFilter
-from sealrun.services.market.schemas import OrderKind, OrderOut, OrderPage, PublishIn, StatusOut
+from sealrun.services.market.models import BookOrder
 from sealrun.services.market.usecases import MarketService
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter()
 
 
 def _service(request: Request) -> MarketService:
     service: MarketService = request.app.state.service
     return service
+
+
+def _order_out(row: BookOrder) -> OrderOut:
+    """Render a stored order."""
+    return OrderOut(
+        order_hash=row.order_hash, kind=row.kind, signer=row.signer, status=row.status, price=row.price,
+        volume=row.volume, remaining=row.remaining, category=row.category, tag=row.tag,
+        published_at=row.published_at, expires_at=row.expires_at, order=json.loads(row.order_json),
+    )  # fmt: skip
 
 
 def _address(value: str | None, what: str) -> str | None:
@@ -36,7 +47,7 @@ def _address(value: str | None, what: str) -> str | None:
         raise OrderError(f"{what} is not an address: {value!r}", code="ORDER_INVALID") from None
 
 
-@router.post("/orders", response_model=OrderOut, status_code=201, responses=problem_responses(400, 409))
+@router.post(Routes.ORDERS, response_model=OrderOut, status_code=201, responses=problem_responses(400, 409))
 async def publish(body: PublishIn, request: Request) -> OrderOut:
     """Publish a signed order (checked against its signature and on-chain ownership)."""
     service = _service(request)
@@ -48,16 +59,16 @@ async def publish(body: PublishIn, request: Request) -> OrderOut:
         hub=body.hub,
         expires_at=body.expires_at,
     )
-    return OrderOut.of(row)
+    return _order_out(row)
 
 
-@router.get("/orders/{order_hash}", response_model=OrderOut, responses=problem_responses(404))
+@router.get(Routes.ORDER, response_model=OrderOut, responses=problem_responses(404))
 async def get_order(order_hash: str, request: Request) -> OrderOut:
     """One order by its EIP-712 hash, in any status."""
-    return OrderOut.of(await run_in_threadpool(_service(request).get, order_hash))
+    return _order_out(await run_in_threadpool(_service(request).get, order_hash))
 
 
-@router.delete("/orders/{order_hash}", status_code=204, responses=problem_responses(401, 403, 404))
+@router.delete(Routes.ORDER, status_code=204, responses=problem_responses(401, 403, 404))
 async def unpublish(
     order_hash: str, request: Request, call: Annotated[SignedCall, Depends(read_signed_call)]
 ) -> Response:
@@ -71,7 +82,7 @@ async def unpublish(
     return Response(status_code=204)
 
 
-@router.get("/orderbook/{kind}", response_model=OrderPage)
+@router.get(Routes.ORDERBOOK, response_model=OrderPage)
 async def orderbook(
     kind: OrderKind,
     request: Request,
@@ -99,10 +110,10 @@ async def orderbook(
         offset=offset,
     )
     rows = await run_in_threadpool(_service(request).search, query)
-    return OrderPage(orders=[OrderOut.of(row) for row in rows], count=len(rows))
+    return OrderPage(orders=[_order_out(row) for row in rows], count=len(rows))
 
 
-@router.get("/status", response_model=StatusOut)
+@router.get(Routes.STATUS, response_model=StatusOut)
 async def status(request: Request) -> StatusOut:
     """Liveness and the deployment this market serves."""
     domain = _service(request).domain

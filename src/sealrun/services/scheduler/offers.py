@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 
-from sealrun.adapters.marketclient import MarketClient, order_wire
+from sealrun.adapters.http.market import MarketClient, order_wire
+from sealrun.api.market import OrderOut
 from sealrun.core.orders.models import WorkerpoolOrder
 from sealrun.core.orders.signing import sign_order
 from sealrun.core.orders.typed_data import Domain
@@ -39,7 +39,7 @@ class PoolOffer:
         self._key = owner_key
         self.template = template
 
-    def ensure_published(self) -> dict[str, Any] | None:
+    def ensure_published(self) -> OrderOut | None:
         """Publish a fresh order if the pool has none open; returns it, or ``None`` if one is open."""
         open_orders = self._market.orderbook(
             "workerpool", workerpool=self.template.workerpool, category=self.template.category
@@ -62,7 +62,7 @@ class PoolOffer:
         )
         log.info(
             "published workerpool order %s (%s x %s)",
-            published["order_hash"],
+            published.order_hash,
             signed.volume,
             signed.workerpoolprice,
         )

@@ -7,8 +7,8 @@ from eth_account import Account
 from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.chain.events import EventReader, SqlCheckpoint
 from sealrun.adapters.db import create_database_engine
-from sealrun.adapters.marketclient import MarketClient
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.market import MarketClient
+from sealrun.adapters.http.sms import SmsClient
 from sealrun.core.orders.models import WorkerpoolOrder
 from sealrun.core.orders.typed_data import Domain
 from sealrun.core.requests import RequestDomain

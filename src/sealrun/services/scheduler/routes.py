@@ -11,28 +11,44 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
-from sealrun.core.requests import RequestVerifier
-from sealrun.errors import ServiceError
-from sealrun.services.scheduler.schemas import (
+from sealrun.api.scheduler import (
     AssignmentOut,
+    DealOut,
     HeartbeatOut,
     NextIn,
     RegisterIn,
     RegisterOut,
     ReportIn,
+    Routes,
     StatusOut,
     TaskOut,
 )
-from sealrun.services.scheduler.usecases import SchedulerService
+from sealrun.core.requests import RequestVerifier
+from sealrun.errors import ServiceError
+from sealrun.services.scheduler.models import TaskRow
+from sealrun.services.scheduler.usecases import Assignment, SchedulerService
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter()
 
 
 def _service(request: Request) -> SchedulerService:
     service: SchedulerService = request.app.state.service
     return service
+
+
+def _task_out(row: TaskRow) -> TaskOut:
+    """Render a task row."""
+    return TaskOut(
+        task_id=row.task_id, deal_id=row.deal_id, index=row.idx, status=row.status, worker=row.worker,
+        attempts=row.attempts, detail=row.detail,
+    )  # fmt: skip
+
+
+def _assignment_out(assignment: Assignment) -> AssignmentOut:
+    """Render an assignment (its deal as the board stored it)."""
+    return AssignmentOut(**{**vars(assignment), "deal": DealOut.model_validate(assignment.deal)})
 
 
 async def worker_address(request: Request, call: Annotated[SignedCall, Depends(read_signed_call)]) -> str:
@@ -48,7 +64,7 @@ async def worker_address(request: Request, call: Annotated[SignedCall, Depends(r
 Worker = Annotated[str, Depends(worker_address)]
 
 
-@router.post("/workers", response_model=RegisterOut, responses=problem_responses(401, 403))
+@router.post(Routes.WORKERS, response_model=RegisterOut, responses=problem_responses(401, 403))
 async def register(body: RegisterIn, worker: Worker, request: Request) -> RegisterOut:
     """Register a worker (again, after a restart: tasks it no longer holds are reassigned)."""
     released = await run_in_threadpool(
@@ -60,15 +76,15 @@ async def register(body: RegisterIn, worker: Worker, request: Request) -> Regist
     return RegisterOut(worker=worker, released=released, heartbeat_interval=interval)
 
 
-@router.post("/workers/heartbeat", response_model=HeartbeatOut, responses=problem_responses(401, 404))
+@router.post(Routes.HEARTBEAT, response_model=HeartbeatOut, responses=problem_responses(401, 404))
 async def heartbeat(worker: Worker, request: Request) -> HeartbeatOut:
     """Say the worker is alive; answers with the tasks the scheduler believes it holds."""
     held = await run_in_threadpool(_service(request).heartbeat, worker)
-    return HeartbeatOut(holding=[TaskOut.of(task) for task in held])
+    return HeartbeatOut(holding=[_task_out(task) for task in held])
 
 
 @router.post(
-    "/assignments/next",
+    Routes.NEXT,
     response_model=AssignmentOut,
     responses={204: {"description": "nothing to do within the wait"}, **problem_responses(401, 404)},
 )
@@ -80,7 +96,7 @@ async def next_assignment(body: NextIn, worker: Worker, request: Request) -> Res
         wakeup: asyncio.Event = request.app.state.wakeup
         assignment = await run_in_threadpool(service.next_assignment, worker)
         if assignment is not None:
-            return AssignmentOut.of(assignment)
+            return _assignment_out(assignment)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return Response(status_code=204)
@@ -88,34 +104,34 @@ async def next_assignment(body: NextIn, worker: Worker, request: Request) -> Res
             await asyncio.wait_for(wakeup.wait(), timeout=min(remaining, 1.0))
 
 
-@router.post("/tasks/{task_id}/status", response_model=TaskOut, responses=problem_responses(401, 404, 409))
+@router.post(Routes.TASK_STATUS, response_model=TaskOut, responses=problem_responses(401, 404, 409))
 async def report(task_id: str, body: ReportIn, worker: Worker, request: Request) -> TaskOut:
     """A worker's report on a task it holds (``running``, ``submitted``, ``abandoned``)."""
     row = await run_in_threadpool(_service(request).report, worker, task_id, body.status, body.detail)
     if body.status == "abandoned":
         request.app.state.wakeup.set()
-    return TaskOut.of(row)
+    return _task_out(row)
 
 
-@router.get("/tasks", response_model=list[TaskOut])
+@router.get(Routes.TASKS, response_model=list[TaskOut])
 async def tasks(request: Request, deal_id: str | None = None) -> list[TaskOut]:
     """Every task of the pool (or of one deal), in order."""
     rows = await run_in_threadpool(
         _service(request).board.tasks, deal_id=deal_id.lower() if deal_id else None
     )
-    return [TaskOut.of(row) for row in rows]
+    return [_task_out(row) for row in rows]
 
 
-@router.get("/tasks/{task_id}", response_model=TaskOut, responses=problem_responses(404))
+@router.get(Routes.TASK, response_model=TaskOut, responses=problem_responses(404))
 async def task(task_id: str, request: Request) -> TaskOut:
     """One task."""
     row = await run_in_threadpool(_service(request).board.task, task_id.lower())
     if row is None:
         raise ServiceError(f"no task {task_id} on this pool", code="TASK_UNKNOWN")
-    return TaskOut.of(row)
+    return _task_out(row)
 
 
-@router.get("/status", response_model=StatusOut)
+@router.get(Routes.STATUS, response_model=StatusOut)
 async def status(request: Request) -> StatusOut:
     """Liveness and task counts by state."""
     service = _service(request)

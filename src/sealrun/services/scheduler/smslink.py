@@ -1,13 +1,13 @@
 """The scheduler's calls to the SMS: a task's enclave challenge, asked as the pool owner.
 
-A thin adapter of :class:`sealrun.adapters.smsclient.SmsClient` to the scheduler's
+A thin adapter of :class:`sealrun.adapters.http.sms.SmsClient` to the scheduler's
 :class:`~sealrun.services.scheduler.usecases.ChallengeSource`: the request is signed by the
 workerpool owner's key; the SMS creates the per-task key once and returns its address.
 """
 
 from __future__ import annotations
 
-from sealrun.adapters.smsclient import SmsClient
+from sealrun.adapters.http.sms import SmsClient
 
 __all__ = ["SmsChallenges"]
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
+from sealrun.api.sms import HealthOut
 from sealrun.core.attestation import (
     EvidenceType,
     NitroVerifier,
@@ -35,7 +36,6 @@ from sealrun.services.sms.appraisal import ChainPinnedPolicy, base_policy
 from sealrun.services.sms.codes import all_statuses
 from sealrun.services.sms.repository import SmsRepository
 from sealrun.services.sms.routes import router
-from sealrun.services.sms.schemas import HealthOut
 from sealrun.services.sms.settings import SmsSettings
 from sealrun.services.sms.usecases import AttestationPolicy, EvidenceVerifier, SmsOptions, SmsUseCases
 from sealrun.services.sms.vault import MasterKeyring

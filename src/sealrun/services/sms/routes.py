@@ -9,10 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
 from sealrun.api.ids import parse_task_id
-from sealrun.core.secretrules import SECRET_NAME_PATTERN
-from sealrun.errors import SecretError
-from sealrun.services.sms.release import ReleaseRequest
-from sealrun.services.sms.schemas import (
+from sealrun.api.sms import (
     ADDRESS_PATTERN,
     HEX32_PATTERN,
     AuditPage,
@@ -27,14 +24,18 @@ from sealrun.services.sms.schemas import (
     ReleaseOut,
     RequesterSecretNameOut,
     RequesterSecretsOut,
+    Routes,
     SecretIn,
     SecretStatusOut,
 )
+from sealrun.core.secretrules import SECRET_NAME_PATTERN
+from sealrun.errors import SecretError
+from sealrun.services.sms.release import ReleaseRequest
 from sealrun.services.sms.usecases import SecretStatus, SmsUseCases
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter()
 
 AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN)]
 TaskPath = Annotated[str, Path(pattern=HEX32_PATTERN)]
@@ -53,38 +54,38 @@ def _status(status: SecretStatus) -> SecretStatusOut:
     return SecretStatusOut(subject=status.subject, owner=status.owner, updated_at=status.updated_at)
 
 
-@router.get("/health", response_model=HealthOut)
+@router.get(Routes.HEALTH, response_model=HealthOut)
 def health(request: Request) -> HealthOut:
     """Liveness and the deployment served."""
     info: HealthOut = request.app.state.health
     return info
 
 
-@router.put("/datasets/{dataset}/key", status_code=201, responses=problem_responses(401, 403, 404, 409))
+@router.put(Routes.DATASET_KEY, status_code=201, responses=problem_responses(401, 403, 404, 409))
 def put_dataset_key(dataset: AddressPath, body: DatasetKeyIn, call: Signed, sms: Sms) -> SecretStatusOut:
     """Push a dataset's key, once; signed by the dataset's on-chain owner."""
     return _status(sms.put_dataset_key(call, dataset, body.key, filename=body.filename))
 
 
-@router.get("/datasets/{dataset}/key", responses=problem_responses(404))
+@router.get(Routes.DATASET_KEY, responses=problem_responses(404))
 def get_dataset_key(dataset: AddressPath, sms: Sms) -> SecretStatusOut:
     """Whether the dataset has a key (never the key)."""
     return _status(sms.dataset_key_status(dataset))
 
 
-@router.put("/apps/{app}/secret", responses=problem_responses(400, 401, 403, 404))
+@router.put(Routes.APP_SECRET, responses=problem_responses(400, 401, 403, 404))
 def put_app_secret(app: AddressPath, body: SecretIn, call: Signed, sms: Sms) -> SecretStatusOut:
     """Push (or replace) the app developer secret; signed by the app's on-chain owner."""
     return _status(sms.put_app_secret(call, app, body.value))
 
 
-@router.get("/apps/{app}/secret", responses=problem_responses(404))
+@router.get(Routes.APP_SECRET, responses=problem_responses(404))
 def get_app_secret(app: AddressPath, sms: Sms) -> SecretStatusOut:
     """Whether the app has a developer secret."""
     return _status(sms.app_secret_status(app))
 
 
-@router.get("/requesters/{requester}/secrets", responses=problem_responses(401, 403))
+@router.get(Routes.REQUESTER_SECRETS, responses=problem_responses(401, 403))
 def list_requester_secrets(
     requester: AddressPath,
     call: Signed,
@@ -100,7 +101,7 @@ def list_requester_secrets(
     )
 
 
-@router.put("/requesters/{requester}/secrets/{name}", responses=problem_responses(400, 401, 403))
+@router.put(Routes.REQUESTER_SECRET, responses=problem_responses(400, 401, 403))
 def put_requester_secret(
     requester: AddressPath,
     name: Annotated[str, Path(pattern=SECRET_NAME_PATTERN)],
@@ -112,7 +113,7 @@ def put_requester_secret(
     return _status(sms.put_requester_secret(call, requester, name, body.value))
 
 
-@router.get("/requesters/{requester}/secrets/{name}", responses=problem_responses(404))
+@router.get(Routes.REQUESTER_SECRET, responses=problem_responses(404))
 def get_requester_secret(
     requester: AddressPath, name: Annotated[str, Path(pattern=SECRET_NAME_PATTERN)], sms: Sms
 ) -> SecretStatusOut:
@@ -120,33 +121,33 @@ def get_requester_secret(
     return _status(sms.requester_secret_status(requester, name))
 
 
-@router.put("/beneficiaries/{beneficiary}/recipient", responses=problem_responses(400, 401, 403))
+@router.put(Routes.RECIPIENT, responses=problem_responses(400, 401, 403))
 def put_recipient(beneficiary: AddressPath, body: RecipientIn, call: Signed, sms: Sms) -> SecretStatusOut:
     """Set the age recipient results for this beneficiary are sealed to; signed by the beneficiary."""
     return _status(sms.put_result_recipient(call, beneficiary, body.recipient))
 
 
-@router.get("/beneficiaries/{beneficiary}/recipient", responses=problem_responses(404))
+@router.get(Routes.RECIPIENT, responses=problem_responses(404))
 def get_recipient(beneficiary: AddressPath, sms: Sms) -> RecipientOut:
     """The beneficiary's result recipient (public)."""
     return RecipientOut(beneficiary=beneficiary, recipient=sms.result_recipient(beneficiary))
 
 
-@router.post("/tasks/{task_id}/enclave-challenge", responses=problem_responses(401, 403, 404, 409))
+@router.post(Routes.ENCLAVE_CHALLENGE, responses=problem_responses(401, 403, 404, 409))
 def enclave_challenge(task_id: TaskPath, call: Signed, sms: Sms) -> ChallengeOut:
     """The task's enclave challenge (created once); signed by the deal's workerpool owner."""
     address = sms.enclave_challenge(call, parse_task_id(task_id))
     return ChallengeOut(task_id=task_id.lower(), enclave_challenge=address)
 
 
-@router.post("/tasks/{task_id}/nonce", responses=problem_responses(403, 404, 409))
+@router.post(Routes.NONCE, responses=problem_responses(403, 404, 409))
 def attestation_nonce(task_id: TaskPath, sms: Sms) -> NonceOut:
     """A single-use attestation nonce for a live task."""
     nonce, expires_at = sms.issue_nonce(parse_task_id(task_id))
     return NonceOut(task_id=task_id.lower(), nonce="0x" + nonce.hex(), expires_at=expires_at)
 
 
-@router.post("/tasks/{task_id}/release", responses=problem_responses(400, 403, 404, 409))
+@router.post(Routes.RELEASE, responses=problem_responses(400, 403, 404, 409))
 def release(task_id: TaskPath, body: ReleaseIn, sms: Sms) -> ReleaseOut:
     """Appraise the enclave's evidence and release its secrets bundle, sealed to its ephemeral key."""
     released = sms.release(
@@ -166,7 +167,7 @@ def release(task_id: TaskPath, body: ReleaseIn, sms: Sms) -> ReleaseOut:
     )
 
 
-@router.get("/datasets/{dataset}/audit", responses=problem_responses(401, 403, 404))
+@router.get(Routes.DATASET_AUDIT, responses=problem_responses(401, 403, 404))
 def dataset_audit(
     dataset: AddressPath,
     call: Signed,
@@ -179,7 +180,7 @@ def dataset_audit(
     return AuditPage(records=[AuditRecordOut(**record.to_dict()) for record in records])
 
 
-@router.get("/audit/head", responses=problem_responses(404))
+@router.get(Routes.AUDIT_HEAD, responses=problem_responses(404))
 def audit_head(sms: Sms) -> AuditRecordOut:
     """The newest audit record: its hash commits to the whole log."""
     head = sms.audit_head()

@@ -12,13 +12,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from sealrun.adapters.web import problem_response
 from sealrun.api.blobs import blob_url
 from sealrun.api.ids import parse_task_id, task_id_hex
+from sealrun.api.store import BlobOut, Routes, StatusOut, TaskBlobOut, TaskBlobsOut
 from sealrun.errors import StorageError
-from sealrun.services.store.schemas import BlobOut, StatusOut, TaskBlobOut, TaskBlobsOut
 from sealrun.services.store.usecases import StoreService
 
 __all__ = ["parse_range", "router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter()
 
 #: ``bytes=<start>-<end>``, ``bytes=<start>-`` or ``bytes=-<suffix>``: ASCII digits, at most
 #: 19 of them (a file offset fits an int64); one range per request.
@@ -60,7 +60,7 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
     return start, end
 
 
-@router.put("/blobs/{checksum}", response_model=BlobOut, status_code=200)
+@router.put(Routes.BLOB, response_model=BlobOut, status_code=200)
 async def put_blob(checksum: str, request: Request) -> BlobOut:
     """Upload a blob under the sha256 of its bytes (needs a token or a signed request for an owned asset)."""
     service = _service(request)
@@ -81,9 +81,7 @@ async def put_blob(checksum: str, request: Request) -> BlobOut:
     )
 
 
-@router.api_route(
-    "/blobs/{checksum}", methods=["GET", "HEAD"], response_class=FileResponse, response_model=None
-)
+@router.api_route(Routes.BLOB, methods=["GET", "HEAD"], response_class=FileResponse, response_model=None)
 async def get_blob(checksum: str, request: Request) -> FileResponse | JSONResponse:
     """Download a blob (one byte range supported). The name is always its hash, never an upload name.
 
@@ -117,7 +115,7 @@ async def get_blob(checksum: str, request: Request) -> FileResponse | JSONRespon
     )
 
 
-@router.get("/tasks/{task_id}/blobs", response_model=TaskBlobsOut)
+@router.get(Routes.TASK_BLOBS, response_model=TaskBlobsOut)
 async def task_blobs(task_id: str, request: Request) -> TaskBlobsOut:
     """The sealed result(s) and logs of a task, for the task's beneficiary (signed request)."""
     if not _TASK_ID.match(task_id):
@@ -146,7 +144,7 @@ async def task_blobs(task_id: str, request: Request) -> TaskBlobsOut:
     )
 
 
-@router.get("/status", response_model=StatusOut)
+@router.get(Routes.STATUS, response_model=StatusOut)
 async def status(request: Request) -> StatusOut:
     """Liveness and capacity of the store."""
     repository = _service(request).repository

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from sealrun.adapters.web.signing import parse_signature_headers, request_action
+from sealrun.api.signing import parse_signature_headers, request_action
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import RequestError
 

@@ -3,7 +3,7 @@
 Two credentials open the write path:
 
 - ``Authorization: Bearer sru1....`` — a per-task result upload token minted by the SMS
-  (see :mod:`sealrun.adapters.storeclient`); it names a task and expires. The upload says
+  (see :mod:`sealrun.core.uploads`); it names a task and expires. The upload says
   what it is in ``X-Sealrun-Blob-Kind: result|logs`` (``result`` when absent) and the store
   records the blob as that task's (:mod:`.taskblobs`) before publishing it.
 - a signed request from an account (dataset uploads), checked by an injected
@@ -26,7 +26,7 @@ header), ``STORAGE_FORBIDDEN`` (a valid signer who does not own a dataset naming
 is not listed), ``STORAGE_KIND_INVALID`` (a blob kind other than ``result``/``logs``),
 ``STORAGE_PRIVATE`` (a task's blob asked for without a signature), ``STORAGE_NOT_BENEFICIARY``
 (a signer who is not the task's beneficiary, or a task the chain does not know), ``STORAGE_BUSY``,
-plus the token codes of :mod:`sealrun.adapters.storeclient`,
+plus the token codes of :mod:`sealrun.core.uploads`,
 the request codes of :mod:`sealrun.core.requests` and the disk codes of :mod:`.blobs`.
 """
 
@@ -40,8 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from sealrun.adapters.storeclient import ASSET_HEADER, KIND_HEADER
 from sealrun.api.ids import task_id_hex
+from sealrun.api.store import ASSET_HEADER, KIND_HEADER
 from sealrun.core.chainstate import ChainReader
 from sealrun.core.uploads import verify_upload_token
 from sealrun.errors import StorageError

@@ -22,7 +22,7 @@ from eth_account import Account
 from fastapi import FastAPI
 
 from sealrun.adapters.chain.client import Marketplace
-from sealrun.adapters.schedulerclient import SchedulerClient
+from sealrun.adapters.http.scheduler import SchedulerClient
 from sealrun.adapters.tee import SimulatedTee, TeeBackend
 from sealrun.adapters.web import install_problem_handlers
 from sealrun.core.netpolicy import FetchPolicy

@@ -18,8 +18,10 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
+from pydantic import ValidationError
+
+from sealrun.api.scheduler import AssignmentOut
 from sealrun.errors import ServiceError
 
 __all__ = ["JournalEntry", "TaskJournal"]
@@ -31,7 +33,7 @@ class JournalEntry:
 
     task_id: str
     state: str
-    assignment: dict[str, Any]
+    assignment: AssignmentOut
     report_path: str | None = None
     tx_hash: str | None = None
 
@@ -62,7 +64,8 @@ class TaskJournal:
         fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".entry.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(asdict(entry), handle, sort_keys=True)
+                record = {**asdict(entry), "assignment": entry.assignment.model_dump()}
+                json.dump(record, handle, sort_keys=True)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
@@ -86,7 +89,9 @@ class TaskJournal:
         found = []
         for path in sorted(self.folder.glob("0x*.json")):
             try:
-                found.append(JournalEntry(**json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError, TypeError):
+                record = json.loads(path.read_text(encoding="utf-8"))
+                record["assignment"] = AssignmentOut.model_validate(record["assignment"])
+                found.append(JournalEntry(**record))
+            except (OSError, ValueError, TypeError, KeyError, ValidationError):
                 continue
         return found

@@ -7,12 +7,13 @@ them and pays (or refunds) at once.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from sealrun.adapters.chain.hub import HubClient
 from sealrun.adapters.chain.models import Deal, HubTaskStatus
 from sealrun.adapters.tee import RunReport
 from sealrun.api.ids import deal_id_hex
+from sealrun.api.scheduler import DealOut
 from sealrun.errors import EnclaveError
 
 __all__ = ["HubSettlement", "Settlement", "deal_from_assignment"]
@@ -28,13 +29,16 @@ class Settlement(Protocol):
         """Send ``finalize`` or ``reportFailure`` for the report; returns the tx hash (0x hex)."""
 
 
-def deal_from_assignment(raw: dict[str, Any]) -> Deal:
-    """Rebuild the hub's deal from an assignment's ``deal`` (``Deal.to_json()`` output)."""
-    values: dict[str, Any] = {key: bytes.fromhex(v[2:]) if key in _BYTES else v for key, v in raw.items()}
-    return Deal(**values)
-
-
-_BYTES = {"deal_id", "tag", "request_hash"}
+def deal_from_assignment(deal: DealOut) -> Deal:
+    """Rebuild the hub's deal from an assignment's ``deal`` (``Deal.to_json()`` on the wire)."""
+    return Deal(
+        **{
+            **deal.model_dump(),
+            "deal_id": bytes.fromhex(deal.deal_id[2:]),
+            "tag": bytes.fromhex(deal.tag[2:]),
+            "request_hash": bytes.fromhex(deal.request_hash[2:]),
+        }
+    )
 
 
 class HubSettlement:

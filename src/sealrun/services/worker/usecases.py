@@ -25,10 +25,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Literal, Protocol
 
 from sealrun.adapters.chain.models import HubTaskStatus
 from sealrun.adapters.tee import EnclaveLaunch, RunReport, TeeBackend
+from sealrun.api.scheduler import AssignmentOut, RegisterOut, TaskOut
 from sealrun.errors import SealrunError, ServiceError
 from sealrun.services.worker.journal import JournalEntry, TaskJournal
 from sealrun.services.worker.settlement import Settlement, deal_from_assignment
@@ -41,18 +42,20 @@ _REGISTER_ATTEMPTS = 300
 
 
 class SchedulerPort(Protocol):
-    """The scheduler as the worker sees it (:class:`sealrun.adapters.schedulerclient.SchedulerClient`)."""
+    """The scheduler as the worker sees it (:class:`sealrun.adapters.http.scheduler.SchedulerClient`)."""
 
-    def register(self, *, slots: int, tee: str, holding: list[str]) -> dict[str, Any]:
-        """Register; returns ``{worker, released, heartbeat_interval}``."""
+    def register(self, *, slots: int, tee: str, holding: list[str]) -> RegisterOut:
+        """Register; returns the worker, the tasks taken back and the heartbeat interval."""
 
-    def heartbeat(self) -> list[dict[str, Any]]:
+    def heartbeat(self) -> list[TaskOut]:
         """The tasks the scheduler believes this worker holds."""
 
-    def next(self, *, wait: float) -> dict[str, Any] | None:
+    def next(self, *, wait: float) -> AssignmentOut | None:
         """The next assignment, or ``None`` after ``wait`` seconds."""
 
-    def report(self, task_id: str, status: str, detail: str = "") -> dict[str, Any]:
+    def report(
+        self, task_id: str, status: Literal["running", "submitted", "abandoned"], detail: str = ""
+    ) -> TaskOut:
         """Report ``running``, ``submitted`` or ``abandoned``."""
 
 
@@ -153,10 +156,10 @@ class Worker:
                     raise
                 log.info("the scheduler is not reachable yet; retrying")
                 time.sleep(1.0)
-        self.heartbeat_interval = float(answer.get("heartbeat_interval", 5.0))
+        self.heartbeat_interval = answer.heartbeat_interval
         for entry in resumable:
             self._spawn(entry.task_id, lambda entry=entry: self._settle(entry))  # type: ignore[misc]
-        return list(answer.get("released", []))
+        return list(answer.released)
 
     # -- the loops ------------------------------------------------------------------------
 
@@ -175,7 +178,7 @@ class Worker:
                 stop.wait(1.0)
                 continue
             if assignment is not None:
-                self._spawn(assignment["task_id"], lambda a=assignment: self.execute(a))  # type: ignore[misc]
+                self._spawn(assignment.task_id, lambda a=assignment: self.execute(a))  # type: ignore[misc]
         self._pool.shutdown(wait=True)
 
     def _heartbeats(self, stop: threading.Event) -> None:
@@ -189,7 +192,7 @@ class Worker:
             known = {entry.task_id for entry in self._journal.entries()}
             with self._lock:
                 known |= set(self._running)
-            unknown = {task["task_id"] for task in held} - known
+            unknown = {task.task_id for task in held} - known
             # An assignment can be in flight (handed out, not yet started) when a heartbeat
             # answers: only a task unknown at two heartbeats in a row was really never received.
             for task_id in unknown & suspects:
@@ -224,20 +227,20 @@ class Worker:
     def _task_dir(self, task_id: str) -> Path:
         return self._tasks / task_id
 
-    def execute(self, assignment: dict[str, Any]) -> None:
+    def execute(self, assignment: AssignmentOut) -> None:
         """Run one assignment to its on-chain settlement (or give it back)."""
-        task_id = str(assignment["task_id"])
+        task_id = assignment.task_id
         entry = JournalEntry(task_id=task_id, state="received", assignment=assignment)
         self._journal.save(entry)
         try:
             self._scheduler.report(task_id, "running")
-            deal = deal_from_assignment(assignment["deal"])
+            deal = deal_from_assignment(assignment.deal)
             bundle = self._bundle_of(deal.app)
             work = self._task_dir(task_id)
             launch = EnclaveLaunch(
                 bundle_dir=bundle, work_dir=work, sms_url=self._sms_url,
                 extra_args=(
-                    *enclave_arguments(task_id, self.address, str(assignment["authorization"])),
+                    *enclave_arguments(task_id, self.address, assignment.authorization),
                     *self._enclave_options,
                 ),
             )  # fmt: skip
@@ -253,8 +256,8 @@ class Worker:
         self._settle(entry)
 
     def _settle(self, entry: JournalEntry) -> None:
-        deal = deal_from_assignment(entry.assignment["deal"])
-        index = int(entry.assignment["index"])
+        deal = deal_from_assignment(entry.assignment.deal)
+        index = entry.assignment.index
         try:
             status = self._settlement.status(deal, index)
             if status != HubTaskStatus.ACTIVE:
@@ -262,7 +265,7 @@ class Worker:
                 self._journal.remove(entry.task_id)
                 return
             report = RunReport.from_json(Path(entry.report_path or "").read_bytes())
-            authorization = bytes.fromhex(str(entry.assignment["authorization"])[2:])
+            authorization = bytes.fromhex(entry.assignment.authorization[2:])
             tx_hash = self._settlement.submit(deal, index, report, authorization=authorization)
         except (SealrunError, OSError) as error:
             message = error.message if isinstance(error, SealrunError) else str(error)

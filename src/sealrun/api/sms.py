@@ -1,4 +1,8 @@
-"""The SMS's HTTP bodies (pydantic). Every field has a size limit; no write returns a value."""
+"""The SMS's wire contract: its routes and HTTP bodies (pydantic).
+
+Every field has a size limit; no write returns a value. :class:`Routes` are the paths the
+service declares and :class:`sealrun.adapters.http.sms.SmsClient` fills.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sealrun.api.fields import ADDRESS_PATTERN, HEX32_PATTERN
 from sealrun.core.secretrules import MAX_SECRET_VALUE, SECRET_NAME_PATTERN
 
 __all__ = [
@@ -25,13 +30,29 @@ __all__ = [
     "ReleaseOut",
     "RequesterSecretNameOut",
     "RequesterSecretsOut",
+    "Routes",
     "SecretIn",
     "SecretStatusOut",
 ]
 
-ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
-HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 MAX_EVIDENCE_CHARS = 1_400_000
+
+
+class Routes:
+    """The SMS's paths (``str.format`` templates; the service declares exactly these)."""
+
+    HEALTH = "/v1/health"
+    DATASET_KEY = "/v1/datasets/{dataset}/key"
+    DATASET_AUDIT = "/v1/datasets/{dataset}/audit"
+    APP_SECRET = "/v1/apps/{app}/secret"  # noqa: S105  # a path, not a secret
+    REQUESTER_SECRETS = "/v1/requesters/{requester}/secrets"
+    REQUESTER_SECRET = "/v1/requesters/{requester}/secrets/{name}"  # noqa: S105  # a path
+    RECIPIENT = "/v1/beneficiaries/{beneficiary}/recipient"
+    ENCLAVE_CHALLENGE = "/v1/tasks/{task_id}/enclave-challenge"
+    NONCE = "/v1/tasks/{task_id}/nonce"
+    RELEASE = "/v1/tasks/{task_id}/release"
+    AUDIT_HEAD = "/v1/audit/head"
+
 
 Address = Annotated[str, Field(pattern=ADDRESS_PATTERN, examples=["0x" + "ab" * 20])]
 

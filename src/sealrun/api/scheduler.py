@@ -1,24 +1,38 @@
-"""The scheduler's JSON bodies."""
+"""The scheduler's wire contract: its routes and JSON bodies.
+
+Every worker call is a signed request by the worker (:mod:`sealrun.api.signing`).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sealrun.services.scheduler.models import TaskRow
-from sealrun.services.scheduler.usecases import Assignment
-
 __all__ = [
     "AssignmentOut",
+    "DealOut",
     "HeartbeatOut",
     "NextIn",
     "RegisterIn",
     "RegisterOut",
     "ReportIn",
+    "Routes",
     "StatusOut",
     "TaskOut",
 ]
+
+
+class Routes:
+    """The scheduler's paths (``str.format`` templates; the service declares exactly these)."""
+
+    WORKERS = "/v1/workers"
+    HEARTBEAT = "/v1/workers/heartbeat"
+    NEXT = "/v1/assignments/next"
+    TASKS = "/v1/tasks"
+    TASK = "/v1/tasks/{task_id}"
+    TASK_STATUS = "/v1/tasks/{task_id}/status"
+    STATUS = "/v1/status"
 
 
 class RegisterIn(BaseModel):
@@ -47,8 +61,38 @@ class NextIn(BaseModel):
     wait: float = Field(default=10.0, ge=0, le=60)
 
 
+class DealOut(BaseModel):
+    """A deal as the hub's ``OrdersMatched`` emitted it (bytes as ``0x`` hex; the worker settles with it)."""
+
+    deal_id: str
+    app: str
+    app_owner: str
+    app_price: int
+    dataset: str
+    dataset_owner: str
+    dataset_price: int
+    workerpool: str
+    workerpool_owner: str
+    workerpool_price: int
+    scheduler_reward_ratio: int
+    stake: int
+    requester: str
+    beneficiary: str
+    callback: str
+    category: int
+    tag: str
+    trust: int
+    start_time: int
+    deadline: int
+    bot_first: int
+    volume: int
+    request_hash: str
+    params: str = ""
+    block_number: int = 0
+
+
 class AssignmentOut(BaseModel):
-    """One assignment (see :class:`~sealrun.services.scheduler.usecases.Assignment`)."""
+    """One assignment: what a worker needs to run a task."""
 
     task_id: str
     deal_id: str
@@ -58,12 +102,7 @@ class AssignmentOut(BaseModel):
     max_time: int
     deadline: int
     attempt: int
-    deal: dict[str, Any]
-
-    @classmethod
-    def of(cls, assignment: Assignment) -> AssignmentOut:
-        """Render an assignment."""
-        return cls(**vars(assignment))
+    deal: DealOut
 
 
 class ReportIn(BaseModel):
@@ -85,14 +124,6 @@ class TaskOut(BaseModel):
     worker: str | None
     attempts: int
     detail: str
-
-    @classmethod
-    def of(cls, row: TaskRow) -> TaskOut:
-        """Render a task row."""
-        return cls(
-            task_id=row.task_id, deal_id=row.deal_id, index=row.idx, status=row.status, worker=row.worker,
-            attempts=row.attempts, detail=row.detail,
-        )  # fmt: skip
 
 
 class HeartbeatOut(BaseModel):
