@@ -10,15 +10,21 @@ On the same N MiB file (default 1 GiB), in one run:
 - ``openssl speed -evp chacha20-poly1305`` at 64 KiB blocks: one core's cipher limit;
 - peak RSS of sealing and opening a ``--rss-size-mib`` file (default 4 GiB) in a child process.
 
-Each sealrun/age measurement is repeated ``--repeat`` times, interleaved, and the best and
-median are reported (the machine may be shared; best-of is fair to both). Throughput is
+Each sealrun/age measurement is repeated ``--repeat`` times (default 5), interleaved, and the
+best, the median and the spread (slowest and fastest run, MB/s) are reported (the machine may
+be shared; best-of is fair to both). Throughput is
 plaintext bytes per second, in MB/s (10^6). Every sealrun and age run is a child process, and
 its CPU time (user + system seconds per GiB of plaintext, from ``getrusage``) is reported
 next to the wall time: on a loaded machine, CPU time moves far less than throughput. For
 sealrun the child measures only the ``seal_path``/``open_path`` call (not the interpreter
-start and imports); for age the whole process. ``--json`` prints one JSON object.
+start and imports); for age the whole process. **CPU seconds per wall second** (median) says
+how many cores a tool kept busy: 2.0 is both cores of a 2-core machine. The ratios to the age
+CLI are given for the best and the median runs, and as a spread (the lowest and highest ratio
+of runs paired in the order they ran). The 1-minute load average is taken before and after
+the timed runs. ``--sizes 256,1024`` measures several sizes in one run; ``--json`` prints one
+JSON object (for several sizes: ``{"results": [...]}``, one object per size).
 
-Usage: ``uv run python benchmarks/sealing.py [--size-mib N] [--repeat R] [--json]``
+Usage: ``uv run python benchmarks/sealing.py [--sizes N[,N...]] [--repeat R] [--json]``
 """
 
 from __future__ import annotations
@@ -101,11 +107,15 @@ def run_command(command: list[str]) -> Run:
 
 
 def summary(size: int, runs: list[Run]) -> dict[str, float]:
-    """Throughput (best, median) and CPU seconds per GiB of plaintext (best, median, user, sys)."""
+    """Throughput (best, median, spread), CPU s per GiB (best, median, user, sys), CPU per wall s."""
     seconds = [r["seconds"] for r in runs]
     gib = size / 2**30
     cpu = [(r["user"] + r["sys"]) / gib for r in runs]
     return {
+        "worst_mb_s": round(size / max(seconds) / MB, 1),
+        "cpu_per_wall_median": round(
+            statistics.median((r["user"] + r["sys"]) / r["seconds"] for r in runs), 2
+        ),
         "best_mb_s": round(size / min(seconds) / MB, 1),
         "median_mb_s": round(size / statistics.median(seconds) / MB, 1),
         "best_s": round(min(seconds), 3),
@@ -189,16 +199,15 @@ def peak_rss(workdir: Path, size_mib: int, key: Path) -> dict[str, float]:
     return result
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    if shutil.which("age") is None:
-        raise SystemExit("the age CLI is required (scripts/setup.sh installs it)")
+def run(args: argparse.Namespace, size_mib: int, *, rss: bool) -> dict[str, Any]:
+    """Every measurement at ``size_mib`` (and the peak-RSS run if ``rss``), in one temp folder."""
     workdir = Path(tempfile.mkdtemp(prefix="sealrun-bench-", dir=args.dir))
     try:
         identity = Identity.generate()
         key = write_identity(workdir / "key.txt", identity)
         source = workdir / "data.bin"
-        make_file(source, args.size_mib)
-        size = args.size_mib * 1024 * 1024
+        make_file(source, size_mib)
+        size = size_mib * 1024 * 1024
         sealed, opened = workdir / "ours.age", workdir / "ours.out"
         age_sealed, age_opened = workdir / "age.age", workdir / "age.out"
         times: dict[str, list[Run]] = {
@@ -208,6 +217,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "age_seal": [],
             "age_open": [],
         }
+        load_before = round(os.getloadavg()[0], 2)
         for _ in range(args.repeat):
             for path in (sealed, opened, age_sealed, age_opened):
                 path.unlink(missing_ok=True)
@@ -226,10 +236,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for path in (sealed, opened, age_sealed, age_opened):
             path.unlink(missing_ok=True)
         result: dict[str, Any] = {
-            "size_mib": args.size_mib,
+            "size_mib": size_mib,
             "repeat": args.repeat,
             "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
+            "load_average_1m_before": load_before,
             "sealrun": {op: summary(size, times[op]) for op in ("seal", "open", "open_nock")},
             "age_cli": {"seal": summary(size, times["age_seal"]), "open": summary(size, times["age_open"])},
             "openssl_chacha20_poly1305_mb_s": openssl_speed(),
@@ -243,7 +254,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["iexec_sdk"] = iexec
         source.unlink()
         result["ratios"] = ratios(result)
-        if args.rss_size_mib:
+        result["ratio_spread"] = ratio_spread(times)
+        if rss and args.rss_size_mib:
             result["peak_rss"] = peak_rss(workdir, args.rss_size_mib, key)
         return result
     finally:
@@ -275,12 +287,22 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def ratio_spread(times: dict[str, list[Run]]) -> dict[str, list[float]]:
+    """Lowest and highest sealrun/age speed ratio over runs paired in the order they ran."""
+    out: dict[str, list[float]] = {}
+    for op, age_op in (("seal", "age_seal"), ("open", "age_open"), ("open_nock", "age_open")):
+        pairs = [a["seconds"] / o["seconds"] for o, a in zip(times[op], times[age_op], strict=True)]
+        out[f"{op}_vs_age"] = [round(min(pairs), 2), round(max(pairs), 2)]
+    return out
+
+
 def render(result: dict[str, Any]) -> str:
     lines = [
         f"sealing benchmark: {result['size_mib']} MiB file, best/median of {result['repeat']}, "
-        f"{result['cpus']} CPUs, load {result['load_average_1m']}",
-        f"{'':28}{'best MB/s':>12}{'median MB/s':>14}"
-        f"{'CPU s/GiB best':>16}{'median':>8}{'(user':>8}{'+ sys)':>8}",
+        f"{result['cpus']} CPUs, load {result['load_average_1m_before']} before, "
+        f"{result['load_average_1m']} after",
+        f"{'':28}{'best MB/s':>12}{'median MB/s':>14}{'worst':>8}"
+        f"{'CPU s/GiB best':>16}{'median':>8}{'(user':>8}{'+ sys)':>8}{'CPU/wall':>10}",
     ]
     rows = [
         ("sealrun seal", "sealrun", "seal"),
@@ -292,9 +314,9 @@ def render(result: dict[str, Any]) -> str:
     for label, tool, op in rows:
         e = result[tool][op]
         lines.append(
-            f"{label:28}{e['best_mb_s']:>12}{e['median_mb_s']:>14}"
+            f"{label:28}{e['best_mb_s']:>12}{e['median_mb_s']:>14}{e['worst_mb_s']:>8}"
             f"{e['cpu_s_per_gib_best']:>16}{e['cpu_s_per_gib_median']:>8}"
-            f"{e['user_s_per_gib_median']:>8}{e['sys_s_per_gib_median']:>8}"
+            f"{e['user_s_per_gib_median']:>8}{e['sys_s_per_gib_median']:>8}{e['cpu_per_wall_median']:>10}"
         )
     iexec = result["iexec_sdk"]
     if isinstance(iexec, dict):
@@ -305,6 +327,10 @@ def render(result: dict[str, Any]) -> str:
     limit = result["openssl_chacha20_poly1305_mb_s"]
     lines.append(f"{'openssl chacha20-poly1305':28}{limit!s:>12}  (one core, 64 KiB blocks)")
     lines.append("ratios: " + ", ".join(f"{k} {v}" for k, v in result["ratios"].items()))
+    lines.append(
+        "ratio spread (paired runs, min-max): "
+        + ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in result["ratio_spread"].items())
+    )
     if "peak_rss" in result:
         rss = result["peak_rss"]
         lines.append(
@@ -317,15 +343,22 @@ def render(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=None, help="comma-separated sizes in MiB (default: --size-mib)")
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--rss-size-mib", type=int, default=4096, help="0 to skip the peak-RSS run")
     parser.add_argument("--skip-iexec", action="store_true")
     parser.add_argument("--dir", default=None, help="work folder (default: the system temp folder)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args)
-    print(json.dumps(result, indent=2) if args.json else render(result))
+    if shutil.which("age") is None:
+        raise SystemExit("the age CLI is required (scripts/setup.sh installs it)")
+    sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else [args.size_mib]
+    results = [run(args, size, rss=index == 0) for index, size in enumerate(sizes)]
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else {"results": results}, indent=2))
+    else:
+        print("\n\n".join(render(result) for result in results))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sealrun.adapters.sealedfiles import open_path
 from sealrun.core.sealing import Identity, open_bytes, seal_bytes
@@ -111,3 +113,33 @@ def test_path_api_leaves_nothing_for_damaged_input(tmp_path: Path) -> None:
         open_path(sealed_file, out_dir / "plain", [Identity.generate()])
     assert caught.value.code == "SEAL_WRONG_KEY"
     assert _leftovers(out_dir) == []
+
+
+def _split(sealed: bytes) -> tuple[bytes, list[bytes]]:
+    """``header ‖ nonce`` and the sealed chunks of ``sealed``."""
+    payload = sealed.index(b"\n", sealed.index(b"\n---") + 1) + 1 + 16
+    body = sealed[payload:]
+    return sealed[:payload], [body[i : i + SEALED_CHUNK_SIZE] for i in range(0, len(body), SEALED_CHUNK_SIZE)]
+
+
+MULTI = seal_bytes(os.urandom(4 * CHUNK_SIZE + 3), [KEY.recipient])
+MULTI_START, MULTI_CHUNKS = _split(MULTI)
+
+
+def test_a_duplicated_chunk_and_a_header_from_another_file_are_refused() -> None:
+    chunks = MULTI_CHUNKS
+    assert _code(MULTI_START + b"".join([chunks[0], chunks[1], chunks[1], *chunks[2:]])) == "SEAL_TAMPERED"
+    assert _code(MULTI_START + b"".join(chunks[:-1]) + chunks[-2]) == "SEAL_TAMPERED"  # replayed, no final
+    other_start, _ = _split(seal_bytes(os.urandom(4 * CHUNK_SIZE + 3), [KEY.recipient]))
+    assert _code(other_start + b"".join(chunks)) == "SEAL_TAMPERED"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(MULTI_CHUNKS) - 1), min_size=1, max_size=7))
+def test_any_other_sequence_of_the_files_own_chunks_is_refused(order: list[int]) -> None:
+    # Reordered, duplicated, dropped or cut at a chunk boundary: only the original order opens.
+    if order == list(range(len(MULTI_CHUNKS))):
+        assert open_bytes(MULTI, [KEY]) is not None
+        return
+    code = _code(MULTI_START + b"".join(MULTI_CHUNKS[i] for i in order))
+    assert code in {"SEAL_TAMPERED", "SEAL_TRUNCATED"}, order

@@ -27,12 +27,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 
+from sealrun.core.jsontypes import JsonObject
 from sealrun.errors import WalletError
 
 __all__ = [
@@ -210,7 +210,7 @@ class Keystore:
             Path(tmp).unlink(missing_ok=True)
         return WalletInfo(name=name, address=account.address, path=path)
 
-    def _read(self, path: Path) -> dict[str, Any]:
+    def _read(self, path: Path) -> JsonObject:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:

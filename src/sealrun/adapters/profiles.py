@@ -34,18 +34,29 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, NotRequired, TypedDict
 
 import tomli_w
 
 from sealrun.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "ChainProfile", "ProjectConfig", "default_config"]
+__all__ = ["CONFIG_FILE", "ChainProfile", "ProfileTable", "ProjectConfig", "default_config"]
 
 CONFIG_FILE = "sealrun.toml"
 
 ProfileKind = Literal["embedded", "anvil", "custom"]
 _KINDS = ("embedded", "anvil", "custom")
+
+
+class ProfileTable(TypedDict):
+    """One ``[profiles.<name>]`` table as written (fields without a value are left out)."""
+
+    kind: ProfileKind
+    rpc_url: str
+    deploy_block: int
+    hub: NotRequired[str]
+    token: NotRequired[str]
+    chain_id: NotRequired[int]
 
 
 @dataclass(frozen=True)
@@ -74,21 +85,23 @@ class ChainProfile:
             )
         return self.hub, self.token
 
-    def to_toml(self) -> dict[str, Any]:
+    def to_toml(self) -> ProfileTable:
         """The profile's TOML table (absent fields omitted)."""
-        table: dict[str, Any] = {
+        table: ProfileTable = {
             "kind": self.kind,
             "rpc_url": self.rpc_url,
             "deploy_block": self.deploy_block,
         }
-        for key in ("hub", "token", "chain_id"):
-            value = getattr(self, key)
-            if value is not None:
-                table[key] = value
+        if self.hub is not None:
+            table["hub"] = self.hub
+        if self.token is not None:
+            table["token"] = self.token
+        if self.chain_id is not None:
+            table["chain_id"] = self.chain_id
         return table
 
     @classmethod
-    def from_toml(cls, name: str, table: Any) -> ChainProfile:
+    def from_toml(cls, name: str, table: object) -> ChainProfile:
         """Parse and validate one profile table.
 
         Raises:

@@ -9,13 +9,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from eth_utils import to_checksum_address
 from web3.contract import Contract
-from web3.types import LogReceipt
 
 from sealrun.adapters.chain.compiled import compiled
+from sealrun.adapters.chain.reverts import RevertContext
 from sealrun.adapters.chain.rpc import Rpc
 from sealrun.adapters.chain.transactions import Receipt, TransactionSender
 from sealrun.errors import ChainError
@@ -56,9 +56,7 @@ class BoundContract:
         fn = self.contract.functions[name](*args)
         return self.rpc.run(what, fn.call)
 
-    def send(
-        self, name: str, args: list[Any], what: str, *, context: dict[str, Any] | None = None
-    ) -> Receipt:
+    def send(self, name: str, args: list[Any], what: str, *, context: RevertContext | None = None) -> Receipt:
         """Send a transaction calling ``name(*args)``; ``what`` words errors ("deposit 5 tokens").
 
         Raises:
@@ -80,5 +78,5 @@ class BoundContract:
         for log in receipt.logs:
             topics = log.get("topics") or []
             if to_checksum_address(log["address"]) == self.address and topics and bytes(topics[0]) == topic:
-                return dict(event.process_log(cast(LogReceipt, log))["args"])
+                return dict(event.process_log(log)["args"])
         raise ChainError(f"the transaction emitted no {name} event", code="CHAIN_EVENT_MISSING")

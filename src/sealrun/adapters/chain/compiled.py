@@ -11,7 +11,8 @@ import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from eth_typing import ABI
 
 from sealrun.adapters.chain.reverts import RevertTable
 from sealrun.errors import ChainError
@@ -26,7 +27,7 @@ class CompiledContract:
     """One contract's ABI and deployment bytecode."""
 
     name: str
-    abi: list[dict[str, Any]] = field(repr=False)
+    abi: ABI = field(repr=False)
     bytecode: bytes = field(repr=False)
     vyper_version: str = ""
 

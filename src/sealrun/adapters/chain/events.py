@@ -173,8 +173,8 @@ class EventReader:
         self.confirmations = confirmations
         self._by_topic = {
             bytes.fromhex(str(self.contract.events[e["name"]]().topic).removeprefix("0x")): e["name"]
-            for e in cast(list[dict[str, Any]], contract.abi)
-            if e.get("type") == "event" and not e.get("anonymous")
+            for e in contract.abi
+            if e["type"] == "event" and not e.get("anonymous")
         }
 
     def poll(self, handle: Callable[[list[ChainEvent]], None], *, names: Iterable[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from eth_utils import to_checksum_address
 
 from sealrun.adapters.chain.binding import ZERO_ADDRESS, BoundContract
 from sealrun.adapters.chain.models import Balance, Category, Deal, HubTaskStatus
+from sealrun.adapters.chain.reverts import RevertContext
 from sealrun.adapters.chain.rpc import Rpc
 from sealrun.adapters.chain.transactions import Receipt, TransactionSender
 from sealrun.errors import ChainError
@@ -54,7 +55,7 @@ class HubClient(BoundContract):
         self._components = {
             item["name"]: item["inputs"]
             for item in self.abi
-            if item.get("type") == "function" and item.get("inputs")
+            if item["type"] == "function" and item.get("inputs")
         }
 
     # -- reads -----------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class HubClient(BoundContract):
         verb = "close" if close else "pre-sign"
         return self.send(name, [self.order_struct(name, order), close], f"{verb} the {kind} order")
 
-    def match_orders(self, orders: Mapping[str, Any], *, context: dict[str, Any] | None = None) -> Deal:
+    def match_orders(self, orders: Mapping[str, object], *, context: RevertContext | None = None) -> Deal:
         """Match an app, dataset (or empty), workerpool and request order into a deal.
 
         Args:
@@ -209,9 +210,9 @@ class HubClient(BoundContract):
         return tuple(values)
 
 
-def order_context(orders: Mapping[str, Any]) -> dict[str, Any]:
+def order_context(orders: Mapping[str, object]) -> dict[str, object]:
     """Every order field as ``<kind>_<field>`` (``request_category``, ``workerpool_category``, ...)."""
-    context: dict[str, Any] = {}
+    context: dict[str, object] = {}
     for kind, order in orders.items():
         if isinstance(order, Mapping):
             items = list(order.items())

@@ -155,7 +155,7 @@ class Deal:
         """The hub's ``Deal`` tuple, for ``finalize``/``reportFailure``/``claim``."""
         return tuple(getattr(self, ours) for _, ours in _DEAL_FIELDS)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, str | int]:
         """A JSON-ready dict (bytes as 0x hex)."""
         return {
             f.name: ("0x" + value.hex() if isinstance(value := getattr(self, f.name), bytes) else value)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
-from web3.types import FilterParams, LogReceipt
+from web3.types import EventData, FilterParams, LogReceipt
 
 from sealrun.adapters.chain.hub import HubClient
 from sealrun.api.ids import task_id_hex
@@ -60,7 +60,8 @@ class TaskOutcome:
     refund: int | None = None
 
 
-def _outcome(kind: OutcomeKind, args: dict[str, Any], block: int) -> TaskOutcome:
+def _outcome(kind: OutcomeKind, event: EventData) -> TaskOutcome:
+    args, block = event["args"], int(event["blockNumber"])
     if kind == "completed":
         return TaskOutcome(
             kind,
@@ -102,6 +103,5 @@ def task_outcome(hub: HubClient, task_id: bytes, *, from_block: int = 0) -> Task
             f"read the {name} events", functools.partial(hub.rpc.w3.eth.get_logs, params)
         )
         for log in logs:
-            decoded = event.process_log(log)
-            return _outcome(kind, dict(decoded["args"]), int(log["blockNumber"]))
+            return _outcome(kind, event.process_log(log))
     return None

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from eth_abi import decode
 from eth_abi.exceptions import DecodingError
 
 from sealrun.errors import ChainError
 
-__all__ = ["RevertReason", "RevertTable", "reason_of"]
+__all__ = ["RevertContext", "RevertReason", "RevertTable", "reason_of"]
+
+RevertContext: TypeAlias = Mapping[str, object]
+"""Values a revert sentence may quote, by template field name (only ``str.format`` reads them)."""
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")
 
@@ -122,7 +126,7 @@ class RevertTable:
             rows[reason] = _row(reason, entry)
         return cls(rows)
 
-    def translate(self, error: BaseException, *, what: str, context: dict[str, Any]) -> ChainError:
+    def translate(self, error: BaseException, *, what: str, context: RevertContext) -> ChainError:
         """Return the :class:`ChainError` that says, in words, why ``what`` reverted."""
         reason = reason_of(error)
         row = self.rows.get(reason)

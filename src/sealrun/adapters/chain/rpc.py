@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from eth_tester.exceptions import TransactionFailed
 from eth_tester.exceptions import ValidationError as TesterValidationError
@@ -26,7 +26,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
 import requests
-from sealrun.adapters.chain.reverts import RevertTable
+from sealrun.adapters.chain.reverts import RevertContext, RevertTable
 from sealrun.errors import ChainError
 
 __all__ = ["Rpc", "http_web3"]
@@ -112,7 +112,7 @@ class Rpc:
             self._chain_id = self.run("read the chain id", lambda: int(self.w3.eth.chain_id))
         return self._chain_id
 
-    def run(self, what: str, call: Callable[[], T], *, context: dict[str, Any] | None = None) -> T:
+    def run(self, what: str, call: Callable[[], T], *, context: RevertContext | None = None) -> T:
         """Run ``call``, retrying transient failures and translating the rest.
 
         Args:

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import ClassVar, cast
 
 from eth_account.signers.local import LocalAccount
+from eth_account.types import TransactionDictType
 from hexbytes import HexBytes
-from web3.types import TxParams, TxReceipt
+from web3.types import LogReceipt, Nonce, TxParams, TxReceipt, Wei
 
+from sealrun.adapters.chain.reverts import RevertContext
 from sealrun.adapters.chain.rpc import Rpc
 from sealrun.errors import ChainError
 
@@ -46,7 +47,7 @@ class Receipt:
     tx_hash: bytes
     block_number: int
     gas_used: int
-    logs: tuple[Mapping[str, Any], ...] = field(repr=False, default=())
+    logs: tuple[LogReceipt, ...] = field(repr=False, default=())
     contract_address: str | None = None
 
 
@@ -104,7 +105,7 @@ class TransactionSender:
         data: bytes,
         what: str,
         value: int = 0,
-        context: dict[str, Any] | None = None,
+        context: RevertContext | None = None,
         gas: int | None = None,
     ) -> Receipt:
         """Send one transaction and wait until it is mined.
@@ -124,13 +125,11 @@ class TransactionSender:
             ChainError: a revert (worded), ``CHAIN_INSUFFICIENT_FUNDS``, ``CHAIN_UNREACHABLE``, ...
         """
         w3 = self.rpc.w3
-        request: dict[str, Any] = {"from": self.address, "data": HexBytes(data), "value": value}
+        request: TxParams = {"from": self.address, "data": HexBytes(data), "value": Wei(value)}
         if to is not None:
             request["to"] = to
         if gas is None:
-            estimate = self.rpc.run(
-                what, lambda: w3.eth.estimate_gas(cast(TxParams, request)), context=context
-            )
+            estimate = self.rpc.run(what, lambda: w3.eth.estimate_gas(request), context=context)
             gas = estimate * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN + 10_000
         request["gas"] = gas
         request.update(self._fees())
@@ -153,15 +152,15 @@ class TransactionSender:
             contract_address=str(address) if address else None,
         )
 
-    def _fees(self) -> dict[str, Any]:
+    def _fees(self) -> TxParams:
         w3 = self.rpc.w3
         block = self.rpc.run("read the latest block", lambda: w3.eth.get_block("latest"))
         base = int(block.get("baseFeePerGas") or 0)
         if base == 0:
             return {"gasPrice": self.rpc.run("read the gas price", lambda: w3.eth.gas_price)}
-        return {"maxFeePerGas": 2 * base + _DEFAULT_TIP, "maxPriorityFeePerGas": _DEFAULT_TIP}
+        return {"maxFeePerGas": Wei(2 * base + _DEFAULT_TIP), "maxPriorityFeePerGas": Wei(_DEFAULT_TIP)}
 
-    def _submit(self, request: dict[str, Any], what: str) -> bytes:
+    def _submit(self, request: TxParams, what: str) -> bytes:
         w3 = self.rpc.w3
         tracker = NonceTracker.of(self.rpc.node_key, self.rpc.chain_id, self.address)
         with tracker.lock:
@@ -171,12 +170,14 @@ class TransactionSender:
                         "read the account nonce",
                         lambda: w3.eth.get_transaction_count(w3.to_checksum_address(self.address), "pending"),
                     )
-                request["nonce"] = tracker.next
+                request["nonce"] = Nonce(tracker.next)
                 try:
                     if self.account is None:
-                        tx_hash = self.rpc.run(what, lambda: w3.eth.send_transaction(cast(TxParams, request)))
+                        tx_hash = self.rpc.run(what, lambda: w3.eth.send_transaction(request))
                     else:
-                        signed = bytes(self.account.sign_transaction(request).raw_transaction)
+                        signed = bytes(
+                            self.account.sign_transaction(cast(TransactionDictType, request)).raw_transaction
+                        )
                         tx_hash = self.rpc.run(what, functools.partial(w3.eth.send_raw_transaction, signed))
                 except ChainError as error:
                     tracker.next = None  # resynchronise: this nonce may not have been used
@@ -189,10 +190,12 @@ class TransactionSender:
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _explain_failure(
-        self, request: dict[str, Any], receipt: TxReceipt, what: str, context: dict[str, Any] | None
+        self, request: TxParams, receipt: TxReceipt, what: str, context: RevertContext | None
     ) -> None:
         w3 = self.rpc.w3
-        replay = cast(TxParams, {k: v for k, v in request.items() if k in ("from", "to", "data", "value")})
+        replay: TxParams = {"from": request["from"], "data": request["data"], "value": request["value"]}
+        if "to" in request:
+            replay["to"] = request["to"]
         block = int(receipt["blockNumber"])
         self.rpc.run(what, lambda: w3.eth.call(replay, block - 1), context=context)
         raise ChainError(

@@ -71,7 +71,7 @@ def create_database_engine(url: str, *, schema: str | None = None) -> Engine:
         return engine
     if backend != "postgresql":
         raise DatabaseError(f"unsupported database backend {backend!r}", code="DB_URL_INVALID")
-    connect_args: dict[str, Any] = {}
+    connect_args: dict[str, str] = {}
     if schema is not None:
         connect_args["options"] = f"-csearch_path={_check_schema(schema)}"
     engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)

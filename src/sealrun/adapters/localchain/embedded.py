@@ -97,7 +97,7 @@ class _DeterministicBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester i
         hashes = []
         for _ in range(num_blocks):
             parent = self.chain.get_canonical_head()
-            kwargs: dict[str, Any] = {
+            kwargs: dict[str, bytes | int] = {
                 "coinbase": coinbase,
                 "mix_hash": keccak(b"sealrun-prevrandao" + parent.hash),
             }

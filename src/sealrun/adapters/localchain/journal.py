@@ -37,8 +37,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from sealrun.core.jsontypes import JsonObject, JsonValue
 from sealrun.errors import ChainError
 
 __all__ = [
@@ -76,7 +76,7 @@ def _corrupt(message: str) -> ChainError:
     return ChainError(message, code="CHAIN_JOURNAL_CORRUPT")
 
 
-def encode_value(value: Any) -> Any:
+def encode_value(value: object) -> JsonValue:
     """A request parameter or answer as JSON data (bytes tagged, tuples as lists)."""
     if isinstance(value, bytes | bytearray):
         return {_BYTES_TAG: bytes(value).hex()}
@@ -89,22 +89,23 @@ def encode_value(value: Any) -> Any:
     return str(value)
 
 
-def decode_value(value: Any) -> Any:
+def decode_value(value: JsonValue) -> object:
     """The inverse of :func:`encode_value` (lists stay lists)."""
     if isinstance(value, dict):
-        if set(value) == {_BYTES_TAG} and isinstance(value[_BYTES_TAG], str):
-            return bytes.fromhex(value[_BYTES_TAG])
+        tagged = value.get(_BYTES_TAG)
+        if set(value) == {_BYTES_TAG} and isinstance(tagged, str):
+            return bytes.fromhex(tagged)
         return {k: decode_value(v) for k, v in value.items()}
     if isinstance(value, list):
         return [decode_value(v) for v in value]
     return value
 
 
-def _canonical(data: Mapping[str, Any]) -> bytes:
+def _canonical(data: Mapping[str, JsonValue]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _link(previous: str, body: Mapping[str, Any]) -> str:
+def _link(previous: str, body: Mapping[str, JsonValue]) -> str:
     return hashlib.sha256(previous.encode() + b"\n" + _canonical(body)).hexdigest()
 
 
@@ -125,14 +126,14 @@ class JournalRecord:
 
     seq: int
     method: str
-    params: Any
+    params: JsonValue
     timestamp: int
-    result: Any
+    result: JsonValue
     error: str | None
     block: int
     head: str
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> JsonObject:
         """The record's fields, without its link."""
         return {
             "seq": self.seq,
@@ -165,14 +166,14 @@ class JournalContents:
     torn: bool
 
 
-def _int(data: Mapping[str, Any], key: str, line: int) -> int:
+def _int(data: Mapping[str, JsonValue], key: str, line: int) -> int:
     value = data[key]
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise _corrupt(f"chain journal line {line}: {key} is not a non-negative integer")
     return value
 
 
-def _object(raw: bytes, keys: frozenset[str], line: int) -> dict[str, Any]:
+def _object(raw: bytes, keys: frozenset[str], line: int) -> JsonObject:
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -193,7 +194,7 @@ def parse_header(raw: bytes) -> tuple[int, str]:
         raise _corrupt("chain journal line 1 is not a version 1 sealrun chain journal header")
     genesis = _int(data, "genesis_timestamp", 1)
     link = data.pop("link")
-    if link != _link("", data):
+    if not isinstance(link, str) or link != _link("", data):
         raise _corrupt("chain journal line 1: its link does not match its content")
     return genesis, link
 
@@ -222,7 +223,7 @@ def parse_record(raw: bytes, *, previous: str, seq: int, line: int | None = None
     if not isinstance(head, str) or len(head) != 66 or not head.startswith("0x"):
         raise _corrupt(f"chain journal line {number}: head is not a block hash")
     link = data.pop("link")
-    if link != _link(previous, data):
+    if not isinstance(link, str) or link != _link(previous, data):
         raise _corrupt(f"chain journal line {number}: its link does not match (edited, inserted or removed)")
     return JournalRecord(
         seq=seq,
@@ -317,7 +318,11 @@ class ChainJournal:
         return self.contents.genesis_timestamp
 
     def _write_header(self, genesis_timestamp: int) -> None:
-        body = {"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "genesis_timestamp": genesis_timestamp}
+        body: JsonObject = {
+            "format": JOURNAL_FORMAT,
+            "version": JOURNAL_VERSION,
+            "genesis_timestamp": genesis_timestamp,
+        }
         self._link = _link("", body)
         self._write({**body, "link": self._link})
         self.contents = JournalContents(genesis_timestamp, (), self._link, 0, False)
@@ -329,7 +334,7 @@ class ChainJournal:
             finally:
                 os.close(folder)
 
-    def _write(self, data: Mapping[str, Any]) -> None:
+    def _write(self, data: Mapping[str, JsonValue]) -> None:
         line = _canonical(data) + b"\n"
         os.lseek(self._fd, 0, os.SEEK_END)
         written = os.write(self._fd, line)
@@ -341,9 +346,9 @@ class ChainJournal:
         self,
         *,
         method: str,
-        params: Any,
+        params: object,
         timestamp: int,
-        result: Any,
+        result: object,
         error: str | None,
         block: int,
         head: str,

@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from eth_abi import encode
 from eth_tester.exceptions import TransactionFailed, ValidationError
 from eth_utils import ValidationError as EvmValidationError
-from web3.types import RPCEndpoint
+from web3.types import RPCEndpoint, RPCError
 
 from sealrun.adapters.localchain.embedded import EmbeddedChain
+from sealrun.core.jsontypes import JsonValue
 from sealrun.errors import ChainError
 
 __all__ = ["ChainServer"]
@@ -41,7 +42,16 @@ _BLOCK_PARAM = {
 }
 
 
-def to_json_rpc(value: Any) -> Any:
+class RpcAnswer(TypedDict):
+    """One JSON-RPC 2.0 answer: a ``result`` or an ``error``, with the call's ``id`` echoed."""
+
+    jsonrpc: Literal["2.0"]
+    id: JsonValue
+    result: NotRequired[JsonValue]
+    error: NotRequired[RPCError]
+
+
+def to_json_rpc(value: object) -> JsonValue:
     """Encode a result the JSON-RPC way: integers as hex quantities, bytes as 0x hex."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
@@ -101,19 +111,20 @@ class ChainServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def answer(self, call: Any) -> dict[str, Any]:  # noqa: PLR0911 (one answer per failure kind)
+    def answer(self, call: JsonValue) -> RpcAnswer:  # noqa: PLR0911 (one answer per failure kind)
         """Answer one JSON-RPC call object."""
-        if not isinstance(call, dict) or not isinstance(call.get("method"), str):
+        method = call.get("method") if isinstance(call, dict) else None
+        if not isinstance(call, dict) or not isinstance(method, str):
             return _error(None, -32600, "invalid request")
         ident = call.get("id")
         params = call.get("params", [])
         if not isinstance(params, list):
             return _error(ident, -32602, "params must be a list")
-        position = _BLOCK_PARAM.get(call["method"])
+        position = _BLOCK_PARAM.get(method)
         if position is not None and len(params) == position:
             params = [*params, "latest"]
         try:
-            response = self._request(RPCEndpoint(call["method"]), params)
+            response = self._request(RPCEndpoint(method), params)
         except TransactionFailed as failure:
             message = str(failure.args[0]) if failure.args else "execution reverted"
             reason = message.removeprefix("execution reverted: ")
@@ -130,8 +141,8 @@ class ChainServer:
         return {"jsonrpc": "2.0", "id": ident, "result": to_json_rpc(response.get("result"))}
 
 
-def _error(ident: Any, code: int, message: str, data: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
+def _error(ident: JsonValue, code: int, message: str, data: str | None = None) -> RpcAnswer:
+    error: RPCError = {"code": code, "message": message}
     if data is not None:
         error["data"] = data
     return {"jsonrpc": "2.0", "id": ident, "error": error}
@@ -159,7 +170,7 @@ def _handler_for(server: ChainServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(200, server.answer(body))
 
-        def _send(self, status: int, payload: Any) -> None:
+        def _send(self, status: int, payload: RpcAnswer | list[RpcAnswer]) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

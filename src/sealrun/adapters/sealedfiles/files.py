@@ -207,6 +207,7 @@ def open_path(
     progress: Progress | None = None,
     overwrite: bool = False,
     checksum: bool = True,
+    expected_checksum: str | None = None,
 ) -> OpenedPath:
     """Open ``sealed`` into the file or folder ``out``, which appears only if all of it verified.
 
@@ -221,6 +222,8 @@ def open_path(
         overwrite: replace an existing *file* at ``out`` (a folder is never replaced).
         checksum: compute the ciphertext's sha256 while opening; turn off when it was
             verified already (saves ~0.6 CPU s/GiB).
+        expected_checksum: the ``0x`` sha256 ``sealed`` must have; verified in the same pass
+            (``SEAL_CHECKSUM_MISMATCH``, and nothing appears at ``out``).
 
     Returns:
         Where the plaintext went, the ciphertext checksum (None if ``checksum`` is off),
@@ -239,7 +242,14 @@ def open_path(
             destination = _Destination(workdir, unpack=unpack, max_unpacked_size=max_unpacked_size)
             try:
                 with sealed.open("rb") as source:
-                    info = open_stream(source, destination, identities, progress=progress, checksum=checksum)
+                    info = open_stream(
+                        source,
+                        destination,
+                        identities,
+                        progress=progress,
+                        checksum=checksum,
+                        expected_checksum=expected_checksum,
+                    )
                 result = destination.finish()
             finally:
                 destination.close()

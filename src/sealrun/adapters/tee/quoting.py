@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import BinaryIO
 
 from sealrun.adapters.tee.backend import Quoter
 from sealrun.core.attestation import Evidence
+from sealrun.core.jsontypes import JsonObject
 from sealrun.errors import AttestationError, EnclaveError
 
 __all__ = ["RemoteQuoter", "serve_quotes"]
@@ -34,11 +35,11 @@ _MAX_LINE = 1 << 20
 _REPORT_DATA_BYTES = 64
 
 
-def _send(sock: socket.socket, message: dict[str, Any]) -> None:
+def _send(sock: socket.socket, message: JsonObject) -> None:
     sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
 
 
-def _receive(reader: Any) -> dict[str, Any] | None:
+def _receive(reader: BinaryIO) -> JsonObject | None:
     line = reader.readline(_MAX_LINE + 1)
     if not line:
         return None
@@ -108,10 +109,11 @@ class RemoteQuoter:
         self._reader = self.sock.makefile("rb")
         try:
             hello = self._next()
-            if hello.get("v") != _VERSION or not isinstance(hello.get("measurement"), str):
+            measurement = hello.get("measurement")
+            if hello.get("v") != _VERSION or not isinstance(measurement, str):
                 raise EnclaveError("the quoting process speaks another protocol", code="QUOTE_CHANNEL_BROKEN")
             self.tee = str(hello.get("tee", ""))
-            self.measurement = bytes.fromhex(hello["measurement"])
+            self.measurement = bytes.fromhex(measurement)
         except (EnclaveError, ValueError) as error:
             self._reader.close()
             if isinstance(error, EnclaveError):
@@ -120,7 +122,7 @@ class RemoteQuoter:
                 "the quoting process sent a bad measurement", code="QUOTE_CHANNEL_BROKEN"
             ) from error
 
-    def _next(self) -> dict[str, Any]:
+    def _next(self) -> JsonObject:
         message = _receive(self._reader)
         if message is None:
             raise EnclaveError("the quoting process is gone", code="QUOTE_CHANNEL_BROKEN")

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from sealrun.core.jsontypes import JsonObject
 from sealrun.errors import EnclaveError
 
 __all__ = ["REPORT_VERSION", "FailureReceipt", "LogsInfo", "ResultInfo", "RunReport", "Timings"]
@@ -116,7 +117,7 @@ class RunReport:
         if self.status == "failed" and self.failure is None:
             raise EnclaveError("a failed report needs a failure receipt", code="REPORT_INVALID")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """Return the report as plain JSON-able data (with its version)."""
         return {"version": REPORT_VERSION, **asdict(self)}
 

@@ -142,7 +142,7 @@ def _guard_lifespan(app: FastAPI) -> None:
     app.router.lifespan_context = lifespan
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI ``responses=`` entries documenting problem bodies for these statuses."""
     return {
         status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "a problem document"}

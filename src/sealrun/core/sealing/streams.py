@@ -20,6 +20,9 @@ Error codes (:class:`~sealrun.errors.SealError`):
   final chunk;
 - ``SEAL_TRUNCATED`` — provably cut short: inside the header or payload nonce, before any
   chunk, inside a chunk's tag, or exactly at a chunk boundary;
+- ``SEAL_CHECKSUM_MISMATCH`` — opening was given the expected checksum and the ciphertext's
+  sha256, computed in the same pass, differs (a substituted or re-sealed file: every chunk
+  can authenticate and still not be the dataset that was ordered);
 - ``SEAL_NO_RECIPIENT`` — sealing to an empty recipient list; ``SEAL_BAD_KEY`` — a recipient
   that is a low-order point.
 """
@@ -331,6 +334,7 @@ def open_stream(
     *,
     progress: Progress | None = None,
     checksum: bool = True,
+    expected_checksum: str | None = None,
 ) -> OpenInfo:
     """Open age v1 data from ``src`` with any of ``identities``, writing plaintext to ``dst``.
 
@@ -344,13 +348,18 @@ def open_stream(
         progress: called with ciphertext byte counts as they are opened.
         checksum: compute the ciphertext's sha256 while opening (~0.6 CPU s/GiB, a second
             thread); off when the caller verified the checksum already (e.g. while fetching).
+        expected_checksum: the ``0x`` sha256 the ciphertext must have (e.g. the dataset's
+            checksum in the order); checked in the same pass, after the last chunk (implies
+            ``checksum``).
 
     Returns:
         The checksum of the ciphertext read (None if ``checksum`` is off), and the sizes.
 
     Raises:
-        SealError: see the module docstring for the codes.
+        SealError: see the module docstring for the codes; ``SEAL_CHECKSUM_MISMATCH`` only
+            once every chunk authenticated.
     """
+    expected = _parse_checksum(expected_checksum) if expected_checksum is not None else None
     header, data = _read_header(src)
     file_key = _file_key(header, identities)
     after = data[header.size :]
@@ -368,7 +377,8 @@ def open_stream(
     # let go of it: at most depth queued + 1 hashing + 2 held here are in use at once.
     reader = _BatchReader(src, batch_size, buffers=_SINK_DEPTH + 4)
     following = reader.next() if len(batch) >= batch_size else _EMPTY
-    sink = Sink(dst, threaded=bool(following), depth=_SINK_DEPTH, hashing=checksum)
+    hashing = checksum or expected is not None
+    sink = Sink(dst, threaded=bool(following), depth=_SINK_DEPTH, hashing=hashing)
     ring = _OutputRing(CHUNK_SIZE * BATCH_CHUNKS, depth=_SINK_DEPTH) if following else None
     try:
         sink.put(data[: header.size] + nonce, None)
@@ -398,7 +408,26 @@ def open_stream(
         digest = sink.close()
     finally:
         sink.abort()
+    if expected is not None:
+        assert digest is not None  # hashing is on when a checksum is expected
+        if not hmac.compare_digest(digest, expected):
+            raise SealError(
+                f"The sealed data's sha256 is {digest}, not the expected {expected}: it is "
+                "another file (each chunk authenticates under its own key).",
+                code="SEAL_CHECKSUM_MISMATCH",
+            )
     return OpenInfo(checksum=digest, plaintext_size=plaintext_size, ciphertext_size=consumed)
+
+
+def _parse_checksum(text: str) -> str:
+    """``0x`` + 64 lowercase hex digits, from any case, with or without the ``0x``."""
+    digits = text.lower().removeprefix("0x")
+    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
+        raise SealError(
+            f"An expected checksum is 0x and 64 hex digits (sha256), not {text[:80]!r}.",
+            code="SEAL_CHECKSUM_INVALID",
+        )
+    return "0x" + digits
 
 
 def seal_bytes(
