@@ -140,7 +140,8 @@ from sealrun.errors import SealrunError
 codes = []
 for work, key in zip(sys.argv[2::2], sys.argv[3::2]):
     launch = IsolatedLaunch(bundle_dir=Path(sys.argv[1]), work_dir=Path(work), simulator_key_file=Path(key),
-                            secrets=UnsafeLocalSecretsFile(Path(work) / "secrets.json"), settings=RuntimeSettings())
+                            secrets=UnsafeLocalSecretsFile(Path(work) / "secrets.json"),
+                            settings=RuntimeSettings())
     try:
         codes.append(("ran", run_isolated(launch, task_uid=lambda: 1 << 21)))
     except SealrunError as error:
