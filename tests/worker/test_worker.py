@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sealrun.adapters.tee import EnclaveLaunch, LogsInfo, ResultInfo, RunReport
 from sealrun.api.scheduler import AssignmentOut, RegisterOut, TaskOut
 from sealrun.errors import EnclaveError, ServiceError
 from sealrun.services.worker.journal import JournalEntry, TaskJournal
+from sealrun.services.worker.settlement import SignedResult
 from sealrun.services.worker.usecases import Worker
 
 WORKER = "0x" + "ab" * 20
@@ -106,6 +108,9 @@ class Hub:
     def submit(self, deal: Deal, index: int, run: RunReport, *, authorization: bytes) -> str:
         self.submitted.append((deal.deal_id, index, run.status))
         return "0x" + "77" * 32
+
+    def finalize_many(self, deal: Deal, results: Sequence[SignedResult]) -> str:
+        raise AssertionError("these workers settle one task at a time")
 
 
 def make(tmp_path: Path, tee: Tee, hub: Hub, scheduler: Scheduler) -> Worker:

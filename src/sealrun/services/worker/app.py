@@ -116,6 +116,8 @@ def build_worker(settings: WorkerSettings) -> Worker:
         slots=settings.slots,
         poll_wait=settings.poll_wait,
         enclave_options=enclave_options(settings),
+        batch_size=settings.settle_batch_size,
+        batch_delay=settings.settle_batch_delay,
     )
 
 

@@ -32,6 +32,9 @@ class WorkerSettings(BaseSettings):
         max_input_bytes: the most input bytes one task may fetch (default: the enclave's, 1 GiB).
         slots: how many tasks run at once.
         poll_wait: seconds of each long poll for an assignment.
+        settle_batch_size: the most results settled in one ``finalizeMany`` (default 50; 1
+            sends one ``finalize`` per task as soon as it reports).
+        settle_batch_delay: the longest a result waits for its batch, in seconds (default 2).
         host, port: where the status API listens (no HTTP server when ``port`` is unset).
     """
 
@@ -50,5 +53,7 @@ class WorkerSettings(BaseSettings):
     max_input_bytes: int | None = Field(default=None, ge=1, le=1 << 42)
     slots: int = Field(default=1, ge=1, le=64)
     poll_wait: float = Field(default=10.0, gt=0, le=60)
+    settle_batch_size: int = Field(default=50, ge=1, le=128)  # the hub's MAX_BATCH
+    settle_batch_delay: float = Field(default=2.0, ge=0, le=60)
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=0, le=65535)

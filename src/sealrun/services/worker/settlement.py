@@ -1,13 +1,16 @@
-"""The worker's transactions: ``finalize`` with the enclave's result, or ``reportFailure``.
+"""The worker's transactions: ``finalize``, ``finalizeMany`` or ``reportFailure``.
 
-The worker pays the gas from its own account. Both calls carry the deal (the hub keeps
+The worker pays the gas from its own account. Every call carries the deal (the hub keeps
 only its hash), the scheduler's authorization and the enclave's signature; the hub checks
-them and pays (or refunds) at once.
+them and pays (or refunds) at once. ``finalizeMany`` completes several tasks of one deal in
+one transaction and pays each account once (the hub has no batched ``reportFailure``).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sealrun.adapters.chain.hub import HubClient
 from sealrun.adapters.chain.models import Deal, HubTaskStatus
@@ -16,7 +19,16 @@ from sealrun.api.ids import deal_id_hex
 from sealrun.api.scheduler import DealOut
 from sealrun.errors import EnclaveError
 
-__all__ = ["HubSettlement", "Settlement", "deal_from_assignment"]
+__all__ = ["HubSettlement", "Settlement", "SignedResult", "deal_from_assignment"]
+
+
+@dataclass(frozen=True)
+class SignedResult:
+    """One task's result, ready for ``finalizeMany``: its index, run report and authorization."""
+
+    index: int
+    report: RunReport
+    authorization: bytes
 
 
 class Settlement(Protocol):
@@ -27,6 +39,9 @@ class Settlement(Protocol):
 
     def submit(self, deal: Deal, index: int, report: RunReport, *, authorization: bytes) -> str:
         """Send ``finalize`` or ``reportFailure`` for the report; returns the tx hash (0x hex)."""
+
+    def finalize_many(self, deal: Deal, results: Sequence[SignedResult]) -> str:
+        """Send one ``finalizeMany`` for results of ``deal``; returns the tx hash once mined."""
 
 
 def deal_from_assignment(deal: DealOut) -> Deal:
@@ -58,15 +73,11 @@ class HubSettlement:
     def submit(self, deal: Deal, index: int, report: RunReport, *, authorization: bytes) -> str:
         """See :class:`Settlement`."""
         if report.result is not None:
-            result = report.result
             receipt = self.hub.send(
                 "finalize",
-                [
-                    deal.as_struct(), index, bytes.fromhex(result.digest[2:]), report.enclave, authorization,
-                    bytes.fromhex(result.signature[2:]), result.upload_url or "",
-                ],
+                [deal.as_struct(), *_result_fields(index, report, authorization)],
                 f"finalize task {index} of deal {deal_id_hex(deal.deal_id)}",
-            )  # fmt: skip
+            )
         else:
             failure = report.failure
             if failure is None:  # RunReport guarantees a receipt on failure; be explicit anyway
@@ -80,3 +91,24 @@ class HubSettlement:
                 f"report the failure of task {index} of deal {deal_id_hex(deal.deal_id)}",
             )  # fmt: skip
         return "0x" + receipt.tx_hash.hex()
+
+    def finalize_many(self, deal: Deal, results: Sequence[SignedResult]) -> str:
+        """See :class:`Settlement`."""
+        batch = [_result_fields(r.index, r.report, r.authorization) for r in results]
+        receipt = self.hub.send(
+            "finalizeMany",
+            [deal.as_struct(), batch],
+            f"finalize {len(batch)} tasks of deal {deal_id_hex(deal.deal_id)}",
+        )
+        return "0x" + receipt.tx_hash.hex()
+
+
+def _result_fields(index: int, report: RunReport, authorization: bytes) -> tuple[Any, ...]:
+    """``finalize``'s arguments after the deal, which are also the hub's ``TaskResult`` struct."""
+    result = report.result
+    if result is None:
+        raise EnclaveError("a failed report carries no result to finalize", code="REPORT_INVALID")
+    return (
+        index, bytes.fromhex(result.digest[2:]), report.enclave, authorization,
+        bytes.fromhex(result.signature[2:]), result.upload_url or "",
+    )  # fmt: skip

@@ -7,7 +7,13 @@ For each assignment (up to ``slots`` at once) the worker
    backend, giving it the SMS URL, the task, its own address and the scheduler's
    authorization; the enclave attests to the SMS, runs the app and writes a run report;
 3. submits ``finalize`` (result) or ``reportFailure`` (attested failure receipt) on chain,
-   paying the gas, and reports ``submitted``.
+   paying the gas, and reports ``submitted``. With ``batch_size`` > 1, results are queued
+   (:mod:`sealrun.services.worker.batching`) and settled per deal with one ``finalizeMany``
+   when ``batch_size`` wait or the oldest has waited ``batch_delay`` seconds. Before sending,
+   each task's state is read on chain and a task no longer active (finalized, failed,
+   claimed) is dropped, not sent; if the batch still reverts (a bad signature, the deadline
+   passed meanwhile), its tasks are settled one by one, so one bad task costs only itself.
+   Failure receipts are sent at once (the hub has no batched ``reportFailure``).
 
 On restart, :meth:`Worker.recover` finishes what can be finished (a run report exists:
 submit it, or confirm it was settled) and drops what cannot (the enclave died before
@@ -31,8 +37,9 @@ from sealrun.adapters.chain.models import HubTaskStatus
 from sealrun.adapters.tee import EnclaveLaunch, RunReport, TeeBackend
 from sealrun.api.scheduler import AssignmentOut, RegisterOut, TaskOut
 from sealrun.errors import SealrunError, ServiceError
+from sealrun.services.worker.batching import SettlementQueue
 from sealrun.services.worker.journal import JournalEntry, TaskJournal
-from sealrun.services.worker.settlement import Settlement, deal_from_assignment
+from sealrun.services.worker.settlement import Settlement, SignedResult, deal_from_assignment
 
 __all__ = ["SchedulerPort", "Worker", "enclave_arguments"]
 
@@ -80,6 +87,9 @@ class Worker:
         poll_wait: seconds of each long poll.
         enclave_options: arguments every enclave gets (the fetch policy: allowed http
             origins, input cap).
+        batch_size: the most results settled in one ``finalizeMany`` (1: one ``finalize`` per
+            task, sent as soon as the enclave reports).
+        batch_delay: the longest a result waits for its batch (seconds).
     """
 
     def __init__(
@@ -96,6 +106,8 @@ class Worker:
         slots: int,
         poll_wait: float,
         enclave_options: tuple[str, ...] = (),
+        batch_size: int = 1,
+        batch_delay: float = 0.0,
     ) -> None:
         self.address = address
         self._scheduler = scheduler
@@ -113,6 +125,9 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=slots + 1, thread_name_prefix="task")
         self.heartbeat_interval = 5.0
         self.settled = 0
+        self.settlements = SettlementQueue[tuple[JournalEntry, RunReport]](
+            self._settle_batch, size=batch_size, delay=batch_delay
+        )
 
     # -- recovery -------------------------------------------------------------------------
 
@@ -167,6 +182,8 @@ class Worker:
         """Take assignments until ``stop`` is set (heartbeats run beside)."""
         beating = threading.Thread(target=self._heartbeats, args=(stop,), name="heartbeat", daemon=True)
         beating.start()
+        settling = threading.Thread(target=self.settlements.run, args=(stop,), name="settle", daemon=True)
+        settling.start()
         while not stop.is_set():
             if self.busy() >= self.slots:
                 stop.wait(0.2)
@@ -180,6 +197,8 @@ class Worker:
             if assignment is not None:
                 self._spawn(assignment.task_id, lambda a=assignment: self.execute(a))  # type: ignore[misc]
         self._pool.shutdown(wait=True)
+        settling.join()
+        self.settlements.flush()  # what the running tasks queued after the flusher stopped
 
     def _heartbeats(self, stop: threading.Event) -> None:
         suspects: set[str] = set()
@@ -256,6 +275,67 @@ class Worker:
         self._settle(entry)
 
     def _settle(self, entry: JournalEntry) -> None:
+        """Settle a reported task: queue its result for a batch, or send it now."""
+        if self.settlements.size > 1:
+            try:
+                report = RunReport.from_json(Path(entry.report_path or "").read_bytes())
+            except (SealrunError, OSError) as error:
+                message = error.message if isinstance(error, SealrunError) else str(error)
+                self._give_back(entry.task_id, f"settlement failed: {message}")
+                return
+            if report.result is not None:
+                self.settlements.add((entry, report))
+                return
+        self._settle_now(entry)
+
+    def _settle_batch(self, batch: list[tuple[JournalEntry, RunReport]]) -> None:
+        """Settle queued results: one ``finalizeMany`` per deal (see the module docstring)."""
+        by_deal: dict[str, list[tuple[JournalEntry, RunReport]]] = {}
+        for entry, report in batch:
+            by_deal.setdefault(entry.assignment.deal_id, []).append((entry, report))
+        for items in by_deal.values():
+            try:
+                self._finalize_many(items)
+            except Exception:
+                log.exception("a batch of %d tasks failed in the worker", len(items))
+                for entry, _report in items:
+                    self._give_back(entry.task_id, "the worker failed unexpectedly")
+
+    def _finalize_many(self, items: list[tuple[JournalEntry, RunReport]]) -> None:
+        deal = deal_from_assignment(items[0][0].assignment.deal)
+        open_items = []
+        for entry, report in items:
+            try:
+                status = self._settlement.status(deal, entry.assignment.index)
+            except SealrunError as error:
+                log.warning("task %s: cannot read its state: %s", entry.task_id, error.message)
+                open_items.append((entry, report))  # the batch (or its fallback) will tell
+                continue
+            if status != HubTaskStatus.ACTIVE:
+                log.info("task %s is already settled on chain (%s)", entry.task_id, status.name)
+                self._journal.remove(entry.task_id)
+                continue
+            open_items.append((entry, report))
+        if not open_items:
+            return
+        results = [
+            SignedResult(entry.assignment.index, report, bytes.fromhex(entry.assignment.authorization[2:]))
+            for entry, report in open_items
+        ]
+        try:
+            tx_hash = self._settlement.finalize_many(deal, results)
+        except SealrunError as error:
+            log.warning(
+                "a batch of %d tasks was refused (%s: %s); settling them one by one",
+                len(open_items), error.code, error.message,
+            )  # fmt: skip
+            for entry, _report in open_items:
+                self._settle_now(entry)
+            return
+        for entry, _report in open_items:
+            self._settled(entry, tx_hash)
+
+    def _settle_now(self, entry: JournalEntry) -> None:
         deal = deal_from_assignment(entry.assignment.deal)
         index = entry.assignment.index
         try:
@@ -272,6 +352,10 @@ class Worker:
             log.warning("task %s: cannot settle: %s", entry.task_id, message)
             self._give_back(entry.task_id, f"settlement failed: {message}")
             return
+        self._settled(entry, tx_hash)
+
+    def _settled(self, entry: JournalEntry, tx_hash: str) -> None:
+        """Record a mined settlement: tell the scheduler, forget the task."""
         self._journal.save(
             JournalEntry(entry.task_id, "submitted", entry.assignment, entry.report_path, tx_hash)
         )
