@@ -12,7 +12,8 @@ deal of ``--tasks`` tasks of ``examples/iexec-python`` through the market, and m
 
 Every task is a real run: the enclave process (simulated TEE) attests to the SMS, receives its
 bundle, runs the app under bubblewrap, seals and uploads the result, signs it; the worker then
-sends ``finalize`` and pays the gas. Reference: ``speedup`` is each run's throughput over the
+settles through ``finalizeMany`` in batches (worker defaults: 50 tasks or 2 s, whichever
+first) and pays the gas. Reference: ``speedup`` is each run's throughput over the
 1-slot run's (linear scaling would be 1, 2, 4; the machine's cores bound it).
 
 Run: ``uv run python benchmarks/pool.py [--tasks 100] [--slots 1,2,4] [--chain anvil] [--json]``.
