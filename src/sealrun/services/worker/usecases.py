@@ -9,7 +9,7 @@ For each assignment (up to ``slots`` at once) the worker
 3. submits ``finalize`` (result) or ``reportFailure`` (attested failure receipt) on chain,
    paying the gas, and reports ``submitted``. With ``batch_size`` > 1, results are queued
    (:mod:`sealrun.services.worker.batching`) and settled per deal with one ``finalizeMany``
-   when ``batch_size`` wait or the oldest has waited ``batch_delay`` seconds. Before sending,
+   when ``batch_size`` results wait or the oldest has waited ``batch_delay`` seconds. Before sending,
    each task's state is read on chain and a task no longer active (finalized, failed,
    claimed) is dropped, not sent; if the batch still reverts (a bad signature, the deadline
    passed meanwhile), its tasks are settled one by one, so one bad task costs only itself.
