@@ -187,12 +187,12 @@ def rig(chain: Chain, tmp_path: Path) -> Rig:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
 
-    def make(*, size: int, delay: float) -> Worker:
+    def make(*, size: int, delay: float, idle: bool = False) -> Worker:
         return Worker(
             address=chain.accounts["worker"].address, scheduler=scheduler, tee=enclave,
             settlement=HubSettlement(chain.markets["worker"].hub), bundle_of=lambda _app: bundle,
             journal=TaskJournal(tmp_path), task_root=tmp_path / "tasks", sms_url="http://sms", slots=2,
-            poll_wait=0.1, batch_size=size, batch_delay=delay,
+            poll_wait=0.1, batch_size=size, batch_delay=delay, settle_when_idle=idle,
         )  # fmt: skip
 
     return Rig(chain, scheduler, enclave, tmp_path, make)
@@ -251,6 +251,19 @@ def test_the_delay_bound_flushes_a_partial_batch(rig: Rig, flusher: Callable[[Wo
     assert time.monotonic() - queued >= 0.3
     assert len(set(rig.scheduler.statuses("submitted").values())) == 1
     assert [rig.chain.status(deal, i) for i in range(2)] == [HubTaskStatus.COMPLETED] * 2
+
+
+def test_an_idle_worker_settles_a_partial_batch_at_once(rig: Rig, flusher: Callable[[Worker], None]) -> None:
+    # No running task could join the batch: waiting out the delay would only add latency.
+    deal = rig.chain.deal(1)
+    worker = rig.make(size=50, delay=60.0, idle=True)
+    flusher(worker)
+    queued = time.monotonic()
+    worker.execute(rig.assignment(deal, 0))
+    wait_for(lambda: worker.settled == 1)
+    assert time.monotonic() - queued < 30.0  # far below the 60 s delay
+    assert [rig.chain.status(deal, 0)] == [HubTaskStatus.COMPLETED]
+    assert TaskJournal(rig.tmp).entries() == []
 
 
 def test_a_task_already_finalized_is_skipped_and_the_rest_settle_together(rig: Rig) -> None:

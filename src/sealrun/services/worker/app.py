@@ -118,6 +118,7 @@ def build_worker(settings: WorkerSettings) -> Worker:
         enclave_options=enclave_options(settings),
         batch_size=settings.settle_batch_size,
         batch_delay=settings.settle_batch_delay,
+        settle_when_idle=settings.settle_when_idle,
     )
 
 

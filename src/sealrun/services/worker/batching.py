@@ -1,8 +1,9 @@
 """The worker's settlement queue: results wait here for one ``finalizeMany`` transaction.
 
 A task whose enclave reported a result is journaled as ``reported`` and queued; the queue
-hands its items to a flush function when it holds ``size`` of them or when its oldest item
-has waited ``delay`` seconds, whichever comes first. The queue itself is only memory: the
+hands its items to a flush function when it holds ``size`` of them, when its oldest item
+has waited ``delay`` seconds, or when the worker is idle (no running task could still join
+the batch, so waiting would only add latency), whichever comes first. The queue itself is only memory: the
 journal keeps every queued result until its transaction is mined, so a crash loses nothing
 (the restarted worker queues the journal's ``reported`` tasks again).
 """
@@ -29,6 +30,8 @@ class SettlementQueue(Generic[T]):
         size: the most items per batch; a full batch is flushed at once.
         delay: the longest an item waits (seconds) before its batch is flushed.
         clock: monotonic seconds (a test may pass its own).
+        idle: whether no running task can still add to the batch (then it is due at once);
+            ``None``: only the size and the delay decide.
     """
 
     def __init__(
@@ -38,8 +41,10 @@ class SettlementQueue(Generic[T]):
         size: int,
         delay: float,
         clock: Callable[[], float] = time.monotonic,
+        idle: Callable[[], bool] | None = None,
     ) -> None:
         self._flush = flush
+        self._idle = idle
         self.size = size
         self.delay = delay
         self._clock = clock
@@ -53,17 +58,22 @@ class SettlementQueue(Generic[T]):
             if not self._items:
                 self._oldest = self._clock()
             self._items.append(item)
-            if len(self._items) >= self.size:
-                self._ready.notify_all()
+            self._ready.notify_all()  # full, or perhaps the last running task: look again
 
     def pending(self) -> int:
         """How many items wait."""
         with self._ready:
             return len(self._items)
 
+    def pending_unlocked(self) -> int:
+        """How many items wait, for the ``idle`` predicate (called with the queue's lock held)."""
+        return len(self._items)
+
     def _due(self) -> bool:
         return bool(self._items) and (
-            len(self._items) >= self.size or self._clock() - self._oldest >= self.delay
+            len(self._items) >= self.size
+            or self._clock() - self._oldest >= self.delay
+            or (self._idle is not None and self._idle())
         )
 
     def _take(self) -> list[T]:

@@ -35,6 +35,8 @@ class WorkerSettings(BaseSettings):
         settle_batch_size: the most results settled in one ``finalizeMany`` (default 50; 1
             sends one ``finalize`` per task as soon as it reports).
         settle_batch_delay: the longest a result waits for its batch, in seconds (default 2).
+        settle_when_idle: an idle worker (no running task could join the batch) settles a
+            partial batch at once instead of waiting out the delay (default true).
         host, port: where the status API listens (no HTTP server when ``port`` is unset).
     """
 
@@ -55,5 +57,6 @@ class WorkerSettings(BaseSettings):
     poll_wait: float = Field(default=10.0, gt=0, le=60)
     settle_batch_size: int = Field(default=50, ge=1, le=128)  # the hub's MAX_BATCH
     settle_batch_delay: float = Field(default=2.0, ge=0, le=60)
+    settle_when_idle: bool = True
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=0, le=65535)

@@ -9,7 +9,8 @@ For each assignment (up to ``slots`` at once) the worker
 3. submits ``finalize`` (result) or ``reportFailure`` (attested failure receipt) on chain,
    paying the gas, and reports ``submitted``. With ``batch_size`` > 1, results are queued
    (:mod:`sealrun.services.worker.batching`) and settled per deal with one ``finalizeMany``
-   when ``batch_size`` results wait or the oldest has waited ``batch_delay`` seconds. Before sending,
+   when ``batch_size`` results wait, the oldest has waited ``batch_delay`` seconds, or no
+   other running task could join the batch (an idle worker settles at once). Before sending,
    each task's state is read on chain and a task no longer active (finalized, failed,
    claimed) is dropped, not sent; if the batch still reverts (a bad signature, the deadline
    passed meanwhile), its tasks are settled one by one, so one bad task costs only itself.
@@ -90,6 +91,7 @@ class Worker:
         batch_size: the most results settled in one ``finalizeMany`` (1: one ``finalize`` per
             task, sent as soon as the enclave reports).
         batch_delay: the longest a result waits for its batch (seconds).
+        settle_when_idle: settle a partial batch at once when no running task could join it.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class Worker:
         enclave_options: tuple[str, ...] = (),
         batch_size: int = 1,
         batch_delay: float = 0.0,
+        settle_when_idle: bool = True,
     ) -> None:
         self.address = address
         self._scheduler = scheduler
@@ -125,8 +128,13 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=slots + 1, thread_name_prefix="task")
         self.heartbeat_interval = 5.0
         self.settled = 0
+        # Idle: every running task has queued its result (a task stays running until its
+        # _settle returns), so no result could join the batch by waiting.
         self.settlements = SettlementQueue[tuple[JournalEntry, RunReport]](
-            self._settle_batch, size=batch_size, delay=batch_delay
+            self._settle_batch,
+            size=batch_size,
+            delay=batch_delay,
+            idle=(lambda: self.busy() <= self.settlements.pending_unlocked()) if settle_when_idle else None,
         )
 
     # -- recovery -------------------------------------------------------------------------
