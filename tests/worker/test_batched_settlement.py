@@ -266,6 +266,25 @@ def test_an_idle_worker_settles_a_partial_batch_at_once(rig: Rig, flusher: Calla
     assert TaskJournal(rig.tmp).entries() == []
 
 
+def test_a_running_task_that_has_not_queued_keeps_the_batch_open(
+    rig: Rig, flusher: Callable[[Worker], None]
+) -> None:
+    # Idle means every running task already queued its result: another task still running
+    # could join the batch, so the queued one waits (here, until that task ends).
+    deal = rig.chain.deal(1)
+    worker = rig.make(size=50, delay=60.0, idle=True)
+    flusher(worker)
+    other_running = threading.Event()
+    worker._spawn("0x" + "ab" * 32, other_running.wait)
+    worker.execute(rig.assignment(deal, 0))
+    time.sleep(0.6)  # three looks of the flusher
+    assert worker.settled == 0
+    assert worker.settlements.pending() == 1
+    other_running.set()
+    wait_for(lambda: worker.settled == 1)
+    assert [rig.chain.status(deal, 0)] == [HubTaskStatus.COMPLETED]
+
+
 def test_a_task_already_finalized_is_skipped_and_the_rest_settle_together(rig: Rig) -> None:
     deal = rig.chain.deal(4)
     worker = rig.make(size=50, delay=60.0)

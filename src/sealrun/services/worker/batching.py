@@ -30,8 +30,8 @@ class SettlementQueue(Generic[T]):
         size: the most items per batch; a full batch is flushed at once.
         delay: the longest an item waits (seconds) before its batch is flushed.
         clock: monotonic seconds (a test may pass its own).
-        idle: whether no running task can still add to the batch (then it is due at once);
-            ``None``: only the size and the delay decide.
+        idle: given the queued items, whether no running task can still add to the batch
+            (then it is due at once); ``None``: only the size and the delay decide.
     """
 
     def __init__(
@@ -41,7 +41,7 @@ class SettlementQueue(Generic[T]):
         size: int,
         delay: float,
         clock: Callable[[], float] = time.monotonic,
-        idle: Callable[[], bool] | None = None,
+        idle: Callable[[list[T]], bool] | None = None,
     ) -> None:
         self._flush = flush
         self._idle = idle
@@ -65,15 +65,11 @@ class SettlementQueue(Generic[T]):
         with self._ready:
             return len(self._items)
 
-    def pending_unlocked(self) -> int:
-        """How many items wait, for the ``idle`` predicate (called with the queue's lock held)."""
-        return len(self._items)
-
     def _due(self) -> bool:
         return bool(self._items) and (
             len(self._items) >= self.size
             or self._clock() - self._oldest >= self.delay
-            or (self._idle is not None and self._idle())
+            or (self._idle is not None and self._idle(self._items))
         )
 
     def _take(self) -> list[T]:

@@ -128,13 +128,11 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=slots + 1, thread_name_prefix="task")
         self.heartbeat_interval = 5.0
         self.settled = 0
-        # Idle: every running task has queued its result (a task stays running until its
-        # _settle returns), so no result could join the batch by waiting.
         self.settlements = SettlementQueue[tuple[JournalEntry, RunReport]](
             self._settle_batch,
             size=batch_size,
             delay=batch_delay,
-            idle=(lambda: self.busy() <= self.settlements.pending_unlocked()) if settle_when_idle else None,
+            idle=self._every_running_task_queued if settle_when_idle else None,
         )
 
     # -- recovery -------------------------------------------------------------------------
@@ -225,6 +223,14 @@ class Worker:
             for task_id in unknown & suspects:
                 self._give_back(task_id, "the worker never received this assignment")
             suspects = unknown - suspects
+
+    def _every_running_task_queued(self, queued: list[tuple[JournalEntry, RunReport]]) -> bool:
+        """Idle for settlement: every running task already queued its result (a task stays
+        running until its ``_settle`` returns), so no result could join the batch by waiting.
+        Called with the queue's lock held; takes the worker's lock (never the other way round)."""
+        ids = {entry.task_id for entry, _report in queued}
+        with self._lock:
+            return set(self._running) <= ids
 
     def busy(self) -> int:
         """How many tasks this worker is running or settling."""
