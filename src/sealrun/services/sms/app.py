@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from sealrun.core.receipts.release import derive_release_key
+from sealrun.core.tasks import address_of
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.api.sms import HealthOut
@@ -62,6 +64,8 @@ class SmsComponents:
     usecases: SmsUseCases
     domain: RequestDomain
     engine: Engine
+    #: The address of the release signing key (derived from the current master key).
+    release_signer: str | None = None
 
     def close(self) -> None:
         """Close the database connections."""
@@ -182,7 +186,10 @@ def build_components(
         random=random or os.urandom,
         options=options,
     )
-    return SmsComponents(settings=settings, usecases=usecases, domain=domain, engine=engine)
+    signer = address_of(derive_release_key(keys[current]))
+    return SmsComponents(
+        settings=settings, usecases=usecases, domain=domain, engine=engine, release_signer=signer
+    )
 
 
 def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI:
@@ -216,6 +223,7 @@ def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI
         chain_id=components.domain.chain_id,
         hub=components.domain.hub,
         simulated_evidence=components.settings.allow_simulated_evidence,
+        release_signer=components.release_signer,
     )
     app.include_router(router)
     install_problem_handlers(app, all_statuses())

@@ -23,6 +23,7 @@ from sealrun.api.sms import (
     ReleaseIn,
     ReleaseOut,
     RequesterSecretNameOut,
+    SignedReleaseOut,
     RequesterSecretsOut,
     Routes,
     SecretIn,
@@ -164,6 +165,9 @@ def release(task_id: TaskPath, body: ReleaseIn, sms: Sms) -> ReleaseOut:
         task_id=task_id.lower(),
         enclave_challenge=released.enclave_challenge,
         sealed_bundle=base64.b64encode(released.sealed_bundle).decode(),
+        deal_id=released.deal_id,
+        task_index=released.task_index,
+        release=None if released.record is None else SignedReleaseOut.model_validate(released.record),
     )
 
 
