@@ -109,7 +109,8 @@ def test_result_is_bound_and_signed_by_the_enclave_key(
     task_id = bytes.fromhex(TASK_ID[2:])
     assert report.result.result_hash == "0x" + result_hash(task_id, digest).hex()
     assert report.result.result_seal == "0x" + result_seal(WORKER, task_id, digest).hex()
-    signed = result_signature_digest(result_hash(task_id, digest), result_seal(WORKER, task_id, digest))
+    receipt = bytes.fromhex(report.result.receipt_digest[2:])
+    signed = result_signature_digest(result_hash(task_id, digest), result_seal(WORKER, task_id, digest), receipt)
     assert recover_signer(signed, bytes.fromhex(report.result.signature[2:])) == report.enclave
     assert report.result.sealed_checksum == "0x" + hashlib.sha256(sealed.read_bytes()).hexdigest()
     # The same output gives the same digest: the archive is deterministic.

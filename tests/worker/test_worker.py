@@ -55,7 +55,7 @@ def report(task: str = TASK, worker: str = WORKER) -> RunReport:
     result = ResultInfo(
         digest="0x" + "d1" * 32, result_hash="0x" + "d2" * 32, result_seal="0x" + "d3" * 32,
         signature="0x" + "5e" * 65, sealed_path="result.age", sealed_checksum="0x" + "d4" * 32,
-        sealed_bytes=10, upload_url="http://store/v1/blobs/x",
+        sealed_bytes=10, upload_url="http://store/v1/blobs/x", receipt_digest="0x" + "d5" * 32,
     )  # fmt: skip
     return RunReport(status="completed", task_id=task, worker=worker, enclave="0x" + "ec" * 20,
                      fingerprint=None, logs=logs, result=result)  # fmt: skip
