@@ -158,8 +158,12 @@ def write_receipt(receipt: Receipt, path: Path) -> None:
 
 
 def upload_receipt(path: Path, task: SecretsBundle) -> str | None:
-    """Upload the receipt to the task's store (best effort); return its URL or ``None``."""
-    base = store_of_upload_url(task.result_upload.url)
+    """Upload the receipt to the task's store (best effort: it also stays in the work folder,
+    and a failed upload never changes the task's outcome); return its URL or ``None``."""
+    try:
+        base = store_of_upload_url(task.result_upload.url)
+    except ValueError:
+        return None  # a URL that does not parse: the result upload failed on it already
     if base is None:
         return None
     store = StoreClient(base)
