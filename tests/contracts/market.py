@@ -196,7 +196,14 @@ class Market:
         )
 
     def failure_signature(
-        self, dealid: bytes, index: int, code: int, log: bytes, *, enclave: str = "enclave", receipt: bytes = RECEIPT
+        self,
+        dealid: bytes,
+        index: int,
+        code: int,
+        log: bytes,
+        *,
+        enclave: str = "enclave",
+        receipt: bytes = RECEIPT,
     ) -> bytes:
         return sign_digest(self.key(enclave), failure_digest(task_id(dealid, index), code, log, receipt))
 

@@ -7,9 +7,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sealrun.core.receipts import parse_receipt
 from sealrun.adapters.sealedfiles import open_path
 from sealrun.adapters.tee import RunReport
+from sealrun.core.receipts import parse_receipt
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import recover_signer, result_hash, result_seal, result_signature_digest
 from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
@@ -111,7 +111,9 @@ def test_result_is_bound_and_signed_by_the_enclave_key(
     assert report.result.result_hash == "0x" + result_hash(task_id, digest).hex()
     assert report.result.result_seal == "0x" + result_seal(WORKER, task_id, digest).hex()
     receipt = bytes.fromhex(report.result.receipt_digest[2:])
-    signed = result_signature_digest(result_hash(task_id, digest), result_seal(WORKER, task_id, digest), receipt)
+    signed = result_signature_digest(
+        result_hash(task_id, digest), result_seal(WORKER, task_id, digest), receipt
+    )
     assert recover_signer(signed, bytes.fromhex(report.result.signature[2:])) == report.enclave
     receipt = parse_receipt(Path(report.receipt_path).read_bytes())
     assert "0x" + receipt.digest.hex() == report.result.receipt_digest

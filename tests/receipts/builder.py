@@ -53,13 +53,23 @@ def body(*, status: str = "completed", fingerprint: bytes = FINGERPRINT, task: b
         "enclave": address_of(ENCLAVE_KEY),
         "app": {"fingerprint": "0x" + fingerprint.hex(), "isolation": "bubblewrap"},
         "tee": {
-            "type": "simulated", "simulated": True, "evidence_sha256": evidence_sha, "evidence": evidence,
-            "evidence_url": None, "collateral_sha256": None, "collateral_times": None,
-        },  # fmt: skip
+            "type": "simulated",
+            "simulated": True,
+            "evidence_sha256": evidence_sha,
+            "evidence": evidence,
+            "evidence_url": None,
+            "collateral_sha256": None,
+            "collateral_times": None,
+        },
         "policy": {
-            "attestation": None, "network": "none", "wall_time_s": 60, "memory_bytes": 1 << 28,
-            "processes": 64, "input_bytes": 1 << 20, "output_bytes": 1 << 20,
-        },  # fmt: skip
+            "attestation": None,
+            "network": "none",
+            "wall_time_s": 60,
+            "memory_bytes": 1 << 28,
+            "processes": 64,
+            "input_bytes": 1 << 20,
+            "output_bytes": 1 << 20,
+        },
         "inputs": {
             "dataset": {"address": "0x" + "da" * 20, "checksum": "0x" + "c5" * 32},
             "input_files": [{"url": "https://example.org/in.txt", "sha256": "0x" + "1f" * 32}],

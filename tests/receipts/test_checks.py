@@ -8,7 +8,14 @@ import pytest
 
 from sealrun.core.attestation import SimulatorKey, make_simulated_evidence, standard_verifier
 from sealrun.core.receipts import params_digest
-from sealrun.core.receipts.checks import ChainFacts, Check, SmsFacts, all_passed, offline_checks, online_checks
+from sealrun.core.receipts.checks import (
+    ChainFacts,
+    Check,
+    SmsFacts,
+    all_passed,
+    offline_checks,
+    online_checks,
+)
 from sealrun.core.receipts.release import derive_release_key, sign_release_record, verify_release_record
 from sealrun.core.tasks import address_of
 from sealrun.errors import ReceiptError
@@ -24,7 +31,8 @@ def _chain(receipt_digest: bytes, *, status: str = "completed") -> ChainFacts:
         result_digest=bytes.fromhex("de" * 32) if status == "completed" else None,
         failure_code=3 if status == "failed" else None,
         log_digest=bytes.fromhex("10" * 32) if status == "failed" else None,
-        deal_id=DEAL, index=INDEX, tx_hash="0x" + "7a" * 32, app="0x" + "a1" * 20, app_fingerprint=FINGERPRINT,
+        deal_id=DEAL, index=INDEX, tx_hash="0x" + "7a" * 32, app="0x" + "a1" * 20,
+        app_fingerprint=FINGERPRINT,
         dataset="0x" + "da" * 20, dataset_checksum=bytes.fromhex("c5" * 32),
         params='{"iexec_args": "--fast", "iexec_input_files": ["https://example.org/in.txt"], '
         '"iexec_secrets": {"1": "token"}}',
@@ -37,7 +45,9 @@ def _by_code(checks: list[Check]) -> dict[str, Check]:
 
 def _all(status: str = "completed", **chain_changes: object) -> dict[str, Check]:
     case = signed(status=status)
-    checks = offline_checks(case.receipt, verifier=VERIFIER, now=NOW, allow_simulated=True, sms_signer=SMS.signer)
+    checks = offline_checks(
+        case.receipt, verifier=VERIFIER, now=NOW, allow_simulated=True, sms_signer=SMS.signer
+    )
     chain = replace(_chain(case.receipt.digest, status=status), **chain_changes)  # type: ignore[arg-type]
     return _by_code(checks + online_checks(case.receipt, chain, SMS))
 
@@ -67,8 +77,11 @@ def test_a_good_receipt_verifies_online(status: str) -> None:
         ({"dataset": None}, "VERIFY_INPUTS", "RECEIPT_INPUTS_MISMATCH"),
         ({"params": '{"iexec_args": "--slow"}'}, "VERIFY_INPUTS", "RECEIPT_INPUTS_MISMATCH"),
         ({"params": "{not json"}, "VERIFY_INPUTS", "RECEIPT_INPUTS_MISMATCH"),
-        ({"params": '{"iexec_args": "--fast", "iexec_input_files": ["https://example.org/in.txt"]}'},
-         "VERIFY_INPUTS", "RECEIPT_INPUTS_MISMATCH"),  # no secret in the deal, one used
+        (
+            {"params": '{"iexec_args": "--fast", "iexec_input_files": ["https://example.org/in.txt"]}'},
+            "VERIFY_INPUTS",
+            "RECEIPT_INPUTS_MISMATCH",
+        ),  # no secret in the deal, one used
         ({"result_digest": b"\x04" * 32}, "VERIFY_RESULT", "RECEIPT_RESULT_MISMATCH"),
     ],
 )
@@ -87,7 +100,9 @@ def test_a_failed_receipt_against_another_failure_code_or_log() -> None:
 def test_a_receipt_for_another_task_is_refused() -> None:
     case = signed()
     other = bytes.fromhex("ee" * 32)
-    checks = _by_code(offline_checks(case.receipt, verifier=VERIFIER, now=NOW, allow_simulated=True, expected_task=other))
+    checks = _by_code(
+        offline_checks(case.receipt, verifier=VERIFIER, now=NOW, allow_simulated=True, expected_task=other)
+    )
     assert checks["VERIFY_TASK"].reason == "RECEIPT_TASK_MISMATCH"
 
 
@@ -98,40 +113,54 @@ def test_a_task_id_that_is_not_its_deal_and_index_is_refused() -> None:
 
 
 def test_evidence_that_does_not_verify_is_refused() -> None:
-    stranger = standard_verifier(simulator_public_key=SimulatorKey.from_private_bytes(b"\x09" * 32).public_key)
+    stranger = standard_verifier(
+        simulator_public_key=SimulatorKey.from_private_bytes(b"\x09" * 32).public_key
+    )
     checks = _by_code(offline_checks(signed().receipt, verifier=stranger, now=NOW, allow_simulated=True))
     assert checks["VERIFY_EVIDENCE"].status == "fail"
     assert checks["VERIFY_EVIDENCE"].reason is not None
     assert checks["VERIFY_EVIDENCE"].reason.startswith("ATTEST_")
     assert checks["VERIFY_FINGERPRINT"].reason == "RECEIPT_FINGERPRINT_UNPROVEN"
-    none = _by_code(offline_checks(signed().receipt, verifier=standard_verifier(), now=NOW, allow_simulated=True))
-    assert none["VERIFY_EVIDENCE"].reason is not None and none["VERIFY_EVIDENCE"].reason.startswith("ATTEST_")
+    none = _by_code(
+        offline_checks(signed().receipt, verifier=standard_verifier(), now=NOW, allow_simulated=True)
+    )
+    assert str(none["VERIFY_EVIDENCE"].reason).startswith("ATTEST_")
 
 
 def test_evidence_of_another_measurement_or_digest_is_refused() -> None:
     document = body()
     other = make_simulated_evidence(SIMULATOR, measurement=b"\x0e" * 32, report_data=b"\x01" * 64).to_json()
     document["tee"]["evidence"] = other  # type: ignore[index]
-    checks = _by_code(offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True))
+    checks = _by_code(
+        offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True)
+    )
     assert checks["VERIFY_EVIDENCE"].reason == "RECEIPT_EVIDENCE_DIGEST"
     mismatch = signed(fingerprint=b"\x0e" * 32)
     document = mismatch.receipt.body
     document["app"]["fingerprint"] = "0x" + FINGERPRINT.hex()  # type: ignore[index]
-    checks = _by_code(offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True))
+    checks = _by_code(
+        offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True)
+    )
     assert checks["VERIFY_FINGERPRINT"].reason == "RECEIPT_FINGERPRINT_MISMATCH"
     document = body()
     document["tee"]["evidence"] = None  # type: ignore[index]
-    checks = _by_code(offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True))
+    checks = _by_code(
+        offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True)
+    )
     assert checks["VERIFY_EVIDENCE"].reason == "RECEIPT_EVIDENCE_MISSING"
 
 
 def test_the_sms_release_record_is_checked() -> None:
     document = body()
     document["release"] = None
-    missing = _by_code(offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True))
+    missing = _by_code(
+        offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True)
+    )
     assert missing["VERIFY_RELEASE"].reason == "RECEIPT_RELEASE_MISSING"
     untrusted = _by_code(
-        offline_checks(signed().receipt, verifier=VERIFIER, now=NOW, allow_simulated=True, sms_signer="0x" + "01" * 20)
+        offline_checks(
+            signed().receipt, verifier=VERIFIER, now=NOW, allow_simulated=True, sms_signer="0x" + "01" * 20
+        )
     )
     assert untrusted["VERIFY_RELEASE"].reason == "RECEIPT_RELEASE_SIGNER_UNTRUSTED"
     unknown = _by_code(offline_checks(signed().receipt, verifier=VERIFIER, now=NOW, allow_simulated=True))
@@ -139,7 +168,9 @@ def test_the_sms_release_record_is_checked() -> None:
     other = signed(task=bytes.fromhex("ee" * 32))  # the SMS released for another task than the receipt's
     document = other.receipt.body
     document["task"] = body()["task"]
-    checks = _by_code(offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True))
+    checks = _by_code(
+        offline_checks(sign(document).receipt, verifier=VERIFIER, now=NOW, allow_simulated=True)
+    )
     assert checks["VERIFY_RELEASE"].reason == "RECEIPT_RELEASE_MISMATCH"
     forged = body()
     forged["release"]["signer"] = "0x" + "01" * 20  # type: ignore[index]
@@ -152,8 +183,14 @@ def test_the_audit_log_must_hold_the_record() -> None:
     chain = _chain(case.receipt.digest)
     for sms, reason in (
         (SmsFacts(signer=SMS.signer), "RECEIPT_AUDIT_UNAVAILABLE"),
-        (SmsFacts(signer=SMS.signer, audit_head_seq=6, audit_head_hash="0x" + "66" * 32), "RECEIPT_AUDIT_MISMATCH"),
-        (SmsFacts(signer=SMS.signer, audit_head_seq=7, audit_head_hash="0x" + "66" * 32), "RECEIPT_AUDIT_MISMATCH"),
+        (
+            SmsFacts(signer=SMS.signer, audit_head_seq=6, audit_head_hash="0x" + "66" * 32),
+            "RECEIPT_AUDIT_MISMATCH",
+        ),
+        (
+            SmsFacts(signer=SMS.signer, audit_head_seq=7, audit_head_hash="0x" + "66" * 32),
+            "RECEIPT_AUDIT_MISMATCH",
+        ),
     ):
         checks = _by_code(online_checks(case.receipt, chain, sms))
         assert checks["VERIFY_AUDIT"].reason == reason

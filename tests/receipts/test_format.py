@@ -98,7 +98,11 @@ def test_every_single_field_tampering_is_refused(path: Path) -> None:
     try:
         receipt = parse_receipt(raw)
     except ReceiptError as error:
-        assert error.code in {"RECEIPT_INVALID", "RECEIPT_VERSION_UNSUPPORTED"}
+        code = error.code
+    else:
+        code = None
+    if code is not None:
+        assert code in {"RECEIPT_INVALID", "RECEIPT_VERSION_UNSUPPORTED"}
         return
     assert receipt.digest != COMPLETED.receipt.digest or path == ("signature",)
     checks = offline_checks(receipt, verifier=VERIFIER, now=NOW, allow_simulated=True)
@@ -110,7 +114,11 @@ def test_every_single_field_tampering_is_refused(path: Path) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(index=st.sampled_from(range(len(LEAVES))), text=st.text(min_size=1, max_size=20), number=st.integers(0, 2**62))
+@given(
+    index=st.sampled_from(range(len(LEAVES))),
+    text=st.text(min_size=1, max_size=20),
+    number=st.integers(0, 2**62),
+)
 def test_any_change_of_a_field_changes_the_digest_and_round_trips(index: int, text: str, number: int) -> None:
     path = LEAVES[index]
     old = _get(COMPLETED.receipt.body, path)
@@ -124,7 +132,11 @@ def test_any_change_of_a_field_changes_the_digest_and_round_trips(index: int, te
         raw = canonical_bytes(document)
         receipt = parse_receipt(raw)
     except ReceiptError as error:
-        assert error.code in {"RECEIPT_INVALID", "RECEIPT_VERSION_UNSUPPORTED"}
+        code: str | None = error.code
+    else:
+        code = None
+    if code is not None:
+        assert code in {"RECEIPT_INVALID", "RECEIPT_VERSION_UNSUPPORTED"}
         return
     assert receipt.to_bytes() == raw
     assert parse_receipt(receipt.to_bytes()) == receipt

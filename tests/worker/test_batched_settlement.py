@@ -145,7 +145,9 @@ class Enclave:
         tid = bytes.fromhex(task[2:])
         signer = Account.create() if task in self.forged else self.key
         receipt = secrets.token_bytes(32)
-        signed = result_signature_digest(result_hash(tid, digest), result_seal(self.worker, tid, digest), receipt)
+        signed = result_signature_digest(
+            result_hash(tid, digest), result_seal(self.worker, tid, digest), receipt
+        )
         result = ResultInfo(
             digest="0x" + digest.hex(), result_hash="0x" + result_hash(tid, digest).hex(),
             result_seal="0x" + result_seal(self.worker, tid, digest).hex(),

@@ -51,6 +51,7 @@ class _DemoResult(TypedDict):
     workdir: str
     devnet: str
     task_id: NotRequired[str]
+    verify: NotRequired[list[str]]
     status: NotRequired[str]
     task: NotRequired[dict[str, object]]  # describe() and, if it FAILED, explain_failure()
     exit_status: NotRequired[int]
@@ -154,6 +155,8 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     followed = steps_.run("task", follow, lambda f: f"{f.status} ({', '.join(steps(f))})")
     task_report: dict[str, object] = {**describe(followed)}
     result.update({"status": followed.status, "task": task_report, "exit_status": 0})
+    if followed.status in ("COMPLETED", "FAILED") and not followed.timed_out:
+        result["verify"] = steps_.run("verify", lambda: _verify(session, task.task_id), _verdict)
     if followed.status != "COMPLETED" or followed.timed_out:
         if followed.status == "FAILED":
             task_report.update(explain_failure(connection, followed))  # before the devnet stops
@@ -166,6 +169,40 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     result["outputs"] = [str(p) for p in outputs]
     images = [p for p in outputs if p.suffix == ".png"]
     result["image"] = str(images[0]) if images else None
+
+
+def _verify(session: Session, task_id: bytes) -> list[str]:
+    """Verify the task's receipt online (as ``sealrun verify`` does) and keep it with the
+    devnet's simulator key in ``tee/``, so the offline command still passes once the devnet is down."""
+    import shutil
+
+    from sealrun.cli.verify import chain_for, devnet_simulator, simulator_public_key
+    from sealrun.requester.verify import fetch_receipt, sms_facts, verify_receipt
+
+    raw = fetch_receipt(session.service_url("store"), task_id)
+    simulator = devnet_simulator(session)
+    verdict = verify_receipt(
+        raw, now=int(time.time()), simulator_key=simulator_public_key(simulator), allow_simulated=True,
+        expected_task=task_id, chain=chain_for(session, task_id, None, None),
+        sms=sms_facts(session.optional_service_url("sms")),
+    )  # fmt: skip
+    if not verdict.verified:
+        failed = [f"{c.code} [{c.reason}]" for c in verdict.checks if c.status == "fail"]
+        raise DemoError(f"the task's receipt does not verify: {', '.join(failed)}", code="DEMO_VERIFY_FAILED")
+    folder = session.config.path.parent / "tee"
+    receipt, key = folder / f"receipt-0x{task_id.hex()}.json", folder / "simulator.pub.pem"
+    receipt.write_bytes(raw)
+    if simulator is not None:
+        shutil.copyfile(simulator, key)
+    config = session.config.path
+    return [
+        f"sealrun verify 0x{task_id.hex()} --allow-simulated --config {config}  (with --keep)",
+        f"sealrun verify {receipt} --offline --allow-simulated --simulator-key {key}",
+    ]
+
+
+def _verdict(commands: list[str]) -> str:
+    return "receipt verified; " + commands[1]
 
 
 def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> _DemoResult:
@@ -240,6 +277,8 @@ def demo(
             return
         console.print(f"[green]{result['status']}[/green]: task {result['task_id']}")
         console.print(f"decrypted image: [bold]{result['image']}[/bold]")
+        for command in result.get("verify", []):
+            console.print(f"verify: {command}", markup=False)
 
     out.result(result, human)
     if result["exit_status"]:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from sealrun.core.receipts.checks import ChainFacts
     from sealrun.requester.verify import Verdict
 
-__all__ = ["verify"]
+__all__ = ["chain_for", "devnet_simulator", "simulator_public_key", "verify"]
 
 _TARGET = typer.Argument(..., help="A task id (online), or a receipt file with --offline.")
 _OFFLINE = typer.Option(False, "--offline", help="Check a receipt file alone: no chain, no network.")
@@ -60,11 +60,13 @@ def _read(path: Path) -> bytes:
         with path.open("rb") as handle:
             raw = handle.read(MAX_RECEIPT_BYTES + 1)
     except OSError as error:
-        raise ConfigError(f"cannot read the receipt {path}: {error.strerror}", code="FILE_UNREADABLE") from None
+        raise ConfigError(
+            f"cannot read the receipt {path}: {error.strerror}", code="FILE_UNREADABLE"
+        ) from None
     return raw
 
 
-def _simulator_key(path: Path | None) -> SimulatorPublicKey | None:
+def simulator_public_key(path: Path | None) -> SimulatorPublicKey | None:
     from sealrun.core.attestation import SimulatorKey, SimulatorPublicKey
     from sealrun.errors import AttestationError
 
@@ -95,7 +97,7 @@ def _url(session: Session | None, explicit: str | None, service: str) -> str | N
     return session.optional_service_url(service)
 
 
-def _devnet_simulator(session: Session | None) -> Path | None:
+def devnet_simulator(session: Session | None) -> Path | None:
     devnet = None if session is None else session.devnet()
     if devnet is None:
         return None
@@ -103,7 +105,7 @@ def _devnet_simulator(session: Session | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def _chain(session: Session | None, task: bytes, rpc_url: str | None, hub: str | None) -> ChainFacts:
+def chain_for(session: Session | None, task: bytes, rpc_url: str | None, hub: str | None) -> ChainFacts:
     from sealrun.adapters.chain.client import Marketplace
     from sealrun.requester.verify import chain_facts
 
@@ -114,14 +116,18 @@ def _chain(session: Session | None, task: bytes, rpc_url: str | None, hub: str |
             market = Marketplace.connect(rpc_url, hub=hub, account=None, index=Path(folder) / "index.sqlite")
             return chain_facts(market, task)
     if session is None:
-        raise ConfigError("no chain: pass --rpc-url and --hub, or run inside a project", code="CONFIG_NOT_FOUND")
+        raise ConfigError(
+            "no chain: pass --rpc-url and --hub, or run inside a project", code="CONFIG_NOT_FOUND"
+        )
     return chain_facts(session.market(wallet=False), task, start_block=session.profile.deploy_block)
 
 
 def _human(verdict: Verdict) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         receipt = verdict.receipt
-        console.print(f"receipt 0x{receipt.digest.hex()} of task 0x{receipt.task_id.hex()} ({receipt.status})")
+        console.print(
+            f"receipt 0x{receipt.digest.hex()} of task 0x{receipt.task_id.hex()} ({receipt.status})"
+        )
         for check in verdict.checks:
             reason = f" [{check.reason}]" if check.reason else ""
             console.print(f"{check.status:<9} {check.code:<18} {check.detail}{reason}", markup=False)
@@ -158,25 +164,27 @@ def verify(
         if receipt_file is not None:
             raise UsageError("--offline reads the receipt named as TARGET, not --receipt", code="USAGE")
         session = _session(config, chain)
-        key_path = simulator_key or _devnet_simulator(session)
+        key_path = simulator_key or devnet_simulator(session)
         verdict = verify_receipt(
-            _read(Path(target)), now=now, simulator_key=_simulator_key(key_path),
+            _read(Path(target)), now=now, simulator_key=simulator_public_key(key_path),
             allow_simulated=allow_simulated, sms_signer=sms_signer,
         )  # fmt: skip
     else:
         task = parse_task_id(target)
         session = _session(config, chain)
-        key_path = simulator_key or _devnet_simulator(session)
+        key_path = simulator_key or devnet_simulator(session)
         if receipt_file is not None:
             raw = _read(receipt_file)
         else:
             store_url = _url(session, store, "store")
             if store_url is None:
-                raise ReceiptError("no store to fetch the receipt from: pass --store", code="RECEIPT_UNAVAILABLE")
+                raise ReceiptError(
+                    "no store to fetch the receipt from: pass --store", code="RECEIPT_UNAVAILABLE"
+                )
             raw = fetch_receipt(store_url, task)
-        facts = _chain(session, task, rpc_url, hub)
+        facts = chain_for(session, task, rpc_url, hub)
         verdict = verify_receipt(
-            raw, now=now, simulator_key=_simulator_key(key_path), allow_simulated=allow_simulated,
+            raw, now=now, simulator_key=simulator_public_key(key_path), allow_simulated=allow_simulated,
             expected_task=task, sms_signer=sms_signer, chain=facts, sms=sms_facts(_url(session, sms, "sms")),
         )  # fmt: skip
     out.result(
@@ -191,4 +199,4 @@ def verify(
         _human(verdict),
     )
     if not verdict.verified:
-        raise typer.Exit(EXIT_ERROR)
+        raise SystemExit(EXIT_ERROR)

@@ -129,7 +129,9 @@ def make_receipt(facts: ReceiptFacts) -> Receipt:
             "output_bytes": facts.limits.get("output_bytes", 0),
         },
         "inputs": {
-            "dataset": None if dataset is None else {"address": dataset.address, "checksum": dataset.checksum},
+            "dataset": None
+            if dataset is None
+            else {"address": dataset.address, "checksum": dataset.checksum},
             "input_files": [{"url": url, "sha256": sha} for url, sha in facts.input_files],
             "params_sha256": params_digest(task.params.args, task.params.input_files),
             "secrets": _secret_names(task),

@@ -335,13 +335,19 @@ class EnclaveRuntime:
         )
 
     def _sign(
-        self, facts: ReceiptFacts, result: ResultInfo | None, failure: TaskFailedError | None, space: Workspace
+        self,
+        facts: ReceiptFacts,
+        result: ResultInfo | None,
+        failure: TaskFailedError | None,
+        space: Workspace,
     ) -> tuple[ResultInfo | None, FailureReceipt | None, str]:
         """Make the task receipt; its signature is the one the hub checks."""
         if failure is None and result is not None:
             facts = replace(facts, result_digest=result.digest, result_sealed=result.sealed_checksum)
         else:
-            facts = replace(facts, failure=failure.failure if failure is not None else FailureCode.ENCLAVE_INTERNAL)
+            facts = replace(
+                facts, failure=failure.failure if failure is not None else FailureCode.ENCLAVE_INTERNAL
+            )
         receipt = make_receipt(facts)
         path = space.report.with_name("receipt.json")
         write_receipt(receipt, path)
@@ -352,7 +358,11 @@ class EnclaveRuntime:
         assert facts.failure is not None
         code = facts.failure
         receipt_out = FailureReceipt(
-            code=int(code), name=code.name, log_digest=facts.logs_sha256, signature=signature, receipt_digest=digest
+            code=int(code),
+            name=code.name,
+            log_digest=facts.logs_sha256,
+            signature=signature,
+            receipt_digest=digest,
         )
         return None, receipt_out, str(path)
 

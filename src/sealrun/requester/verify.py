@@ -23,7 +23,14 @@ from sealrun.adapters.http.store import StoreClient
 from sealrun.core.attestation import EvidenceVerifier, SimulatorPublicKey, standard_verifier
 from sealrun.core.chainstate import ZERO_ADDRESS
 from sealrun.core.receipts import Receipt, parse_receipt
-from sealrun.core.receipts.checks import ChainFacts, Check, SmsFacts, all_passed, offline_checks, online_checks
+from sealrun.core.receipts.checks import (
+    ChainFacts,
+    Check,
+    SmsFacts,
+    all_passed,
+    offline_checks,
+    online_checks,
+)
 from sealrun.errors import ReceiptError, SealrunError
 
 __all__ = ["Verdict", "chain_facts", "fetch_receipt", "sms_facts", "verify_receipt"]
@@ -49,14 +56,18 @@ def fetch_receipt(store_url: str, task_id: bytes) -> bytes:
     try:
         receipts = store.task_receipts(task_id)
         if not receipts:
-            raise ReceiptError(f"the store holds no receipt for task 0x{task_id.hex()}", code="RECEIPT_UNAVAILABLE")
+            raise ReceiptError(
+                f"the store holds no receipt for task 0x{task_id.hex()}", code="RECEIPT_UNAVAILABLE"
+            )
         with tempfile.TemporaryDirectory(prefix="sealrun-receipt-") as folder:
             path = store.download(receipts[-1].checksum, Path(folder) / "receipt.json")
             return path.read_bytes()
     except SealrunError as error:
         if isinstance(error, ReceiptError):
             raise
-        raise ReceiptError(f"the receipt could not be fetched: {error.code}", code="RECEIPT_UNAVAILABLE") from error
+        raise ReceiptError(
+            f"the receipt could not be fetched: {error.code}", code="RECEIPT_UNAVAILABLE"
+        ) from error
     finally:
         store.close()
 

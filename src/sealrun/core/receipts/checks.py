@@ -139,7 +139,7 @@ def _task(ctx: _Context) -> Check:
                f"{receipt.field('task', 'index')}")  # fmt: skip
 
 
-def _evidence(ctx: _Context) -> Check:
+def _evidence(ctx: _Context) -> Check:  # noqa: PLR0911 (one return per refusal)
     receipt = ctx.receipt
     text = receipt.field("tee", "evidence")
     if not isinstance(text, str):
@@ -151,7 +151,9 @@ def _evidence(ctx: _Context) -> Check:
         claims = ctx.verifier.verify(evidence, now=ctx.now)
     except SealrunError as error:
         return _fail(EVIDENCE, error.code, f"the evidence does not verify: {error.message}")
-    if claims.tee.value != receipt.field("tee", "type") or claims.simulated != receipt.field("tee", "simulated"):
+    if claims.tee.value != receipt.field("tee", "type") or claims.simulated != receipt.field(
+        "tee", "simulated"
+    ):
         return _fail(EVIDENCE, "RECEIPT_EVIDENCE_TYPE", "the evidence's TEE is not the receipt's")
     ctx.measurement.append(claims.measurement)
     if claims.simulated:
@@ -166,7 +168,9 @@ def _fingerprint(ctx: _Context) -> Check:
     if not ctx.measurement:
         return _fail(FINGERPRINT, "RECEIPT_FINGERPRINT_UNPROVEN", "no verified evidence to compare with")
     if not isinstance(fingerprint, str) or ctx.measurement[0].hex() != fingerprint[2:]:
-        return _fail(FINGERPRINT, "RECEIPT_FINGERPRINT_MISMATCH", "the evidence's measurement is not the app's")
+        return _fail(
+            FINGERPRINT, "RECEIPT_FINGERPRINT_MISMATCH", "the evidence's measurement is not the app's"
+        )
     return _ok(FINGERPRINT, f"the enclave measured {fingerprint}")
 
 
@@ -196,8 +200,12 @@ def _release(ctx: _Context) -> Check:
     if ctx.sms_signer is None:
         return Check(RELEASE, "skipped", f"signed by {signed['signer']}; no trusted SMS key given")
     if str(signed["signer"]).lower() != ctx.sms_signer.lower():
-        return _fail(RELEASE, "RECEIPT_RELEASE_SIGNER_UNTRUSTED", f"signed by {signed['signer']}, not the SMS")
-    return _ok(RELEASE, f"the SMS ({signed['signer']}) released to this enclave, audit #{record['audit_seq']}")
+        return _fail(
+            RELEASE, "RECEIPT_RELEASE_SIGNER_UNTRUSTED", f"signed by {signed['signer']}, not the SMS"
+        )
+    return _ok(
+        RELEASE, f"the SMS ({signed['signer']}) released to this enclave, audit #{record['audit_seq']}"
+    )
 
 
 def offline_checks(
@@ -218,11 +226,19 @@ def _chain(receipt: Receipt, chain: ChainFacts) -> Check:
     if not chain.known:
         return _fail(CHAIN, "RECEIPT_CHAIN_UNKNOWN_TASK", "the chain does not know this task")
     if chain.outcome != receipt.status:
-        return _fail(CHAIN, "RECEIPT_CHAIN_STATUS", f"the chain says {chain.outcome or 'open'}, the receipt {receipt.status}")
+        return _fail(
+            CHAIN,
+            "RECEIPT_CHAIN_STATUS",
+            f"the chain says {chain.outcome or 'open'}, the receipt {receipt.status}",
+        )
     if chain.receipt_digest != receipt.digest:
         return _fail(CHAIN, "RECEIPT_CHAIN_BINDING", "the settlement bound another receipt digest")
     deal = receipt.field("task", "deal")
-    if chain.deal_id is None or deal != "0x" + chain.deal_id.hex() or chain.index != receipt.field("task", "index"):
+    if (
+        chain.deal_id is None
+        or deal != "0x" + chain.deal_id.hex()
+        or chain.index != receipt.field("task", "index")
+    ):
         return _fail(CHAIN, "RECEIPT_CHAIN_BINDING", "the settlement is for another deal or index")
     return _ok(CHAIN, f"settled in {chain.tx_hash}, which bound this receipt's digest")
 
@@ -241,11 +257,17 @@ def _inputs(receipt: Receipt, chain: ChainFacts) -> Check:
     if chain.dataset is None:
         if dataset is not None:
             return _fail(INPUTS, "RECEIPT_INPUTS_MISMATCH", "the deal has no dataset, the receipt one")
-    elif not isinstance(dataset, dict) or chain.dataset_checksum is None or (
-        _hex(dataset["address"]) != chain.dataset.lower()
-        or dataset["checksum"] != "0x" + chain.dataset_checksum.hex()
+    elif (
+        not isinstance(dataset, dict)
+        or chain.dataset_checksum is None
+        or (
+            _hex(dataset["address"]) != chain.dataset.lower()
+            or dataset["checksum"] != "0x" + chain.dataset_checksum.hex()
+        )
     ):
-        return _fail(INPUTS, "RECEIPT_INPUTS_MISMATCH", "the dataset or its checksum is not the registered one")
+        return _fail(
+            INPUTS, "RECEIPT_INPUTS_MISMATCH", "the dataset or its checksum is not the registered one"
+        )
     try:
         params = parse_release_params(chain.params)
     except SealrunError:
@@ -262,14 +284,21 @@ def _inputs(receipt: Receipt, chain: ChainFacts) -> Check:
 
 def _result(receipt: Receipt, chain: ChainFacts) -> Check:
     if receipt.status == "completed":
-        if chain.result_digest is None or receipt.field("result", "digest") != "0x" + chain.result_digest.hex():
+        if (
+            chain.result_digest is None
+            or receipt.field("result", "digest") != "0x" + chain.result_digest.hex()
+        ):
             return _fail(RESULT, "RECEIPT_RESULT_MISMATCH", "the chain recorded another result digest")
         return _ok(RESULT, f"result digest {receipt.field('result', 'digest')} is the chain's")
     logs = chain.log_digest
-    if chain.failure_code != receipt.field("result", "failure_code") or logs is None or (
-        receipt.body["logs_sha256"] != "0x" + logs.hex()
+    if (
+        chain.failure_code != receipt.field("result", "failure_code")
+        or logs is None
+        or (receipt.body["logs_sha256"] != "0x" + logs.hex())
     ):
-        return _fail(RESULT, "RECEIPT_RESULT_MISMATCH", "the chain recorded another failure code or log digest")
+        return _fail(
+            RESULT, "RECEIPT_RESULT_MISMATCH", "the chain recorded another failure code or log digest"
+        )
     return _ok(RESULT, f"failure {receipt.field('result', 'failure_name')} and its logs are the chain's")
 
 
@@ -295,7 +324,10 @@ def online_checks(receipt: Receipt, chain: ChainFacts, sms: SmsFacts) -> list[Ch
     """The checks that need the chain and the SMS (run after :func:`offline_checks`)."""
     if not chain.known:
         unknown = _fail(CHAIN, "RECEIPT_CHAIN_UNKNOWN_TASK", "the chain does not know this task")
-        return [unknown, *(_fail(c, "RECEIPT_CHAIN_UNKNOWN_TASK", "no chain record") for c in (APP, INPUTS, RESULT))]
+        return [
+            unknown,
+            *(_fail(c, "RECEIPT_CHAIN_UNKNOWN_TASK", "no chain record") for c in (APP, INPUTS, RESULT)),
+        ]
     return [_chain(receipt, chain), _app(receipt, chain), _inputs(receipt, chain), _result(receipt, chain),
             _audit(receipt, sms)]  # fmt: skip
 

@@ -154,7 +154,7 @@ def _status(value: JsonValue, where: str) -> None:
         raise _invalid(where, 'must be "completed" or "failed"')
 
 
-def _version(value: JsonValue, where: str) -> None:
+def _version(value: JsonValue, where: str) -> None:  # noqa: ARG001 (a schema check's signature)
     if value != RECEIPT_VERSION:
         raise ReceiptError(f"receipt version {value!r} is not supported", code="RECEIPT_VERSION_UNSUPPORTED")
 

@@ -116,7 +116,9 @@ def verify_release_record(signed: JsonObject) -> dict[str, JsonValue]:
     try:
         recovered = recover_signer(release_record_digest(text.encode("ascii")), bytes.fromhex(signature[2:]))
     except (SealrunError, ValueError) as error:
-        raise ReceiptError("the release record's signature is invalid", code="RECEIPT_RELEASE_SIGNATURE") from error
+        raise ReceiptError(
+            "the release record's signature is invalid", code="RECEIPT_RELEASE_SIGNATURE"
+        ) from error
     if recovered.lower() != signer.lower():
         raise ReceiptError("the release record is not signed by its signer", code="RECEIPT_RELEASE_SIGNATURE")
     return record

@@ -8,7 +8,8 @@ the SDK, the enclave and the contract agree byte for byte:
 - ``result_seal``             keccak256(address worker ‖ bytes32 taskid ‖ bytes32 digest)
 - ``authorization_digest``    keccak256(address worker ‖ bytes32 taskid ‖ address enclave)
 - ``result_signature_digest`` keccak256(bytes32 resultHash ‖ bytes32 resultSeal ‖ bytes32 receiptDigest)
-- ``failure_digest``          keccak256(bytes32 taskid ‖ uint256 failureCode ‖ bytes32 logDigest ‖ bytes32 receiptDigest)
+- ``failure_digest``          keccak256(bytes32 taskid ‖ uint256 failureCode ‖ bytes32 logDigest
+                              ‖ bytes32 receiptDigest)
 
 ``receiptDigest`` is the digest of the task receipt (:mod:`sealrun.core.receipts`): the
 enclave's one signature covers both the settlement and the receipt.

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from sealrun.core.receipts.release import derive_release_key
-from sealrun.core.tasks import address_of
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.api.sms import HealthOut
@@ -32,7 +30,9 @@ from sealrun.core.attestation import (
     TdxDcapVerifier,
 )
 from sealrun.core.chainstate import ChainReader
+from sealrun.core.receipts.release import derive_release_key
 from sealrun.core.requests import RequestDomain, RequestVerifier
+from sealrun.core.tasks import address_of
 from sealrun.errors import ConfigError
 from sealrun.services.sms.appraisal import ChainPinnedPolicy, base_policy
 from sealrun.services.sms.codes import all_statuses

@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 
 from sealrun.api.ids import bytes32_hex, deal_id_hex, task_id_hex
 from sealrun.core.attestation import Evidence, EvidenceType
+from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
 from sealrun.core.jsontypes import JsonObject
 from sealrun.core.receipts.release import derive_release_key, sign_release_record
-from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
 from sealrun.core.releases import (
     ORDER_FAILURES,
     AttestationPolicy,
@@ -137,7 +137,9 @@ class Releaser:
             raise
         order = released.failure
         if order is None:
-            audited = self._audit(replace(facts, detail="bundle sealed to the attested enclave's ephemeral key"))
+            audited = self._audit(
+                replace(facts, detail="bundle sealed to the attested enclave's ephemeral key")
+            )
         else:
             code = ORDER_FAILURES[order.code]
             detail = f"failure bundle {code.name} sealed to the attested enclave: {order.message}"

@@ -23,11 +23,11 @@ from sealrun.api.sms import (
     ReleaseIn,
     ReleaseOut,
     RequesterSecretNameOut,
-    SignedReleaseOut,
     RequesterSecretsOut,
     Routes,
     SecretIn,
     SecretStatusOut,
+    SignedReleaseOut,
 )
 from sealrun.core.secretrules import SECRET_NAME_PATTERN
 from sealrun.errors import SecretError
