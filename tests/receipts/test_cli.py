@@ -42,7 +42,13 @@ def test_offline_verify_passes_for_completed_and_failed_receipts(
 ) -> None:
     for name in ("good", "failed"):
         code, out = _run(
-            capsys, str(files[name]), "--offline", "--allow-simulated", "--simulator-key", str(files["key"]), "--json"
+            capsys,
+            str(files[name]),
+            "--offline",
+            "--allow-simulated",
+            "--simulator-key",
+            str(files["key"]),
+            "--json",
         )
         assert code == 0, out
         report = json.loads(out)
@@ -59,7 +65,13 @@ def test_offline_verify_says_what_failed(capsys: pytest.CaptureFixture[str], fil
     assert "RECEIPT_EVIDENCE_SIMULATED" in out
     assert "NOT VERIFIED" in out
     code, out = _run(
-        capsys, str(files["tampered"]), "--offline", "--allow-simulated", "--simulator-key", str(files["key"]), "--json"
+        capsys,
+        str(files["tampered"]),
+        "--offline",
+        "--allow-simulated",
+        "--simulator-key",
+        str(files["key"]),
+        "--json",
     )
     assert code == 1
     checks = json.loads(out)["checks"]
@@ -84,3 +96,14 @@ def test_a_store_that_is_down_is_receipt_unavailable() -> None:
     with pytest.raises(ReceiptError) as caught:
         fetch_receipt("http://127.0.0.1:9", b"\x01" * 32)
     assert caught.value.code == "RECEIPT_UNAVAILABLE"
+
+
+def test_a_receipt_that_cannot_be_saved_is_output_unwritable(tmp_path: Path) -> None:
+    from sealrun.cli.verify import _save
+    from sealrun.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        _save(tmp_path / "missing" / "receipt.json", b"{}")
+    assert caught.value.code == "OUTPUT_UNWRITABLE"
+    _save(tmp_path / "receipt.json", b"{}")
+    assert (tmp_path / "receipt.json").read_bytes() == b"{}"

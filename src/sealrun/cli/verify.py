@@ -51,6 +51,7 @@ _SIMULATOR_KEY = typer.Option(
 _SMS_SIGNER = typer.Option(None, "--sms-signer", help="The SMS release signer address you trust.")
 _STORE = typer.Option(None, "--store", help="The store's URL (default: $SEALRUN_STORE_URL or the devnet's).")
 _SMS = typer.Option(None, "--sms", help="The SMS's URL (default: $SEALRUN_SMS_URL or the devnet's).")
+_SAVE = typer.Option(None, "--save", help="Keep the fetched receipt in this file (for --offline later).")
 _RPC = typer.Option(None, "--rpc-url", help="A chain RPC URL (with --hub): no sealrun.toml needed.")
 _HUB = typer.Option(None, "--hub", help="The hub's address (with --rpc-url).")
 
@@ -122,6 +123,15 @@ def chain_for(session: Session | None, task: bytes, rpc_url: str | None, hub: st
     return chain_facts(session.market(wallet=False), task, start_block=session.profile.deploy_block)
 
 
+def _save(path: Path, raw: bytes) -> None:
+    partial = path.with_name(f".{path.name}.part")
+    try:
+        partial.write_bytes(raw)
+        partial.replace(path)
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror}", code="OUTPUT_UNWRITABLE") from None
+
+
 def _human(verdict: Verdict) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         receipt = verdict.receipt
@@ -148,6 +158,7 @@ def verify(
     sms: str | None = _SMS,
     rpc_url: str | None = _RPC,
     hub: str | None = _HUB,
+    save: Path | None = _SAVE,
     chain: str | None = CHAIN_OPTION,
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
@@ -182,6 +193,8 @@ def verify(
                     "no store to fetch the receipt from: pass --store", code="RECEIPT_UNAVAILABLE"
                 )
             raw = fetch_receipt(store_url, task)
+            if save is not None:
+                _save(save, raw)
         facts = chain_for(session, task, rpc_url, hub)
         verdict = verify_receipt(
             raw, now=now, simulator_key=simulator_public_key(key_path), allow_simulated=allow_simulated,
