@@ -106,7 +106,7 @@ _COMMANDS: dict[str, _Noun] = {
     "devnet": _Noun("A whole local marketplace: chain, contracts, services.",
                     _sub_app("sealrun.cli.devnet", "devnet_app")),
     # Receipts (issue 20): verify a task as a third party.
-    "verify": _Noun("Verify a task's receipt: online (TASK: chain, store, SMS) or --offline (a receipt file).",
+    "verify": _Noun("Verify a task's receipt: online (chain, store, SMS) or --offline (a receipt file).",
                     _single("sealrun.cli.verify", "verify", "verify")),
     "demo": _Noun("Run the whole confidential journey on a fresh local devnet and print each step's time.",
                   _single("sealrun.cli.demo", "demo", "demo")),

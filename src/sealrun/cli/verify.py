@@ -163,7 +163,7 @@ def verify(
     config: Path | None = CONFIG_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Verify a task's receipt: online (TASK: chain, store, SMS) or --offline (a receipt file).
+    """Verify a task's receipt: online (chain, store, SMS) or --offline (a receipt file).
 
     Exits 0 only if every check passed.
     """
