@@ -15,9 +15,8 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sealrun.adapters.chain.client import Marketplace
-from sealrun.adapters.chain.outcomes import task_outcome
 from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.http.store import StoreClient
 from sealrun.core.attestation import EvidenceVerifier, SimulatorPublicKey, standard_verifier
@@ -32,6 +31,9 @@ from sealrun.core.receipts.checks import (
     online_checks,
 )
 from sealrun.errors import ReceiptError, SealrunError
+
+if TYPE_CHECKING:
+    from sealrun.adapters.chain.client import Marketplace
 
 __all__ = ["Verdict", "chain_facts", "fetch_receipt", "sms_facts", "verify_receipt"]
 
@@ -78,6 +80,8 @@ def chain_facts(market: Marketplace, task_id: bytes, *, start_block: int = 0) ->
     Raises:
         ChainError: the chain could not be read.
     """
+    from sealrun.adapters.chain.outcomes import task_outcome  # web3: only online
+
     task = market.task(task_id)
     if task is None or task.status.name == "UNSET":
         return ChainFacts(known=False)
