@@ -50,9 +50,9 @@ def _dcap_collateral(name: str) -> Any:
     return lambda kind, payload: blob
 
 
-def _code(call: Any) -> str:
+def _code(call: Any, *args: Any) -> str:
     with pytest.raises(EnclaveError) as caught:
-        call()
+        call(*args)
     return caught.value.code
 
 
@@ -62,12 +62,17 @@ def _code(call: Any) -> str:
 def test_tdx_configfs_quote_of_the_real_vector_verifies(tmp_path: Path) -> None:
     fake = FakeConfigfsTsm(tmp_path / "tsm", provider="tdx_guest", outblob=_payload("tdx-dcapqvl-sample"))
     quoter = ConfigfsTsmQuoter(
-        "tdx", FINGERPRINT, root=tmp_path / "tsm", files=fake, collateral=_dcap_collateral("tdx-dcapqvl-sample")
+        "tdx",
+        FINGERPRINT,
+        root=tmp_path / "tsm",
+        files=fake,
+        collateral=_dcap_collateral("tdx-dcapqvl-sample"),
     )
     evidence = quoter.evidence(DATA)
     assert evidence.type is EvidenceType.TDX_DCAP
     assert fake.inblobs == [DATA]
-    assert fake.removed == fake.entries and len(fake.entries) == 1
+    assert fake.removed == fake.entries
+    assert len(fake.entries) == 1
     assert not any((tmp_path / "tsm" / "report").iterdir())  # the entry is gone
     claims = standard_verifier().verify(evidence, now=_entry("tdx-dcapqvl-sample")["verify_at"])
     assert claims.tee == "tdx-dcap"
@@ -95,7 +100,8 @@ def test_a_racing_writer_is_retried_then_given_up_on(tmp_path: Path) -> None:
     fake = FakeConfigfsTsm(tmp_path, provider="tdx_guest", outblob=_payload("tdx-dcapqvl-sample"), races=9)
     quoter = ConfigfsTsmQuoter("tdx", FINGERPRINT, root=tmp_path, files=fake, attempts=3)
     assert _code(lambda: quoter.evidence(DATA)) == "QUOTE_GENERATION_CONFLICT"
-    assert len(fake.inblobs) == 3 and fake.removed == fake.entries
+    assert len(fake.inblobs) == 3
+    assert fake.removed == fake.entries
 
 
 def test_missing_mismatched_provider_and_bad_outblobs_are_refused(tmp_path: Path) -> None:
@@ -108,14 +114,18 @@ def test_missing_mismatched_provider_and_bad_outblobs_are_refused(tmp_path: Path
         ({"provider": "tdx_guest", "outblob": tdx[:700]}, "tdx", "QUOTE_MALFORMED"),
         ({"provider": "tdx_guest", "outblob": b""}, "tdx", "QUOTE_MALFORMED"),
         ({"provider": "tdx_guest", "outblob": _payload("sgx-dcapqvl-sample")}, "tdx", "QUOTE_MALFORMED"),
-        ({"provider": "sev_guest", "outblob": _payload("snp-virtee-milan")[:-1]}, "sev-snp", "QUOTE_MALFORMED"),
+        (
+            {"provider": "sev_guest", "outblob": _payload("snp-virtee-milan")[:-1]},
+            "sev-snp",
+            "QUOTE_MALFORMED",
+        ),
         ({"provider": "tdx_guest", "outblob": tdx + b"\x01" * 40000}, "tdx", "QUOTE_MALFORMED"),
     ]
     for number, (tree, tee, code) in enumerate(cases):
         root = tmp_path / str(number)
         fake = FakeConfigfsTsm(root, **tree)  # type: ignore[arg-type]
         quoter = ConfigfsTsmQuoter(tee, FINGERPRINT, root=root, files=fake)
-        assert _code(lambda: quoter.evidence(DATA)) == code, (number, code)
+        assert _code(quoter.evidence, DATA) == code, (number, code)
         assert fake.removed == fake.entries
 
 
@@ -147,7 +157,9 @@ def test_tdx_guest_device_report_then_quote(tmp_path: Path) -> None:
     device = tmp_path / "tdx_guest"
     device.write_bytes(b"")
     kernel = FakeTdxGuest(quote=_payload("tdx-dcapqvl-sample"))
-    quoter = TdxGuestQuoter(FINGERPRINT, device=device, ioctl=kernel, collateral=_dcap_collateral("tdx-dcapqvl-sample"))
+    quoter = TdxGuestQuoter(
+        FINGERPRINT, device=device, ioctl=kernel, collateral=_dcap_collateral("tdx-dcapqvl-sample")
+    )
     evidence = quoter.evidence(DATA)
     assert kernel.report_data == [DATA]
     assert [hex(call) for call in kernel.calls] == ["0xc4405401", "0x80105402"]
@@ -166,7 +178,7 @@ def test_tdx_guest_device_failures(tmp_path: Path) -> None:
         (FakeTdxGuest(quote=quote[:100]), "QUOTE_MALFORMED"),
         (FakeTdxGuest(quote=b"\x00" * 40000), "QUOTE_FAILED"),  # beyond the buffer: ENOMEM
     ]:
-        assert _code(lambda: TdxGuestQuoter(FINGERPRINT, device=device, ioctl=kernel).evidence(DATA)) == code
+        assert _code(TdxGuestQuoter(FINGERPRINT, device=device, ioctl=kernel).evidence, DATA) == code
     absent = TdxGuestQuoter(FINGERPRINT, device=tmp_path / "none", ioctl=FakeTdxGuest(quote=quote))
     assert _code(lambda: absent.evidence(DATA)) == "QUOTE_UNAVAILABLE"
 
@@ -185,7 +197,7 @@ def test_sev_guest_device_report(tmp_path: Path) -> None:
         (FakeSevGuest(report=_payload("snp-virtee-milan"), status=0x16), "QUOTE_FAILED"),
         (FakeSevGuest(report=_payload("snp-virtee-milan")[:1000]), "QUOTE_MALFORMED"),
     ]:
-        assert _code(lambda: SevGuestQuoter(FINGERPRINT, device=device, ioctl=bad).evidence(DATA)) == code
+        assert _code(SevGuestQuoter(FINGERPRINT, device=device, ioctl=bad).evidence, DATA) == code
 
 
 # --- Gramine and the choice of quoter --------------------------------------------------
@@ -200,13 +212,18 @@ def test_gramine_attestation_files(tmp_path: Path) -> None:
     quoter = GramineQuoter(FINGERPRINT, root=root, collateral=_dcap_collateral("sgx-dcapqvl-sample"))
     evidence = quoter.evidence(DATA)
     assert (root / "user_report_data").read_bytes() == DATA
-    assert standard_verifier().verify(evidence, now=_entry("sgx-dcapqvl-sample")["verify_at"]).tee == "sgx-dcap"
+    assert (
+        standard_verifier().verify(evidence, now=_entry("sgx-dcapqvl-sample")["verify_at"]).tee == "sgx-dcap"
+    )
     (root / "attestation_type").write_text("epid")
     assert _code(lambda: quoter.evidence(DATA)) == "QUOTE_PROVIDER_MISMATCH"
     (root / "attestation_type").write_text("dcap")
     (root / "quote").write_bytes(_payload("tdx-dcapqvl-sample"))
     assert _code(lambda: quoter.evidence(DATA)) == "QUOTE_MALFORMED"
-    assert _code(lambda: GramineQuoter(FINGERPRINT, root=tmp_path / "none").evidence(DATA)) == "QUOTE_UNAVAILABLE"
+    assert (
+        _code(lambda: GramineQuoter(FINGERPRINT, root=tmp_path / "none").evidence(DATA))
+        == "QUOTE_UNAVAILABLE"
+    )
 
 
 def test_hardware_quoter_prefers_configfs_then_devices(tmp_path: Path) -> None:
@@ -219,5 +236,6 @@ def test_hardware_quoter_prefers_configfs_then_devices(tmp_path: Path) -> None:
     assert isinstance(hardware_quoter("tdx", FINGERPRINT, root=tmp_path), TdxGuestQuoter)
     (tmp_path / "sys" / "kernel" / "config" / "tsm" / "report").mkdir(parents=True)
     chosen = hardware_quoter("tdx", FINGERPRINT, root=tmp_path)
-    assert isinstance(chosen, ConfigfsTsmQuoter) and chosen.tee == "tdx"
+    assert isinstance(chosen, ConfigfsTsmQuoter)
+    assert chosen.tee == "tdx"
     assert isinstance(hardware_quoter("gramine-sgx", FINGERPRINT, root=tmp_path), GramineQuoter)

@@ -223,5 +223,6 @@ def test_a_configfs_quote_goes_through_the_release_up_to_the_verifiers_verdict(
     with pytest.raises(SealrunError) as caught:
         _source(client, world, enclave).fetch(quoter)
     assert caught.value.code == "ATTEST_REPORT_DATA_MISMATCH"  # verified, then not bound to us
-    assert len(fake.inblobs) == 2 and all(len(blob) == 64 for blob in fake.inblobs)
+    assert len(fake.inblobs) == 2
+    assert all(len(blob) == 64 for blob in fake.inblobs)
     assert fake.inblobs[0] != fake.inblobs[1]  # each attempt bound a fresh nonce and key

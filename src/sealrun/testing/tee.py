@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ctypes
 import shutil
-import uuid
 import struct
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,7 +128,7 @@ class FakeTdxGuest:
     calls: list[int] = field(default_factory=list)
     _tdreport: bytes = b""
 
-    def __call__(self, fd: int, request: int, argument: bytearray) -> int:
+    def __call__(self, _fd: int, request: int, argument: bytearray) -> int:
         """Answer one ioctl as the driver would."""
         self.calls.append(request)
         if request == TDX_CMD_GET_REPORT0:
@@ -136,10 +136,10 @@ class FakeTdxGuest:
                 raise OSError(22, "Invalid argument")
             data = bytes(argument[:64])
             self.report_data.append(data)
-            report = bytearray(TDX_REPORT_LEN)
-            report[_TDREPORT_REPORTDATA : _TDREPORT_REPORTDATA + 64] = data
-            self._tdreport = bytes(report)
-            argument[64:] = report
+            tdreport = bytearray(TDX_REPORT_LEN)
+            tdreport[_TDREPORT_REPORTDATA : _TDREPORT_REPORTDATA + 64] = data
+            self._tdreport = bytes(tdreport)
+            argument[64:] = tdreport
             return 0
         if request == TDX_CMD_GET_QUOTE:
             address, length = TDX_QUOTE_REQ.unpack(bytes(argument))
@@ -178,7 +178,7 @@ class FakeSevGuest:
     status: int = 0
     requests: list[tuple[bytes, int]] = field(default_factory=list)
 
-    def __call__(self, fd: int, request: int, argument: bytearray) -> int:
+    def __call__(self, _fd: int, request: int, argument: bytearray) -> int:
         """Answer one ioctl as the driver would."""
         if request != SNP_GET_REPORT:
             raise OSError(25, "Inappropriate ioctl for device")

@@ -232,11 +232,11 @@ class SevGuestQuoter:
                 ``QUOTE_FAILED`` (the ioctl or the firmware failed), ``QUOTE_MALFORMED``.
         """
         _check_report_data(report_data)
-        request = ctypes.create_string_buffer(SNP_REPORT_REQ.pack(report_data, self.vmpl), SNP_REPORT_REQ.size)
-        response = ctypes.create_string_buffer(SNP_REPORT_RESP_SIZE)
-        argument = bytearray(
-            SNP_REQUEST.pack(1, ctypes.addressof(request), ctypes.addressof(response), 0, 0)
+        request = ctypes.create_string_buffer(
+            SNP_REPORT_REQ.pack(report_data, self.vmpl), SNP_REPORT_REQ.size
         )
+        response = ctypes.create_string_buffer(SNP_REPORT_RESP_SIZE)
+        argument = bytearray(SNP_REQUEST.pack(1, ctypes.addressof(request), ctypes.addressof(response), 0, 0))
         fd = _open(self.device)
         try:
             _call(self.ioctl, fd, SNP_GET_REPORT, argument, "SNP_GET_REPORT")

@@ -10,11 +10,12 @@ configfs-tsm first, the guest device as the fallback; Gramine's pseudo-files for
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sealrun.adapters.tee.backend import Quoter
@@ -86,13 +87,11 @@ class HostReport:
     bubblewrap_note: str
     user_namespaces: bool
     user_namespaces_note: str
-    notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> JsonObject:
         """The report as JSON-ready data."""
         data: JsonObject = asdict(self)
         data["cpu_flags"] = list(self.cpu_flags)
-        data["notes"] = list(self.notes)
         return data
 
 
@@ -115,10 +114,8 @@ def _tsm_provider(tsm: Path) -> tuple[str | None, str]:
     try:
         provider = _read_text(entry / "provider")
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(entry)
-        except OSError:
-            pass
     if not provider:
         return None, "the report entry names no provider (no TEE guest driver bound)"
     return provider, "read from a report entry"
@@ -203,29 +200,30 @@ def probe_host(root: Path = Path("/"), *, try_bubblewrap: bool = True) -> HostRe
     )
 
 
+def _vm_availability(backend: str, host: HostReport) -> tuple[bool, str]:
+    provider = "tdx_guest" if backend == "tdx" else "sev_guest"
+    device = host.tdx_guest_device if backend == "tdx" else host.sev_guest_device
+    node = "/dev/tdx_guest" if backend == "tdx" else "/dev/sev-guest"
+    if host.configfs_tsm and host.tsm_provider == provider:
+        return True, f"configfs-tsm with provider {provider}"
+    if host.configfs_tsm and host.tsm_provider not in (None, provider):
+        return False, f"configfs-tsm provider is {host.tsm_provider}, not {provider}"
+    if device:
+        return True, f"{node} (configfs-tsm absent or its provider unread: the device fallback)"
+    if host.configfs_tsm:
+        return False, f"configfs-tsm is there but names no {provider} provider, and no {node}"
+    return False, f"no configfs-tsm report interface and no {node}: not a {backend} guest"
+
+
 def backend_availability(backend: str, host: HostReport) -> tuple[bool, str]:
     """Whether the worker backend ``backend`` can run on ``host``, and why (or what is missing)."""
     if backend == "simulated":
         return True, "always available: protects nothing from the host (development and tests)"
     if backend in ("tdx", "sev-snp"):
-        provider = "tdx_guest" if backend == "tdx" else "sev_guest"
-        device = host.tdx_guest_device if backend == "tdx" else host.sev_guest_device
-        node = "/dev/tdx_guest" if backend == "tdx" else "/dev/sev-guest"
-        if host.configfs_tsm and host.tsm_provider == provider:
-            return True, f"configfs-tsm with provider {provider}"
-        if host.configfs_tsm and host.tsm_provider not in (None, provider):
-            return False, f"configfs-tsm provider is {host.tsm_provider}, not {provider}"
-        if device:
-            return True, f"{node} (configfs-tsm absent or its provider unread: the device fallback)"
-        if host.configfs_tsm:
-            return False, f"configfs-tsm is there but names no {provider} provider, and no {node}"
-        return False, f"no configfs-tsm report interface and no {node}: not a {backend} guest"
+        return _vm_availability(backend, host)
     if backend == "gramine-sgx":
-        missing = [
-            what
-            for what, ok in (("gramine-sgx", host.gramine_sgx_binary), ("/dev/sgx_enclave", host.sgx_device))
-            if not ok
-        ]
+        needs = (("gramine-sgx", host.gramine_sgx_binary), ("/dev/sgx_enclave", host.sgx_device))
+        missing = [what for what, present in needs if not present]
         if missing:
             return False, "missing " + " and ".join(missing)
         return True, "gramine-sgx and /dev/sgx_enclave"

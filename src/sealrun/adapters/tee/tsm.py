@@ -27,6 +27,7 @@ the VCEK or VLEK in the auxblob's certificate table.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import struct
@@ -59,7 +60,11 @@ GRAMINE_ATTESTATION_ROOT = Path("/dev/attestation")
 #: configfs-tsm ``provider`` → the evidence type of its outblob.
 TSM_PROVIDERS = {"tdx_guest": EvidenceType.TDX_DCAP, "sev_guest": EvidenceType.SEV_SNP}
 #: Our backend names → the evidence type their quoter must produce.
-TEE_EVIDENCE = {"tdx": EvidenceType.TDX_DCAP, "sev-snp": EvidenceType.SEV_SNP, "gramine-sgx": EvidenceType.SGX_DCAP}
+TEE_EVIDENCE = {
+    "tdx": EvidenceType.TDX_DCAP,
+    "sev-snp": EvidenceType.SEV_SNP,
+    "gramine-sgx": EvidenceType.SGX_DCAP,
+}
 
 _REPORT_DATA_BYTES = 64
 _OUTBLOB_MAX = 32 * 1024  # TSM_REPORT_OUTBLOB_MAX
@@ -208,7 +213,9 @@ class ConfigfsTsmQuoter:
 
     def __post_init__(self) -> None:
         if self.tee not in ("tdx", "sev-snp"):
-            raise _quote_error(f"configfs-tsm quotes for tdx or sev-snp, not {self.tee!r}", "QUOTE_TEE_UNSUPPORTED")
+            raise _quote_error(
+                f"configfs-tsm quotes for tdx or sev-snp, not {self.tee!r}", "QUOTE_TEE_UNSUPPORTED"
+            )
 
     @property
     def evidence_type(self) -> EvidenceType:
@@ -233,14 +240,15 @@ class ConfigfsTsmQuoter:
         try:
             self.files.make_entry(entry)
         except OSError as error:
-            raise _quote_error(f"cannot make a configfs-tsm report entry: {error}", "QUOTE_UNAVAILABLE") from error
+            raise _quote_error(
+                f"cannot make a configfs-tsm report entry: {error}", "QUOTE_UNAVAILABLE"
+            ) from error
         try:
             outblob, provider, auxblob = self._report(entry, report_data)
         finally:
-            try:
+            # The kernel keeps nothing secret in it: a leftover entry is harmless.
+            with contextlib.suppress(OSError):
                 self.files.remove_entry(entry)
-            except OSError:
-                pass  # the kernel keeps nothing secret in it; a leftover entry is harmless
         expected = self.evidence_type
         if TSM_PROVIDERS.get(provider) is not expected:
             raise _quote_error(
@@ -290,7 +298,9 @@ class ConfigfsTsmQuoter:
             raise _quote_error(f"unreadable configfs-tsm provider: {error}", "QUOTE_FAILED") from error
         name = raw.decode("ascii", "replace").strip()
         if not name:
-            raise _quote_error("configfs-tsm names no provider (no TEE driver bound)", "QUOTE_PROVIDER_MISSING")
+            raise _quote_error(
+                "configfs-tsm names no provider (no TEE driver bound)", "QUOTE_PROVIDER_MISSING"
+            )
         return name
 
     def _optional(self, path: Path, limit: int) -> bytes:
@@ -330,7 +340,9 @@ class GramineQuoter:
         try:
             kind = self.files.read(self.root / "attestation_type", _SMALL_MAX)
         except OSError as error:
-            raise _quote_error(f"no Gramine attestation interface at {self.root}: {error}", "QUOTE_UNAVAILABLE") from error
+            raise _quote_error(
+                f"no Gramine attestation interface at {self.root}: {error}", "QUOTE_UNAVAILABLE"
+            ) from error
         name = kind.decode("ascii", "replace").strip()
         if name != "dcap":
             raise _quote_error(f"Gramine attestation type is {name!r}, not 'dcap'", "QUOTE_PROVIDER_MISMATCH")
