@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sealrun.adapters.tee.devices import SevGuestQuoter, TdxGuestQuoter
+from sealrun.adapters.tee.devices import SevGuestQuoter, TdxGuestQuoter, qgs_quote_from_response
 from sealrun.adapters.tee.hardware import hardware_quoter
 from sealrun.adapters.tee.tsm import ConfigfsTsmQuoter, GramineQuoter, snp_certificate_from_table
 from sealrun.core.attestation import EvidenceType, decode_evidence_text, standard_verifier
@@ -239,3 +241,37 @@ def test_hardware_quoter_prefers_configfs_then_devices(tmp_path: Path) -> None:
     assert isinstance(chosen, ConfigfsTsmQuoter)
     assert chosen.tee == "tdx"
     assert isinstance(hardware_quoter("gramine-sgx", FINGERPRINT, root=tmp_path), GramineQuoter)
+
+
+# --- hostile bytes from the host ---------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2048))
+def test_a_hostile_quote_service_answer_is_refused_with_a_code(data: bytes) -> None:
+    """Whatever the host's quote service writes back, only a QUOTE_* EnclaveError escapes."""
+    code = None
+    try:
+        qgs_quote_from_response(data)
+    except EnclaveError as error:
+        code = error.code
+    assert code in (None, "QUOTE_MALFORMED", "QUOTE_FAILED")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=512))
+def test_a_hostile_certificate_table_gives_a_certificate_or_none(table: bytes) -> None:
+    found = snp_certificate_from_table(table)
+    assert found is None or (0 < len(found) <= len(table))
+
+
+def test_a_hostile_outblob_never_escapes_as_another_exception(tmp_path: Path) -> None:
+    real = _payload("tdx-dcapqvl-sample")
+    # (the sample ends in 70 zero bytes the parser ignores: cut into the signature data)
+    for number, blob in enumerate([real[:48], real[:632], bytes(5000), real[:-71], b"\xff" * 1184]):
+        root = tmp_path / str(number)
+        fake = FakeConfigfsTsm(root, provider="tdx_guest", outblob=blob)
+        assert (
+            _code(ConfigfsTsmQuoter("tdx", FINGERPRINT, root=root, files=fake).evidence, DATA)
+            == "QUOTE_MALFORMED"
+        )

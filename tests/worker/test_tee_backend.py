@@ -25,10 +25,14 @@ def _code(settings: WorkerSettings) -> str:
     return caught.value.code
 
 
-def test_simulated_is_the_default_and_needs_its_key(tmp_path: Path) -> None:
+def test_simulated_is_the_default_needs_its_key_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     assert _settings(tmp_path).tee == "simulated"
     assert _code(_settings(tmp_path)) == "CONFIG_INVALID"
-    backend = tee_backend(_settings(tmp_path, simulator_key_file=tmp_path / "sim.pem"))
+    with caplog.at_level("WARNING", logger="sealrun.worker"):
+        backend = tee_backend(_settings(tmp_path, simulator_key_file=tmp_path / "sim.pem"))
+    assert "simulated: it protects nothing" in caplog.text
     assert isinstance(backend, SimulatedTee)
     assert backend.name == "simulated"
 

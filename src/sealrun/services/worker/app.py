@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import stat
 import tempfile
@@ -39,6 +40,8 @@ from sealrun.services.worker.usecases import Worker
 
 __all__ = ["build_worker", "create_app", "task_root", "tee_backend"]
 
+log = logging.getLogger("sealrun.worker")
+
 
 def tee_backend(settings: WorkerSettings, *, host: HostReport | None = None) -> TeeBackend:
     """The configured TEE backend, checked against what this host can do.
@@ -61,6 +64,7 @@ def tee_backend(settings: WorkerSettings, *, host: HostReport | None = None) -> 
             raise ConfigError(
                 "the simulated TEE needs SEALRUN_WORKER_SIMULATOR_KEY_FILE", code="CONFIG_INVALID"
             )
+        log.warning("TEE backend: simulated: it protects nothing from this host (development and tests only)")
         return SimulatedTee(simulator_key_file=settings.simulator_key_file)
     available, why = backend_availability(
         settings.tee, host or probe_host(settings.tee_root, try_bubblewrap=False)
@@ -70,6 +74,7 @@ def tee_backend(settings: WorkerSettings, *, host: HostReport | None = None) -> 
             f"the {settings.tee} TEE backend cannot run on this host: {why} (see `sealrun tee doctor`)",
             code="CONFIG_TEE_UNAVAILABLE",
         )
+    log.info("TEE backend: %s (%s)", settings.tee, why)
     if settings.tee == "gramine-sgx":
         if settings.gramine_manifest is None:
             raise ConfigError(
