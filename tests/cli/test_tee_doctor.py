@@ -30,7 +30,12 @@ def test_a_bare_host_is_simulated_only(tmp_path: Path) -> None:
         "available": True,
         "detail": report["backends"]["simulated"]["detail"],
         "simulated": True,
+        "needs": "SEALRUN_WORKER_SIMULATOR_KEY_FILE",
+        "setting_missing": True,
     }
+    assert "worker: simulated needs SEALRUN_WORKER_SIMULATOR_KEY_FILE" in report["missing"]
+    given = doctor_report(probe_host(tmp_path), None, {"SEALRUN_WORKER_SIMULATOR_KEY_FILE": "/k.pem"})
+    assert given["worker"]["setting_missing"] is False
     assert not report["host"]["bubblewrap"]
     assert not report["host"]["user_namespaces"]
     assert any(line.startswith("tdx:") for line in report["missing"])

@@ -106,6 +106,19 @@ def test_a_racing_writer_is_retried_then_given_up_on(tmp_path: Path) -> None:
     assert fake.removed == fake.entries
 
 
+def test_a_guest_below_vmpl0_asks_at_its_privilege_floor(tmp_path: Path) -> None:
+    fake = FakeConfigfsTsm(
+        tmp_path, provider="sev_guest", outblob=_payload("snp-virtee-milan"), privlevel_floor=2
+    )
+    ConfigfsTsmQuoter("sev-snp", FINGERPRINT, root=tmp_path, files=fake).evidence(DATA)
+    assert fake.writes == [("privlevel", b"2"), ("inblob", DATA)]  # no retry: generation 2 expected
+    fake = FakeConfigfsTsm(
+        tmp_path / "x", provider="sev_guest", outblob=_payload("snp-virtee-milan"), races=1
+    )
+    ConfigfsTsmQuoter("sev-snp", FINGERPRINT, root=tmp_path / "x", files=fake).evidence(DATA)
+    assert len(fake.inblobs) == 2
+
+
 def test_missing_mismatched_provider_and_bad_outblobs_are_refused(tmp_path: Path) -> None:
     tdx = _payload("tdx-dcapqvl-sample")
     cases = [

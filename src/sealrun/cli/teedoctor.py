@@ -24,10 +24,17 @@ from sealrun.cli.output import Output
 __all__ = ["doctor_report", "run_doctor"]
 
 _WORKER_VARIABLE = "SEALRUN_WORKER_TEE"
+# What each backend needs besides the host (the worker refuses to start without it).
+_NEEDS = {"simulated": "SEALRUN_WORKER_SIMULATOR_KEY_FILE", "gramine-sgx": "SEALRUN_WORKER_GRAMINE_MANIFEST"}
 
 
-def doctor_report(host: HostReport, configured: str | None) -> dict[str, Any]:
-    """The doctor's findings for ``host`` and the worker's configured backend (None: default)."""
+def doctor_report(
+    host: HostReport, configured: str | None, environment: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The doctor's findings for ``host`` and the worker's configured backend (None: default).
+
+    ``environment`` (the worker's variables) says whether the backend's own setting is given.
+    """
     backends = {}
     for name in BACKENDS:
         available, why = backend_availability(name, host)
@@ -39,6 +46,10 @@ def doctor_report(host: HostReport, configured: str | None) -> dict[str, Any]:
         missing.append(f"bubblewrap: {host.bubblewrap_note}")
     if not host.user_namespaces:
         missing.append(f"user namespaces: {host.user_namespaces_note}")
+    needed = _NEEDS.get(chosen)
+    setting_missing = needed is not None and not (environment or {}).get(needed)
+    if setting_missing:
+        missing.append(f"worker: {chosen} needs {needed}")
     hardware = [name for name in BACKENDS if name != "simulated" and backends[name]["available"]]
     return {
         "host": host.to_dict(),
@@ -51,6 +62,8 @@ def doctor_report(host: HostReport, configured: str | None) -> dict[str, Any]:
             "available": available,
             "detail": why,
             "simulated": chosen == "simulated",
+            "needs": needed,
+            "setting_missing": setting_missing,
         },
         "missing": missing,
     }
@@ -103,7 +116,10 @@ def _human(report: dict[str, Any]) -> Any:
         label = (
             " [yellow](SIMULATED: protects nothing from this host)[/yellow]" if worker["simulated"] else ""
         )
-        state = "will start" if worker["available"] else "[red]will refuse to start[/red]"
+        ready = worker["available"] and not worker["setting_missing"]
+        state = "will start" if ready else "[red]will refuse to start[/red]"
+        if worker["setting_missing"]:
+            state += f" (set {worker['needs']})"
         console.print(f"Worker backend: [bold]{worker['tee']}[/bold] ({worker['source']}){label}: {state}")
         console.print(f"Summary: {report['summary']}")
 
@@ -114,5 +130,5 @@ def run_doctor(*, json_out: bool, root: Path, backend: str | None) -> None:
     """Probe the host under ``root`` and print the doctor's report."""
     configured = backend if backend is not None else os.environ.get(_WORKER_VARIABLE)
     host = probe_host(root, try_bubblewrap=root == Path("/"))
-    report = doctor_report(host, configured)
+    report = doctor_report(host, configured, dict(os.environ))
     Output(json_out).result(report, _human(report))

@@ -49,6 +49,7 @@ class FakeConfigfsTsm:
         outblob: what ``outblob`` reads.
         auxblob: what ``auxblob`` reads (None: absent).
         races: how many of our reads another writer precedes.
+        privlevel_floor: what ``privlevel_floor`` reads (None: absent).
     """
 
     root: Path
@@ -56,7 +57,9 @@ class FakeConfigfsTsm:
     outblob: bytes
     auxblob: bytes | None = None
     races: int = 0
+    privlevel_floor: int | None = None
     inblobs: list[bytes] = field(default_factory=list)
+    writes: list[tuple[str, bytes]] = field(default_factory=list)
     entries: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
 
@@ -73,6 +76,8 @@ class FakeConfigfsTsm:
         (path / "outblob").write_bytes(self.outblob)
         if self.auxblob is not None:
             (path / "auxblob").write_bytes(self.auxblob)
+        if self.privlevel_floor is not None:
+            (path / "privlevel_floor").write_text(f"{self.privlevel_floor}\n")
 
     def remove_entry(self, path: Path) -> None:
         """``rmdir``: the attributes go with the entry."""
@@ -85,6 +90,7 @@ class FakeConfigfsTsm:
 
     def write(self, path: Path, data: bytes) -> None:
         """A write: the attribute takes it and ``generation`` moves by one."""
+        self.writes.append((path.name, data))
         if path.name == "inblob":
             self.inblobs.append(data)
         path.write_bytes(data)

@@ -5,8 +5,9 @@
   under ``<root>/report/``: read ``generation``, write the 64 bytes of report data to
   ``inblob``, read ``outblob`` (the kernel asks the TEE for the quote on this read),
   ``provider`` (``tdx_guest`` or ``sev_guest``), ``auxblob`` (SEV-SNP: the host's certificate
-  table) and ``generation`` again. The kernel bumps ``generation`` on every write; if it moved
-  by more than our one write, another writer raced us on the same entry and the outblob may
+  table) and ``generation`` again (a guest whose ``privlevel_floor`` is above 0 first writes
+  ``privlevel`` at that floor). The kernel bumps ``generation`` on every write; if it moved
+  by more than our writes, another writer raced us on the same entry and the outblob may
   answer its inblob, not ours: the ABI says to detect that and try again, which we do (a
   bounded number of times, then ``QUOTE_GENERATION_CONFLICT``).
 - :class:`GramineQuoter`: Gramine's ``/dev/attestation`` pseudo-files inside an SGX enclave
@@ -264,14 +265,21 @@ class ConfigfsTsmQuoter:
     def _report(self, entry: Path, report_data: bytes) -> tuple[bytes, str, bytes]:
         for _ in range(max(1, self.attempts)):
             before = self._generation(entry)
+            writes = 0
             try:
+                floor = self._optional(entry / "privlevel_floor", _SMALL_MAX).strip()
+                if floor.isdigit() and int(floor) > 0:
+                    # A guest below VMPL 0 (under an SVSM) must ask at its floor or be refused.
+                    self.files.write(entry / "privlevel", floor)
+                    writes += 1
                 self.files.write(entry / "inblob", report_data)
+                writes += 1
                 outblob = self.files.read(entry / "outblob", _OUTBLOB_MAX)
             except OSError as error:
                 raise _quote_error(f"the kernel could not make a quote: {error}", "QUOTE_FAILED") from error
             provider = self._provider(entry)
             auxblob = self._optional(entry / "auxblob", _AUXBLOB_MAX)
-            if self._generation(entry) == before + 1:
+            if self._generation(entry) == before + writes:
                 if len(outblob) > _OUTBLOB_MAX:
                     raise _quote_error("the configfs-tsm outblob is oversized", "QUOTE_MALFORMED")
                 return outblob, provider, auxblob
