@@ -95,6 +95,25 @@ def test_sev_snp_configfs_takes_the_vcek_from_the_auxblob(tmp_path: Path) -> Non
     assert claims.tee == "sev-snp"
 
 
+def test_a_tdx_quote_carries_the_rtmr3_event_log_and_snp_none(tmp_path: Path) -> None:
+    log = b'{"events": []}'
+    fake = FakeConfigfsTsm(tmp_path / "t", provider="tdx_guest", outblob=_payload("tdx-dcapqvl-sample"))
+    quoter = ConfigfsTsmQuoter("tdx", FINGERPRINT, root=tmp_path / "t", files=fake, event_log=lambda: log)
+    assert quoter.evidence(DATA).event_log == log
+    fake = FakeConfigfsTsm(tmp_path / "s", provider="sev_guest", outblob=_payload("snp-virtee-milan"))
+    quoter = ConfigfsTsmQuoter("sev-snp", FINGERPRINT, root=tmp_path / "s", files=fake, event_log=lambda: log)
+    assert quoter.evidence(DATA).event_log is None
+    device = tmp_path / "tdx_guest"
+    device.write_bytes(b"")
+    kernel = FakeTdxGuest(quote=_payload("tdx-dcapqvl-sample"))
+    assert (
+        TdxGuestQuoter(FINGERPRINT, device=device, ioctl=kernel, event_log=lambda: log)
+        .evidence(DATA)
+        .event_log
+        == log
+    )
+
+
 def test_a_racing_writer_is_retried_then_given_up_on(tmp_path: Path) -> None:
     fake = FakeConfigfsTsm(tmp_path, provider="tdx_guest", outblob=_payload("tdx-dcapqvl-sample"), races=2)
     ConfigfsTsmQuoter("tdx", FINGERPRINT, root=tmp_path, files=fake).evidence(DATA)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sealrun.adapters.tee.tsm import CollateralSource, check_quote
+from sealrun.adapters.tee.tsm import CollateralSource, EventLogSource, check_quote
 from sealrun.core.attestation import Evidence, EvidenceType
 from sealrun.errors import EnclaveError
 
@@ -158,12 +158,14 @@ class TdxGuestQuoter:
         device: the device node (``/dev/tdx_guest``).
         collateral: where the quote's DCAP collateral comes from (default: none).
         ioctl: the ``ioctl(2)`` to call (production: :func:`os_ioctl`).
+        event_log: the RTMR3 event log to send with the quote (read after quoting).
     """
 
     measurement: bytes
     device: Path = TDX_GUEST_DEVICE
     collateral: CollateralSource | None = field(default=None, repr=False)
     ioctl: IoctlCall = field(default=os_ioctl, repr=False)
+    event_log: EventLogSource | None = field(default=None, repr=False)
     tee: str = "tdx"
 
     def evidence(self, report_data: bytes) -> Evidence:
@@ -184,7 +186,8 @@ class TdxGuestQuoter:
             os.close(fd)
         check_quote(EvidenceType.TDX_DCAP, quote)
         collateral = self.collateral(EvidenceType.TDX_DCAP, quote) if self.collateral is not None else None
-        return Evidence(EvidenceType.TDX_DCAP, quote, collateral)
+        log = self.event_log() if self.event_log is not None else None
+        return Evidence(EvidenceType.TDX_DCAP, quote, collateral, log)
 
     def _quote(self, fd: int, tdreport: bytes) -> bytes:
         message = qgs_quote_request(tdreport)

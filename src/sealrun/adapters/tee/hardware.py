@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sealrun.adapters.tee.backend import Quoter
 from sealrun.adapters.tee.devices import SevGuestQuoter, TdxGuestQuoter
-from sealrun.adapters.tee.tsm import CollateralSource, ConfigfsTsmQuoter, GramineQuoter
+from sealrun.adapters.tee.tsm import CollateralSource, ConfigfsTsmQuoter, EventLogSource, GramineQuoter
 from sealrun.core.jsontypes import JsonObject
 from sealrun.errors import EnclaveError
 
@@ -44,9 +44,16 @@ def _under(root: Path, relative: str) -> Path:
 
 
 def hardware_quoter(
-    tee: str, measurement: bytes, *, root: Path = Path("/"), collateral: CollateralSource | None = None
+    tee: str,
+    measurement: bytes,
+    *,
+    root: Path = Path("/"),
+    collateral: CollateralSource | None = None,
+    event_log: EventLogSource | None = None,
 ) -> Quoter:
     """The quoter of ``tee`` on this host: configfs-tsm, else the guest device; Gramine for SGX.
+
+    ``event_log`` (TDX: the RTMR3 event log, :mod:`sealrun.adapters.tee.rtmr`) goes with each quote.
 
     Raises:
         EnclaveError: ``QUOTE_TEE_UNSUPPORTED`` for a name that is no hardware TEE,
@@ -58,9 +65,10 @@ def hardware_quoter(
         raise EnclaveError(f"no hardware quoter for {tee!r}", code="QUOTE_TEE_UNSUPPORTED")
     tsm = _under(root, _TSM)
     if (tsm / "report").is_dir():
-        return ConfigfsTsmQuoter(tee, measurement, root=tsm, collateral=collateral)
+        return ConfigfsTsmQuoter(tee, measurement, root=tsm, collateral=collateral, event_log=event_log)
     if tee == "tdx" and _under(root, "dev/tdx_guest").exists():
-        return TdxGuestQuoter(measurement, device=_under(root, "dev/tdx_guest"), collateral=collateral)
+        device = _under(root, "dev/tdx_guest")
+        return TdxGuestQuoter(measurement, device=device, collateral=collateral, event_log=event_log)
     if tee == "sev-snp" and _under(root, "dev/sev-guest").exists():
         return SevGuestQuoter(measurement, device=_under(root, "dev/sev-guest"), collateral=collateral)
     raise EnclaveError(

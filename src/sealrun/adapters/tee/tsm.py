@@ -49,6 +49,7 @@ __all__ = [
     "TSM_PROVIDERS",
     "CollateralSource",
     "ConfigfsTsmQuoter",
+    "EventLogSource",
     "GramineQuoter",
     "OsReportFiles",
     "ReportFiles",
@@ -79,6 +80,8 @@ _TABLE_ENTRY = struct.Struct("<16sII")
 
 #: Collateral for fresh evidence: ``(type, payload) -> collateral`` or None (none known).
 CollateralSource = Callable[[EvidenceType, bytes], "bytes | None"]
+#: A TDX guest's RTMR3 event log as the envelope carries it (``RtmrEventRecorder.log_bytes``).
+EventLogSource = Callable[[], "bytes | None"]
 
 
 def _quote_error(message: str, code: str) -> EnclaveError:
@@ -203,12 +206,15 @@ class ConfigfsTsmQuoter:
             VCEK/VLEK from the auxblob).
         files: the file operations (production: :class:`OsReportFiles`).
         attempts: how many times to try when another writer raced us.
+        event_log: TDX only: the RTMR3 event log to send with the quote (read after quoting,
+            so it holds every event the quote's RTMR3 covers).
     """
 
     tee: str
     measurement: bytes
     root: Path = CONFIGFS_TSM_ROOT
     collateral: CollateralSource | None = field(default=None, repr=False)
+    event_log: EventLogSource | None = field(default=None, repr=False)
     files: ReportFiles = field(default_factory=OsReportFiles, repr=False)
     attempts: int = _ATTEMPTS
 
@@ -260,7 +266,8 @@ class ConfigfsTsmQuoter:
         collateral = self.collateral(expected, outblob) if self.collateral is not None else None
         if collateral is None and expected is EvidenceType.SEV_SNP and auxblob:
             collateral = snp_certificate_from_table(auxblob)
-        return Evidence(expected, outblob, collateral)
+        log = self.event_log() if self.event_log is not None and expected is EvidenceType.TDX_DCAP else None
+        return Evidence(expected, outblob, collateral, log)
 
     def _report(self, entry: Path, report_data: bytes) -> tuple[bytes, str, bytes]:
         for _ in range(max(1, self.attempts)):
