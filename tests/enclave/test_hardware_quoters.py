@@ -226,6 +226,11 @@ def test_sev_guest_device_report(tmp_path: Path) -> None:
     evidence = quoter.evidence(DATA)
     assert kernel.requests == [(DATA, 0)]
     assert standard_verifier().verify(evidence, now=_entry("snp-virtee-milan")["verify_at"]).tee == "sev-snp"
+    with pytest.raises(EnclaveError, match="firmware 0x16") as caught:
+        SevGuestQuoter(FINGERPRINT, device=device, ioctl=FakeSevGuest(report=b"", fw_error=0x16)).evidence(
+            DATA
+        )
+    assert caught.value.code == "QUOTE_FAILED"
     for bad, code in [
         (FakeSevGuest(report=_payload("snp-virtee-milan"), fw_error=0x16), "QUOTE_FAILED"),
         (FakeSevGuest(report=_payload("snp-virtee-milan"), status=0x16), "QUOTE_FAILED"),

@@ -241,14 +241,19 @@ class SevGuestQuoter:
         response = ctypes.create_string_buffer(SNP_REPORT_RESP_SIZE)
         argument = bytearray(SNP_REQUEST.pack(1, ctypes.addressof(request), ctypes.addressof(response), 0, 0))
         fd = _open(self.device)
+        refused: OSError | None = None
         try:
-            _call(self.ioctl, fd, SNP_GET_REPORT, argument, "SNP_GET_REPORT")
+            self.ioctl(fd, SNP_GET_REPORT, argument)
+        except OSError as error:
+            refused = error  # the kernel left the firmware's and the host's errors in exitinfo2
         finally:
             os.close(fd)
         *_, fw_error, vmm_error = SNP_REQUEST.unpack(bytes(argument))
-        if fw_error or vmm_error:
+        if refused is not None or fw_error or vmm_error:
             raise EnclaveError(
-                f"SNP_GET_REPORT failed (firmware {fw_error:#x}, host {vmm_error:#x})", code="QUOTE_FAILED"
+                f"SNP_GET_REPORT failed ({refused or 'no error'}; "
+                f"firmware {fw_error:#x}, host {vmm_error:#x})",
+                code="QUOTE_FAILED",
             )
         raw = response.raw
         status, size = _SNP_REPORT_RSP.unpack_from(raw, 0)
