@@ -60,12 +60,12 @@ def json_log() -> Iterator[io.StringIO]:
 
 
 def _release(client: SmsClient, world: World, **evidence: Any) -> None:
-    world_enclave = client.enclave_challenge(bytes(world.pool_owner.key), world.task)
+    enclave = client.enclave_challenge(bytes(world.pool_owner.key), world.task)
     identity = Identity.generate()
     nonce = client.attestation_nonce(world.task)
     envelope = Evidence.from_json(world.evidence(nonce, identity, **evidence))
     client.release(
-        world.task, nonce=nonce, worker=world.worker.address, authorization=world.authorization(world_enclave),
+        world.task, nonce=nonce, worker=world.worker.address, authorization=world.authorization(enclave),
         evidence=envelope, ephemeral_recipient=str(identity.recipient),
     )  # fmt: skip
 
@@ -98,7 +98,8 @@ def test_a_release_moves_the_metrics_and_logs_its_task_and_deal(settings: SmsSet
         assert after[requests] == 1
         # Route templates only: no task id ever becomes a label value.
         task_hex = "0x" + world.task.hex()
-        assert task_hex not in scrape.text and "s3cr3t" not in scrape.text
+        assert task_hex not in scrape.text
+        assert "s3cr3t" not in scrape.text
 
         lines = [json.loads(line) for line in log.getvalue().splitlines()]
         about_release = [line for line in lines if line["logger"] == "sealrun.services.sms.release"]
@@ -107,7 +108,8 @@ def test_a_release_moves_the_metrics_and_logs_its_task_and_deal(settings: SmsSet
         for line in about_release:
             assert {"ts", "level", "service", "logger", "message"} <= set(line)
             assert (line["service"], line["task_id"], line["deal_id"]) == ("sms", task_hex, deal_hex)
-        assert "s3cr3t" not in log.getvalue() and str(world.dataset_key) not in log.getvalue()
+        assert "s3cr3t" not in log.getvalue()
+        assert str(world.dataset_key) not in log.getvalue()
 
 
 def test_health_and_readiness_are_unsigned_and_name_their_checks(settings: SmsSettings, world: World) -> None:
@@ -179,7 +181,8 @@ def test_readyz_is_503_when_the_database_is_gone(
             assert body["status"] == "not ready"
             assert body["checks"]["database"]["ok"] is False
             # A reason, never a message (which could quote the database URL).
-            assert "postgres" not in json.dumps(body) and str(relay.port) not in json.dumps(body)
+            assert "postgres" not in json.dumps(body)
+            assert str(relay.port) not in json.dumps(body)
             assert http.get("/healthz").status_code == 200  # alive, just not ready
     finally:
         relay.close()

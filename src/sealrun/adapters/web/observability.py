@@ -92,7 +92,7 @@ class SampledGauge(Collector):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.documentation, self.labels = name, documentation, list(labels)
-        self._sample, self._ttl, self._clock, self._errors = sample, ttl, clock, errors
+        self._sample, self.ttl, self._clock, self._errors = sample, ttl, clock, errors
         self._values: Mapping[tuple[str, ...], float] = {}
         self._read_at: float | None = None
         self._lock = threading.Lock()
@@ -100,7 +100,7 @@ class SampledGauge(Collector):
     def values(self) -> Mapping[tuple[str, ...], float]:
         """The current values (reading them if the last read is older than ``ttl``)."""
         now = self._clock()
-        if self._read_at is not None and now - self._read_at < self._ttl:
+        if self._read_at is not None and now - self._read_at < self.ttl:
             return self._values
         if not self._lock.acquire(blocking=False):
             return self._values
@@ -150,6 +150,7 @@ class ServiceMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._sampled: list[SampledGauge] = []
         self.sample_errors = Counter(
             "sealrun_sample_errors",
             "Sampled gauges whose read failed (the scrape served the last values).",
@@ -177,7 +178,13 @@ class ServiceMetrics:
         """Register a :class:`SampledGauge` (read at most once per ``ttl`` seconds)."""
         gauge = SampledGauge(name, documentation, labels, sample, ttl=ttl, errors=self.sample_errors)
         self.registry.register(gauge)
+        self._sampled.append(gauge)
         return gauge
+
+    def sample_every(self, seconds: float) -> None:
+        """Set every sampled gauge's ``ttl`` (tests: ``0``, read at each scrape)."""
+        for gauge in self._sampled:
+            gauge.ttl = seconds
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""
