@@ -155,7 +155,7 @@ class Releaser:
     def _audit(self, facts: AuditFacts) -> None:
         self._repository.append_audit(facts, self._clock())
         # The audit record, as a log line too (the task and deal come from the log context).
-        log.info("release %s %s: %s", facts.event, facts.code, facts.detail)
+        log.info("audit %s %s: %s", facts.event, facts.code, facts.detail)
 
     def _facts(
         self, request: ReleaseRequest, now: int, task: TaskRecord | None, deal: DealRecord | None

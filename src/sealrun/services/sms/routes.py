@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import logging
 import time
 from dataclasses import dataclass
 from typing import Annotated
@@ -11,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from prometheus_client import Counter, Histogram
 
-from sealrun.adapters.logs import log_context
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
 from sealrun.api.ids import parse_task_id
 from sealrun.api.sms import (
@@ -40,7 +38,6 @@ from sealrun.services.sms.usecases import SecretStatus, SmsUseCases
 
 __all__ = ["ReleaseMetrics", "router"]
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -151,9 +148,7 @@ def get_recipient(beneficiary: AddressPath, sms: Sms) -> RecipientOut:
 @router.post(Routes.ENCLAVE_CHALLENGE, responses=problem_responses(401, 403, 404, 409))
 def enclave_challenge(task_id: TaskPath, call: Signed, sms: Sms) -> ChallengeOut:
     """The task's enclave challenge (created once); signed by the deal's workerpool owner."""
-    with log_context(task_id=task_id.lower()):
-        address = sms.enclave_challenge(call, parse_task_id(task_id))
-        log.info("enclave challenge given")
+    address = sms.enclave_challenge(call, parse_task_id(task_id))
     return ChallengeOut(task_id=task_id.lower(), enclave_challenge=address)
 
 
@@ -169,24 +164,23 @@ def release(task_id: TaskPath, body: ReleaseIn, sms: Sms, http: Request) -> Rele
     """Appraise the enclave's evidence and release its secrets bundle, sealed to its ephemeral key."""
     metrics: ReleaseMetrics = http.app.state.releases
     began = time.perf_counter()
-    with log_context(task_id=task_id.lower()):
-        try:
-            released = sms.release(
-                ReleaseRequest(
-                    task_id=parse_task_id(task_id),
-                    nonce=bytes.fromhex(body.nonce[2:]),
-                    worker=body.worker,
-                    authorization=bytes.fromhex(body.authorization[2:]),
-                    evidence=body.evidence.model_dump_json(),
-                    ephemeral_recipient=body.ephemeral_recipient,
-                )
+    try:
+        released = sms.release(
+            ReleaseRequest(
+                task_id=parse_task_id(task_id),
+                nonce=bytes.fromhex(body.nonce[2:]),
+                worker=body.worker,
+                authorization=bytes.fromhex(body.authorization[2:]),
+                evidence=body.evidence.model_dump_json(),
+                ephemeral_recipient=body.ephemeral_recipient,
             )
-        except SealrunError as error:
-            metrics.outcomes.labels(outcome="refused", code=error.code).inc()
-            metrics.latency.observe(time.perf_counter() - began)
-            raise
-        metrics.outcomes.labels(outcome="released", code="").inc()
+        )
+    except SealrunError as error:
+        metrics.outcomes.labels(outcome="refused", code=error.code).inc()
         metrics.latency.observe(time.perf_counter() - began)
+        raise
+    metrics.outcomes.labels(outcome="released", code="").inc()
+    metrics.latency.observe(time.perf_counter() - began)
     return ReleaseOut(
         task_id=task_id.lower(),
         enclave_challenge=released.enclave_challenge,

@@ -390,7 +390,9 @@ class Worker:
         # Settled: the sealed files are uploaded and nothing else of the task is worth keeping.
         shutil.rmtree(self._task_dir(entry.task_id), ignore_errors=True)
         self.settled += 1
-        log.info("task %s settled in %s", entry.task_id, tx_hash)
+        # Also from the batch flusher's thread, which has no task bound: name it here.
+        about = {"task_id": entry.task_id, "deal_id": entry.assignment.deal_id}
+        log.info("task %s settled in %s", entry.task_id, tx_hash, extra=about)
 
     def _give_back(self, task_id: str, reason: str) -> None:
         log.warning("task %s: giving it back (%s)", task_id, reason)
