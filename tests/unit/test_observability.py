@@ -121,7 +121,6 @@ def test_readiness_names_each_check_times_out_a_hung_one_and_caches() -> None:
         assert calls["database"] == 2
     finally:
         release.set()
-        readiness.close()
 
 
 def test_json_lines_carry_the_bound_task_and_deal_in_a_task_thread() -> None:

@@ -27,8 +27,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,27 +246,25 @@ class Readiness:
     ) -> None:
         self.checks = dict(checks)
         self.timeout, self.ttl, self._clock = timeout, ttl, clock
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.checks)), thread_name_prefix="readyz")
-        self._running: dict[str, Future[None]] = {}
+        self._running: dict[str, _Run] = {}
         self._lock = threading.Lock()
         self._last: tuple[float, bool, dict[str, dict[str, Any]]] | None = None
 
     def _round(self) -> tuple[bool, dict[str, dict[str, Any]]]:
         for name, check in self.checks.items():
             running = self._running.get(name)
-            if running is None or running.done():
-                self._running[name] = self._pool.submit(check)
-        deadline = self._clock() + self.timeout
+            if running is None or running.done.is_set():
+                self._running[name] = _Run.start(name, check)
+        deadline = time.monotonic() + self.timeout
         results: dict[str, dict[str, Any]] = {}
         for name in self.checks:
-            future = self._running[name]
-            try:
-                future.result(timeout=max(0.0, deadline - self._clock()))
-                results[name] = {"ok": True}
-            except FutureTimeout:
+            run = self._running[name]
+            if not run.done.wait(max(0.0, deadline - time.monotonic())):
                 results[name] = {"ok": False, "reason": "timeout"}
-            except Exception as error:
-                results[name] = {"ok": False, "reason": _reason(error)}
+            elif run.error is not None:
+                results[name] = {"ok": False, "reason": _reason(run.error)}
+            else:
+                results[name] = {"ok": True}
         return all(r["ok"] for r in results.values()), results
 
     def status(self) -> tuple[bool, dict[str, dict[str, Any]]]:
@@ -281,9 +277,28 @@ class Readiness:
             self._last = (self._clock(), ready, results)
             return ready, results
 
-    def close(self) -> None:
-        """Stop the check threads (a hung check is abandoned, not waited for)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+
+@dataclass
+class _Run:
+    """One check running in a daemon thread (a hung one never holds the process at exit)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+    @classmethod
+    def start(cls, name: str, check: Check) -> _Run:
+        run = cls()
+
+        def target() -> None:
+            try:
+                check()
+            except Exception as error:
+                run.error = error
+            finally:
+                run.done.set()
+
+        threading.Thread(target=target, name=f"readyz-{name}", daemon=True).start()
+        return run
 
 
 def database_check(engine: sa.Engine) -> Check:
