@@ -182,3 +182,29 @@ def test_configure_logging_text_form_for_humans() -> None:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
     assert "INFO market sealrun.x [task_id=0x01]: hello" in stream.getvalue()
+
+
+def test_probes_during_a_round_get_the_previous_answer_at_once() -> None:
+    gate, entered, slow = threading.Event(), threading.Event(), [False]
+
+    def database() -> None:
+        if slow[0]:
+            entered.set()
+            gate.wait(10)
+
+    clock = Clock()
+    readiness = Readiness({"database": database}, timeout=10.0, ttl=5.0)
+    readiness._clock = clock  # type: ignore[method-assign]
+    assert readiness.status() == (True, {"database": {"ok": True}})
+    slow[0], clock.now = True, clock.now + 5.0
+    answers: list[object] = []
+    prober = threading.Thread(target=lambda: answers.append(readiness.status()))
+    prober.start()
+    try:
+        assert entered.wait(10)
+        # Another probe while that round runs: the previous answer, without waiting for the lock.
+        assert readiness.status() == (True, {"database": {"ok": True}})
+    finally:
+        gate.set()
+        prober.join(10)
+    assert answers == [(True, {"database": {"ok": True}})]

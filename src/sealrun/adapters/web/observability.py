@@ -268,14 +268,26 @@ class Readiness:
         return all(r["ok"] for r in results.values()), results
 
     def status(self) -> tuple[bool, dict[str, dict[str, Any]]]:
-        """``(ready, {check: {"ok": bool, "reason"?: str}})``, at most ``ttl`` seconds old."""
-        with self._lock:
-            now = self._clock()
-            if self._last is not None and now - self._last[0] < self.ttl:
-                return self._last[1], self._last[2]
+        """``(ready, {check: {"ok": bool, "reason"?: str}})``, at most ``ttl`` seconds old.
+
+        While one caller runs a round, the others get the previous answer at once (they wait
+        only for the very first round): a flood of probes holds no request threads.
+        """
+        last = self._last
+        if last is not None and self._clock() - last[0] < self.ttl:
+            return last[1], last[2]
+        if not self._lock.acquire(blocking=last is None):
+            assert last is not None
+            return last[1], last[2]
+        try:
+            last = self._last
+            if last is not None and self._clock() - last[0] < self.ttl:
+                return last[1], last[2]
             ready, results = self._round()
             self._last = (self._clock(), ready, results)
             return ready, results
+        finally:
+            self._lock.release()
 
 
 @dataclass
