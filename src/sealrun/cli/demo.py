@@ -58,6 +58,7 @@ class _DemoResult(TypedDict):
     outputs: NotRequired[list[str]]
     image: NotRequired[str | None]
     timings: NotRequired[dict[str, float]]
+    tee: NotRequired[str]
 
 
 class _Steps:
@@ -156,7 +157,9 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     task_report: dict[str, object] = {**describe(followed)}
     result.update({"status": followed.status, "task": task_report, "exit_status": 0})
     if followed.status in ("COMPLETED", "FAILED") and not followed.timed_out:
-        result["verify"] = steps_.run("verify", lambda: _verify(session, task.task_id), _verdict)
+        from sealrun.cli.verify import verify_demo_task
+
+        result["verify"] = steps_.run("verify", lambda: verify_demo_task(session, task.task_id), _verdict)
     if followed.status != "COMPLETED" or followed.timed_out:
         if followed.status == "FAILED":
             task_report.update(explain_failure(connection, followed))  # before the devnet stops
@@ -169,36 +172,6 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     result["outputs"] = [str(p) for p in outputs]
     images = [p for p in outputs if p.suffix == ".png"]
     result["image"] = str(images[0]) if images else None
-
-
-def _verify(session: Session, task_id: bytes) -> list[str]:
-    """Verify the task's receipt online (as ``sealrun verify`` does) and keep it with the
-    devnet's simulator key in ``tee/``, so the offline command still passes once the devnet is down."""
-    import shutil
-
-    from sealrun.cli.verify import chain_for, devnet_simulator, simulator_public_key
-    from sealrun.requester.verify import fetch_receipt, sms_facts, verify_receipt
-
-    raw = fetch_receipt(session.service_url("store"), task_id)
-    simulator = devnet_simulator(session)
-    verdict = verify_receipt(
-        raw, now=int(time.time()), simulator_key=simulator_public_key(simulator), allow_simulated=True,
-        expected_task=task_id, chain=chain_for(session, task_id, None, None),
-        sms=sms_facts(session.optional_service_url("sms")),
-    )  # fmt: skip
-    if not verdict.verified:
-        failed = [f"{c.code} [{c.reason}]" for c in verdict.checks if c.status == "fail"]
-        raise DemoError(f"the task's receipt does not verify: {', '.join(failed)}", code="DEMO_VERIFY_FAILED")
-    folder = session.config.path.parent / "tee"
-    receipt, key = folder / f"receipt-0x{task_id.hex()}.json", folder / "simulator.pub.pem"
-    receipt.write_bytes(raw)
-    if simulator is not None:
-        shutil.copyfile(simulator, key)
-    config = session.config.path
-    return [
-        f"sealrun verify 0x{task_id.hex()} --allow-simulated --config {config}  (with --keep)",
-        f"sealrun verify {receipt} --offline --allow-simulated --simulator-key {key}",
-    ]
 
 
 def _verdict(commands: list[str]) -> str:
@@ -268,15 +241,20 @@ def demo(
     begun = time.perf_counter()
     result = _journey(out, workdir, chain, keep)
     result["timings"]["total"] = round(time.perf_counter() - begun, 3)
+    from sealrun.devnet.services import WORKER_TEE
+
+    result["tee"] = WORKER_TEE  # the devnet's worker: said on every result line below
 
     def human(console: Any) -> None:
         if result["exit_status"]:
-            console.print(f"[red]{result['status']}[/red]: task {result['task_id']}")
+            console.print(f"[red]{result['status']}[/red]: task {result['task_id']} (TEE: {result['tee']})")
             for line in outcome_lines(result["task"]):
                 console.print(line, markup=False)
             return
         console.print(f"[green]{result['status']}[/green]: task {result['task_id']}")
         console.print(f"decrypted image: [bold]{result['image']}[/bold]")
+        if result["tee"] == "simulated":
+            console.print("[yellow]TEE: simulated[/yellow] (the devnet's worker: no hardware protection)")
         for command in result.get("verify", []):
             console.print(f"verify: {command}", markup=False)
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from sealrun.core.receipts.checks import ChainFacts
     from sealrun.requester.verify import Verdict
 
-__all__ = ["chain_for", "devnet_simulator", "simulator_public_key", "verify"]
+__all__ = ["chain_for", "devnet_simulator", "simulator_public_key", "verify", "verify_demo_task"]
 
 _TARGET = typer.Argument(..., help="A task id (online), or a receipt file with --offline.")
 _OFFLINE = typer.Option(False, "--offline", help="Check a receipt file alone: no chain, no network.")
@@ -145,6 +145,36 @@ def _human(verdict: Verdict) -> Callable[[Console], None]:
         console.print(f"{'VERIFIED' if verdict.verified else 'NOT VERIFIED'} ({mode})")
 
     return render
+
+
+def verify_demo_task(session: Session, task_id: bytes) -> list[str]:
+    """Verify the task's receipt online (as ``sealrun verify`` does) and keep it with the
+    devnet's simulator key in ``tee/``, so the offline command still passes once the devnet is down."""
+    import shutil
+
+    from sealrun.errors import DemoError
+    from sealrun.requester.verify import fetch_receipt, sms_facts, verify_receipt
+
+    raw = fetch_receipt(session.service_url("store"), task_id)
+    simulator = devnet_simulator(session)
+    verdict = verify_receipt(
+        raw, now=int(time.time()), simulator_key=simulator_public_key(simulator), allow_simulated=True,
+        expected_task=task_id, chain=chain_for(session, task_id, None, None),
+        sms=sms_facts(session.optional_service_url("sms")),
+    )  # fmt: skip
+    if not verdict.verified:
+        failed = [f"{c.code} [{c.reason}]" for c in verdict.checks if c.status == "fail"]
+        raise DemoError(f"the task's receipt does not verify: {', '.join(failed)}", code="DEMO_VERIFY_FAILED")
+    folder = session.config.path.parent / "tee"
+    receipt, key = folder / f"receipt-0x{task_id.hex()}.json", folder / "simulator.pub.pem"
+    receipt.write_bytes(raw)
+    if simulator is not None:
+        shutil.copyfile(simulator, key)
+    config = session.config.path
+    return [
+        f"sealrun verify 0x{task_id.hex()} --allow-simulated --config {config}  (with --keep)",
+        f"sealrun verify {receipt} --offline --allow-simulated --simulator-key {key}",
+    ]
 
 
 def verify(

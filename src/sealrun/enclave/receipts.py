@@ -92,9 +92,11 @@ def _tee(quoter: RecordingQuoter) -> JsonObject:
     evidence = quoter.last
     text = None if evidence is None else evidence.to_json()
     collateral = None if evidence is None or evidence.collateral is None else evidence.collateral
+    # The evidence's own type (tdx-dcap, sev-snp, simulated): what a verifier dispatches on.
+    kind = quoter.tee if evidence is None else evidence.type.value
     return {
-        "type": quoter.tee,
-        "simulated": quoter.tee == "simulated",
+        "type": kind,
+        "simulated": kind == "simulated",
         "evidence_sha256": None if text is None else "0x" + hashlib.sha256(text.encode()).hexdigest(),
         "evidence": text,
         "evidence_url": None,

@@ -24,9 +24,11 @@ refusal's code.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from sealrun.adapters.logs import log_context
 from sealrun.api.ids import bytes32_hex, deal_id_hex, task_id_hex
 from sealrun.core.attestation import Evidence, EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
@@ -55,6 +57,8 @@ from sealrun.services.sms.repository import ReleaseMaterial, SmsRepository, row_
 from sealrun.services.sms.vault import MasterKeyring
 
 __all__ = ["ORDER_FAILURES", "ReleaseRequest", "Releaser", "SealedSecretsBundle"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,12 @@ class Releaser:
         )
         now = self._clock()
         task = self._chain.task(request.task_id)
+        with log_context(task_id=facts.task_id, deal_id=None if task is None else bytes32_hex(task.deal_id)):
+            return self._release(request, facts, now, task)
+
+    def _release(
+        self, request: ReleaseRequest, facts: AuditFacts, now: int, task: TaskRecord | None
+    ) -> SealedSecretsBundle:
         deal = None if task is None else self._chain.deal(task.deal_id)
         if deal is not None:
             facts = replace(
@@ -156,7 +166,10 @@ class Releaser:
         self._audit(replace(facts, event="refusal", code=error.code, detail=f"{kind}: {error.message}"))
 
     def _audit(self, facts: AuditFacts) -> AuditRecord:
-        return self._repository.append_audit(facts, self._clock())
+        record = self._repository.append_audit(facts, self._clock())
+        # The audit record, as a log line too (the task and deal come from the log context).
+        log.info("audit %s %s: %s", facts.event, facts.code, facts.detail)
+        return record
 
     def _facts(
         self, request: ReleaseRequest, now: int, task: TaskRecord | None, deal: DealRecord | None
