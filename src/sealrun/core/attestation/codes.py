@@ -19,6 +19,9 @@ Verification (the evidence itself):
 ``ATTEST_DEBUG``                         the evidence comes from a debug enclave
 ``ATTEST_COLLATERAL``                    the collateral is missing, malformed or inconsistent
 ``ATTEST_REPORT_DATA_MISMATCH``          the report data does not bind the nonce, key and task
+``ATTEST_COLLATERAL_STALE``              the collateral is older than the maximum collateral age
+                                         (default 7 days) or past its ``nextUpdate``
+``ATTEST_COLLATERAL_UNAVAILABLE``        no collateral could be fetched and none usable is cached
 ======================================  =========================================================
 
 Policy (the appraisal of verified claims), one code per rule:
@@ -33,6 +36,8 @@ from __future__ import annotations
 
 __all__ = [
     "ATTEST_COLLATERAL",
+    "ATTEST_COLLATERAL_STALE",
+    "ATTEST_COLLATERAL_UNAVAILABLE",
     "ATTEST_DEBUG",
     "ATTEST_EXPIRED",
     "ATTEST_MALFORMED",
@@ -68,6 +73,8 @@ ATTEST_TCB_MISMATCH = "ATTEST_TCB_MISMATCH"
 ATTEST_DEBUG = "ATTEST_DEBUG"
 ATTEST_COLLATERAL = "ATTEST_COLLATERAL"
 ATTEST_REPORT_DATA_MISMATCH = "ATTEST_REPORT_DATA_MISMATCH"
+ATTEST_COLLATERAL_STALE = "ATTEST_COLLATERAL_STALE"
+ATTEST_COLLATERAL_UNAVAILABLE = "ATTEST_COLLATERAL_UNAVAILABLE"
 
 ATTEST_POLICY_TEE_TYPE = "ATTEST_POLICY_TEE_TYPE"
 ATTEST_POLICY_SIMULATED = "ATTEST_POLICY_SIMULATED"
