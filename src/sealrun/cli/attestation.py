@@ -6,6 +6,10 @@ now, read here at the edge and nowhere below), prints the normalised claims, and
 with ``--policy`` when given. A verification failure prints its code and exits 1; a policy
 refusal prints the claims, the verdict and the code, and exits 1.
 
+``verify --bundle`` takes the collateral from an offline bundle (``collateral bundle``): the entry
+for the evidence's FMSPC (DCAP) or chip id (SEV-SNP). ``collateral fetch|show|bundle`` are in
+:mod:`sealrun.cli.collateral`.
+
 ``simulator-key`` writes a fresh per-deployment simulator key (PKCS#8 PEM, mode 0600, written to a
 temp file then renamed) and prints its public key, which verifiers of simulated evidence need.
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from sealrun.cli.collateral import collateral_app
 from sealrun.cli.output import EXIT_ERROR, JSON_OPTION, Output, fail
 from sealrun.core.attestation import (
     Claims,
@@ -38,6 +43,7 @@ from sealrun.core.attestation import (
     TdxDcapVerifier,
     decode_evidence_text,
 )
+from sealrun.core.attestation.bundle import parse_bundle, select_collateral
 from sealrun.core.attestation.claims import ClaimsDocument
 from sealrun.core.attestation.verifier import EvidenceVerifier, Verifier
 from sealrun.errors import AttestationError, ConfigError
@@ -45,6 +51,7 @@ from sealrun.errors import AttestationError, ConfigError
 __all__ = ["attestation_app"]
 
 attestation_app = typer.Typer(name="attestation", help="Verify TEE evidence; make simulator keys.")
+attestation_app.add_typer(collateral_app)
 
 _TYPES = ", ".join(kind.value for kind in EvidenceType)
 
@@ -99,6 +106,7 @@ _TYPE_OPTION = typer.Option(..., "--type", help=f"Evidence type: {_TYPES}.")
 _COLLATERAL_OPTION = typer.Option(
     None, "--collateral", help="DCAP: QuoteCollateralV3 JSON. sev-snp: the VCEK/VLEK (DER or PEM)."
 )
+_BUNDLE_OPTION = typer.Option(None, "--bundle", help="Take the collateral from this offline bundle.")
 _AT_OPTION = typer.Option(None, "--at", help="Verify at this UNIX time (default: now).")
 _POLICY_OPTION = typer.Option(None, "--policy", help="Appraise with this policy (TOML or JSON).")
 _SIMULATOR_KEY_OPTION = typer.Option(
@@ -116,6 +124,7 @@ def verify(
     evidence_file: Path = _EVIDENCE_ARGUMENT,
     evidence_type: str = _TYPE_OPTION,
     collateral: Path | None = _COLLATERAL_OPTION,
+    bundle: Path | None = _BUNDLE_OPTION,
     at: int | None = _AT_OPTION,
     policy_file: Path | None = _POLICY_OPTION,
     simulator_key: Path | None = _SIMULATOR_KEY_OPTION,
@@ -142,6 +151,13 @@ def verify(
         payload=decode_evidence_text(_read(evidence_file, "evidence")),
         collateral=None if collateral is None else _read(collateral, "collateral"),
     )
+    if bundle is not None:
+        if collateral is not None:
+            raise ConfigError("give --collateral or --bundle, not both", code="CONFIG_INVALID")
+        entries = parse_bundle(_read(bundle, "bundle"))
+        evidence = Evidence(
+            type=kind, payload=evidence.payload, collateral=select_collateral(entries, evidence)
+        )
     claims: Claims = _verifier(kind, simulator_key, allow_debug=allow_debug).verify(evidence, now=now)
     rendered = claims.to_dict()
     result: dict[str, object] = {"verified_at": now, "claims": rendered}

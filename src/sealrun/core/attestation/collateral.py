@@ -25,6 +25,7 @@ DCAP verifier takes; :func:`dcap_collateral_times` reads back its issue and ``ne
 from __future__ import annotations
 
 import binascii
+import itertools
 import json
 import re
 import urllib.parse
@@ -96,6 +97,8 @@ _IDS: Mapping[tuple[str, Tee], str] = {
 }
 _AMD_TCB_OIDS = {"bootloader": "3.1", "tee": "3.2", "snp": "3.3", "microcode": "3.8", "fmc": "3.9"}
 _AMD_OID = "1.3.6.1.4.1.3704.1."
+_CRL_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, binascii.Error)
+_DATE_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, TypeError, RecursionError)
 
 
 def _bad(message: str) -> AttestationError:
@@ -184,7 +187,7 @@ def parse_intel_issuer_chain(header: str | None, *, now: int, what: str) -> tupl
             f"the {what} issuer chain does not end at the pinned Intel SGX Root CA",
             code=ATTEST_UNTRUSTED_ROOT,
         )
-    for certificate, issuer in zip(chain, chain[1:], strict=False):
+    for certificate, issuer in itertools.pairwise(chain):
         if not _issued_by(certificate, issuer):
             raise AttestationError(f"the {what} issuer chain does not verify", code=ATTEST_SIGNATURE)
     for certificate in chain:
@@ -239,7 +242,9 @@ def _parse_signed(
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise AttestationError(f"the {member} signing key is not ECDSA", code=ATTEST_SIGNATURE)
     raw_signature = bytes.fromhex(signature)
-    der = encode_dss_signature(int.from_bytes(raw_signature[:32], "big"), int.from_bytes(raw_signature[32:], "big"))
+    der = encode_dss_signature(
+        int.from_bytes(raw_signature[:32], "big"), int.from_bytes(raw_signature[32:], "big")
+    )
     try:
         key.verify(der, raw.encode("utf-8"), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
@@ -305,7 +310,7 @@ def parse_crl(body: bytes, *, issuer: x509.Certificate, what: str) -> Crl:
         this_update = int(crl.last_update_utc.timestamp())
         next_update = crl.next_update_utc
         issuer_name = crl.issuer
-    except (*PARSE_ERRORS, binascii.Error):
+    except _CRL_ERRORS:
         raise _bad(f"the {what} is not a CRL") from None
     if issuer_name != issuer.subject:
         raise _bad(f"the {what} is issued by {issuer_name.rfc4514_string()}, not the expected CA")
@@ -315,11 +320,20 @@ def parse_crl(body: bytes, *, issuer: x509.Certificate, what: str) -> Crl:
         valid = False
     if not valid:
         raise AttestationError(f"the {what} signature is invalid", code=ATTEST_SIGNATURE)
-    return Crl(der=der, issued_at=this_update, next_update=None if next_update is None else int(next_update.timestamp()))
+    return Crl(
+        der=der,
+        issued_at=this_update,
+        next_update=None if next_update is None else int(next_update.timestamp()),
+    )
 
 
 def assemble_dcap_collateral(
-    *, tcb_info: SignedJson, qe_identity: SignedJson, pck_crl: Crl, pck_crl_issuer_chain: str, root_ca_crl: Crl
+    *,
+    tcb_info: SignedJson,
+    qe_identity: SignedJson,
+    pck_crl: Crl,
+    pck_crl_issuer_chain: str,
+    root_ca_crl: Crl,
 ) -> bytes:
     """The ``QuoteCollateralV3`` JSON (as dcap-qvl reads it) of checked parts."""
     document = {
@@ -352,7 +366,7 @@ def dcap_collateral_times(collateral: bytes) -> tuple[int, int]:
         qe_identity = json.loads(document["qe_identity"])
         crls = [x509.load_der_x509_crl(bytes.fromhex(document[name])) for name in ("pck_crl", "root_ca_crl")]
         crl_times = [(int(c.last_update_utc.timestamp()), c.next_update_utc) for c in crls]
-    except (*PARSE_ERRORS, TypeError, RecursionError):
+    except _DATE_ERRORS:
         raise _bad("the DCAP collateral's dates do not parse") from None
     if not isinstance(tcb_info, dict) or not isinstance(qe_identity, dict):
         raise _bad("the DCAP collateral's TCB info or QE identity is not an object")
@@ -417,7 +431,9 @@ def _vcek_extension(certificate: x509.Certificate, suffix: str) -> bytes | None:
     return raw
 
 
-def parse_vcek(body: bytes, *, chain: AmdChain, hwid: bytes, tcb: Mapping[str, int], now: int) -> x509.Certificate:
+def parse_vcek(
+    body: bytes, *, chain: AmdChain, hwid: bytes, tcb: Mapping[str, int], now: int
+) -> x509.Certificate:
     """Check a KDS ``/vcek/v1/{product}/{hwid}?...`` answer (a DER VCEK).
 
     Args:

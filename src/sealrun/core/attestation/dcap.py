@@ -224,7 +224,8 @@ class SgxDcapVerifier(DcapVerifier):
             "cpu_svn": body.field("cpu_svn"),
             "misc_select": body.number("misc_select"),
             "certification_types": ",".join(str(kind) for kind in quote.certification_types),
-        } | (dated or {})
+        }
+        extra.update(dated or {})
         return _mint_claims(
             tee=EvidenceType.SGX_DCAP,
             measurement=body.field("mr_enclave"),
@@ -259,7 +260,8 @@ class TdxDcapVerifier(DcapVerifier):
             "quote_version": quote.version,
             "td_report": body.kind,
             "certification_types": ",".join(str(kind) for kind in quote.certification_types),
-        } | (dated or {})
+        }
+        extra.update(dated or {})
         for name in _TD_EXTRA:
             if name in body.names:  # TD 1.5 adds tee_tcb_svn2 and mr_service_td
                 extra[name] = body.field(name)
