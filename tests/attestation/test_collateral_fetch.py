@@ -288,3 +288,15 @@ def test_a_bundle_round_trips_and_selects_by_fmspc(
     )
     for bad in (b"{}", b"[", data.replace(b'"version": 1', b'"version": 2')):
         assert _code(lambda bad=bad: parse_bundle(bad)) == "ATTEST_COLLATERAL"
+
+
+def test_an_amd_crl_not_signed_by_the_ark_is_refused(vectors_dir: Path, tmp_path: Path) -> None:
+    # no real AMD CRL is recorded in the vectors: Intel's root CA CRL stands in as a foreign one
+    routes = amd_routes(vectors_dir, product="Milan", hwid="00", query="")
+    intel_crl = bytes.fromhex(load_collateral(vectors_dir, SGX_COLLATERAL)["root_ca_crl"])
+    routes["/vcek/v1/Milan/crl"] = Route(intel_crl, "application/pkix-crl")
+    with serve(routes) as server:
+        fetcher = CollateralFetcher(
+            cache=CollateralCache(tmp_path / "c"), kds_url=server.url, clock=Clock(1790000000)
+        )
+        assert _code(lambda: fetcher.amd_crl(product="Milan")) == "ATTEST_COLLATERAL"
