@@ -29,6 +29,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
     etag: str | None = None
+    declare_length: bool = True  # False: no Content-Length, the body ends when the connection closes
 
 
 @dataclass
@@ -107,7 +108,8 @@ def serve(routes: dict[str, Route]) -> Iterator[Recorded]:
                 return
             self.send_response(route.status)
             self.send_header("Content-Type", route.content_type)
-            self.send_header("Content-Length", str(len(route.body)))
+            if route.declare_length:
+                self.send_header("Content-Length", str(len(route.body)))
             if route.etag is not None:
                 self.send_header("ETag", route.etag)
             for name, value in route.headers.items():

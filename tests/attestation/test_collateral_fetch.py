@@ -182,6 +182,10 @@ def _tampered_chain(route: Route) -> Route:
 
 HOSTILE = {
     "huge body": (lambda r: replace(r, body=b"{" + b" " * (2 << 20) + b"}"), "ATTEST_COLLATERAL"),
+    "huge body, no length": (
+        lambda r: replace(r, body=b"{" + b" " * (2 << 20) + b"}", declare_length=False),
+        "ATTEST_COLLATERAL",
+    ),
     "wrong content type": (lambda r: replace(r, content_type="text/html"), "ATTEST_COLLATERAL"),
     "malformed json": (lambda r: replace(r, body=r.body[:-5]), "ATTEST_COLLATERAL"),
     "not the PCS shape": (lambda r: replace(r, body=b'{"tcbInfo": []}'), "ATTEST_COLLATERAL"),

@@ -45,7 +45,9 @@ QE_CHAIN = QE.headers["SGX-Enclave-Identity-Issuer-Chain"]
 PARSERS: dict[str, Callable[[bytes], object]] = {
     "tcb_info": lambda b: parse_tcb_info(b, TCB_CHAIN, tee="sgx", fmspc="00A067110000", now=NOW),
     "qe_identity": lambda b: parse_qe_identity(b, QE_CHAIN, tee="sgx", now=NOW),
-    "tcb_chain_header": lambda b: parse_tcb_info(TCB.body, urllib.parse.quote(b), tee="sgx", fmspc="00A067110000", now=NOW),
+    "tcb_chain_header": lambda b: parse_tcb_info(
+        TCB.body, urllib.parse.quote(b), tee="sgx", fmspc="00A067110000", now=NOW
+    ),
     "crl": lambda b: parse_crl(b, issuer=INTEL_SGX_ROOT_CA.certificate, what="crl"),
     "amd_chain": lambda b: parse_amd_chain(b, product="Milan", now=1790000000),
     "raw_member": lambda b: raw_member(b.decode("utf-8", "replace"), "tcbInfo"),

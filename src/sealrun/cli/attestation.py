@@ -50,7 +50,9 @@ from sealrun.errors import AttestationError, ConfigError
 
 __all__ = ["attestation_app"]
 
-attestation_app = typer.Typer(name="attestation", help="Verify TEE evidence; make simulator keys.")
+attestation_app = typer.Typer(
+    name="attestation", help="Verify TEE evidence; fetch and bundle collateral; make simulator keys."
+)
 attestation_app.add_typer(collateral_app)
 
 _TYPES = ", ".join(kind.value for kind in EvidenceType)
