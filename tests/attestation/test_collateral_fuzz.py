@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sealrun.core.attestation import codes
 from sealrun.core.attestation.bundle import parse_bundle
 from sealrun.core.attestation.collateral import (
+    collateral_times,
     dcap_collateral_times,
     parse_amd_chain,
     parse_crl,
@@ -52,6 +53,9 @@ PARSERS: dict[str, Callable[[bytes], object]] = {
     "amd_chain": lambda b: parse_amd_chain(b, product="Milan", now=1790000000),
     "raw_member": lambda b: raw_member(b.decode("utf-8", "replace"), "tcbInfo"),
     "dcap_times": dcap_collateral_times,
+    "crl_dates": lambda b: collateral_times(
+        tcb_info=COLLATERAL["tcb_info"], qe_identity=COLLATERAL["qe_identity"], pck_crl=b, root_ca_crl=b
+    ),
     "bundle": parse_bundle,
 }  # fmt: skip
 SEEDS = {
@@ -62,6 +66,7 @@ SEEDS = {
     "amd_chain": CHAIN_PEM,
     "raw_member": TCB.body,
     "dcap_times": (VECTORS / "sgx/dcap-qvl/sgx_quote_collateral.json").read_bytes(),
+    "crl_dates": bytes.fromhex(COLLATERAL["pck_crl"]),
     "bundle": b'{"version": 1, "kind": "sealrun-collateral-bundle", "created_at": 0, "entries": []}',
 }
 

@@ -67,6 +67,7 @@ __all__ = [
     "SignedJson",
     "Tee",
     "assemble_dcap_collateral",
+    "collateral_times",
     "dcap_collateral_times",
     "parse_amd_chain",
     "parse_crl",
@@ -351,7 +352,31 @@ def assemble_dcap_collateral(
 
 
 def dcap_collateral_times(collateral: bytes) -> tuple[int, int]:
-    """``(issued_at, next_update)`` of ``QuoteCollateralV3`` JSON.
+    """``(issued_at, next_update)`` of ``QuoteCollateralV3`` JSON (see :func:`collateral_times`).
+
+    Raises:
+        AttestationError: ``ATTEST_COLLATERAL`` if a part does not parse.
+    """
+    try:
+        document = json.loads(collateral)
+        parts = (document["tcb_info"], document["qe_identity"])
+        crls = (bytes.fromhex(document["pck_crl"]), bytes.fromhex(document["root_ca_crl"]))
+    except _DATE_ERRORS:
+        raise _bad("the DCAP collateral does not parse") from None
+    return collateral_times(tcb_info=parts[0], qe_identity=parts[1], pck_crl=crls[0], root_ca_crl=crls[1])
+
+
+def _top_date(text: object, name: str, what: str) -> int:
+    # Intel's TCB info and QE identity carry issueDate and nextUpdate once, at the top level;
+    # this runs on collateral whose signature already verified, so the first match is the one.
+    match = re.search(rf'"{name}"\s*:\s*"([^"]{{1,40}})"', text) if isinstance(text, str) else None
+    return parse_utc(None if match is None else match.group(1), f"{what}.{name}")
+
+
+def collateral_times(
+    *, tcb_info: str, qe_identity: str, pck_crl: bytes, root_ca_crl: bytes
+) -> tuple[int, int]:
+    """``(issued_at, next_update)`` of DCAP collateral parts (TCB info / QE identity JSON, CRL DER).
 
     ``issued_at`` is the oldest of the TCB info's and QE identity's ``issueDate`` and the PCK
     CRL's ``thisUpdate`` (the root CA CRL is issued yearly and does not count towards the age);
@@ -360,26 +385,75 @@ def dcap_collateral_times(collateral: bytes) -> tuple[int, int]:
     Raises:
         AttestationError: ``ATTEST_COLLATERAL`` if a part does not parse.
     """
-    try:
-        document = json.loads(collateral)
-        tcb_info = json.loads(document["tcb_info"])
-        qe_identity = json.loads(document["qe_identity"])
-        crls = [x509.load_der_x509_crl(bytes.fromhex(document[name])) for name in ("pck_crl", "root_ca_crl")]
-        crl_times = [(int(c.last_update_utc.timestamp()), c.next_update_utc) for c in crls]
-    except _DATE_ERRORS:
-        raise _bad("the DCAP collateral's dates do not parse") from None
-    if not isinstance(tcb_info, dict) or not isinstance(qe_identity, dict):
-        raise _bad("the DCAP collateral's TCB info or QE identity is not an object")
+    crl_times = [_crl_dates(pck_crl, "PCK CRL"), _crl_dates(root_ca_crl, "root CA CRL")]
     issued = [
-        parse_utc(tcb_info.get("issueDate"), "tcbInfo.issueDate"),
-        parse_utc(qe_identity.get("issueDate"), "enclaveIdentity.issueDate"),
+        _top_date(tcb_info, "issueDate", "tcbInfo"),
+        _top_date(qe_identity, "issueDate", "enclaveIdentity"),
         crl_times[0][0],
     ]
     updates = [
-        parse_utc(tcb_info.get("nextUpdate"), "tcbInfo.nextUpdate"),
-        parse_utc(qe_identity.get("nextUpdate"), "enclaveIdentity.nextUpdate"),
-    ] + [int(update.timestamp()) for _, update in crl_times if update is not None]
+        _top_date(tcb_info, "nextUpdate", "tcbInfo"),
+        _top_date(qe_identity, "nextUpdate", "enclaveIdentity"),
+    ] + [update for _, update in crl_times if update is not None]
     return min(issued), min(updates)
+
+
+def _der_header(der: bytes, index: int) -> tuple[int, int, int]:
+    """(tag, start of the content, end of the content) of the DER element at ``index``."""
+    tag, length = der[index], der[index + 1]
+    index += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("DER length")
+        length = int.from_bytes(der[index : index + count], "big")
+        index += count
+    if index + length > len(der):
+        raise ValueError("DER truncated")
+    return tag, index, index + length
+
+
+def _der_time(der: bytes, tag: int, start: int, end: int) -> int:
+    text = der[start:end].decode("ascii")
+    if tag == 0x17 and len(text) == 13 and text.endswith("Z"):  # UTCTime YYMMDDHHMMSSZ
+        year = int(text[:2])
+        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
+    elif tag != 0x18 or len(text) != 15 or not text.endswith("Z"):  # GeneralizedTime
+        raise ValueError("CRL time")
+    iso = f"{text[:4]}-{text[4:6]}-{text[6:8]}T{text[8:10]}:{text[10:12]}:{text[12:14]}Z"
+    return parse_utc(iso, "CRL time")
+
+
+def _crl_dates(der: bytes, what: str) -> tuple[int, int | None]:
+    """``thisUpdate`` and ``nextUpdate`` of a DER CRL, read without parsing its revoked list.
+
+    (``cryptography`` parses every entry of a CRL on load: tens of µs for a PCK CRL, on every
+    verification.) TBSCertList: [version INTEGER], signature SEQUENCE, issuer SEQUENCE,
+    thisUpdate Time, [nextUpdate Time].
+    """
+    try:
+        _, start, _ = _der_header(der, 0)  # CertificateList
+        tag, index, end = _der_header(der, start)  # tbsCertList
+        if tag != 0x30:
+            raise ValueError("tbsCertList")
+        tag, _, after = _der_header(der, index)
+        if tag == 0x02:  # version
+            index = after
+            tag, _, after = _der_header(der, index)
+        for _ in range(2):  # signature algorithm, issuer
+            if tag != 0x30:
+                raise ValueError("CRL layout")
+            index = after
+            tag, content, after = _der_header(der, index)
+        this_update = _der_time(der, tag, content, after)
+        next_update = None
+        if after < end:
+            tag, content, stop = _der_header(der, after)
+            if tag in (0x17, 0x18):
+                next_update = _der_time(der, tag, content, stop)
+    except (ValueError, IndexError, UnicodeDecodeError, AttestationError):
+        raise _bad(f"the {what} does not parse") from None
+    return this_update, next_update
 
 
 @dataclass(frozen=True)

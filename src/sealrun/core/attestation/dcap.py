@@ -34,7 +34,7 @@ from sealrun.core.attestation.codes import (
     ATTEST_TYPE_MISMATCH,
     ATTEST_UNTRUSTED_ROOT,
 )
-from sealrun.core.attestation.collateral import dcap_collateral_times
+from sealrun.core.attestation.collateral import collateral_times
 from sealrun.core.attestation.dcap_quote import DcapQuote, parse_dcap_quote
 from sealrun.core.attestation.evidence import Evidence, EvidenceType
 from sealrun.core.attestation.freshness import check_collateral_age
@@ -169,7 +169,12 @@ class DcapVerifier:
             raise AttestationError(
                 f"{self.evidence_type.value}: the verifier failed on this input", code=ATTEST_MALFORMED
             ) from None
-        issued_at, next_update = dcap_collateral_times(evidence.collateral or b"")
+        issued_at, next_update = collateral_times(
+            tcb_info=collateral.tcb_info,
+            qe_identity=collateral.qe_identity,
+            pck_crl=collateral.pck_crl,
+            root_ca_crl=collateral.root_ca_crl,
+        )
         if self.max_collateral_age is not None:
             check_collateral_age(
                 issued_at=issued_at, next_update=next_update, now=now, max_age=self.max_collateral_age

@@ -50,7 +50,10 @@ def parse_utc(value: object, what: str) -> int:
     if not isinstance(value, str) or not _UTC.match(value):
         raise AttestationError(f"{what} is not a UTC timestamp", code=ATTEST_COLLATERAL)
     try:
-        moment = datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        moment = datetime(
+            int(value[0:4]), int(value[5:7]), int(value[8:10]),
+            int(value[11:13]), int(value[14:16]), int(value[17:19]), tzinfo=UTC,
+        )  # fmt: skip
     except ValueError:
         raise AttestationError(f"{what} is not a valid date", code=ATTEST_COLLATERAL) from None
     return int(moment.timestamp())
