@@ -20,6 +20,7 @@ from sealrun.core.attestation import (
     EvidenceType,
     SevSnpVerifier,
     SgxDcapVerifier,
+    TdxDcapVerifier,
     decode_evidence_text,
 )
 from sealrun.core.attestation.bundle import BundleEntry, dump_bundle, parse_bundle, select_collateral
@@ -304,3 +305,30 @@ def test_an_amd_crl_not_signed_by_the_ark_is_refused(vectors_dir: Path, tmp_path
             cache=CollateralCache(tmp_path / "c"), kds_url=server.url, clock=Clock(1790000000)
         )
         assert _code(lambda: fetcher.amd_crl(product="Milan")) == "ATTEST_COLLATERAL"
+
+
+def test_tdx_collateral_is_fetched_from_the_tdx_endpoints_and_verifies(
+    vectors_dir: Path, tmp_path: Path
+) -> None:
+    recorded_json = load_collateral(vectors_dir, "tdx/dcap-qvl/tdx_quote_collateral.json")
+    quote = (vectors_dir / "tdx/dcap-qvl/tdx_quote").read_bytes()
+    now = 1750330347 + 3600  # an hour after the newest part (QE identity, 2025-06-19T10:32:27Z)
+    with serve(intel_routes(recorded_json, tee="tdx", fmspc="B0C06F000000", ca="platform")) as server:
+        fetcher = _fetcher(server.url, tmp_path / "c", Clock(now))
+        got = fetcher.intel(tee="tdx", fmspc="B0C06F000000", ca="platform")
+        assert {path.split("?")[0] for path, _ in server.log} == {
+            "/tdx/certification/v4/tcb",
+            "/tdx/certification/v4/qe/identity",
+            "/sgx/certification/v4/pckcrl",
+            "/sgx/certification/v4/rootcacrl",
+        }
+        # a TDX answer where SGX is asked for is refused (its id is TDX, not SGX)
+        tdx_tcb = "/tdx/certification/v4/tcb?fmspc=B0C06F000000"
+        server.routes[tdx_tcb.replace("/tdx/", "/sgx/")] = server.routes[tdx_tcb]
+        assert (
+            _code(lambda: fetcher.intel(tee="sgx", fmspc="B0C06F000000", ca="platform"))
+            == "ATTEST_COLLATERAL"
+        )
+    assert json.loads(got.collateral) == recorded_json
+    evidence = Evidence(type=EvidenceType.TDX_DCAP, payload=quote, collateral=got.collateral)
+    assert TdxDcapVerifier().verify(evidence, now=now).extra["fmspc"] == "B0C06F000000"
