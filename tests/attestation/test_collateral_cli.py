@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.attestation.collateral_server import intel_routes, load_collateral, serve
+from sealrun.core.attestation import decode_evidence_text
+from tests.attestation.collateral_server import amd_routes, intel_routes, load_collateral, serve
 
 NOW = 1750330571 + 3600
 SGX_QUOTE = "sgx/dcap-qvl/sgx_quote"
+SNP_REPORT = "snp/virtee-sev/report_milan.hex"
+SNP_AT = 1790000000  # inside the SNP vector's validity window
 
 
 def _run(*args: str) -> tuple[int, dict[str, Any]]:
@@ -50,7 +53,28 @@ def runs(
     )
     results["offline-stale"] = _run(*fetch, "--pcs-url", server.url, *cache, "--at", later)
     results["written"] = (0, json.loads((work / "collateral.json").read_text()))
+    report = str(vectors_dir / SNP_REPORT)
+    hwid = decode_evidence_text((vectors_dir / SNP_REPORT).read_bytes())[0x1A0:0x1E0].hex()
+    amd = amd_routes(vectors_dir, product="Milan", hwid=hwid, query="blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115")
+    with serve(amd) as server:
+        snp_fetch = ["attestation", "collateral", "fetch", "--evidence", report, "--type", "sev-snp"]
+        results["snp-fetch"] = _run(*snp_fetch, "--product", "Milan", "--kds-url", server.url, *cache,
+                                    "--out", str(work / "vcek.pem"), "--at", str(SNP_AT))  # fmt: skip
+    results["snp-verify"] = _run("attestation", "verify", report, "--type", "sev-snp",
+                                 "--collateral", str(work / "vcek.pem"), "--at", str(SNP_AT))  # fmt: skip
     return results
+
+
+def test_sev_snp_collateral_is_fetched_from_kds_and_verifies(
+    runs: dict[str, tuple[int, dict[str, Any]]],
+) -> None:
+    code, document = runs["snp-fetch"]
+    assert code == 0, document
+    assert document["product"] == "Milan"
+    assert document["tcb"] == {"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}
+    code, verified = runs["snp-verify"]
+    assert code == 0, verified
+    assert verified["claims"]["tee"] == "sev-snp"
 
 
 def test_fetch_prints_the_sources_and_writes_the_collateral(
