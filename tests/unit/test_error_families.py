@@ -39,6 +39,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "CHAIN": frozenset({"adapters.chain", "adapters.localchain", "cli", "requester", "devnet"}),
     "CONFIG": frozenset(
         {
+            "adapters.logs",
             "adapters.profiles",
             "cli",
             "requester",

@@ -26,7 +26,7 @@ from sealrun.adapters.bundlefiles import load_bundle
 from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.sandbox import BubblewrapSandbox
 from sealrun.adapters.tee import Quoter, SimulatedQuoter, load_simulator_key
-from sealrun.adapters.tee.hardware import BACKENDS, hardware_quoter
+from sealrun.adapters.tee.hardware import BACKENDS, hardware_quoter, tdx_event_recorder
 from sealrun.core.attestation import report_data_for
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
@@ -53,7 +53,18 @@ def _make_quoter(args: argparse.Namespace) -> Callable[[bytes], Quoter]:
     if args.simulator_key is not None:
         raise UsageError(f"--simulator-key is for the simulated TEE, not {args.tee}", code="USAGE")
     tee, root = args.tee, args.tee_root
-    return lambda measurement: hardware_quoter(tee, measurement, root=root)
+    if tee != "tdx":
+        return lambda measurement: hardware_quoter(tee, measurement, root=root)
+
+    def tdx_quoter(measurement: bytes) -> Quoter:
+        # TDX: the app's fingerprint goes into RTMR3 through the event log before any quote,
+        # and the log goes with each quote (the verifier replays it, docs/attestation.md).
+        hardware_quoter(tee, measurement, root=root)  # QUOTE_UNAVAILABLE first: no TDX guest at all
+        recorder = tdx_event_recorder(root)
+        recorder.ensure_app(measurement)
+        return hardware_quoter(tee, measurement, root=root, event_log=recorder.log_bytes)
+
+    return tdx_quoter
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,6 +20,13 @@ from pathlib import Path
 
 from sealrun.adapters.tee.backend import Quoter
 from sealrun.adapters.tee.devices import SevGuestQuoter, TdxGuestQuoter
+from sealrun.adapters.tee.rtmr import (
+    DEFAULT_EVENT_LOG,
+    DEFAULT_SYSFS_ROOT,
+    DEFAULT_TDX_GUEST_DEVICE,
+    RtmrEventRecorder,
+    open_rtmr_extender,
+)
 from sealrun.adapters.tee.tsm import CollateralSource, ConfigfsTsmQuoter, EventLogSource, GramineQuoter
 from sealrun.core.jsontypes import JsonObject
 from sealrun.errors import EnclaveError
@@ -30,6 +37,7 @@ __all__ = [
     "backend_availability",
     "hardware_quoter",
     "probe_host",
+    "tdx_event_recorder",
 ]
 
 #: Every backend name the worker accepts; ``simulated`` is the default.
@@ -75,6 +83,19 @@ def hardware_quoter(
         f"this host has no {tee} quoting interface (configfs-tsm report, or the guest device)",
         code="QUOTE_UNAVAILABLE",
     )
+
+
+def tdx_event_recorder(root: Path = Path("/")) -> RtmrEventRecorder:
+    """The RTMR3 event recorder of the TDX guest under ``root`` (its sysfs file or device).
+
+    Raises:
+        EnclaveError: ``QUOTE_RTMR_UNAVAILABLE`` if this is no TDX guest.
+    """
+    extender = open_rtmr_extender(
+        sysfs_root=_under(root, str(DEFAULT_SYSFS_ROOT).lstrip("/")),
+        device=_under(root, str(DEFAULT_TDX_GUEST_DEVICE).lstrip("/")),
+    )
+    return RtmrEventRecorder(extender, log_path=_under(root, str(DEFAULT_EVENT_LOG).lstrip("/")))
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,14 @@ class TaskBoard:
             rows = session.execute(select(TaskRow.status, func.count()).group_by(TaskRow.status)).all()
             return {str(status): int(count) for status, count in rows}
 
+    def attempts(self) -> dict[str, int]:
+        """The tasks' attempts (claims by a worker), summed by task state."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(TaskRow.status, func.coalesce(func.sum(TaskRow.attempts), 0)).group_by(TaskRow.status)
+            ).all()
+            return {str(status): int(total) for status, total in rows}
+
 
 def _first_time(session: Session, event: tuple[bytes, int]) -> bool:
     key = ("0x" + event[0].hex(), event[1])

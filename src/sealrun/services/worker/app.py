@@ -15,7 +15,7 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,6 +28,13 @@ from sealrun.adapters.tee import SimulatedTee, TeeBackend
 from sealrun.adapters.tee.confidential import ConfidentialVmTee, GramineSgxTee
 from sealrun.adapters.tee.hardware import BACKENDS, HostReport, backend_availability, probe_host
 from sealrun.adapters.web import install_problem_handlers
+from sealrun.adapters.web.observability import (
+    Check,
+    ServiceMetrics,
+    http_check,
+    install_observability,
+    rpc_check,
+)
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ConfigError
@@ -38,7 +45,7 @@ from sealrun.services.worker.settings import WorkerSettings
 from sealrun.services.worker.settlement import HubSettlement
 from sealrun.services.worker.usecases import Worker
 
-__all__ = ["build_worker", "create_app", "task_root", "tee_backend"]
+__all__ = ["build_worker", "create_app", "readiness_checks", "task_root", "tee_backend"]
 
 log = logging.getLogger("sealrun.worker")
 
@@ -153,8 +160,40 @@ def build_worker(settings: WorkerSettings) -> Worker:
     )
 
 
-def create_app(worker: Worker, *, tee: str) -> FastAPI:
-    """Serve ``worker``'s status and run its loop for the application's lifetime."""
+def readiness_checks(settings: WorkerSettings) -> dict[str, Check]:
+    """Readiness: the chain, the pool's scheduler and the SMS its enclaves attest to."""
+    return {
+        "chain": rpc_check(settings.rpc_url),
+        "scheduler": http_check(settings.scheduler_url),
+        "sms": http_check(settings.sms_url),
+    }
+
+
+def _metrics(worker: Worker) -> ServiceMetrics:
+    """Tasks running here, results settled, the settlement queue (read at each scrape: memory only)."""
+    metrics = ServiceMetrics("worker")
+    metrics.sampled(
+        "sealrun_tasks",
+        "This worker's tasks, by status (running: started and not yet settled).",
+        ["status"],
+        lambda: {("running",): float(worker.busy()), ("settled",): float(worker.settled)},
+        ttl=0.0,
+    )
+    metrics.sampled(
+        "sealrun_queue_depth",
+        "Items waiting in a queue (settlement: results waiting for their transaction).",
+        ["queue"],
+        lambda: {("settlement",): float(worker.settlements.pending())},
+        ttl=0.0,
+    )
+    return metrics
+
+
+def create_app(worker: Worker, *, tee: str, checks: Mapping[str, Check] | None = None) -> FastAPI:
+    """Serve ``worker``'s status and run its loop for the application's lifetime.
+
+    ``checks`` are the ``/readyz`` checks (:func:`readiness_checks`; none: always ready).
+    """
     stop = threading.Event()
 
     @asynccontextmanager
@@ -173,4 +212,5 @@ def create_app(worker: Worker, *, tee: str) -> FastAPI:
     app.state.tee = tee
     install_problem_handlers(app)
     app.include_router(router)
+    install_observability(app, _metrics(worker), checks or {})
     return app

@@ -31,10 +31,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
 
 from sealrun.adapters.chain.models import HubTaskStatus
+from sealrun.adapters.logs import log_context
 from sealrun.adapters.tee import EnclaveLaunch, RunReport, TeeBackend
 from sealrun.api.scheduler import AssignmentOut, RegisterOut, TaskOut
 from sealrun.errors import SealrunError, ServiceError
@@ -179,7 +181,7 @@ class Worker:
                 time.sleep(1.0)
         self.heartbeat_interval = answer.heartbeat_interval
         for entry in resumable:
-            self._spawn(entry.task_id, lambda entry=entry: self._settle(entry))  # type: ignore[misc]
+            self._spawn(entry.task_id, partial(self._settle, entry), deal_id=entry.assignment.deal_id)
         return list(answer.released)
 
     # -- the loops ------------------------------------------------------------------------
@@ -201,7 +203,7 @@ class Worker:
                 stop.wait(1.0)
                 continue
             if assignment is not None:
-                self._spawn(assignment.task_id, lambda a=assignment: self.execute(a))  # type: ignore[misc]
+                self._spawn(assignment.task_id, partial(self.execute, assignment), deal_id=assignment.deal_id)
         self._pool.shutdown(wait=True)
         settling.join()
         self.settlements.flush()  # what the running tasks queued after the flusher stopped
@@ -237,14 +239,16 @@ class Worker:
         with self._lock:
             return len(self._running)
 
-    def _spawn(self, task_id: str, job: Callable[[], None]) -> None:
+    def _spawn(self, task_id: str, job: Callable[[], None], *, deal_id: str | None = None) -> None:
         def wrapped() -> None:
             try:
-                job()
-            except Exception:
-                # A bug or an I/O error of the worker itself: never sit on the task.
-                log.exception("task %s failed in the worker", task_id)
-                self._give_back(task_id, "the worker failed unexpectedly")
+                with log_context(task_id=task_id, deal_id=deal_id):  # every line of this task
+                    try:
+                        job()
+                    except Exception:
+                        # A bug or an I/O error of the worker itself: never sit on the task.
+                        log.exception("task %s failed in the worker", task_id)
+                        self._give_back(task_id, "the worker failed unexpectedly")
             finally:
                 with self._lock:
                     self._running.pop(task_id, None)
@@ -386,7 +390,9 @@ class Worker:
         # Settled: the sealed files are uploaded and nothing else of the task is worth keeping.
         shutil.rmtree(self._task_dir(entry.task_id), ignore_errors=True)
         self.settled += 1
-        log.info("task %s settled in %s", entry.task_id, tx_hash)
+        # Also from the batch flusher's thread, which has no task bound: name it here.
+        about = {"task_id": entry.task_id, "deal_id": entry.assignment.deal_id}
+        log.info("task %s settled in %s", entry.task_id, tx_hash, extra=about)
 
     def _give_back(self, task_id: str, reason: str) -> None:
         log.warning("task %s: giving it back (%s)", task_id, reason)
