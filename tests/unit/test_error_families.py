@@ -30,7 +30,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "ANVIL": frozenset({"adapters.localchain"}),
     "APP_UNKNOWN": frozenset({"services.worker"}),
     "ASSIGNMENT": frozenset({"services.scheduler"}),
-    "ATTEST": frozenset({"cli", "core.attestation"}),
+    "ATTEST": frozenset({"adapters.collateral", "cli", "core.attestation"}),
     "AUDIT": frozenset({"services.sms"}),
     "CANCELLED": frozenset({"cli"}),
     "CONFIRMATION": frozenset({"cli"}),

@@ -34,8 +34,10 @@ from sealrun.core.attestation.codes import (
     ATTEST_TYPE_MISMATCH,
     ATTEST_UNTRUSTED_ROOT,
 )
+from sealrun.core.attestation.collateral import collateral_times
 from sealrun.core.attestation.dcap_quote import DcapQuote, parse_dcap_quote
 from sealrun.core.attestation.evidence import Evidence, EvidenceType
+from sealrun.core.attestation.freshness import check_collateral_age
 from sealrun.core.attestation.roots import INTEL_SGX_ROOT_CA, PinnedCertificate
 from sealrun.errors import AttestationError
 
@@ -118,11 +120,15 @@ class DcapVerifier:
     Args:
         root: the pinned Intel SGX Root CA (replaceable only with another pinned certificate).
         allow_debug: return claims for debug SGX enclaves instead of raising ``ATTEST_DEBUG``.
+        max_collateral_age: refuse collateral issued more than this many seconds before ``now``
+            (``ATTEST_COLLATERAL_STALE``); None (default) only reports the age in the claims
+            (``collateral_issued_at``, ``collateral_age``) and leaves it to the policy.
     """
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.SGX_DCAP)
     root: PinnedCertificate = field(default=INTEL_SGX_ROOT_CA, kw_only=True)
     allow_debug: bool = field(default=False, kw_only=True)
+    max_collateral_age: int | None = field(default=None, kw_only=True)
 
     def verify(self, evidence: Evidence, *, now: int) -> Claims:
         """Verify a quote and its collateral at ``now`` and mint the claims.
@@ -137,7 +143,8 @@ class DcapVerifier:
         Raises:
             AttestationError: ``ATTEST_TYPE_MISMATCH``, ``ATTEST_MALFORMED``, ``ATTEST_COLLATERAL``,
                 ``ATTEST_UNTRUSTED_ROOT``, ``ATTEST_SIGNATURE``, ``ATTEST_EXPIRED``,
-                ``ATTEST_REVOKED``, ``ATTEST_NO_MATCHING_TCB`` or ``ATTEST_DEBUG``.
+                ``ATTEST_REVOKED``, ``ATTEST_NO_MATCHING_TCB``, ``ATTEST_COLLATERAL_STALE``
+                (with ``max_collateral_age``) or ``ATTEST_DEBUG``.
         """
         if evidence.type is not self.evidence_type:
             raise AttestationError(
@@ -162,7 +169,18 @@ class DcapVerifier:
             raise AttestationError(
                 f"{self.evidence_type.value}: the verifier failed on this input", code=ATTEST_MALFORMED
             ) from None
-        return self._claims(quote, fmspc, verified)
+        issued_at, next_update = collateral_times(
+            tcb_info=collateral.tcb_info,
+            qe_identity=collateral.qe_identity,
+            pck_crl=collateral.pck_crl,
+            root_ca_crl=collateral.root_ca_crl,
+        )
+        if self.max_collateral_age is not None:
+            check_collateral_age(
+                issued_at=issued_at, next_update=next_update, now=now, max_age=self.max_collateral_age
+            )
+        dated: dict[str, ExtraValue] = {"collateral_issued_at": issued_at, "collateral_age": now - issued_at}
+        return self._claims(quote, fmspc, verified, dated)
 
     def _parse(self, payload: bytes) -> tuple[DcapQuote, str]:
         """Parse the layout (ours, strict), then the PCK chain's FMSPC (dcap-qvl's)."""
@@ -184,7 +202,9 @@ class DcapVerifier:
             raise AttestationError("not a DCAP quote", code=ATTEST_MALFORMED) from None
         return quote, fmspc
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
+    def _claims(
+        self, quote: DcapQuote, fmspc: str, verified: _QvlReport, dated: dict[str, ExtraValue] | None = None
+    ) -> Claims:
         raise NotImplementedError  # pragma: no cover - the subclasses define it
 
 
@@ -194,7 +214,9 @@ class SgxDcapVerifier(DcapVerifier):
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.SGX_DCAP)
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
+    def _claims(
+        self, quote: DcapQuote, fmspc: str, verified: _QvlReport, dated: dict[str, ExtraValue] | None = None
+    ) -> Claims:
         body = quote.body
         attributes = body.field("attributes")
         debug = bool(attributes[0] & 0x02)
@@ -208,6 +230,7 @@ class SgxDcapVerifier(DcapVerifier):
             "misc_select": body.number("misc_select"),
             "certification_types": ",".join(str(kind) for kind in quote.certification_types),
         }
+        extra.update(dated or {})
         return _mint_claims(
             tee=EvidenceType.SGX_DCAP,
             measurement=body.field("mr_enclave"),
@@ -229,7 +252,9 @@ class TdxDcapVerifier(DcapVerifier):
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.TDX_DCAP)
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
+    def _claims(
+        self, quote: DcapQuote, fmspc: str, verified: _QvlReport, dated: dict[str, ExtraValue] | None = None
+    ) -> Claims:
         body = quote.body
         td_attributes = body.field("td_attributes")
         debug = bool(td_attributes[0] & 0x01)
@@ -241,6 +266,7 @@ class TdxDcapVerifier(DcapVerifier):
             "td_report": body.kind,
             "certification_types": ",".join(str(kind) for kind in quote.certification_types),
         }
+        extra.update(dated or {})
         for name in _TD_EXTRA:
             if name in body.names:  # TD 1.5 adds tee_tcb_svn2 and mr_service_td
                 extra[name] = body.field(name)
