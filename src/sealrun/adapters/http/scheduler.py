@@ -18,6 +18,7 @@ from sealrun.adapters.http.base import ServiceClient
 from sealrun.adapters.http.signing import SignedRequestAuth
 from sealrun.api.scheduler import (
     AssignmentOut,
+    AttemptsOut,
     HeartbeatOut,
     NextIn,
     RegisterIn,
@@ -82,13 +83,21 @@ class SchedulerClient(ServiceClient):
         return self._parse(AssignmentOut, response)
 
     def report(
-        self, task_id: str, status: Literal["running", "submitted", "abandoned"], detail: str = ""
+        self,
+        task_id: str,
+        status: Literal["running", "submitted", "abandoned", "retry"],
+        detail: str = "",
+        code: str | None = None,
     ) -> TaskOut:
-        """Report ``running``, ``submitted`` or ``abandoned`` for a held task."""
-        body = ReportIn.model_construct(status=status, detail=detail[:300])
+        """Report ``running``, ``submitted``, or a failed attempt (``abandoned``, ``retry``) with its code."""
+        body = ReportIn.model_construct(status=status, detail=detail[:300], code=code)
         return self._call(
             TaskOut, "POST", Routes.TASK_STATUS.format(task_id=task_id), body=body, auth=self._auth
         )
+
+    def attempts(self, task_id: str) -> AttemptsOut:
+        """A task and its attempts (public)."""
+        return self._call(AttemptsOut, "GET", Routes.TASK_ATTEMPTS.format(task_id=task_id))
 
     def tasks(self, deal_id: str | None = None) -> list[TaskOut]:
         """The pool's tasks (public)."""

@@ -160,6 +160,7 @@ def create_app(
         allowed_workers=settings.allowed_workers,
         max_claims=settings.max_claims_per_task,
         max_hold_time=settings.max_hold_time,
+        retry_policy=settings.retry_policy(),
     )
     app = FastAPI(title="sealrun scheduler", version="1", lifespan=_lifespan(service, parts, settings))
     app.state.engines = [engine]
