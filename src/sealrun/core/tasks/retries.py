@@ -101,6 +101,7 @@ FAILURE_CLASSES: Mapping[str, FailureClass] = MappingProxyType(
         "WORKER_HELD_TOO_LONG": _INFRA,
         "WORKER_RESTARTED": _INFRA,
         "WORKER_ABANDONED": _INFRA,  # a give-back without a code (an older worker)
+        "ASSIGNMENT_LOST": _INFRA,  # handed out, never received (an answer lost in transit)
         "GRANT_FAILED": _INFRA,  # the scheduler could not get the enclave challenge
     }
 )
