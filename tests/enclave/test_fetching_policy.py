@@ -537,7 +537,9 @@ def test_random_urls_never_reach_loopback_unless_listed(
         # fetched at all: either way nothing on loopback was reached.
         assert isinstance(result, TaskFailedError), "fetched, should have been refused"
         assert result.failure in {
-            FailureCode.INPUT_URL_REFUSED, FailureCode.INPUT_FETCH_FAILED, FailureCode.INPUT_UNAVAILABLE
+            FailureCode.INPUT_URL_REFUSED,
+            FailureCode.INPUT_FETCH_FAILED,
+            FailureCode.INPUT_UNAVAILABLE,
         }
         assert (store.connections, victim.connections) == before
     assert victim.connections == before[1]
@@ -589,21 +591,31 @@ def test_a_store_still_down_is_input_unavailable(tmp_path: Path, store: Recorder
     policy = FetchPolicy(allowed_http_origins=frozenset({store.origin}), transient_retries=2)
     result = fetch(f"{store.origin}/flaky/b-99", tmp_path, policy, sleep=waits.append)
     assert isinstance(result, TaskFailedError)
-    assert result.failure is FailureCode.INPUT_UNAVAILABLE and "HTTP 503" in result.message
+    assert result.failure is FailureCode.INPUT_UNAVAILABLE
+    assert "HTTP 503" in result.message
     assert waits == [1.0, 2.0]  # bounded: transient_retries
     with socket_closed() as origin:  # nothing listens: connection refused
         closed = FetchPolicy(allowed_http_origins=frozenset({origin}), transient_retries=1)
         refused_now = fetch(f"{origin}/x", tmp_path, closed, sleep=waits.append)
-        assert isinstance(refused_now, TaskFailedError) and refused_now.failure is FailureCode.INPUT_UNAVAILABLE
+        assert isinstance(refused_now, TaskFailedError)
+        assert refused_now.failure is FailureCode.INPUT_UNAVAILABLE
 
 
-@pytest.mark.parametrize(("status", "code"), [(404, "INPUT_FETCH_FAILED"), (403, "INPUT_FETCH_FAILED"),
-                                              (429, "INPUT_UNAVAILABLE"), (502, "INPUT_UNAVAILABLE")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (404, "INPUT_FETCH_FAILED"),
+        (403, "INPUT_FETCH_FAILED"),
+        (429, "INPUT_UNAVAILABLE"),
+        (502, "INPUT_UNAVAILABLE"),
+    ],
+)
 def test_what_is_transient(tmp_path: Path, store: Recorder, status: int, code: str) -> None:
     waits: list[float] = []
     policy = FetchPolicy(allowed_http_origins=frozenset({store.origin}), transient_retries=1)
     result = fetch(f"{store.origin}/status/{status}", tmp_path, policy, sleep=waits.append)
-    assert isinstance(result, TaskFailedError) and result.code == code
+    assert isinstance(result, TaskFailedError)
+    assert result.code == code
     assert len(waits) == (1 if code == "INPUT_UNAVAILABLE" else 0)  # a refusal is not retried
 
 
@@ -619,7 +631,8 @@ def test_in_place_retries_never_pass_the_fetch_deadline(tmp_path: Path, store: R
         clock[0] += seconds
 
     result = fetch(f"{store.origin}/flaky/c-99", tmp_path, policy, sleep=sleep, clock=lambda: clock[0])
-    assert isinstance(result, TaskFailedError) and result.failure is FailureCode.INPUT_UNAVAILABLE
+    assert isinstance(result, TaskFailedError)
+    assert result.failure is FailureCode.INPUT_UNAVAILABLE
     assert waits == [1.0]  # the next wait (2 s) would end past the 2.5 s budget
 
 

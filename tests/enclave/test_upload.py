@@ -105,7 +105,9 @@ def test_a_store_down_is_retried_in_place_then_an_infrastructure_failure(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens there once the probe is closed
-    bundle = replace(make_task().bundle, result_upload=ResultUpload(url=f"http://127.0.0.1:{port}", token="t"))
+    bundle = replace(
+        make_task().bundle, result_upload=ResultUpload(url=f"http://127.0.0.1:{port}", token="t")
+    )
     sealed = tmp_path / "result.age"
     sealed.write_bytes(b"sealed")
     waits: list[float] = []
@@ -126,4 +128,5 @@ def test_a_refused_upload_is_not_retried_in_place(
     waits: list[float] = []
     with pytest.raises(TaskFailedError) as caught:
         upload_result(sealed, bundle, sleep=waits.append)
-    assert "UPLOAD_TOKEN" in caught.value.message and waits == []
+    assert "UPLOAD_TOKEN" in caught.value.message
+    assert waits == []

@@ -199,7 +199,8 @@ def rig(chain: Chain, tmp_path: Path) -> Rig:
 
     def make(*, size: int, delay: float, idle: bool = False) -> Worker:
         return Worker(
-            address=scheduler_of(scheduler, chain.accounts["worker"].address), scheduler=scheduler, tee=enclave,
+            address=scheduler_of(scheduler, chain.accounts["worker"].address),
+            scheduler=scheduler, tee=enclave,
             settlement=HubSettlement(chain.markets["worker"].hub), bundle_of=lambda _app: bundle,
             journal=TaskJournal(tmp_path), task_root=tmp_path / "tasks", sms_url="http://sms", slots=2,
             poll_wait=0.1, batch_size=size, batch_delay=delay, settle_when_idle=idle,

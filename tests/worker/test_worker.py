@@ -374,7 +374,8 @@ def test_a_failure_receipt_is_settled_when_the_scheduler_cannot_answer(tmp_path:
 def test_a_give_back_names_the_enclaves_own_cause(tmp_path: Path) -> None:
     scheduler = Scheduler()
     crashed = EnclaveError(
-        "the enclave exited 1 without a report: error [SMS_UNREACHABLE]: the SMS is down", code="ENCLAVE_CRASHED"
+        "the enclave exited 1 without a report: error [SMS_UNREACHABLE]: the SMS is down",
+        code="ENCLAVE_CRASHED",
     )
     make(tmp_path, Tee(crashed), Hub(), scheduler).execute(ASSIGNMENT)
     assert scheduler.reports[-1] == (TASK, "abandoned")

@@ -83,6 +83,15 @@ _TRANSIENT_STATUSES = frozenset({408, 429})
 _TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
+def _check_status(url: str, response: httpx.Response) -> None:
+    """Refuse any answer but 200: "not now" ones as ``INPUT_UNAVAILABLE``, the others as failed."""
+    status = response.status_code
+    if status >= 500 or status in _TRANSIENT_STATUSES:
+        raise _unavailable(url, f"HTTP {status} from {response.url}")
+    if status != 200:
+        raise _fail(url, f"HTTP {status} from {response.url}")
+
+
 def _unavailable(url: str, why: str) -> TaskFailedError:
     return _fail(url, why, FailureCode.INPUT_UNAVAILABLE)
 
@@ -358,7 +367,10 @@ class InputFetcher:
             try:
                 return self._download(url, partial, limit, too_big)
             except TaskFailedError as error:
-                if error.failure is not FailureCode.INPUT_UNAVAILABLE or attempt >= self.policy.transient_retries:
+                if (
+                    error.failure is not FailureCode.INPUT_UNAVAILABLE
+                    or attempt >= self.policy.transient_retries
+                ):
                     raise
                 delay = self.policy.retry_delay_seconds * 2**attempt
                 if self._clock() + delay >= self._deadline:
@@ -373,11 +385,7 @@ class InputFetcher:
         size = 0
         try:
             with self._client.stream("GET", url) as response:
-                status = response.status_code
-                if status >= 500 or status in _TRANSIENT_STATUSES:
-                    raise _unavailable(url, f"HTTP {status} from {response.url}")
-                if status != 200:
-                    raise _fail(url, f"HTTP {status} from {response.url}")
+                _check_status(url, response)
                 declared = response.headers.get("content-length")
                 if declared is not None:
                     if not (declared.isascii() and declared.isdigit()):

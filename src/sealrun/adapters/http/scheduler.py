@@ -30,7 +30,7 @@ from sealrun.api.scheduler import (
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import RequestError, SealrunError
 
-__all__ = ["SchedulerClient"]
+__all__ = ["SchedulerClient", "SchedulerReader"]
 
 #: The longest long poll the scheduler serves (its ``NextIn`` bound).
 _MAX_WAIT = 60.0
@@ -103,3 +103,20 @@ class SchedulerClient(ServiceClient):
         """The pool's tasks (public)."""
         params = {"deal_id": deal_id} if deal_id else {}
         return self._call(list[TaskOut], "GET", Routes.TASKS, params=params)
+
+
+class SchedulerReader(ServiceClient):
+    """The scheduler's public, read-only routes (no key): tasks and their attempts.
+
+    Args:
+        base_url: the scheduler's root URL.
+        http: an httpx client to use (tests pass an in-process one).
+    """
+
+    service: ClassVar[str] = "scheduler"
+    unreachable_code: ClassVar[str] = "SCHEDULER_UNREACHABLE"
+    default_timeout: ClassVar[float] = 30.0
+
+    def attempts(self, task_id: str) -> AttemptsOut:
+        """A task and its attempts (``TASK_UNKNOWN`` when the task is not this pool's)."""
+        return self._call(AttemptsOut, "GET", Routes.TASK_ATTEMPTS.format(task_id=task_id))

@@ -213,7 +213,9 @@ class TaskBoard:
                 ).rowcount
                 if won == 1:
                     number = session.scalar(
-                        select(func.coalesce(func.max(AttemptRow.number), 0)).where(AttemptRow.task_id == task_id)
+                        select(func.coalesce(func.max(AttemptRow.number), 0)).where(
+                            AttemptRow.task_id == task_id
+                        )
                     )
                     session.add(
                         AttemptRow(
@@ -285,7 +287,9 @@ class TaskBoard:
             decision = decide(code, _infra_failures(session, task_id) + 1, deal)
             exhausted = max_claims is not None and task.attempts >= max_claims
             text = f"{code}: {detail}" if detail else code
-            why = "handed out as often as the pool allows" if decision.retry and exhausted else decision.reason
+            why = (
+                "handed out as often as the pool allows" if decision.retry and exhausted else decision.reason
+            )
             if decision.retry and not exhausted:
                 _release(task, now=now, detail=text, not_before=decision.not_before, avoid=address)
                 outcome = "retry"
@@ -303,7 +307,9 @@ class TaskBoard:
             )  # fmt: skip
             return task
 
-    def unclaim(self, task_id: str, address: str, *, now: float, code: str, detail: str, decide: Decide) -> None:
+    def unclaim(
+        self, task_id: str, address: str, *, now: float, code: str, detail: str, decide: Decide
+    ) -> None:
         """Give back a task this worker was just handed (the grant could not be made).
 
         The task was never handed out: its hand-out count is not kept, but the attempt is
@@ -374,7 +380,8 @@ class TaskBoard:
                 _release(task, now=now, detail=detail)
             _end_attempt(
                 session, task_id, now=now, outcome="given_up" if expire else "retry", code=code,
-                failure_class=FailureClass.INFRASTRUCTURE, next_retry_at=None if expire else now, detail=detail,
+                failure_class=FailureClass.INFRASTRUCTURE, next_retry_at=None if expire else now,
+                detail=detail,
             )  # fmt: skip
             return True
 

@@ -43,7 +43,14 @@ from sealrun.adapters.chain.models import Category, Deal
 from sealrun.api.ids import deal_id_hex, parse_task_id, task_id_hex
 from sealrun.api.scheduler import DealOut
 from sealrun.core.chainstate import TaskRecord, TaskStatus
-from sealrun.core.tasks import RetryDecision, RetryPolicy, authorization_digest, decide_retry, sign_digest, task_id
+from sealrun.core.tasks import (
+    RetryDecision,
+    RetryPolicy,
+    authorization_digest,
+    decide_retry,
+    sign_digest,
+    task_id,
+)
 from sealrun.core.tasks.retries import is_code
 from sealrun.errors import ServiceError
 from sealrun.services.scheduler.board import COMPLETED, FAILED, TaskBoard

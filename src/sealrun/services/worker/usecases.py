@@ -322,15 +322,21 @@ class Worker:
             )
         except SealrunError as error:
             if error.code != "ASSIGNMENT_NOT_YOURS":
-                log.warning("task %s: cannot ask for a retry (%s); settling the receipt", entry.task_id, error.code)
+                log.warning(
+                    "task %s: cannot ask for a retry (%s); settling the receipt", entry.task_id, error.code
+                )
                 return False
             answer = None  # taken from this worker meanwhile: its new holder settles it
-        if answer is not None and answer.status in ("assigned", "running", "submitted") and (
-            (answer.worker or "").lower() == self.address.lower()
+        if (
+            answer is not None
+            and answer.status in ("assigned", "running", "submitted")
+            and ((answer.worker or "").lower() == self.address.lower())
         ):
             return False
         status = "reassigned" if answer is None else answer.status
-        log.info("task %s: %s is retried by the pool (%s); receipt dropped", entry.task_id, failure.name, status)
+        log.info(
+            "task %s: %s is retried by the pool (%s); receipt dropped", entry.task_id, failure.name, status
+        )
         self._journal.remove(entry.task_id)
         shutil.rmtree(self._task_dir(entry.task_id), ignore_errors=True)
         return True
