@@ -89,6 +89,8 @@ FAILURE_CLASSES: Mapping[str, FailureClass] = MappingProxyType(
         "SCHEDULER_UNREACHABLE": _INFRA,
         "CHAIN_UNREACHABLE": _INFRA,
         "CHAIN_TIMEOUT": _INFRA,
+        "CHAIN_RPC_ERROR": _INFRA,  # the node failed the call (a revert has its own code: app)
+        "CHAIN_INSUFFICIENT_FUNDS": _INFRA,  # this worker cannot pay the gas; another may
         "DB_UNAVAILABLE": _INFRA,
         "BUNDLE_UNAVAILABLE": _INFRA,  # the worker could not get the app bundle
         # -- the worker and its enclave --------------------------------------------------
