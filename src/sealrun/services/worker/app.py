@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import stat
 import tempfile
@@ -24,6 +25,8 @@ from fastapi import FastAPI
 from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.http.scheduler import SchedulerClient
 from sealrun.adapters.tee import SimulatedTee, TeeBackend
+from sealrun.adapters.tee.confidential import ConfidentialVmTee, GramineSgxTee
+from sealrun.adapters.tee.hardware import BACKENDS, HostReport, backend_availability, probe_host
 from sealrun.adapters.web import install_problem_handlers
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.core.requests import RequestDomain
@@ -37,20 +40,48 @@ from sealrun.services.worker.usecases import Worker
 
 __all__ = ["build_worker", "create_app", "task_root", "tee_backend"]
 
+log = logging.getLogger("sealrun.worker")
 
-def tee_backend(settings: WorkerSettings) -> TeeBackend:
-    """The configured TEE backend.
+
+def tee_backend(settings: WorkerSettings, *, host: HostReport | None = None) -> TeeBackend:
+    """The configured TEE backend, checked against what this host can do.
+
+    Args:
+        settings: the worker's settings (``tee``, and each backend's own).
+        host: what the host offers (default: :func:`probe_host` of ``settings.tee_root``).
 
     Raises:
-        ConfigError: ``CONFIG_INVALID`` for an unknown backend or a missing simulator key.
+        ConfigError: ``CONFIG_TEE_UNKNOWN`` for a name that is no backend,
+            ``CONFIG_TEE_UNAVAILABLE`` for a hardware backend this host cannot run,
+            ``CONFIG_INVALID`` for a missing simulator key or Gramine manifest.
     """
+    if settings.tee not in BACKENDS:
+        raise ConfigError(
+            f"unknown TEE backend {settings.tee!r} (known: {', '.join(BACKENDS)})", code="CONFIG_TEE_UNKNOWN"
+        )
     if settings.tee == "simulated":
         if settings.simulator_key_file is None:
             raise ConfigError(
                 "the simulated TEE needs SEALRUN_WORKER_SIMULATOR_KEY_FILE", code="CONFIG_INVALID"
             )
+        log.warning("TEE backend: simulated: it protects nothing from this host (development and tests only)")
         return SimulatedTee(simulator_key_file=settings.simulator_key_file)
-    raise ConfigError(f"unknown TEE backend {settings.tee!r} (available: simulated)", code="CONFIG_INVALID")
+    available, why = backend_availability(
+        settings.tee, host or probe_host(settings.tee_root, try_bubblewrap=False)
+    )
+    if not available:
+        raise ConfigError(
+            f"the {settings.tee} TEE backend cannot run on this host: {why} (see `sealrun tee doctor`)",
+            code="CONFIG_TEE_UNAVAILABLE",
+        )
+    log.info("TEE backend: %s (%s)", settings.tee, why)
+    if settings.tee == "gramine-sgx":
+        if settings.gramine_manifest is None:
+            raise ConfigError(
+                "the gramine-sgx TEE needs SEALRUN_WORKER_GRAMINE_MANIFEST", code="CONFIG_INVALID"
+            )
+        return GramineSgxTee(manifest=settings.gramine_manifest)
+    return ConfidentialVmTee(name=settings.tee, root=settings.tee_root)
 
 
 def task_root(settings: WorkerSettings) -> Path:
