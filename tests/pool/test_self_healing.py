@@ -26,6 +26,7 @@ from sealrun.api.scheduler import AttemptsOut
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing.keys import Identity
 from sealrun.core.tasks import task_id
+from sealrun.errors import SealrunError
 from tests.pool.deals import fill_deal
 from tests.pool.world import PoolWorld, build_world
 
@@ -66,7 +67,7 @@ def _attempts(reader: SchedulerReader, tasks: list[str]) -> list[AttemptsOut]:
     for task in tasks:
         try:
             out.append(reader.attempts(task))
-        except Exception:  # noqa: BLE001  # the deal may not be followed yet
+        except SealrunError:  # the deal may not be followed yet (TASK_UNKNOWN)
             continue
     return out
 
