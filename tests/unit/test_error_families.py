@@ -44,6 +44,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
             "cli",
             "requester",
             "core.requests",
+            "core.tasks",  # the retry policy (CONFIG_RETRY_INVALID)
             "services.market",
             "services.scheduler",
             "services.store",

@@ -17,6 +17,9 @@ a contract; an unrecognised message still fails closed (``ATTEST_SIGNATURE``).
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -90,13 +93,49 @@ class _QvlReport(TypedDict):
     advisory_ids: list[str]
 
 
+class _Recent:
+    """The last few results of a pure function of bytes (thread-safe, bounded, oldest out).
+
+    A verifier sees the same collateral (one per platform model and day) and the same PCK
+    chain (one per machine) over and over, each time in a new quote: parsing them once per
+    value instead of once per quote is most of what separates us from dcap-qvl's own call.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = compute()  # raises for bad input: nothing is kept then
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+
+_COLLATERALS = _Recent(32)
+_FMSPCS = _Recent(256)
+_PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+
+
 def _load_collateral(collateral: bytes | None) -> Any:
     if collateral is None:
         raise AttestationError(
             "DCAP evidence needs its collateral (QuoteCollateralV3 JSON)", code=ATTEST_COLLATERAL
         )
+    return _COLLATERALS.get(collateral, lambda: _parse_collateral(collateral))
+
+
+def _parse_collateral(collateral: bytes) -> tuple[Any, tuple[int, int]]:
+    """dcap-qvl's parsed collateral and its ``(issued_at, next_update)``."""
     try:
-        return dcap_qvl.QuoteCollateralV3.from_json(collateral.decode("utf-8"))
+        parsed = dcap_qvl.QuoteCollateralV3.from_json(collateral.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, TypeError) as error:
         raise AttestationError(
             f"DCAP collateral does not parse: {_one_line(str(error))}", code=ATTEST_COLLATERAL
@@ -104,6 +143,13 @@ def _load_collateral(collateral: bytes | None) -> Any:
     except BaseException as error:
         _reraise_fatal(error)
         raise AttestationError("DCAP collateral does not parse", code=ATTEST_COLLATERAL) from None
+    times = collateral_times(
+        tcb_info=parsed.tcb_info,
+        qe_identity=parsed.qe_identity,
+        pck_crl=parsed.pck_crl,
+        root_ca_crl=parsed.root_ca_crl,
+    )
+    return parsed, times
 
 
 def _reraise_fatal(error: BaseException) -> None:
@@ -152,7 +198,7 @@ class DcapVerifier:
                 code=ATTEST_TYPE_MISMATCH,
             )
         quote, fmspc = self._parse(evidence.payload)
-        collateral = _load_collateral(evidence.collateral)
+        collateral, (issued_at, next_update) = _load_collateral(evidence.collateral)
         root_der = self.root.der  # raises ATTEST_UNTRUSTED_ROOT unless the fingerprint matches
         if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now < 1 << 63:
             raise AttestationError("now must be UNIX seconds (a non-negative int)", code=ATTEST_MALFORMED)
@@ -169,12 +215,6 @@ class DcapVerifier:
             raise AttestationError(
                 f"{self.evidence_type.value}: the verifier failed on this input", code=ATTEST_MALFORMED
             ) from None
-        issued_at, next_update = collateral_times(
-            tcb_info=collateral.tcb_info,
-            qe_identity=collateral.qe_identity,
-            pck_crl=collateral.pck_crl,
-            root_ca_crl=collateral.root_ca_crl,
-        )
         if self.max_collateral_age is not None:
             check_collateral_age(
                 issued_at=issued_at, next_update=next_update, now=now, max_age=self.max_collateral_age
@@ -191,8 +231,12 @@ class DcapVerifier:
                 f"not {self.evidence_type.value} as declared",
                 code=ATTEST_TYPE_MISMATCH,
             )
+        # The FMSPC is in the PCK certificate, in the chain that ends the quote: the bytes from
+        # the first PEM marker to the end hold the whole chain, so they key its FMSPC.
+        marker = payload.find(_PEM_BEGIN, 0, quote.size)
+        key = payload[marker : quote.size] if marker >= 0 else payload[: quote.size]
         try:
-            fmspc = str(dcap_qvl.parse_quote(payload).fmspc()).upper()
+            fmspc = str(_FMSPCS.get(key, lambda: dcap_qvl.parse_quote(payload).fmspc())).upper()
         except ValueError as error:
             raise AttestationError(
                 f"not a DCAP quote: {_one_line(str(error))}", code=ATTEST_MALFORMED

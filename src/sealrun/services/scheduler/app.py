@@ -170,6 +170,7 @@ def create_app(
         allowed_workers=settings.allowed_workers,
         max_claims=settings.max_claims_per_task,
         max_hold_time=settings.max_hold_time,
+        retry_policy=settings.retry_policy(),
     )
     app = FastAPI(title="sealrun scheduler", version="1", lifespan=_lifespan(service, parts, settings))
     app.state.engines = [engine]
@@ -202,7 +203,7 @@ def _metrics(board: TaskBoard, parts: SchedulerParts) -> ServiceMetrics:
         "sealrun_task_attempts",
         "Attempts (assignments to a worker) of the board's tasks, summed by task status.",
         ["status"],
-        lambda: {(status,): float(count) for status, count in board.attempts().items()},
+        lambda: {(status,): float(count) for status, count in board.attempts_by_status().items()},
     )
     metrics.sampled(
         "sealrun_queue_depth",
