@@ -107,3 +107,31 @@ def test_a_receipt_that_cannot_be_saved_is_output_unwritable(tmp_path: Path) -> 
     assert caught.value.code == "OUTPUT_UNWRITABLE"
     _save(tmp_path / "receipt.json", b"{}")
     assert (tmp_path / "receipt.json").read_bytes() == b"{}"
+
+
+def test_the_store_receipt_the_chain_bound_is_chosen_among_attempts() -> None:
+    import hashlib
+
+    import httpx
+
+    first, second = signed(), signed(status="failed")  # two attempts' receipts, newest last
+    blobs = {hashlib.sha256(r.raw).hexdigest(): r.raw for r in (first, second)}
+    task = "0x" + first.receipt.task_id.hex()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/v1/tasks/{task}/receipts":
+            listed = [
+                {"checksum": "0x" + sha, "kind": "receipt", "size": len(raw), "url": f"http://s/v1/blobs/{sha}",
+                 "recorded_at": n}
+                for n, (sha, raw) in enumerate(blobs.items())
+            ]  # fmt: skip
+            return httpx.Response(200, json={"task": task, "blobs": listed})
+        return httpx.Response(200, content=blobs[request.url.path.rsplit("/", 1)[-1]])
+
+    def fetch(prefer: bytes | None) -> bytes:
+        http = httpx.Client(transport=httpx.MockTransport(answer))
+        return fetch_receipt("http://s", first.receipt.task_id, prefer=prefer, http=http)
+
+    assert fetch(None) == second.raw  # the newest
+    assert fetch(first.receipt.digest) == first.raw  # the one the chain bound
+    assert fetch(b"\x00" * 32) == second.raw  # none bound: the newest, which will fail VERIFY_CHAIN

@@ -155,11 +155,12 @@ def verify_demo_task(session: Session, task_id: bytes) -> list[str]:
     from sealrun.errors import DemoError
     from sealrun.requester.verify import fetch_receipt, sms_facts, verify_receipt
 
-    raw = fetch_receipt(session.service_url("store"), task_id)
+    chain = chain_for(session, task_id, None, None)
+    raw = fetch_receipt(session.service_url("store"), task_id, prefer=chain.receipt_digest)
     simulator = devnet_simulator(session)
     verdict = verify_receipt(
         raw, now=int(time.time()), simulator_key=simulator_public_key(simulator), allow_simulated=True,
-        expected_task=task_id, chain=chain_for(session, task_id, None, None),
+        expected_task=task_id, chain=chain,
         sms=sms_facts(session.optional_service_url("sms")),
     )  # fmt: skip
     if not verdict.verified:
@@ -214,6 +215,7 @@ def verify(
         task = parse_task_id(target)
         session = _session(config, chain)
         key_path = simulator_key or devnet_simulator(session)
+        facts = chain_for(session, task, rpc_url, hub)
         if receipt_file is not None:
             raw = _read(receipt_file)
         else:
@@ -222,10 +224,9 @@ def verify(
                 raise ReceiptError(
                     "no store to fetch the receipt from: pass --store", code="RECEIPT_UNAVAILABLE"
                 )
-            raw = fetch_receipt(store_url, task)
+            raw = fetch_receipt(store_url, task, prefer=facts.receipt_digest)
             if save is not None:
                 _save(save, raw)
-        facts = chain_for(session, task, rpc_url, hub)
         verdict = verify_receipt(
             raw, now=now, simulator_key=simulator_public_key(key_path), allow_simulated=allow_simulated,
             expected_task=task, sms_signer=sms_signer, chain=facts, sms=sms_facts(_url(session, sms, "sms")),

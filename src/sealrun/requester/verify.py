@@ -33,6 +33,8 @@ from sealrun.core.receipts.checks import (
 from sealrun.errors import ReceiptError, SealrunError
 
 if TYPE_CHECKING:
+    import httpx
+
     from sealrun.adapters.chain.client import Marketplace
 
 __all__ = ["Verdict", "chain_facts", "fetch_receipt", "sms_facts", "verify_receipt"]
@@ -48,13 +50,17 @@ class Verdict:
     offline: bool
 
 
-def fetch_receipt(store_url: str, task_id: bytes) -> bytes:
-    """The newest receipt the store holds for ``task_id`` (its bytes, sha256-checked).
+def fetch_receipt(
+    store_url: str, task_id: bytes, *, prefer: bytes | None = None, http: httpx.Client | None = None
+) -> bytes:
+    """The receipt the store holds for ``task_id`` (its bytes, sha256-checked): the one whose
+    digest is ``prefer`` (what the chain bound: a retried task has one receipt per attempt),
+    else the newest.
 
     Raises:
         ReceiptError: ``RECEIPT_UNAVAILABLE`` (none stored, or the store unreachable).
     """
-    store = StoreClient(store_url)
+    store = StoreClient(store_url, http=http)
     try:
         receipts = store.task_receipts(task_id)
         if not receipts:
@@ -62,8 +68,14 @@ def fetch_receipt(store_url: str, task_id: bytes) -> bytes:
                 f"the store holds no receipt for task 0x{task_id.hex()}", code="RECEIPT_UNAVAILABLE"
             )
         with tempfile.TemporaryDirectory(prefix="sealrun-receipt-") as folder:
-            path = store.download(receipts[-1].checksum, Path(folder) / "receipt.json")
-            return path.read_bytes()
+            newest: bytes | None = None
+            for number, blob in enumerate(reversed(receipts[-_MAX_RECEIPTS:])):
+                raw = store.download(blob.checksum, Path(folder) / f"receipt-{number}.json").read_bytes()
+                newest = raw if newest is None else newest
+                if prefer is None or _digest_of(raw) == prefer:
+                    return raw
+            assert newest is not None
+            return newest
     except SealrunError as error:
         if isinstance(error, ReceiptError):
             raise
@@ -72,6 +84,17 @@ def fetch_receipt(store_url: str, task_id: bytes) -> bytes:
         ) from error
     finally:
         store.close()
+
+
+# A retried task has a receipt per attempt; past this many, only the newest are looked at.
+_MAX_RECEIPTS = 16
+
+
+def _digest_of(raw: bytes) -> bytes | None:
+    try:
+        return parse_receipt(raw).digest
+    except ReceiptError:
+        return None
 
 
 def chain_facts(market: Marketplace, task_id: bytes, *, start_block: int = 0) -> ChainFacts:
