@@ -335,7 +335,7 @@ def test_the_same_task_never_runs_twice_at_once(tmp_path: Path) -> None:
 
 def failed_report(code: FailureCode, task: str = TASK) -> RunReport:
     receipt = FailureReceipt(code=int(code), name=code.name, log_digest="0x" + "00" * 32,
-                             signature="0x" + "5e" * 65)  # fmt: skip
+                             signature="0x" + "5e" * 65, receipt_digest="0x" + "d6" * 32)  # fmt: skip
     return dataclasses.replace(report(task), status="failed", result=None, failure=receipt)
 
 
