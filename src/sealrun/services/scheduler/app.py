@@ -78,6 +78,10 @@ class SchedulerParts:
     offer: PoolOffer | None = None
 
 
+#: Seconds the background loops get at shutdown to finish the step they are in.
+_SHUTDOWN_GRACE = 10.0
+
+
 def _lifespan(
     service: SchedulerService, parts: SchedulerParts, settings: SchedulerSettings
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
@@ -109,8 +113,10 @@ def _lifespan(
             old, app.state.wakeup = app.state.wakeup, asyncio.Event()
             old.set()
 
+        stop = asyncio.Event()
+
         async def loop(name: str, step: Callable[[], Awaitable[bool]], interval: float) -> None:
-            while True:
+            while not stop.is_set():
                 try:
                     if await step():
                         wake()
@@ -118,7 +124,8 @@ def _lifespan(
                     log.warning("scheduler %s: %s (%s)", name, error.message, error.code)
                 except Exception:
                     log.exception("scheduler %s failed; retrying", name)
-                await asyncio.sleep(interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
 
         app.state.wakeup = asyncio.Event()
         loops = [
@@ -129,9 +136,14 @@ def _lifespan(
         try:
             yield
         finally:
-            for task in loops:
+            # A step runs in a thread that cancelling cannot stop: let each loop finish its step
+            # (so no thread still holds a database connection when the engines are disposed),
+            # and cancel only one that is stuck past the grace time.
+            stop.set()
+            _, stuck = await asyncio.wait(loops, timeout=_SHUTDOWN_GRACE)
+            for task in stuck:
                 task.cancel()
-            for task in loops:
+            for task in stuck:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             for engine in app.state.engines:

@@ -93,7 +93,7 @@ class SchedulerSettings(BaseSettings):
     poll_interval: float = Field(default=1.0, gt=0)
     sweep_interval: float = Field(default=2.0, gt=0)
     allowed_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    max_claims_per_task: int = Field(default=5, ge=1, le=1000)
+    max_claims_per_task: int = Field(default=10, ge=1, le=1000)
     max_hold_time: float | None = Field(default=None, gt=0)
     request_window: int = Field(default=300, gt=0)
     retry_base_delay: float = Field(default=2.0, gt=0, le=3600, allow_inf_nan=False)
