@@ -220,7 +220,13 @@ class GrantUses(RuleBasedStateMachine):
     @rule(uses=st.integers(1, 4), ttl=st.integers(1, 200), price=st.integers(0, 5))
     def grant(self, uses: int, ttl: int, price: int) -> None:
         gid = make_grant(self.market, uses=uses, price=price, expiry=self._now() + ttl)
-        self.grants[gid] = {"max": uses, "used": 0, "revoked": False, "expiry": self._now() + ttl, "price": price}
+        self.grants[gid] = {
+            "max": uses,
+            "used": 0,
+            "revoked": False,
+            "expiry": self._now() + ttl,
+            "price": price,
+        }
 
     @rule(data=st.data())
     def revoke(self, data: st.DataObject) -> None:
@@ -251,7 +257,9 @@ class GrantUses(RuleBasedStateMachine):
 
     @rule(data=st.data(), fail=st.booleans())
     def settle(self, data: st.DataObject, fail: bool) -> None:
-        open_tasks = [(i, j) for i, (_, _, done) in enumerate(self.deals) for j, d in enumerate(done) if not d]
+        open_tasks = [
+            (i, j) for i, (_, _, done) in enumerate(self.deals) for j, d in enumerate(done) if not d
+        ]
         if not open_tasks:
             return
         i, j = data.draw(st.sampled_from(open_tasks))

@@ -110,4 +110,3 @@ def grant_order(grant: Grant, *, tag: bytes = bytes(32)) -> DatasetOrder:
         requesterrestrict=grant.requester,
         salt=grant.grant_id,
     )
-

@@ -279,7 +279,12 @@ _TABLE: Final[tuple[tuple[str, str, str, str], ...]] = (
     ),
     ("not-asset-owner", "REGISTRY_NOT_OWNER", "only the asset's owner may do this", "Registry"),
     # dataset grants (Registry; the grant-* checks of useGrant revert matchOrders)
-    ("grant-uses", "REGISTRY_GRANT_USES", "a grant's maximum number of uses must be 1 to 2**64 - 1", "Registry"),
+    (
+        "grant-uses",
+        "REGISTRY_GRANT_USES",
+        "a grant's maximum number of uses must be 1 to 2**64 - 1",
+        "Registry",
+    ),
     ("grant-price-range", "REGISTRY_GRANT_PRICE", "a grant's price must be below 2**128", "Registry"),
     (
         "grant-expiry",
