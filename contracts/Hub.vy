@@ -172,8 +172,6 @@ presigned: public(HashMap[bytes32, address])
 consumed: public(HashMap[bytes32, uint256])
 # taskid -> state (see TASK_* above) or, once completed, the sha256 of the output archive.
 task_state: HashMap[bytes32, uint256]
-# dealid -> the registry grant its dataset order used (zero: a signed dataset order).
-grantOf: public(HashMap[bytes32, bytes32])
 
 
 @deploy
@@ -379,7 +377,11 @@ def matchOrders(
     assert self._signed_by(app_hash, a.sign, app_owner), "app-signature"
     dataset_hash: bytes32 = empty(bytes32)
     # A grant stands for the dataset owner's signature and volume (counted by the registry).
+    # OrdersMatched then carries the grant id as its datasetHash (no storage: the SMS reads it
+    # from the event, through the deal index).
     granted: bool = has_dataset and convert(d.salt, uint256) >> 160 == GRANT_MARK
+    if granted:
+        dataset_hash = d.salt
     if has_dataset and not granted:
         dataset_hash = orders.typed_digest(domain, orders.hash_dataset(d))
         assert self._signed_by(dataset_hash, d.sign, dataset_owner), "dataset-signature"
@@ -454,8 +456,6 @@ def matchOrders(
     )
     dealid: bytes32 = keccak256(abi_encode(deal))
     self.task_state[self._task_id(dealid, 0)] = TASK0_ACTIVE
-    if granted:
-        self.grantOf[dealid] = d.salt
     log OrdersMatched(
         dealid=dealid,
         workerpool=w.workerpool,

@@ -42,7 +42,9 @@ def _assets(p: Project, tmp_path: Path) -> tuple[str, str]:
     app = p.ok("app", "deploy", str(bundle), "--wallet", "dev", "--yes")["app"]
     sealed = tmp_path / "encrypted.json"
     sealed.write_text(json.dumps({"uri": "https://store.example/g1", "checksum": "0x" + "cd" * 32}))
-    dataset = p.ok("dataset", "deploy", "--name", tmp_path.name, "--from", str(sealed), "--wallet", "dev", "--yes")
+    dataset = p.ok(
+        "dataset", "deploy", "--name", tmp_path.name, "--from", str(sealed), "--wallet", "dev", "--yes"
+    )
     return app, dataset["dataset"]
 
 
@@ -86,3 +88,14 @@ def test_bad_grant_input(project: Project, deployed: dict[str, str], tmp_path: P
     p.fails("dataset", "revoke", "0x" + "11" * 32, "--yes", code="ORDER_GRANT_UNKNOWN")
     p.fails("dataset", "revoke", "0x" + grant_id(999).hex(), "--yes", code="ORDER_GRANT_UNKNOWN")
     p.fails("dataset", "grants", "nope", code="INVALID_ADDRESS")
+
+
+def test_estimate_bad_input(project: Project, deployed: dict[str, str]) -> None:
+    p = project
+    app = "0x" + "ab" * 20
+    p.fails("estimate", app, "--dataset", app, "--grant", "0x" + "11" * 32, code="USAGE")
+    p.fails("estimate", "nope", code="INVALID_ADDRESS")
+    p.fails("estimate", app, "--grant", "0x12", code="INVALID_BYTES32")
+    p.fails("estimate", app, "--category", "-1", code="USAGE")
+    # A bare chain has no market to read orders from.
+    p.fails("estimate", app, code="SERVICE_URL_MISSING")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from typing import Any
 
 import boa
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from sealrun.core.orders import DatasetOrder, sign_order
+from sealrun.core.orders import DatasetOrder, order_hash, sign_order
 from sealrun.core.orders.grants import grant_id, is_grant_id
 from tests.contracts.market import ACTORS, DEPOSIT, Market, deploy_market
 
@@ -48,9 +49,20 @@ def make_grant(
 
 def granted_orders(market: Market, gid: bytes, *, volume: int = 1, price: int = 3) -> tuple[Any, ...]:
     """Signed app, pool and request orders with an unsigned dataset order referencing ``gid``."""
-    a, d, w, r = market.sign(*market.orders(volume=volume, request_datasetmaxprice=10))
+    salt = secrets.token_bytes(32)  # a fresh request each time (an equal one would be consumed)
+    a, d, w, r = market.sign(*market.orders(volume=volume, request_datasetmaxprice=10, request_salt=salt))
     d = DatasetOrder(dataset=market.dataset, datasetprice=price, volume=0, tag=bytes(32), salt=gid)
     return a, d, w, r
+
+
+def matched_dataset_hash(market: Market, orders: tuple[Any, ...]) -> tuple[bytes, tuple[Any, ...], bytes]:
+    """Match; return the deal id, the deal and the event's datasetHash (the grant id under a grant)."""
+    a, d, w, r = orders
+    dealid = market.hub.matchOrders(
+        a.to_abi(), d.to_abi(), w.to_abi(), r.to_abi(), sender=market.addr("requester")
+    )
+    event = [log for log in market.hub.get_logs() if type(log).__name__ == "OrdersMatched"][-1]
+    return bytes(dealid), tuple(event.deal), bytes(event.datasetHash)
 
 
 def test_grant_ids_carry_the_mark(market: Market) -> None:
@@ -97,13 +109,13 @@ def test_grant_bad_input(market: Market, changes: dict[str, Any], reason: str) -
 def test_match_under_a_grant_counts_uses_and_pays_the_grant_price(market: Market) -> None:
     gid = make_grant(market, uses=5, price=3)
     before = market.totals()
-    dealid, deal = market.match(*granted_orders(market, gid, volume=3))
+    dealid, deal, emitted = matched_dataset_hash(market, granted_orders(market, gid, volume=3))
+    assert emitted == gid
     assert deal[20] == 3  # volume
     assert deal[5] == 3  # datasetPrice
     assert market.registry.grantUses(market.hub.address, gid) == 3
-    assert bytes(market.hub.grantOf(dealid)) == gid
     # The rest of the grant: the deal takes only what is left (like an order's volume).
-    dealid2, deal2 = market.match(*granted_orders(market, gid, volume=4))
+    _dealid2, deal2 = market.match(*granted_orders(market, gid, volume=4))
     assert deal2[20] == 2
     assert market.registry.grantUses(market.hub.address, gid) == 5
     with boa.reverts("grant-exhausted"):
@@ -111,12 +123,12 @@ def test_match_under_a_grant_counts_uses_and_pays_the_grant_price(market: Market
     market.finalize(dealid, deal, 0)
     assert market.hub.balanceOf(market.addr("dataset")) == 3
     assert market.totals() == before
-    assert bytes(market.hub.grantOf(dealid2)) == gid
 
 
 def test_a_signed_dataset_order_is_untouched_by_grants(market: Market) -> None:
-    dealid, _deal = market.deal(volume=1)
-    assert bytes(market.hub.grantOf(dealid)) == bytes(32)
+    _dealid, _deal, emitted = matched_dataset_hash(market, market.sign(*market.orders()))
+    assert emitted == order_hash(market.sign(*market.orders())[1], market.domain)
+    assert not is_grant_id(emitted)
 
 
 def test_revoked_and_expired_grants_do_not_match(market: Market) -> None:

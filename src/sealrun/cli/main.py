@@ -105,6 +105,9 @@ _COMMANDS: dict[str, _Noun] = {
     # The whole flow (issue 9): the devnet and the demo.
     "devnet": _Noun("A whole local marketplace: chain, contracts, services.",
                     _sub_app("sealrun.cli.devnet", "devnet_app")),
+    # Issue 21: what a deal costs and takes, before a fill.
+    "estimate": _Noun("Before a fill: each party's price, the stake, gas and the expected time.",
+                      _single("sealrun.cli.estimate", "estimate", "estimate")),
     "demo": _Noun("Run the whole confidential journey on a fresh local devnet and print each step's time.",
                   _single("sealrun.cli.demo", "demo", "demo")),
 }  # fmt: skip

@@ -115,11 +115,6 @@ class HubClient(BoundContract):
         """Whether ``matchOrders`` created this deal."""
         return bool(self.call("check a deal", "dealExists", deal_id))
 
-    def grant_of(self, deal_id: bytes) -> bytes | None:
-        """The registry grant a deal's dataset order used (``None``: a signed order)."""
-        grant = bytes(self.call("read a deal's grant", "grantOf", deal_id))
-        return None if grant == bytes(32) else grant
-
     def task_status(self, deal_id: bytes, index: int) -> HubTaskStatus:
         """The status of task ``index`` of a deal."""
         return HubTaskStatus(int(self.call("read a task status", "taskStatus", deal_id, index)))

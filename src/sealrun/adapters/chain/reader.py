@@ -109,7 +109,7 @@ class HubChainReader:
             tag=deal.tag,
             params=deal.params,
             category_time=category.max_time if category is not None else 0,
-            grant_id=self.hub.grant_of(deal.deal_id) if deal.dataset != ZERO_ADDRESS else None,
+            grant_id=self.deals.grant_of(deal.deal_id) if deal.dataset != ZERO_ADDRESS else None,
         )
 
     def task(self, task_id: bytes) -> TaskRecord | None:
