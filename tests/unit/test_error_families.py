@@ -42,6 +42,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
             "adapters.profiles",
             "cli",
             "requester",
+            "core.estimates",
             "core.requests",
             "services.market",
             "services.scheduler",
