@@ -17,13 +17,23 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.db import SqlNonceLedger, create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
+from sealrun.adapters.web.observability import (
+    Check,
+    ServiceMetrics,
+    chain_lag,
+    database_check,
+    http_check,
+    install_observability,
+    rpc_check,
+)
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
-from sealrun.services.scheduler.board import TaskBoard
+from sealrun.services.scheduler.board import PENDING, TaskBoard
 from sealrun.services.scheduler.models import RequestNonce
 from sealrun.services.scheduler.offers import PoolOffer
 from sealrun.services.scheduler.routes import router
@@ -160,6 +170,7 @@ def create_app(
         allowed_workers=settings.allowed_workers,
         max_claims=settings.max_claims_per_task,
         max_hold_time=settings.max_hold_time,
+        retry_policy=settings.retry_policy(),
     )
     app = FastAPI(title="sealrun scheduler", version="1", lifespan=_lifespan(service, parts, settings))
     app.state.engines = [engine]
@@ -175,4 +186,42 @@ def create_app(
     # Worker calls are small JSON documents.
     app.add_middleware(BodySizeLimit, limit=16 * 1024)
     app.include_router(router)
+    install_observability(app, _metrics(board, parts), _checks(settings, engine))
     return app
+
+
+def _metrics(board: TaskBoard, parts: SchedulerParts) -> ServiceMetrics:
+    """The board's tasks by status, their attempts, the queue of pending tasks, the chain lag."""
+    metrics = ServiceMetrics("scheduler")
+    metrics.sampled(
+        "sealrun_tasks",
+        "Tasks on the scheduler's board, by status.",
+        ["status"],
+        lambda: {(status,): float(count) for status, count in board.counts().items()},
+    )
+    metrics.sampled(
+        "sealrun_task_attempts",
+        "Attempts (assignments to a worker) of the board's tasks, summed by task status.",
+        ["status"],
+        lambda: {(status,): float(count) for status, count in board.attempts_by_status().items()},
+    )
+    metrics.sampled(
+        "sealrun_queue_depth",
+        "Items waiting in a queue (board: pending tasks no worker holds).",
+        ["queue"],
+        lambda: {("board",): float(board.counts().get(PENDING, 0))},
+    )
+    chain_lag(metrics, parts.events)
+    return metrics
+
+
+def _checks(settings: SchedulerSettings, engine: Engine) -> dict[str, Check]:
+    """Readiness: its database, the chain, the SMS and (when it publishes offers) the market."""
+    checks: dict[str, Check] = {
+        "database": database_check(engine),
+        "chain": rpc_check(settings.rpc_url),
+        "sms": http_check(settings.sms_url),
+    }
+    if settings.market_url:
+        checks["market"] = http_check(settings.market_url)
+    return checks
