@@ -26,6 +26,7 @@ from sealrun.core.tasks import FailureCode, failure_digest, recover_signer
 from sealrun.enclave import EnclaveRuntime
 from sealrun.enclave.smssecrets import SmsSecrets
 from sealrun.services.sms.app import create_app
+from sealrun.services.sms.settings import SmsSettings
 from tests.enclave.test_runtime import open_tar
 from tests.sms.conftest import World, make_settings
 
@@ -134,12 +135,13 @@ def test_a_missing_recipient_ends_recipient_missing_with_a_zero_log_digest(
     assert report.failure.log_digest == "0x" + "00" * 32
 
 
-def test_the_fourth_attempt_ends_attempts_exhausted(
+def test_the_attempt_past_the_cap_ends_attempts_exhausted(
     client: SmsClient, world: World, bundle_dir: Path, work_root: Path
 ) -> None:
     enclave = _push(client, world)
     quoter = SimulatedQuoter(key=world.simulator, measurement=load_bundle(bundle_dir).fingerprint)
-    for _ in range(3):  # three enclaves got the secrets and crashed before reporting
+    cap = SmsSettings.model_fields["max_releases_per_task"].default
+    for _ in range(cap):  # enclaves got the secrets and crashed before reporting
         assert _source(client, world, enclave).fetch(quoter).failure is None
     report = _run(client, world, enclave, bundle_dir, work_root / "work")
     _assert_failed(report, world, enclave, FailureCode.ATTEMPTS_EXHAUSTED)
