@@ -145,7 +145,7 @@ def test_the_enclave_measures_the_app_into_rtmr3_before_a_tdx_quote(tmp_path: Pa
     register.write_bytes(b"")
     (tmp_path / "dev").mkdir()
     (tmp_path / "dev/tdx_guest").write_bytes(b"")
-    args = argparse.Namespace(tee="tdx", tee_root=tmp_path, simulator_key=None)
+    args = argparse.Namespace(tee="tdx", tee_root=tmp_path, simulator_key=None, no_collateral_fetch=True)
     factory = _make_quoter(args)
     quoter = factory(FINGERPRINT)
     assert isinstance(quoter, TdxGuestQuoter)

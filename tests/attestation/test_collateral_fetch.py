@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sealrun.adapters.collateral import CollateralCache, CollateralFetcher
+from sealrun.adapters.collateral import CollateralCache, CollateralFetcher, quoting_collateral
 from sealrun.core.attestation import (
     Evidence,
     EvidenceType,
@@ -332,3 +332,21 @@ def test_tdx_collateral_is_fetched_from_the_tdx_endpoints_and_verifies(
     assert json.loads(got.collateral) == recorded_json
     evidence = Evidence(type=EvidenceType.TDX_DCAP, payload=quote, collateral=got.collateral)
     assert TdxDcapVerifier().verify(evidence, now=now).extra["fmspc"] == "B0C06F000000"
+
+
+def test_a_quoter_s_collateral_source_fetches_what_each_quote_needs(
+    recorded: Recorded, tmp_path: Path, vectors_dir: Path
+) -> None:
+    """``python -m sealrun.enclave --tee ...``: each fresh hardware quote leaves with its collateral
+    (fetched through the cache), so the SMS can judge it; a v2 SEV-SNP report (no product) gets
+    none from here, and its quoter takes the VCEK from the host's certificate table."""
+    source = quoting_collateral(_fetcher(recorded.url, tmp_path / "cache", Clock(NOW)))
+    quote = (vectors_dir / "sgx/dcap-qvl/sgx_quote").read_bytes()
+    collateral = source(EvidenceType.SGX_DCAP, quote)
+    assert collateral is not None
+    claims = SgxDcapVerifier().verify(Evidence(EvidenceType.SGX_DCAP, quote, collateral), now=NOW)
+    assert claims.extra["fmspc"] == FMSPC
+    report = bytearray(1184)
+    report[0:4] = (2).to_bytes(4, "little")
+    assert source(EvidenceType.SEV_SNP, bytes(report)) is None
+    assert _code(lambda: source(EvidenceType.SGX_DCAP, b"not a quote")) == "ATTEST_MALFORMED"

@@ -23,13 +23,13 @@ from sealrun.adapters.collateral import (
     CollateralCache,
     CollateralFetcher,
     default_cache_dir,
+    fetch_for_evidence,
 )
 from sealrun.cli.output import JSON_OPTION, Output
 from sealrun.core.attestation import EvidenceType, decode_evidence_text
-from sealrun.core.attestation.bundle import BundleEntry, collateral_request, dump_bundle
-from sealrun.core.attestation.codes import ATTEST_COLLATERAL
+from sealrun.core.attestation.bundle import dump_bundle
 from sealrun.core.attestation.freshness import DEFAULT_MAX_COLLATERAL_AGE, usable
-from sealrun.errors import AttestationError, ConfigError
+from sealrun.errors import ConfigError
 
 __all__ = ["collateral_app"]
 
@@ -93,26 +93,6 @@ def _read(path: Path) -> bytes:
         ) from None
 
 
-def _fetch_one(
-    fetcher: CollateralFetcher, kind: EvidenceType, payload: bytes, product: str | None
-) -> tuple[BundleEntry, dict[str, object]]:
-    request = collateral_request(kind, payload)
-    if request.tee is not None and request.fmspc is not None and request.ca is not None:
-        dcap = fetcher.intel(tee="tdx" if request.tee == "tdx" else "sgx", fmspc=request.fmspc, ca=request.ca)
-        entry = BundleEntry(kind, request.key, dcap.collateral, dcap.issued_at, dcap.next_update)
-        return entry, {"type": kind.value, "fmspc": dcap.fmspc, "ca": dcap.ca, "issued_at": dcap.issued_at,
-                       "next_update": dcap.next_update, "sources": dict(dcap.sources)}  # fmt: skip
-    chosen = request.product or product
-    if chosen is None or request.hwid is None or request.tcb is None:
-        raise AttestationError(
-            "this SEV-SNP report does not name its product: pass --product", code=ATTEST_COLLATERAL
-        )
-    snp = fetcher.amd(product=chosen, hwid=request.hwid, tcb=request.tcb)
-    entry = BundleEntry(kind, request.key, snp.collateral)
-    return entry, {"type": kind.value, "product": chosen, "hwid": request.key, "tcb": dict(request.tcb),
-                   "sources": dict(snp.sources)}  # fmt: skip
-
-
 @collateral_app.command("fetch")
 def fetch(
     evidence: Path = _EVIDENCE,
@@ -132,7 +112,9 @@ def fetch(
     now = _clock(at)
     fetcher = _fetcher(pcs_url, kds_url, root_crl_url, cache_dir, max_age, now)
     try:
-        entry, result = _fetch_one(fetcher, EvidenceType.parse(evidence_type), _read(evidence), product)
+        entry, result = fetch_for_evidence(
+            fetcher, EvidenceType.parse(evidence_type), _read(evidence), product
+        )
     finally:
         fetcher.close()
     if out_file is not None:
@@ -191,7 +173,7 @@ def bundle(
     entries, results = [], []
     try:
         for path, kind in zip(evidence, types, strict=True):
-            entry, result = _fetch_one(fetcher, EvidenceType.parse(kind), _read(path), product)
+            entry, result = fetch_for_evidence(fetcher, EvidenceType.parse(kind), _read(path), product)
             entries.append(entry)
             results.append(result | {"evidence": str(path)})
     finally:

@@ -27,7 +27,7 @@ from sealrun.requester.layout import RESULT_KEY
 if TYPE_CHECKING:
     from sealrun.requester.tasks import FollowedTask
 
-__all__ = ["default_output", "exit_status", "finish", "outcome_lines", "result_app"]
+__all__ = ["default_output", "exit_status", "finish", "outcome_lines", "result_app", "tee_lines"]
 
 
 result_app = typer.Typer(name="result", help="Result keys and sealed results.", no_args_is_help=True)
@@ -119,11 +119,26 @@ def finish(out: Output, data: Mapping[str, object], followed: FollowedTask) -> N
     from rich.markup import escape
 
     out.result(data)
-    for line in outcome_lines(data):
+    for line in [*tee_lines(data), *outcome_lines(data)]:
         out.info(escape(line))
     status = exit_status(followed)
     if status:
         raise SystemExit(status)
+
+
+def tee_lines(data: Mapping[str, object]) -> list[str]:
+    """The TEE the task ran in (``data["tee"]``, from its receipt): a simulated one is named so."""
+    tee = data.get("tee")
+    if not isinstance(tee, Mapping):
+        return []
+    if isinstance(error := tee.get("error"), Mapping):
+        return [f"TEE: not read from the task's receipt ({error.get('code')})"]
+    if tee.get("simulated"):
+        return [
+            f"TEE: {tee.get('type')}: SIMULATED, no hardware protection (a development pool; "
+            "`sealrun verify` says so too)"
+        ]
+    return [f"TEE: {tee.get('type')} (hardware; `sealrun verify` checks its evidence)"]
 
 
 def outcome_lines(data: Mapping[str, object]) -> list[str]:

@@ -86,6 +86,11 @@ def show(
         data["pool"] = pool
         for line in attempt_lines(pool):
             out.info(line)
+    store = session.optional_service_url("store")
+    if store is not None and followed.status in ("COMPLETED", "FAILED"):  # which TEE ran it
+        from sealrun.requester.verify import task_tee
+
+        data["tee"] = task_tee(store, wanted)
     failed = followed.status == "FAILED" and not followed.timed_out
     if download and not failed and not followed.timed_out:
         require_result(followed)  # nothing to download yet: say so, not a silent no-op

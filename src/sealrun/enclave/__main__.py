@@ -27,6 +27,7 @@ from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.sandbox import BubblewrapSandbox
 from sealrun.adapters.tee import Quoter, SimulatedQuoter, load_simulator_key
 from sealrun.adapters.tee.hardware import BACKENDS, hardware_quoter, tdx_event_recorder
+from sealrun.adapters.tee.tsm import CollateralSource
 from sealrun.core.attestation import report_data_for
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
@@ -41,6 +42,35 @@ def _tee_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tee-root", type=Path, default=Path("/"), help="the folder standing for / for TEE interfaces"
     )
+    parser.add_argument(
+        "--collateral-url",
+        default=None,
+        help="hardware TEEs: the Intel PCS or PCCS each quote's collateral comes from (default: Intel's)",
+    )
+    parser.add_argument(
+        "--collateral-cache", type=Path, default=None, help="the collateral cache folder (default: per user)"
+    )
+    parser.add_argument(
+        "--no-collateral-fetch",
+        action="store_true",
+        help="send quotes without fetched collateral (the verifier must have it)",
+    )
+
+
+def _collateral_source(args: argparse.Namespace) -> CollateralSource | None:
+    """What fetches each fresh quote's collateral (its cache first), unless turned off."""
+    if args.no_collateral_fetch:
+        return None
+    from sealrun.adapters.collateral import (  # httpx and the fetcher: hardware TEEs only
+        INTEL_PCS_URL,
+        CollateralCache,
+        CollateralFetcher,
+        default_cache_dir,
+        quoting_collateral,
+    )
+
+    cache = CollateralCache(args.collateral_cache or default_cache_dir())
+    return quoting_collateral(CollateralFetcher(cache=cache, pcs_url=args.collateral_url or INTEL_PCS_URL))
 
 
 def _make_quoter(args: argparse.Namespace) -> Callable[[bytes], Quoter]:
@@ -52,9 +82,9 @@ def _make_quoter(args: argparse.Namespace) -> Callable[[bytes], Quoter]:
         return lambda measurement: SimulatedQuoter(key=key, measurement=measurement)
     if args.simulator_key is not None:
         raise UsageError(f"--simulator-key is for the simulated TEE, not {args.tee}", code="USAGE")
-    tee, root = args.tee, args.tee_root
+    tee, root, collateral = args.tee, args.tee_root, _collateral_source(args)
     if tee != "tdx":
-        return lambda measurement: hardware_quoter(tee, measurement, root=root)
+        return lambda measurement: hardware_quoter(tee, measurement, root=root, collateral=collateral)
 
     def tdx_quoter(measurement: bytes) -> Quoter:
         # TDX: the app's fingerprint goes into RTMR3 through the event log before any quote,
@@ -62,7 +92,9 @@ def _make_quoter(args: argparse.Namespace) -> Callable[[bytes], Quoter]:
         hardware_quoter(tee, measurement, root=root)  # QUOTE_UNAVAILABLE first: no TDX guest at all
         recorder = tdx_event_recorder(root)
         recorder.ensure_app(measurement)
-        return hardware_quoter(tee, measurement, root=root, event_log=recorder.log_bytes)
+        return hardware_quoter(
+            tee, measurement, root=root, collateral=collateral, event_log=recorder.log_bytes
+        )
 
     return tdx_quoter
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from sealrun.adapters.chain.client import Marketplace
 
-__all__ = ["Verdict", "chain_facts", "fetch_receipt", "sms_facts", "verify_receipt"]
+__all__ = ["Verdict", "chain_facts", "fetch_receipt", "sms_facts", "task_tee", "verify_receipt"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,19 @@ def fetch_receipt(
         ) from error
     finally:
         store.close()
+
+
+def task_tee(store_url: str, task_id: bytes) -> dict[str, object]:
+    """Which TEE ran the task, as its receipt says (not verified: ``sealrun verify`` does that).
+
+    Returns ``{"type": ..., "simulated": bool}``, or ``{"error": {"code", "message"}}`` when no
+    receipt could be read (an older pool, the store unreachable): never raises for that.
+    """
+    try:
+        receipt = parse_receipt(fetch_receipt(store_url, task_id))
+    except SealrunError as error:
+        return {"error": {"code": error.code, "message": error.message}}
+    return {"type": str(receipt.field("tee", "type")), "simulated": receipt.field("tee", "simulated") is True}
 
 
 # A retried task has a receipt per attempt; past this many, only the newest are looked at.

@@ -12,6 +12,8 @@ from sealrun.adapters.collateral.fetcher import (
     CollateralFetcher,
     DcapCollateral,
     SnpCollateral,
+    fetch_for_evidence,
+    quoting_collateral,
 )
 
 __all__ = [
@@ -23,4 +25,6 @@ __all__ = [
     "DcapCollateral",
     "SnpCollateral",
     "default_cache_dir",
+    "fetch_for_evidence",
+    "quoting_collateral",
 ]

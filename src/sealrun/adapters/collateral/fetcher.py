@@ -28,6 +28,7 @@ import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from sealrun.adapters.collateral.cache import CachedAnswer, CollateralCache
+from sealrun.core.attestation.bundle import BundleEntry, collateral_request
 from sealrun.core.attestation.codes import (
     ATTEST_COLLATERAL,
     ATTEST_COLLATERAL_STALE,
@@ -46,6 +47,7 @@ from sealrun.core.attestation.collateral import (
     parse_tcb_info,
     parse_vcek,
 )
+from sealrun.core.attestation.evidence import EvidenceType
 from sealrun.core.attestation.freshness import (
     DEFAULT_MAX_COLLATERAL_AGE,
     CacheFacts,
@@ -56,7 +58,16 @@ from sealrun.core.attestation.freshness import (
 from sealrun.core.attestation.roots import INTEL_SGX_ROOT_CA
 from sealrun.errors import AttestationError
 
-__all__ = ["AMD_KDS_URL", "INTEL_PCS_URL", "CollateralFetcher", "DcapCollateral", "SnpCollateral", "Source"]
+__all__ = [
+    "AMD_KDS_URL",
+    "INTEL_PCS_URL",
+    "CollateralFetcher",
+    "DcapCollateral",
+    "SnpCollateral",
+    "Source",
+    "fetch_for_evidence",
+    "quoting_collateral",
+]
 
 INTEL_PCS_URL = "https://api.trustedservices.intel.com"
 AMD_KDS_URL = "https://kdsintf.amd.com"
@@ -384,3 +395,47 @@ class CollateralFetcher:
                 code=ATTEST_COLLATERAL_STALE,
             )
         return _Answer(cached.body, cached.headers, cached.facts, "cache-offline")
+
+
+def fetch_for_evidence(
+    fetcher: CollateralFetcher, kind: EvidenceType, payload: bytes, product: str | None = None
+) -> tuple[BundleEntry, dict[str, object]]:
+    """The collateral an evidence needs (read from the evidence itself), fetched or cached, and
+    what was fetched (for ``collateral fetch``'s report).
+
+    Raises:
+        AttestationError: ``ATTEST_COLLATERAL`` (an SEV-SNP report that names no product and
+            none given), or the fetcher's codes.
+    """
+    request = collateral_request(kind, payload)
+    if request.tee is not None and request.fmspc is not None and request.ca is not None:
+        dcap = fetcher.intel(tee="tdx" if request.tee == "tdx" else "sgx", fmspc=request.fmspc, ca=request.ca)
+        entry = BundleEntry(kind, request.key, dcap.collateral, dcap.issued_at, dcap.next_update)
+        return entry, {"type": kind.value, "fmspc": dcap.fmspc, "ca": dcap.ca, "issued_at": dcap.issued_at,
+                       "next_update": dcap.next_update, "sources": dict(dcap.sources)}  # fmt: skip
+    chosen = request.product or product
+    if chosen is None or request.hwid is None or request.tcb is None:
+        raise AttestationError(
+            "this SEV-SNP report does not name its product: pass --product", code=ATTEST_COLLATERAL
+        )
+    snp = fetcher.amd(product=chosen, hwid=request.hwid, tcb=request.tcb)
+    entry = BundleEntry(kind, request.key, snp.collateral)
+    return entry, {"type": kind.value, "product": chosen, "hwid": request.key, "tcb": dict(request.tcb),
+                   "sources": dict(snp.sources)}  # fmt: skip
+
+
+def quoting_collateral(fetcher: CollateralFetcher) -> Callable[[EvidenceType, bytes], bytes | None]:
+    """A quoter's collateral source (``adapters.tee.tsm.CollateralSource``) that fetches through
+    ``fetcher`` (its cache first) what each fresh quote needs, so the evidence leaves with it.
+
+    DCAP quotes always get theirs (without it no verifier can judge them). An SEV-SNP report
+    that does not name its product (v2) gets none here: the quoter then takes the VCEK from the
+    host's certificate table (configfs-tsm ``auxblob``) as before.
+    """
+
+    def source(kind: EvidenceType, payload: bytes) -> bytes | None:
+        if kind is EvidenceType.SEV_SNP and collateral_request(kind, payload).product is None:
+            return None
+        return fetch_for_evidence(fetcher, kind, payload)[0].collateral
+
+    return source

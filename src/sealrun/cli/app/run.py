@@ -122,6 +122,10 @@ def run(
     followed = handle.last
     assert followed is not None  # events() yields at least once or raises
     data.update(describe(followed))
+    if (store := connection.services.get("store")) and followed.status in ("COMPLETED", "FAILED"):
+        from sealrun.requester.verify import task_tee
+
+        data["tee"] = task_tee(store, task_id)
     if (download or decrypt) and followed.status == "COMPLETED":
         data["downloaded"] = str(handle.download())
         if decrypt:
