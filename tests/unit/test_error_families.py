@@ -55,6 +55,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "DEVNET": frozenset({"cli", "devnet"}),
     "DEVNET_START": frozenset({"devnet"}),
     "ENCLAVE": frozenset({"adapters.tee", "enclave"}),
+    "EVENTS": frozenset({"adapters.http", "services.scheduler"}),
     "FETCH_POLICY": frozenset({"core.netpolicy"}),
     "FILE": frozenset({"adapters.sealedfiles", "cli", "enclave"}),
     "INPUT": frozenset({"core.netpolicy", "enclave"}),

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "FINAL_STATUSES",
     "AssignmentOut",
     "DealOut",
     "HeartbeatOut",
@@ -19,6 +20,7 @@ __all__ = [
     "ReportIn",
     "Routes",
     "StatusOut",
+    "TaskEventOut",
     "TaskOut",
 ]
 
@@ -32,6 +34,8 @@ class Routes:
     TASKS = "/v1/tasks"
     TASK = "/v1/tasks/{task_id}"
     TASK_STATUS = "/v1/tasks/{task_id}/status"
+    #: Server-Sent Events of one task (public, like ``TASK``); resumable with ``Last-Event-ID``.
+    TASK_EVENTS = "/v1/tasks/{task_id}/events"
     STATUS = "/v1/status"
 
 
@@ -138,3 +142,31 @@ class StatusOut(BaseModel):
     status: str
     workerpool: str
     tasks: dict[str, int]
+
+
+#: The statuses after which a task's event stream ends.
+FINAL_STATUSES = ("completed", "failed", "expired")
+
+
+class TaskEventOut(BaseModel):
+    """One change of a task on the scheduler's board, as its event stream serves it.
+
+    ``id`` increases with every event the scheduler records (so within a task too) and
+    survives restarts; it is the SSE ``id:`` a client resumes from with ``Last-Event-ID``.
+    An event carries what the public task route shows, never inputs or secrets.
+    """
+
+    id: int
+    task_id: str
+    deal_id: str
+    index: int
+    status: str
+    attempt: int
+    worker: str | None
+    detail: str
+    at: float
+
+    @property
+    def final(self) -> bool:
+        """Whether the task ended with this event (the stream ends after it)."""
+        return self.status in FINAL_STATUSES

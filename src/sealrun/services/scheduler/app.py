@@ -24,6 +24,7 @@ from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
 from sealrun.services.scheduler.board import TaskBoard
+from sealrun.services.scheduler.events import EventLog, StreamCounter, events_router, install_journal
 from sealrun.services.scheduler.models import RequestNonce
 from sealrun.services.scheduler.offers import PoolOffer
 from sealrun.services.scheduler.routes import router
@@ -45,9 +46,15 @@ STATUS_BY_CODE = {
     "WORKER_NOT_ALLOWED": 403,
     "ASSIGNMENT_NOT_YOURS": 409,
     "STATUS_INVALID": 400,
+    "EVENTS_CURSOR_INVALID": 400,
+    "EVENTS_BUSY": 503,
     "SMS_UNREACHABLE": 502,
     "SERVICE_UNREACHABLE": 502,
 }
+
+
+#: Open SSE streams at most; how often a stream reads new events; seconds between keepalives.
+EVENT_STREAMS, EVENT_POLL, EVENT_KEEPALIVE = 256, 0.25, 15.0
 
 
 class EventSource(Protocol):
@@ -147,6 +154,7 @@ def create_app(
         version_table="scheduler_alembic_version",
     )
     sessions = session_factory(engine)
+    install_journal(sessions)  # every committed change of a task becomes an event
     board = TaskBoard(sessions)
     owner_key = bytes.fromhex(settings.owner_key.get_secret_value().removeprefix("0x"))
     service = SchedulerService(
@@ -167,6 +175,9 @@ def create_app(
     app.state.clock = clock
     app.state.long_poll_max = settings.long_poll_max
     app.state.wakeup = asyncio.Event()
+    app.state.event_log = EventLog(sessions)
+    app.state.event_streams = StreamCounter(EVENT_STREAMS)
+    app.state.event_poll, app.state.event_keepalive = EVENT_POLL, EVENT_KEEPALIVE
     domain = RequestDomain(chain_id=parts.chain_id, hub=settings.hub)
     app.state.verifier = RequestVerifier(
         domain=domain, nonces=SqlNonceLedger(sessions, RequestNonce), window=settings.request_window
@@ -175,4 +186,5 @@ def create_app(
     # Worker calls are small JSON documents.
     app.add_middleware(BodySizeLimit, limit=16 * 1024)
     app.include_router(router)
+    app.include_router(events_router)
     return app
