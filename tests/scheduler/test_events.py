@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from sealrun.adapters.http.taskevents import TaskEventsClient, parse_sse
 from sealrun.api.scheduler import TaskEventOut
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ServiceError
+from sealrun.requester import live
 from sealrun.services.scheduler.app import SchedulerParts, create_app
 from sealrun.services.scheduler.events import StreamCounter
 from tests.scheduler.conftest import (
@@ -188,3 +190,78 @@ def test_an_older_scheduler_and_a_bad_frame_are_named() -> None:
     with pytest.raises(ServiceError) as caught:
         next(client.events("0x" + "11" * 32))
     assert caught.value.code == "EVENTS_BAD_FRAME"
+
+
+class _Chain:
+    """What the chain says of a task, read by ``live_changes``: counts its reads."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.status = "ACTIVE"
+
+    def read(self, _market: object, _task: bytes, _start: int) -> object:
+        self.reads += 1
+        return SimpleNamespace(
+            status=self.status, done=self.status in ("COMPLETED", "FAILED"), timed_out=False
+        )
+
+
+def test_following_a_task_reads_the_chain_only_when_the_pool_says_it_moved(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.events.queue.append(deal_event(DEAL, volume=1))
+    harness.follow()
+    worker = harness.worker()
+    worker.register(slots=1, tee="simulated", holding=[])
+    assignment = worker.next(wait=0)
+    assert assignment is not None
+    worker.report(assignment.task_id, "running")
+    harness.events.queue.append(task_event("TaskCompleted", assignment.task_id, tx=8))
+    harness.follow()
+    chain = _Chain()
+    monkeypatch.setattr(live, "read_task", chain.read)
+    monkeypatch.setattr(live, "changes", lambda *_a, **_k: pytest.fail("polled"))
+    pool: list[str] = []
+
+    def moved(event: TaskEventOut) -> None:
+        pool.append(event.status)
+        chain.status = "COMPLETED" if event.status == "completed" else "ACTIVE"
+
+    task = bytes.fromhex(assignment.task_id[2:])
+    seen = list(
+        live.live_changes(
+            None,  # type: ignore[arg-type]  # the chain is _Chain's
+            task, start_block=0, scheduler="http://scheduler", on_event=moved,
+            connect=lambda url: _Lent(url, http=harness.client),
+        )
+    )  # fmt: skip
+    assert pool == ["pending", "assigned", "running", "completed"]
+    assert chain.reads == 4  # once per event, never on a timer
+    assert [followed.status for followed in seen] == ["ACTIVE", "COMPLETED"]
+
+
+def test_following_falls_back_to_polling_against_an_older_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    polled: list[float] = []
+
+    def poll(*_args: object, timeout: float, **_kwargs: object) -> Iterator[object]:
+        polled.append(timeout)
+        yield SimpleNamespace(status="COMPLETED", done=True, timed_out=False)
+
+    monkeypatch.setattr(live, "changes", poll)
+    older = httpx.Client(transport=httpx.MockTransport(lambda _r: httpx.Response(404)))
+    seen = list(
+        live.live_changes(
+            None,  # type: ignore[arg-type]  # polling is faked
+            b"\x11" * 32, start_block=0, scheduler="http://old", timeout=30,
+            connect=lambda url: TaskEventsClient(url, http=older),
+        )
+    )  # fmt: skip
+    assert [followed.status for followed in seen] == ["COMPLETED"]
+    assert len(polled) == 1
+
+
+class _Lent(TaskEventsClient):
+    """A client on the harness's test client: closing it leaves the harness's client open."""
+
+    def close(self) -> None:
+        pass
