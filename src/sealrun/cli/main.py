@@ -106,6 +106,9 @@ _COMMANDS: dict[str, _Noun] = {
     # The whole flow (issue 9): the devnet and the demo.
     "devnet": _Noun("A whole local marketplace: chain, contracts, services.",
                     _sub_app("sealrun.cli.devnet", "devnet_app")),
+    # Verifiable by anyone (issue 20): the read-only explorer.
+    "explorer": _Noun("Serve the read-only explorer: deals, tasks and their timelines, apps, datasets.",
+                      _single("sealrun.cli.explorer", "explorer", "explorer")),
     "demo": _Noun("Run the whole confidential journey on a fresh local devnet and print each step's time.",
                   _single("sealrun.cli.demo", "demo", "demo")),
 }  # fmt: skip

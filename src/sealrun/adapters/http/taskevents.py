@@ -94,6 +94,23 @@ class TaskEventsClient(ServiceClient):
         params = {"deal_id": deal_id} if deal_id else {}
         return self._call(list[TaskOut], "GET", Routes.TASKS, params=params)
 
+    def recorded(self, task_id: str) -> list[TaskEventOut]:
+        """The task's events recorded so far (one read of the stream with ``?follow=false``).
+
+        Raises:
+            ServiceError: ``EVENTS_UNSUPPORTED``, ``EVENTS_BAD_FRAME``, or the scheduler's code.
+        """
+        path = Routes.TASK_EVENTS.format(task_id=task_id)
+        try:
+            response = self._http.get(path, params={"follow": "false"})
+        except httpx.TransportError as error:
+            raise ServiceError(
+                f"scheduler at {self.base_url} is unreachable: {error}", code=self.unreachable_code
+            ) from error
+        self._check(response)
+        lines = iter([*response.text.splitlines(), ""])
+        return [_event(data, ident) for ident, kind, data in parse_sse(lines) if kind == "status"]
+
     def events(self, task_id: str, *, after: int = 0, read_timeout: float = 60.0) -> Iterator[TaskEventOut]:
         """Yield the task's events after id ``after`` until its final one, reconnecting with
         ``Last-Event-ID`` when the stream drops.

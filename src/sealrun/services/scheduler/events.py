@@ -221,8 +221,10 @@ async def task_events(
     request: Request,
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
     after: Annotated[int | None, Query(ge=0, le=10**18)] = None,
+    follow: bool = True,
 ) -> StreamingResponse:
-    """A task's events as Server-Sent Events, resumable with ``Last-Event-ID``."""
+    """A task's events as Server-Sent Events, resumable with ``Last-Event-ID``
+    (``?follow=false``: only the events recorded so far, then the stream ends)."""
     cursor = parse_cursor(last_event_id, after)
     wanted = task_id.lower()
     service = request.app.state.service
@@ -232,7 +234,7 @@ async def task_events(
     if not streams.take():
         raise ServiceError("too many open event streams; retry later", code="EVENTS_BUSY")
     return StreamingResponse(
-        _stream(request, wanted, cursor, streams),
+        _stream(request, wanted, cursor, streams, follow=follow),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )
@@ -257,7 +259,7 @@ class StreamCounter:
 
 
 async def _stream(
-    request: Request, task_id: str, cursor: int, streams: StreamCounter
+    request: Request, task_id: str, cursor: int, streams: StreamCounter, *, follow: bool = True
 ) -> AsyncIterator[bytes]:
     events: EventLog = request.app.state.event_log
     interval: float = request.app.state.event_poll
@@ -275,6 +277,8 @@ async def _stream(
             if batch:
                 idle = 0.0
                 continue
+            if not follow:
+                return
             if await request.is_disconnected():
                 return
             await asyncio.sleep(interval)
