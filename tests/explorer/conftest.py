@@ -72,8 +72,8 @@ def _chain(tasks: list[str]) -> InMemoryChainReader:
     chain.add_workerpool(WorkerpoolRecord(address=POOL, owner=OWNER.address))
     chain.add_deal(
         DealRecord(
-            deal_id=DEAL, app=APP, dataset=DATASET, workerpool=POOL, requester=REQUESTER, beneficiary=REQUESTER,
-            tag=b"\x00" * 31 + b"\x01", params="{}", category_time=300,
+            deal_id=DEAL, app=APP, dataset=DATASET, workerpool=POOL, requester=REQUESTER,
+            beneficiary=REQUESTER, tag=b"\x00" * 31 + b"\x01", params="{}", category_time=300,
         )
     )  # fmt: skip
     for index, task in enumerate(tasks):

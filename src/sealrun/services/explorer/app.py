@@ -15,6 +15,7 @@ no-referrer``. A malformed id or address answers 400 with its code (``INVALID_BY
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -49,6 +50,7 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.globals["is_zero"] = is_zero
+    env.filters["utc"] = lambda unix: datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     env.filters["short"] = lambda value: f"{value[:10]}…{value[-6:]}" if len(value) > 20 else value
     return env
 
@@ -89,6 +91,10 @@ def create_app(
             return await run_in_threadpool(render)
         except ConfigError as error:  # a malformed id or address
             return page("error.html", 400, heading="Bad request", message=error.message, code=error.code)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:

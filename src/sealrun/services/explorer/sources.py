@@ -145,6 +145,13 @@ class OrderBookView:
     notes: list[str] = field(default_factory=list)
 
 
+def _detail(event: TaskEventOut) -> str:
+    """What a step says: who holds the task while held, else the scheduler's own words."""
+    if event.worker and event.status in ("assigned", "running", "submitted"):
+        return f"worker {event.worker}, attempt {event.attempt}"
+    return event.detail
+
+
 def timeline(events: list[TaskEventOut], chain_status: str) -> list[Step]:
     """The steps of a task, from the pool's events and its chain status (never more)."""
     steps = [
@@ -152,8 +159,7 @@ def timeline(events: list[TaskEventOut], chain_status: str) -> list[Step]:
             name=_STEP_NAMES.get(event.status, event.status),
             status=event.status,
             at=event.at,
-            detail=event.detail
-            or (f"worker {event.worker}, attempt {event.attempt}" if event.worker else ""),
+            detail=_detail(event),
             event_id=event.id,
         )
         for event in events

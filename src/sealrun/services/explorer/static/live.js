@@ -19,7 +19,8 @@
     status.textContent = " " + event.status + " ";
     var detail = document.createElement("span");
     detail.className = "step-detail";
-    detail.textContent = event.detail || (event.worker ? "worker " + event.worker + ", attempt " + event.attempt : "");
+    var held = event.worker && ["assigned", "running", "submitted"].indexOf(event.status) >= 0;
+    detail.textContent = held ? "worker " + event.worker + ", attempt " + event.attempt : event.detail;
     item.append(name, status, detail);
     list.appendChild(item);
     var pool = document.getElementById("pool-status");
