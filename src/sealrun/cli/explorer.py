@@ -24,7 +24,7 @@ def explorer(
     chain: str | None = CHAIN_OPTION,
     config: Path | None = CONFIG_OPTION,
 ) -> None:
-    """Serve the explorer: deals, tasks and their timelines, apps, datasets, workerpools, the order book."""
+    """Serve the read-only explorer: deals, tasks and their timelines, apps, datasets."""
     import uvicorn
 
     from sealrun.services.explorer.app import create_app
