@@ -106,7 +106,9 @@ def test_a_unicode_digit_secret_index_ends_params_invalid(
     sealed = Path(report.logs.sealed_path)
     assert report.failure is not None
     assert report.failure.log_digest == "0x" + hashlib.sha256(sealed.read_bytes()).hexdigest()
-    assert b"TASK_PARAMS_INVALID" in open_tar(sealed, world.result_key)["enclave.log"]
+    enclave_log = open_tar(sealed, world.result_key)["enclave.log"]
+    assert b"TASK_PARAMS_INVALID" in enclave_log
+    assert enclave_log.startswith(b"TEE: simulated (SIMULATED: no hardware protection")  # labelled
     records = client.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
     assert [(r.event, r.code) for r in records] == [("failure", "RELEASE_PARAMS_INVALID")]
 

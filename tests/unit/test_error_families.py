@@ -30,7 +30,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "ANVIL": frozenset({"adapters.localchain"}),
     "APP_UNKNOWN": frozenset({"services.worker"}),
     "ASSIGNMENT": frozenset({"services.scheduler"}),
-    "ATTEST": frozenset({"cli", "core.attestation"}),
+    "ATTEST": frozenset({"adapters.collateral", "cli", "core.attestation"}),
     "AUDIT": frozenset({"services.sms"}),
     "CANCELLED": frozenset({"cli"}),
     "CONFIRMATION": frozenset({"cli"}),
@@ -39,10 +39,12 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "CHAIN": frozenset({"adapters.chain", "adapters.localchain", "cli", "requester", "devnet"}),
     "CONFIG": frozenset(
         {
+            "adapters.logs",
             "adapters.profiles",
             "cli",
             "requester",
             "core.requests",
+            "core.tasks",  # the retry policy (CONFIG_RETRY_INVALID)
             "services.market",
             "services.scheduler",
             "services.store",

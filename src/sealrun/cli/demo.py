@@ -57,6 +57,7 @@ class _DemoResult(TypedDict):
     outputs: NotRequired[list[str]]
     image: NotRequired[str | None]
     timings: NotRequired[dict[str, float]]
+    tee: NotRequired[str]
 
 
 class _Steps:
@@ -231,15 +232,20 @@ def demo(
     begun = time.perf_counter()
     result = _journey(out, workdir, chain, keep)
     result["timings"]["total"] = round(time.perf_counter() - begun, 3)
+    from sealrun.devnet.services import WORKER_TEE
+
+    result["tee"] = WORKER_TEE  # the devnet's worker: said on every result line below
 
     def human(console: Any) -> None:
         if result["exit_status"]:
-            console.print(f"[red]{result['status']}[/red]: task {result['task_id']}")
+            console.print(f"[red]{result['status']}[/red]: task {result['task_id']} (TEE: {result['tee']})")
             for line in outcome_lines(result["task"]):
                 console.print(line, markup=False)
             return
         console.print(f"[green]{result['status']}[/green]: task {result['task_id']}")
         console.print(f"decrypted image: [bold]{result['image']}[/bold]")
+        if result["tee"] == "simulated":
+            console.print("[yellow]TEE: simulated[/yellow] (the devnet's worker: no hardware protection)")
 
     out.result(result, human)
     if result["exit_status"]:

@@ -95,7 +95,7 @@ _COMMANDS: dict[str, _Noun] = {
     "requester": _Noun("Requester secrets in the SMS: push, check, list.",
                        _sub_app("sealrun.cli.requester", "requester_app")),
     # Attestation (issue 5): verify evidence, make simulator keys.
-    "attestation": _Noun("Verify TEE evidence; make simulator keys.",
+    "attestation": _Noun("Verify TEE evidence; fetch and bundle collateral; make simulator keys.",
                          _sub_app("sealrun.cli.attestation", "attestation_app")),
     # Sealed data (issue 2): tee layout and keys, result keys/decrypt.
     "tee": _Noun("Local layout and keys for confidential (TEE) tasks.",

@@ -142,7 +142,9 @@ class EnclaveRuntime:
         try:
             space.create()
             bundle, bundle_error = self._measure(bundle_dir, space)
-            task = secrets.fetch(self.make_quoter(bundle.fingerprint if bundle else UNMEASURED))
+            quoter = self.make_quoter(bundle.fingerprint if bundle else UNMEASURED)
+            state.log.append(_tee_line(quoter.tee))
+            task = secrets.fetch(quoter)
             failure: TaskFailedError | None = bundle_error
             if task.failure is not None:
                 failure = TaskFailedError(
@@ -314,6 +316,13 @@ def _internal(error: Exception) -> TaskFailedError:
     return TaskFailedError(
         FailureCode.ENCLAVE_INTERNAL, f"unexpected {type(error).__name__} in the enclave: {error}"
     )
+
+
+def _tee_line(tee: str) -> str:
+    """The enclave log's line naming its TEE (the simulated one says it protects nothing)."""
+    if tee == "simulated":
+        return "TEE: simulated (SIMULATED: no hardware protection; the worker's host could see everything)"
+    return f"TEE: {tee}"
 
 
 def _no_logs(state: _Run) -> LogsInfo:

@@ -27,6 +27,7 @@ failure (the contract rejects it).
 | 17 | INPUT_URL_REFUSED | an input URL is not the public internet (scheme, origin, address, redirect) |
 | 18 | INPUT_TOO_LARGE | an input or all inputs over the limit, or too little disk for them |
 | 19 | APP_COMPUTED_JSON_INVALID | no computed.json, or no deterministic-output-path in IEXEC_OUT |
+| 20 | INPUT_UNAVAILABLE | an input's server stayed unreachable, timed out or answered 5xx/408/429 |
 
 Codes 12 (from the SMS), 13, 14 and 15 arrive in a *failure bundle* the SMS releases to the
 attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.secretsbundle`).
@@ -63,6 +64,7 @@ class FailureCode(IntEnum):
     INPUT_URL_REFUSED = 17
     INPUT_TOO_LARGE = 18
     APP_COMPUTED_JSON_INVALID = 19
+    INPUT_UNAVAILABLE = 20
 
 
 def parse_failure_code(value: int | str) -> FailureCode:

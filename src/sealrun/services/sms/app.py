@@ -19,6 +19,13 @@ from sqlalchemy import Engine
 
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
+from sealrun.adapters.web.observability import (
+    Check,
+    ServiceMetrics,
+    database_check,
+    install_observability,
+    rpc_check,
+)
 from sealrun.api.sms import HealthOut
 from sealrun.core.attestation import (
     ConfidentialVmVerifier,
@@ -38,7 +45,7 @@ from sealrun.errors import AttestationError, ConfigError
 from sealrun.services.sms.appraisal import ChainPinnedPolicy, base_policy
 from sealrun.services.sms.codes import all_statuses
 from sealrun.services.sms.repository import SmsRepository
-from sealrun.services.sms.routes import router
+from sealrun.services.sms.routes import ReleaseMetrics, router
 from sealrun.services.sms.settings import SmsSettings
 from sealrun.services.sms.usecases import AttestationPolicy, EvidenceVerifier, SmsOptions, SmsUseCases
 from sealrun.services.sms.vault import MasterKeyring
@@ -239,4 +246,19 @@ def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI
     app.include_router(router)
     install_problem_handlers(app, all_statuses())
     app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
+    metrics = ServiceMetrics("sms")
+    app.state.releases = ReleaseMetrics(
+        outcomes=metrics.counter(
+            "sealrun_releases",
+            "Key release requests answered, by outcome (released, refused) and code (the refusal's).",
+            ["outcome", "code"],
+        ),
+        latency=metrics.histogram(
+            "sealrun_release_latency_seconds", "Time to appraise a release request and answer it."
+        ),
+    )
+    checks: dict[str, Check] = {"database": database_check(components.engine)}
+    if components.settings.chain_rpc_url is not None:
+        checks["chain"] = rpc_check(components.settings.chain_rpc_url)
+    install_observability(app, metrics, checks)
     return app

@@ -23,9 +23,11 @@ refusal's code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from sealrun.adapters.logs import log_context
 from sealrun.api.ids import bytes32_hex, task_id_hex
 from sealrun.core.attestation import EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
@@ -52,6 +54,8 @@ from sealrun.services.sms.repository import ReleaseMaterial, SmsRepository, row_
 from sealrun.services.sms.vault import MasterKeyring
 
 __all__ = ["ORDER_FAILURES", "ReleaseRequest", "Releaser", "SealedSecretsBundle"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,12 @@ class Releaser:
         )
         now = self._clock()
         task = self._chain.task(request.task_id)
+        with log_context(task_id=facts.task_id, deal_id=None if task is None else bytes32_hex(task.deal_id)):
+            return self._release(request, facts, now, task)
+
+    def _release(
+        self, request: ReleaseRequest, facts: AuditFacts, now: int, task: TaskRecord | None
+    ) -> SealedSecretsBundle:
         deal = None if task is None else self._chain.deal(task.deal_id)
         if deal is not None:
             facts = replace(
@@ -144,6 +154,8 @@ class Releaser:
 
     def _audit(self, facts: AuditFacts) -> None:
         self._repository.append_audit(facts, self._clock())
+        # The audit record, as a log line too (the task and deal come from the log context).
+        log.info("audit %s %s: %s", facts.event, facts.code, facts.detail)
 
     def _facts(
         self, request: ReleaseRequest, now: int, task: TaskRecord | None, deal: DealRecord | None

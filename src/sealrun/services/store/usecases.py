@@ -214,6 +214,8 @@ class StoreService:
                 blob.size,
                 uploader.kind,
                 uploader.identity,
+                # A task's blob: the line names its task (the store does not know the deal).
+                extra={} if uploader.task_id is None else {"task_id": task_id_hex(uploader.task_id)},
             )
         return blob
 
