@@ -113,6 +113,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         worker.report(done.task_id, "submitted")
         events.queue.append(task_event("TaskCompleted", done.task_id, tx=5))
         events.poll(scheduler.state.service.apply_events)
+        clock[0] += 121  # past the abandoned task's retry backoff
         live = worker.next(wait=0)
         assert live is not None
         chain = _chain([done.task_id, live.task_id] if done.index == 0 else [live.task_id, done.task_id])
