@@ -89,6 +89,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "UPLOAD": frozenset({"core.uploads"}),
     "USAGE": frozenset({"cli", "enclave"}),
     "WALLET": frozenset({"adapters.keystore", "cli", "requester"}),
+    "WEBHOOK": frozenset({"services.scheduler"}),
     "WORKER": frozenset({"services.scheduler"}),
 }
 

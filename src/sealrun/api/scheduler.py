@@ -24,6 +24,8 @@ __all__ = [
     "StatusOut",
     "TaskEventOut",
     "TaskOut",
+    "WebhookIn",
+    "WebhookOut",
 ]
 
 
@@ -38,6 +40,8 @@ class Routes:
     TASK_STATUS = "/v1/tasks/{task_id}/status"
     #: Server-Sent Events of one task (public, like ``TASK``); resumable with ``Last-Event-ID``.
     TASK_EVENTS = "/v1/tasks/{task_id}/events"
+    #: Webhook subscriptions (a signed request by the requester).
+    WEBHOOKS = "/v1/webhooks"
     TASK_ATTEMPTS = "/v1/tasks/{task_id}/attempts"
     STATUS = "/v1/status"
 
@@ -210,3 +214,24 @@ class TaskEventOut(BaseModel):
     def final(self) -> bool:
         """Whether the task ended with this event (the stream ends after it)."""
         return self.status in FINAL_STATUSES
+
+
+class WebhookIn(BaseModel):
+    """A webhook subscription: a URL and exactly one filter (a deal, or a requester's deals)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2048)
+    deal_id: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{64}$")
+    requester: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+
+
+class WebhookOut(BaseModel):
+    """A registered subscription; ``secret`` (hex, shown once) keys its deliveries' HMAC."""
+
+    id: str
+    url: str
+    deal_id: str | None
+    requester: str | None
+    secret: str
+    signature: str
