@@ -190,16 +190,18 @@ def _deal_components(chain: Chain) -> list[dict[str, Any]]:
 
 
 def task_result(chain: Chain, dealid: bytes, index: int) -> tuple[Any, ...]:
-    """(index, digest, enclave, authorization, enclaveSignature, resultURI) of a successful task."""
+    """(index, digest, enclave, authorization, enclaveSignature, resultURI, receiptDigest) of a task."""
     tid = task_id(dealid, index)
     digest = hashlib.sha256(b"output archive of %d" % index).digest()
+    receipt = hashlib.sha256(b"task receipt of %d" % index).digest()
     worker, enclave = chain.addr("worker"), chain.addr("enclave")
     authorization = sign_digest(chain.keys["pool"], authorization_digest(worker, tid, enclave))
     signature = sign_digest(
         chain.keys["enclave"],
-        result_signature_digest(result_hash(tid, digest), result_seal(worker, tid, digest)),
+        result_signature_digest(result_hash(tid, digest), result_seal(worker, tid, digest), receipt),
     )
-    return (index, digest, enclave, authorization, signature, f"https://store.example/r/{tid.hex()[:16]}")
+    uri = f"https://store.example/r/{tid.hex()[:16]}"
+    return (index, digest, enclave, authorization, signature, uri, receipt)
 
 
 def finalize(chain: Chain, dealid: bytes, deal: tuple[Any, ...], index: int) -> int:
@@ -217,8 +219,11 @@ def report_failure(chain: Chain, dealid: bytes, deal: tuple[Any, ...], index: in
     worker, enclave = chain.addr("worker"), chain.addr("enclave")
     log_digest, code = b"\x07" * 32, 3
     authorization = sign_digest(chain.keys["pool"], authorization_digest(worker, tid, enclave))
-    signature = sign_digest(chain.keys["enclave"], failure_digest(tid, code, log_digest))
-    call = chain.hub.functions.reportFailure(deal, index, code, log_digest, enclave, authorization, signature)
+    receipt = hashlib.sha256(b"task receipt of %d" % index).digest()
+    signature = sign_digest(chain.keys["enclave"], failure_digest(tid, code, log_digest, receipt))
+    call = chain.hub.functions.reportFailure(
+        deal, index, code, log_digest, enclave, authorization, signature, receipt
+    )
     return int(chain.send(call, "worker")["gasUsed"])
 
 

@@ -101,6 +101,7 @@ struct TaskResult:
     authorization: Bytes[65]
     enclaveSignature: Bytes[65]
     resultURI: String[MAX_RESULT_URI]
+    receiptDigest: bytes32
 
 event OwnershipTransferred:
     previous: indexed(address)
@@ -139,6 +140,7 @@ event TaskCompleted:
     worker: address
     digest: bytes32
     resultURI: String[MAX_RESULT_URI]
+    receiptDigest: bytes32
 
 event TaskFailed:
     taskid: indexed(bytes32)
@@ -147,6 +149,7 @@ event TaskFailed:
     worker: address
     code: uint256
     logDigest: bytes32
+    receiptDigest: bytes32
 
 event TaskClaimed:
     taskid: indexed(bytes32)
@@ -505,14 +508,16 @@ def _complete(
     enclave: address,
     authorization: Bytes[65],
     enclaveSignature: Bytes[65],
+    receiptDigest: bytes32,
 ) -> bytes32:
-    """Check one task's result and record its digest; return the task id."""
+    """Check one task's result and record its digest; return the task id.
+    The enclave signed (resultHash, resultSeal, receiptDigest): its task receipt is bound here."""
     assert convert(digest, uint256) >= FIRST_DIGEST, "digest-invalid"
     taskid: bytes32 = self._open_task(dealid, deal, index)
     self._check_authorization(deal, taskid, enclave, authorization)
     result_hash: bytes32 = keccak256(concat(taskid, digest))
     result_seal: bytes32 = keccak256(concat(convert(msg.sender, bytes20), taskid, digest))
-    signed: bytes32 = signatures.personal_digest(keccak256(concat(result_hash, result_seal)))
+    signed: bytes32 = signatures.personal_digest(keccak256(concat(result_hash, result_seal, receiptDigest)))
     assert signatures.recover(signed, enclaveSignature) == enclave, "enclave-signature"
     self.task_state[taskid] = convert(digest, uint256)
     return taskid
@@ -540,18 +545,28 @@ def finalize(
     authorization: Bytes[65],
     enclaveSignature: Bytes[65],
     resultURI: String[MAX_RESULT_URI],
+    receiptDigest: bytes32,
 ):
     """
     @notice Complete task `index` of `deal` with the result whose archive has sha256 `digest`.
             The caller is the worker; `authorization` is the pool owner's EIP-191 signature
             over (worker, taskid, enclave) and `enclaveSignature` the enclave challenge key's
-            over (resultHash, resultSeal). Pays everyone and unlocks the stake.
+            over (resultHash, resultSeal, receiptDigest). Pays everyone and unlocks the stake.
+            `receiptDigest` (the task receipt's digest) is logged, not stored.
     """
     dealid: bytes32 = self._known_deal(deal)
     assert block.timestamp < deal.deadline, "deadline-passed"
-    taskid: bytes32 = self._complete(dealid, deal, index, digest, enclave, authorization, enclaveSignature)
+    taskid: bytes32 = self._complete(
+        dealid, deal, index, digest, enclave, authorization, enclaveSignature, receiptDigest
+    )
     log TaskCompleted(
-        taskid=taskid, dealid=dealid, index=index, worker=msg.sender, digest=digest, resultURI=resultURI
+        taskid=taskid,
+        dealid=dealid,
+        index=index,
+        worker=msg.sender,
+        digest=digest,
+        resultURI=resultURI,
+        receiptDigest=receiptDigest,
     )
     self._pay(deal, 1)
 
@@ -565,10 +580,16 @@ def finalizeMany(deal: Deal, tasks: DynArray[TaskResult, MAX_BATCH]):
     assert block.timestamp < deal.deadline, "deadline-passed"
     for t: TaskResult in tasks:
         taskid: bytes32 = self._complete(
-            dealid, deal, t.index, t.digest, t.enclave, t.authorization, t.enclaveSignature
+            dealid, deal, t.index, t.digest, t.enclave, t.authorization, t.enclaveSignature, t.receiptDigest
         )
         log TaskCompleted(
-            taskid=taskid, dealid=dealid, index=t.index, worker=msg.sender, digest=t.digest, resultURI=t.resultURI
+            taskid=taskid,
+            dealid=dealid,
+            index=t.index,
+            worker=msg.sender,
+            digest=t.digest,
+            resultURI=t.resultURI,
+            receiptDigest=t.receiptDigest,
         )
     self._pay(deal, len(tasks))
 
@@ -583,10 +604,11 @@ def reportFailure(
     enclave: address,
     authorization: Bytes[65],
     enclaveSignature: Bytes[65],
+    receiptDigest: bytes32,
 ):
     """
     @notice Close task `index` with the enclave's attested failure receipt: the enclave
-            challenge key signed (taskid, code, logDigest). Refunds the requester at once and
+            challenge key signed (taskid, code, logDigest, receiptDigest). Refunds the requester at once and
             unlocks the pool owner's stake. The caller is the authorized worker.
     """
     dealid: bytes32 = self._known_deal(deal)
@@ -594,13 +616,23 @@ def reportFailure(
     assert code != 0, "failure-code"
     taskid: bytes32 = self._open_task(dealid, deal, index)
     self._check_authorization(deal, taskid, enclave, authorization)
-    signed: bytes32 = signatures.personal_digest(keccak256(concat(taskid, convert(code, bytes32), logDigest)))
+    signed: bytes32 = signatures.personal_digest(
+        keccak256(concat(taskid, convert(code, bytes32), logDigest, receiptDigest))
+    )
     assert signatures.recover(signed, enclaveSignature) == enclave, "enclave-signature"
     self.task_state[taskid] = TASK_FAILED
     price: uint256 = deal.appPrice + deal.datasetPrice + deal.workerpoolPrice
     accounts.settle(deal.requester, price, price)
     accounts.settle(deal.workerpoolOwner, deal.stake, deal.stake)
-    log TaskFailed(taskid=taskid, dealid=dealid, index=index, worker=msg.sender, code=code, logDigest=logDigest)
+    log TaskFailed(
+        taskid=taskid,
+        dealid=dealid,
+        index=index,
+        worker=msg.sender,
+        code=code,
+        logDigest=logDigest,
+        receiptDigest=receiptDigest,
+    )
 
 
 @internal

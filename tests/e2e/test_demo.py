@@ -30,3 +30,16 @@ def test_demo_json_ends_completed_with_the_image(work_root: Path) -> None:
         result["timings"]
     )
     assert not (workdir / ".sealrun" / "devnet" / "state.json").exists()  # torn down
+    # The demo verified its task's receipt online and prints the commands; the offline one
+    # passes after the devnet is gone, from the receipt and the simulator key it kept.
+    online, offline = result["verify"]
+    assert online.startswith(f"sealrun verify {result['task_id']} --allow-simulated")
+    checked = subprocess.run(
+        [str(SEALRUN), *offline.split()[1:], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["verified"] is True

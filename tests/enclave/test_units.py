@@ -15,8 +15,8 @@ from sealrun.enclave.fetching import url_basename
 from sealrun.errors import ConfigError, EnclaveError
 
 LOGS = LogsInfo("/w/logs.tar.age", "0x" + "aa" * 32, 100, 1, 2, truncated=False)
-RESULT = ResultInfo("0x01", "0x02", "0x03", "0x04", "/w/result.tar.age", "0x05", 9)
-FAILURE = FailureReceipt(1, "APP_EXIT_NONZERO", "0x06", "0x07")
+RESULT = ResultInfo("0x01", "0x02", "0x03", "0x04", "/w/result.tar.age", "0x05", 9, "0x08")
+FAILURE = FailureReceipt(1, "APP_EXIT_NONZERO", "0x06", "0x07", "0x09")
 
 
 def _report(**changes: object) -> RunReport:

@@ -92,7 +92,8 @@ def _assert_failed(report: RunReport, world: World, enclave: str, code: FailureC
     assert report.failure is not None
     assert (report.failure.code, report.failure.name) == (int(code), code.name)
     assert report.enclave == enclave
-    digest = failure_digest(world.task, int(code), bytes.fromhex(report.failure.log_digest[2:]))
+    receipt = bytes.fromhex(report.failure.receipt_digest[2:])
+    digest = failure_digest(world.task, int(code), bytes.fromhex(report.failure.log_digest[2:]), receipt)
     assert recover_signer(digest, bytes.fromhex(report.failure.signature[2:])) == enclave
 
 

@@ -154,12 +154,16 @@ class Enclave:
         digest = secrets.token_bytes(32)
         tid = bytes.fromhex(task[2:])
         signer = Account.create() if task in self.forged else self.key
-        signed = result_signature_digest(result_hash(tid, digest), result_seal(self.worker, tid, digest))
+        receipt = secrets.token_bytes(32)
+        signed = result_signature_digest(
+            result_hash(tid, digest), result_seal(self.worker, tid, digest), receipt
+        )
         result = ResultInfo(
             digest="0x" + digest.hex(), result_hash="0x" + result_hash(tid, digest).hex(),
             result_seal="0x" + result_seal(self.worker, tid, digest).hex(),
             signature="0x" + sign_digest(bytes(signer.key), signed).hex(), sealed_path="result.age",
             sealed_checksum="0x" + "d4" * 32, sealed_bytes=10, upload_url=f"http://store/v1/blobs/{task}",
+            receipt_digest="0x" + receipt.hex(),
         )  # fmt: skip
         logs = LogsInfo(sealed_path="logs.age", sealed_checksum="0x" + "00" * 32, sealed_bytes=1,
                         stdout_bytes=0, stderr_bytes=0, truncated=False)  # fmt: skip

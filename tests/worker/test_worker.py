@@ -57,7 +57,7 @@ def report(task: str = TASK, worker: str = WORKER) -> RunReport:
     result = ResultInfo(
         digest="0x" + "d1" * 32, result_hash="0x" + "d2" * 32, result_seal="0x" + "d3" * 32,
         signature="0x" + "5e" * 65, sealed_path="result.age", sealed_checksum="0x" + "d4" * 32,
-        sealed_bytes=10, upload_url="http://store/v1/blobs/x",
+        sealed_bytes=10, upload_url="http://store/v1/blobs/x", receipt_digest="0x" + "d5" * 32,
     )  # fmt: skip
     return RunReport(status="completed", task_id=task, worker=worker, enclave="0x" + "ec" * 20,
                      fingerprint=None, logs=logs, result=result)  # fmt: skip
@@ -335,7 +335,7 @@ def test_the_same_task_never_runs_twice_at_once(tmp_path: Path) -> None:
 
 def failed_report(code: FailureCode, task: str = TASK) -> RunReport:
     receipt = FailureReceipt(code=int(code), name=code.name, log_digest="0x" + "00" * 32,
-                             signature="0x" + "5e" * 65)  # fmt: skip
+                             signature="0x" + "5e" * 65, receipt_digest="0x" + "d6" * 32)  # fmt: skip
     return dataclasses.replace(report(task), status="failed", result=None, failure=receipt)
 
 

@@ -51,6 +51,7 @@ class _DemoResult(TypedDict):
     workdir: str
     devnet: str
     task_id: NotRequired[str]
+    verify: NotRequired[list[str]]
     status: NotRequired[str]
     task: NotRequired[dict[str, object]]  # describe() and, if it FAILED, explain_failure()
     exit_status: NotRequired[int]
@@ -155,6 +156,10 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     followed = steps_.run("task", follow, lambda f: f"{f.status} ({', '.join(steps(f))})")
     task_report: dict[str, object] = {**describe(followed)}
     result.update({"status": followed.status, "task": task_report, "exit_status": 0})
+    if followed.status in ("COMPLETED", "FAILED") and not followed.timed_out:
+        from sealrun.cli.verify import verify_demo_task
+
+        result["verify"] = steps_.run("verify", lambda: verify_demo_task(session, task.task_id), _verdict)
     if followed.status != "COMPLETED" or followed.timed_out:
         if followed.status == "FAILED":
             task_report.update(explain_failure(connection, followed))  # before the devnet stops
@@ -167,6 +172,10 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     result["outputs"] = [str(p) for p in outputs]
     images = [p for p in outputs if p.suffix == ".png"]
     result["image"] = str(images[0]) if images else None
+
+
+def _verdict(commands: list[str]) -> str:
+    return "receipt verified; " + commands[1]
 
 
 def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> _DemoResult:
@@ -246,6 +255,8 @@ def demo(
         console.print(f"decrypted image: [bold]{result['image']}[/bold]")
         if result["tee"] == "simulated":
             console.print("[yellow]TEE: simulated[/yellow] (the devnet's worker: no hardware protection)")
+        for command in result.get("verify", []):
+            console.print(f"verify: {command}", markup=False)
 
     out.result(result, human)
     if result["exit_status"]:

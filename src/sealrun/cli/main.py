@@ -109,6 +109,9 @@ _COMMANDS: dict[str, _Noun] = {
     # Verifiable by anyone (issue 20): the read-only explorer.
     "explorer": _Noun("Serve the read-only explorer: deals, tasks and their timelines, apps, datasets.",
                       _single("sealrun.cli.explorer", "explorer", "explorer")),
+    # Receipts (issue 20): verify a task as a third party.
+    "verify": _Noun("Verify a task's receipt: online (chain, store, SMS) or --offline (a receipt file).",
+                    _single("sealrun.cli.verify", "verify", "verify")),
     "demo": _Noun("Run the whole confidential journey on a fresh local devnet and print each step's time.",
                   _single("sealrun.cli.demo", "demo", "demo")),
 }  # fmt: skip

@@ -1,7 +1,7 @@
 """Stable failure codes an enclave signs into a failure receipt.
 
 A failure receipt is the enclave's EIP-191 signature over
-``failure_digest(taskid, failureCode, logDigest)``; the hub refunds the requester at once
+``failure_digest(taskid, failureCode, logDigest, receiptDigest)``; the hub refunds the requester at once
 when it verifies. ``failureCode`` is a ``uint256`` on chain and one of these values here.
 The numbers are a wire format: a value is never reused or renumbered, and ``0`` is never a
 failure (the contract rejects it).

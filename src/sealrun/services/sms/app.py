@@ -40,7 +40,9 @@ from sealrun.core.attestation import (
     TrustedImages,
 )
 from sealrun.core.chainstate import ChainReader
+from sealrun.core.receipts.release import derive_release_key
 from sealrun.core.requests import RequestDomain, RequestVerifier
+from sealrun.core.tasks import address_of
 from sealrun.errors import AttestationError, ConfigError
 from sealrun.services.sms.appraisal import ChainPinnedPolicy, base_policy
 from sealrun.services.sms.codes import all_statuses
@@ -72,6 +74,8 @@ class SmsComponents:
     usecases: SmsUseCases
     domain: RequestDomain
     engine: Engine
+    #: The address of the release signing key (derived from the current master key).
+    release_signer: str | None = None
 
     def close(self) -> None:
         """Close the database connections."""
@@ -208,7 +212,10 @@ def build_components(
         random=random or os.urandom,
         options=options,
     )
-    return SmsComponents(settings=settings, usecases=usecases, domain=domain, engine=engine)
+    signer = address_of(derive_release_key(keys[current]))
+    return SmsComponents(
+        settings=settings, usecases=usecases, domain=domain, engine=engine, release_signer=signer
+    )
 
 
 def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI:
@@ -242,6 +249,7 @@ def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI
         chain_id=components.domain.chain_id,
         hub=components.domain.hub,
         simulated_evidence=components.settings.allow_simulated_evidence,
+        release_signer=components.release_signer,
     )
     app.include_router(router)
     install_problem_handlers(app, all_statuses())

@@ -30,6 +30,7 @@ from sealrun.api.sms import (
     Routes,
     SecretIn,
     SecretStatusOut,
+    SignedReleaseOut,
 )
 from sealrun.core.secretrules import SECRET_NAME_PATTERN
 from sealrun.errors import SealrunError, SecretError
@@ -185,6 +186,9 @@ def release(task_id: TaskPath, body: ReleaseIn, sms: Sms, http: Request) -> Rele
         task_id=task_id.lower(),
         enclave_challenge=released.enclave_challenge,
         sealed_bundle=base64.b64encode(released.sealed_bundle).decode(),
+        deal_id=released.deal_id,
+        task_index=released.task_index,
+        release=None if released.record is None else SignedReleaseOut.model_validate(released.record),
     )
 
 
