@@ -29,6 +29,10 @@ interface IRegistry:
     def appOwner(app: address) -> address: view
     def datasetOwner(dataset: address) -> address: view
     def workerpoolOwner(workerpool: address) -> address: view
+    def useGrant(
+        grantId: bytes32, dataset: address, app: address, requester: address, workerpool: address,
+        price: uint256, volume: uint256,
+    ) -> uint256: nonpayable
 
 
 exports: (
@@ -49,6 +53,9 @@ WORKERPOOL_STAKE_RATIO: constant(uint256) = 30
 MAX_RESULT_URI: constant(uint256) = 512
 MAX_BATCH: constant(uint256) = 128
 MAX_CLAIM_BATCH: constant(uint256) = 512
+# A dataset order whose salt carries this mark in its top 96 bits references the registry
+# grant `salt` (docs/decisions/0070-dataset-grants.md).
+GRANT_MARK: constant(uint256) = 35713337707280578449391054452  # "sealrungrant"
 
 # Values of task_state[taskid]. Result digests (sha256) below 4 are refused: they would be
 # read as a state. Task 0 holds TASK0_ACTIVE from matchOrders on: the deal exists.
@@ -372,7 +379,13 @@ def matchOrders(
     app_hash: bytes32 = orders.typed_digest(domain, orders.hash_app(a))
     assert self._signed_by(app_hash, a.sign, app_owner), "app-signature"
     dataset_hash: bytes32 = empty(bytes32)
-    if has_dataset:
+    # A grant stands for the dataset owner's signature and volume (counted by the registry).
+    # OrdersMatched then carries the grant id as its datasetHash (no storage: the SMS reads it
+    # from the event, through the deal index).
+    granted: bool = has_dataset and convert(d.salt, uint256) >> 160 == GRANT_MARK
+    if granted:
+        dataset_hash = d.salt
+    if has_dataset and not granted:
         dataset_hash = orders.typed_digest(domain, orders.hash_dataset(d))
         assert self._signed_by(dataset_hash, d.sign, dataset_owner), "dataset-signature"
     pool_hash: bytes32 = orders.typed_digest(domain, orders.hash_workerpool(w))
@@ -386,7 +399,7 @@ def matchOrders(
     volume: uint256 = self._remaining(app_consumed, a.volume)
     assert volume > 0, "app-volume"
     dataset_consumed: uint256 = 0
-    if has_dataset:
+    if has_dataset and not granted:
         dataset_consumed = self.consumed[dataset_hash]
         assert dataset_consumed != max_value(uint256), "dataset-closed"
         left: uint256 = self._remaining(dataset_consumed, d.volume)
@@ -402,8 +415,12 @@ def matchOrders(
     request_left: uint256 = self._remaining(request_consumed, r.volume)
     assert request_left > 0, "request-volume"
     volume = min(volume, request_left)
+    if granted:
+        volume = extcall registry.useGrant(
+            d.salt, d.dataset, a.app, r.requester, w.workerpool, dataset_price, volume
+        )
     self.consumed[app_hash] = app_consumed + volume
-    if has_dataset:
+    if has_dataset and not granted:
         self.consumed[dataset_hash] = dataset_consumed + volume
     self.consumed[pool_hash] = pool_consumed + volume
     self.consumed[request_hash] = request_consumed + volume

@@ -43,6 +43,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
             "adapters.profiles",
             "cli",
             "requester",
+            "core.estimates",
             "core.requests",
             "core.tasks",  # the retry policy (CONFIG_RETRY_INVALID)
             "services.market",

@@ -112,6 +112,9 @@ _COMMANDS: dict[str, _Noun] = {
     # Receipts (issue 20): verify a task as a third party.
     "verify": _Noun("Verify a task's receipt: online (chain, store, SMS) or --offline (a receipt file).",
                     _single("sealrun.cli.verify", "verify", "verify")),
+    # Issue 21: what a deal costs and takes, before a fill.
+    "estimate": _Noun("Before a fill: each party's price, the stake, gas and the expected time.",
+                      _single("sealrun.cli.estimate", "estimate", "estimate")),
     "demo": _Noun("Run the whole confidential journey on a fresh local devnet and print each step's time.",
                   _single("sealrun.cli.demo", "demo", "demo")),
 }  # fmt: skip

@@ -28,8 +28,9 @@ failure (the contract rejects it).
 | 18 | INPUT_TOO_LARGE | an input or all inputs over the limit, or too little disk for them |
 | 19 | APP_COMPUTED_JSON_INVALID | no computed.json, or no deterministic-output-path in IEXEC_OUT |
 | 20 | INPUT_UNAVAILABLE | an input's server stayed unreachable, timed out or answered 5xx/408/429 |
+| 21 | GRANT_INVALID | the dataset grant the deal uses was revoked, has expired or is gone |
 
-Codes 12 (from the SMS), 13, 14 and 15 arrive in a *failure bundle* the SMS releases to the
+Codes 12 (from the SMS), 13, 14, 15 and 21 arrive in a *failure bundle* the SMS releases to the
 attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.secretsbundle`).
 """
 
@@ -65,6 +66,7 @@ class FailureCode(IntEnum):
     INPUT_TOO_LARGE = 18
     APP_COMPUTED_JSON_INVALID = 19
     INPUT_UNAVAILABLE = 20
+    GRANT_INVALID = 21
 
 
 def parse_failure_code(value: int | str) -> FailureCode:

@@ -194,6 +194,7 @@ class Releaser:
             dataset_key_stored=material.dataset_key is not None,
             requester_secrets_stored=frozenset(material.requester_secrets),
             recipient_stored=material.recipient is not None,
+            grant=None if deal.grant_id is None else self._chain.grant(deal.grant_id),
         )  # fmt: skip
         return facts, material
 
