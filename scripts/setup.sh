@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything sealrun needs on a fresh Debian machine, idempotently:
-# Debian packages (age, bubblewrap), uv, the locked Python environment in .venv,
+# Debian packages (age, bubblewrap, chromium for the explorer's browser tests: Playwright
+# drives Debian's build, never a downloaded one), uv, the locked Python environment in .venv,
 # and the npm tools in tools/node (anvil, @metamask/eth-sig-util).
 # Set SEALRUN_SETUP_EXTRAS="blender" to also install the Debian packages of marked tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pair in "age:age" "bwrap:bubblewrap" ${SEALRUN_SETUP_EXTRAS:+"blender:blender"}; do
+for pair in "age:age" "bwrap:bubblewrap" "chromium:chromium" ${SEALRUN_SETUP_EXTRAS:+"blender:blender"}; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -40,7 +40,7 @@ bundle); codes are never renamed, so each of those classes owns the word.
     ├── WalletError          keystores and passwords (WALLET)
     ├── ServiceError         HTTP services and their clients (SERVICE, MARKET, SCHEDULER,
     │                        WORKER, ASSIGNMENT, STATUS, TASK_UNKNOWN, APP_UNKNOWN,
-    │                        BUNDLE_UNAVAILABLE, DEVNET_START)
+    │                        BUNDLE_UNAVAILABLE, DEVNET_START, EVENTS, WEBHOOK)
     ├── TaskError            a task not in the state an operation needs (TASK)
     ├── DemoError            a demo's own self-check failed (DEMO)
     ├── ReceiptError         task receipts: their document and their fetching (RECEIPT)
@@ -247,6 +247,8 @@ class ServiceError(SealrunError):
         "APP_UNKNOWN",
         "BUNDLE_UNAVAILABLE",
         "DEVNET_START",
+        "EVENTS",
+        "WEBHOOK",
     )
 
 

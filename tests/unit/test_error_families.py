@@ -58,6 +58,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "DEVNET": frozenset({"cli", "devnet"}),
     "DEVNET_START": frozenset({"devnet"}),
     "ENCLAVE": frozenset({"adapters.tee", "enclave"}),
+    "EVENTS": frozenset({"adapters.http", "services.scheduler"}),
     "FETCH_POLICY": frozenset({"core.netpolicy"}),
     "FILE": frozenset({"adapters.sealedfiles", "cli", "enclave"}),
     "INPUT": frozenset({"core.netpolicy", "enclave"}),
@@ -90,6 +91,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "UPLOAD": frozenset({"core.uploads"}),
     "USAGE": frozenset({"cli", "enclave"}),
     "WALLET": frozenset({"adapters.keystore", "cli", "requester"}),
+    "WEBHOOK": frozenset({"services.scheduler"}),
     "WORKER": frozenset({"services.scheduler"}),
 }
 

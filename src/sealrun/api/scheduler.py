@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "FINAL_STATUSES",
     "AssignmentOut",
     "AttemptOut",
     "AttemptsOut",
@@ -21,7 +22,10 @@ __all__ = [
     "ReportIn",
     "Routes",
     "StatusOut",
+    "TaskEventOut",
     "TaskOut",
+    "WebhookIn",
+    "WebhookOut",
 ]
 
 
@@ -34,6 +38,10 @@ class Routes:
     TASKS = "/v1/tasks"
     TASK = "/v1/tasks/{task_id}"
     TASK_STATUS = "/v1/tasks/{task_id}/status"
+    #: Server-Sent Events of one task (public, like ``TASK``); resumable with ``Last-Event-ID``.
+    TASK_EVENTS = "/v1/tasks/{task_id}/events"
+    #: Webhook subscriptions (a signed request by the requester).
+    WEBHOOKS = "/v1/webhooks"
     TASK_ATTEMPTS = "/v1/tasks/{task_id}/attempts"
     STATUS = "/v1/status"
 
@@ -178,3 +186,52 @@ class StatusOut(BaseModel):
     status: str
     workerpool: str
     tasks: dict[str, int]
+
+
+#: The statuses after which a task's event stream ends.
+FINAL_STATUSES = ("completed", "failed", "expired")
+
+
+class TaskEventOut(BaseModel):
+    """One change of a task on the scheduler's board, as its event stream serves it.
+
+    ``id`` increases with every event the scheduler records (so within a task too) and
+    survives restarts; it is the SSE ``id:`` a client resumes from with ``Last-Event-ID``.
+    An event carries what the public task route shows, never inputs or secrets.
+    """
+
+    id: int
+    task_id: str
+    deal_id: str
+    index: int
+    status: str
+    attempt: int
+    worker: str | None
+    detail: str
+    at: float
+
+    @property
+    def final(self) -> bool:
+        """Whether the task ended with this event (the stream ends after it)."""
+        return self.status in FINAL_STATUSES
+
+
+class WebhookIn(BaseModel):
+    """A webhook subscription: a URL and exactly one filter (a deal, or a requester's deals)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2048)
+    deal_id: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{64}$")
+    requester: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+
+
+class WebhookOut(BaseModel):
+    """A registered subscription; ``secret`` (hex, shown once) keys its deliveries' HMAC."""
+
+    id: str
+    url: str
+    deal_id: str | None
+    requester: str | None
+    secret: str
+    signature: str

@@ -106,6 +106,9 @@ _COMMANDS: dict[str, _Noun] = {
     # The whole flow (issue 9): the devnet and the demo.
     "devnet": _Noun("A whole local marketplace: chain, contracts, services.",
                     _sub_app("sealrun.cli.devnet", "devnet_app")),
+    # Verifiable by anyone (issue 20): the read-only explorer.
+    "explorer": _Noun("Serve the read-only explorer: deals, tasks and their timelines, apps, datasets.",
+                      _single("sealrun.cli.explorer", "explorer", "explorer")),
     # Receipts (issue 20): verify a task as a third party.
     "verify": _Noun("Verify a task's receipt: online (chain, store, SMS) or --offline (a receipt file).",
                     _single("sealrun.cli.verify", "verify", "verify")),

@@ -39,7 +39,12 @@ _KEY = typer.Option(None, "--key", help="Result identity file (default: keys/res
 @task_app.command("show")
 def show(
     task_id: str = typer.Argument(..., help="The task id (0x, 32 bytes)."),
-    watch: bool = typer.Option(False, "--watch", help="Follow the task until it completes or fails."),
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        "--follow",
+        help="Follow the task until it ends (live from the scheduler's event stream when it has one).",
+    ),
     download: bool = typer.Option(
         False,
         "--download",
@@ -63,20 +68,25 @@ def show(
     Exits 3 when the task is FAILED or CLAIMED, 4 when --watch timed out (README: exit statuses).
     """
     from sealrun.requester.downloads import explain_failure, fetch_result
+    from sealrun.requester.live import live_changes
     from sealrun.requester.tasks import describe, follow, require_result
 
     out = Output(json_out)
     wanted = parse_task_id(task_id)
     session = Session.load(config, chain, wallet, password_file)
     market = session.market(wallet=False)
-    followed = follow(
-        market,
-        wanted,
-        start_block=session.profile.deploy_block,
-        watch=watch,
-        timeout=timeout,
-        on_change=lambda t: out.info(f"task 0x{wanted.hex()[:12]}…: {t.status}") if watch else None,
-    )
+    if watch:
+        followed = None
+        for followed in live_changes(
+            market, wanted, start_block=session.profile.deploy_block, timeout=timeout,
+            scheduler=session.optional_service_url("scheduler"),
+            on_event=lambda e: out.info(f"  pool: {e.status} (attempt {e.attempt}) {e.detail}".rstrip()),
+        ):  # fmt: skip
+            if not followed.timed_out:
+                out.info(f"task 0x{wanted.hex()[:12]}…: {followed.status}")
+        assert followed is not None  # live_changes yields at least once or raises
+    else:
+        followed = follow(market, wanted, start_block=session.profile.deploy_block, watch=False)
     data: dict[str, object] = {**describe(followed)}
     scheduler = session.optional_service_url("scheduler")
     if scheduler is not None:  # how the pool got there: every attempt and why it ended

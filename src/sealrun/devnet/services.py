@@ -154,6 +154,24 @@ def plan_services(
                 secrets={"SEALRUN_SCHEDULER_OWNER_KEY": _secret(root, "pool-owner.key")},
             )
         )
+    if _exists("sealrun.services.explorer.__main__"):
+        port = (ports or {}).get("explorer") or free_port()
+        plans.append(
+            ServicePlan(
+                "explorer",
+                "sealrun.services.explorer",
+                {
+                    "SEALRUN_EXPLORER_RPC_URL": state.rpc_url,
+                    "SEALRUN_EXPLORER_HUB": chain["hub"],
+                    "SEALRUN_EXPLORER_START_BLOCK": str(state.deploy_block),
+                    "SEALRUN_EXPLORER_SCHEDULER_URL": urls["scheduler"],
+                    "SEALRUN_EXPLORER_MARKET_URL": urls["market"],
+                    "SEALRUN_EXPLORER_PORT": str(port),
+                },
+                f"http://127.0.0.1:{port}",
+                wave=2,
+            )
+        )
     if _exists("sealrun.services.worker.__main__"):
         for number in range(1, workers + 1):
             work = root / "workers" / f"worker-{number}"

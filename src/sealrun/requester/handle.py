@@ -6,15 +6,16 @@ Error codes: ``TASK_WATCH_TIMEOUT``, ``TASK_NOT_COMPLETED``, ``TASK_NO_LOGS``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sealrun.api.scheduler import TaskEventOut
 from sealrun.core.sealing import Identity
 from sealrun.requester.connection import Connection
 from sealrun.requester.downloads import OpenedLogs, fetch_result, read_logs
 from sealrun.requester.layout import open_result, outputs_folder, result_identity
-from sealrun.requester.tasks import FollowedTask, changes, follow
+from sealrun.requester.tasks import FollowedTask, follow
 
 __all__ = ["TaskHandle"]
 
@@ -48,15 +49,29 @@ class TaskHandle:
         )
         return self.last
 
-    def events(self, *, timeout: float = 3600.0, interval: float = 0.25) -> Iterator[FollowedTask]:
+    def events(
+        self,
+        *,
+        timeout: float = 3600.0,
+        interval: float = 0.25,
+        on_event: Callable[[TaskEventOut], None] = lambda _e: None,
+    ) -> Iterator[FollowedTask]:
         """Each new status of the task until it ends (COMPLETED, FAILED or CLAIMED); when
-        ``timeout`` passes first, the last one has ``timed_out`` set.
+        ``timeout`` passes first, the last one has ``timed_out`` set. Live from the pool's
+        scheduler event stream when the connection has a scheduler (each of its events to
+        ``on_event``), by polling the chain otherwise.
 
         Raises:
             TaskError: ``TASK_WATCH_TIMEOUT`` (the task never appeared on chain).
         """
+        from sealrun.requester.live import live_changes
+
         market, start = self.connection.market, self.connection.deploy_block
-        for followed in changes(market, self.task_id, start_block=start, timeout=timeout, interval=interval):
+        scheduler = self.connection.services.get("scheduler")
+        for followed in live_changes(
+            market, self.task_id, start_block=start, scheduler=scheduler, timeout=timeout, interval=interval,
+            on_event=on_event,
+        ):  # fmt: skip
             self.last = followed
             yield followed
 

@@ -41,6 +41,7 @@ __all__ = [
     "describe",
     "follow",
     "logs_command",
+    "read_task",
     "require_result",
     "steps",
 ]
@@ -125,6 +126,15 @@ def _fetch(market: Marketplace, task_id: bytes, start_block: int) -> FollowedTas
     return FollowedTask(task, outcome)
 
 
+def read_task(market: Marketplace, task_id: bytes, start_block: int) -> FollowedTask:
+    """Read the task once from the chain (its outcome too, once it ended).
+
+    Raises:
+        ChainError: ``CHAIN_TASK_UNKNOWN``.
+    """
+    return _fetch(market, task_id, start_block)
+
+
 def changes(
     market: Marketplace, task_id: bytes, *, start_block: int, timeout: float = 3600.0, interval: float = 0.25
 ) -> Iterator[FollowedTask]:
@@ -172,7 +182,7 @@ def follow(
     on_change: Callable[[FollowedTask], None] = lambda _t: None,
 ) -> FollowedTask:
     """Read the task; with ``watch``, poll until it ends (:func:`changes`), calling ``on_change``
-    on each new status.
+    on each new status (:func:`sealrun.requester.live.live_changes` follows it live instead).
 
     Returns:
         The task as last read; ``timed_out`` is set when ``timeout`` passed before it ended.

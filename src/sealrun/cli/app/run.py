@@ -108,7 +108,8 @@ def run(
     handle = TaskHandle(connection, task_id, deal.deal_id, cost)
     begun = time.monotonic()
     try:
-        for change in handle.events(timeout=timeout):
+        pool_event = lambda e: out.info(f"  pool: {e.status} (attempt {e.attempt}) {e.detail}".rstrip())  # noqa: E731
+        for change in handle.events(timeout=timeout, on_event=pool_event):
             if not change.timed_out:
                 out.info(f"  {change.status} after {time.monotonic() - begun:.1f} s")
     except TaskError as error:

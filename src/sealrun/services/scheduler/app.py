@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -34,6 +35,7 @@ from sealrun.adapters.web.observability import (
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
 from sealrun.services.scheduler.board import PENDING, TaskBoard
+from sealrun.services.scheduler.events import EventLog, StreamCounter, events_router, install_journal
 from sealrun.services.scheduler.models import RequestNonce
 from sealrun.services.scheduler.offers import PoolOffer
 from sealrun.services.scheduler.routes import router
@@ -44,6 +46,7 @@ from sealrun.services.scheduler.usecases import (
     ChallengeSource,
     SchedulerService,
 )
+from sealrun.services.scheduler.webhooks import WebhookDispatcher, WebhookPolicy, webhooks_router
 
 __all__ = ["STATUS_BY_CODE", "EventSource", "SchedulerParts", "create_app"]
 
@@ -55,9 +58,23 @@ STATUS_BY_CODE = {
     "WORKER_NOT_ALLOWED": 403,
     "ASSIGNMENT_NOT_YOURS": 409,
     "STATUS_INVALID": 400,
+    "EVENTS_CURSOR_INVALID": 400,
+    "EVENTS_BUSY": 503,
+    "WEBHOOK_URL_INVALID": 400,
+    "WEBHOOK_FILTER_INVALID": 400,
+    "WEBHOOK_HOST_REFUSED": 403,
+    "WEBHOOK_NOT_YOURS": 403,
+    "WEBHOOK_DEAL_UNKNOWN": 404,
+    "WEBHOOK_LIMIT": 429,
     "SMS_UNREACHABLE": 502,
     "SERVICE_UNREACHABLE": 502,
 }
+
+
+#: Open SSE streams at most; how often a stream reads new events; seconds between keepalives.
+EVENT_STREAMS, EVENT_POLL, EVENT_KEEPALIVE = 256, 0.25, 15.0
+#: Seconds between two rounds of webhook deliveries.
+WEBHOOK_INTERVAL = 0.5
 
 
 class EventSource(Protocol):
@@ -133,6 +150,17 @@ def _lifespan(
             asyncio.create_task(loop("sweep", sweep, settings.sweep_interval)),
             asyncio.create_task(loop("offer", offer, max(5.0, settings.poll_interval))),
         ]
+        # Webhooks go out from their own loop: a slow receiver delays only its deliveries.
+        http = httpx.AsyncClient(follow_redirects=False)
+        dispatcher = WebhookDispatcher(
+            app.state.sessions, app.state.event_log, http, app.state.webhook_policy, app.state.clock
+        )
+
+        async def deliver() -> bool:
+            await dispatcher.tick()
+            return False
+
+        loops.append(asyncio.create_task(loop("webhooks", deliver, WEBHOOK_INTERVAL)))
         try:
             yield
         finally:
@@ -146,6 +174,7 @@ def _lifespan(
             for task in stuck:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await http.aclose()
             for engine in app.state.engines:
                 engine.dispose()
 
@@ -169,6 +198,7 @@ def create_app(
         version_table="scheduler_alembic_version",
     )
     sessions = session_factory(engine)
+    install_journal(sessions)  # every committed change of a task becomes an event
     board = TaskBoard(sessions)
     owner_key = bytes.fromhex(settings.owner_key.get_secret_value().removeprefix("0x"))
     service = SchedulerService(
@@ -190,6 +220,13 @@ def create_app(
     app.state.clock = clock
     app.state.long_poll_max = settings.long_poll_max
     app.state.wakeup = asyncio.Event()
+    app.state.event_log = EventLog(sessions)
+    app.state.event_streams = StreamCounter(EVENT_STREAMS)
+    app.state.event_poll, app.state.event_keepalive = EVENT_POLL, EVENT_KEEPALIVE
+    app.state.sessions = sessions
+    app.state.webhook_policy = WebhookPolicy(
+        tuple(host.lower() for host in settings.webhook_allowed_hosts), settings.webhook_allow_loopback
+    )
     domain = RequestDomain(chain_id=parts.chain_id, hub=settings.hub)
     app.state.verifier = RequestVerifier(
         domain=domain, nonces=SqlNonceLedger(sessions, RequestNonce), window=settings.request_window
@@ -198,6 +235,8 @@ def create_app(
     # Worker calls are small JSON documents.
     app.add_middleware(BodySizeLimit, limit=16 * 1024)
     app.include_router(router)
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
     install_observability(app, _metrics(board, parts), _checks(settings, engine))
     return app
 

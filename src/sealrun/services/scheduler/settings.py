@@ -92,6 +92,9 @@ class SchedulerSettings(BaseSettings):
     long_poll_max: float = Field(default=20.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0)
     sweep_interval: float = Field(default=2.0, gt=0)
+    #: Webhook receivers: the hosts allowed (empty: any public host) and whether loopback is.
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
+    webhook_allow_loopback: bool = False
     allowed_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_claims_per_task: int = Field(default=10, ge=1, le=1000)
     max_hold_time: float | None = Field(default=None, gt=0)

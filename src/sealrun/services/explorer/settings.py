@@ -1,0 +1,26 @@
+"""The explorer's settings, from ``SEALRUN_EXPLORER_*`` variables (it has no secret: no key at all)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ExplorerSettings"]
+
+
+class ExplorerSettings(BaseSettings):
+    """Where the public data is.
+
+    ``rpc_url`` and ``hub`` name the chain; ``scheduler_url`` a pool's scheduler (tasks, their
+    timelines and live updates) and ``market_url`` the market (the order book): each optional.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SEALRUN_EXPLORER_", extra="ignore")
+
+    rpc_url: str
+    hub: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    start_block: int = Field(default=0, ge=0)
+    scheduler_url: str | None = None
+    market_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8710, ge=1, le=65535)
