@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -27,6 +28,10 @@ from sealrun.cli.session import (
 from sealrun.core.secretrules import check_secret_name
 from sealrun.core.tasks.secretsbundle import MAX_SECRET_INDEX, is_secret_index
 from sealrun.errors import TaskError, UsageError
+
+if TYPE_CHECKING:
+    from sealrun.requester.handle import TaskHandle
+    from sealrun.requester.tasks import FollowedTask
 
 __all__ = ["run"]
 
@@ -74,7 +79,6 @@ def run(
     passes first (README: exit statuses).
     """
     from sealrun.requester.buying import fill, find_orders, price, sign_request_order
-    from sealrun.requester.downloads import explain_failure
     from sealrun.requester.handle import TaskHandle
     from sealrun.requester.smssecrets import register_result_key
     from sealrun.requester.tasks import describe
@@ -123,14 +127,24 @@ def run(
     followed = handle.last
     assert followed is not None  # events() yields at least once or raises
     data.update(describe(followed))
+    data.update(_ended(handle, followed, download=download, decrypt=decrypt))
+    finish(out, data, followed)
+
+
+def _ended(handle: TaskHandle, followed: FollowedTask, *, download: bool, decrypt: bool) -> dict[str, object]:
+    """What a watched task that ended adds: its TEE (receipt), its result or its failure's reason."""
+    from sealrun.requester.downloads import explain_failure
+
+    data: dict[str, object] = {}
+    connection = handle.connection
     if (store := connection.services.get("store")) and followed.status in ("COMPLETED", "FAILED"):
         from sealrun.requester.verify import task_tee
 
-        data["tee"] = task_tee(store, task_id)
+        data["tee"] = task_tee(store, handle.task_id)
     if (download or decrypt) and followed.status == "COMPLETED":
         data["downloaded"] = str(handle.download())
         if decrypt:
             data["outputs"] = [str(f) for f in handle.decrypt()]
     if followed.status == "FAILED":
         data.update(explain_failure(connection, followed))
-    finish(out, data, followed)
+    return data
