@@ -166,6 +166,11 @@ def plan_services(
                     "SEALRUN_EXPLORER_START_BLOCK": str(state.deploy_block),
                     "SEALRUN_EXPLORER_SCHEDULER_URL": urls["scheduler"],
                     "SEALRUN_EXPLORER_MARKET_URL": urls["market"],
+                    "SEALRUN_EXPLORER_STORE_URL": urls["store"],
+                    "SEALRUN_EXPLORER_SMS_URL": urls["sms"],
+                    # The devnet's TEE is simulated: its receipts verify as such, and say so.
+                    "SEALRUN_EXPLORER_SIMULATOR_KEY_FILE": str(keys / "simulator.pub.pem"),
+                    "SEALRUN_EXPLORER_ALLOW_SIMULATED": "true",
                     "SEALRUN_EXPLORER_PORT": str(port),
                 },
                 f"http://127.0.0.1:{port}",

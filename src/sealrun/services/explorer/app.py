@@ -112,7 +112,7 @@ def create_app(
     async def task(task_id: str) -> HTMLResponse:
         def render() -> HTMLResponse:
             found = data.task(task_id)
-            return page("task.html", task=found, receipt=None) if found else missing("task")
+            return page("task.html", task=found, receipt=data.receipt(task_id)) if found else missing("task")
 
         return await guarded(render)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,6 +15,9 @@ class ExplorerSettings(BaseSettings):
 
     ``rpc_url`` and ``hub`` name the chain; ``scheduler_url`` a pool's scheduler (tasks, their
     timelines and live updates) and ``market_url`` the market (the order book): each optional.
+    ``store_url`` (with ``sms_url``) shows each task's receipt and ``sealrun verify``'s verdict;
+    ``simulator_key_file`` is a simulated deployment's public key, and ``allow_simulated`` lets
+    a simulated TEE's receipt count as verified (its check still reads ``simulated``).
     """
 
     model_config = SettingsConfigDict(env_prefix="SEALRUN_EXPLORER_", extra="ignore")
@@ -22,5 +27,9 @@ class ExplorerSettings(BaseSettings):
     start_block: int = Field(default=0, ge=0)
     scheduler_url: str | None = None
     market_url: str | None = None
+    store_url: str | None = None
+    sms_url: str | None = None
+    simulator_key_file: Path | None = None
+    allow_simulated: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8710, ge=1, le=65535)

@@ -182,6 +182,23 @@ class SchedulerSource(Protocol):
         """A task's events so far."""
 
 
+@dataclass(frozen=True)
+class ReceiptView:
+    """A task's receipt as the explorer shows it: ``sealrun verify``'s checks and verdict.
+
+    ``error`` is the code when no receipt could be read (none stored yet, store unreachable);
+    ``checks`` are ``(code, status, detail, reason)`` rows, status ``pass``, ``fail``,
+    ``skipped`` or ``simulated``.
+    """
+
+    verified: bool = False
+    digest: str = ""
+    tee: str = ""
+    simulated: bool = False
+    checks: tuple[tuple[str, str, str, str], ...] = ()
+    error: str | None = None
+
+
 class PublicData:
     """Reads the explorer's pages.
 
@@ -197,10 +214,22 @@ class PublicData:
         *,
         scheduler: SchedulerSource | None = None,
         orderbook: Callable[[str], list[OrderRow]] | None = None,
+        receipts: Callable[[bytes], ReceiptView] | None = None,
     ) -> None:
         self._chain = chain
         self._scheduler = scheduler
         self._orderbook = orderbook
+        self._receipts = receipts
+
+    def receipt(self, task_id: str) -> ReceiptView | None:
+        """The task's receipt and its verification verdict (``None``: no store configured).
+
+        Raises:
+            InvalidInputError: ``INVALID_TASK_ID``.
+        """
+        if self._receipts is None:
+            return None
+        return self._receipts(parse_task_id(task_id.lower()))
 
     def _pool_tasks(self, deal_id: str | None = None) -> tuple[list[TaskOut], list[str]]:
         if self._scheduler is None:
