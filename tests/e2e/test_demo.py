@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,11 +18,19 @@ pytestmark = [pytest.mark.e2e]
 def test_demo_json_ends_completed_with_the_image(work_root: Path) -> None:
     workdir = work_root / "demo"
     done = subprocess.run(
-        [str(SEALRUN), "demo", "--workdir", str(workdir), "--json"],
+        [str(SEALRUN), "demo", "--workdir", str(workdir), "--json", "--keep"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(done.stdout)
+    state = workdir / ".sealrun" / "devnet"
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout)
+        _the_explorer_shows_the_task_verified(state, result["task_id"])
+    finally:
+        subprocess.run(
+            [str(SEALRUN), "devnet", "down", "--state-dir", str(state)],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
     assert result["status"] == "COMPLETED"
     assert result["task_id"].startswith("0x")
     image = Path(result["image"])
@@ -29,7 +39,6 @@ def test_demo_json_ends_completed_with_the_image(work_root: Path) -> None:
     assert {"devnet up", "encryptedpush", "order fill", "task", "download", "decrypt"} <= set(
         result["timings"]
     )
-    assert not (workdir / ".sealrun" / "devnet" / "state.json").exists()  # torn down
     # The demo verified its task's receipt online and prints the commands; the offline one
     # passes after the devnet is gone, from the receipt and the simulator key it kept.
     online, offline = result["verify"]
@@ -43,3 +52,30 @@ def test_demo_json_ends_completed_with_the_image(work_root: Path) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert json.loads(checked.stdout)["verified"] is True
+
+
+def _the_explorer_shows_the_task_verified(state: Path, task_id: str) -> None:
+    """The devnet's explorer, in Chromium: the demo's task, its timeline and its receipt verified
+    (the simulated TEE named as such)."""
+    shown = subprocess.run(
+        [str(SEALRUN), "devnet", "status", "--state-dir", str(state), "--json"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    (explorer,) = [row["url"] for row in json.loads(shown.stdout)["processes"] if row["name"] == "explorer"]
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists() and not os.environ.get("CI"):
+        return  # scripts/setup.sh installs Debian's chromium; CI always has it
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{explorer}/tasks/{task_id}")
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert task_id in text
+    assert "verified (TEE simulated: SIMULATED, no hardware protection)" in text, text
+    assert "NOT verified" not in text
+    assert "settled" in text or "COMPLETED" in text
