@@ -14,6 +14,13 @@ For each mutant the package's covering test files run (``pytest -x``) against a 
 never modified). A failing run kills the mutant; a passing one lets it survive. The report
 gives the kill rate per package and lists the survivors.
 
+The tests that run first are only those that executed the mutant's line: the unmutated run
+of a package's tests records, through ``coverage`` (a dynamic context per test), which test
+ran which line. A mutant those tests kill is killed; one they let pass (or a line no test
+ran in-process: code run in a subprocess, a service started by a fixture, is not seen) is
+run again against all the package's tests, so the verdict is always the full run's, and a
+killed mutant costs a few tests instead of all of them (``--no-select`` turns this off).
+
 Usage (from the repository root)::
 
     uv run --frozen python scripts/mutation.py [PACKAGE ...] [--shard I/N] [--max-mutants N]
@@ -284,9 +291,41 @@ def mutated_source(mutant: Mutant) -> str:
     return ast.unparse(tree)
 
 
-def _pytest(tests: list[str], copy: Path, timeout: float) -> tuple[int | None, float]:
-    environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not e2e", *tests]
+# A pytest plugin written into the scratch copy (on PYTHONPATH) for the unmutated run: one
+# coverage context per test (its node id), set before its setup so fixtures count, and only
+# the package's files measured.
+_COVERAGE_PLUGIN = """
+import json, os
+import coverage
+import pytest
+
+_cov = coverage.Coverage(
+    data_file=os.environ["SEALRUN_MUTATION_COVERAGE"],
+    include=json.loads(os.environ["SEALRUN_MUTATION_INCLUDE"]),
+)
+_cov.start()
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _cov.switch_context(item.nodeid)
+    yield
+    _cov.switch_context("")
+
+def pytest_unconfigure(config):
+    _cov.stop()
+    _cov.save()
+"""
+_PLUGIN = "sealrun_mutation_coverage"
+
+
+def _pytest(
+    tests: list[str], copy: Path, timeout: float, extra_env: dict[str, str] | None = None
+) -> tuple[int | None, float]:
+    environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
+    plugin = ["-p", _PLUGIN] if extra_env else []
+    command = [
+        sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *plugin, "-m", "not e2e", *tests
+    ]  # fmt: skip
     began = time.monotonic()
     try:
         done = subprocess.run(
@@ -297,27 +336,67 @@ def _pytest(tests: list[str], copy: Path, timeout: float) -> tuple[int | None, f
     return done.returncode, time.monotonic() - began
 
 
-def run(selected: list[Mutant], *, log: bool) -> list[Outcome]:
+#: per source file (path relative to the repository): line -> node ids of the tests that ran it
+LineTests = dict[str, dict[int, list[str]]]
+
+
+def _line_tests(data_file: Path, copy: Path) -> LineTests:
+    """Read the unmutated run's coverage contexts back as line -> tests, per file."""
+    import coverage  # a dev dependency, only needed when running mutants
+
+    data = coverage.CoverageData(basename=str(data_file))
+    data.read()
+    found: LineTests = {}
+    for measured in data.measured_files():
+        relative = "src/" + str(Path(measured).relative_to(copy))
+        by_line = data.contexts_by_lineno(measured)
+        found[relative] = {line: sorted(c for c in contexts if c) for line, contexts in by_line.items()}
+    return found
+
+
+def _baseline(package: str, copy: Path, *, select: bool) -> tuple[float, LineTests]:
+    """Run the package's tests unmutated (recording who runs which line when ``select``)."""
+    tests = PACKAGES[package][1]
+    extra: dict[str, str] | None = None
+    data_file = copy.parent / f"coverage-{package.replace('/', '-')}"
+    if select:
+        include = [str(copy / path.relative_to(SRC)) for path in _sources(package)]
+        extra = {"SEALRUN_MUTATION_COVERAGE": str(data_file), "SEALRUN_MUTATION_INCLUDE": json.dumps(include)}
+    code, seconds = _pytest(tests, copy, timeout=3600, extra_env=extra)
+    if code != 0:
+        raise SystemExit(f"the tests of {package} fail without any mutant (exit {code})")
+    return seconds, (_line_tests(data_file, copy) if select else {})
+
+
+def run(selected: list[Mutant], *, log: bool, select: bool = True) -> list[Outcome]:
     """Run each mutant's covering tests against a mutated copy of ``src``."""
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="sealrun-mutation-") as scratch:
         copy = Path(scratch) / "src"
         shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        (copy / f"{_PLUGIN}.py").write_text(_COVERAGE_PLUGIN, encoding="utf-8")
         baselines: dict[str, float] = {}
+        line_tests: LineTests = {}
         for mutant in selected:
             tests = PACKAGES[mutant.package][1]
             if mutant.package not in baselines:
-                code, seconds = _pytest(tests, copy, timeout=3600)
-                if code != 0:
-                    raise SystemExit(f"the tests of {mutant.package} fail without any mutant (exit {code})")
-                baselines[mutant.package] = seconds
+                baselines[mutant.package], found = _baseline(mutant.package, copy, select=select)
+                line_tests.update(found)
                 if log:
-                    print(f"# {mutant.package}: tests pass unmutated in {seconds:.0f} s", file=sys.stderr)
+                    print(f"# {mutant.package}: tests pass unmutated in {baselines[mutant.package]:.0f} s",
+                          file=sys.stderr)  # fmt: skip
             target = copy / mutant.path.removeprefix("src/")
             original = target.read_text(encoding="utf-8")
+            timeout = max(60.0, 3 * baselines[mutant.package])
+            covering = line_tests.get(mutant.path, {}).get(mutant.line, [])
             try:
                 target.write_text(mutated_source(mutant), encoding="utf-8")
-                code, seconds = _pytest(tests, copy, timeout=max(60.0, 3 * baselines[mutant.package]))
+                code, seconds = _pytest(covering, copy, timeout=timeout) if covering else (0, 0.0)
+                # Only "tests failed" (1) or a timeout is a verdict: a usage error (4) from an odd
+                # node id, or no test collected (5), says nothing; the full run decides then.
+                if code not in (1, None):
+                    code, more = _pytest(tests, copy, timeout=timeout)
+                    seconds += more
             finally:
                 target.write_text(original, encoding="utf-8")
             reason = "timeout" if code is None else ("survived" if code == 0 else f"exit {code}")
@@ -360,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-under", type=float, default=0.0, help="exit 1 if a package kills less (%%)")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--no-select", action="store_true", help="run all the package's tests for every mutant (no coverage)"
+    )
     args = parser.parse_args(argv)
     for package in args.packages:
         if package not in PACKAGES:
@@ -386,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
                 else f"{mutant.path}:{mutant.line} {mutant.description}"
             )
         return 0
-    result = report(run(selected, log=not args.json))
+    result = report(run(selected, log=not args.json, select=not args.no_select))
     if args.json:
         print(json.dumps(result, indent=2))
     else:

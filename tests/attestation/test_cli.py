@@ -15,11 +15,19 @@ from typing import Any
 
 import pytest
 
-from sealrun.core.attestation import SimulatorKey, make_simulated_evidence
+from sealrun.core.attestation import (
+    APP_EVENT_NAME,
+    EventLog,
+    RuntimeEvent,
+    SevSnpVerifier,
+    SimulatorKey,
+    make_simulated_evidence,
+)
 from tests.attestation.vectors import (
     REASON_CODES,
     actual_claim,
     collateral_path,
+    evidence_for,
     required_vectors,
 )
 from tests.conftest import REPO, VECTORS
@@ -28,6 +36,8 @@ SEALRUN = str(REPO / ".venv" / "bin" / "sealrun")
 ENTRIES = required_vectors(VECTORS)
 SGX = next((e for e in ENTRIES if e["id"] == "sgx-dcapqvl-sample"), {})
 SNP_DEBUG = next((e for e in ENTRIES if e["id"] == "snp-gosevguest-debug-policy"), {})
+SNP = next((e for e in ENTRIES if e["id"] == "snp-virtee-milan"), {})
+TDX = next((e for e in ENTRIES if e["id"] == "tdx-dcapqvl-sample"), {})
 
 
 def _verify_args(entry: dict[str, Any], *extra: str) -> list[str]:
@@ -64,6 +74,11 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "simulated.bin").write_bytes(evidence.payload)
     (folder / "simulated.b64").write_text(base64.b64encode(evidence.payload).decode())
     (folder / "garbage.bin").write_bytes(b"\x00\xff" * 100)
+    launch = SevSnpVerifier().verify(evidence_for(VECTORS, SNP), now=SNP["verify_at"]).measurement
+    images = {"version": 1, "images": [{"name": "milan base", "tee": "sev-snp", "measurement": launch.hex()}]}
+    (folder / "images.json").write_text(json.dumps(images))
+    log = EventLog((RuntimeEvent.measure(APP_EVENT_NAME, b"\x07" * 32),))
+    (folder / "events.json").write_bytes(log.to_json())
     return folder
 
 
@@ -81,6 +96,10 @@ def _cases(work: Path) -> dict[str, list[str]]:
         "unknown-type": ["attestation", "verify", str(work / "garbage.bin"), "--type", "sgx", "--json"],
         "real-clock": [*_verify_args(SGX)[:-2], "--json"],
         "keygen": ["attestation", "simulator-key", str(work / "new.pem"), "--json"],
+        "cvm-snp": _verify_args(SNP, "--trusted-images", str(work / "images.json"), "--json"),
+        "cvm-tdx-untrusted": _verify_args(TDX, "--trusted-images", str(work / "images.json"),
+                                          "--event-log", str(work / "events.json"), "--json"),
+        "cvm-tdx-no-log": _verify_args(TDX, "--trusted-images", str(work / "images.json"), "--json"),
     }  # fmt: skip
     return cases
 
@@ -167,3 +186,17 @@ def test_simulator_key_generation_writes_a_private_file(results: dict[str, Any],
     key = SimulatorKey.parse((work / "new.pem").read_bytes())
     assert _json(result)["public_key"] == key.public_key.raw.hex()
     assert (work / "new.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_confidential_vm_mode_through_the_cli(results: dict[str, Any]) -> None:
+    snp = _json(results["cvm-snp"])
+    assert results["cvm-snp"].returncode == 0
+    assert snp["claims"]["measurement"] == "00" * 32  # the sample's HOST_DATA
+    assert snp["claims"]["extra"]["image"] == "milan base"
+    assert snp["claims"]["extra"]["app_fingerprint_source"] == "host-data"
+    for case, code in (
+        ("cvm-tdx-untrusted", "ATTEST_IMAGE_UNTRUSTED"),
+        ("cvm-tdx-no-log", "ATTEST_EVENTLOG_MISSING"),
+    ):
+        assert results[case].returncode == 1
+        assert _json(results[case])["error"]["code"] == code

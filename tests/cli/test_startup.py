@@ -51,7 +51,7 @@ def _roots(modules: set[str]) -> set[str]:
 
 def test_root_help_loads_no_command_and_no_rich() -> None:
     stdout, modules = _modules(["--help"])
-    assert "task         Tasks: status and deadline claims." in stdout
+    assert "task         Tasks: status, sealed logs and deadline claims." in stdout
     assert _roots(modules).isdisjoint((*HEAVY, "typer", "rich")), sorted(_roots(modules))
     assert {name for name in modules if name.startswith("sealrun.cli.")} == {"sealrun.cli.main"}
 

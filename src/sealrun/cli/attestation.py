@@ -4,7 +4,9 @@
 with the verifier of the declared ``--type`` against the pinned vendor roots at ``--at`` (default:
 now, read here at the edge and nowhere below), prints the normalised claims, and appraises them
 with ``--policy`` when given. A verification failure prints its code and exits 1; a policy
-refusal prints the claims, the verdict and the code, and exits 1.
+refusal prints the claims, the verdict and the code, and exits 1. ``--trusted-images`` verifies
+``tdx-dcap`` / ``sev-snp`` evidence in confidential-VM mode (the app fingerprint from the RTMR3
+``--event-log`` / HOST_DATA, on a trusted base image).
 
 ``simulator-key`` writes a fresh per-deployment simulator key (PKCS#8 PEM, mode 0600, written to a
 temp file then renamed) and prints its public key, which verifiers of simulated evidence need.
@@ -26,6 +28,7 @@ from rich.console import Console
 from sealrun.cli.output import EXIT_ERROR, JSON_OPTION, Output, fail
 from sealrun.core.attestation import (
     Claims,
+    ConfidentialVmVerifier,
     Evidence,
     EvidenceType,
     NitroVerifier,
@@ -36,6 +39,7 @@ from sealrun.core.attestation import (
     SimulatorKey,
     SimulatorPublicKey,
     TdxDcapVerifier,
+    TrustedImages,
     decode_evidence_text,
 )
 from sealrun.core.attestation.claims import ClaimsDocument
@@ -64,13 +68,19 @@ def _simulator_key(path: Path) -> SimulatorPublicKey:
         return SimulatorKey.parse(data).public_key  # a private key file also names its public key
 
 
-def _verifier(kind: EvidenceType, simulator_key: Path | None, *, allow_debug: bool) -> EvidenceVerifier:
+def _verifier(
+    kind: EvidenceType, simulator_key: Path | None, *, allow_debug: bool, images: Path | None
+) -> EvidenceVerifier:
+    tdx, snp = TdxDcapVerifier(allow_debug=allow_debug), SevSnpVerifier(allow_debug=allow_debug)
     verifiers: list[Verifier] = [
         SgxDcapVerifier(allow_debug=allow_debug),
-        TdxDcapVerifier(allow_debug=allow_debug),
-        SevSnpVerifier(allow_debug=allow_debug),
+        tdx,
+        snp,
         NitroVerifier(allow_debug=allow_debug),
     ]
+    if images is not None:
+        trusted = TrustedImages.from_text(_read(images, "trusted images"))
+        verifiers[1:3] = [ConfidentialVmVerifier(tdx, trusted), ConfidentialVmVerifier(snp, trusted)]
     if simulator_key is not None:
         verifiers.append(SimulatedVerifier(_simulator_key(simulator_key), allow_debug=allow_debug))
     elif kind is EvidenceType.SIMULATED:
@@ -107,6 +117,10 @@ _SIMULATOR_KEY_OPTION = typer.Option(
 _ALLOW_DEBUG_OPTION = typer.Option(
     False, "--allow-debug", help="Show the claims of debug evidence (a policy still refuses it)."
 )
+_EVENT_LOG_OPTION = typer.Option(None, "--event-log", help="tdx-dcap: the RTMR3 event log (JSON).")
+_IMAGES_OPTION = typer.Option(
+    None, "--trusted-images", help="Confidential-VM mode: the trusted base images (TOML or JSON)."
+)
 _KEY_OUT_ARGUMENT = typer.Argument(..., help="Where to write the new private key (PEM, mode 0600).")
 _FORCE_OPTION = typer.Option(False, "--force", help="Overwrite an existing file.")
 
@@ -120,6 +134,8 @@ def verify(
     policy_file: Path | None = _POLICY_OPTION,
     simulator_key: Path | None = _SIMULATOR_KEY_OPTION,
     allow_debug: bool = _ALLOW_DEBUG_OPTION,
+    event_log: Path | None = _EVENT_LOG_OPTION,
+    trusted_images: Path | None = _IMAGES_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Verify evidence against the pinned vendor roots; print its claims (and policy verdict)."""
@@ -141,8 +157,10 @@ def verify(
         type=kind,
         payload=decode_evidence_text(_read(evidence_file, "evidence")),
         collateral=None if collateral is None else _read(collateral, "collateral"),
+        event_log=None if event_log is None else _read(event_log, "event log"),
     )
-    claims: Claims = _verifier(kind, simulator_key, allow_debug=allow_debug).verify(evidence, now=now)
+    verifier = _verifier(kind, simulator_key, allow_debug=allow_debug, images=trusted_images)
+    claims: Claims = verifier.verify(evidence, now=now)
     rendered = claims.to_dict()
     result: dict[str, object] = {"verified_at": now, "claims": rendered}
     if policy is None:

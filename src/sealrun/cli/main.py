@@ -89,7 +89,8 @@ _COMMANDS: dict[str, _Noun] = {
     "order": _Noun("Orders: templates, EIP-712 signatures, publish, show, fill.",
                    _sub_app("sealrun.cli.order", "order_app")),
     "deal": _Noun("Deals: matched orders and their tasks.", _sub_app("sealrun.cli.deal", "deal_app")),
-    "task": _Noun("Tasks: status and deadline claims.", _sub_app("sealrun.cli.task", "task_app")),
+    "task": _Noun("Tasks: status, sealed logs and deadline claims.",
+                  _sub_app("sealrun.cli.task", "task_app")),
     # Secrets (issue 14): the requester's named secrets in the SMS (app/dataset secrets above).
     "requester": _Noun("Requester secrets in the SMS: push, check, list.",
                        _sub_app("sealrun.cli.requester", "requester_app")),

@@ -27,7 +27,7 @@ from sealrun.cli.session import (
 
 __all__ = ["task_app"]
 
-task_app = typer.Typer(name="task", help="Tasks: status and deadline claims.")
+task_app = typer.Typer(name="task", help="Tasks: status, sealed logs and deadline claims.")
 
 _TASKS_ARGUMENT = typer.Argument(..., help="Task ids (0x, 32 bytes) of one deal.")
 _KEY = typer.Option(None, "--key", help="Result identity file (default: keys/result.key).")

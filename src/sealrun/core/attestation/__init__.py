@@ -13,8 +13,11 @@ Typical SMS use::
 """
 
 from sealrun.core.attestation.claims import TCB_UNAPPRAISED, TCB_UP_TO_DATE, Claims
+from sealrun.core.attestation.cvm import ConfidentialVmVerifier
 from sealrun.core.attestation.dcap import SgxDcapVerifier, TdxDcapVerifier
+from sealrun.core.attestation.eventlog import APP_EVENT_NAME, EventLog, RuntimeEvent, app_fingerprint_from_log
 from sealrun.core.attestation.evidence import Evidence, EvidenceType, decode_evidence_text
+from sealrun.core.attestation.imagepolicy import TrustedImage, TrustedImages
 from sealrun.core.attestation.nitro import NitroVerifier
 from sealrun.core.attestation.policy import Policy, PolicyVerdict
 from sealrun.core.attestation.report_data import REPORT_DATA_SIZE, report_data_for, verify_report_data
@@ -29,10 +32,13 @@ from sealrun.core.attestation.snp import SevSnpVerifier
 from sealrun.core.attestation.verifier import EvidenceVerifier, Verifier, standard_verifier
 
 __all__ = [
+    "APP_EVENT_NAME",
     "REPORT_DATA_SIZE",
     "TCB_UNAPPRAISED",
     "TCB_UP_TO_DATE",
     "Claims",
+    "ConfidentialVmVerifier",
+    "EventLog",
     "Evidence",
     "EvidenceType",
     "EvidenceVerifier",
@@ -40,13 +46,17 @@ __all__ = [
     "PinnedCertificate",
     "Policy",
     "PolicyVerdict",
+    "RuntimeEvent",
     "SevSnpVerifier",
     "SgxDcapVerifier",
     "SimulatedVerifier",
     "SimulatorKey",
     "SimulatorPublicKey",
     "TdxDcapVerifier",
+    "TrustedImage",
+    "TrustedImages",
     "Verifier",
+    "app_fingerprint_from_log",
     "decode_evidence_text",
     "make_simulated_evidence",
     "report_data_for",

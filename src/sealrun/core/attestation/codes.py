@@ -21,12 +21,26 @@ Verification (the evidence itself):
 ``ATTEST_REPORT_DATA_MISMATCH``          the report data does not bind the nonce, key and task
 ======================================  =========================================================
 
+Confidential VMs (:mod:`~sealrun.core.attestation.cvm`: the app's fingerprint from the RTMR3
+event log or SEV-SNP HOST_DATA, the base image from a trusted list):
+
+======================================  =========================================================
+``ATTEST_EVENTLOG_MISSING``              TDX CVM evidence without its event log
+``ATTEST_EVENTLOG_MALFORMED``            the event log does not parse, is oversized, or has a
+                                         wrong version, field, size or encoding
+``ATTEST_EVENTLOG_REPLAY``               an event's digest is not its content's, or the replay
+                                         does not reproduce the quote's RTMR3
+``ATTEST_EVENTLOG_APP_EVENT``            the log has no app event, or more than one
+``ATTEST_IMAGE_UNTRUSTED``               the base image's measurements are in no trusted image
+======================================  =========================================================
+
 Policy (the appraisal of verified claims), one code per rule:
 
 ``ATTEST_POLICY_TEE_TYPE``, ``ATTEST_POLICY_SIMULATED``, ``ATTEST_POLICY_MEASUREMENT``,
 ``ATTEST_POLICY_SIGNER``, ``ATTEST_POLICY_PRODUCT``, ``ATTEST_POLICY_SVN``,
 ``ATTEST_POLICY_DEBUG``, ``ATTEST_POLICY_TCB_STATUS``, ``ATTEST_POLICY_ADVISORY``, and
-``ATTEST_POLICY_INVALID`` for a policy document that is itself wrong (unknown keys, bad values).
+``ATTEST_POLICY_INVALID`` for a policy document that is itself wrong (unknown keys, bad values;
+also a trusted image list, :mod:`~sealrun.core.attestation.imagepolicy`).
 """
 
 from __future__ import annotations
@@ -34,7 +48,12 @@ from __future__ import annotations
 __all__ = [
     "ATTEST_COLLATERAL",
     "ATTEST_DEBUG",
+    "ATTEST_EVENTLOG_APP_EVENT",
+    "ATTEST_EVENTLOG_MALFORMED",
+    "ATTEST_EVENTLOG_MISSING",
+    "ATTEST_EVENTLOG_REPLAY",
     "ATTEST_EXPIRED",
+    "ATTEST_IMAGE_UNTRUSTED",
     "ATTEST_MALFORMED",
     "ATTEST_NO_MATCHING_TCB",
     "ATTEST_POLICY_ADVISORY",
@@ -68,6 +87,12 @@ ATTEST_TCB_MISMATCH = "ATTEST_TCB_MISMATCH"
 ATTEST_DEBUG = "ATTEST_DEBUG"
 ATTEST_COLLATERAL = "ATTEST_COLLATERAL"
 ATTEST_REPORT_DATA_MISMATCH = "ATTEST_REPORT_DATA_MISMATCH"
+
+ATTEST_EVENTLOG_MISSING = "ATTEST_EVENTLOG_MISSING"
+ATTEST_EVENTLOG_MALFORMED = "ATTEST_EVENTLOG_MALFORMED"
+ATTEST_EVENTLOG_REPLAY = "ATTEST_EVENTLOG_REPLAY"
+ATTEST_EVENTLOG_APP_EVENT = "ATTEST_EVENTLOG_APP_EVENT"
+ATTEST_IMAGE_UNTRUSTED = "ATTEST_IMAGE_UNTRUSTED"
 
 ATTEST_POLICY_TEE_TYPE = "ATTEST_POLICY_TEE_TYPE"
 ATTEST_POLICY_SIMULATED = "ATTEST_POLICY_SIMULATED"

@@ -9,6 +9,10 @@ and the SMS as a versioned JSON object (:meth:`Evidence.to_json` / :meth:`Eviden
 ``collateral`` is what the verifier needs besides the evidence: the DCAP collateral JSON
 (``QuoteCollateralV3``) for ``sgx-dcap`` / ``tdx-dcap``, the VCEK or VLEK certificate (DER or PEM)
 for ``sev-snp``, nothing for ``nitro`` (the document carries its chain) and ``simulated``.
+
+A TDX confidential VM adds ``"event_log": "<base64>"``, its RTMR3 event log
+(:mod:`~sealrun.core.attestation.eventlog`, at most 64 KiB); the key is absent otherwise, so
+every other envelope is unchanged.
 """
 
 from __future__ import annotations
@@ -21,15 +25,25 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sealrun.core.attestation.codes import ATTEST_MALFORMED, ATTEST_UNKNOWN_TYPE
+from sealrun.core.attestation.codes import ATTEST_EVENTLOG_MALFORMED, ATTEST_MALFORMED, ATTEST_UNKNOWN_TYPE
 from sealrun.errors import AttestationError
 
-__all__ = ["ENVELOPE_VERSION", "MAX_EVIDENCE_BYTES", "Evidence", "EvidenceType", "decode_evidence_text"]
+__all__ = [
+    "ENVELOPE_VERSION",
+    "MAX_EVENT_LOG_BYTES",
+    "MAX_EVIDENCE_BYTES",
+    "Evidence",
+    "EvidenceType",
+    "decode_evidence_text",
+]
 
 ENVELOPE_VERSION = 1
 # Real evidence is a few KiB (a DCAP quote with its PCK chain ~5 KiB, DCAP collateral ~20 KiB);
 # anything far larger is refused before any parser sees it.
 MAX_EVIDENCE_BYTES = 1 << 20
+# The RTMR3 event log (same bound as core.attestation.eventlog, which re-checks it).
+MAX_EVENT_LOG_BYTES = 64 * 1024
+_KEYS = frozenset({"version", "type", "payload", "collateral"})
 
 _HEX_TEXT = re.compile(rb"^(?:[0-9a-fA-F]{2})+$")
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/_-]+={0,2}$")
@@ -67,14 +81,17 @@ class Evidence:
         type: the declared evidence type; it alone chooses the verifier.
         payload: the evidence bytes (a quote, a report, a COSE document, simulated evidence).
         collateral: what the verifier needs besides the evidence (see the module docs), or None.
+        event_log: a TDX confidential VM's RTMR3 event log (JSON bytes), or None.
 
     Raises:
-        AttestationError: ``ATTEST_MALFORMED`` for empty or oversized bytes.
+        AttestationError: ``ATTEST_MALFORMED`` for empty or oversized bytes,
+            ``ATTEST_EVENTLOG_MALFORMED`` for an event log that is not bytes or is oversized.
     """
 
     type: EvidenceType
     payload: bytes
     collateral: bytes | None = None
+    event_log: bytes | None = None
 
     def __post_init__(self) -> None:
         # A plain string naming a type is normalised; anything else is refused.
@@ -87,19 +104,25 @@ class Evidence:
             not isinstance(self.collateral, bytes) or len(self.collateral) > MAX_EVIDENCE_BYTES
         ):
             raise AttestationError("collateral must be bytes of at most 1 MiB", code=ATTEST_MALFORMED)
+        if self.event_log is not None and (
+            not isinstance(self.event_log, bytes) or len(self.event_log) > MAX_EVENT_LOG_BYTES
+        ):
+            raise AttestationError(
+                "the event log must be bytes of at most 64 KiB", code=ATTEST_EVENTLOG_MALFORMED
+            )
 
     def to_json(self) -> str:
-        """Serialize the envelope (version 1) as one JSON object."""
+        """Serialize the envelope (version 1) as one JSON object (``event_log`` only when set)."""
         collateral = None if self.collateral is None else base64.b64encode(self.collateral).decode()
-        return json.dumps(
-            {
-                "version": ENVELOPE_VERSION,
-                "type": self.type.value,
-                "payload": base64.b64encode(self.payload).decode(),
-                "collateral": collateral,
-            },
-            sort_keys=True,
-        )
+        document = {
+            "version": ENVELOPE_VERSION,
+            "type": self.type.value,
+            "payload": base64.b64encode(self.payload).decode(),
+            "collateral": collateral,
+        }
+        if self.event_log is not None:
+            document["event_log"] = base64.b64encode(self.event_log).decode()
+        return json.dumps(document, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Evidence:
@@ -114,9 +137,9 @@ class Evidence:
             data: Any = json.loads(text)
         except (ValueError, UnicodeDecodeError, RecursionError) as error:
             raise AttestationError(f"evidence envelope is not JSON: {error}", code=ATTEST_MALFORMED) from None
-        if not isinstance(data, dict) or set(data) != {"version", "type", "payload", "collateral"}:
+        if not isinstance(data, dict) or set(data) - {"event_log"} != _KEYS:
             raise AttestationError(
-                "evidence envelope must have exactly version, type, payload, collateral",
+                "evidence envelope must have exactly version, type, payload, collateral (event_log optional)",
                 code=ATTEST_MALFORMED,
             )
         if data["version"] != ENVELOPE_VERSION or isinstance(data["version"], bool):
@@ -124,10 +147,12 @@ class Evidence:
                 f"unsupported evidence envelope version {data['version']!r}", code=ATTEST_MALFORMED
             )
         collateral = data["collateral"]
+        event_log = data.get("event_log")
         return cls(
             type=EvidenceType.parse(data["type"]),
             payload=_strict_base64(data["payload"], "payload"),
             collateral=None if collateral is None else _strict_base64(collateral, "collateral"),
+            event_log=None if event_log is None else _strict_base64(event_log, "event_log"),
         )
 
 

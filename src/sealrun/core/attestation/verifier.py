@@ -15,8 +15,10 @@ from typing import Protocol
 
 from sealrun.core.attestation.claims import Claims
 from sealrun.core.attestation.codes import ATTEST_UNKNOWN_TYPE
+from sealrun.core.attestation.cvm import CVM_TYPES, ConfidentialVmVerifier
 from sealrun.core.attestation.dcap import SgxDcapVerifier, TdxDcapVerifier
 from sealrun.core.attestation.evidence import Evidence, EvidenceType
+from sealrun.core.attestation.imagepolicy import TrustedImages
 from sealrun.core.attestation.nitro import NitroVerifier
 from sealrun.core.attestation.simulated import SimulatedVerifier, SimulatorPublicKey
 from sealrun.core.attestation.snp import SevSnpVerifier
@@ -83,18 +85,28 @@ class EvidenceVerifier:
         return verifier.verify(evidence, now=now)
 
 
-def standard_verifier(*, simulator_public_key: SimulatorPublicKey | None = None) -> EvidenceVerifier:
+def standard_verifier(
+    *, simulator_public_key: SimulatorPublicKey | None = None, trusted_images: TrustedImages | None = None
+) -> EvidenceVerifier:
     """The hardware verifiers (pinned roots), plus simulated only given an explicit key.
 
     Args:
         simulator_public_key: this deployment's simulator public key; without it, simulated
             evidence is ``ATTEST_UNKNOWN_TYPE``.
+        trusted_images: confidential-VM mode: ``tdx-dcap`` and ``sev-snp`` evidence then
+            yields the app's fingerprint (RTMR3 event log / HOST_DATA) on a trusted base image
+            (:class:`~sealrun.core.attestation.cvm.ConfidentialVmVerifier`).
 
     Returns:
         An :class:`EvidenceVerifier` for ``sgx-dcap``, ``tdx-dcap``, ``sev-snp``, ``nitro`` (and
         ``simulated`` when a key is given).
     """
     verifiers: list[Verifier] = [SgxDcapVerifier(), TdxDcapVerifier(), SevSnpVerifier(), NitroVerifier()]
+    if trusted_images is not None:
+        verifiers = [
+            ConfidentialVmVerifier(each, trusted_images) if each.evidence_type in CVM_TYPES else each
+            for each in verifiers
+        ]
     if simulator_public_key is not None:
         verifiers.append(SimulatedVerifier(simulator_public_key))
     return EvidenceVerifier(verifiers)

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from sealrun.adapters.db import create_database_engine, session_factory, upgrade
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
 from sealrun.api.sms import HealthOut
 from sealrun.core.attestation import (
+    ConfidentialVmVerifier,
     EvidenceType,
     NitroVerifier,
     Policy,
@@ -28,10 +30,11 @@ from sealrun.core.attestation import (
     SimulatedVerifier,
     SimulatorPublicKey,
     TdxDcapVerifier,
+    TrustedImages,
 )
 from sealrun.core.chainstate import ChainReader
 from sealrun.core.requests import RequestDomain, RequestVerifier
-from sealrun.errors import ConfigError
+from sealrun.errors import AttestationError, ConfigError
 from sealrun.services.sms.appraisal import ChainPinnedPolicy, base_policy
 from sealrun.services.sms.codes import all_statuses
 from sealrun.services.sms.repository import SmsRepository
@@ -98,6 +101,10 @@ def _verifiers(settings: SmsSettings) -> dict[EvidenceType, EvidenceVerifier]:
         EvidenceType.SEV_SNP: SevSnpVerifier(),
         EvidenceType.NITRO: NitroVerifier(),
     }
+    if settings.trusted_images_file is not None:
+        images = _trusted_images(settings.trusted_images_file)
+        verifiers[EvidenceType.TDX_DCAP] = ConfidentialVmVerifier(TdxDcapVerifier(), images)
+        verifiers[EvidenceType.SEV_SNP] = ConfidentialVmVerifier(SevSnpVerifier(), images)
     if settings.allow_simulated_evidence:
         if settings.simulator_public_key_file is None:
             raise ConfigError(
@@ -111,6 +118,18 @@ def _verifiers(settings: SmsSettings) -> dict[EvidenceType, EvidenceVerifier]:
             ) from error
         verifiers[EvidenceType.SIMULATED] = SimulatedVerifier(public)
     return verifiers
+
+
+def _trusted_images(path: Path) -> TrustedImages:
+    """The confidential-VM base images the deployment trusts (read once, at start)."""
+    try:
+        return TrustedImages.from_text(path.read_bytes())
+    except OSError as error:
+        raise ConfigError(
+            f"cannot read the trusted images {path}: {error.strerror}", code="SMS_TRUSTED_IMAGES_INVALID"
+        ) from None
+    except AttestationError as error:
+        raise ConfigError(error.message, code="SMS_TRUSTED_IMAGES_INVALID") from None
 
 
 def _chain_reader(settings: SmsSettings, engine: Engine) -> ChainReader:

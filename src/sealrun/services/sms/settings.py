@@ -54,6 +54,9 @@ class SmsSettings(BaseSettings):
         chain_start_block: the hub's deployment block (where the deal index starts reading).
         allow_simulated_evidence: accept ``simulated`` evidence (devnet only).
         simulator_public_key_file: the deployment's simulator public key (PEM).
+        trusted_images_file: confidential-VM mode: the trusted base images (TOML or JSON,
+            ``docs/attestation.md``); ``tdx-dcap`` / ``sev-snp`` evidence then attests the app
+            by its RTMR3 event log / HOST_DATA on one of these images.
         allowed_tee_types: hardware evidence types accepted (``simulated`` is added only by
             ``allow_simulated_evidence``).
         accepted_tcb_statuses: TCB statuses the attestation policy accepts.
@@ -85,6 +88,7 @@ class SmsSettings(BaseSettings):
     chain_start_block: int = Field(default=0, ge=0)
     allow_simulated_evidence: bool = False
     simulator_public_key_file: Path | None = None
+    trusted_images_file: Path | None = None
     allowed_tee_types: list[str] = Field(default_factory=lambda: ["sgx-dcap", "tdx-dcap", "sev-snp", "nitro"])
     accepted_tcb_statuses: list[str] = Field(default_factory=lambda: ["UpToDate"])
     rejected_advisories: list[str] = Field(default_factory=list)
