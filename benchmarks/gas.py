@@ -31,6 +31,7 @@ from typing import Any
 from eth_account import Account
 from eth_tester import EthereumTester, PyEVMBackend
 from web3 import Web3
+from web3.logs import DISCARD
 from web3.providers.eth_tester import EthereumTesterProvider
 
 from sealrun.core.orders import (
@@ -129,8 +130,22 @@ def deploy() -> Chain:
     return chain
 
 
-def match(chain: Chain, *, volume: int = 1, with_dataset: bool = True) -> tuple[int, bytes, tuple[Any, ...]]:
-    """Match fresh orders; return (gasUsed, dealid, deal tuple)."""
+def grant(chain: Chain, *, uses: int = 1_000_000) -> tuple[int, bytes]:
+    """The dataset owner grants the app ``uses`` tasks at price 3; return (gasUsed, grant id)."""
+    expiry = int(chain.w3.eth.get_block("latest")["timestamp"]) + 10**6
+    call = chain.registry.functions.grant(
+        chain.dataset, chain.app, "0x" + "00" * 20, "0x" + "00" * 20, 3, uses, expiry, False
+    )
+    receipt = chain.send(call, "dataset")
+    created = chain.registry.events.GrantCreated().process_receipt(receipt)[0]["args"]
+    return int(receipt["gasUsed"]), bytes(created["grantId"])
+
+
+def match(
+    chain: Chain, *, volume: int = 1, with_dataset: bool = True, grant_id: bytes | None = None
+) -> tuple[int, bytes, tuple[Any, ...]]:
+    """Match fresh orders (under ``grant_id`` if given: an unsigned dataset order that
+    references the grant); return (gasUsed, dealid, deal tuple)."""
     # Salts as an SDK makes them: 32 unpredictable-looking bytes (they cost full calldata gas).
     salt = hashlib.sha256(b"salt %d" % next(chain.salts)).digest()
     dom = chain.domain
@@ -143,7 +158,9 @@ def match(chain: Chain, *, volume: int = 1, with_dataset: bool = True) -> tuple[
             chain.keys["dataset"],
             dom,
         )
-        if with_dataset
+        if with_dataset and grant_id is None
+        else DatasetOrder(dataset=chain.dataset, datasetprice=3, volume=0, tag=bytes(32), salt=grant_id)
+        if grant_id is not None
         else DatasetOrder.none()
     )
     pool = sign_order(
@@ -174,7 +191,8 @@ def match(chain: Chain, *, volume: int = 1, with_dataset: bool = True) -> tuple[
     )
     call = chain.hub.functions.matchOrders(app.to_abi(), dataset.to_abi(), pool.to_abi(), request.to_abi())
     receipt = chain.send(call, "requester")
-    event = chain.hub.events.OrdersMatched().process_receipt(receipt)[0]["args"]
+    # A match under a grant also holds the registry's GrantUsed log: not the hub's to decode.
+    event = chain.hub.events.OrdersMatched().process_receipt(receipt, errors=DISCARD)[0]["args"]
     deal = event["deal"]
     names = [c["name"] for c in _deal_components(chain)]
     deal_tuple = tuple(deal[name] for name in names) if isinstance(deal, Mapping) else tuple(deal)
@@ -190,16 +208,18 @@ def _deal_components(chain: Chain) -> list[dict[str, Any]]:
 
 
 def task_result(chain: Chain, dealid: bytes, index: int) -> tuple[Any, ...]:
-    """(index, digest, enclave, authorization, enclaveSignature, resultURI) of a successful task."""
+    """(index, digest, enclave, authorization, enclaveSignature, resultURI, receiptDigest) of a task."""
     tid = task_id(dealid, index)
     digest = hashlib.sha256(b"output archive of %d" % index).digest()
+    receipt = hashlib.sha256(b"task receipt of %d" % index).digest()
     worker, enclave = chain.addr("worker"), chain.addr("enclave")
     authorization = sign_digest(chain.keys["pool"], authorization_digest(worker, tid, enclave))
     signature = sign_digest(
         chain.keys["enclave"],
-        result_signature_digest(result_hash(tid, digest), result_seal(worker, tid, digest)),
+        result_signature_digest(result_hash(tid, digest), result_seal(worker, tid, digest), receipt),
     )
-    return (index, digest, enclave, authorization, signature, f"https://store.example/r/{tid.hex()[:16]}")
+    uri = f"https://store.example/r/{tid.hex()[:16]}"
+    return (index, digest, enclave, authorization, signature, uri, receipt)
 
 
 def finalize(chain: Chain, dealid: bytes, deal: tuple[Any, ...], index: int) -> int:
@@ -217,8 +237,11 @@ def report_failure(chain: Chain, dealid: bytes, deal: tuple[Any, ...], index: in
     worker, enclave = chain.addr("worker"), chain.addr("enclave")
     log_digest, code = b"\x07" * 32, 3
     authorization = sign_digest(chain.keys["pool"], authorization_digest(worker, tid, enclave))
-    signature = sign_digest(chain.keys["enclave"], failure_digest(tid, code, log_digest))
-    call = chain.hub.functions.reportFailure(deal, index, code, log_digest, enclave, authorization, signature)
+    receipt = hashlib.sha256(b"task receipt of %d" % index).digest()
+    signature = sign_digest(chain.keys["enclave"], failure_digest(tid, code, log_digest, receipt))
+    call = chain.hub.functions.reportFailure(
+        deal, index, code, log_digest, enclave, authorization, signature, receipt
+    )
     return int(chain.send(call, "worker")["gasUsed"])
 
 
@@ -248,6 +271,12 @@ def measure(*, volume: int = 100) -> dict[str, int]:
     figures["finalize_without_dataset"] = finalize(chain, dealid, deal, 0)
     _, dealid, deal = match(chain)
     figures["report_failure"] = report_failure(chain, dealid, deal, 0)
+    # Under a dataset grant (decision 0070): the grant once, then a match that references it
+    # (the first use of a grant creates its uses slot; the second is the steady state).
+    figures["grant"], granted = grant(chain)
+    match(chain, grant_id=granted)
+    figures["match_with_grant"], dealid, deal = match(chain, grant_id=granted)
+    figures["single_task_total_with_grant"] = figures["match_with_grant"] + finalize(chain, dealid, deal, 0)
     # Amortized over a deal of `volume` tasks: one match, then one finalizeMany batch, and
     # (on a second deal) one finalize per task.
     match_gas, dealid, deal = match(chain, volume=volume)
@@ -276,7 +305,10 @@ def report(figures: dict[str, int], volume: int) -> str:
         ),
         ("reportFailure (PoCo: none, waits for claim)", figures["report_failure"], None),
         ("claim", figures["claim"], None),
+        ("matchOrders, under a dataset grant", figures["match_with_grant"], POCO["match"]),
+        ("grant (Registry, once per grant)", figures["grant"], None),
         ("one confidential task with dataset (match + finalize)", figures["single_task_total"], POCO_TOTAL),
+        ("  same, under a dataset grant", figures["single_task_total_with_grant"], POCO_TOTAL),
         ("  same, first deal of fresh payees (cold)", figures["single_task_total_cold"], POCO_TOTAL),
         (
             f"per task, amortized over {volume} tasks (finalizeMany)",

@@ -29,6 +29,10 @@ interface IRegistry:
     def appOwner(app: address) -> address: view
     def datasetOwner(dataset: address) -> address: view
     def workerpoolOwner(workerpool: address) -> address: view
+    def useGrant(
+        grantId: bytes32, dataset: address, app: address, requester: address, workerpool: address,
+        price: uint256, volume: uint256,
+    ) -> uint256: nonpayable
 
 
 exports: (
@@ -49,6 +53,9 @@ WORKERPOOL_STAKE_RATIO: constant(uint256) = 30
 MAX_RESULT_URI: constant(uint256) = 512
 MAX_BATCH: constant(uint256) = 128
 MAX_CLAIM_BATCH: constant(uint256) = 512
+# A dataset order whose salt carries this mark in its top 96 bits references the registry
+# grant `salt` (docs/decisions/0070-dataset-grants.md).
+GRANT_MARK: constant(uint256) = 35713337707280578449391054452  # "sealrungrant"
 
 # Values of task_state[taskid]. Result digests (sha256) below 4 are refused: they would be
 # read as a state. Task 0 holds TASK0_ACTIVE from matchOrders on: the deal exists.
@@ -101,6 +108,7 @@ struct TaskResult:
     authorization: Bytes[65]
     enclaveSignature: Bytes[65]
     resultURI: String[MAX_RESULT_URI]
+    receiptDigest: bytes32
 
 event OwnershipTransferred:
     previous: indexed(address)
@@ -139,6 +147,7 @@ event TaskCompleted:
     worker: address
     digest: bytes32
     resultURI: String[MAX_RESULT_URI]
+    receiptDigest: bytes32
 
 event TaskFailed:
     taskid: indexed(bytes32)
@@ -147,6 +156,7 @@ event TaskFailed:
     worker: address
     code: uint256
     logDigest: bytes32
+    receiptDigest: bytes32
 
 event TaskClaimed:
     taskid: indexed(bytes32)
@@ -369,7 +379,13 @@ def matchOrders(
     app_hash: bytes32 = orders.typed_digest(domain, orders.hash_app(a))
     assert self._signed_by(app_hash, a.sign, app_owner), "app-signature"
     dataset_hash: bytes32 = empty(bytes32)
-    if has_dataset:
+    # A grant stands for the dataset owner's signature and volume (counted by the registry).
+    # OrdersMatched then carries the grant id as its datasetHash (no storage: the SMS reads it
+    # from the event, through the deal index).
+    granted: bool = has_dataset and convert(d.salt, uint256) >> 160 == GRANT_MARK
+    if granted:
+        dataset_hash = d.salt
+    if has_dataset and not granted:
         dataset_hash = orders.typed_digest(domain, orders.hash_dataset(d))
         assert self._signed_by(dataset_hash, d.sign, dataset_owner), "dataset-signature"
     pool_hash: bytes32 = orders.typed_digest(domain, orders.hash_workerpool(w))
@@ -383,7 +399,7 @@ def matchOrders(
     volume: uint256 = self._remaining(app_consumed, a.volume)
     assert volume > 0, "app-volume"
     dataset_consumed: uint256 = 0
-    if has_dataset:
+    if has_dataset and not granted:
         dataset_consumed = self.consumed[dataset_hash]
         assert dataset_consumed != max_value(uint256), "dataset-closed"
         left: uint256 = self._remaining(dataset_consumed, d.volume)
@@ -399,8 +415,12 @@ def matchOrders(
     request_left: uint256 = self._remaining(request_consumed, r.volume)
     assert request_left > 0, "request-volume"
     volume = min(volume, request_left)
+    if granted:
+        volume = extcall registry.useGrant(
+            d.salt, d.dataset, a.app, r.requester, w.workerpool, dataset_price, volume
+        )
     self.consumed[app_hash] = app_consumed + volume
-    if has_dataset:
+    if has_dataset and not granted:
         self.consumed[dataset_hash] = dataset_consumed + volume
     self.consumed[pool_hash] = pool_consumed + volume
     self.consumed[request_hash] = request_consumed + volume
@@ -505,14 +525,16 @@ def _complete(
     enclave: address,
     authorization: Bytes[65],
     enclaveSignature: Bytes[65],
+    receiptDigest: bytes32,
 ) -> bytes32:
-    """Check one task's result and record its digest; return the task id."""
+    """Check one task's result and record its digest; return the task id.
+    The enclave signed (resultHash, resultSeal, receiptDigest): its task receipt is bound here."""
     assert convert(digest, uint256) >= FIRST_DIGEST, "digest-invalid"
     taskid: bytes32 = self._open_task(dealid, deal, index)
     self._check_authorization(deal, taskid, enclave, authorization)
     result_hash: bytes32 = keccak256(concat(taskid, digest))
     result_seal: bytes32 = keccak256(concat(convert(msg.sender, bytes20), taskid, digest))
-    signed: bytes32 = signatures.personal_digest(keccak256(concat(result_hash, result_seal)))
+    signed: bytes32 = signatures.personal_digest(keccak256(concat(result_hash, result_seal, receiptDigest)))
     assert signatures.recover(signed, enclaveSignature) == enclave, "enclave-signature"
     self.task_state[taskid] = convert(digest, uint256)
     return taskid
@@ -540,18 +562,28 @@ def finalize(
     authorization: Bytes[65],
     enclaveSignature: Bytes[65],
     resultURI: String[MAX_RESULT_URI],
+    receiptDigest: bytes32,
 ):
     """
     @notice Complete task `index` of `deal` with the result whose archive has sha256 `digest`.
             The caller is the worker; `authorization` is the pool owner's EIP-191 signature
             over (worker, taskid, enclave) and `enclaveSignature` the enclave challenge key's
-            over (resultHash, resultSeal). Pays everyone and unlocks the stake.
+            over (resultHash, resultSeal, receiptDigest). Pays everyone and unlocks the stake.
+            `receiptDigest` (the task receipt's digest) is logged, not stored.
     """
     dealid: bytes32 = self._known_deal(deal)
     assert block.timestamp < deal.deadline, "deadline-passed"
-    taskid: bytes32 = self._complete(dealid, deal, index, digest, enclave, authorization, enclaveSignature)
+    taskid: bytes32 = self._complete(
+        dealid, deal, index, digest, enclave, authorization, enclaveSignature, receiptDigest
+    )
     log TaskCompleted(
-        taskid=taskid, dealid=dealid, index=index, worker=msg.sender, digest=digest, resultURI=resultURI
+        taskid=taskid,
+        dealid=dealid,
+        index=index,
+        worker=msg.sender,
+        digest=digest,
+        resultURI=resultURI,
+        receiptDigest=receiptDigest,
     )
     self._pay(deal, 1)
 
@@ -565,10 +597,16 @@ def finalizeMany(deal: Deal, tasks: DynArray[TaskResult, MAX_BATCH]):
     assert block.timestamp < deal.deadline, "deadline-passed"
     for t: TaskResult in tasks:
         taskid: bytes32 = self._complete(
-            dealid, deal, t.index, t.digest, t.enclave, t.authorization, t.enclaveSignature
+            dealid, deal, t.index, t.digest, t.enclave, t.authorization, t.enclaveSignature, t.receiptDigest
         )
         log TaskCompleted(
-            taskid=taskid, dealid=dealid, index=t.index, worker=msg.sender, digest=t.digest, resultURI=t.resultURI
+            taskid=taskid,
+            dealid=dealid,
+            index=t.index,
+            worker=msg.sender,
+            digest=t.digest,
+            resultURI=t.resultURI,
+            receiptDigest=t.receiptDigest,
         )
     self._pay(deal, len(tasks))
 
@@ -583,10 +621,11 @@ def reportFailure(
     enclave: address,
     authorization: Bytes[65],
     enclaveSignature: Bytes[65],
+    receiptDigest: bytes32,
 ):
     """
     @notice Close task `index` with the enclave's attested failure receipt: the enclave
-            challenge key signed (taskid, code, logDigest). Refunds the requester at once and
+            challenge key signed (taskid, code, logDigest, receiptDigest). Refunds the requester at once and
             unlocks the pool owner's stake. The caller is the authorized worker.
     """
     dealid: bytes32 = self._known_deal(deal)
@@ -594,13 +633,23 @@ def reportFailure(
     assert code != 0, "failure-code"
     taskid: bytes32 = self._open_task(dealid, deal, index)
     self._check_authorization(deal, taskid, enclave, authorization)
-    signed: bytes32 = signatures.personal_digest(keccak256(concat(taskid, convert(code, bytes32), logDigest)))
+    signed: bytes32 = signatures.personal_digest(
+        keccak256(concat(taskid, convert(code, bytes32), logDigest, receiptDigest))
+    )
     assert signatures.recover(signed, enclaveSignature) == enclave, "enclave-signature"
     self.task_state[taskid] = TASK_FAILED
     price: uint256 = deal.appPrice + deal.datasetPrice + deal.workerpoolPrice
     accounts.settle(deal.requester, price, price)
     accounts.settle(deal.workerpoolOwner, deal.stake, deal.stake)
-    log TaskFailed(taskid=taskid, dealid=dealid, index=index, worker=msg.sender, code=code, logDigest=logDigest)
+    log TaskFailed(
+        taskid=taskid,
+        dealid=dealid,
+        index=index,
+        worker=msg.sender,
+        code=code,
+        logDigest=logDigest,
+        receiptDigest=receiptDigest,
+    )
 
 
 @internal

@@ -5,12 +5,21 @@
         Each asset has an address-shaped id derived from its kind, its creator and its
         name, so an SDK can compute it before creating it. The hub reads owners through
         `owners()`, one call per match.
+        Dataset grants (docs/decisions/0070-dataset-grants.md): a dataset owner grants an
+        app (optionally one requester and one workerpool) a number of uses of a dataset at
+        a price until an expiry, and may revoke the grant at any time. A hub counts uses
+        through `useGrant` at match; uses are counted per calling hub, so only the hub
+        the SMS trusts spends a grant that hub reads (anyone else calling `useGrant` only
+        counts in its own column).
 """
 
 # Bits 1-4 of a tag name the TEE technology (SGX, TDX, SEV-SNP, Nitro).
 TEE_TECH_MASK: constant(uint256) = 30
 MAX_NAME: constant(uint256) = 64
 MAX_URI: constant(uint256) = 256
+# A grant id is GRANT_MARK << 160 | n (n = 1, 2, ...): a dataset order whose salt has this
+# mark in its top 96 bits references grant `salt` (a random salt has it with odds 2**-96).
+GRANT_MARK: constant(uint256) = 35713337707280578449391054452  # "sealrungrant"
 
 struct App:
     owner: address
@@ -41,6 +50,40 @@ event AppCreated:
     fingerprint: bytes32
     teeTechnology: bytes32
 
+struct Grant:
+    dataset: address
+    owner: address
+    app: address
+    requester: address
+    workerpool: address
+    price: uint256
+    maxUses: uint256
+    expiry: uint256
+    bulk: bool
+    revoked: bool
+
+event GrantCreated:
+    grantId: indexed(bytes32)
+    dataset: indexed(address)
+    app: indexed(address)
+    owner: address
+    requester: address
+    workerpool: address
+    price: uint256
+    maxUses: uint256
+    expiry: uint256
+    bulk: bool
+
+event GrantRevoked:
+    grantId: indexed(bytes32)
+    dataset: indexed(address)
+
+event GrantUsed:
+    grantId: indexed(bytes32)
+    hub: indexed(address)
+    uses: uint256
+    total: uint256
+
 event DatasetCreated:
     dataset: indexed(address)
     owner: indexed(address)
@@ -70,6 +113,10 @@ apps: public(HashMap[address, App])
 pool_terms: HashMap[address, uint256]
 datasets: public(HashMap[address, Dataset])
 workerpools: public(HashMap[address, Workerpool])
+grants: public(HashMap[bytes32, Grant])
+grantCount: public(uint256)
+# hub -> grant id -> uses counted by that hub at match.
+grantUses: public(HashMap[address, HashMap[bytes32, uint256]])
 
 
 @internal
@@ -240,3 +287,78 @@ def transferWorkerpool(workerpool: address, owner: address):
     self.workerpools[workerpool].owner = owner
     self._set_pool_terms(workerpool, owner, self.workerpools[workerpool].schedulerRewardRatio)
     log AssetTransferred(asset=workerpool, previous=msg.sender, owner=owner)
+
+
+# ---------------------------------------------------------------- dataset grants
+
+
+@external
+def grant(
+    dataset: address,
+    app: address,
+    requester: address,
+    workerpool: address,
+    price: uint256,
+    maxUses: uint256,
+    expiry: uint256,
+    bulk: bool,
+) -> bytes32:
+    """Grant `app` (and only `requester` / `workerpool` when not zero) up to `maxUses`
+    tasks on `dataset` at `price` each until `expiry` (unix seconds); dataset owner only."""
+    assert self.datasets[dataset].owner == msg.sender, "not-asset-owner"
+    assert app != empty(address), "zero-address"
+    assert maxUses > 0 and maxUses < 2**64, "grant-uses"
+    assert price < 2**128, "grant-price-range"
+    assert expiry > block.timestamp and expiry < 2**64, "grant-expiry"
+    n: uint256 = self.grantCount + 1
+    self.grantCount = n
+    grant_id: bytes32 = convert((GRANT_MARK << 160) | n, bytes32)
+    self.grants[grant_id] = Grant(
+        dataset=dataset, owner=msg.sender, app=app, requester=requester, workerpool=workerpool,
+        price=price, maxUses=maxUses, expiry=expiry, bulk=bulk, revoked=False,
+    )
+    log GrantCreated(
+        grantId=grant_id, dataset=dataset, app=app, owner=msg.sender, requester=requester,
+        workerpool=workerpool, price=price, maxUses=maxUses, expiry=expiry, bulk=bulk,
+    )
+    return grant_id
+
+
+@external
+def revokeGrant(grantId: bytes32):
+    """Revoke a grant for good: no new deal uses it and the SMS refuses its releases."""
+    dataset: address = self.grants[grantId].dataset
+    assert dataset != empty(address), "grant-unknown"
+    assert self.datasets[dataset].owner == msg.sender, "not-asset-owner"
+    assert not self.grants[grantId].revoked, "grant-revoked"
+    self.grants[grantId].revoked = True
+    log GrantRevoked(grantId=grantId, dataset=dataset)
+
+
+@external
+def useGrant(
+    grantId: bytes32,
+    dataset: address,
+    app: address,
+    requester: address,
+    workerpool: address,
+    price: uint256,
+    volume: uint256,
+) -> uint256:
+    """Called by a hub at match: check the grant allows this deal, count min(volume, uses
+    left) uses in the caller's column and return that count."""
+    g: Grant = self.grants[grantId]
+    assert g.dataset != empty(address) and g.dataset == dataset, "grant-unknown"
+    assert g.owner == self.datasets[dataset].owner, "grant-owner"
+    assert not g.revoked, "grant-revoked"
+    assert block.timestamp < g.expiry, "grant-expired"
+    assert g.app == app, "grant-app"
+    assert g.requester == empty(address) or g.requester == requester, "grant-requester"
+    assert g.workerpool == empty(address) or g.workerpool == workerpool, "grant-workerpool"
+    assert g.price == price, "grant-price"
+    used: uint256 = self.grantUses[msg.sender][grantId]
+    assert used < g.maxUses, "grant-exhausted"
+    uses: uint256 = min(volume, g.maxUses - used)
+    self.grantUses[msg.sender][grantId] = used + uses
+    log GrantUsed(grantId=grantId, hub=msg.sender, uses=uses, total=used + uses)
+    return uses

@@ -21,6 +21,13 @@ ran in-process: code run in a subprocess, a service started by a fixture, is not
 run again against all the package's tests, so the verdict is always the full run's, and a
 killed mutant costs a few tests instead of all of them (``--no-select`` turns this off).
 
+Most of a short run is starting Python and importing web3, cryptography, FastAPI and the
+like. So this process imports, once, the third-party modules the package's tests import (a
+probe collects the tests in a subprocess and lists them; never ``sealrun``, the tests, or a
+pytest plugin's distribution, which pytest must import itself to rewrite its asserts), and
+each mutant's run is a ``fork`` of it that puts the mutated copy first on ``sys.path`` and
+calls ``pytest.main`` (``--no-fork`` runs a fresh interpreter per mutant instead).
+
 Usage (from the repository root)::
 
     uv run --frozen python scripts/mutation.py [PACKAGE ...] [--shard I/N] [--max-mutants N]
@@ -33,13 +40,16 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -318,14 +328,99 @@ def pytest_unconfigure(config):
 _PLUGIN = "sealrun_mutation_coverage"
 
 
+_PROBE = """
+import json, sys
+import pytest
+pytest.main(["-q", "--co", "-p", "no:cacheprovider", *sys.argv[1:]])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _plugin_top_levels() -> set[str]:
+    """Top-level names of the distributions that register a pytest plugin (pytest11)."""
+    from importlib.metadata import distributions
+
+    names: set[str] = set()
+    for dist in distributions():
+        if not any(entry.group == "pytest11" for entry in dist.entry_points):
+            continue
+        for file in dist.files or []:
+            top = file.parts[0] if file.parts else ""
+            if top.endswith(".py"):
+                names.add(top[:-3])
+            elif len(file.parts) > 1 and not top.endswith((".dist-info", ".data", ".pth")):
+                names.add(top)
+    return names
+
+
+def preload(tests: list[str], copy: Path) -> int:
+    """Import here the third-party modules that collecting ``tests`` imports; how many."""
+    environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, *tests], cwd=REPO, env=environment, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    lines = probe.stdout.strip().splitlines()
+    if probe.returncode != 0 or not lines:
+        return 0
+    skipped = _plugin_top_levels() | {"sealrun", "tests", "conftest", "__main__", _PLUGIN}
+    loaded = 0
+    for name in json.loads(lines[-1]):
+        if name.split(".")[0] in skipped or name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: S112 (a module that fails here is imported by the run itself)
+            continue
+        loaded += 1
+    return loaded
+
+
+def _forked_pytest(arguments: list[str], copy: Path, timeout: float) -> tuple[int | None, float]:
+    """Run ``pytest.main(arguments)`` in a fork of this (pre-loaded) process."""
+    began = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 3
+        try:
+            os.setpgrp()
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            os.environ.update({"PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"})
+            sys.path.insert(0, str(copy))
+            os.chdir(REPO)
+            import pytest
+
+            code = int(pytest.main(arguments))
+        finally:
+            os._exit(code)
+    deadline = began + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), time.monotonic() - began
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None, time.monotonic() - began
+        time.sleep(0.02)
+
+
 def _pytest(
-    tests: list[str], copy: Path, timeout: float, extra_env: dict[str, str] | None = None
+    tests: list[str],
+    copy: Path,
+    timeout: float,
+    extra_env: dict[str, str] | None = None,
+    *,
+    fork: bool = False,
 ) -> tuple[int | None, float]:
-    environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
     plugin = ["-p", _PLUGIN] if extra_env else []
-    command = [
-        sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *plugin, "-m", "not e2e", *tests
-    ]  # fmt: skip
+    arguments = ["-x", "-q", "-p", "no:cacheprovider", *plugin, "-m", "not e2e", *tests]
+    if fork and not extra_env:
+        return _forked_pytest(arguments, copy, timeout)
+    environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
+    command = [sys.executable, "-m", "pytest", *arguments]
     began = time.monotonic()
     try:
         done = subprocess.run(
@@ -368,7 +463,7 @@ def _baseline(package: str, copy: Path, *, select: bool) -> tuple[float, LineTes
     return seconds, (_line_tests(data_file, copy) if select else {})
 
 
-def run(selected: list[Mutant], *, log: bool, select: bool = True) -> list[Outcome]:
+def run(selected: list[Mutant], *, log: bool, select: bool = True, fork: bool = True) -> list[Outcome]:
     """Run each mutant's covering tests against a mutated copy of ``src``."""
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="sealrun-mutation-") as scratch:
@@ -382,8 +477,12 @@ def run(selected: list[Mutant], *, log: bool, select: bool = True) -> list[Outco
             if mutant.package not in baselines:
                 baselines[mutant.package], found = _baseline(mutant.package, copy, select=select)
                 line_tests.update(found)
+                loaded = preload(tests, copy) if fork else 0
+                # fork() copies one thread: a module that started others would leave them behind.
+                fork = fork and threading.active_count() == 1
                 if log:
-                    print(f"# {mutant.package}: tests pass unmutated in {baselines[mutant.package]:.0f} s",
+                    print(f"# {mutant.package}: tests pass unmutated in {baselines[mutant.package]:.0f} s; "
+                          f"{loaded} modules pre-loaded; {'fork' if fork else 'a fresh interpreter'} per run",
                           file=sys.stderr)  # fmt: skip
             target = copy / mutant.path.removeprefix("src/")
             original = target.read_text(encoding="utf-8")
@@ -391,11 +490,11 @@ def run(selected: list[Mutant], *, log: bool, select: bool = True) -> list[Outco
             covering = line_tests.get(mutant.path, {}).get(mutant.line, [])
             try:
                 target.write_text(mutated_source(mutant), encoding="utf-8")
-                code, seconds = _pytest(covering, copy, timeout=timeout) if covering else (0, 0.0)
+                code, seconds = _pytest(covering, copy, timeout=timeout, fork=fork) if covering else (0, 0.0)
                 # Only "tests failed" (1) or a timeout is a verdict: a usage error (4) from an odd
                 # node id, or no test collected (5), says nothing; the full run decides then.
                 if code not in (1, None):
-                    code, more = _pytest(tests, copy, timeout=timeout)
+                    code, more = _pytest(tests, copy, timeout=timeout, fork=fork)
                     seconds += more
             finally:
                 target.write_text(original, encoding="utf-8")
@@ -442,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-select", action="store_true", help="run all the package's tests for every mutant (no coverage)"
     )
+    parser.add_argument("--no-fork", action="store_true", help="a fresh interpreter per run (no pre-loading)")
     args = parser.parse_args(argv)
     for package in args.packages:
         if package not in PACKAGES:
@@ -468,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
                 else f"{mutant.path}:{mutant.line} {mutant.description}"
             )
         return 0
-    result = report(run(selected, log=not args.json, select=not args.no_select))
+    result = report(run(selected, log=not args.json, select=not args.no_select, fork=not args.no_fork))
     if args.json:
         print(json.dumps(result, indent=2))
     else:

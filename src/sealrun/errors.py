@@ -43,6 +43,7 @@ bundle); codes are never renamed, so each of those classes owns the word.
     │                        BUNDLE_UNAVAILABLE, DEVNET_START)
     ├── TaskError            a task not in the state an operation needs (TASK)
     ├── DemoError            a demo's own self-check failed (DEMO)
+    ├── ReceiptError         task receipts: their document and their fetching (RECEIPT)
     └── RequestError         signed-request authentication (REQUEST)
 """
 
@@ -59,6 +60,7 @@ __all__ = [
     "DemoError",
     "EnclaveError",
     "OrderError",
+    "ReceiptError",
     "ReleaseError",
     "RequestError",
     "SandboxError",
@@ -260,6 +262,13 @@ class DemoError(SealrunError):
 
     default_code = "DEMO_FAILED"
     families: ClassVar[tuple[str, ...]] = ("DEMO",)
+
+
+class ReceiptError(SealrunError):
+    """A task receipt that cannot be read, or fetched (``docs/formats.md``, Task receipt)."""
+
+    default_code = "RECEIPT_INVALID"
+    families: ClassVar[tuple[str, ...]] = ("RECEIPT",)
 
 
 class RequestError(SealrunError):

@@ -116,3 +116,47 @@ def test_no_interface_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(EnclaveError) as caught:
         open_rtmr_extender(sysfs_root=tmp_path / "a", device=tmp_path / "b")
     assert caught.value.code == "QUOTE_RTMR_UNAVAILABLE"
+
+
+def test_a_vm_is_measured_for_one_app_once_per_boot(tmp_path: Path) -> None:
+    rtmr = FakeRtmr()
+    recorder = RtmrEventRecorder(rtmr, tmp_path / "events.json")
+    recorder.ensure_app(FINGERPRINT)
+    after_first = rtmr.value
+    log = recorder.ensure_app(FINGERPRINT)  # the next task of the same app: nothing recorded
+    assert rtmr.value == after_first
+    assert app_fingerprint_from_log(log, rtmr3=rtmr.value) == FINGERPRINT
+    other = hashlib.sha256(b"another bundle").digest()
+    assert _code(recorder.ensure_app, other) == "QUOTE_EVENTLOG_INVALID"
+    assert rtmr.value == after_first
+    assert len(recorder.read().events) == 1
+
+
+def test_the_enclave_measures_the_app_into_rtmr3_before_a_tdx_quote(tmp_path: Path) -> None:
+    """``python -m sealrun.enclave --tee tdx``: the quoting side records the app event, and the
+    quoter it builds sends the log with each quote."""
+    import argparse
+
+    from sealrun.adapters.tee.devices import TdxGuestQuoter
+    from sealrun.enclave.__main__ import _make_quoter
+
+    register = tmp_path / "sys/class/misc/tdx_guest/measurements/rtmr3:sha384"
+    register.parent.mkdir(parents=True)
+    register.write_bytes(b"")
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev/tdx_guest").write_bytes(b"")
+    args = argparse.Namespace(tee="tdx", tee_root=tmp_path, simulator_key=None)
+    factory = _make_quoter(args)
+    quoter = factory(FINGERPRINT)
+    assert isinstance(quoter, TdxGuestQuoter)
+    assert quoter.event_log is not None
+    log = EventLog.from_json(quoter.event_log() or b"")
+    assert [event.name for event in log.events] == [APP_EVENT_NAME]
+    assert log.events[0].payload == FINGERPRINT
+    assert register.read_bytes() == log.events[0].digest  # the one extension the kernel saw
+    assert (tmp_path / "run/sealrun/rtmr3-events.json").is_file()
+    factory(FINGERPRINT)  # a second task of the same app
+    assert len(EventLog.from_json((tmp_path / "run/sealrun/rtmr3-events.json").read_bytes()).events) == 1
+    with pytest.raises(EnclaveError) as caught:
+        factory(hashlib.sha256(b"another").digest())
+    assert caught.value.code == "QUOTE_EVENTLOG_INVALID"

@@ -52,8 +52,10 @@ def _verify_args(entry: dict[str, Any], *extra: str) -> list[str]:
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("attestation-cli")
     measurement = "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb"
+    # The recorded collateral is 15 days old at verify_at: these policies allow 30 days.
     (folder / "strict.toml").write_text(
         f'version = 1\nallowed_tee_types = ["sgx-dcap"]\nmeasurements = ["{measurement}"]\n'
+        "max_collateral_age = 2592000\n"
     )
     (folder / "lenient.json").write_text(
         json.dumps(
@@ -62,6 +64,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "allowed_tee_types": ["sgx-dcap"],
                 "measurements": [measurement],
                 "accepted_tcb_statuses": ["ConfigurationAndSWHardeningNeeded"],
+                "max_collateral_age": 2592000,
             }
         )
     )

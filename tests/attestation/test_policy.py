@@ -136,11 +136,17 @@ def _sgx_claims(vectors_dir: Path) -> Claims:
     return standard_verifier().verify(evidence_for(vectors_dir, entry), now=entry["verify_at"])
 
 
+# The sample's recorded collateral is 15 days old at its verify_at: these policies allow 30 days
+# (test_collateral_age.py checks the 7-day default refuses it).
+MONTH = 30 * 24 * 3600
+
+
 def test_strict_policy_refuses_the_sgx_sample_tcb_status(vectors_dir: Path) -> None:
     claims = _sgx_claims(vectors_dir)
     assert claims.tcb_status == "ConfigurationAndSWHardeningNeeded"
     policy = Policy.from_toml(
         f'version = 1\nallowed_tee_types = ["sgx-dcap"]\nmeasurements = ["{claims.measurement.hex()}"]\n'
+        f"max_collateral_age = {MONTH}\n"
     )
     assert _code(policy, claims) == "ATTEST_POLICY_TCB_STATUS"
 
@@ -156,6 +162,7 @@ def test_a_policy_allowing_the_status_accepts_the_sgx_sample(vectors_dir: Path) 
                 "product_id": 0,
                 "min_svn": 0,
                 "accepted_tcb_statuses": ["UpToDate", "ConfigurationAndSWHardeningNeeded"],
+                "max_collateral_age": MONTH,
             }
         )
     )
@@ -171,6 +178,7 @@ def test_an_advisory_deny_list_refuses_the_sgx_sample(vectors_dir: Path) -> None
         measurements=frozenset({claims.measurement}),
         accepted_tcb_statuses=frozenset({"ConfigurationAndSWHardeningNeeded"}),
         rejected_advisories=frozenset({"INTEL-SA-00615"}),
+        max_collateral_age=MONTH,
     )
     assert _code(policy, claims) == "ATTEST_POLICY_ADVISORY"
 

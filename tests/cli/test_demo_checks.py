@@ -67,3 +67,17 @@ def test_the_full_demo_needs_its_example_app_before_starting_anything(
     error = _error(capsys, "demo", "--workdir", str(workdir))
     assert error["code"] == "DEMO_EXAMPLE_MISSING"
     assert [p.name for p in workdir.iterdir()] == [localdemo._MARKER]  # no project, no devnet
+
+
+def test_the_full_demo_labels_its_simulated_tee(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The devnet's worker is simulated: the demo's result says so (JSON and the human lines)."""
+    journey = {"workdir": "w", "devnet": "d", "task_id": "0x01", "status": "COMPLETED", "exit_status": 0,
+               "image": "render.png", "timings": {}}  # fmt: skip
+    monkeypatch.setattr(demo, "_journey", lambda *args: dict(journey))
+    monkeypatch.delenv("SEALRUN_DEVNET", raising=False)
+    main(["demo", "--workdir", str(tmp_path / "demo"), "--json"])
+    assert json.loads(capsys.readouterr().out)["tee"] == "simulated"
+    main(["demo", "--workdir", str(tmp_path / "demo2")])
+    assert "TEE: simulated (the devnet's worker: no hardware protection)" in capsys.readouterr().out

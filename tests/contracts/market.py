@@ -44,6 +44,9 @@ TEE_SGX = make_tag(TagBit.TEE, TagBit.SGX)
 FUNDS = 10**15
 DEPOSIT = 10**12
 
+#: The task receipt digest the enclave signs with a result or a failure (any bytes32).
+RECEIPT = b"\x5e" * 32
+
 
 @cache
 def partials() -> dict[str, Any]:
@@ -175,18 +178,34 @@ class Market:
         )
 
     def result_signature(
-        self, dealid: bytes, index: int, digest: bytes, *, worker: str = "worker", enclave: str = "enclave"
+        self,
+        dealid: bytes,
+        index: int,
+        digest: bytes,
+        *,
+        worker: str = "worker",
+        enclave: str = "enclave",
+        receipt: bytes = RECEIPT,
     ) -> bytes:
         tid = task_id(dealid, index)
         return sign_digest(
             self.key(enclave),
-            result_signature_digest(result_hash(tid, digest), result_seal(self.addr(worker), tid, digest)),
+            result_signature_digest(
+                result_hash(tid, digest), result_seal(self.addr(worker), tid, digest), receipt
+            ),
         )
 
     def failure_signature(
-        self, dealid: bytes, index: int, code: int, log: bytes, *, enclave: str = "enclave"
+        self,
+        dealid: bytes,
+        index: int,
+        code: int,
+        log: bytes,
+        *,
+        enclave: str = "enclave",
+        receipt: bytes = RECEIPT,
     ) -> bytes:
-        return sign_digest(self.key(enclave), failure_digest(task_id(dealid, index), code, log))
+        return sign_digest(self.key(enclave), failure_digest(task_id(dealid, index), code, log, receipt))
 
     def finalize_args(
         self, dealid: bytes, deal: tuple[Any, ...], index: int, digest: bytes = b"\x42" * 32
@@ -199,6 +218,7 @@ class Market:
             self.authorization(dealid, index),
             self.result_signature(dealid, index, digest),
             f"https://store.example/results/{index}",
+            RECEIPT,
         )
 
     def finalize(
@@ -216,6 +236,7 @@ class Market:
             self.addr("enclave"),
             self.authorization(dealid, index),
             self.failure_signature(dealid, index, code, log),
+            RECEIPT,
         )
 
     def totals(self) -> int:

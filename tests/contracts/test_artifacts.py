@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boa
 import pytest
 
 from sealrun.core.orders.reasons import REVERT_REASONS
+from tests.contracts.market import Market
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "src" / "sealrun" / "adapters" / "chain" / "artifacts"
@@ -81,3 +83,11 @@ def test_docs_list_every_revert_reason() -> None:
         reason for reason in REVERT_REASONS if f"| `{reason}` | `{REVERT_REASONS[reason].code}` |" not in text
     )
     assert not missing, f"docs/contracts.md lacks {missing}"
+
+
+def test_every_deployed_contract_fits_eip_170(market: Market) -> None:
+    """A contract whose runtime code passes 24,576 bytes cannot be deployed on a real chain
+    (EIP-170): the Hub is close (grants went to the Registry for this reason, decision 0070)."""
+    for contract in (market.hub, market.registry, market.token):
+        size = len(boa.env.get_code(contract.address))
+        assert 0 < size <= 24_576, (contract, size)

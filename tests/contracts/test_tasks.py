@@ -7,7 +7,7 @@ from typing import Any
 import boa
 
 from sealrun.core.tasks import task_id
-from tests.contracts.market import DEPOSIT, Market
+from tests.contracts.market import DEPOSIT, RECEIPT, Market
 
 STATUS_ACTIVE, STATUS_COMPLETED, STATUS_FAILED, STATUS_CLAIMED = 1, 2, 3, 4
 DIGEST = b"\x42" * 32
@@ -26,6 +26,7 @@ def test_finalize_pays_everyone_and_records_the_digest(market: Market) -> None:
     assert event.taskid == task_id(dealid, 0)
     assert event.digest == DIGEST
     assert event.resultURI == "https://store.example/results/0"
+    assert event.receiptDigest == RECEIPT  # the receipt the enclave signed, logged, not stored
     assert event.worker == market.addr("worker")
     got = balances(market, "app", "dataset", "worker", "pool", "requester")
     # pool price 100: scheduler ratio 20 -> 20 to the pool owner, 80 to the worker; stake 30 back.
@@ -92,14 +93,18 @@ def test_finalize_checks(market: Market) -> None:
             args[4],
             market.result_signature(dealid, 1, DIGEST),
             args[6],
+            args[7],
             sender=worker,
         )
     wrong_key = market.result_signature(dealid, 0, DIGEST, enclave="stranger")
     with boa.reverts("enclave-signature"):
-        market.hub.finalize(deal, 0, DIGEST, args[3], args[4], wrong_key, args[6], sender=worker)
+        market.hub.finalize(deal, 0, DIGEST, args[3], args[4], wrong_key, args[6], args[7], sender=worker)
+    # The signature covers the receipt digest: another receipt is not the one the enclave signed.
+    with boa.reverts("enclave-signature"):
+        market.hub.finalize(*args[:7], b"\x5f" * 32, sender=worker)
     # An enclave signature is not a valid authorization (different preimage lengths).
     with boa.reverts("authorization-invalid"):
-        market.hub.finalize(deal, 0, DIGEST, args[3], args[5], args[5], args[6], sender=worker)
+        market.hub.finalize(deal, 0, DIGEST, args[3], args[5], args[5], args[6], args[7], sender=worker)
     market.hub.finalize(*args, sender=worker)
 
 
@@ -151,11 +156,14 @@ def test_report_failure_refunds_at_once(market: Market) -> None:
         market.hub.reportFailure(*args, sender=market.addr("stranger"))
     with boa.reverts("enclave-signature"):
         market.hub.reportFailure(deal, 0, 4, *args[3:], sender=worker)  # receipt says code 3
+    with boa.reverts("enclave-signature"):
+        market.hub.reportFailure(*args[:7], b"\x5f" * 32, sender=worker)  # another receipt
     market.hub.reportFailure(*args, sender=worker)
     event = market.hub.get_logs()[-1]
     assert type(event).__name__ == "TaskFailed"
     assert event.code == 3
     assert event.logDigest == b"\x07" * 32
+    assert event.receiptDigest == RECEIPT
     assert market.hub.taskStatus(dealid, 0) == STATUS_FAILED
     got = balances(market, "requester", "pool")
     assert got["requester"] == (DEPOSIT - 108, 108)

@@ -60,3 +60,16 @@ def test_demo_json_ends_completed_with_the_image_from_a_0700_parent(private_pare
     )
     assert not (workdir / ".sealrun" / "devnet" / "state.json").exists()  # torn down
     assert stat.S_IMODE(private_parent.stat().st_mode) == 0o700  # nothing opened up
+    # The demo verified its task's receipt online and prints the commands; the offline one
+    # passes after the devnet is gone, from the receipt and the simulator key it kept.
+    online, offline = result["verify"]
+    assert online.startswith(f"sealrun verify {result['task_id']} --allow-simulated")
+    checked = subprocess.run(
+        [str(SEALRUN), *offline.split()[1:], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["verified"] is True

@@ -92,6 +92,36 @@ def test_app_run_one_liner(embedded_project: Project, render_app: dict[str, Any]
     assert logs["status"] == "COMPLETED"
     assert "rendered" in logs["logs"]["stdout.log"], logs["logs"]
     assert logs["reason"] is None
+    _verified(embedded_project, ran["task"], "completed")
+
+
+def _verified(project: Project, task: str, status: str) -> None:
+    """The task's receipt verifies online (store, chain, SMS) and, saved, offline."""
+    saved = project.root / f"receipt-{task}.json"
+    online = project.json("verify", task, "--allow-simulated", "--save", str(saved))
+    assert online["verified"] is True, online
+    assert (online["offline"], online["status"], online["task_id"]) == (False, status, task)
+    assert {c["code"]: c["status"] for c in online["checks"]} == {
+        "VERIFY_SIGNATURE": "pass", "VERIFY_TASK": "pass", "VERIFY_EVIDENCE": "simulated",
+        "VERIFY_FINGERPRINT": "pass", "VERIFY_RELEASE": "pass", "VERIFY_CHAIN": "pass", "VERIFY_APP": "pass",
+        "VERIFY_INPUTS": "pass", "VERIFY_RESULT": "pass", "VERIFY_AUDIT": "pass",
+    }  # fmt: skip
+    offline = project.json("verify", str(saved), "--offline", "--allow-simulated")
+    assert offline["verified"] is True, offline
+    assert offline["receipt_digest"] == online["receipt_digest"]
+    # Without --allow-simulated the simulated TEE is never a pass.
+    strict = project.run("verify", task, "--json", check=False)
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert "RECEIPT_EVIDENCE_SIMULATED" in strict.stdout
+    # The receipt against another task is refused with its code.
+    other = "0x" + "01" * 32
+    refused = project.run(
+        "verify", other, "--receipt", str(saved), "--allow-simulated", "--json", check=False
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    reasons = {c["code"]: c["reason"] for c in json.loads(refused.stdout)["checks"]}
+    assert reasons["VERIFY_TASK"] == "RECEIPT_TASK_MISMATCH"
+    assert reasons["VERIFY_CHAIN"] == "RECEIPT_CHAIN_UNKNOWN_TASK"  # the chain never heard of it
 
 
 def test_failure_is_refunded_at_once_and_logs_are_sealed(embedded_project: Project) -> None:
@@ -129,6 +159,7 @@ def test_failure_is_refunded_at_once_and_logs_are_sealed(embedded_project: Proje
     assert again["opened"] == logs["opened"]
     assert again["reason"] == ran["reason"]
     assert "APP_EXIT_NONZERO" in logs["logs"]["enclave.log"]
+    _verified(project, ran["task"], "failed")
 
 
 def _second_requester(project: Project) -> str:

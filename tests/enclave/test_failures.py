@@ -50,7 +50,10 @@ def assert_receipt(report: RunReport, task: Task, code: FailureCode) -> dict[str
     sealed_log = Path(report.logs.sealed_path).read_bytes()
     assert report.failure.log_digest == "0x" + hashlib.sha256(sealed_log).hexdigest()
     digest = failure_digest(
-        bytes.fromhex(TASK_ID[2:]), int(code), bytes.fromhex(report.failure.log_digest[2:])
+        bytes.fromhex(TASK_ID[2:]),
+        int(code),
+        bytes.fromhex(report.failure.log_digest[2:]),
+        bytes.fromhex(report.failure.receipt_digest[2:]),
     )
     assert recover_signer(digest, bytes.fromhex(report.failure.signature[2:])) == report.enclave
     logs = open_tar(Path(report.logs.sealed_path), task.beneficiary)

@@ -7,9 +7,11 @@ it counts every TCP connection it accepts, so "refused" means "never connected t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +31,7 @@ from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import InputFetcher, PublicNetworkBackend
 from sealrun.enclave.precompute import prepare_inputs
-from sealrun.errors import EnclaveError
+from sealrun.errors import ConfigError, EnclaveError
 from tests.enclave.conftest import Task
 from tests.enclave.test_runtime import open_tar
 
@@ -61,6 +63,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", parse_qs(parts.query)["to"][0])
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif kind == "flaky":  # /flaky/<name>-<n>: 503 the first n times, then 5 bytes
+            with self.server.lock:
+                seen = self.server.flaky.get(arg, 0)
+                self.server.flaky[arg] = seen + 1
+            if seen < int(arg.rpartition("-")[2]):
+                self.send_error(503)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"ready")
+        elif kind == "status":  # /status/<code>
+            self.send_error(int(arg))
         elif kind == "loop":  # /loop/<k> -> /loop/<k+1>
             self.send_response(302)
             self.send_header("Location", f"/loop/{int(arg) + 1}")
@@ -82,10 +97,11 @@ class Recorder(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.connections = 0
         self.paths: list[str] = []
-        self._lock = threading.Lock()
+        self.flaky: dict[str, int] = {}
+        self.lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
+        with self.lock:
             self.connections += 1
         super().process_request(request, client_address)
 
@@ -125,6 +141,7 @@ def policy(store: Recorder) -> FetchPolicy:
 def fetch(url: str, folder: Path, policy: FetchPolicy, **options: Any) -> TaskFailedError | bytes:
     """Fetch ``url`` into ``folder/input``; the failure, or the bytes fetched."""
     options.setdefault("free_space", lambda _folder: PLENTY)
+    options.setdefault("sleep", lambda _seconds: None)  # in-place retries wait for nothing here
     with InputFetcher(policy, **options) as fetcher:
         try:
             return fetcher.fetch(url, folder / "input").path.read_bytes()
@@ -503,7 +520,7 @@ def test_random_urls_never_reach_loopback_unless_listed(
     which: str,
     path: str,
 ) -> None:
-    policy = FetchPolicy(allowed_http_origins=frozenset({store.origin}), max_redirects=0)
+    policy = FetchPolicy(allowed_http_origins=frozenset({store.origin}), max_redirects=0, transient_retries=0)
     port = store.port if which == "store" else victim.port
     url = f"{scheme}://{trick.format(store_host=f'127.0.0.1:{store.port}')}{host}:{port}/{path}"
     try:
@@ -519,7 +536,11 @@ def test_random_urls_never_reach_loopback_unless_listed(
         # Refused by the rules, or (a name that does not resolve, like ``localhost.``) not
         # fetched at all: either way nothing on loopback was reached.
         assert isinstance(result, TaskFailedError), "fetched, should have been refused"
-        assert result.failure in {FailureCode.INPUT_URL_REFUSED, FailureCode.INPUT_FETCH_FAILED}
+        assert result.failure in {
+            FailureCode.INPUT_URL_REFUSED,
+            FailureCode.INPUT_FETCH_FAILED,
+            FailureCode.INPUT_UNAVAILABLE,
+        }
         assert (store.connections, victim.connections) == before
     assert victim.connections == before[1]
     for leftover in tmp_path.iterdir():
@@ -552,3 +573,83 @@ def test_the_fetcher_fails_closed_if_httpx_stops_exposing_its_pool(
     monkeypatch.undo()
     with InputFetcher(policy) as fetcher:  # today's httpx has the pool: the guard is installed
         assert fetcher.budget > 0
+
+
+# --- transient failures: retried in place, then INPUT_UNAVAILABLE (an infrastructure failure) -----
+
+
+def test_a_store_that_comes_back_is_fetched_after_in_place_retries(tmp_path: Path, store: Recorder) -> None:
+    waits: list[float] = []
+    policy = FetchPolicy(allowed_http_origins=frozenset({store.origin}), retry_delay_seconds=0.5)
+    assert fetch(f"{store.origin}/flaky/a-3", tmp_path, policy, sleep=waits.append) == b"ready"
+    assert waits == [0.5, 1.0, 2.0]  # doubled each time
+    assert not (tmp_path / "input.part").exists()
+
+
+def test_a_store_still_down_is_input_unavailable(tmp_path: Path, store: Recorder) -> None:
+    waits: list[float] = []
+    policy = FetchPolicy(allowed_http_origins=frozenset({store.origin}), transient_retries=2)
+    result = fetch(f"{store.origin}/flaky/b-99", tmp_path, policy, sleep=waits.append)
+    assert isinstance(result, TaskFailedError)
+    assert result.failure is FailureCode.INPUT_UNAVAILABLE
+    assert "HTTP 503" in result.message
+    assert waits == [1.0, 2.0]  # bounded: transient_retries
+    with socket_closed() as origin:  # nothing listens: connection refused
+        closed = FetchPolicy(allowed_http_origins=frozenset({origin}), transient_retries=1)
+        refused_now = fetch(f"{origin}/x", tmp_path, closed, sleep=waits.append)
+        assert isinstance(refused_now, TaskFailedError)
+        assert refused_now.failure is FailureCode.INPUT_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (404, "INPUT_FETCH_FAILED"),
+        (403, "INPUT_FETCH_FAILED"),
+        (429, "INPUT_UNAVAILABLE"),
+        (502, "INPUT_UNAVAILABLE"),
+    ],
+)
+def test_what_is_transient(tmp_path: Path, store: Recorder, status: int, code: str) -> None:
+    waits: list[float] = []
+    policy = FetchPolicy(allowed_http_origins=frozenset({store.origin}), transient_retries=1)
+    result = fetch(f"{store.origin}/status/{status}", tmp_path, policy, sleep=waits.append)
+    assert isinstance(result, TaskFailedError)
+    assert result.code == code
+    assert len(waits) == (1 if code == "INPUT_UNAVAILABLE" else 0)  # a refusal is not retried
+
+
+def test_in_place_retries_never_pass_the_fetch_deadline(tmp_path: Path, store: Recorder) -> None:
+    waits: list[float] = []
+    policy = FetchPolicy(
+        allowed_http_origins=frozenset({store.origin}), max_fetch_seconds=2.5, retry_delay_seconds=1.0
+    )
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    result = fetch(f"{store.origin}/flaky/c-99", tmp_path, policy, sleep=sleep, clock=lambda: clock[0])
+    assert isinstance(result, TaskFailedError)
+    assert result.failure is FailureCode.INPUT_UNAVAILABLE
+    assert waits == [1.0]  # the next wait (2 s) would end past the 2.5 s budget
+
+
+@pytest.mark.parametrize(
+    "bad", [{"transient_retries": -1}, {"transient_retries": 11}, {"transient_retries": True},
+            {"retry_delay_seconds": 0}, {"retry_delay_seconds": 61}, {"retry_delay_seconds": float("nan")}],
+)  # fmt: skip
+def test_bad_retry_settings_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        FetchPolicy(**bad)
+    assert caught.value.code == "FETCH_POLICY_INVALID"
+
+
+@contextlib.contextmanager
+def socket_closed() -> Iterator[str]:
+    """An http origin on loopback where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield f"http://127.0.0.1:{port}"

@@ -173,5 +173,6 @@ def _assert_zero_digest_receipt(report: RunReport, code: FailureCode) -> None:
     assert (report.failure.code, report.failure.name) == (int(code), code.name)
     assert report.failure.log_digest == "0x" + NO_LOGS.hex()
     assert report.logs.sealed_path == ""
-    digest = failure_digest(bytes.fromhex(TASK_ID[2:]), int(code), NO_LOGS)
+    receipt = bytes.fromhex(report.failure.receipt_digest[2:])
+    digest = failure_digest(bytes.fromhex(TASK_ID[2:]), int(code), NO_LOGS, receipt)
     assert recover_signer(digest, bytes.fromhex(report.failure.signature[2:])) == report.enclave

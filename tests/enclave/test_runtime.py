@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sealrun.adapters.sealedfiles import open_path
 from sealrun.adapters.tee import RunReport
+from sealrun.core.receipts import parse_receipt
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import recover_signer, result_hash, result_seal, result_signature_digest
 from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
@@ -109,8 +110,17 @@ def test_result_is_bound_and_signed_by_the_enclave_key(
     task_id = bytes.fromhex(TASK_ID[2:])
     assert report.result.result_hash == "0x" + result_hash(task_id, digest).hex()
     assert report.result.result_seal == "0x" + result_seal(WORKER, task_id, digest).hex()
-    signed = result_signature_digest(result_hash(task_id, digest), result_seal(WORKER, task_id, digest))
+    receipt = bytes.fromhex(report.result.receipt_digest[2:])
+    signed = result_signature_digest(
+        result_hash(task_id, digest), result_seal(WORKER, task_id, digest), receipt
+    )
     assert recover_signer(signed, bytes.fromhex(report.result.signature[2:])) == report.enclave
+    receipt = parse_receipt(Path(report.receipt_path).read_bytes())
+    assert "0x" + receipt.digest.hex() == report.result.receipt_digest
+    assert receipt.field("result", "digest") == report.result.digest
+    assert receipt.field("app", "fingerprint") == report.fingerprint
+    assert receipt.body["enclave"] == report.enclave
+    assert receipt.field("result", "sealed_sha256") == report.result.sealed_checksum
     assert report.result.sealed_checksum == "0x" + hashlib.sha256(sealed.read_bytes()).hexdigest()
     # The same output gives the same digest: the archive is deterministic.
     again = runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work_root / "work2")
@@ -133,7 +143,8 @@ def test_report_file_holds_no_plaintext_and_plaintext_is_scrubbed(
     report = runtime.run(bundle, UnsafeLocalSecretsFile(task.secrets_file), work)
     raw = (work / "report.json").read_bytes()
     assert RunReport.from_json(raw) == report
-    assert sorted(p.name for p in work.iterdir()) == ["logs.tar.age", "report.json", "result.tar.age"]
+    names = ["logs.tar.age", "receipt.json", "report.json", "result.tar.age"]
+    assert sorted(p.name for p in work.iterdir()) == names  # the receipt is checked for secrets too
     for path in work.iterdir():
         content = path.read_bytes()
         for secret in (b"SECRET-STDOUT", b"SECRET-OUT", b"SECRET-DATASET", task.bundle.enclave_key.encode()):

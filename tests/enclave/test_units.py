@@ -15,8 +15,8 @@ from sealrun.enclave.fetching import url_basename
 from sealrun.errors import ConfigError, EnclaveError
 
 LOGS = LogsInfo("/w/logs.tar.age", "0x" + "aa" * 32, 100, 1, 2, truncated=False)
-RESULT = ResultInfo("0x01", "0x02", "0x03", "0x04", "/w/result.tar.age", "0x05", 9)
-FAILURE = FailureReceipt(1, "APP_EXIT_NONZERO", "0x06", "0x07")
+RESULT = ResultInfo("0x01", "0x02", "0x03", "0x04", "/w/result.tar.age", "0x05", 9, "0x08")
+FAILURE = FailureReceipt(1, "APP_EXIT_NONZERO", "0x06", "0x07", "0x09")
 
 
 def _report(**changes: object) -> RunReport:
@@ -116,7 +116,7 @@ def test_failure_codes_are_stable() -> None:
         "INPUT_OPEN_FAILED": 8, "BUNDLE_INVALID": 9, "SANDBOX_FAILED": 10, "RESULT_UPLOAD_FAILED": 11,
         "TASK_PARAMS_INVALID": 12, "SECRET_MISSING": 13, "RECIPIENT_MISSING": 14, "ATTEMPTS_EXHAUSTED": 15,
         "ENCLAVE_INTERNAL": 16, "INPUT_URL_REFUSED": 17, "INPUT_TOO_LARGE": 18,
-        "APP_COMPUTED_JSON_INVALID": 19,
+        "APP_COMPUTED_JSON_INVALID": 19, "INPUT_UNAVAILABLE": 20,
     }  # fmt: skip
     assert parse_failure_code("APP_TIMEOUT") is FailureCode.APP_TIMEOUT
     assert parse_failure_code("7") is FailureCode.INPUT_CHECKSUM_MISMATCH

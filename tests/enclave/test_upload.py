@@ -14,10 +14,12 @@ import httpx
 import pytest
 import uvicorn
 
-from sealrun.core.tasks import FailureCode
+from sealrun.core.tasks import FailureClass, FailureCode, classify_failure
 from sealrun.core.tasks.secretsbundle import ResultUpload
 from sealrun.core.uploads import mint_upload_token
 from sealrun.enclave import EnclaveRuntime, UnsafeLocalSecretsFile
+from sealrun.enclave.failure import TaskFailedError
+from sealrun.enclave.uploads import UPLOAD_RETRY_DELAYS, upload_result
 from sealrun.services.store import StoreSettings, create_app
 from tests.enclave.conftest import COMPUTED, TASK_ID, Task
 from tests.enclave.test_failures import assert_receipt
@@ -95,3 +97,36 @@ def test_a_refused_upload_is_a_signed_failure(
         make_bundle({"app.py": COMPUTED}), UnsafeLocalSecretsFile(task.secrets_file), work_root / "w"
     )
     assert_receipt(report, task, FailureCode.RESULT_UPLOAD_FAILED)
+
+
+def test_a_store_down_is_retried_in_place_then_an_infrastructure_failure(
+    make_task: Callable[..., Task], tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once the probe is closed
+    bundle = replace(
+        make_task().bundle, result_upload=ResultUpload(url=f"http://127.0.0.1:{port}", token="t")
+    )
+    sealed = tmp_path / "result.age"
+    sealed.write_bytes(b"sealed")
+    waits: list[float] = []
+    with pytest.raises(TaskFailedError) as caught:
+        upload_result(sealed, bundle, sleep=waits.append)
+    assert caught.value.failure is FailureCode.RESULT_UPLOAD_FAILED
+    assert "STORAGE_UNREACHABLE" in caught.value.message
+    assert waits == list(UPLOAD_RETRY_DELAYS)
+    assert classify_failure(caught.value.code) is FailureClass.INFRASTRUCTURE
+
+
+def test_a_refused_upload_is_not_retried_in_place(
+    make_task: Callable[..., Task], tmp_path: Path, store_url: str
+) -> None:
+    bundle = replace(make_task().bundle, result_upload=ResultUpload(url=store_url, token="forged"))
+    sealed = tmp_path / "result.age"
+    sealed.write_bytes(b"sealed")
+    waits: list[float] = []
+    with pytest.raises(TaskFailedError) as caught:
+        upload_result(sealed, bundle, sleep=waits.append)
+    assert "UPLOAD_TOKEN" in caught.value.message
+    assert waits == []

@@ -90,8 +90,8 @@ class PoolWorld:
         }
         return self._service("store", "sealrun.services.store", env, self.url_of("store") + "/v1/status")
 
-    def start_sms(self) -> ServiceProcess:
-        """The SMS (devnet mode, simulated evidence accepted)."""
+    def start_sms(self, *, extra: dict[str, str] | None = None) -> ServiceProcess:
+        """The SMS (devnet mode, simulated evidence accepted); ``extra`` settings on top."""
         env = {
             "SEALRUN_SMS_MODE": "embedded-devnet",
             "SEALRUN_SMS_DATA_DIR": str(self.root / "sms"),
@@ -103,6 +103,7 @@ class PoolWorld:
             "SEALRUN_SMS_SIMULATOR_PUBLIC_KEY_FILE": str(self.root / "keys" / "simulator.pub.pem"),
             "SEALRUN_SMS_RESULT_UPLOAD_URL": self.url_of("store") + "/v1/blobs",
             "SEALRUN_SMS_UPLOAD_TOKEN_KEY": self.upload_key,
+            **(extra or {}),
         }
         return self._service("sms", "sealrun.services.sms", env, self.url_of("sms") + "/openapi.json")
 
@@ -118,8 +119,10 @@ class PoolWorld:
         }
         return self._service("market", "sealrun.services.market", env, self.url_of("market") + "/v1/status")
 
-    def start_scheduler(self, *, price: int = 20, worker_timeout: float = 4.0) -> ServiceProcess:
-        """The pool's scheduler (publishes the pool's order on the market)."""
+    def start_scheduler(
+        self, *, price: int = 20, worker_timeout: float = 4.0, extra: dict[str, str] | None = None
+    ) -> ServiceProcess:
+        """The pool's scheduler (publishes the pool's order on the market); ``extra`` settings on top."""
         env = {
             "SEALRUN_SCHEDULER_WORKERPOOL": self.workerpool,
             "SEALRUN_SCHEDULER_OWNER_KEY": "0x" + self.owner.key.hex(),
@@ -138,6 +141,7 @@ class PoolWorld:
             # A closed pool: the scheduler starts only with the list of its workers.
             "SEALRUN_SCHEDULER_ALLOWED_WORKERS": json.dumps([worker.address for worker in self.workers]),
             "SEALRUN_SCHEDULER_PORT": str(self.ports["scheduler"]),
+            **(extra or {}),
         }
         return self._service(
             "scheduler", "sealrun.services.scheduler", env, self.url_of("scheduler") + "/v1/status"

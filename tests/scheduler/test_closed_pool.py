@@ -218,6 +218,7 @@ def test_a_task_is_handed_out_at_most_max_claims_times(harness: Harness) -> None
         assert task is not None
         handed.append(task.task_id)
         worker.report(task.task_id, "abandoned")
+        harness.clock[0] += 5  # past the backoff (at most 2 s, then 4 s, by default)
     assert worker.next(wait=0) is None
     harness.sweep()
     assert harness.client.get(f"/v1/tasks/{handed[0]}").json()["status"] == "expired"

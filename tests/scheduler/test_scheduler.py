@@ -195,6 +195,8 @@ def test_sms_failure_puts_the_task_back(harness: Harness) -> None:
     assert caught.value.code == "SMS_UNREACHABLE"
     assert harness.client.get("/v1/status").json()["tasks"] == {"pending": 1}
     harness.sms.failing = False
+    assert worker.next(wait=0) is None  # the backoff: not before a jittered wait (at most 2 s)
+    harness.clock[0] += 2
     assert worker.next(wait=0) is not None
 
 

@@ -174,3 +174,55 @@ def test_the_runtime_runs_a_task_with_secrets_from_the_sms(
     assert [r.code for r in records] == ["RELEASED"]
     assert records[0].measurement == fingerprint.hex()
     assert json.dumps([r.model_dump() for r in records])  # the audit is plain JSON
+
+
+@pytest.mark.parametrize(
+    ("vector", "tee", "provider"),
+    [("tdx-dcapqvl-sample", "tdx", "tdx_guest"), ("snp-virtee-milan", "sev-snp", "sev_guest")],
+)
+def test_a_configfs_quote_goes_through_the_release_up_to_the_verifiers_verdict(
+    client: SmsClient, world: World, tmp_path: Path, vector: str, tee: str, provider: str
+) -> None:
+    """A confidential VM's quoter (a fake configfs-tsm tree serving a REAL quote) attests.
+
+    What fixed vectors can drive: the enclave asks for a fresh nonce, binds it with its
+    ephemeral key and the task into report data, the quoter writes it to ``inblob`` and hands
+    the vector's outblob to the SMS, which verifies it against the pinned vendor roots. The
+    vector's report data is not ours, so the release stops at ATTEST_REPORT_DATA_MISMATCH, after
+    the verifier accepted the quote; before the vector's validity window the verifier itself
+    refuses (ATTEST_EXPIRED). A release that succeeds needs a quote made over our report data: real hardware.
+    """
+    from sealrun.adapters.tee.tsm import ConfigfsTsmQuoter
+    from sealrun.core.attestation import decode_evidence_text
+    from sealrun.testing.tee import FakeConfigfsTsm, snp_certificate_table
+    from tests.conftest import VECTORS
+
+    entry = next(e for e in json.loads((VECTORS / "vectors.json").read_text()) if e["id"] == vector)
+    collateral = (VECTORS / (entry.get("collateral") or entry["vcek"])).read_bytes()
+    fake = FakeConfigfsTsm(
+        tmp_path / "tsm",
+        provider=provider,
+        outblob=decode_evidence_text((VECTORS / entry["evidence"]).read_bytes()),
+        auxblob=snp_certificate_table({"63da758d-e664-4564-adc5-f4b93be8accd": collateral})
+        if tee == "sev-snp"
+        else None,
+    )
+    quoter = ConfigfsTsmQuoter(
+        tee,
+        world.fingerprint,
+        root=tmp_path / "tsm",
+        files=fake,
+        collateral=None if tee == "sev-snp" else (lambda kind, payload: collateral),
+    )
+    enclave = _prepare(client, world)
+    world.clock.now = entry["validity_window"]["not_before"] - 86400
+    with pytest.raises(SealrunError) as caught:
+        _source(client, world, enclave).fetch(quoter)
+    assert caught.value.code == "ATTEST_EXPIRED"  # outside the certificates' and collateral's validity
+    world.clock.now = entry["verify_at"]
+    with pytest.raises(SealrunError) as caught:
+        _source(client, world, enclave).fetch(quoter)
+    assert caught.value.code == "ATTEST_REPORT_DATA_MISMATCH"  # verified, then not bound to us
+    assert len(fake.inblobs) == 2
+    assert all(len(blob) == 64 for blob in fake.inblobs)
+    assert fake.inblobs[0] != fake.inblobs[1]  # each attempt bound a fresh nonce and key

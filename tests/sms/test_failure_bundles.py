@@ -122,18 +122,21 @@ def test_a_poison_order_gives_nothing_to_an_unauthorized_worker(sms: SmsUseCases
     assert caught.value.code == "RELEASE_WORKER_UNAUTHORIZED"
 
 
-def test_the_fourth_release_is_attempts_exhausted(sms: SmsUseCases, world: World) -> None:
+def test_the_release_past_the_cap_is_attempts_exhausted(
+    sms: SmsUseCases, settings: SmsSettings, world: World
+) -> None:
+    cap = settings.max_releases_per_task
     world.push_secrets(sms)
-    for _ in range(3):
+    for _ in range(cap):
         bundle = _released(sms, world)
         assert bundle.failure is None
         assert bundle.requester_secrets == {1: "s3cr3t"}
-    fourth = _released(sms, world)
-    _assert_failure_bundle(fourth, world, FailureCode.ATTEMPTS_EXHAUSTED)
+    past = _released(sms, world)
+    _assert_failure_bundle(past, world, FailureCode.ATTEMPTS_EXHAUSTED)
     _audited(sms, "RELEASE_ATTEMPTS_EXHAUSTED")
-    assert sms.repository.releases("0x" + world.task.hex()) == 3
+    assert sms.repository.releases("0x" + world.task.hex()) == cap
     records = sms.repository.audit_records()
-    assert [(r.event, r.code) for r in records] == [("release", "RELEASED")] * 3 + [
+    assert [(r.event, r.code) for r in records] == [("release", "RELEASED")] * cap + [
         ("failure", "RELEASE_ATTEMPTS_EXHAUSTED")
     ]
 
@@ -156,7 +159,7 @@ def test_the_release_counter_holds_under_concurrency(sms: SmsUseCases, world: Wo
 
 
 def test_the_cap_setting_is_bounded(settings: SmsSettings) -> None:
-    assert settings.max_releases_per_task == 3
+    assert settings.max_releases_per_task == 6
     with pytest.raises(ValueError, match="max_releases_per_task"):
         SmsSettings(**{**settings.model_dump(), "max_releases_per_task": 0})
 

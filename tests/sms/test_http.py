@@ -121,6 +121,10 @@ def test_asgi_transport_serves_openapi_and_health(settings: SmsSettings, world: 
     spec, health = asyncio.run(fetch())
     app.state.components.close()
     assert "/v1/tasks/{task_id}/release" in spec["paths"]
+    signer = health.pop("release_signer")  # the release record key's address (docs/sms.md)
+    assert isinstance(signer, str)
+    assert len(signer) == 42
+    assert signer.startswith("0x")
     assert health == {"status": "ok", "mode": "embedded-devnet", "chain_id": world.domain.chain_id,
                       "hub": world.domain.hub, "simulated_evidence": True}  # fmt: skip
 

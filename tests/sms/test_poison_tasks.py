@@ -92,7 +92,8 @@ def _assert_failed(report: RunReport, world: World, enclave: str, code: FailureC
     assert report.failure is not None
     assert (report.failure.code, report.failure.name) == (int(code), code.name)
     assert report.enclave == enclave
-    digest = failure_digest(world.task, int(code), bytes.fromhex(report.failure.log_digest[2:]))
+    receipt = bytes.fromhex(report.failure.receipt_digest[2:])
+    digest = failure_digest(world.task, int(code), bytes.fromhex(report.failure.log_digest[2:]), receipt)
     assert recover_signer(digest, bytes.fromhex(report.failure.signature[2:])) == enclave
 
 
@@ -106,7 +107,9 @@ def test_a_unicode_digit_secret_index_ends_params_invalid(
     sealed = Path(report.logs.sealed_path)
     assert report.failure is not None
     assert report.failure.log_digest == "0x" + hashlib.sha256(sealed.read_bytes()).hexdigest()
-    assert b"TASK_PARAMS_INVALID" in open_tar(sealed, world.result_key)["enclave.log"]
+    enclave_log = open_tar(sealed, world.result_key)["enclave.log"]
+    assert b"TASK_PARAMS_INVALID" in enclave_log
+    assert enclave_log.startswith(b"TEE: simulated (SIMULATED: no hardware protection")  # labelled
     records = client.dataset_audit(bytes(world.dataset_owner.key), world.dataset)
     assert [(r.event, r.code) for r in records] == [("failure", "RELEASE_PARAMS_INVALID")]
 

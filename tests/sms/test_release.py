@@ -258,3 +258,30 @@ def test_simulated_evidence_is_refused_unless_enabled(
     world.push_secrets(sms)
     enclave = world.challenge(sms)
     _refused(sms, world.release_request(sms, enclave, Identity.generate()), "ATTEST_POLICY_TEE_TYPE")
+
+
+def test_a_release_carries_the_deal_and_a_signed_record_of_its_audit_entry(
+    sms: SmsUseCases, world: World
+) -> None:
+    from sealrun.core.receipts.release import derive_release_key, verify_release_record
+    from sealrun.core.tasks import address_of
+
+    world.push_secrets(sms)
+    enclave = world.challenge(sms)
+    released = sms.release(world.release_request(sms, enclave, Identity.generate()))
+    assert released.record is not None
+    record = verify_release_record(released.record)
+    head = sms.audit_head()
+    assert head is not None
+    assert (record["audit_seq"], record["audit_entry_hash"], record["event"]) == (
+        head.seq,
+        head.entry_hash,
+        "release",
+    )
+    assert record["task_id"] == "0x" + world.task.hex()
+    assert (record["deal_id"], record["task_index"]) == (released.deal_id, released.task_index)
+    assert record["enclave_challenge"] == enclave
+    assert record["measurement"] == "0x" + world.fingerprint.hex()
+    # The signer is the key derived from the SMS's master key (published at /v1/health).
+    current = sms.keyring.keys[sms.keyring.current_id]
+    assert released.record["signer"] == address_of(derive_release_key(current))

@@ -34,14 +34,17 @@ def test_result_hash_and_seal_known_answers() -> None:
     task, digest = task_id(DEAL, 0), bytes(range(32))
     assert result_hash(task, digest) == keccak(task + digest)
     assert result_seal(WORKER, task, digest) == keccak(bytes.fromhex("ab" * 20) + task + digest)
-    assert result_signature_digest(b"\1" * 32, b"\2" * 32) == keccak(b"\1" * 32 + b"\2" * 32)
+    signed = result_signature_digest(b"\1" * 32, b"\2" * 32, b"\3" * 32)
+    assert signed == keccak(b"\1" * 32 + b"\2" * 32 + b"\3" * 32)
 
 
 def test_authorization_and_failure_digests() -> None:
     task = task_id(DEAL, 7)
     expected = keccak(bytes.fromhex("ab" * 20) + task + bytes.fromhex("cd" * 20))
     assert authorization_digest(WORKER, task, ENCLAVE) == expected
-    assert failure_digest(task, 2, b"\0" * 32) == keccak(task + (2).to_bytes(32, "big") + b"\0" * 32)
+    receipt = b"\3" * 32
+    expected = keccak(task + (2).to_bytes(32, "big") + b"\0" * 32 + receipt)
+    assert failure_digest(task, 2, b"\0" * 32, receipt) == expected
 
 
 @pytest.mark.parametrize(
@@ -51,7 +54,7 @@ def test_authorization_and_failure_digests() -> None:
         (lambda: task_id(DEAL, -1), "INVALID_UINT256"),
         (lambda: task_id(DEAL, True), "INVALID_UINT256"),
         (lambda: result_seal("not-an-address", DEAL, DEAL), "INVALID_ADDRESS"),
-        (lambda: failure_digest(DEAL, 0, DEAL), "INVALID_FAILURE_CODE"),
+        (lambda: failure_digest(DEAL, 0, DEAL, DEAL), "INVALID_FAILURE_CODE"),
     ],
 )
 def test_bad_inputs_raise_with_codes(call: object, code: str) -> None:

@@ -30,7 +30,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "ANVIL": frozenset({"adapters.localchain"}),
     "APP_UNKNOWN": frozenset({"services.worker"}),
     "ASSIGNMENT": frozenset({"services.scheduler"}),
-    "ATTEST": frozenset({"cli", "core.attestation"}),
+    "ATTEST": frozenset({"adapters.collateral", "cli", "core.attestation"}),
     "AUDIT": frozenset({"services.sms"}),
     "CANCELLED": frozenset({"cli"}),
     "CONFIRMATION": frozenset({"cli"}),
@@ -39,10 +39,13 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "CHAIN": frozenset({"adapters.chain", "adapters.localchain", "cli", "requester", "devnet"}),
     "CONFIG": frozenset(
         {
+            "adapters.logs",
             "adapters.profiles",
             "cli",
             "requester",
+            "core.estimates",
             "core.requests",
+            "core.tasks",  # the retry policy (CONFIG_RETRY_INVALID)
             "services.market",
             "services.scheduler",
             "services.store",
@@ -65,6 +68,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "OUTPUT": frozenset({"cli", "enclave"}),
     "PROFILE": frozenset({"adapters.profiles"}),
     "QUOTE": frozenset({"adapters.tee"}),
+    "RECEIPT": frozenset({"cli", "core.receipts", "requester"}),
     "RELEASE": frozenset({"core.releases", "services.sms"}),
     "REPORT": frozenset({"adapters.tee", "services.worker"}),
     "REQUEST": frozenset({"adapters.db", "api", "core.requests", "services.sms", "services.store"}),

@@ -107,9 +107,16 @@ def chain() -> Chain:
     return Chain(rpc, deployment, app.address, pool.address, markets, accounts)
 
 
+def scheduler_of(scheduler: Scheduler, address: str) -> str:
+    """Tell the stand-in scheduler whose tasks it answers for; return the address."""
+    scheduler.worker = address
+    return address
+
+
 @dataclass
 class Scheduler:
     reports: list[tuple[str, str, str]] = field(default_factory=list)
+    worker: str | None = None
 
     def register(self, *, slots: int, tee: str, holding: list[str]) -> RegisterOut:
         return RegisterOut(worker="0x" + "00" * 20, released=[], heartbeat_interval=60.0)
@@ -120,8 +127,11 @@ class Scheduler:
     def next(self, *, wait: float) -> AssignmentOut | None:
         return None
 
-    def report(self, task: str, status: str, detail: str = "") -> TaskOut:
+    def report(self, task: str, status: str, detail: str = "", code: str | None = None) -> TaskOut:
         self.reports.append((task, status, detail))
+        if status == "retry":  # an app failure, or no time left: the worker settles the receipt
+            return TaskOut(task_id=task, deal_id="0x", index=0, status="running", worker=self.worker,
+                           attempts=1, detail="")  # fmt: skip
         return TaskOut(task_id=task, deal_id="0x", index=0, status=status, worker=None, attempts=1, detail="")
 
     def statuses(self, status: str) -> dict[str, str]:
@@ -144,12 +154,16 @@ class Enclave:
         digest = secrets.token_bytes(32)
         tid = bytes.fromhex(task[2:])
         signer = Account.create() if task in self.forged else self.key
-        signed = result_signature_digest(result_hash(tid, digest), result_seal(self.worker, tid, digest))
+        receipt = secrets.token_bytes(32)
+        signed = result_signature_digest(
+            result_hash(tid, digest), result_seal(self.worker, tid, digest), receipt
+        )
         result = ResultInfo(
             digest="0x" + digest.hex(), result_hash="0x" + result_hash(tid, digest).hex(),
             result_seal="0x" + result_seal(self.worker, tid, digest).hex(),
             signature="0x" + sign_digest(bytes(signer.key), signed).hex(), sealed_path="result.age",
             sealed_checksum="0x" + "d4" * 32, sealed_bytes=10, upload_url=f"http://store/v1/blobs/{task}",
+            receipt_digest="0x" + receipt.hex(),
         )  # fmt: skip
         logs = LogsInfo(sealed_path="logs.age", sealed_checksum="0x" + "00" * 32, sealed_bytes=1,
                         stdout_bytes=0, stderr_bytes=0, truncated=False)  # fmt: skip
@@ -189,7 +203,8 @@ def rig(chain: Chain, tmp_path: Path) -> Rig:
 
     def make(*, size: int, delay: float, idle: bool = False) -> Worker:
         return Worker(
-            address=chain.accounts["worker"].address, scheduler=scheduler, tee=enclave,
+            address=scheduler_of(scheduler, chain.accounts["worker"].address),
+            scheduler=scheduler, tee=enclave,
             settlement=HubSettlement(chain.markets["worker"].hub), bundle_of=lambda _app: bundle,
             journal=TaskJournal(tmp_path), task_root=tmp_path / "tasks", sms_url="http://sms", slots=2,
             poll_wait=0.1, batch_size=size, batch_delay=delay, settle_when_idle=idle,

@@ -6,6 +6,7 @@ exercised in tests/pool); the journal and the worker are the real ones.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Sequence
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from sealrun.adapters.chain.models import Deal, HubTaskStatus
-from sealrun.adapters.tee import EnclaveLaunch, LogsInfo, ResultInfo, RunReport
+from sealrun.adapters.tee import EnclaveLaunch, FailureReceipt, LogsInfo, ResultInfo, RunReport
 from sealrun.api.scheduler import AssignmentOut, RegisterOut, TaskOut
+from sealrun.core.tasks import FailureCode
 from sealrun.errors import EnclaveError, ServiceError
 from sealrun.services.worker.journal import JournalEntry, TaskJournal
 from sealrun.services.worker.settlement import SignedResult
@@ -55,7 +57,7 @@ def report(task: str = TASK, worker: str = WORKER) -> RunReport:
     result = ResultInfo(
         digest="0x" + "d1" * 32, result_hash="0x" + "d2" * 32, result_seal="0x" + "d3" * 32,
         signature="0x" + "5e" * 65, sealed_path="result.age", sealed_checksum="0x" + "d4" * 32,
-        sealed_bytes=10, upload_url="http://store/v1/blobs/x",
+        sealed_bytes=10, upload_url="http://store/v1/blobs/x", receipt_digest="0x" + "d5" * 32,
     )  # fmt: skip
     return RunReport(status="completed", task_id=task, worker=worker, enclave="0x" + "ec" * 20,
                      fingerprint=None, logs=logs, result=result)  # fmt: skip
@@ -66,6 +68,8 @@ class Scheduler:
     reports: list[tuple[str, str]] = field(default_factory=list)
     registered: list[list[str]] = field(default_factory=list)
     held: list[TaskOut] = field(default_factory=list)
+    codes: list[str | None] = field(default_factory=list)
+    retry: bool = False  # answer a ``retry`` report with a retry (pending), else "settle it"
 
     def register(self, *, slots: int, tee: str, holding: list[str]) -> RegisterOut:
         self.registered.append(holding)
@@ -77,8 +81,11 @@ class Scheduler:
     def next(self, *, wait: float) -> AssignmentOut | None:
         return None
 
-    def report(self, task_id: str, status: str, detail: str = "") -> TaskOut:
+    def report(self, task_id: str, status: str, detail: str = "", code: str | None = None) -> TaskOut:
         self.reports.append((task_id, status))
+        self.codes.append(code)
+        if status == "retry" and self.retry:
+            return held(task_id).model_copy(update={"status": "pending", "worker": None})
         return held(task_id)
 
 
@@ -324,3 +331,74 @@ def test_the_same_task_never_runs_twice_at_once(tmp_path: Path) -> None:
     stop.set()
     worker.run(stop)
     assert len(tee.launches) == 1
+
+
+def failed_report(code: FailureCode, task: str = TASK) -> RunReport:
+    receipt = FailureReceipt(code=int(code), name=code.name, log_digest="0x" + "00" * 32,
+                             signature="0x" + "5e" * 65, receipt_digest="0x" + "d6" * 32)  # fmt: skip
+    return dataclasses.replace(report(task), status="failed", result=None, failure=receipt)
+
+
+def test_an_infrastructure_failure_receipt_is_dropped_when_the_pool_retries(tmp_path: Path) -> None:
+    scheduler, hub = Scheduler(retry=True), Hub()
+    worker = make(tmp_path, Tee(failed_report(FailureCode.INPUT_UNAVAILABLE)), hub, scheduler)
+    worker.execute(ASSIGNMENT)
+    assert scheduler.reports == [(TASK, "running"), (TASK, "retry")]
+    assert scheduler.codes[-1] == "INPUT_UNAVAILABLE"
+    assert hub.submitted == []  # never settled: the retry's attempt settles the task, once
+    assert TaskJournal(tmp_path).entries() == []
+    assert not (tmp_path / "tasks" / TASK).exists()
+
+
+def test_a_failure_receipt_the_pool_does_not_retry_is_settled(tmp_path: Path) -> None:
+    scheduler, hub = Scheduler(retry=False), Hub()
+    worker = make(tmp_path, Tee(failed_report(FailureCode.APP_EXIT_NONZERO)), hub, scheduler)
+    worker.execute(ASSIGNMENT)
+    assert scheduler.reports == [(TASK, "running"), (TASK, "retry"), (TASK, "submitted")]
+    assert scheduler.codes[1] == "APP_EXIT_NONZERO"
+    assert hub.submitted == [(bytes.fromhex("de" * 32), 0, "failed")]
+
+
+def test_a_failure_receipt_is_settled_when_the_scheduler_cannot_answer(tmp_path: Path) -> None:
+    class Unreachable(Scheduler):
+        def report(self, task_id: str, status: str, detail: str = "", code: str | None = None) -> TaskOut:
+            if status == "retry":
+                raise ServiceError("down", code="SCHEDULER_UNREACHABLE")
+            return super().report(task_id, status, detail, code)
+
+    scheduler, hub = Unreachable(), Hub()
+    make(tmp_path, Tee(failed_report(FailureCode.RESULT_UPLOAD_FAILED)), hub, scheduler).execute(ASSIGNMENT)
+    assert hub.submitted == [(bytes.fromhex("de" * 32), 0, "failed")]  # bounded: the receipt stands
+
+
+def test_a_give_back_names_the_enclaves_own_cause(tmp_path: Path) -> None:
+    scheduler = Scheduler()
+    crashed = EnclaveError(
+        "the enclave exited 1 without a report: error [SMS_UNREACHABLE]: the SMS is down",
+        code="ENCLAVE_CRASHED",
+    )
+    make(tmp_path, Tee(crashed), Hub(), scheduler).execute(ASSIGNMENT)
+    assert scheduler.reports[-1] == (TASK, "abandoned")
+    assert scheduler.codes[-1] == "SMS_UNREACHABLE"
+    killed = Scheduler()
+    make(tmp_path, Tee(EnclaveError("killed by signal 9", code="ENCLAVE_CRASHED")), Hub(), killed).execute(
+        ASSIGNMENT
+    )
+    assert killed.codes[-1] == "ENCLAVE_CRASHED"
+
+
+def test_a_recovered_failure_may_still_be_retried(tmp_path: Path) -> None:
+    journal = TaskJournal(tmp_path)
+    report_file = tmp_path / "tasks" / TASK / "report.json"
+    report_file.parent.mkdir(parents=True)
+    report_file.write_bytes(failed_report(FailureCode.INPUT_UNAVAILABLE).to_json())
+    journal.save(JournalEntry(TASK, "reported", ASSIGNMENT, str(report_file)))
+    scheduler, hub = Scheduler(retry=True), Hub()
+    worker = make(tmp_path, Tee(report()), hub, scheduler)
+    worker.start()
+    stop = threading.Event()
+    stop.set()
+    worker.run(stop)
+    assert hub.submitted == []
+    assert scheduler.reports == [(TASK, "retry")]
+    assert journal.entries() == []

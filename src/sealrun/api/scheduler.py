@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AssignmentOut",
+    "AttemptOut",
+    "AttemptsOut",
     "DealOut",
     "HeartbeatOut",
     "NextIn",
@@ -32,6 +34,7 @@ class Routes:
     TASKS = "/v1/tasks"
     TASK = "/v1/tasks/{task_id}"
     TASK_STATUS = "/v1/tasks/{task_id}/status"
+    TASK_ATTEMPTS = "/v1/tasks/{task_id}/attempts"
     STATUS = "/v1/status"
 
 
@@ -105,13 +108,23 @@ class AssignmentOut(BaseModel):
     deal: DealOut
 
 
+#: A stable failure code (``sealrun.errors`` codes, ``FailureCode`` names).
+FAILURE_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
+
+
 class ReportIn(BaseModel):
-    """A worker's status report on a task it holds."""
+    """A worker's status report on a task it holds.
+
+    ``abandoned`` gives the task back (the attempt failed without a failure receipt);
+    ``retry`` says the attempt ended in a failure receipt and asks whether to retry instead
+    of settling it. Both name the failure's stable ``code``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["running", "submitted", "abandoned"]
+    status: Literal["running", "submitted", "abandoned", "retry"]
     detail: str = Field(default="", max_length=300)
+    code: str | None = Field(default=None, pattern=FAILURE_CODE_PATTERN)
 
 
 class TaskOut(BaseModel):
@@ -124,6 +137,33 @@ class TaskOut(BaseModel):
     worker: str | None
     attempts: int
     detail: str
+    next_retry_at: float | None = None
+
+
+class AttemptOut(BaseModel):
+    """One attempt at a task and why it ended (times are unix seconds).
+
+    ``outcome``: ``running``, ``submitted``, ``retry`` (retried at ``next_retry_at``),
+    ``settle`` (its failure receipt is settled), ``given_up``, ``completed`` or ``failed``.
+    ``failure_class``: ``infrastructure`` (retried) or ``app`` (not).
+    """
+
+    number: int
+    worker: str
+    started_at: float
+    ended_at: float | None
+    outcome: str
+    code: str | None
+    failure_class: Literal["infrastructure", "app"] | None
+    next_retry_at: float | None
+    detail: str
+
+
+class AttemptsOut(BaseModel):
+    """A task's state and its attempts, first to last."""
+
+    task: TaskOut
+    attempts: list[AttemptOut]
 
 
 class HeartbeatOut(BaseModel):

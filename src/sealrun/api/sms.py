@@ -33,6 +33,7 @@ __all__ = [
     "Routes",
     "SecretIn",
     "SecretStatusOut",
+    "SignedReleaseOut",
 ]
 
 MAX_EVIDENCE_CHARS = 1_400_000
@@ -147,12 +148,24 @@ class ReleaseIn(_Strict):
     ephemeral_recipient: str = Field(min_length=1, max_length=100, description="age1…")
 
 
+class SignedReleaseOut(BaseModel):
+    """The SMS's signed release record (``sealrun.core.receipts.release``)."""
+
+    record: str = Field(max_length=8192)
+    signature: str = Field(pattern=r"^0x[0-9a-f]{130}$")
+    signer: Address
+
+
 class ReleaseOut(BaseModel):
-    """The secrets bundle sealed to the ephemeral key (age, base64) and the enclave challenge."""
+    """The secrets bundle sealed to the ephemeral key (age, base64) and the enclave challenge,
+    the task's deal and index, and the SMS's signed release record (for the task receipt)."""
 
     task_id: str
     enclave_challenge: str
     sealed_bundle: str
+    deal_id: str | None = None
+    task_index: int | None = None
+    release: SignedReleaseOut | None = None
 
 
 class AuditRecordOut(BaseModel):
@@ -189,3 +202,4 @@ class HealthOut(BaseModel):
     chain_id: int
     hub: str
     simulated_evidence: bool
+    release_signer: str | None = None

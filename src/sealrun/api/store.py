@@ -25,6 +25,7 @@ class Routes:
 
     BLOB = BLOBS_PATH + "/{checksum}"
     TASK_BLOBS = "/v1/tasks/{task_id}/blobs"
+    TASK_RECEIPTS = "/v1/tasks/{task_id}/receipts"
     STATUS = "/v1/status"
 
 

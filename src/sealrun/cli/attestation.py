@@ -8,6 +8,10 @@ refusal prints the claims, the verdict and the code, and exits 1. ``--trusted-im
 ``tdx-dcap`` / ``sev-snp`` evidence in confidential-VM mode (the app fingerprint from the RTMR3
 ``--event-log`` / HOST_DATA, on a trusted base image).
 
+``verify --bundle`` takes the collateral from an offline bundle (``collateral bundle``): the entry
+for the evidence's FMSPC (DCAP) or chip id (SEV-SNP). ``collateral fetch|show|bundle`` are in
+:mod:`sealrun.cli.collateral`.
+
 ``simulator-key`` writes a fresh per-deployment simulator key (PKCS#8 PEM, mode 0600, written to a
 temp file then renamed) and prints its public key, which verifiers of simulated evidence need.
 """
@@ -20,11 +24,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from sealrun.cli.collateral import collateral_app
 from sealrun.cli.output import EXIT_ERROR, JSON_OPTION, Output, fail
 from sealrun.core.attestation import (
     Claims,
@@ -42,13 +48,17 @@ from sealrun.core.attestation import (
     TrustedImages,
     decode_evidence_text,
 )
+from sealrun.core.attestation.bundle import parse_bundle, select_collateral
 from sealrun.core.attestation.claims import ClaimsDocument
 from sealrun.core.attestation.verifier import EvidenceVerifier, Verifier
 from sealrun.errors import AttestationError, ConfigError
 
 __all__ = ["attestation_app"]
 
-attestation_app = typer.Typer(name="attestation", help="Verify TEE evidence; make simulator keys.")
+attestation_app = typer.Typer(
+    name="attestation", help="Verify TEE evidence; fetch and bundle collateral; make simulator keys."
+)
+attestation_app.add_typer(collateral_app)
 
 _TYPES = ", ".join(kind.value for kind in EvidenceType)
 
@@ -109,6 +119,7 @@ _TYPE_OPTION = typer.Option(..., "--type", help=f"Evidence type: {_TYPES}.")
 _COLLATERAL_OPTION = typer.Option(
     None, "--collateral", help="DCAP: QuoteCollateralV3 JSON. sev-snp: the VCEK/VLEK (DER or PEM)."
 )
+_BUNDLE_OPTION = typer.Option(None, "--bundle", help="Take the collateral from this offline bundle.")
 _AT_OPTION = typer.Option(None, "--at", help="Verify at this UNIX time (default: now).")
 _POLICY_OPTION = typer.Option(None, "--policy", help="Appraise with this policy (TOML or JSON).")
 _SIMULATOR_KEY_OPTION = typer.Option(
@@ -130,6 +141,7 @@ def verify(
     evidence_file: Path = _EVIDENCE_ARGUMENT,
     evidence_type: str = _TYPE_OPTION,
     collateral: Path | None = _COLLATERAL_OPTION,
+    bundle: Path | None = _BUNDLE_OPTION,
     at: int | None = _AT_OPTION,
     policy_file: Path | None = _POLICY_OPTION,
     simulator_key: Path | None = _SIMULATOR_KEY_OPTION,
@@ -159,6 +171,11 @@ def verify(
         collateral=None if collateral is None else _read(collateral, "collateral"),
         event_log=None if event_log is None else _read(event_log, "event log"),
     )
+    if bundle is not None:
+        if collateral is not None:
+            raise ConfigError("give --collateral or --bundle, not both", code="CONFIG_INVALID")
+        entries = parse_bundle(_read(bundle, "bundle"))
+        evidence = replace(evidence, collateral=select_collateral(entries, evidence))
     verifier = _verifier(kind, simulator_key, allow_debug=allow_debug, images=trusted_images)
     claims: Claims = verifier.verify(evidence, now=now)
     rendered = claims.to_dict()

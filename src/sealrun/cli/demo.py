@@ -51,12 +51,14 @@ class _DemoResult(TypedDict):
     workdir: str
     devnet: str
     task_id: NotRequired[str]
+    verify: NotRequired[list[str]]
     status: NotRequired[str]
     task: NotRequired[dict[str, object]]  # describe() and, if it FAILED, explain_failure()
     exit_status: NotRequired[int]
     outputs: NotRequired[list[str]]
     image: NotRequired[str | None]
     timings: NotRequired[dict[str, float]]
+    tee: NotRequired[str]
 
 
 class _Steps:
@@ -154,6 +156,10 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     followed = steps_.run("task", follow, lambda f: f"{f.status} ({', '.join(steps(f))})")
     task_report: dict[str, object] = {**describe(followed)}
     result.update({"status": followed.status, "task": task_report, "exit_status": 0})
+    if followed.status in ("COMPLETED", "FAILED") and not followed.timed_out:
+        from sealrun.cli.verify import verify_demo_task
+
+        result["verify"] = steps_.run("verify", lambda: verify_demo_task(session, task.task_id), _verdict)
     if followed.status != "COMPLETED" or followed.timed_out:
         if followed.status == "FAILED":
             task_report.update(explain_failure(connection, followed))  # before the devnet stops
@@ -166,6 +172,10 @@ def _marketplace(out: Output, steps_: _Steps, session: Session, bundle: Path, re
     result["outputs"] = [str(p) for p in outputs]
     images = [p for p in outputs if p.suffix == ".png"]
     result["image"] = str(images[0]) if images else None
+
+
+def _verdict(commands: list[str]) -> str:
+    return "receipt verified; " + commands[1]
 
 
 def _journey(out: Output, workdir: Path, chain: str, keep: bool) -> _DemoResult:
@@ -231,15 +241,22 @@ def demo(
     begun = time.perf_counter()
     result = _journey(out, workdir, chain, keep)
     result["timings"]["total"] = round(time.perf_counter() - begun, 3)
+    from sealrun.devnet.services import WORKER_TEE
+
+    result["tee"] = WORKER_TEE  # the devnet's worker: said on every result line below
 
     def human(console: Any) -> None:
         if result["exit_status"]:
-            console.print(f"[red]{result['status']}[/red]: task {result['task_id']}")
+            console.print(f"[red]{result['status']}[/red]: task {result['task_id']} (TEE: {result['tee']})")
             for line in outcome_lines(result["task"]):
                 console.print(line, markup=False)
             return
         console.print(f"[green]{result['status']}[/green]: task {result['task_id']}")
         console.print(f"decrypted image: [bold]{result['image']}[/bold]")
+        if result["tee"] == "simulated":
+            console.print("[yellow]TEE: simulated[/yellow] (the devnet's worker: no hardware protection)")
+        for command in result.get("verify", []):
+            console.print(f"verify: {command}", markup=False)
 
     out.result(result, human)
     if result["exit_status"]:

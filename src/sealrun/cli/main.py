@@ -95,7 +95,7 @@ _COMMANDS: dict[str, _Noun] = {
     "requester": _Noun("Requester secrets in the SMS: push, check, list.",
                        _sub_app("sealrun.cli.requester", "requester_app")),
     # Attestation (issue 5): verify evidence, make simulator keys.
-    "attestation": _Noun("Verify TEE evidence; make simulator keys.",
+    "attestation": _Noun("Verify TEE evidence; fetch and bundle collateral; make simulator keys.",
                          _sub_app("sealrun.cli.attestation", "attestation_app")),
     # Sealed data (issue 2): tee layout and keys, result keys/decrypt.
     "tee": _Noun("Local layout and keys for confidential (TEE) tasks.",
@@ -106,6 +106,12 @@ _COMMANDS: dict[str, _Noun] = {
     # The whole flow (issue 9): the devnet and the demo.
     "devnet": _Noun("A whole local marketplace: chain, contracts, services.",
                     _sub_app("sealrun.cli.devnet", "devnet_app")),
+    # Receipts (issue 20): verify a task as a third party.
+    "verify": _Noun("Verify a task's receipt: online (chain, store, SMS) or --offline (a receipt file).",
+                    _single("sealrun.cli.verify", "verify", "verify")),
+    # Issue 21: what a deal costs and takes, before a fill.
+    "estimate": _Noun("Before a fill: each party's price, the stake, gas and the expected time.",
+                      _single("sealrun.cli.estimate", "estimate", "estimate")),
     "demo": _Noun("Run the whole confidential journey on a fresh local devnet and print each step's time.",
                   _single("sealrun.cli.demo", "demo", "demo")),
 }  # fmt: skip

@@ -8,7 +8,10 @@ with the whole result printed first (``--json`` included). The work is the SDK's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -75,6 +78,14 @@ def show(
         on_change=lambda t: out.info(f"task 0x{wanted.hex()[:12]}…: {t.status}") if watch else None,
     )
     data: dict[str, object] = {**describe(followed)}
+    scheduler = session.optional_service_url("scheduler")
+    if scheduler is not None:  # how the pool got there: every attempt and why it ended
+        from sealrun.requester.attempts import task_attempts
+
+        pool = task_attempts(scheduler, wanted)
+        data["pool"] = pool
+        for line in attempt_lines(pool):
+            out.info(line)
     failed = followed.status == "FAILED" and not followed.timed_out
     if download and not failed and not followed.timed_out:
         require_result(followed)  # nothing to download yet: say so, not a silent no-op
@@ -85,6 +96,27 @@ def show(
         else:
             data["downloaded"] = str(fetch_result(connection, followed))
     finish(out, data, followed)
+
+
+def attempt_lines(pool: Mapping[str, Any]) -> list[str]:
+    """One line per attempt: number, worker, start and end, outcome, code and class, next retry."""
+    from rich.markup import escape
+
+    if "error" in pool:
+        return [f"attempts: not read from the scheduler ({pool['error']['code']})"]
+    lines = []
+    for a in pool.get("attempts", []):
+        ended = _clock(a["ended_at"]) if a["ended_at"] is not None else "…"
+        why = f" {a['code']} ({a['failure_class']})" if a["code"] else ""
+        retry = f", retry at {_clock(a['next_retry_at'])}" if a["next_retry_at"] is not None else ""
+        started = _clock(a["started_at"])
+        line = f"attempt {a['number']} on {a['worker']}: {started} → {ended} {a['outcome']}{why}{retry}"
+        lines.append(escape(line))
+    return lines
+
+
+def _clock(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @task_app.command("logs")

@@ -4,6 +4,7 @@ opening results.
 ``tee init`` creates ``tee/inputs`` (your data in clear), ``tee/encryptedOutputs`` (sealed
 data and results), ``tee/outputs`` (opened results) and, unless one exists, a result key pair
 (identity in ``keys/result.key``, 0600). Running it again keeps the existing key.
+``tee doctor`` tells what this host can attest with (:mod:`sealrun.cli.teedoctor`).
 ``tee encryptedpush`` protects the inputs as a dataset (:meth:`sealrun.requester.DataOwner.protect`)
 for one app and this requester; ``tee decrypt`` opens a downloaded sealed result.
 """
@@ -142,3 +143,19 @@ def decrypt(
     identity = read_identity(key) if key is not None else result_identity(root, create=False)[1]
     folder_out, files = open_result(sealed.resolve(), out_dir.resolve(), identity)
     out.result({"sealed": str(sealed), "path": str(folder_out), "files": [str(f) for f in files]})
+
+
+_ROOT = typer.Option(
+    Path("/"), "--root", help="The folder that stands for / (tests: a fake host tree).", hidden=True
+)
+_BACKEND = typer.Option(
+    None, "--backend", help="The worker backend to check (default: SEALRUN_WORKER_TEE, else simulated)."
+)
+
+
+@tee_app.command("doctor")
+def doctor(json_out: bool = JSON_OPTION, root: Path = _ROOT, backend: str | None = _BACKEND) -> None:
+    """What this host can attest and sandbox with, and which backend the worker will use."""
+    from sealrun.cli.teedoctor import run_doctor
+
+    run_doctor(json_out=json_out, root=root, backend=backend)

@@ -14,6 +14,8 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from sealrun.core.orders.grants import Grant
+
 __all__ = [
     "ZERO_ADDRESS",
     "AppRecord",
@@ -77,6 +79,8 @@ class DealRecord:
 
     ``dataset_restrict_*`` are the dataset order's ``apprestrict``, ``workerpoolrestrict`` and
     ``requesterrestrict`` as recorded at match time (zero address = anyone).
+    ``grant_id`` is the registry grant the deal's dataset order used (``None``: a signed
+    dataset order); the SMS re-checks that grant at every release.
     """
 
     deal_id: bytes
@@ -91,6 +95,7 @@ class DealRecord:
     dataset_restrict_app: str = ZERO_ADDRESS
     dataset_restrict_workerpool: str = ZERO_ADDRESS
     dataset_restrict_requester: str = ZERO_ADDRESS
+    grant_id: bytes | None = None
 
     @property
     def is_tee(self) -> bool:
@@ -135,3 +140,6 @@ class ChainReader(Protocol):
 
     def task(self, task_id: bytes) -> TaskRecord | None:
         """The task with this id (``None`` if not initialized on chain)."""
+
+    def grant(self, grant_id: bytes) -> Grant | None:
+        """The dataset grant with this id, with the uses the hub counted."""

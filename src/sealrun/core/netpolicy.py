@@ -144,6 +144,11 @@ class FetchPolicy:
         max_redirects: redirects followed per input, each hop checked by the same rules.
         max_fetch_seconds: wall-clock limit for all of a task's downloads together, so a
             server that trickles bytes cannot hold the worker.
+        transient_retries: how many times one download is tried again, in place, after a
+            transient failure (unreachable, timeout, 5xx, 408, 429) before the task fails
+            with ``INPUT_UNAVAILABLE`` (an infrastructure failure the pool retries); 0 to 10.
+        retry_delay_seconds: the first in-place wait (doubled each time; never past
+            ``max_fetch_seconds``); in ``(0, 60]``.
 
     Raises:
         ConfigError: ``FETCH_POLICY_INVALID`` for a bad origin or a non-positive limit.
@@ -155,6 +160,8 @@ class FetchPolicy:
     free_space_margin_bytes: int = 256 * _MIB
     max_redirects: int = 3
     max_fetch_seconds: float = 900.0
+    transient_retries: int = 5
+    retry_delay_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         given: object = self.allowed_http_origins
@@ -174,6 +181,11 @@ class FetchPolicy:
             raise _policy_invalid("max_redirects must be an integer in [0, 20]")
         if not self.max_fetch_seconds > 0:
             raise _policy_invalid("max_fetch_seconds must be positive")
+        retries = self.transient_retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+            raise _policy_invalid("transient_retries must be an integer in [0, 10]")
+        if not 0 < self.retry_delay_seconds <= 60:  # also refuses NaN
+            raise _policy_invalid("retry_delay_seconds must be in (0, 60]")
 
     def task_budget(self, requested_bytes: int | None) -> int:
         """Return the bytes a task may fetch: what its manifest asks for, capped by the worker.

@@ -83,6 +83,9 @@ _INHERITED = (
     "PYTHONDONTWRITEBYTECODE",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
+    # How the services log (json or text, and the level): see docs/operate.md.
+    "SEALRUN_LOG_FORMAT",
+    "SEALRUN_LOG_LEVEL",
 )
 
 

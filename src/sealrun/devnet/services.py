@@ -19,7 +19,10 @@ from sealrun.adapters.localchain.anvil import free_port
 from sealrun.api.blobs import collection_url
 from sealrun.devnet.state import DevnetState
 
-__all__ = ["POOL_CATEGORY", "POOL_PRICE", "ServicePlan", "plan_services"]
+__all__ = ["POOL_CATEGORY", "POOL_PRICE", "WORKER_TEE", "ServicePlan", "plan_services"]
+
+# The devnet's workers run the simulated TEE: no hardware protection (the demo says so).
+WORKER_TEE = "simulated"
 
 # The devnet pool's standing offer: TEE tasks of category 0 (XS) at 0.001 token each.
 POOL_PRICE = 1_000_000
@@ -165,7 +168,7 @@ def plan_services(
                         "SEALRUN_WORKER_HUB": chain["hub"],
                         "SEALRUN_WORKER_SCHEDULER_URL": urls["scheduler"],
                         "SEALRUN_WORKER_SMS_URL": urls["sms"],
-                        "SEALRUN_WORKER_TEE": "simulated",
+                        "SEALRUN_WORKER_TEE": WORKER_TEE,
                         "SEALRUN_WORKER_SIMULATOR_KEY_FILE": str(keys / "simulator.pem"),
                         "SEALRUN_WORKER_POLL_WAIT": "5",
                         # Datasets and results live in the devnet's store: plain http on

@@ -1,9 +1,12 @@
 """The enclave process: ``python -m sealrun.enclave run|attest ...``.
 
-``run --bundle DIR --work DIR --simulator-key PEM (--sms URL --task-id HEX --worker ADDR
+``run --bundle DIR --work DIR [--tee NAME] [--simulator-key PEM] (--sms URL --task-id HEX --worker ADDR
 --authorization HEX | --secrets-file FILE)`` runs one task;
 ``attest --bundle DIR --simulator-key PEM --nonce HEX --public-key HEX --task-id HEX``
 prints the evidence the enclave would send the SMS (one JSON envelope on stdout).
+``--tee`` is ``simulated`` (the default; needs ``--simulator-key``), ``tdx``, ``sev-snp``
+(configfs-tsm, else the guest device) or ``gramine-sgx`` (``/dev/attestation``);
+``--tee-root`` is the folder that stands for ``/`` when looking for those interfaces.
 
 This is the composition root of the trusted side: it builds the sandbox, the quoter of its
 TEE and the secrets source from its arguments, runs one task and exits. It prints nothing
@@ -16,18 +19,52 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sealrun.adapters.bundlefiles import load_bundle
 from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.sandbox import BubblewrapSandbox
-from sealrun.adapters.tee import SimulatedQuoter, load_simulator_key
+from sealrun.adapters.tee import Quoter, SimulatedQuoter, load_simulator_key
+from sealrun.adapters.tee.hardware import BACKENDS, hardware_quoter, tdx_event_recorder
 from sealrun.core.attestation import report_data_for
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.enclave.runtime import EnclaveRuntime, RuntimeSettings
 from sealrun.enclave.secrets import SecretsSource, UnsafeLocalSecretsFile
 from sealrun.enclave.smssecrets import SmsSecrets
 from sealrun.errors import SealrunError, UsageError
+
+
+def _tee_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tee", choices=BACKENDS, default="simulated", help="the TEE (default: simulated)")
+    parser.add_argument("--simulator-key", type=Path, help="simulated TEE: the simulator key (PEM)")
+    parser.add_argument(
+        "--tee-root", type=Path, default=Path("/"), help="the folder standing for / for TEE interfaces"
+    )
+
+
+def _make_quoter(args: argparse.Namespace) -> Callable[[bytes], Quoter]:
+    """The quoter factory of ``--tee`` (the simulator key is read now, once)."""
+    if args.tee == "simulated":
+        if args.simulator_key is None:
+            raise UsageError("the simulated TEE needs --simulator-key", code="USAGE")
+        key = load_simulator_key(args.simulator_key)
+        return lambda measurement: SimulatedQuoter(key=key, measurement=measurement)
+    if args.simulator_key is not None:
+        raise UsageError(f"--simulator-key is for the simulated TEE, not {args.tee}", code="USAGE")
+    tee, root = args.tee, args.tee_root
+    if tee != "tdx":
+        return lambda measurement: hardware_quoter(tee, measurement, root=root)
+
+    def tdx_quoter(measurement: bytes) -> Quoter:
+        # TDX: the app's fingerprint goes into RTMR3 through the event log before any quote,
+        # and the log goes with each quote (the verifier replays it, docs/attestation.md).
+        hardware_quoter(tee, measurement, root=root)  # QUOTE_UNAVAILABLE first: no TDX guest at all
+        recorder = tdx_event_recorder(root)
+        recorder.ensure_app(measurement)
+        return hardware_quoter(tee, measurement, root=root, event_log=recorder.log_bytes)
+
+    return tdx_quoter
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,9 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one task")
     run.add_argument("--bundle", type=Path, required=True, help="the app bundle folder")
     run.add_argument("--work", type=Path, required=True, help="the task's work folder")
-    run.add_argument(
-        "--simulator-key", type=Path, required=True, help="simulated TEE: the simulator key (PEM)"
-    )
+    _tee_arguments(run)
     run.add_argument("--secrets-file", type=Path, help="a local plaintext secrets bundle (no SMS)")
     run.add_argument("--sms", help="the SMS URL: attest to it and receive the secrets bundle")
     run.add_argument("--task-id", help="with --sms: hex task id (32 bytes)")
@@ -60,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     attest = commands.add_parser("attest", help="print evidence for a nonce, an ephemeral key and a task")
     attest.add_argument("--bundle", type=Path, required=True, help="the app bundle folder (measured)")
-    attest.add_argument("--simulator-key", type=Path, required=True, help="the simulator key (PEM)")
+    _tee_arguments(attest)
     attest.add_argument("--nonce", required=True, help="hex nonce from the SMS")
     attest.add_argument("--public-key", required=True, help="hex ephemeral X25519 public key (32 bytes)")
     attest.add_argument("--task-id", required=True, help="hex task id (32 bytes)")
@@ -75,8 +110,7 @@ def _hex(value: str, what: str) -> bytes:
 
 
 def _attest(args: argparse.Namespace) -> None:
-    key = load_simulator_key(args.simulator_key)
-    quoter = SimulatedQuoter(key=key, measurement=load_bundle(args.bundle).fingerprint)
+    quoter = _make_quoter(args)(load_bundle(args.bundle).fingerprint)
     data = report_data_for(
         _hex(args.nonce, "nonce"), _hex(args.public_key, "public key"), _hex(args.task_id, "task id")
     )
@@ -117,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             _attest(args)
             return 0
         secrets = _secrets_source(args)
+        if args.tee == "simulated" and args.simulator_key is None:
+            raise UsageError("the simulated TEE needs --simulator-key", code="USAGE")
         if os.geteuid() == 0:
             # The worker's launch: the task runs as its own uid, the key stays with us.
             from sealrun.enclave.isolation import IsolatedLaunch, run_isolated
@@ -124,17 +160,17 @@ def main(argv: list[str] | None = None) -> int:
             launch = IsolatedLaunch(
                 bundle_dir=args.bundle,
                 work_dir=args.work,
-                simulator_key_file=args.simulator_key,
+                simulator_key_file=args.simulator_key if args.tee == "simulated" else None,
+                hardware_quoter=None if args.tee == "simulated" else _make_quoter(args),
                 # A local bundle is read now: the task's uid may not read the file.
                 secrets=secrets.loaded() if isinstance(secrets, UnsafeLocalSecretsFile) else secrets,
                 settings=_runtime_settings(args),
             )
             return 0 if run_isolated(launch) == 0 else 1
         # Not root: no other uid to run as. The task shares the caller's uid (development only).
-        key = load_simulator_key(args.simulator_key)
         runtime = EnclaveRuntime(
             sandbox=BubblewrapSandbox(),
-            make_quoter=lambda measurement: SimulatedQuoter(key=key, measurement=measurement),
+            make_quoter=_make_quoter(args),
             settings=_runtime_settings(args),
         )
         runtime.run(args.bundle, secrets, args.work)

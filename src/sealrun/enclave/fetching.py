@@ -20,7 +20,11 @@ Every URL a task names is hostile input to the worker host (SYSTEM.md §6). An
   body stops at the limit (the smaller of the per-input limit and what remains of the budget).
 
 Every refusal or failure is a :class:`~sealrun.enclave.failure.TaskFailedError` with
-``INPUT_FETCH_FAILED`` whose message names the URL and the rule. A download goes to a
+``INPUT_FETCH_FAILED`` whose message names the URL and the rule, except a transient one:
+a server unreachable, a timeout, or an answer 5xx, 408 or 429 is tried again in place
+(``transient_retries`` times, waiting ``retry_delay_seconds`` doubled each time, never past
+``max_fetch_seconds``) and then fails with ``INPUT_UNAVAILABLE``, an infrastructure failure
+the pool retries on another attempt (:mod:`sealrun.core.tasks.retries`). A download goes to a
 temporary name (created only once the response is acceptable) and is renamed into place
 only when complete.
 """
@@ -72,6 +76,24 @@ class Fetched:
     path: Path
     sha256: bytes
     size: int
+
+
+#: Answers that say "not now" rather than "no": retried in place, then INPUT_UNAVAILABLE.
+_TRANSIENT_STATUSES = frozenset({408, 429})
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _check_status(url: str, response: httpx.Response) -> None:
+    """Refuse any answer but 200: "not now" ones as ``INPUT_UNAVAILABLE``, the others as failed."""
+    status = response.status_code
+    if status >= 500 or status in _TRANSIENT_STATUSES:
+        raise _unavailable(url, f"HTTP {status} from {response.url}")
+    if status != 200:
+        raise _fail(url, f"HTTP {status} from {response.url}")
+
+
+def _unavailable(url: str, why: str) -> TaskFailedError:
+    return _fail(url, why, FailureCode.INPUT_UNAVAILABLE)
 
 
 def _fail(url: str, why: str, code: FailureCode = FailureCode.INPUT_FETCH_FAILED) -> TaskFailedError:
@@ -229,6 +251,7 @@ class InputFetcher:
         free_space: bytes free on a folder's file system (:func:`disk_free_bytes`).
         resolve: the resolver for public hosts (:func:`resolve_host`).
         clock: monotonic seconds, for ``max_fetch_seconds``.
+        sleep: waits between in-place retries (tests inject it).
 
     Use as a context manager (the HTTP client is closed on exit).
     """
@@ -241,12 +264,15 @@ class InputFetcher:
         free_space: Callable[[Path], int] = disk_free_bytes,
         resolve: Resolver = resolve_host,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.policy = policy
         self.budget = policy.task_budget(requested_bytes)
         self.fetched_bytes = 0
+        self.retried = 0
         self._free_space = free_space
         self._clock = clock
+        self._sleep = sleep
         self._deadline = clock() + policy.max_fetch_seconds
         self._client = httpx.Client(
             transport=_PolicyTransport(policy, resolve),
@@ -297,7 +323,8 @@ class InputFetcher:
         Raises:
             TaskFailedError: ``INPUT_FETCH_FAILED``: a refused scheme, origin or address,
                 too little free disk, over the per-input limit or the task's budget, an HTTP
-                error status, too many redirects, an unreachable host, a timeout.
+                error status, too many redirects; ``INPUT_UNAVAILABLE``: still unreachable,
+                timing out or answering 5xx/408/429 after the in-place retries.
         """
         self.check(url)
         limit = self.limit()
@@ -322,7 +349,7 @@ class InputFetcher:
         )
         partial = target.with_name(target.name + ".part")
         try:
-            size, digest = self._download(url, partial, limit, too_big)
+            size, digest = self._download_retrying(url, partial, limit, too_big)
             os.replace(partial, target)
         except OSError as error:
             partial.unlink(missing_ok=True)
@@ -333,13 +360,32 @@ class InputFetcher:
         self.fetched_bytes += size
         return Fetched(path=target, sha256=digest, size=size)
 
+    def _download_retrying(self, url: str, partial: Path, limit: int, too_big: str) -> tuple[int, bytes]:
+        """:meth:`_download`, tried again in place after a transient failure (bounded)."""
+        attempt = 0
+        while True:
+            try:
+                return self._download(url, partial, limit, too_big)
+            except TaskFailedError as error:
+                if (
+                    error.failure is not FailureCode.INPUT_UNAVAILABLE
+                    or attempt >= self.policy.transient_retries
+                ):
+                    raise
+                delay = self.policy.retry_delay_seconds * 2**attempt
+                if self._clock() + delay >= self._deadline:
+                    raise
+                partial.unlink(missing_ok=True)
+                self._sleep(delay)
+                attempt += 1
+                self.retried += 1
+
     def _download(self, url: str, partial: Path, limit: int, too_big: str) -> tuple[int, bytes]:
         digest = hashlib.sha256()
         size = 0
         try:
             with self._client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise _fail(url, f"HTTP {response.status_code} from {response.url}")
+                _check_status(url, response)
                 declared = response.headers.get("content-length")
                 if declared is not None:
                     if not (declared.isascii() and declared.isdigit()):
@@ -363,6 +409,8 @@ class InputFetcher:
             raise _refused(url, error.message) from error  # a refused hop or address
         except httpx.TooManyRedirects as error:
             raise _refused(url, f"more than {self.policy.max_redirects} redirects") from error
+        except _TRANSIENT_ERRORS as error:
+            raise _unavailable(url, f"{type(error).__name__}: {error}") from error
         except httpx.HTTPError as error:
             raise _fail(url, f"{type(error).__name__}: {error}") from error
         return size, digest.digest()

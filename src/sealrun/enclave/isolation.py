@@ -53,7 +53,7 @@ from pathlib import Path
 from sealrun.adapters.bundlefiles import AppBundle, load_bundle
 from sealrun.adapters.sandbox import BubblewrapSandbox
 from sealrun.adapters.sandbox.cgroups import TaskCgroup, cgroups_available
-from sealrun.adapters.tee import SimulatedQuoter
+from sealrun.adapters.tee import Quoter, SimulatedQuoter
 from sealrun.adapters.tee.quoting import RemoteQuoter, serve_quotes
 from sealrun.adapters.tee.simulated import enclave_environment
 from sealrun.core.attestation import SimulatorKey
@@ -87,16 +87,20 @@ class IsolatedLaunch:
     Attributes:
         bundle_dir: the app bundle as the worker fetched it (the task uid never reads it).
         work_dir: the task's folder (created 0711, owned by the caller).
-        simulator_key_file: the simulator key (PEM, 0600): read by the parent only.
+        simulator_key_file: the simulator key (PEM, 0600): read by the parent only (simulated
+            TEE; None with ``hardware_quoter``).
         secrets: the secrets source (built before the fork; it holds no key material).
         settings: the runtime's limits.
+        hardware_quoter: a hardware TEE's quoter for a measurement: the parent (quoting side)
+            quotes with it instead of the simulator key.
     """
 
     bundle_dir: Path
     work_dir: Path
-    simulator_key_file: Path
+    simulator_key_file: Path | None
     secrets: SecretsSource
     settings: RuntimeSettings
+    hardware_quoter: Callable[[bytes], Quoter] | None = None
 
 
 def _public(path: Path, mode: int) -> None:
@@ -258,7 +262,12 @@ def _task_side(launch: IsolatedLaunch, ready: _Prepared, sock: socket.socket) ->
     return 0
 
 
-def _quoting_side(key_fd: int, sock: socket.socket, measurement: bytes) -> None:
+def _quoting_side(
+    key_fd: int, sock: socket.socket, measurement: bytes, hardware: Callable[[bytes], Quoter] | None
+) -> None:
+    if hardware is not None:
+        serve_quotes(sock, hardware(measurement))
+        return
     with os.fdopen(key_fd, "rb") as handle:
         key = SimulatorKey.parse(handle.read())
     serve_quotes(sock, SimulatedQuoter(key=key, measurement=measurement))
@@ -307,7 +316,7 @@ def _prepare(launch: IsolatedLaunch, uid: int) -> _Prepared:
             f"the task uid cannot reach {str(work)!r}: put task folders under an open folder (/tmp)",
             code="ENCLAVE_WORK_UNREACHABLE",
         )
-    key_fd = _open_key(launch.simulator_key_file)
+    key_fd = -1 if launch.simulator_key_file is None else _open_key(launch.simulator_key_file)
     (work / "report.json").unlink(missing_ok=True)
     bundle = _copy_and_measure(launch.bundle_dir, work / "bundle")
     task = work / "task"
@@ -353,7 +362,8 @@ def run_isolated(launch: IsolatedLaunch, *, task_uid: Callable[[], int] = fresh_
     if pid == 0:  # the task side
         status = _EXIT_CRASHED
         try:
-            os.close(ready.key_fd)
+            if ready.key_fd >= 0:
+                os.close(ready.key_fd)
             parent_end.close()
             status = _task_side(launch, ready, child_end)
         except BaseException:
@@ -363,7 +373,7 @@ def run_isolated(launch: IsolatedLaunch, *, task_uid: Callable[[], int] = fresh_
             os._exit(status)
     child_end.close()
     try:
-        _quoting_side(ready.key_fd, parent_end, ready.measurement)
+        _quoting_side(ready.key_fd, parent_end, ready.measurement, launch.hardware_quoter)
     finally:
         parent_end.close()
         _, wait_status = os.waitpid(pid, 0)

@@ -10,11 +10,14 @@
    order unusable or the attempts exhausted) skips step 3: its code is the receipt's;
 3. pre-compute (:mod:`.precompute`), run the app in the sandbox with iExec's interface
    (:mod:`.appinterface`), post-compute (:mod:`.outputs`): check and archive the output,
-   ``digest = sha256(archive)``, seal the archive to the beneficiary, sign
-   ``result_signature_digest(result_hash, result_seal)`` with the enclave key;
+   ``digest = sha256(archive)``, seal the archive to the beneficiary and upload it;
 4. whatever happened, seal the logs (the app's stdout and stderr, the enclave's own log) to
-   the beneficiary; on failure sign ``failure_digest(task, code, sha256(sealed logs))``;
-5. write the :class:`~sealrun.adapters.tee.RunReport` (temp file + rename), delete every
+   the beneficiary;
+5. write the task receipt (:mod:`.receipts`, ``docs/formats.md``) and sign, with the enclave
+   key, ``result_signature_digest(result_hash, result_seal, receipt_digest)`` or, on failure,
+   ``failure_digest(task, code, sha256(sealed logs), receipt_digest)``: the one signature the
+   hub checks covers the receipt; store the receipt next to the report and in the task's store;
+6. write the :class:`~sealrun.adapters.tee.RunReport` (temp file + rename), delete every
    plaintext folder.
 
 Once the bundle is in hand every path ends in a signed report: an unexpected exception (a
@@ -29,8 +32,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -39,23 +43,22 @@ from sealrun.adapters.sandbox import SandboxLimits, SandboxOutcome, SandboxRunne
 from sealrun.adapters.sandbox.mounts import output_full
 from sealrun.adapters.tee import FailureReceipt, LogsInfo, Quoter, ResultInfo, RunReport, Timings
 from sealrun.api.ids import parse_task_id
-from sealrun.core.tasks import (
-    FailureCode,
-    SecretsBundle,
-    address_of,
-    failure_digest,
-    result_hash,
-    result_seal,
-    result_signature_digest,
-    sign_digest,
-)
+from sealrun.core.tasks import FailureCode, SecretsBundle, address_of, result_hash, result_seal
 from sealrun.enclave.appinterface import app_argv, app_environment, runtime_profile
 from sealrun.enclave.envelopes import seal_archive, seal_folder
 from sealrun.enclave.failure import TaskFailedError
 from sealrun.enclave.fetching import FetchPolicy
 from sealrun.enclave.outputs import archive_entries, scan_output
 from sealrun.enclave.precompute import prepare_inputs
-from sealrun.enclave.secrets import SecretsSource
+from sealrun.enclave.receipts import (
+    ReceiptFacts,
+    RecordingQuoter,
+    file_sha256,
+    make_receipt,
+    upload_receipt,
+    write_receipt,
+)
+from sealrun.enclave.secrets import ReleaseContext, SecretsSource
 from sealrun.enclave.uploads import upload_logs, upload_result
 from sealrun.enclave.workspace import Workspace
 from sealrun.errors import EnclaveError, SandboxError
@@ -86,6 +89,9 @@ class _Run:
     input_bytes: int = 0
     output_bytes: int = 0
     phases: dict[str, float] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+    input_files: list[tuple[str, str]] = field(default_factory=list)
+    sealed_result: str | None = None
 
 
 class EnclaveRuntime:
@@ -142,7 +148,9 @@ class EnclaveRuntime:
         try:
             space.create()
             bundle, bundle_error = self._measure(bundle_dir, space)
-            task = secrets.fetch(self.make_quoter(bundle.fingerprint if bundle else UNMEASURED))
+            quoter = RecordingQuoter(self.make_quoter(bundle.fingerprint if bundle else UNMEASURED))
+            state.log.append(_tee_line(quoter.tee))
+            task = secrets.fetch(quoter)
             failure: TaskFailedError | None = bundle_error
             if task.failure is not None:
                 failure = TaskFailedError(
@@ -163,7 +171,21 @@ class EnclaveRuntime:
             except Exception as error:  # the receipt must not depend on the logs
                 failure = failure or _internal(error)
                 logs = _no_logs(state)
-            receipt = None if failure is None else self._receipt(task, failure.failure, logs)
+            facts = ReceiptFacts(
+                task=task,
+                fingerprint=None if bundle is None else bundle.fingerprint_hex,
+                isolation=type(self.sandbox).__name__.lower().removesuffix("sandbox") or "sandbox",
+                quoter=quoter,
+                limits=state.limits,
+                input_files=state.input_files,
+                logs_sha256=logs.sealed_checksum,
+                **_release_facts(secrets),
+            )
+            try:
+                result, receipt, receipt_path = self._sign(facts, result, failure, space)
+            except Exception as error:  # a receipt bug must still end in a signed failure
+                failure = _internal(error)
+                result, receipt, receipt_path = self._sign(facts, None, failure, space)
             state.phases["total_s"] = self.clock() - started
             report = RunReport(
                 status="failed" if failure is not None else "completed",
@@ -179,6 +201,7 @@ class EnclaveRuntime:
                 output_bytes=state.output_bytes,
                 input_bytes=state.input_bytes,
                 timings=Timings(**state.phases),
+                receipt_path=receipt_path,
             )
             partial = space.report.with_name(space.report.name + ".part")
             partial.write_bytes(report.to_json())
@@ -206,6 +229,10 @@ class EnclaveRuntime:
             fetch=self.settings.fetch,
             requested_bytes=bundle.manifest.resources.input_size_bytes,
         )
+        state.input_files = [
+            (url, file_sha256(space.inputs / name))
+            for url, name in zip(task.params.input_files, prepared.input_files, strict=False)
+        ]
         space.share_inputs()
         state.input_bytes = prepared.fetched_bytes
         state.phases["precompute_s"] = self.clock() - mark
@@ -241,6 +268,13 @@ class EnclaveRuntime:
             raise TaskFailedError(
                 FailureCode.SANDBOX_FAILED, f"the sandbox failed: {error.message}"
             ) from error
+        state.limits = {
+            "wall_time_s": int(spec.limits.wall_time_s),
+            "memory_bytes": resources.memory_bytes,
+            "processes": resources.processes,
+            "input_bytes": resources.input_size_bytes or 0,
+            "output_bytes": resources.output_size_bytes,
+        }
         state.outcome = outcome
         state.phases["app_s"] = self.clock() - mark
         state.log.append(f"app exit status {outcome.exit_status}, signal {outcome.signal}")
@@ -269,14 +303,14 @@ class EnclaveRuntime:
         task_id = parse_task_id(task.task_id)
         hash_ = result_hash(task_id, digest)
         seal = result_seal(task.worker, task_id, digest)
-        signature = sign_digest(bytes.fromhex(task.enclave_key[2:]), result_signature_digest(hash_, seal))
         upload_url = upload_result(space.sealed_result, task)
         state.phases["postcompute_s"] = self.clock() - mark
         return ResultInfo(
             digest="0x" + digest.hex(),
             result_hash="0x" + hash_.hex(),
             result_seal="0x" + seal.hex(),
-            signature="0x" + signature.hex(),
+            signature="",  # the receipt's, once the logs are sealed (_sign)
+            receipt_digest="",
             sealed_path=str(space.sealed_result),
             sealed_checksum=sealed.checksum,
             sealed_bytes=sealed.ciphertext_size,
@@ -301,19 +335,65 @@ class EnclaveRuntime:
             truncated=outcome is not None and (outcome.stdout_truncated or outcome.stderr_truncated),
         )
 
-    def _receipt(self, task: SecretsBundle, code: FailureCode, logs: LogsInfo) -> FailureReceipt:
-        log_digest = bytes.fromhex(logs.sealed_checksum[2:])
-        digest = failure_digest(parse_task_id(task.task_id), int(code), log_digest)
-        signature = sign_digest(bytes.fromhex(task.enclave_key[2:]), digest)
-        return FailureReceipt(
-            code=int(code), name=code.name, log_digest=logs.sealed_checksum, signature="0x" + signature.hex()
+    def _sign(
+        self,
+        facts: ReceiptFacts,
+        result: ResultInfo | None,
+        failure: TaskFailedError | None,
+        space: Workspace,
+    ) -> tuple[ResultInfo | None, FailureReceipt | None, str]:
+        """Make the task receipt; its signature is the one the hub checks."""
+        if failure is None and result is not None:
+            facts = replace(facts, result_digest=result.digest, result_sealed=result.sealed_checksum)
+        else:
+            facts = replace(
+                facts, failure=failure.failure if failure is not None else FailureCode.ENCLAVE_INTERNAL
+            )
+        receipt = make_receipt(facts)
+        path = space.report.with_name("receipt.json")
+        write_receipt(receipt, path)
+        upload_receipt(path, facts.task)
+        signature, digest = "0x" + receipt.signature.hex(), "0x" + receipt.digest.hex()
+        if facts.failure is None and result is not None:
+            return replace(result, signature=signature, receipt_digest=digest), None, str(path)
+        assert facts.failure is not None
+        code = facts.failure
+        receipt_out = FailureReceipt(
+            code=int(code),
+            name=code.name,
+            log_digest=facts.logs_sha256,
+            signature=signature,
+            receipt_digest=digest,
         )
+        return None, receipt_out, str(path)
+
+
+def _release_facts(secrets: SecretsSource) -> dict[str, Any]:
+    """What an attested source learnt from the SMS at release (nothing for a local file)."""
+    if not isinstance(secrets, ReleaseContext):
+        return {}
+    context = secrets.release_context()
+    if context is None:
+        return {}
+    return {
+        "deal_id": context.deal_id,
+        "task_index": context.task_index,
+        "release": context.signed_record,
+        "attestation_policy": context.policy,
+    }
 
 
 def _internal(error: Exception) -> TaskFailedError:
     return TaskFailedError(
         FailureCode.ENCLAVE_INTERNAL, f"unexpected {type(error).__name__} in the enclave: {error}"
     )
+
+
+def _tee_line(tee: str) -> str:
+    """The enclave log's line naming its TEE (the simulated one says it protects nothing)."""
+    if tee == "simulated":
+        return "TEE: simulated (SIMULATED: no hardware protection; the worker's host could see everything)"
+    return f"TEE: {tee}"
 
 
 def _no_logs(state: _Run) -> LogsInfo:

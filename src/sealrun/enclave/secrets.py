@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sealrun.adapters.tee import Quoter
+from sealrun.core.jsontypes import JsonObject
 from sealrun.core.tasks.secretsbundle import MAX_BUNDLE_BYTES, SecretsBundle
 from sealrun.errors import SecretsBundleError
 
-__all__ = ["LoadedSecrets", "SecretsSource", "UnsafeLocalSecretsFile"]
+__all__ = ["LoadedSecrets", "ReleaseContext", "ReleaseInfo", "SecretsSource", "UnsafeLocalSecretsFile"]
 
 
 class SecretsSource(Protocol):
@@ -30,6 +31,32 @@ class SecretsSource(Protocol):
             SecretError: the bundle could not be obtained or is invalid.
             AttestationError: the source refused the enclave's evidence.
         """
+        ...
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """What the SMS told the enclave at release, for the task receipt.
+
+    Attributes:
+        deal_id, task_index: the task's deal and index, as the SMS read them on chain.
+        signed_record: the SMS's signed release record (``{"record", "signature", "signer"}``),
+            or ``None`` when the SMS signs none.
+        policy: the name of the attestation policy the SMS applied, if it said.
+    """
+
+    deal_id: str | None
+    task_index: int | None
+    signed_record: JsonObject | None
+    policy: str | None = None
+
+
+@runtime_checkable
+class ReleaseContext(Protocol):
+    """A source that learnt about the release (the SMS), for the receipt."""
+
+    def release_context(self) -> ReleaseInfo | None:
+        """What the last :meth:`SecretsSource.fetch` learnt, or ``None`` before it."""
         ...
 
 

@@ -29,6 +29,7 @@ from sealrun.core.attestation import report_data_for
 from sealrun.core.sealing import Identity, open_bytes
 from sealrun.core.tasks import address_of
 from sealrun.core.tasks.secretsbundle import SecretsBundle
+from sealrun.enclave.secrets import ReleaseInfo
 from sealrun.errors import SecretsBundleError
 
 __all__ = ["SmsSecrets"]
@@ -51,6 +52,12 @@ class SmsSecrets:
     worker: str
     authorization: bytes = field(repr=False)
     random: Callable[[int], bytes] = field(default=os.urandom, repr=False)
+    # What the last release told us (deal, index, the SMS's signed record), for the receipt.
+    _released: list[ReleaseInfo] = field(default_factory=list, repr=False, compare=False)
+
+    def release_context(self) -> ReleaseInfo | None:
+        """What the last :meth:`fetch` learnt from the SMS, or ``None`` before it."""
+        return self._released[-1] if self._released else None
 
     def fetch(self, quoter: Quoter) -> SecretsBundle:
         """Attest to the SMS and return the opened, checked bundle.
@@ -79,4 +86,6 @@ class SmsSecrets:
             raise SecretsBundleError(
                 "the bundle's enclave key is not the task's challenge", code="BUNDLE_MISMATCH"
             )
+        record = None if released.release is None else released.release.model_dump()
+        self._released.append(ReleaseInfo(released.deal_id, released.task_index, record))
         return bundle

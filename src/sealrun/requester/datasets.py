@@ -5,7 +5,17 @@ chain, uploads the sealed file to the store, gives the key and the file name to 
 publishes a dataset order. The app finds a file under its own name in ``IEXEC_IN`` and a folder
 as ``<name>.zip`` (``IEXEC_DATASET_FILENAME``, docs/apps.md); the name stays off chain.
 
-Error codes: ``TEE_INPUTS_MISSING``, ``DATASET_FILENAME_INVALID`` (:class:`~sealrun.errors.ConfigError`).
+Grants (docs/decisions/0070-dataset-grants.md): :meth:`DataOwner.grant` lets an app (and
+optionally only one requester and one workerpool) use a dataset a number of times at a
+price until an expiry, :meth:`DataOwner.grants` lists them and :meth:`DataOwner.revoke`
+ends one at once (no new match, no further key release). A requester runs under a grant
+with ``Requester.run(app, grant=...)``; :func:`granted_order` builds the dataset order that
+references it.
+
+Error codes: ``TEE_INPUTS_MISSING``, ``DATASET_FILENAME_INVALID`` (:class:`~sealrun.errors.ConfigError`);
+``ORDER_GRANT_TERMS_INVALID``, ``ORDER_GRANT_UNKNOWN``, ``ORDER_GRANT_REVOKED``,
+``ORDER_GRANT_EXPIRED``, ``ORDER_GRANT_EXHAUSTED`` (:class:`~sealrun.errors.OrderError`); the
+registry's revert codes (:class:`~sealrun.errors.ChainError`).
 """
 
 from __future__ import annotations
@@ -17,16 +27,53 @@ from pathlib import Path
 from typing import TypedDict
 
 from sealrun.adapters.sealedfiles import seal_path, write_identity
-from sealrun.core.orders import DatasetOrder
+from sealrun.core.orders import ZERO_ADDRESS, DatasetOrder, Grant, grant_order, is_grant_id
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
-from sealrun.errors import ConfigError
+from sealrun.errors import ConfigError, OrderError
 from sealrun.requester.buying import TEE_TAG, publish_order
 from sealrun.requester.connection import Connection
 from sealrun.requester.layout import DATASETS
 from sealrun.requester.smssecrets import push_dataset_key
 
-__all__ = ["DataOwner", "ProtectedDataset", "ProtectedDatasetJson"]
+__all__ = ["DataOwner", "ProtectedDataset", "ProtectedDatasetJson", "find_grant", "granted_order"]
+
+_INACTIVE = {
+    "revoked": "ORDER_GRANT_REVOKED",
+    "expired": "ORDER_GRANT_EXPIRED",
+    "exhausted": "ORDER_GRANT_EXHAUSTED",
+}
+#: At most this many uses per grant (the registry's bound is 2**64 - 1).
+MAX_GRANT_USES = 2**64 - 1
+
+
+def find_grant(connection: Connection, grant: bytes) -> Grant:
+    """The grant ``grant`` with the uses this marketplace's hub counted.
+
+    Raises:
+        OrderError: ``ORDER_GRANT_UNKNOWN`` (not a grant id, or no such grant).
+    """
+    if not is_grant_id(grant):
+        raise OrderError(f"0x{grant.hex()} is not a grant id", code="ORDER_GRANT_UNKNOWN")
+    market = connection.market
+    found = market.registry.get_grant(grant, hub=market.hub.address)
+    if found is None:
+        raise OrderError(f"no grant 0x{grant.hex()} on this marketplace", code="ORDER_GRANT_UNKNOWN")
+    return found
+
+
+def granted_order(connection: Connection, grant: bytes) -> DatasetOrder:
+    """The dataset order that references ``grant`` (no owner signature needed: the grant is).
+
+    Raises:
+        OrderError: ``ORDER_GRANT_UNKNOWN``; ``ORDER_GRANT_REVOKED``, ``ORDER_GRANT_EXPIRED``,
+            ``ORDER_GRANT_EXHAUSTED`` (matching would revert with the same code).
+    """
+    found = find_grant(connection, grant)
+    status = found.status(connection.market.chain_time())
+    if status != "active":
+        raise OrderError(f"grant 0x{grant.hex()} is {status}", code=_INACTIVE[status])
+    return grant_order(found)
 
 
 class ProtectedDatasetJson(TypedDict):
@@ -149,3 +196,51 @@ class DataOwner:
                 store.upload_dataset(path, signer=connection.signer(), asset=asset, progress=advance)
         finally:
             store.close()
+
+    # -- grants -----------------------------------------------------------------------------
+    def grant(
+        self,
+        dataset: str,
+        *,
+        app: str,
+        max_uses: int,
+        expiry: int,
+        price: int = 0,
+        requester: str | None = None,
+        workerpool: str | None = None,
+        bulk: bool = False,
+    ) -> Grant:
+        """Grant ``app`` up to ``max_uses`` tasks on ``dataset`` at ``price`` each until
+        ``expiry`` (unix seconds), for ``requester`` and ``workerpool`` only if given.
+
+        Raises:
+            OrderError: ``ORDER_GRANT_TERMS_INVALID`` (checked before any gas is spent); ChainError.
+        """
+        market = self.connection.market
+        if not 0 < max_uses <= MAX_GRANT_USES:
+            raise OrderError(f"max uses must be 1 to {MAX_GRANT_USES}", code="ORDER_GRANT_TERMS_INVALID")
+        if not 0 <= price < 2**128:
+            raise OrderError("the price must be 0 to 2**128 - 1", code="ORDER_GRANT_TERMS_INVALID")
+        if expiry <= market.chain_time() or expiry >= 2**64:
+            raise OrderError("the expiry must be in the future", code="ORDER_GRANT_TERMS_INVALID")
+        grant = market.registry.grant(
+            dataset=dataset, app=app, requester=requester or ZERO_ADDRESS,
+            workerpool=workerpool or ZERO_ADDRESS, price=price, max_uses=max_uses, expiry=expiry, bulk=bulk,
+        )  # fmt: skip
+        return find_grant(self.connection, grant)
+
+    def grants(self, dataset: str | None = None) -> list[Grant]:
+        """The grants of ``dataset`` (default: of every dataset), newest first."""
+        market = self.connection.market
+        return market.registry.grants(hub=market.hub.address, dataset=dataset)
+
+    def revoke(self, grant: bytes) -> Grant:
+        """Revoke ``grant`` for good: no new deal, and the SMS releases no key under it.
+
+        Raises:
+            OrderError: ``ORDER_GRANT_UNKNOWN``; ChainError (``ORDER_GRANT_REVOKED`` if it already
+                was, ``REGISTRY_NOT_OWNER`` if this wallet does not own the dataset).
+        """
+        find_grant(self.connection, grant)
+        self.connection.market.registry.revoke_grant(grant)
+        return find_grant(self.connection, grant)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sealrun.requester.buying import fill, find_orders, sign_request_order
 from sealrun.requester.connection import Connection
+from sealrun.requester.datasets import granted_order
 from sealrun.requester.handle import TaskHandle
 from sealrun.requester.smssecrets import register_result_key, require_request_secrets
 
@@ -38,6 +39,7 @@ class Requester:
         secrets: Mapping[int, str] | None = None,
         workerpool: str | None = None,
         category: int | None = None,
+        grant: bytes | None = None,
     ) -> TaskHandle:
         """Buy one confidential task of ``app``.
 
@@ -48,12 +50,17 @@ class Requester:
             inputs: public input file URLs (``iexec_input_files``).
             secrets: requester secrets by index (``IEXEC_REQUESTER_SECRET_<INDEX>``), by name in the SMS.
             workerpool: only this workerpool; category: only pools of this category.
+            grant: run under this dataset grant (its dataset, price and terms; no dataset
+                order from the market is needed).
 
         Raises:
             SecretError: ``SECRET_MISSING`` (nothing was bought); OrderError: ``ORDER_MISSING``,
                 a mismatch; ChainError; ServiceError.
         """
         connection = self.connection
+        granted = None if grant is None else granted_order(connection, grant)
+        if granted is not None:
+            dataset = granted.dataset
         named = dict(secrets or {})
         require_request_secrets(
             connection.services.get("sms"),
@@ -62,7 +69,11 @@ class Requester:
             dataset=dataset,
         )
         register_result_key(connection)
-        orders = find_orders(connection, app, dataset, workerpool, category)
+        if granted is None:
+            orders = find_orders(connection, app, dataset, workerpool, category)
+        else:
+            app_order, _, pool_order = find_orders(connection, app, None, workerpool, category)
+            orders = (app_order, granted, pool_order)
         request = sign_request_order(
             connection, orders, args=args, input_files=tuple(inputs), secrets_by_index=named
         )

@@ -19,6 +19,7 @@ from sealrun.core.chainstate import (
     TaskStatus,
     WorkerpoolRecord,
 )
+from sealrun.core.orders.grants import Grant
 
 __all__ = ["InMemoryChainReader"]
 
@@ -33,6 +34,7 @@ class InMemoryChainReader:
         self.workerpools: dict[str, WorkerpoolRecord] = {}
         self.deals: dict[bytes, DealRecord] = {}
         self.tasks: dict[bytes, TaskRecord] = {}
+        self.grants: dict[bytes, Grant] = {}
 
     # -- writing (tests) ------------------------------------------------------------------------
     def add_app(self, record: AppRecord) -> AppRecord:
@@ -64,6 +66,12 @@ class InMemoryChainReader:
         with self._lock:
             self.tasks[record.task_id] = record
         return record
+
+    def add_grant(self, grant: Grant) -> Grant:
+        """Record (or replace: revoke, use) a dataset grant."""
+        with self._lock:
+            self.grants[grant.grant_id] = grant
+        return grant
 
     def set_task_status(self, task_id: bytes, status: TaskStatus) -> None:
         """Move a task to another status (e.g. COMPLETED to test finalized refusals)."""
@@ -100,3 +108,8 @@ class InMemoryChainReader:
         """The task with this id."""
         with self._lock:
             return self.tasks.get(task_id)
+
+    def grant(self, grant_id: bytes) -> Grant | None:
+        """The dataset grant with this id."""
+        with self._lock:
+            return self.grants.get(grant_id)

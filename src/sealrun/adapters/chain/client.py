@@ -46,6 +46,7 @@ from sealrun.core.orders import (
     RequestOrder,
     WorkerpoolOrder,
     check_match,
+    is_grant_id,
     order_hash,
     sign_order,
 )
@@ -245,8 +246,20 @@ class Marketplace:
             presigned={h: signer for h in hashes if (signer := self.hub.presigned_by(h)) is not None},
             requester_free=self.hub.balance(request.requester).free,
             workerpool_owner_free=self.hub.balance(pool.owner).free if pool else None,
+            grant=(
+                self.registry.get_grant(dataset.salt, hub=self.hub.address)
+                if dataset is not None and is_grant_id(dataset.salt)
+                else None
+            ),
+            now=self.chain_time() if dataset is not None else 0,
         )
         return check_match(app, dataset, workerpool, request, context)
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp (unix seconds): the time the contracts see."""
+        return int(
+            self.rpc.run("read the latest block", lambda: self.rpc.w3.eth.get_block("latest")["timestamp"])
+        )
 
     def match(
         self, app: AppOrder, dataset: DatasetOrder | None, workerpool: WorkerpoolOrder, request: RequestOrder

@@ -7,8 +7,10 @@ answer "what is deal X" or "which deal is task Y" without scanning the chain eac
 its task ids in SQL (SQLite or PostgreSQL through SQLAlchemy). A lookup that misses
 catches up from the checkpoint first, so a deal matched a second ago is found.
 
-Tables: ``chain_deals(deal_id, hub, block, body)``, ``chain_tasks(task_id, deal_id, idx)``
-and the checkpoint table of :class:`~sealrun.adapters.chain.events.SqlCheckpoint`.
+Tables: ``chain_deals(deal_id, hub, block, body)``, ``chain_tasks(task_id, deal_id, idx)``,
+``chain_deal_grants(deal_id, grant_id)`` (a deal matched under a dataset grant: the event's
+``datasetHash`` is then the grant id, decision 0070) and the checkpoint table of
+:class:`~sealrun.adapters.chain.events.SqlCheckpoint`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sealrun.adapters.chain.events import ChainEvent, EventReader, SqlCheckpoint
 from sealrun.adapters.chain.hub import HubClient
 from sealrun.adapters.chain.models import Deal
 from sealrun.api.ids import deal_id_hex, parse_deal_id, task_id_hex
+from sealrun.core.orders.grants import is_grant_id
 from sealrun.core.tasks import task_id as compute_task_id
 
 __all__ = ["DealIndex"]
@@ -41,6 +44,13 @@ tasks_table = sa.Table(
     sa.Column("task_id", sa.String(66), primary_key=True),
     sa.Column("deal_id", sa.String(66), nullable=False, index=True),
     sa.Column("idx", sa.BigInteger, nullable=False),
+)
+
+grants_table = sa.Table(
+    "chain_deal_grants",
+    _metadata,
+    sa.Column("deal_id", sa.String(66), primary_key=True),
+    sa.Column("grant_id", sa.String(66), nullable=False),
 )
 
 
@@ -148,6 +158,11 @@ class DealIndex:
                         deal_id=key, hub=self.hub.address, block=deal.block_number, body=body
                     )
                 )
+                dataset_hash = bytes(event.args["datasetHash"])
+                if is_grant_id(dataset_hash):
+                    connection.execute(
+                        sa.insert(grants_table).values(deal_id=key, grant_id="0x" + dataset_hash.hex())
+                    )
                 connection.execute(
                     sa.insert(tasks_table),
                     [
@@ -155,6 +170,16 @@ class DealIndex:
                         for i in range(deal.volume)
                     ],
                 )
+
+    def grant_of(self, deal_id: bytes) -> bytes | None:
+        """The dataset grant a deal was matched under (``None``: a signed dataset order)."""
+        if self.deal(deal_id) is None:
+            return None
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(grants_table.c.grant_id).where(grants_table.c.deal_id == deal_id_hex(deal_id))
+            ).first()
+        return None if row is None else bytes.fromhex(str(row[0])[2:])
 
     def _find_deal(self, deal_id: bytes) -> Deal | None:
         with self.engine.connect() as connection:

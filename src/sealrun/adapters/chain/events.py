@@ -206,6 +206,17 @@ class EventReader:
             start = end + 1
         return delivered
 
+    def lag(self) -> int:
+        """How many blocks the checkpoint is behind the head (``0`` when caught up).
+
+        Raises:
+            ChainError: if the node cannot be read.
+        """
+        head = self.rpc.run("read the block number", lambda: int(self.rpc.w3.eth.block_number))
+        done = self.checkpoint.load(self.stream)
+        behind = head - self.confirmations - (self.start_block - 1 if done is None else done)
+        return max(0, behind)
+
     def read_range(self, first: int, last: int) -> list[ChainEvent]:
         """Decode the contract's events in blocks ``first..last`` (inclusive), in chain order."""
         query: FilterParams = {"address": self.contract.address, "fromBlock": first, "toBlock": last}

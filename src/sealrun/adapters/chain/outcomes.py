@@ -3,9 +3,9 @@
 The hub keeps only a task's status and result digest in storage; the details a requester
 needs travel in events whose first indexed topic is the task id:
 
-- ``TaskCompleted(taskid, dealid, index, worker, digest, resultURI)``: ``resultURI`` is where
-  the enclave uploaded the sealed result archive;
-- ``TaskFailed(taskid, dealid, index, worker, code, logDigest)``: the attested failure code
+- ``TaskCompleted(taskid, dealid, index, worker, digest, resultURI, receiptDigest)``: ``resultURI`` is where
+  the enclave uploaded the sealed result archive, ``receiptDigest`` the task receipt's digest;
+- ``TaskFailed(taskid, dealid, index, worker, code, logDigest, receiptDigest)``: the attested failure code
   (:class:`~sealrun.core.tasks.FailureCode`) and the sha256 of the sealed logs (their name
   in the blob store);
 - ``TaskClaimed(taskid, dealid, index, refund, seized)``: refunded after the deadline.
@@ -48,6 +48,9 @@ class TaskOutcome:
         log_digest: sha256 of the sealed logs, their blob name in the store (failed).
         refund: what the requester got back (claimed).
         block: the block of the event.
+        receipt_digest: the digest of the task receipt the enclave signed (completed, failed).
+        deal_id, index: the task's deal and index.
+        tx_hash: the settlement transaction (``0x`` hex).
     """
 
     kind: OutcomeKind
@@ -58,27 +61,41 @@ class TaskOutcome:
     failure_code: int | None = None
     log_digest: bytes | None = None
     refund: int | None = None
+    receipt_digest: bytes | None = None
+    deal_id: bytes | None = None
+    index: int | None = None
+    tx_hash: str | None = None
 
 
 def _outcome(kind: OutcomeKind, event: EventData) -> TaskOutcome:
     args, block = event["args"], int(event["blockNumber"])
+    deal, index = bytes(args["dealid"]), int(args["index"])
+    tx_hash = "0x" + bytes(event["transactionHash"]).hex()
     if kind == "completed":
         return TaskOutcome(
             kind,
             block,
+            deal_id=deal,
+            index=index,
+            tx_hash=tx_hash,
             worker=str(args["worker"]),
             result_digest=bytes(args["digest"]),
             result_uri=str(args["resultURI"]),
+            receipt_digest=bytes(args["receiptDigest"]),
         )
     if kind == "failed":
         return TaskOutcome(
             kind,
             block,
+            deal_id=deal,
+            index=index,
+            tx_hash=tx_hash,
             worker=str(args["worker"]),
             failure_code=int(args["code"]),
             log_digest=bytes(args["logDigest"]),
+            receipt_digest=bytes(args["receiptDigest"]),
         )
-    return TaskOutcome(kind, block, refund=int(args["refund"]))
+    return TaskOutcome(kind, block, refund=int(args["refund"]), deal_id=deal, index=index, tx_hash=tx_hash)
 
 
 def task_outcome(hub: HubClient, task_id: bytes, *, from_block: int = 0) -> TaskOutcome | None:

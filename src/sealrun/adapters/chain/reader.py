@@ -14,6 +14,7 @@ depend on that protocol; ``sealrun.testing`` holds an in-memory one for tests) o
 ``task(task_id)``         deal, index, status and final deadline, else ``None``
 ``category(id)``          name, description and max time (beyond the protocol)
 ``full_deal(deal_id)``    every field of the hub's deal (:class:`~.models.Deal`)
+``grant(grant_id)``       a dataset grant and the uses this hub counted, else ``None``
 ========================  ===================================================================
 
 Status mapping: the hub's COMPLETED → ``COMPLETED``; FAILED (attested failure receipt) and
@@ -32,6 +33,7 @@ from sealrun.adapters.chain.hub import HubClient
 from sealrun.adapters.chain.models import Category, Deal, HubTaskStatus
 from sealrun.adapters.chain.registry import RegistryClient
 from sealrun.core.chainstate import (
+    ZERO_ADDRESS,
     AppRecord,
     DatasetRecord,
     DealRecord,
@@ -39,6 +41,7 @@ from sealrun.core.chainstate import (
     TaskStatus,
     WorkerpoolRecord,
 )
+from sealrun.core.orders.grants import Grant
 
 __all__ = ["HubChainReader"]
 
@@ -106,6 +109,7 @@ class HubChainReader:
             tag=deal.tag,
             params=deal.params,
             category_time=category.max_time if category is not None else 0,
+            grant_id=self.deals.grant_of(deal.deal_id) if deal.dataset != ZERO_ADDRESS else None,
         )
 
     def task(self, task_id: bytes) -> TaskRecord | None:
@@ -122,6 +126,10 @@ class HubChainReader:
             status=_STATUS[status],
             final_deadline=deal.deadline,
         )
+
+    def grant(self, grant_id: bytes) -> Grant | None:
+        """See :class:`~sealrun.core.chainstate.ChainReader` (uses counted by this hub)."""
+        return self.registry.get_grant(grant_id, hub=self.hub.address)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 (categories never change once created)
     def category(self, category_id: int) -> Category | None:

@@ -3,16 +3,21 @@
 An asset's address is derived from its creator and name (``appId(creator, name)``), so
 registering the same name twice from one account reverts with ``asset-exists``. The hub
 reads owners from this registry when it matches orders.
+
+Dataset grants (:mod:`sealrun.core.orders.grants`): :meth:`RegistryClient.grant`,
+:meth:`~RegistryClient.revoke_grant`, :meth:`~RegistryClient.get_grant` (with the uses one
+hub counted) and :meth:`~RegistryClient.grants` (every grant of a dataset).
 """
 
 from __future__ import annotations
 
 from eth_utils import to_checksum_address
 
-from sealrun.adapters.chain.binding import BoundContract, is_zero
+from sealrun.adapters.chain.binding import ZERO_ADDRESS, BoundContract, is_zero
 from sealrun.adapters.chain.models import App, Dataset, Workerpool
 from sealrun.adapters.chain.rpc import Rpc
 from sealrun.adapters.chain.transactions import Receipt, TransactionSender
+from sealrun.core.orders.grants import Grant, grant_id
 
 __all__ = ["RegistryClient"]
 
@@ -110,3 +115,57 @@ class RegistryClient(BoundContract):
             kind
         ]
         return self.send(function, [asset, owner], f"transfer {kind} {asset} to {owner}")
+
+    # -- dataset grants ------------------------------------------------------------------------
+    def grant(
+        self,
+        *,
+        dataset: str,
+        app: str,
+        requester: str = ZERO_ADDRESS,
+        workerpool: str = ZERO_ADDRESS,
+        price: int,
+        max_uses: int,
+        expiry: int,
+        bulk: bool = False,
+    ) -> bytes:
+        """Grant ``app`` uses of ``dataset`` (the sender owns it); returns the grant id."""
+        args = [
+            to_checksum_address(dataset), to_checksum_address(app), to_checksum_address(requester),
+            to_checksum_address(workerpool), price, max_uses, expiry, bulk,
+        ]  # fmt: skip
+        receipt = self.send("grant", args, f"grant dataset {dataset} to app {app}")
+        return bytes(self.event(receipt, "GrantCreated")["grantId"])
+
+    def revoke_grant(self, grant: bytes) -> Receipt:
+        """Revoke a grant of a dataset the sender owns."""
+        return self.send("revokeGrant", [grant], f"revoke grant 0x{grant.hex()}")
+
+    def grant_count(self) -> int:
+        """How many grants this registry has made."""
+        return int(self.call("count grants", "grantCount"))
+
+    def get_grant(self, grant: bytes, *, hub: str) -> Grant | None:
+        """The grant ``grant`` with the uses ``hub`` counted (``None`` if unknown)."""
+        row = self.call(f"read grant 0x{grant.hex()}", "grants", grant)
+        dataset, owner, app, requester, workerpool, price, max_uses, expiry, bulk, revoked = row
+        if is_zero(dataset):
+            return None
+        uses = int(self.call("read a grant's uses", "grantUses", to_checksum_address(hub), grant))
+        return Grant(
+            grant_id=bytes(grant), dataset=to_checksum_address(dataset), owner=to_checksum_address(owner),
+            app=to_checksum_address(app), requester=to_checksum_address(requester),
+            workerpool=to_checksum_address(workerpool), price=int(price), max_uses=int(max_uses),
+            expiry=int(expiry), bulk=bool(bulk), revoked=bool(revoked), uses=uses,
+        )  # fmt: skip
+
+    def grants(self, *, hub: str, dataset: str | None = None, limit: int = 1000) -> list[Grant]:
+        """The newest ``limit`` grants (of ``dataset`` only, if given), newest first."""
+        found: list[Grant] = []
+        for number in range(self.grant_count(), 0, -1):
+            if len(found) >= limit:
+                break
+            grant = self.get_grant(grant_id(number), hub=hub)
+            if grant is not None and (dataset is None or grant.dataset == to_checksum_address(dataset)):
+                found.append(grant)
+        return found

@@ -18,6 +18,7 @@ from sealrun.adapters.http.base import ServiceClient
 from sealrun.adapters.http.signing import SignedRequestAuth
 from sealrun.api.scheduler import (
     AssignmentOut,
+    AttemptsOut,
     HeartbeatOut,
     NextIn,
     RegisterIn,
@@ -29,7 +30,7 @@ from sealrun.api.scheduler import (
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import RequestError, SealrunError
 
-__all__ = ["SchedulerClient"]
+__all__ = ["SchedulerClient", "SchedulerReader"]
 
 #: The longest long poll the scheduler serves (its ``NextIn`` bound).
 _MAX_WAIT = 60.0
@@ -82,15 +83,40 @@ class SchedulerClient(ServiceClient):
         return self._parse(AssignmentOut, response)
 
     def report(
-        self, task_id: str, status: Literal["running", "submitted", "abandoned"], detail: str = ""
+        self,
+        task_id: str,
+        status: Literal["running", "submitted", "abandoned", "retry"],
+        detail: str = "",
+        code: str | None = None,
     ) -> TaskOut:
-        """Report ``running``, ``submitted`` or ``abandoned`` for a held task."""
-        body = ReportIn.model_construct(status=status, detail=detail[:300])
+        """Report ``running``, ``submitted``, or a failed attempt (``abandoned``, ``retry``) with its code."""
+        body = ReportIn.model_construct(status=status, detail=detail[:300], code=code)
         return self._call(
             TaskOut, "POST", Routes.TASK_STATUS.format(task_id=task_id), body=body, auth=self._auth
         )
+
+    def attempts(self, task_id: str) -> AttemptsOut:
+        """A task and its attempts (public)."""
+        return self._call(AttemptsOut, "GET", Routes.TASK_ATTEMPTS.format(task_id=task_id))
 
     def tasks(self, deal_id: str | None = None) -> list[TaskOut]:
         """The pool's tasks (public)."""
         params = {"deal_id": deal_id} if deal_id else {}
         return self._call(list[TaskOut], "GET", Routes.TASKS, params=params)
+
+
+class SchedulerReader(ServiceClient):
+    """The scheduler's public, read-only routes (no key): tasks and their attempts.
+
+    Args:
+        base_url: the scheduler's root URL.
+        http: an httpx client to use (tests pass an in-process one).
+    """
+
+    service: ClassVar[str] = "scheduler"
+    unreachable_code: ClassVar[str] = "SCHEDULER_UNREACHABLE"
+    default_timeout: ClassVar[float] = 30.0
+
+    def attempts(self, task_id: str) -> AttemptsOut:
+        """A task and its attempts (``TASK_UNKNOWN`` when the task is not this pool's)."""
+        return self._call(AttemptsOut, "GET", Routes.TASK_ATTEMPTS.format(task_id=task_id))

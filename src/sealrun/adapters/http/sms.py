@@ -42,6 +42,7 @@ from sealrun.api.sms import (
     Routes,
     SecretIn,
     SecretStatusOut,
+    SignedReleaseOut,
 )
 from sealrun.core.attestation import Evidence
 from sealrun.core.secretrules import check_secret_name, check_secret_value
@@ -72,6 +73,9 @@ class Released:
     task_id: str
     enclave_challenge: str
     sealed_bundle: bytes
+    deal_id: str | None = None
+    task_index: int | None = None
+    release: SignedReleaseOut | None = None
 
 
 def _address(value: str) -> str:
@@ -256,6 +260,9 @@ class SmsClient(ServiceClient):
             task_id=answer.task_id,
             enclave_challenge=answer.enclave_challenge,
             sealed_bundle=base64.b64decode(answer.sealed_bundle),
+            deal_id=answer.deal_id,
+            task_index=answer.task_index,
+            release=answer.release,
         )
 
     # -- audit -----------------------------------------------------------------------------------

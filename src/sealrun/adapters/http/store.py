@@ -143,6 +143,11 @@ class StoreClient(ServiceClient):
         path = Routes.TASK_BLOBS.format(task_id=task_id_hex(task_id))
         return self._call(TaskBlobsOut, "GET", path, auth=signer, extensions=_BLOB).blobs
 
+    def task_receipts(self, task_id: bytes) -> list[TaskBlobOut]:
+        """The receipts the store holds for a task, oldest first (public: no signature)."""
+        path = Routes.TASK_RECEIPTS.format(task_id=task_id_hex(task_id))
+        return self._call(TaskBlobsOut, "GET", path, extensions=_BLOB).blobs
+
     def download(
         self,
         checksum: str,

@@ -6,8 +6,10 @@
 - :class:`TeeBackend` lives *outside*, in the worker: it starts the enclave for one task
   as a separate process and hands back its :class:`~sealrun.adapters.tee.report.RunReport`.
 
-``simulated`` is implemented here; ``docs/decisions/0003-tee-backends.md`` says how
-Gramine-SGX and confidential-VM (TDX, SEV-SNP through configfs-tsm) backends plug in.
+``simulated`` is in :mod:`~sealrun.adapters.tee.simulated`; the hardware quoters (configfs-tsm,
+``/dev/tdx_guest``, ``/dev/sev-guest``, Gramine's ``/dev/attestation``) in
+:mod:`~sealrun.adapters.tee.tsm` and :mod:`~sealrun.adapters.tee.devices`, their backends in
+:mod:`~sealrun.adapters.tee.confidential` (``docs/decisions/0003-tee-backends.md``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ class Quoter(Protocol):
         """Return evidence binding the 64-byte ``report_data``.
 
         Raises:
-            AttestationError: if the hardware (or simulator) cannot produce evidence.
+            AttestationError: if the simulator cannot produce evidence.
+            EnclaveError: a ``QUOTE_*`` code if the hardware cannot (no interface, a refusal,
+                a malformed or foreign quote).
         """
         ...
 

@@ -86,7 +86,7 @@ def serve_quotes(sock: socket.socket, quoter: Quoter) -> int:
                 continue
             try:
                 evidence = quoter.evidence(data)
-            except AttestationError as error:
+            except (AttestationError, EnclaveError) as error:  # a hardware quoter's QUOTE_* codes
                 _send(sock, {"error": error.code, "message": error.message})
                 continue
             _send(sock, {"evidence": json.loads(evidence.to_json())})

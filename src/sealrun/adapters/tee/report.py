@@ -14,8 +14,11 @@ referenced as sealed files (age, to the beneficiary), never in clear.
       "enclave": "0x<address of the enclave challenge key>",
       "fingerprint": "0x<32 B>" | null,          # the measured bundle (null: unreadable bundle)
       "result": null | {"digest", "result_hash", "result_seal", "signature",   # 0x-hex
-                        "sealed_path", "sealed_checksum", "sealed_bytes", "upload_url" | null},
-      "failure": null | {"code": int, "name": str, "log_digest": "0x..", "signature": "0x.."},
+                        "sealed_path", "sealed_checksum", "sealed_bytes", "receipt_digest",
+                        "upload_url" | null},
+      "failure": null | {"code": int, "name": str, "log_digest": "0x..", "signature": "0x..",
+                         "receipt_digest": "0x.."},
+      "receipt_path": str,                       # the task receipt (docs/formats.md), "" if none
       "logs": {"sealed_path": str, "sealed_checksum": "0x..", "sealed_bytes": int,
                "stdout_bytes": int, "stderr_bytes": int, "truncated": bool},
       "exit_status": int | null, "signal": int | null,
@@ -54,6 +57,7 @@ class ResultInfo:
     sealed_path: str
     sealed_checksum: str
     sealed_bytes: int
+    receipt_digest: str
     upload_url: str | None = None
 
 
@@ -65,6 +69,7 @@ class FailureReceipt:
     name: str
     log_digest: str
     signature: str
+    receipt_digest: str
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ class RunReport:
     output_bytes: int = 0
     input_bytes: int = 0
     timings: Timings = Timings()
+    receipt_path: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in ("completed", "failed"):

@@ -252,3 +252,26 @@ class RtmrEventRecorder:
         except AttestationError as error:
             raise EnclaveError(error.message, code="QUOTE_EVENTLOG_INVALID") from None
         return self.record(event)
+
+    def ensure_app(self, fingerprint: bytes) -> EventLog:
+        """Measure the app once per boot: a confidential VM is bound to one app.
+
+        The first call records the app event; later calls for the same fingerprint (another
+        task of the same app) record nothing, since RTMR3 only ever grows and a second app
+        event would make every later quote refused (``ATTEST_EVENTLOG_APP_EVENT``).
+
+        Raises:
+            EnclaveError: ``QUOTE_EVENTLOG_INVALID`` if this VM was measured for another app
+                (one VM runs one app: boot another for it), or as :meth:`measure_app`.
+        """
+        log = self.read()
+        measured = [event.payload for event in log.events if event.name == APP_EVENT_NAME]
+        if not measured:
+            return self.measure_app(fingerprint)
+        if measured != [fingerprint]:
+            raise EnclaveError(
+                f"this confidential VM is measured for app {measured[0].hex()}, not {fingerprint.hex()}: "
+                "one VM runs one app (boot another VM for this one)",
+                code="QUOTE_EVENTLOG_INVALID",
+            )
+        return log

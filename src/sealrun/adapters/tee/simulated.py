@@ -26,7 +26,14 @@ from sealrun.api.ids import task_id_hex
 from sealrun.core.attestation import Evidence, SimulatorKey, make_simulated_evidence
 from sealrun.errors import EnclaveError
 
-__all__ = ["REPORT_NAME", "SimulatedQuoter", "SimulatedTee", "enclave_environment", "load_simulator_key"]
+__all__ = [
+    "REPORT_NAME",
+    "SimulatedQuoter",
+    "SimulatedTee",
+    "enclave_environment",
+    "load_simulator_key",
+    "run_enclave_process",
+]
 
 REPORT_NAME = "report.json"
 _TAIL = 2000
@@ -131,25 +138,36 @@ class SimulatedTee:
         Raises:
             EnclaveError: ``ENCLAVE_CRASHED`` if the process wrote no valid report.
         """
-        launch.work_dir.mkdir(parents=True, exist_ok=True)
-        report_path = launch.work_dir / REPORT_NAME
-        report_path.unlink(missing_ok=True)
-        try:
-            done = subprocess.run(
-                self.command(launch),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=self.timeout_s,
-                check=False,
-                env=enclave_environment(os.environ),
-                cwd="/",  # `-m` puts the working folder on sys.path: the worker's is private
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            raise EnclaveError(f"the enclave process failed: {error}", code="ENCLAVE_CRASHED") from error
-        if not report_path.is_file():
-            # The enclave's stderr holds only its own error line, never app data.
-            tail = done.stderr.decode("utf-8", "replace").strip()[-_TAIL:]
-            raise EnclaveError(
-                f"the enclave exited {done.returncode} without a report: {tail}", code="ENCLAVE_CRASHED"
-            )
-        return RunReport.from_json(report_path.read_bytes())
+        return run_enclave_process(self.command(launch), launch, timeout_s=self.timeout_s)
+
+
+def run_enclave_process(
+    argv: list[str], launch: EnclaveLaunch, *, timeout_s: float, cwd: str = "/"
+) -> RunReport:
+    """Run the enclave process ``argv`` for ``launch`` and return the report it wrote.
+
+    Raises:
+        EnclaveError: ``ENCLAVE_CRASHED`` if the process wrote no valid report.
+    """
+    launch.work_dir.mkdir(parents=True, exist_ok=True)
+    report_path = launch.work_dir / REPORT_NAME
+    report_path.unlink(missing_ok=True)
+    try:
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+            env=enclave_environment(os.environ),
+            cwd=cwd,  # `-m` puts the working folder on sys.path: the worker's is private
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise EnclaveError(f"the enclave process failed: {error}", code="ENCLAVE_CRASHED") from error
+    if not report_path.is_file():
+        # The enclave's stderr holds only its own error line, never app data.
+        tail = done.stderr.decode("utf-8", "replace").strip()[-_TAIL:]
+        raise EnclaveError(
+            f"the enclave exited {done.returncode} without a report: {tail}", code="ENCLAVE_CRASHED"
+        )
+    return RunReport.from_json(report_path.read_bytes())

@@ -19,6 +19,9 @@ Verification (the evidence itself):
 ``ATTEST_DEBUG``                         the evidence comes from a debug enclave
 ``ATTEST_COLLATERAL``                    the collateral is missing, malformed or inconsistent
 ``ATTEST_REPORT_DATA_MISMATCH``          the report data does not bind the nonce, key and task
+``ATTEST_COLLATERAL_STALE``              the collateral is older than the maximum collateral age
+                                         (default 7 days) or past its ``nextUpdate``
+``ATTEST_COLLATERAL_UNAVAILABLE``        no collateral could be fetched and none usable is cached
 ======================================  =========================================================
 
 Confidential VMs (:mod:`~sealrun.core.attestation.cvm`: the app's fingerprint from the RTMR3
@@ -47,6 +50,8 @@ from __future__ import annotations
 
 __all__ = [
     "ATTEST_COLLATERAL",
+    "ATTEST_COLLATERAL_STALE",
+    "ATTEST_COLLATERAL_UNAVAILABLE",
     "ATTEST_DEBUG",
     "ATTEST_EVENTLOG_APP_EVENT",
     "ATTEST_EVENTLOG_MALFORMED",
@@ -87,6 +92,8 @@ ATTEST_TCB_MISMATCH = "ATTEST_TCB_MISMATCH"
 ATTEST_DEBUG = "ATTEST_DEBUG"
 ATTEST_COLLATERAL = "ATTEST_COLLATERAL"
 ATTEST_REPORT_DATA_MISMATCH = "ATTEST_REPORT_DATA_MISMATCH"
+ATTEST_COLLATERAL_STALE = "ATTEST_COLLATERAL_STALE"
+ATTEST_COLLATERAL_UNAVAILABLE = "ATTEST_COLLATERAL_UNAVAILABLE"
 
 ATTEST_EVENTLOG_MISSING = "ATTEST_EVENTLOG_MISSING"
 ATTEST_EVENTLOG_MALFORMED = "ATTEST_EVENTLOG_MALFORMED"

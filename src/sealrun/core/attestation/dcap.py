@@ -17,6 +17,9 @@ a contract; an unrecognised message still fails closed (``ATTEST_SIGNATURE``).
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -34,8 +37,10 @@ from sealrun.core.attestation.codes import (
     ATTEST_TYPE_MISMATCH,
     ATTEST_UNTRUSTED_ROOT,
 )
+from sealrun.core.attestation.collateral import collateral_times
 from sealrun.core.attestation.dcap_quote import DcapQuote, parse_dcap_quote
 from sealrun.core.attestation.evidence import Evidence, EvidenceType
+from sealrun.core.attestation.freshness import check_collateral_age
 from sealrun.core.attestation.roots import INTEL_SGX_ROOT_CA, PinnedCertificate
 from sealrun.errors import AttestationError
 
@@ -88,13 +93,49 @@ class _QvlReport(TypedDict):
     advisory_ids: list[str]
 
 
+class _Recent:
+    """The last few results of a pure function of bytes (thread-safe, bounded, oldest out).
+
+    A verifier sees the same collateral (one per platform model and day) and the same PCK
+    chain (one per machine) over and over, each time in a new quote: parsing them once per
+    value instead of once per quote is most of what separates us from dcap-qvl's own call.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = compute()  # raises for bad input: nothing is kept then
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+
+_COLLATERALS = _Recent(32)
+_FMSPCS = _Recent(256)
+_PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+
+
 def _load_collateral(collateral: bytes | None) -> Any:
     if collateral is None:
         raise AttestationError(
             "DCAP evidence needs its collateral (QuoteCollateralV3 JSON)", code=ATTEST_COLLATERAL
         )
+    return _COLLATERALS.get(collateral, lambda: _parse_collateral(collateral))
+
+
+def _parse_collateral(collateral: bytes) -> tuple[Any, tuple[int, int]]:
+    """dcap-qvl's parsed collateral and its ``(issued_at, next_update)``."""
     try:
-        return dcap_qvl.QuoteCollateralV3.from_json(collateral.decode("utf-8"))
+        parsed = dcap_qvl.QuoteCollateralV3.from_json(collateral.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, TypeError) as error:
         raise AttestationError(
             f"DCAP collateral does not parse: {_one_line(str(error))}", code=ATTEST_COLLATERAL
@@ -102,6 +143,13 @@ def _load_collateral(collateral: bytes | None) -> Any:
     except BaseException as error:
         _reraise_fatal(error)
         raise AttestationError("DCAP collateral does not parse", code=ATTEST_COLLATERAL) from None
+    times = collateral_times(
+        tcb_info=parsed.tcb_info,
+        qe_identity=parsed.qe_identity,
+        pck_crl=parsed.pck_crl,
+        root_ca_crl=parsed.root_ca_crl,
+    )
+    return parsed, times
 
 
 def _reraise_fatal(error: BaseException) -> None:
@@ -118,11 +166,15 @@ class DcapVerifier:
     Args:
         root: the pinned Intel SGX Root CA (replaceable only with another pinned certificate).
         allow_debug: return claims for debug SGX enclaves instead of raising ``ATTEST_DEBUG``.
+        max_collateral_age: refuse collateral issued more than this many seconds before ``now``
+            (``ATTEST_COLLATERAL_STALE``); None (default) only reports the age in the claims
+            (``collateral_issued_at``, ``collateral_age``) and leaves it to the policy.
     """
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.SGX_DCAP)
     root: PinnedCertificate = field(default=INTEL_SGX_ROOT_CA, kw_only=True)
     allow_debug: bool = field(default=False, kw_only=True)
+    max_collateral_age: int | None = field(default=None, kw_only=True)
 
     def verify(self, evidence: Evidence, *, now: int) -> Claims:
         """Verify a quote and its collateral at ``now`` and mint the claims.
@@ -137,7 +189,8 @@ class DcapVerifier:
         Raises:
             AttestationError: ``ATTEST_TYPE_MISMATCH``, ``ATTEST_MALFORMED``, ``ATTEST_COLLATERAL``,
                 ``ATTEST_UNTRUSTED_ROOT``, ``ATTEST_SIGNATURE``, ``ATTEST_EXPIRED``,
-                ``ATTEST_REVOKED``, ``ATTEST_NO_MATCHING_TCB`` or ``ATTEST_DEBUG``.
+                ``ATTEST_REVOKED``, ``ATTEST_NO_MATCHING_TCB``, ``ATTEST_COLLATERAL_STALE``
+                (with ``max_collateral_age``) or ``ATTEST_DEBUG``.
         """
         if evidence.type is not self.evidence_type:
             raise AttestationError(
@@ -145,7 +198,7 @@ class DcapVerifier:
                 code=ATTEST_TYPE_MISMATCH,
             )
         quote, fmspc = self._parse(evidence.payload)
-        collateral = _load_collateral(evidence.collateral)
+        collateral, (issued_at, next_update) = _load_collateral(evidence.collateral)
         root_der = self.root.der  # raises ATTEST_UNTRUSTED_ROOT unless the fingerprint matches
         if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now < 1 << 63:
             raise AttestationError("now must be UNIX seconds (a non-negative int)", code=ATTEST_MALFORMED)
@@ -162,7 +215,12 @@ class DcapVerifier:
             raise AttestationError(
                 f"{self.evidence_type.value}: the verifier failed on this input", code=ATTEST_MALFORMED
             ) from None
-        return self._claims(quote, fmspc, verified)
+        if self.max_collateral_age is not None:
+            check_collateral_age(
+                issued_at=issued_at, next_update=next_update, now=now, max_age=self.max_collateral_age
+            )
+        dated: dict[str, ExtraValue] = {"collateral_issued_at": issued_at, "collateral_age": now - issued_at}
+        return self._claims(quote, fmspc, verified, dated)
 
     def _parse(self, payload: bytes) -> tuple[DcapQuote, str]:
         """Parse the layout (ours, strict), then the PCK chain's FMSPC (dcap-qvl's)."""
@@ -173,8 +231,12 @@ class DcapVerifier:
                 f"not {self.evidence_type.value} as declared",
                 code=ATTEST_TYPE_MISMATCH,
             )
+        # The FMSPC is in the PCK certificate, in the chain that ends the quote: the bytes from
+        # the first PEM marker to the end hold the whole chain, so they key its FMSPC.
+        marker = payload.find(_PEM_BEGIN, 0, quote.size)
+        key = payload[marker : quote.size] if marker >= 0 else payload[: quote.size]
         try:
-            fmspc = str(dcap_qvl.parse_quote(payload).fmspc()).upper()
+            fmspc = str(_FMSPCS.get(key, lambda: dcap_qvl.parse_quote(payload).fmspc())).upper()
         except ValueError as error:
             raise AttestationError(
                 f"not a DCAP quote: {_one_line(str(error))}", code=ATTEST_MALFORMED
@@ -184,7 +246,9 @@ class DcapVerifier:
             raise AttestationError("not a DCAP quote", code=ATTEST_MALFORMED) from None
         return quote, fmspc
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
+    def _claims(
+        self, quote: DcapQuote, fmspc: str, verified: _QvlReport, dated: dict[str, ExtraValue] | None = None
+    ) -> Claims:
         raise NotImplementedError  # pragma: no cover - the subclasses define it
 
 
@@ -194,7 +258,9 @@ class SgxDcapVerifier(DcapVerifier):
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.SGX_DCAP)
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
+    def _claims(
+        self, quote: DcapQuote, fmspc: str, verified: _QvlReport, dated: dict[str, ExtraValue] | None = None
+    ) -> Claims:
         body = quote.body
         attributes = body.field("attributes")
         debug = bool(attributes[0] & 0x02)
@@ -208,6 +274,7 @@ class SgxDcapVerifier(DcapVerifier):
             "misc_select": body.number("misc_select"),
             "certification_types": ",".join(str(kind) for kind in quote.certification_types),
         }
+        extra.update(dated or {})
         return _mint_claims(
             tee=EvidenceType.SGX_DCAP,
             measurement=body.field("mr_enclave"),
@@ -229,7 +296,9 @@ class TdxDcapVerifier(DcapVerifier):
 
     evidence_type: EvidenceType = field(init=False, default=EvidenceType.TDX_DCAP)
 
-    def _claims(self, quote: DcapQuote, fmspc: str, verified: _QvlReport) -> Claims:
+    def _claims(
+        self, quote: DcapQuote, fmspc: str, verified: _QvlReport, dated: dict[str, ExtraValue] | None = None
+    ) -> Claims:
         body = quote.body
         td_attributes = body.field("td_attributes")
         debug = bool(td_attributes[0] & 0x01)
@@ -241,6 +310,7 @@ class TdxDcapVerifier(DcapVerifier):
             "td_report": body.kind,
             "certification_types": ",".join(str(kind) for kind in quote.certification_types),
         }
+        extra.update(dated or {})
         for name in _TD_EXTRA:
             if name in body.names:  # TD 1.5 adds tee_tcb_svn2 and mr_service_td
                 extra[name] = body.field(name)

@@ -12,9 +12,13 @@ that fails, checked in this order:
    or an entry of ``registers`` differs from the claims' extra register of that name;
 5. ``ATTEST_POLICY_SIGNER`` / ``ATTEST_POLICY_PRODUCT`` / ``ATTEST_POLICY_SVN`` (when ``signer``
    is given): the signer differs, the product id differs, or the svn is below ``min_svn``;
-6. ``ATTEST_POLICY_TCB_STATUS`` the TCB status is not in ``accepted_tcb_statuses``
+6. ``ATTEST_COLLATERAL_STALE`` the claims' collateral (DCAP: TCB info, QE identity, PCK CRL)
+   was issued more than ``max_collateral_age`` seconds before the verification (default
+   7 days, :data:`~sealrun.core.attestation.freshness.DEFAULT_MAX_COLLATERAL_AGE`); claims
+   without dated collateral (SEV-SNP, Nitro, simulated) skip this rule;
+7. ``ATTEST_POLICY_TCB_STATUS`` the TCB status is not in ``accepted_tcb_statuses``
    (default ``["UpToDate"]``);
-7. ``ATTEST_POLICY_ADVISORY`` an advisory of the claims is in ``rejected_advisories``.
+8. ``ATTEST_POLICY_ADVISORY`` an advisory of the claims is in ``rejected_advisories``.
 
 A policy must pin an identity: ``measurements``, or ``signer`` + ``product_id`` + ``min_svn``
 (or both). Documents (TOML or JSON) carry ``version = 1``; unknown keys, bad values and unknown
@@ -33,6 +37,7 @@ from typing import Any, Literal, TypedDict
 
 from sealrun.core.attestation.claims import TCB_UNAPPRAISED, TCB_UP_TO_DATE, Claims
 from sealrun.core.attestation.codes import (
+    ATTEST_COLLATERAL_STALE,
     ATTEST_POLICY_ADVISORY,
     ATTEST_POLICY_DEBUG,
     ATTEST_POLICY_INVALID,
@@ -45,6 +50,7 @@ from sealrun.core.attestation.codes import (
     ATTEST_POLICY_TEE_TYPE,
 )
 from sealrun.core.attestation.evidence import EvidenceType
+from sealrun.core.attestation.freshness import DEFAULT_MAX_COLLATERAL_AGE
 from sealrun.errors import AttestationError
 
 __all__ = ["KNOWN_TCB_STATUSES", "POLICY_VERSION", "Policy", "PolicyVerdict", "VerdictDocument"]
@@ -63,7 +69,7 @@ KNOWN_TCB_STATUSES = frozenset(
 )
 _KEYS = frozenset(
     {"version", "allowed_tee_types", "measurements", "registers", "signer", "product_id", "min_svn",
-     "accepted_tcb_statuses", "rejected_advisories"}
+     "accepted_tcb_statuses", "rejected_advisories", "max_collateral_age"}
 )  # fmt: skip
 _HEX = re.compile(r"^(?:0x)?((?:[0-9a-fA-F]{2})+)$")
 
@@ -129,6 +135,7 @@ class Policy:
         min_svn: minimum security version number.
         accepted_tcb_statuses: TCB statuses to accept (default ``UpToDate`` only).
         rejected_advisories: advisory ids that refuse the evidence.
+        max_collateral_age: seconds; older collateral is refused (default 7 days).
 
     Raises:
         AttestationError: ``ATTEST_POLICY_INVALID`` for an incoherent policy.
@@ -142,6 +149,7 @@ class Policy:
     min_svn: int | None = None
     accepted_tcb_statuses: frozenset[str] = frozenset({TCB_UP_TO_DATE})
     rejected_advisories: frozenset[str] = frozenset()
+    max_collateral_age: int = DEFAULT_MAX_COLLATERAL_AGE
 
     def __post_init__(self) -> None:
         try:
@@ -167,6 +175,7 @@ class Policy:
             raise _invalid(f"unknown TCB status(es) {sorted(unknown)} (Revoked can never be accepted)")
         if not statuses:
             raise _invalid("accepted_tcb_statuses is empty: nothing could ever pass")
+        _uint(self.max_collateral_age, "max_collateral_age")
         identity = (self.signer, self.product_id, self.min_svn)
         if any(part is not None for part in identity):
             if any(part is None for part in identity):
@@ -216,6 +225,9 @@ class Policy:
             rejected_advisories=frozenset(
                 _strings(data.get("rejected_advisories", ()), "rejected_advisories")
             ),
+            max_collateral_age=_uint(
+                data.get("max_collateral_age", DEFAULT_MAX_COLLATERAL_AGE), "max_collateral_age"
+            ),
         )
 
     @classmethod
@@ -256,6 +268,15 @@ class Policy:
             raise AttestationError("policy: debug enclaves are never allowed", code=ATTEST_POLICY_DEBUG)
         rules += self._check_measurements(claims)
         rules += self._check_signer(claims)
+        age = claims.extra.get("collateral_age")
+        if isinstance(age, int) and not isinstance(age, bool):
+            rules.append("collateral_age")
+            if age > self.max_collateral_age:
+                raise AttestationError(
+                    f"policy: the collateral is {age // 3600} h old, more than the maximum "
+                    f"collateral age of {self.max_collateral_age // 3600} h",
+                    code=ATTEST_COLLATERAL_STALE,
+                )
         rules.append("tcb_status")
         if claims.tcb_status not in self.accepted_tcb_statuses:
             raise AttestationError(

@@ -69,7 +69,7 @@ class PinnedCertificate:
             )
         return certificate
 
-    @property
+    @cached_property
     def der(self) -> bytes:
         """The DER of the certificate (fingerprint checked)."""
         return self.certificate.public_bytes(Encoding.DER)

@@ -4,6 +4,7 @@
 - :mod:`.typed_data`    the EIP-712 domain, payload (eth_signTypedData_v4) and digests
 - :mod:`.signing`       signing (65-byte and EIP-2098 64-byte), signer recovery
 - :mod:`.tags`          the tag bit field (TEE, SGX, TDX, SEV-SNP, Nitro, GPU)
+- :mod:`.grants`        dataset grants: ids, the model, the dataset order that references one
 - :mod:`.matching`      the hub's matchOrders rules, raising the contract's own codes
 - :mod:`.reasons`       every contract revert reason with its code and sentence
 - :mod:`.codec`         the one order codec (model ⇄ EIP-712 struct ⇄ JSON) and table of kinds
@@ -26,6 +27,7 @@ from sealrun.core.orders.codec import (
     order_kind,
     order_to_json,
 )
+from sealrun.core.orders.grants import GRANT_MARK, Grant, grant_id, grant_order, is_grant_id
 from sealrun.core.orders.matching import CLOSED, WORKERPOOL_STAKE_RATIO, MatchContext, MatchPlan, check_match
 from sealrun.core.orders.models import (
     MAX_PARAMS_BYTES,
@@ -61,6 +63,7 @@ __all__ = [
     "CLOSED",
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
+    "GRANT_MARK",
     "MAX_PARAMS_BYTES",
     "ORDER_KINDS",
     "ORDER_TYPES",
@@ -72,6 +75,7 @@ __all__ = [
     "AppOrder",
     "DatasetOrder",
     "Domain",
+    "Grant",
     "MatchContext",
     "MatchPlan",
     "Order",
@@ -83,6 +87,9 @@ __all__ = [
     "check_match",
     "dumps_order",
     "from_compact",
+    "grant_id",
+    "grant_order",
+    "is_grant_id",
     "kind_of",
     "loads_order",
     "make_tag",

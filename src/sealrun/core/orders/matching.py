@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from sealrun.core.orders.grants import Grant, is_grant_id
 from sealrun.core.orders.models import (
     ZERO_ADDRESS,
     AppOrder,
@@ -62,6 +63,9 @@ class MatchContext:
         consumed: order digest -> consumed volume (``CLOSED`` once closed); missing means 0.
         presigned: order digest -> the address that pre-signed it on chain.
         requester_free / workerpool_owner_free: free balances, or None to skip those checks.
+        grant: the registry grant a grant-referencing dataset order names (``None``: unknown),
+            with the uses this hub counted.
+        now: the chain's time, for the grant's expiry.
     """
 
     domain: Domain
@@ -74,6 +78,8 @@ class MatchContext:
     presigned: Mapping[bytes, str] = field(default_factory=lambda: MappingProxyType({}))
     requester_free: int | None = None
     workerpool_owner_free: int | None = None
+    grant: Grant | None = None
+    now: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +179,31 @@ def _check_compatibility(  # noqa: PLR0912
     return tag
 
 
+def _use_grant(
+    d: DatasetOrder, a: AppOrder, w: WorkerpoolOrder, r: RequestOrder, context: MatchContext, volume: int
+) -> int:
+    """``Registry.useGrant``'s checks, in its order; the deal's volume under the grant."""
+    g = context.grant
+    if g is None or g.grant_id != d.salt or to_checksum_address(g.dataset) != d.dataset:
+        raise _mismatch("grant-unknown", "0x" + d.salt.hex())
+    if to_checksum_address(g.owner) != to_checksum_address(context.dataset_owner):
+        raise _mismatch("grant-owner")
+    if g.revoked:
+        raise _mismatch("grant-revoked")
+    if context.now >= g.expiry:
+        raise _mismatch("grant-expired")
+    rules = (("grant-app", g.app, a.app), ("grant-requester", g.requester, r.requester))
+    for reason, restrict, actual in (*rules, ("grant-workerpool", g.workerpool, w.workerpool)):
+        allowed = to_checksum_address(restrict)
+        if (reason == "grant-app" or allowed != ZERO_ADDRESS) and allowed != actual:
+            raise _mismatch(reason, f"granted to {allowed}, got {actual}")
+    if g.price != d.datasetprice:
+        raise _mismatch("grant-price", f"grant {g.price}, order {d.datasetprice}")
+    if g.uses_left == 0:
+        raise _mismatch("grant-exhausted", f"{g.uses} of {g.max_uses} used")
+    return min(volume, g.uses_left)
+
+
 def check_match(  # noqa: PLR0912 (one branch per contract check, in the contract's order)
     app: AppOrder,
     dataset: DatasetOrder | None,
@@ -212,7 +243,9 @@ def check_match(  # noqa: PLR0912 (one branch per contract check, in the contrac
     if not _signed_by(app, app_hash, owners["app"], context):
         raise _mismatch("app-signature")
     dataset_hash = bytes(32)
-    if has_dataset:
+    # A dataset order whose salt is a grant id: the grant stands for signature and volume.
+    granted = has_dataset and is_grant_id(d.salt)
+    if has_dataset and not granted:
         dataset_hash = order_hash(d, domain)
         if not _signed_by(d, dataset_hash, owners["dataset"], context):
             raise _mismatch("dataset-signature")
@@ -224,7 +257,7 @@ def check_match(  # noqa: PLR0912 (one branch per contract check, in the contrac
         raise _mismatch("request-signature")
 
     checks = [("app", app_hash, app.volume)]
-    if has_dataset:
+    if has_dataset and not granted:
         checks.append(("dataset", dataset_hash, d.volume))
     checks += [("workerpool", pool_hash, workerpool.volume), ("request", request_hash, request.volume)]
     volume = CLOSED
@@ -236,6 +269,8 @@ def check_match(  # noqa: PLR0912 (one branch per contract check, in the contrac
         if left == 0:
             raise _mismatch(f"{kind}-volume", f"consumed {consumed} of {order_volume}")
         volume = min(volume, left)
+    if granted:
+        volume = _use_grant(d, app, workerpool, request, context, volume)
 
     price = app.appprice + (d.datasetprice if has_dataset else 0) + workerpool.workerpoolprice
     stake = workerpool.workerpoolprice * WORKERPOOL_STAKE_RATIO // 100

@@ -278,6 +278,34 @@ _TABLE: Final[tuple[tuple[str, str, str, str], ...]] = (
         "Registry",
     ),
     ("not-asset-owner", "REGISTRY_NOT_OWNER", "only the asset's owner may do this", "Registry"),
+    # dataset grants (Registry; the grant-* checks of useGrant revert matchOrders)
+    (
+        "grant-uses",
+        "REGISTRY_GRANT_USES",
+        "a grant's maximum number of uses must be 1 to 2**64 - 1",
+        "Registry",
+    ),
+    ("grant-price-range", "REGISTRY_GRANT_PRICE", "a grant's price must be below 2**128", "Registry"),
+    (
+        "grant-expiry",
+        "REGISTRY_GRANT_EXPIRY",
+        "a grant's expiry must be in the future (and below 2**64)",
+        "Registry",
+    ),
+    ("grant-unknown", "ORDER_GRANT_UNKNOWN", "no such grant on this dataset", "Registry"),
+    (
+        "grant-owner",
+        "ORDER_GRANT_OWNER",
+        "the dataset changed owner since the grant was made; the grant no longer holds",
+        "Registry",
+    ),
+    ("grant-revoked", "ORDER_GRANT_REVOKED", "the dataset owner revoked this grant", "Registry"),
+    ("grant-expired", "ORDER_GRANT_EXPIRED", "the grant has expired", "Registry"),
+    ("grant-app", "ORDER_GRANT_APP", "the grant is for another app", "Registry"),
+    ("grant-requester", "ORDER_GRANT_REQUESTER", "the grant is for another requester", "Registry"),
+    ("grant-workerpool", "ORDER_GRANT_WORKERPOOL", "the grant is for another workerpool", "Registry"),
+    ("grant-price", "ORDER_GRANT_PRICE", "the dataset order's price is not the grant's price", "Registry"),
+    ("grant-exhausted", "ORDER_GRANT_EXHAUSTED", "every use of the grant is spent", "Registry"),
     # escrow token (Token)
     (
         "token: transfer to zero",

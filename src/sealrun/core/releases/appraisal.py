@@ -18,10 +18,13 @@ bundle). The checks run in a fixed order and the first failure is the answer:
 7. the workerpool is registered and its owner authorized this worker for this task and
    this enclave challenge;
 8. the dataset order allows this app, requester and workerpool;
+8b. a deal made under a dataset grant: the grant is still on chain, not revoked and not
+   expired at ``now`` (``RELEASE_GRANT_UNKNOWN``, ``RELEASE_GRANT_REVOKED``,
+   ``RELEASE_GRANT_EXPIRED``); its uses were counted at match, not here;
 9. every secret the task needs was pushed: the dataset key, the requester secrets (in
    the params' order), the beneficiary's result recipient.
 
-Past step 8 only the *order* can be wrong, and no retry can fix it; those refusals
+From step 8b on only the *order* can be wrong, and no retry can fix it; those refusals
 (:data:`ORDER_FAILURES`) become a verdict with ``failure`` set, so the enclave signs a
 failure receipt at once. The attempts cap (``RELEASE_ATTEMPTS_EXHAUSTED``) is the SMS's to
 check, atomically, once it holds a verdict; :func:`attempts_exhausted` is its refusal.
@@ -43,6 +46,7 @@ from sealrun.core.chainstate import (
     TaskRecord,
     WorkerpoolRecord,
 )
+from sealrun.core.orders.grants import Grant
 from sealrun.core.releases.params import ReleaseParams, parse_release_params
 from sealrun.core.sealing import Recipient
 from sealrun.core.tasks import FailureCode, authorization_digest, recover_signer
@@ -69,6 +73,9 @@ ORDER_FAILURES: Mapping[str, FailureCode] = {
     "RELEASE_DATASET_KEY_MISSING": FailureCode.SECRET_MISSING,
     "RELEASE_RECIPIENT_MISSING": FailureCode.RECIPIENT_MISSING,
     "RELEASE_ATTEMPTS_EXHAUSTED": FailureCode.ATTEMPTS_EXHAUSTED,
+    "RELEASE_GRANT_UNKNOWN": FailureCode.GRANT_INVALID,
+    "RELEASE_GRANT_REVOKED": FailureCode.GRANT_INVALID,
+    "RELEASE_GRANT_EXPIRED": FailureCode.GRANT_INVALID,
 }
 
 
@@ -123,6 +130,8 @@ class ReleaseFacts:
         requester_secrets_stored: the names of the requester's secrets the params ask for
             that were pushed.
         recipient_stored: the beneficiary pushed a result recipient.
+        grant: the deal's dataset grant as the chain has it now (``None``: no grant in the
+            deal, or not on chain).
     """
 
     request: ReleaseRequest
@@ -136,6 +145,7 @@ class ReleaseFacts:
     dataset_key_stored: bool = False
     requester_secrets_stored: frozenset[str] = field(default_factory=frozenset)
     recipient_stored: bool = False
+    grant: Grant | None = None
 
 
 @dataclass(frozen=True)
@@ -221,13 +231,14 @@ def appraise_release(
     if refused is not None:
         return refused
     assert facts.enclave_challenge is not None  # _authorize checked it
+    failure: Refusal | None = _grant(facts, deal, claims)
     try:
         params = parse_release_params(deal.params)
     except ReleaseError as error:
-        failure: Refusal | None = Refusal(error.code, error.message, claims)
+        failure = failure or Refusal(error.code, error.message, claims)
         params = ReleaseParams()
     else:
-        failure = _missing_secret(facts, deal, params, claims)
+        failure = failure or _missing_secret(facts, deal, params, claims)
     return ReleaseVerdict(task, deal, claims, recipient, facts.enclave_challenge, params, failure)
 
 
@@ -315,6 +326,20 @@ def _dataset_order(deal: DealRecord, claims: Claims) -> Refusal | None:
     for restriction, actual, code, what in rules:
         if restriction.lower() != ZERO_ADDRESS and restriction.lower() != actual.lower():
             return Refusal(code, f"the dataset order does not allow this {what}", claims)
+    return None
+
+
+def _grant(facts: ReleaseFacts, deal: DealRecord, claims: Claims) -> Refusal | None:
+    """Step 8b: the grant a deal was matched under still holds (an order refusal)."""
+    if deal.grant_id is None:
+        return None
+    grant = facts.grant
+    if grant is None or grant.grant_id != deal.grant_id:
+        return Refusal("RELEASE_GRANT_UNKNOWN", "the deal's dataset grant is not on chain", claims)
+    if grant.revoked:
+        return Refusal("RELEASE_GRANT_REVOKED", "the dataset owner revoked the grant this deal uses", claims)
+    if facts.now >= grant.expiry:
+        return Refusal("RELEASE_GRANT_EXPIRED", "the dataset grant this deal uses has expired", claims)
     return None
 
 

@@ -1,7 +1,7 @@
 """Stable failure codes an enclave signs into a failure receipt.
 
 A failure receipt is the enclave's EIP-191 signature over
-``failure_digest(taskid, failureCode, logDigest)``; the hub refunds the requester at once
+``failure_digest(taskid, failureCode, logDigest, receiptDigest)``; the hub refunds the requester at once
 when it verifies. ``failureCode`` is a ``uint256`` on chain and one of these values here.
 The numbers are a wire format: a value is never reused or renumbered, and ``0`` is never a
 failure (the contract rejects it).
@@ -27,8 +27,10 @@ failure (the contract rejects it).
 | 17 | INPUT_URL_REFUSED | an input URL is not the public internet (scheme, origin, address, redirect) |
 | 18 | INPUT_TOO_LARGE | an input or all inputs over the limit, or too little disk for them |
 | 19 | APP_COMPUTED_JSON_INVALID | no computed.json, or no deterministic-output-path in IEXEC_OUT |
+| 20 | INPUT_UNAVAILABLE | an input's server stayed unreachable, timed out or answered 5xx/408/429 |
+| 21 | GRANT_INVALID | the dataset grant the deal uses was revoked, has expired or is gone |
 
-Codes 12 (from the SMS), 13, 14 and 15 arrive in a *failure bundle* the SMS releases to the
+Codes 12 (from the SMS), 13, 14, 15 and 21 arrive in a *failure bundle* the SMS releases to the
 attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.secretsbundle`).
 """
 
@@ -63,6 +65,8 @@ class FailureCode(IntEnum):
     INPUT_URL_REFUSED = 17
     INPUT_TOO_LARGE = 18
     APP_COMPUTED_JSON_INVALID = 19
+    INPUT_UNAVAILABLE = 20
+    GRANT_INVALID = 21
 
 
 def parse_failure_code(value: int | str) -> FailureCode:

@@ -7,8 +7,12 @@ the SDK, the enclave and the contract agree byte for byte:
 - ``result_hash``             keccak256(bytes32 taskid ‖ bytes32 digest)
 - ``result_seal``             keccak256(address worker ‖ bytes32 taskid ‖ bytes32 digest)
 - ``authorization_digest``    keccak256(address worker ‖ bytes32 taskid ‖ address enclave)
-- ``result_signature_digest`` keccak256(bytes32 resultHash ‖ bytes32 resultSeal)
-- ``failure_digest``          keccak256(bytes32 taskid ‖ uint256 failureCode ‖ bytes32 logDigest)
+- ``result_signature_digest`` keccak256(bytes32 resultHash ‖ bytes32 resultSeal ‖ bytes32 receiptDigest)
+- ``failure_digest``          keccak256(bytes32 taskid ‖ uint256 failureCode ‖ bytes32 logDigest
+                              ‖ bytes32 receiptDigest)
+
+``receiptDigest`` is the digest of the task receipt (:mod:`sealrun.core.receipts`): the
+enclave's one signature covers both the settlement and the receipt.
 
 The last three are signed with EIP-191 ``personal_sign`` (see :mod:`.signatures`).
 """
@@ -71,12 +75,16 @@ def authorization_digest(worker: str | bytes, task: bytes, enclave: str | bytes)
     return keccak(_address(worker, "worker") + _bytes32(task, "task id") + _address(enclave, "enclave"))
 
 
-def result_signature_digest(result_hash_: bytes, result_seal_: bytes) -> bytes:
-    """Return the digest the enclave signs over a successful result."""
-    return keccak(_bytes32(result_hash_, "result hash") + _bytes32(result_seal_, "result seal"))
+def result_signature_digest(result_hash_: bytes, result_seal_: bytes, receipt_digest: bytes) -> bytes:
+    """Return the digest the enclave signs over a successful result and its receipt."""
+    return keccak(
+        _bytes32(result_hash_, "result hash")
+        + _bytes32(result_seal_, "result seal")
+        + _bytes32(receipt_digest, "receipt digest")
+    )
 
 
-def failure_digest(task: bytes, failure_code: int, log_digest: bytes) -> bytes:
+def failure_digest(task: bytes, failure_code: int, log_digest: bytes, receipt_digest: bytes) -> bytes:
     """Return the digest the enclave signs over an attested failure receipt.
 
     Raises:
@@ -88,4 +96,5 @@ def failure_digest(task: bytes, failure_code: int, log_digest: bytes) -> bytes:
         _bytes32(task, "task id")
         + _uint256(failure_code, "failure code")
         + _bytes32(log_digest, "log digest")
+        + _bytes32(receipt_digest, "receipt digest")
     )

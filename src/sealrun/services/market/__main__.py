@@ -16,16 +16,18 @@ def main() -> int:
     try:
         import uvicorn
 
+        from sealrun.adapters.logs import configure_logging
         from sealrun.services.market.app import create_app
         from sealrun.services.market.chainview import connect_chain
         from sealrun.services.market.settings import MarketSettings
 
+        configure_logging("market")
         settings = MarketSettings()  # type: ignore[call-arg]  # fields come from the environment
         chain = connect_chain(settings)
         app = create_app(
             settings, chain_id=chain.chain_id, reader=chain.reader, ledger=chain.ledger, events=chain.events
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", log_config=None)
         return 0
     except SealrunError as error:
         print(f"error [{error.code}]: {error.message}", file=sys.stderr)

@@ -19,6 +19,13 @@ from fastapi import FastAPI
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.db import SqlNonceLedger, create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
+from sealrun.adapters.web.observability import (
+    ServiceMetrics,
+    chain_lag,
+    database_check,
+    install_observability,
+    rpc_check,
+)
 from sealrun.core.chainstate import ChainReader
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
@@ -115,4 +122,8 @@ def create_app(
     # An order is at most a few KiB (params ≤ 4 KiB).
     app.add_middleware(BodySizeLimit, limit=64 * 1024)
     app.include_router(router)
+    metrics = ServiceMetrics("market")
+    chain_lag(metrics, events)
+    checks = {"database": database_check(engine), "chain": rpc_check(settings.rpc_url)}
+    install_observability(app, metrics, checks)
     return app

@@ -6,7 +6,6 @@ configuration or an unreachable chain prints ``error [CODE]: message`` and exits
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -18,16 +17,16 @@ def main() -> int:
     try:
         import uvicorn
 
+        from sealrun.adapters.logs import configure_logging
         from sealrun.adapters.secretfiles import secrets_dir
         from sealrun.services.scheduler.app import create_app
         from sealrun.services.scheduler.parts import connect_parts
         from sealrun.services.scheduler.settings import SchedulerSettings
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per heartbeat is noise
+        configure_logging("scheduler")
         settings = SchedulerSettings(_secrets_dir=secrets_dir("SEALRUN_SCHEDULER_", os.environ))  # type: ignore[call-arg]  # fields come from the environment
         app = create_app(settings, connect_parts(settings))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", log_config=None)
         return 0
     except SealrunError as error:
         print(f"error [{error.code}]: {error.message}", file=sys.stderr)

@@ -17,13 +17,23 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from sealrun.adapters.chain.events import ChainEvent
 from sealrun.adapters.db import SqlNonceLedger, create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
+from sealrun.adapters.web.observability import (
+    Check,
+    ServiceMetrics,
+    chain_lag,
+    database_check,
+    http_check,
+    install_observability,
+    rpc_check,
+)
 from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
-from sealrun.services.scheduler.board import TaskBoard
+from sealrun.services.scheduler.board import PENDING, TaskBoard
 from sealrun.services.scheduler.models import RequestNonce
 from sealrun.services.scheduler.offers import PoolOffer
 from sealrun.services.scheduler.routes import router
@@ -68,6 +78,10 @@ class SchedulerParts:
     offer: PoolOffer | None = None
 
 
+#: Seconds the background loops get at shutdown to finish the step they are in.
+_SHUTDOWN_GRACE = 10.0
+
+
 def _lifespan(
     service: SchedulerService, parts: SchedulerParts, settings: SchedulerSettings
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
@@ -99,8 +113,10 @@ def _lifespan(
             old, app.state.wakeup = app.state.wakeup, asyncio.Event()
             old.set()
 
+        stop = asyncio.Event()
+
         async def loop(name: str, step: Callable[[], Awaitable[bool]], interval: float) -> None:
-            while True:
+            while not stop.is_set():
                 try:
                     if await step():
                         wake()
@@ -108,7 +124,8 @@ def _lifespan(
                     log.warning("scheduler %s: %s (%s)", name, error.message, error.code)
                 except Exception:
                     log.exception("scheduler %s failed; retrying", name)
-                await asyncio.sleep(interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
 
         app.state.wakeup = asyncio.Event()
         loops = [
@@ -119,9 +136,14 @@ def _lifespan(
         try:
             yield
         finally:
-            for task in loops:
+            # A step runs in a thread that cancelling cannot stop: let each loop finish its step
+            # (so no thread still holds a database connection when the engines are disposed),
+            # and cancel only one that is stuck past the grace time.
+            stop.set()
+            _, stuck = await asyncio.wait(loops, timeout=_SHUTDOWN_GRACE)
+            for task in stuck:
                 task.cancel()
-            for task in loops:
+            for task in stuck:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             for engine in app.state.engines:
@@ -160,6 +182,7 @@ def create_app(
         allowed_workers=settings.allowed_workers,
         max_claims=settings.max_claims_per_task,
         max_hold_time=settings.max_hold_time,
+        retry_policy=settings.retry_policy(),
     )
     app = FastAPI(title="sealrun scheduler", version="1", lifespan=_lifespan(service, parts, settings))
     app.state.engines = [engine]
@@ -175,4 +198,42 @@ def create_app(
     # Worker calls are small JSON documents.
     app.add_middleware(BodySizeLimit, limit=16 * 1024)
     app.include_router(router)
+    install_observability(app, _metrics(board, parts), _checks(settings, engine))
     return app
+
+
+def _metrics(board: TaskBoard, parts: SchedulerParts) -> ServiceMetrics:
+    """The board's tasks by status, their attempts, the queue of pending tasks, the chain lag."""
+    metrics = ServiceMetrics("scheduler")
+    metrics.sampled(
+        "sealrun_tasks",
+        "Tasks on the scheduler's board, by status.",
+        ["status"],
+        lambda: {(status,): float(count) for status, count in board.counts().items()},
+    )
+    metrics.sampled(
+        "sealrun_task_attempts",
+        "Attempts (assignments to a worker) of the board's tasks, summed by task status.",
+        ["status"],
+        lambda: {(status,): float(count) for status, count in board.attempts_by_status().items()},
+    )
+    metrics.sampled(
+        "sealrun_queue_depth",
+        "Items waiting in a queue (board: pending tasks no worker holds).",
+        ["queue"],
+        lambda: {("board",): float(board.counts().get(PENDING, 0))},
+    )
+    chain_lag(metrics, parts.events)
+    return metrics
+
+
+def _checks(settings: SchedulerSettings, engine: Engine) -> dict[str, Check]:
+    """Readiness: its database, the chain, the SMS and (when it publishes offers) the market."""
+    checks: dict[str, Check] = {
+        "database": database_check(engine),
+        "chain": rpc_check(settings.rpc_url),
+        "sms": http_check(settings.sms_url),
+    }
+    if settings.market_url:
+        checks["market"] = http_check(settings.market_url)
+    return checks

@@ -8,6 +8,14 @@ Task states::
     any live state ── TaskCompleted / TaskFailed / TaskClaimed on chain ──> completed | failed
     any live state ── worker lost after the deadline leaves no time ──> expired
     pending ── handed out ``max_claims`` times already ──> expired
+    held ── a failed attempt (``fail_attempt``) ──> pending after a backoff (an infrastructure
+            failure with time left), stays held (its receipt is settled), or expired (no
+            receipt, no retry)
+
+Every hand-out opens an attempt (:class:`AttemptRow`) and whatever ends it (a report, a
+sweep, a restart, the chain) closes it with its outcome, code and class; a pending task is
+not handed out before its ``not_before`` (the backoff), and the worker that failed it waits
+``reroute_grace`` seconds more while another worker is alive, so the retry goes elsewhere.
 
 A worker takes a task only through :meth:`TaskBoard.claim`, an ``UPDATE ... WHERE status =
 'pending'`` whose row count says whether *this* worker won; nothing else moves a task out
@@ -20,15 +28,19 @@ reports on a task it does not hold, ``TASK_UNKNOWN``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from sealrun.core.tasks import FailureClass, RetryDecision
 from sealrun.errors import ServiceError
-from sealrun.services.scheduler.models import DealRow, SeenEvent, TaskRow, WorkerRow
+from sealrun.services.scheduler.models import AttemptRow, DealRow, SeenEvent, TaskRow, WorkerRow
 
-__all__ = ["HELD", "TaskBoard"]
+#: ``decide(code, failures, deal)``: the retry decision for a failed attempt (the service's policy).
+Decide = Callable[[str, int, DealRow], RetryDecision]
+
+__all__ = ["HELD", "Decide", "TaskBoard"]
 
 PENDING, ASSIGNED, RUNNING, SUBMITTED = "pending", "assigned", "running", "submitted"
 COMPLETED, FAILED, EXPIRED = "completed", "failed", "expired"
@@ -79,6 +91,7 @@ class TaskBoard:
             if task is None:
                 return False
             task.status, task.detail, task.updated_at = status, detail[:300], now
+            _close_attempt(session, task_id, outcome=status, now=now)
             return True
 
     def settle(self, task_id: str, status: str, detail: str, *, now: float) -> None:
@@ -87,6 +100,7 @@ class TaskBoard:
             task = session.get(TaskRow, task_id)
             if task is not None and task.status not in FINAL:
                 task.status, task.detail, task.updated_at = status, detail[:300], now
+                _close_attempt(session, task_id, outcome=status, now=now)
 
     # -- workers ------------------------------------------------------------------------
 
@@ -114,6 +128,10 @@ class TaskBoard:
             for task in held:
                 if task.task_id not in keep:
                     _release(task, now=now, detail="the worker restarted without it")
+                    _end_attempt(
+                        session, task.task_id, now=now, outcome="retry", code="WORKER_RESTARTED",
+                        next_retry_at=now, detail="the worker restarted without it",
+                    )  # fmt: skip
                     released.append(task.task_id)
             return released
 
@@ -138,19 +156,38 @@ class TaskBoard:
 
     # -- assignments --------------------------------------------------------------------
 
-    def claim(self, address: str, *, now: float, max_claims: int | None = None) -> TaskRow | None:
+    def claim(
+        self,
+        address: str,
+        *,
+        now: float,
+        max_claims: int | None = None,
+        live_since: float | None = None,
+        reroute_grace: float = 0.0,
+    ) -> TaskRow | None:
         """Give the oldest pending task to ``address``, atomically; ``None`` if none is free.
 
-        A task already handed out ``max_claims`` times is never handed out again.
+        A task already handed out ``max_claims`` times is never handed out again; a task is
+        not handed out before its ``not_before``, and not to the worker it failed on before
+        ``not_before + reroute_grace`` while another worker was seen since ``live_since``.
         """
         with self._sessions() as session:
             query = (
                 select(TaskRow.task_id)
                 .join(DealRow, DealRow.deal_id == TaskRow.deal_id)
                 .where(TaskRow.status == PENDING)
+                .where(or_(TaskRow.not_before.is_(None), TaskRow.not_before <= now))
             )
             if max_claims is not None:
                 query = query.where(TaskRow.attempts < max_claims)
+            if live_since is not None and _others_alive(session, address, live_since):
+                query = query.where(
+                    or_(
+                        TaskRow.avoid_worker.is_(None),
+                        TaskRow.avoid_worker != address,
+                        TaskRow.not_before <= now - reroute_grace,
+                    )
+                )
             candidates = session.scalars(
                 query
                 # Fewest attempts first: a task that keeps failing never starves the others.
@@ -170,9 +207,22 @@ class TaskBoard:
                         assigned_at=now,
                         updated_at=now,
                         attempts=TaskRow.attempts + 1,
+                        not_before=None,
+                        avoid_worker=None,
                     )
                 ).rowcount
                 if won == 1:
+                    number = session.scalar(
+                        select(func.coalesce(func.max(AttemptRow.number), 0)).where(
+                            AttemptRow.task_id == task_id
+                        )
+                    )
+                    session.add(
+                        AttemptRow(
+                            task_id=task_id, number=int(number or 0) + 1, worker=address, started_at=now,
+                            outcome="running", detail="",
+                        )
+                    )  # fmt: skip
                     return session.get(TaskRow, task_id)
         return None
 
@@ -198,18 +248,91 @@ class TaskBoard:
             if task.status in FINAL:
                 return task  # the chain already settled it; nothing for the worker to change
             task = _held(session, task_id, address)
-            if status == "abandoned":
-                _release(task, now=now, detail=detail or "abandoned by its worker")
-            else:
-                task.status, task.detail, task.updated_at = status, detail[:300], now
+            task.status, task.detail, task.updated_at = status, detail[:300], now
+            if status == SUBMITTED:
+                _end_attempt(session, task_id, now=now, outcome="submitted", detail=detail)
             return task
 
-    def unclaim(self, task_id: str, address: str, *, now: float, detail: str) -> None:
-        """Give back a task this worker was just handed (the grant could not be made)."""
+    def fail_attempt(
+        self,
+        task_id: str,
+        address: str,
+        *,
+        code: str,
+        detail: str,
+        receipt: bool,
+        decide: Decide,
+        max_claims: int | None,
+        now: float,
+    ) -> TaskRow:
+        """A worker's attempt at a task it holds failed with ``code``: retry, settle or give up.
+
+        With a retry, the task is ``pending`` again from ``not_before`` (the backoff) and its
+        worker is avoided while another is alive. Without one, a task whose attempt has an
+        attested failure receipt (``receipt``) stays held, so its worker settles the receipt;
+        one without a receipt is ``expired`` (refunded after the deadline).
+
+        Raises:
+            ServiceError: ``ASSIGNMENT_NOT_YOURS`` or ``TASK_UNKNOWN``.
+        """
         with self._sessions.begin() as session:
             task = session.get(TaskRow, task_id)
-            if task is not None and task.worker == address and task.status in HELD:
-                _release(task, now=now, detail=detail)
+            if task is None:
+                raise ServiceError(f"no task {task_id} on this pool", code="TASK_UNKNOWN")
+            if task.status in FINAL:
+                return task  # the chain already settled it; nothing for the worker to change
+            task = _held(session, task_id, address)
+            deal = session.get(DealRow, task.deal_id)
+            assert deal is not None  # a task never exists without its deal
+            decision = decide(code, _infra_failures(session, task_id) + 1, deal)
+            exhausted = max_claims is not None and task.attempts >= max_claims
+            text = f"{code}: {detail}" if detail else code
+            why = (
+                "handed out as often as the pool allows" if decision.retry and exhausted else decision.reason
+            )
+            if decision.retry and not exhausted:
+                _release(task, now=now, detail=text, not_before=decision.not_before, avoid=address)
+                outcome = "retry"
+            elif receipt:
+                task.detail, task.updated_at = text[:300], now
+                outcome = "settle"
+            else:
+                task.status, task.updated_at = EXPIRED, now
+                task.detail = f"{text} (no retry: {why})"[:300]
+                outcome = "given_up"
+            _end_attempt(
+                session, task_id, now=now, outcome=outcome, code=code, failure_class=decision.failure_class,
+                next_retry_at=task.not_before if outcome == "retry" else None,
+                detail=decision.reason if outcome == "retry" else f"{why}; {detail}" if detail else why,
+            )  # fmt: skip
+            return task
+
+    def unclaim(
+        self, task_id: str, address: str, *, now: float, code: str, detail: str, decide: Decide
+    ) -> None:
+        """Give back a task this worker was just handed (the grant could not be made).
+
+        The task was never handed out: its hand-out count is not kept, but the attempt is
+        recorded and the task waits the backoff ``decide`` gives (so an SMS outage is not
+        hammered), or expires when no retry fits before the deadline.
+        """
+        with self._sessions.begin() as session:
+            task = session.get(TaskRow, task_id)
+            if task is None or task.worker != address or task.status not in HELD:
+                return
+            deal = session.get(DealRow, task.deal_id)
+            assert deal is not None
+            decision = decide("GRANT_FAILED", _infra_failures(session, task_id) + 1, deal)
+            task.attempts = max(0, task.attempts - 1)
+            if decision.retry:
+                _release(task, now=now, detail=detail, not_before=decision.not_before)
+            else:
+                task.status, task.updated_at = EXPIRED, now
+                task.detail = f"{detail} (no retry: {decision.reason})"[:300]
+            _end_attempt(
+                session, task_id, now=now, outcome="retry" if decision.retry else "given_up", code=code,
+                failure_class=FailureClass.INFRASTRUCTURE, next_retry_at=decision.not_before, detail=detail,
+            )  # fmt: skip
 
     def lost(self, *, now: float, timeout: float) -> list[tuple[TaskRow, DealRow]]:
         """Held tasks whose worker has sent no heartbeat for ``timeout`` seconds."""
@@ -243,7 +366,9 @@ class TaskBoard:
                 task.detail = f"handed out {task.attempts} times without an outcome: no more claims"
             return [task.task_id for task in tasks]
 
-    def reclaim(self, task_id: str, worker: str, *, now: float, expire: bool, detail: str) -> bool:
+    def reclaim(
+        self, task_id: str, worker: str, *, now: float, expire: bool, detail: str, code: str = "WORKER_LOST"
+    ) -> bool:
         """Take a task from a lost worker: back to ``pending``, or ``expired`` if no time is left."""
         with self._sessions.begin() as session:
             task = session.get(TaskRow, task_id)
@@ -253,6 +378,11 @@ class TaskBoard:
                 task.status, task.detail, task.updated_at = EXPIRED, detail, now
             else:
                 _release(task, now=now, detail=detail)
+            _end_attempt(
+                session, task_id, now=now, outcome="given_up" if expire else "retry", code=code,
+                failure_class=FailureClass.INFRASTRUCTURE, next_retry_at=None if expire else now,
+                detail=detail,
+            )  # fmt: skip
             return True
 
     # -- reading ------------------------------------------------------------------------
@@ -261,6 +391,12 @@ class TaskBoard:
         """One task."""
         with self._sessions() as session:
             return session.get(TaskRow, task_id)
+
+    def attempts(self, task_id: str) -> list[AttemptRow]:
+        """A task's attempts, first to last."""
+        with self._sessions() as session:
+            statement = select(AttemptRow).where(AttemptRow.task_id == task_id).order_by(AttemptRow.number)
+            return list(session.scalars(statement).all())
 
     def deal(self, deal_id: str) -> DealRow | None:
         """One deal."""
@@ -281,6 +417,14 @@ class TaskBoard:
             rows = session.execute(select(TaskRow.status, func.count()).group_by(TaskRow.status)).all()
             return {str(status): int(count) for status, count in rows}
 
+    def attempts_by_status(self) -> dict[str, int]:
+        """The tasks' attempts (claims by a worker), summed by task state."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(TaskRow.status, func.coalesce(func.sum(TaskRow.attempts), 0)).group_by(TaskRow.status)
+            ).all()
+            return {str(status): int(total) for status, total in rows}
+
 
 def _first_time(session: Session, event: tuple[bytes, int]) -> bool:
     key = ("0x" + event[0].hex(), event[1])
@@ -299,6 +443,61 @@ def _held(session: Session, task_id: str, address: str) -> TaskRow:
     return task
 
 
-def _release(task: TaskRow, *, now: float, detail: str) -> None:
+def _release(
+    task: TaskRow, *, now: float, detail: str, not_before: float | None = None, avoid: str | None = None
+) -> None:
     task.status, task.worker, task.authorization = PENDING, None, None
     task.assigned_at, task.updated_at, task.detail = None, now, detail[:300]
+    task.not_before, task.avoid_worker = not_before, avoid
+
+
+def _others_alive(session: Session, address: str, since: float) -> bool:
+    """Whether a worker other than ``address`` was seen since ``since``."""
+    other = session.scalar(
+        select(WorkerRow.address).where(WorkerRow.address != address, WorkerRow.last_seen >= since).limit(1)
+    )
+    return other is not None
+
+
+def _infra_failures(session: Session, task_id: str) -> int:
+    """How many of a task's attempts ended in an infrastructure failure."""
+    count = session.scalar(
+        select(func.count()).where(
+            AttemptRow.task_id == task_id, AttemptRow.failure_class == FailureClass.INFRASTRUCTURE.value
+        )
+    )
+    return int(count or 0)
+
+
+def _end_attempt(
+    session: Session,
+    task_id: str,
+    *,
+    now: float,
+    outcome: str,
+    code: str | None = None,
+    failure_class: FailureClass | None = None,
+    next_retry_at: float | None = None,
+    detail: str = "",
+) -> None:
+    """End the task's open attempt (the last one, if it is still running)."""
+    attempt = session.scalars(
+        select(AttemptRow).where(AttemptRow.task_id == task_id).order_by(AttemptRow.number.desc()).limit(1)
+    ).first()
+    if attempt is None or attempt.outcome != "running":
+        return
+    attempt.ended_at, attempt.outcome, attempt.code = now, outcome, code
+    attempt.failure_class = None if failure_class is None else failure_class.value
+    attempt.next_retry_at, attempt.detail = next_retry_at, detail[:300]
+
+
+def _close_attempt(session: Session, task_id: str, *, outcome: str, now: float) -> None:
+    """Record the chain's outcome on the attempt that produced it (running, submitted or settled)."""
+    attempt = session.scalars(
+        select(AttemptRow).where(AttemptRow.task_id == task_id).order_by(AttemptRow.number.desc()).limit(1)
+    ).first()
+    if attempt is None or attempt.outcome not in ("running", "submitted", "settle"):
+        return
+    if attempt.ended_at is None:
+        attempt.ended_at = now
+    attempt.outcome = outcome

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Float, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "DealRow", "RequestNonce", "SeenEvent", "TaskRow", "WorkerRow"]
+__all__ = ["AttemptRow", "Base", "DealRow", "RequestNonce", "SeenEvent", "TaskRow", "WorkerRow"]
 
 ADDRESS = String(42)
 HEX32 = String(66)
@@ -49,11 +49,38 @@ class TaskRow(Base):
     assigned_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
     detail: Mapped[str] = mapped_column(String(300), default="")
+    # Self-healing: no claim before ``not_before`` (the backoff after an infrastructure
+    # failure), and the worker that failed it waits its turn while another is alive.
+    not_before: Mapped[float | None] = mapped_column(Float, nullable=True)
+    avoid_worker: Mapped[str | None] = mapped_column(ADDRESS, nullable=True)
 
     __table_args__ = (
         Index("ix_scheduler_tasks_status", "status", "deal_id", "idx"),
         Index("ix_scheduler_tasks_worker", "worker", "status"),
     )
+
+
+class AttemptRow(Base):
+    """One attempt at a task: who ran it, when, and why it ended (``task show`` reads them).
+
+    ``outcome`` is ``running`` while the attempt lasts, then ``submitted`` (a result or a
+    receipt was sent on chain), ``retry`` (an infrastructure failure: the task is retried at
+    ``next_retry_at``), ``settle`` (a failure whose receipt is settled: no retry), ``given_up``
+    (a failure without a receipt and no retry: the task expires) or ``completed``/``failed``
+    (the chain's outcome). ``code`` and ``failure_class`` name the failure, if any.
+    """
+
+    __tablename__ = "scheduler_attempts"
+    task_id: Mapped[str] = mapped_column(HEX32, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    worker: Mapped[str] = mapped_column(ADDRESS)
+    started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    next_retry_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    detail: Mapped[str] = mapped_column(String(300), default="")
 
 
 class WorkerRow(Base):

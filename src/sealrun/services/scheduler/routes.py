@@ -13,6 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
 from sealrun.api.scheduler import (
     AssignmentOut,
+    AttemptOut,
+    AttemptsOut,
     HeartbeatOut,
     NextIn,
     RegisterIn,
@@ -24,7 +26,7 @@ from sealrun.api.scheduler import (
 )
 from sealrun.core.requests import RequestVerifier
 from sealrun.errors import ServiceError
-from sealrun.services.scheduler.models import TaskRow
+from sealrun.services.scheduler.models import AttemptRow, TaskRow
 from sealrun.services.scheduler.usecases import Assignment, SchedulerService
 
 __all__ = ["router"]
@@ -41,7 +43,17 @@ def _task_out(row: TaskRow) -> TaskOut:
     """Render a task row."""
     return TaskOut(
         task_id=row.task_id, deal_id=row.deal_id, index=row.idx, status=row.status, worker=row.worker,
-        attempts=row.attempts, detail=row.detail,
+        attempts=row.attempts, detail=row.detail, next_retry_at=row.not_before,
+    )  # fmt: skip
+
+
+def _attempt_out(row: AttemptRow) -> AttemptOut:
+    """Render an attempt row."""
+    kind = row.failure_class if row.failure_class in ("infrastructure", "app") else None
+    return AttemptOut(
+        number=row.number, worker=row.worker, started_at=row.started_at, ended_at=row.ended_at,
+        outcome=row.outcome, code=row.code, failure_class=kind,  # type: ignore[arg-type]
+        next_retry_at=row.next_retry_at, detail=row.detail,
     )  # fmt: skip
 
 
@@ -105,9 +117,11 @@ async def next_assignment(body: NextIn, worker: Worker, request: Request) -> Res
 
 @router.post(Routes.TASK_STATUS, response_model=TaskOut, responses=problem_responses(401, 404, 409))
 async def report(task_id: str, body: ReportIn, worker: Worker, request: Request) -> TaskOut:
-    """A worker's report on a task it holds (``running``, ``submitted``, ``abandoned``)."""
-    row = await run_in_threadpool(_service(request).report, worker, task_id, body.status, body.detail)
-    if body.status == "abandoned":
+    """A worker's report on a task it holds (``running``, ``submitted``, ``abandoned``, ``retry``)."""
+    row = await run_in_threadpool(
+        _service(request).report, worker, task_id, body.status, body.detail, body.code
+    )
+    if body.status in ("abandoned", "retry"):
         request.app.state.wakeup.set()
     return _task_out(row)
 
@@ -128,6 +142,13 @@ async def task(task_id: str, request: Request) -> TaskOut:
     if row is None:
         raise ServiceError(f"no task {task_id} on this pool", code="TASK_UNKNOWN")
     return _task_out(row)
+
+
+@router.get(Routes.TASK_ATTEMPTS, response_model=AttemptsOut, responses=problem_responses(404))
+async def attempts(task_id: str, request: Request) -> AttemptsOut:
+    """A task and its attempts: who ran each, when, and why it ended."""
+    row, rows = await run_in_threadpool(_service(request).attempts, task_id)
+    return AttemptsOut(task=_task_out(row), attempts=[_attempt_out(attempt) for attempt in rows])
 
 
 @router.get(Routes.STATUS, response_model=StatusOut)

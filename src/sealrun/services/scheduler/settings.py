@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sealrun.core.tasks import RetryPolicy
 from sealrun.errors import ConfigError
 
 __all__ = ["SchedulerSettings", "check_allowed_workers"]
@@ -63,6 +64,12 @@ class SchedulerSettings(BaseSettings):
         max_hold_time: seconds a worker may hold an assignment, heartbeats or not; ``None``
             means ``2 × the category's time + 60``.
         request_window: seconds a signed request's timestamp may be off.
+        retry_base_delay, retry_max_delay: the backoff of an infrastructure failure's retry
+            (full jitter in ``[0, min(max, base · 2^(n-1))]`` after the ``n``-th failure).
+        retry_deadline_margin: seconds kept before the deal's deadline: a retry is made only
+            if it can run the category's whole time and still end this long before it;
+            past that the attempt's failure receipt is settled. ``CONFIG_RETRY_INVALID`` for
+            ``max < base`` (the bounds themselves are checked by their fields).
     """
 
     model_config = SettingsConfigDict(env_prefix="SEALRUN_SCHEDULER_", extra="forbid")
@@ -86,9 +93,12 @@ class SchedulerSettings(BaseSettings):
     poll_interval: float = Field(default=1.0, gt=0)
     sweep_interval: float = Field(default=2.0, gt=0)
     allowed_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    max_claims_per_task: int = Field(default=5, ge=1, le=1000)
+    max_claims_per_task: int = Field(default=10, ge=1, le=1000)
     max_hold_time: float | None = Field(default=None, gt=0)
     request_window: int = Field(default=300, gt=0)
+    retry_base_delay: float = Field(default=2.0, gt=0, le=3600, allow_inf_nan=False)
+    retry_max_delay: float = Field(default=120.0, gt=0, le=86400, allow_inf_nan=False)
+    retry_deadline_margin: float = Field(default=120.0, ge=0, le=86400 * 30, allow_inf_nan=False)
     host: str = "127.0.0.1"
     port: int = Field(default=8703, ge=0, le=65535)
 
@@ -112,4 +122,13 @@ class SchedulerSettings(BaseSettings):
     def _closed_pool(self) -> SchedulerSettings:
         # A ConfigError (not a ValueError) passes through pydantic, so the CLI prints its code.
         check_allowed_workers(self.allowed_workers)
+        self.retry_policy()
         return self
+
+    def retry_policy(self) -> RetryPolicy:
+        """The pool's :class:`~sealrun.core.tasks.RetryPolicy` (``CONFIG_RETRY_INVALID``)."""
+        return RetryPolicy(
+            base_delay=self.retry_base_delay,
+            max_delay=self.retry_max_delay,
+            deadline_margin=self.retry_deadline_margin,
+        )

@@ -9,7 +9,14 @@
   the category's time plus a minute), goes back to ``pending`` if the deal's deadline still
   leaves a category's time to run it, and to ``expired`` otherwise (the requester then
   claims the refund on chain); a task handed out ``max_claims`` times is never handed out
-  again (``expired``).
+  again (``expired``);
+- heals: an attempt that failed (the worker says why with a stable code, ``retry`` when its
+  enclave signed a failure receipt, ``abandoned`` when it could not) is retried after an
+  exponential backoff with full jitter if the failure is the infrastructure's and a retry
+  still fits before the deal's deadline minus the pool's margin
+  (:mod:`sealrun.core.tasks.retries`), preferably on another worker; otherwise the receipt
+  is settled by its worker (or, without one, the task expires). A grant the SMS could not
+  make backs off the same way, so an SMS outage is not hammered.
 
 The pool is closed: the allow-list of worker addresses is required (``CONFIG_WORKERS_MISSING``
 at construction when empty) and every worker call (register, heartbeat, next, report) from
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,10 +43,18 @@ from sealrun.adapters.chain.models import Category, Deal
 from sealrun.api.ids import deal_id_hex, parse_task_id, task_id_hex
 from sealrun.api.scheduler import DealOut
 from sealrun.core.chainstate import TaskRecord, TaskStatus
-from sealrun.core.tasks import authorization_digest, sign_digest, task_id
+from sealrun.core.tasks import (
+    RetryDecision,
+    RetryPolicy,
+    authorization_digest,
+    decide_retry,
+    sign_digest,
+    task_id,
+)
+from sealrun.core.tasks.retries import is_code
 from sealrun.errors import ServiceError
 from sealrun.services.scheduler.board import COMPLETED, FAILED, TaskBoard
-from sealrun.services.scheduler.models import DealRow, TaskRow
+from sealrun.services.scheduler.models import AttemptRow, DealRow, TaskRow
 from sealrun.services.scheduler.settings import check_allowed_workers
 
 __all__ = ["Assignment", "CategorySource", "ChallengeSource", "SchedulerService"]
@@ -46,7 +62,7 @@ __all__ = ["Assignment", "CategorySource", "ChallengeSource", "SchedulerService"
 log = logging.getLogger(__name__)
 
 FOLLOWED_EVENTS = ("OrdersMatched", "TaskCompleted", "TaskFailed", "TaskClaimed")
-REPORTABLE = ("running", "submitted", "abandoned")
+REPORTABLE = ("running", "submitted", "abandoned", "retry")
 # Beyond twice the category's time: fetching, attestation and settlement take time too.
 HOLD_MARGIN = 60.0
 DEFAULT_MAX_CLAIMS = 5
@@ -99,6 +115,8 @@ class SchedulerService:
         max_claims: how many times one task may be handed out.
         max_hold_time: seconds an assignment may last whatever the heartbeats (``None``:
             ``2 × category time + HOLD_MARGIN`` per deal).
+        retry_policy: how infrastructure failures are retried (backoff, deadline margin).
+        rng: the backoff's jitter (seeded in tests).
 
     Raises:
         ConfigError: ``CONFIG_WORKERS_MISSING`` / ``CONFIG_WORKERS_INVALID``.
@@ -117,6 +135,8 @@ class SchedulerService:
         allowed_workers: Iterable[str],
         max_claims: int = DEFAULT_MAX_CLAIMS,
         max_hold_time: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.board = board
         self.workerpool = to_checksum_address(workerpool)
@@ -130,6 +150,8 @@ class SchedulerService:
         self._allowed = frozenset(to_checksum_address(a) for a in workers)
         self.max_claims = max_claims
         self.max_hold_time = max_hold_time
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._rng = rng or random.Random()  # noqa: S311  # jitter, not a secret
         self._started = clock()
 
     # -- the chain ------------------------------------------------------------------------
@@ -222,7 +244,11 @@ class SchedulerService:
         held = self.board.held_by(worker)
         if len(held) >= record.slots:
             return None
-        claimed = self.board.claim(worker, now=self._clock(), max_claims=self.max_claims)
+        now = self._clock()
+        claimed = self.board.claim(
+            worker, now=now, max_claims=self.max_claims,
+            live_since=now - self.worker_timeout, reroute_grace=self.worker_timeout,
+        )  # fmt: skip
         if claimed is None:
             return None
         try:
@@ -232,20 +258,29 @@ class SchedulerService:
         except ServiceError as error:
             if error.code == "RELEASE_TASK_FINALIZED" and self._settle_from_chain(claimed.task_id):
                 return None  # the chain had settled it already (an event this scheduler missed)
-            self.board.unclaim(
-                claimed.task_id, worker, now=self._clock(), detail="could not get the enclave challenge"
-            )
+            self._unclaim(claimed.task_id, worker, error.code)
             raise
         except BaseException:
-            self.board.unclaim(
-                claimed.task_id, worker, now=self._clock(), detail="could not get the enclave challenge"
-            )
+            self._unclaim(claimed.task_id, worker, "GRANT_FAILED")
             raise
         granted = self.board.grant(
             claimed.task_id, worker, enclave=to_checksum_address(enclave), authorization=signature
         )
         log.info("task %s -> worker %s (attempt %d)", granted.task_id, worker, granted.attempts)
         return self._assignment(granted)
+
+    def _unclaim(self, task: str, worker: str, code: str) -> None:
+        self.board.unclaim(
+            task, worker, now=self._clock(), code=code, detail="could not get the enclave challenge",
+            decide=self._decide,
+        )  # fmt: skip
+
+    def _decide(self, code: str, failures: int, deal: DealRow) -> RetryDecision:
+        """The pool's retry decision for a failed attempt of a task of ``deal``."""
+        return decide_retry(
+            code, failures=failures, now=self._clock(), deadline=float(deal.deadline),
+            max_time=float(deal.max_time), policy=self.retry_policy, rng=self._rng,
+        )  # fmt: skip
 
     def _settle_from_chain(self, task: str) -> bool:
         """Record a task's final on-chain status when the SMS says it is settled; False if it is not."""
@@ -267,8 +302,16 @@ class SchedulerService:
             attempt=task.attempts, deal=DealOut.model_validate(json.loads(deal.deal_json)),
         )  # fmt: skip
 
-    def report(self, worker: str, task: str, status: str, detail: str = "") -> TaskRow:
-        """A worker's status report (``running``, ``submitted`` or ``abandoned``).
+    def report(
+        self, worker: str, task: str, status: str, detail: str = "", code: str | None = None
+    ) -> TaskRow:
+        """A worker's status report: ``running``, ``submitted``, or a failed attempt.
+
+        ``abandoned`` (no receipt: the enclave could not sign one) and ``retry`` (the enclave
+        signed a failure receipt, and the worker asks whether to retry rather than settle it)
+        name the failure's stable ``code``; the answer's status says what follows:
+        ``pending`` (retried; the worker forgets the task), still held (``retry`` only: the
+        worker settles the receipt) or ``expired`` (given up).
 
         Raises:
             ServiceError: ``WORKER_NOT_ALLOWED``, ``STATUS_INVALID``, ``ASSIGNMENT_NOT_YOURS``,
@@ -277,8 +320,28 @@ class SchedulerService:
         self._check_allowed(worker)
         if status not in REPORTABLE:
             raise ServiceError(f"status must be one of {', '.join(REPORTABLE)}", code="STATUS_INVALID")
+        if code is not None and not is_code(code):
+            raise ServiceError("a failure code is UPPER_SNAKE, at most 64 characters", code="STATUS_INVALID")
         self.board.heartbeat(worker, now=self._clock())
+        if status in ("abandoned", "retry"):
+            row = self.board.fail_attempt(
+                task.lower(), worker, code=code or "WORKER_ABANDONED", detail=detail,
+                receipt=status == "retry", decide=self._decide, max_claims=self.max_claims, now=self._clock(),
+            )  # fmt: skip
+            log.info("task %s: attempt failed on %s (%s): now %s", row.task_id, worker, code, row.status)
+            return row
         return self.board.report(task.lower(), worker, status, detail, now=self._clock())
+
+    def attempts(self, task: str) -> tuple[TaskRow, list[AttemptRow]]:
+        """A task and its attempts.
+
+        Raises:
+            ServiceError: ``TASK_UNKNOWN``.
+        """
+        row = self.board.task(task.lower())
+        if row is None:
+            raise ServiceError(f"no task {task} on this pool", code="TASK_UNKNOWN")
+        return row, self.board.attempts(row.task_id)
 
     def hold_limit(self, deal: DealRow) -> float:
         """Seconds a worker may hold a task of ``deal``, whatever its heartbeats."""
@@ -314,7 +377,10 @@ class SchedulerService:
             seen.add(task.task_id)
             expire = now + deal.max_time > deal.deadline or task.attempts >= self.max_claims
             detail = f"{why}: " + ("no retry left" if expire else "reassigning")
-            if self.board.reclaim(task.task_id, task.worker or "", now=now, expire=expire, detail=detail):
+            code = "WORKER_LOST" if why == "worker lost" else "WORKER_HELD_TOO_LONG"
+            if self.board.reclaim(
+                task.task_id, task.worker or "", now=now, expire=expire, detail=detail, code=code
+            ):
                 log.warning("task %s: %s (was %s)", task.task_id, detail, task.worker)
                 taken += 1
         return taken

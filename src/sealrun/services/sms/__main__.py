@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         import uvicorn
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", ws="none")
+        from sealrun.adapters.logs import configure_logging
+
+        configure_logging("sms")
+        app = create_app(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws="none", log_config=None)
         return 0
     except SealrunError as error:
         print(f"error [{error.code}]: {error.message}", file=sys.stderr)

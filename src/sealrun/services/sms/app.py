@@ -19,6 +19,13 @@ from sqlalchemy import Engine
 
 from sealrun.adapters.db import create_database_engine, session_factory, upgrade_database
 from sealrun.adapters.web import BodySizeLimit, install_problem_handlers
+from sealrun.adapters.web.observability import (
+    Check,
+    ServiceMetrics,
+    database_check,
+    install_observability,
+    rpc_check,
+)
 from sealrun.api.sms import HealthOut
 from sealrun.core.attestation import (
     ConfidentialVmVerifier,
@@ -33,12 +40,14 @@ from sealrun.core.attestation import (
     TrustedImages,
 )
 from sealrun.core.chainstate import ChainReader
+from sealrun.core.receipts.release import derive_release_key
 from sealrun.core.requests import RequestDomain, RequestVerifier
+from sealrun.core.tasks import address_of
 from sealrun.errors import AttestationError, ConfigError
 from sealrun.services.sms.appraisal import ChainPinnedPolicy, base_policy
 from sealrun.services.sms.codes import all_statuses
 from sealrun.services.sms.repository import SmsRepository
-from sealrun.services.sms.routes import router
+from sealrun.services.sms.routes import ReleaseMetrics, router
 from sealrun.services.sms.settings import SmsSettings
 from sealrun.services.sms.usecases import AttestationPolicy, EvidenceVerifier, SmsOptions, SmsUseCases
 from sealrun.services.sms.vault import MasterKeyring
@@ -65,6 +74,8 @@ class SmsComponents:
     usecases: SmsUseCases
     domain: RequestDomain
     engine: Engine
+    #: The address of the release signing key (derived from the current master key).
+    release_signer: str | None = None
 
     def close(self) -> None:
         """Close the database connections."""
@@ -201,7 +212,10 @@ def build_components(
         random=random or os.urandom,
         options=options,
     )
-    return SmsComponents(settings=settings, usecases=usecases, domain=domain, engine=engine)
+    signer = address_of(derive_release_key(keys[current]))
+    return SmsComponents(
+        settings=settings, usecases=usecases, domain=domain, engine=engine, release_signer=signer
+    )
 
 
 def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI:
@@ -235,8 +249,24 @@ def create_app(settings: SmsSettings | None = None, **inject: object) -> FastAPI
         chain_id=components.domain.chain_id,
         hub=components.domain.hub,
         simulated_evidence=components.settings.allow_simulated_evidence,
+        release_signer=components.release_signer,
     )
     app.include_router(router)
     install_problem_handlers(app, all_statuses())
     app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
+    metrics = ServiceMetrics("sms")
+    app.state.releases = ReleaseMetrics(
+        outcomes=metrics.counter(
+            "sealrun_releases",
+            "Key release requests answered, by outcome (released, refused) and code (the refusal's).",
+            ["outcome", "code"],
+        ),
+        latency=metrics.histogram(
+            "sealrun_release_latency_seconds", "Time to appraise a release request and answer it."
+        ),
+    )
+    checks: dict[str, Check] = {"database": database_check(components.engine)}
+    if components.settings.chain_rpc_url is not None:
+        checks["chain"] = rpc_check(components.settings.chain_rpc_url)
+    install_observability(app, metrics, checks)
     return app

@@ -29,8 +29,11 @@ Per-task enclave keys and attested release (every refusal is also written to the
   ``RELEASE_REQUESTER_SECRET_MISSING`` 409: a secret the task needs was never pushed.
 - ``RELEASE_APP_UNKNOWN`` / ``RELEASE_WORKERPOOL_UNKNOWN`` 404, ``RELEASE_PARAMS_INVALID`` 409
   (the deal's params do not parse, or a secret index is not 1-1000 in ASCII digits).
-- The order refusals (``RELEASE_PARAMS_INVALID``, ``RELEASE_REQUESTER_SECRET_MISSING``,
-  ``RELEASE_DATASET_KEY_MISSING``, ``RELEASE_RECIPIENT_MISSING``, ``RELEASE_ATTEMPTS_EXHAUSTED``)
+- ``RELEASE_GRANT_UNKNOWN`` 404, ``RELEASE_GRANT_REVOKED`` 403, ``RELEASE_GRANT_EXPIRED`` 403:
+  the deal was matched under a dataset grant that is gone, revoked or expired now.
+- The order refusals (the three ``RELEASE_GRANT_*``, ``RELEASE_PARAMS_INVALID``,
+  ``RELEASE_REQUESTER_SECRET_MISSING``, ``RELEASE_DATASET_KEY_MISSING``,
+  ``RELEASE_RECIPIENT_MISSING``, ``RELEASE_ATTEMPTS_EXHAUSTED``)
   are answered with these statuses only to an enclave that has not yet proven itself genuine
   and authorized; one that has receives a failure bundle (200) instead, audited as ``failure``.
 - ``ATTEST_*`` 403 (:class:`~sealrun.errors.AttestationError`): the evidence did not verify or
@@ -74,6 +77,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "RELEASE_REQUESTER_SECRET_MISSING": 409,
     "RELEASE_PARAMS_INVALID": 409,
     "RELEASE_ATTEMPTS_EXHAUSTED": 409,
+    "RELEASE_GRANT_UNKNOWN": 404,
+    "RELEASE_GRANT_REVOKED": 403,
+    "RELEASE_GRANT_EXPIRED": 403,
     "ATTEST_MALFORMED": 400,
     # A stored envelope that does not open is the server's fault, not the caller's.
     "SECRET_AT_REST_CORRUPT": 500,

@@ -23,4 +23,4 @@ class SmsOptions:
     result_upload_url: str = "http://127.0.0.1:8701/v1/blobs"
     upload_token_key: bytes | None = None
     upload_token_ttl: int = 86400
-    max_releases: int = 3
+    max_releases: int = 6

@@ -23,12 +23,17 @@ refusal's code.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from sealrun.api.ids import bytes32_hex, task_id_hex
-from sealrun.core.attestation import EvidenceType
+from sealrun.adapters.logs import log_context
+from sealrun.api.ids import bytes32_hex, deal_id_hex, task_id_hex
+from sealrun.core.attestation import Evidence, EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
+from sealrun.core.jsontypes import JsonObject
+from sealrun.core.receipts.release import derive_release_key, sign_release_record
 from sealrun.core.releases import (
     ORDER_FAILURES,
     AttestationPolicy,
@@ -45,13 +50,15 @@ from sealrun.core.tasks import ReleaseFailure, SecretsBundle
 from sealrun.core.tasks.secretsbundle import DatasetSecret, ResultUpload, TaskParams
 from sealrun.core.uploads import mint_upload_token
 from sealrun.errors import AttestationError, ReleaseError, SealrunError
-from sealrun.services.sms.audit import AuditFacts
+from sealrun.services.sms.audit import AuditFacts, AuditRecord
 from sealrun.services.sms.enclaveseal import seal_to_recipient
 from sealrun.services.sms.options import SmsOptions
 from sealrun.services.sms.repository import ReleaseMaterial, SmsRepository, row_identity
 from sealrun.services.sms.vault import MasterKeyring
 
 __all__ = ["ORDER_FAILURES", "ReleaseRequest", "Releaser", "SealedSecretsBundle"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,9 @@ class SealedSecretsBundle:
     enclave_challenge: str
     sealed_bundle: bytes
     failure: ReleaseError | None = None
+    deal_id: str | None = None
+    task_index: int | None = None
+    record: JsonObject | None = None
 
 
 class Releaser:
@@ -103,6 +113,12 @@ class Releaser:
         )
         now = self._clock()
         task = self._chain.task(request.task_id)
+        with log_context(task_id=facts.task_id, deal_id=None if task is None else bytes32_hex(task.deal_id)):
+            return self._release(request, facts, now, task)
+
+    def _release(
+        self, request: ReleaseRequest, facts: AuditFacts, now: int, task: TaskRecord | None
+    ) -> SealedSecretsBundle:
         deal = None if task is None else self._chain.deal(task.deal_id)
         if deal is not None:
             facts = replace(
@@ -131,19 +147,29 @@ class Releaser:
             raise
         order = released.failure
         if order is None:
-            self._audit(replace(facts, detail="bundle sealed to the attested enclave's ephemeral key"))
+            audited = self._audit(
+                replace(facts, detail="bundle sealed to the attested enclave's ephemeral key")
+            )
         else:
             code = ORDER_FAILURES[order.code]
             detail = f"failure bundle {code.name} sealed to the attested enclave: {order.message}"
-            self._audit(replace(facts, event="failure", code=order.code, detail=detail))
-        return released
+            audited = self._audit(replace(facts, event="failure", code=order.code, detail=detail))
+        assert task is not None  # a verdict needs the task
+        record = sign_release_record(
+            _release_record(audited, task, released.enclave_challenge, request.evidence),
+            derive_release_key(self._keyring.keys[self._keyring.current_id]),
+        )
+        return replace(released, deal_id=deal_id_hex(task.deal_id), task_index=task.index, record=record)
 
     def _refused(self, facts: AuditFacts, error: SealrunError) -> None:
         kind = "attestation" if isinstance(error, AttestationError) else "release"
         self._audit(replace(facts, event="refusal", code=error.code, detail=f"{kind}: {error.message}"))
 
-    def _audit(self, facts: AuditFacts) -> None:
-        self._repository.append_audit(facts, self._clock())
+    def _audit(self, facts: AuditFacts) -> AuditRecord:
+        record = self._repository.append_audit(facts, self._clock())
+        # The audit record, as a log line too (the task and deal come from the log context).
+        log.info("audit %s %s: %s", facts.event, facts.code, facts.detail)
+        return record
 
     def _facts(
         self, request: ReleaseRequest, now: int, task: TaskRecord | None, deal: DealRecord | None
@@ -168,6 +194,7 @@ class Releaser:
             dataset_key_stored=material.dataset_key is not None,
             requester_secrets_stored=frozenset(material.requester_secrets),
             recipient_stored=material.recipient is not None,
+            grant=None if deal.grant_id is None else self._chain.grant(deal.grant_id),
         )  # fmt: skip
         return facts, material
 
@@ -271,6 +298,31 @@ class Releaser:
             )
         )
         return ResultUpload(url=options.result_upload_url, token=token)
+
+
+def _release_record(audited: AuditRecord, task: TaskRecord, challenge: str, evidence: str) -> JsonObject:
+    """The release record v1 (:mod:`sealrun.core.receipts.release`) of an audited release."""
+    canonical = Evidence.from_json(evidence).to_json()
+    return {
+        "version": 1,
+        "task_id": audited.task_id,
+        "deal_id": deal_id_hex(task.deal_id),
+        "task_index": task.index,
+        "worker": audited.worker,
+        "enclave_challenge": challenge,
+        "app": audited.app,
+        "dataset": audited.dataset,
+        "requester": audited.requester,
+        "workerpool": audited.workerpool,
+        "tee": audited.tee,
+        "measurement": None if audited.measurement is None else "0x" + audited.measurement,
+        "evidence_sha256": "0x" + hashlib.sha256(canonical.encode()).hexdigest(),
+        "event": audited.event,
+        "code": audited.code,
+        "at": audited.at,
+        "audit_seq": audited.seq,
+        "audit_entry_hash": audited.entry_hash,
+    }
 
 
 def _with_claims(facts: AuditFacts, refusal: Refusal) -> AuditFacts:

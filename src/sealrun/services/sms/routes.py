@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import time
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from prometheus_client import Counter, Histogram
 
 from sealrun.adapters.web import SignedCall, problem_responses, read_signed_call
 from sealrun.api.ids import parse_task_id
@@ -27,15 +30,25 @@ from sealrun.api.sms import (
     Routes,
     SecretIn,
     SecretStatusOut,
+    SignedReleaseOut,
 )
 from sealrun.core.secretrules import SECRET_NAME_PATTERN
-from sealrun.errors import SecretError
+from sealrun.errors import SealrunError, SecretError
 from sealrun.services.sms.release import ReleaseRequest
 from sealrun.services.sms.usecases import SecretStatus, SmsUseCases
 
-__all__ = ["router"]
+__all__ = ["ReleaseMetrics", "router"]
 
 router = APIRouter()
+
+
+@dataclass(frozen=True)
+class ReleaseMetrics:
+    """The release route's counters (``app.state.releases``; see ``docs/operate.md``)."""
+
+    outcomes: Counter
+    latency: Histogram
+
 
 AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN)]
 TaskPath = Annotated[str, Path(pattern=HEX32_PATTERN)]
@@ -148,22 +161,34 @@ def attestation_nonce(task_id: TaskPath, sms: Sms) -> NonceOut:
 
 
 @router.post(Routes.RELEASE, responses=problem_responses(400, 403, 404, 409))
-def release(task_id: TaskPath, body: ReleaseIn, sms: Sms) -> ReleaseOut:
+def release(task_id: TaskPath, body: ReleaseIn, sms: Sms, http: Request) -> ReleaseOut:
     """Appraise the enclave's evidence and release its secrets bundle, sealed to its ephemeral key."""
-    released = sms.release(
-        ReleaseRequest(
-            task_id=parse_task_id(task_id),
-            nonce=bytes.fromhex(body.nonce[2:]),
-            worker=body.worker,
-            authorization=bytes.fromhex(body.authorization[2:]),
-            evidence=body.evidence.model_dump_json(),
-            ephemeral_recipient=body.ephemeral_recipient,
+    metrics: ReleaseMetrics = http.app.state.releases
+    began = time.perf_counter()
+    try:
+        released = sms.release(
+            ReleaseRequest(
+                task_id=parse_task_id(task_id),
+                nonce=bytes.fromhex(body.nonce[2:]),
+                worker=body.worker,
+                authorization=bytes.fromhex(body.authorization[2:]),
+                evidence=body.evidence.model_dump_json(),
+                ephemeral_recipient=body.ephemeral_recipient,
+            )
         )
-    )
+    except SealrunError as error:
+        metrics.outcomes.labels(outcome="refused", code=error.code).inc()
+        metrics.latency.observe(time.perf_counter() - began)
+        raise
+    metrics.outcomes.labels(outcome="released", code="").inc()
+    metrics.latency.observe(time.perf_counter() - began)
     return ReleaseOut(
         task_id=task_id.lower(),
         enclave_challenge=released.enclave_challenge,
         sealed_bundle=base64.b64encode(released.sealed_bundle).decode(),
+        deal_id=released.deal_id,
+        task_index=released.task_index,
+        release=None if released.record is None else SignedReleaseOut.model_validate(released.record),
     )
 
 

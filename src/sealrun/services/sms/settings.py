@@ -97,7 +97,7 @@ class SmsSettings(BaseSettings):
     result_upload_url: str = "http://127.0.0.1:8701/v1/blobs"
     upload_token_key: SecretStr | None = None
     upload_token_ttl: int = Field(default=86400, gt=0)
-    max_releases_per_task: int = Field(default=3, ge=1, le=1000)
+    max_releases_per_task: int = Field(default=6, ge=1, le=1000)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in ``data_dir``."""

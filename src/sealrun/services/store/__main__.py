@@ -17,10 +17,12 @@ def main() -> int:
     try:
         import uvicorn
 
+        from sealrun.adapters.logs import configure_logging
         from sealrun.adapters.secretfiles import secrets_dir
         from sealrun.services.store.app import create_app
         from sealrun.services.store.settings import StoreSettings
 
+        configure_logging("store")
         # The upload token key comes from the 0600 secrets folder (SEALRUN_STORE_SECRETS_DIR).
         settings = StoreSettings(_secrets_dir=secrets_dir("SEALRUN_STORE_", os.environ))  # type: ignore[call-arg]
         chain = None
@@ -33,7 +35,11 @@ def main() -> int:
                 "SEALRUN_STORE_RPC_URL is unset: signed dataset uploads are refused (asset owners unknown)"
             )
         uvicorn.run(
-            create_app(settings, chain=chain), host=settings.host, port=settings.port, log_level="info"
+            create_app(settings, chain=chain),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=None,  # uvicorn's lines go through configure_logging's handler
         )
         return 0
     except SealrunError as error:

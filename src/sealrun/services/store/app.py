@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sealrun.adapters.web import install_problem_handlers
+from sealrun.adapters.web.observability import Check, ServiceMetrics, install_observability, rpc_check
 from sealrun.core.chainstate import ChainReader
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ConfigError
@@ -92,4 +94,18 @@ def create_app(
     # Blobs are bytes, not JSON: their size is counted by the repository, not scanned.
     install_problem_handlers(app, STATUS_BY_CODE, raw_body_paths=("/v1/blobs/",))
     app.include_router(router)
+    install_observability(app, ServiceMetrics("store"), _checks(settings))
     return app
+
+
+def _checks(settings: StoreSettings) -> dict[str, Check]:
+    """Readiness: the blob folder is there and writable; the chain answers (when one is set)."""
+
+    def storage() -> None:
+        if not (settings.root.is_dir() and os.access(settings.root, os.W_OK | os.X_OK)):
+            raise OSError("the blob folder is missing or read-only")
+
+    checks: dict[str, Check] = {"storage": storage}
+    if settings.rpc_url is not None:
+        checks["chain"] = rpc_check(settings.rpc_url)
+    return checks

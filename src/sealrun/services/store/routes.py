@@ -115,6 +115,26 @@ async def get_blob(checksum: str, request: Request) -> FileResponse | JSONRespon
     )
 
 
+@router.get(Routes.TASK_RECEIPTS, response_model=TaskBlobsOut)
+async def task_receipts(task_id: str, request: Request) -> TaskBlobsOut:
+    """A task's receipts (``docs/formats.md``): public, for anyone who wants to verify it."""
+    if not _TASK_ID.match(task_id):
+        raise StorageError(f"{task_id[:80]!r} is not a task id (0x + 64 hex)", code="STORAGE_BAD_TASK_ID")
+    parsed = parse_task_id(task_id)
+    found = await run_in_threadpool(_service(request).task_receipts, parsed)
+    base = request.app.state.base_url
+    return TaskBlobsOut(
+        task=task_id_hex(parsed),
+        blobs=[
+            TaskBlobOut(
+                checksum="0x" + blob.checksum, kind=blob.kind, size=size,
+                url=blob_url(base, blob.checksum), recorded_at=blob.recorded_at,
+            )
+            for blob, size in found
+        ],
+    )  # fmt: skip
+
+
 @router.get(Routes.TASK_BLOBS, response_model=TaskBlobsOut)
 async def task_blobs(task_id: str, request: Request) -> TaskBlobsOut:
     """The sealed result(s) and logs of a task, for the task's beneficiary (signed request)."""

@@ -27,10 +27,11 @@ from sealrun.errors import StorageError
 
 __all__ = ["BLOB_KINDS", "BlobKind", "TaskBlob", "TaskBlobIndex", "parse_blob_kind"]
 
-BlobKind = Literal["result", "logs"]
-#: What a task's blob may be: the sealed result archive or the sealed logs.
-BLOB_KINDS: tuple[BlobKind, ...] = ("result", "logs")
-_ENTRY = re.compile(r"^(result|logs)\.([0-9a-f]{64})$")
+BlobKind = Literal["result", "logs", "receipt"]
+#: What a task's blob may be: the sealed result archive, the sealed logs, or the task receipt
+#: (public: a receipt holds no secret, anyone may verify it).
+BLOB_KINDS: tuple[BlobKind, ...] = ("result", "logs", "receipt")
+_ENTRY = re.compile(r"^(result|logs|receipt)\.([0-9a-f]{64})$")
 
 
 def parse_blob_kind(value: str | None) -> BlobKind:
@@ -43,7 +44,7 @@ def parse_blob_kind(value: str | None) -> BlobKind:
         return "result"
     if value not in BLOB_KINDS:
         raise StorageError(
-            f"a task's blob is 'result' or 'logs', not {value[:40]!r}", code="STORAGE_KIND_INVALID"
+            f"a task's blob is 'result', 'logs' or 'receipt', not {value[:40]!r}", code="STORAGE_KIND_INVALID"
         )
     return cast(BlobKind, value)
 
@@ -97,6 +98,14 @@ class TaskBlobIndex:
         except FileNotFoundError:
             return None
         return parse_task_id(text.split("\n", 1)[0])
+
+    def is_receipt(self, checksum: str) -> bool:
+        """Whether a blob (64 hex) was uploaded as a task receipt (public)."""
+        try:
+            text = (self._by_blob / checksum).read_text(encoding="ascii")
+        except FileNotFoundError:
+            return False
+        return text.split("\n", 1)[-1] == "receipt"
 
     def blobs_of(self, task_id: bytes) -> list[TaskBlob]:
         """The blobs recorded for ``task_id``, oldest first (an enclave relaunched records more)."""

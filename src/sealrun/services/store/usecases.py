@@ -214,6 +214,8 @@ class StoreService:
                 blob.size,
                 uploader.kind,
                 uploader.identity,
+                # A task's blob: the line names its task (the store does not know the deal).
+                extra={} if uploader.task_id is None else {"task_id": task_id_hex(uploader.task_id)},
             )
         return blob
 
@@ -236,8 +238,8 @@ class StoreService:
         """
         digest = parse_checksum(checksum)
         task_id = self.tasks.task_of(digest)
-        if task_id is None:
-            return None
+        if task_id is None or self.tasks.is_receipt(digest):
+            return None  # a dataset, or a task receipt: public
         if not any(name in {key.lower() for key in headers} for name in _SIGNATURE_HEADERS):
             raise StorageError(
                 f"blob 0x{digest} is sealed output of task {task_id_hex(task_id)}: only the task's "
@@ -261,6 +263,18 @@ class StoreService:
         self._check_beneficiary(method, path, headers, task_id)
         found = []
         for blob in self.tasks.blobs_of(task_id):
+            try:
+                found.append((blob, self.repository.find(blob.checksum).size))
+            except StorageError:
+                continue  # recorded, but its upload never completed
+        return found
+
+    def task_receipts(self, task_id: bytes) -> list[tuple[TaskBlob, int]]:
+        """The stored receipts of ``task_id`` with their sizes: public, for anyone."""
+        found = []
+        for blob in self.tasks.blobs_of(task_id):
+            if blob.kind != "receipt":
+                continue
             try:
                 found.append((blob, self.repository.find(blob.checksum).size))
             except StorageError:

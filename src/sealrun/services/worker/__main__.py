@@ -18,19 +18,20 @@ def main() -> int:
     """Recover, register, and take assignments until SIGTERM/SIGINT."""
     from sealrun.errors import SealrunError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per heartbeat is noise
     try:
+        from sealrun.adapters.logs import configure_logging
         from sealrun.adapters.secretfiles import secrets_dir
-        from sealrun.services.worker.app import build_worker, create_app
+        from sealrun.services.worker.app import build_worker, create_app, readiness_checks
         from sealrun.services.worker.settings import WorkerSettings
 
+        configure_logging("worker")
         settings = WorkerSettings(_secrets_dir=secrets_dir("SEALRUN_WORKER_", os.environ))  # type: ignore[call-arg]  # fields come from the environment
         worker = build_worker(settings)
         if settings.port is not None:
             import uvicorn
 
-            uvicorn.run(create_app(worker, tee=settings.tee), host=settings.host, port=settings.port)
+            app = create_app(worker, tee=settings.tee, checks=readiness_checks(settings))
+            uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
             return 0
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

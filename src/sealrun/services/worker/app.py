@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import stat
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,7 +25,16 @@ from fastapi import FastAPI
 from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.http.scheduler import SchedulerClient
 from sealrun.adapters.tee import SimulatedTee, TeeBackend
+from sealrun.adapters.tee.confidential import ConfidentialVmTee, GramineSgxTee
+from sealrun.adapters.tee.hardware import BACKENDS, HostReport, backend_availability, probe_host
 from sealrun.adapters.web import install_problem_handlers
+from sealrun.adapters.web.observability import (
+    Check,
+    ServiceMetrics,
+    http_check,
+    install_observability,
+    rpc_check,
+)
 from sealrun.core.netpolicy import FetchPolicy
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ConfigError
@@ -35,22 +45,50 @@ from sealrun.services.worker.settings import WorkerSettings
 from sealrun.services.worker.settlement import HubSettlement
 from sealrun.services.worker.usecases import Worker
 
-__all__ = ["build_worker", "create_app", "task_root", "tee_backend"]
+__all__ = ["build_worker", "create_app", "readiness_checks", "task_root", "tee_backend"]
+
+log = logging.getLogger("sealrun.worker")
 
 
-def tee_backend(settings: WorkerSettings) -> TeeBackend:
-    """The configured TEE backend.
+def tee_backend(settings: WorkerSettings, *, host: HostReport | None = None) -> TeeBackend:
+    """The configured TEE backend, checked against what this host can do.
+
+    Args:
+        settings: the worker's settings (``tee``, and each backend's own).
+        host: what the host offers (default: :func:`probe_host` of ``settings.tee_root``).
 
     Raises:
-        ConfigError: ``CONFIG_INVALID`` for an unknown backend or a missing simulator key.
+        ConfigError: ``CONFIG_TEE_UNKNOWN`` for a name that is no backend,
+            ``CONFIG_TEE_UNAVAILABLE`` for a hardware backend this host cannot run,
+            ``CONFIG_INVALID`` for a missing simulator key or Gramine manifest.
     """
+    if settings.tee not in BACKENDS:
+        raise ConfigError(
+            f"unknown TEE backend {settings.tee!r} (known: {', '.join(BACKENDS)})", code="CONFIG_TEE_UNKNOWN"
+        )
     if settings.tee == "simulated":
         if settings.simulator_key_file is None:
             raise ConfigError(
                 "the simulated TEE needs SEALRUN_WORKER_SIMULATOR_KEY_FILE", code="CONFIG_INVALID"
             )
+        log.warning("TEE backend: simulated: it protects nothing from this host (development and tests only)")
         return SimulatedTee(simulator_key_file=settings.simulator_key_file)
-    raise ConfigError(f"unknown TEE backend {settings.tee!r} (available: simulated)", code="CONFIG_INVALID")
+    available, why = backend_availability(
+        settings.tee, host or probe_host(settings.tee_root, try_bubblewrap=False)
+    )
+    if not available:
+        raise ConfigError(
+            f"the {settings.tee} TEE backend cannot run on this host: {why} (see `sealrun tee doctor`)",
+            code="CONFIG_TEE_UNAVAILABLE",
+        )
+    log.info("TEE backend: %s (%s)", settings.tee, why)
+    if settings.tee == "gramine-sgx":
+        if settings.gramine_manifest is None:
+            raise ConfigError(
+                "the gramine-sgx TEE needs SEALRUN_WORKER_GRAMINE_MANIFEST", code="CONFIG_INVALID"
+            )
+        return GramineSgxTee(manifest=settings.gramine_manifest)
+    return ConfidentialVmTee(name=settings.tee, root=settings.tee_root)
 
 
 def task_root(settings: WorkerSettings) -> Path:
@@ -122,8 +160,40 @@ def build_worker(settings: WorkerSettings) -> Worker:
     )
 
 
-def create_app(worker: Worker, *, tee: str) -> FastAPI:
-    """Serve ``worker``'s status and run its loop for the application's lifetime."""
+def readiness_checks(settings: WorkerSettings) -> dict[str, Check]:
+    """Readiness: the chain, the pool's scheduler and the SMS its enclaves attest to."""
+    return {
+        "chain": rpc_check(settings.rpc_url),
+        "scheduler": http_check(settings.scheduler_url),
+        "sms": http_check(settings.sms_url),
+    }
+
+
+def _metrics(worker: Worker) -> ServiceMetrics:
+    """Tasks running here, results settled, the settlement queue (read at each scrape: memory only)."""
+    metrics = ServiceMetrics("worker")
+    metrics.sampled(
+        "sealrun_tasks",
+        "This worker's tasks, by status (running: started and not yet settled).",
+        ["status"],
+        lambda: {("running",): float(worker.busy()), ("settled",): float(worker.settled)},
+        ttl=0.0,
+    )
+    metrics.sampled(
+        "sealrun_queue_depth",
+        "Items waiting in a queue (settlement: results waiting for their transaction).",
+        ["queue"],
+        lambda: {("settlement",): float(worker.settlements.pending())},
+        ttl=0.0,
+    )
+    return metrics
+
+
+def create_app(worker: Worker, *, tee: str, checks: Mapping[str, Check] | None = None) -> FastAPI:
+    """Serve ``worker``'s status and run its loop for the application's lifetime.
+
+    ``checks`` are the ``/readyz`` checks (:func:`readiness_checks`; none: always ready).
+    """
     stop = threading.Event()
 
     @asynccontextmanager
@@ -142,4 +212,5 @@ def create_app(worker: Worker, *, tee: str) -> FastAPI:
     app.state.tee = tee
     install_problem_handlers(app)
     app.include_router(router)
+    install_observability(app, _metrics(worker), checks or {})
     return app

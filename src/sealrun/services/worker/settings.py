@@ -25,7 +25,13 @@ class WorkerSettings(BaseSettings):
             restarted worker finds its tasks again); otherwise ``work_dir/tasks``.
         rpc_url, hub: the chain.
         scheduler_url: the pool's scheduler; sms_url: the SMS the enclave attests to.
-        tee: the TEE backend (``simulated``); simulator_key_file: its key (simulated only).
+        tee: the TEE backend: ``simulated`` (the default: protects nothing, for development),
+            ``tdx`` or ``sev-snp`` (the worker runs inside that confidential VM; quotes through
+            configfs-tsm or the guest device) or ``gramine-sgx`` (enclaves under Gramine);
+            checked at startup against the host (``sealrun tee doctor`` shows the same).
+        simulator_key_file: the simulated TEE's key (simulated only).
+        gramine_manifest: the operator's signed ``<name>.manifest.sgx`` (gramine-sgx only).
+        tee_root: the folder that stands for ``/`` when looking for TEE interfaces (tests).
         input_http_origins: origins (``http://host:port``) whose plain-http inputs tasks may
             fetch, such as the pool's own store on a private network; everything else must be
             https on the public internet (``docs/enclave.md``, Inputs).
@@ -51,6 +57,8 @@ class WorkerSettings(BaseSettings):
     sms_url: str = "http://127.0.0.1:8702"
     tee: str = "simulated"
     simulator_key_file: Path | None = None
+    gramine_manifest: Path | None = None
+    tee_root: Path = Path("/")
     input_http_origins: list[str] = Field(default_factory=list)
     max_input_bytes: int | None = Field(default=None, ge=1, le=1 << 42)
     slots: int = Field(default=1, ge=1, le=64)

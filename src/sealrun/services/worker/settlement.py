@@ -87,6 +87,7 @@ class HubSettlement:
                 [
                     deal.as_struct(), index, failure.code, bytes.fromhex(failure.log_digest[2:]),
                     report.enclave, authorization, bytes.fromhex(failure.signature[2:]),
+                    bytes.fromhex(failure.receipt_digest[2:]),
                 ],
                 f"report the failure of task {index} of deal {deal_id_hex(deal.deal_id)}",
             )  # fmt: skip
@@ -111,4 +112,5 @@ def _result_fields(index: int, report: RunReport, authorization: bytes) -> tuple
     return (
         index, bytes.fromhex(result.digest[2:]), report.enclave, authorization,
         bytes.fromhex(result.signature[2:]), result.upload_url or "",
+        bytes.fromhex(result.receipt_digest[2:]),
     )  # fmt: skip

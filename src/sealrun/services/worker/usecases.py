@@ -16,6 +16,16 @@ For each assignment (up to ``slots`` at once) the worker
    passed meanwhile), its tasks are settled one by one, so one bad task costs only itself.
    Failure receipts are sent at once (the hub has no batched ``reportFailure``).
 
+Self-healing: an enclave's failure receipt is not settled blindly. The worker first reports
+the attempt's failure code to the scheduler (``retry``); when the scheduler retries the task
+(an infrastructure failure with time left before the deadline) the answer is ``pending``
+and the worker forgets the task without settling anything, so a retried task is settled at
+most once, by the attempt that ends it. Otherwise (an app failure, no time left, or the
+scheduler unreachable) the receipt is settled as before. A task given back without a report
+names its stable code too (``abandoned``; an enclave that exited without a report is named by
+its own last error line, :func:`~sealrun.core.tasks.underlying_code`), so the scheduler can
+tell an SMS outage from a refused attestation.
+
 On restart, :meth:`Worker.recover` finishes what can be finished (a run report exists:
 submit it, or confirm it was settled) and drops what cannot (the enclave died before
 reporting: its keys died with it); registering without those tasks tells the scheduler to
@@ -31,12 +41,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
 
 from sealrun.adapters.chain.models import HubTaskStatus
+from sealrun.adapters.logs import log_context
 from sealrun.adapters.tee import EnclaveLaunch, RunReport, TeeBackend
 from sealrun.api.scheduler import AssignmentOut, RegisterOut, TaskOut
+from sealrun.core.tasks import underlying_code
 from sealrun.errors import SealrunError, ServiceError
 from sealrun.services.worker.batching import SettlementQueue
 from sealrun.services.worker.journal import JournalEntry, TaskJournal
@@ -62,9 +75,13 @@ class SchedulerPort(Protocol):
         """The next assignment, or ``None`` after ``wait`` seconds."""
 
     def report(
-        self, task_id: str, status: Literal["running", "submitted", "abandoned"], detail: str = ""
+        self,
+        task_id: str,
+        status: Literal["running", "submitted", "abandoned", "retry"],
+        detail: str = "",
+        code: str | None = None,
     ) -> TaskOut:
-        """Report ``running``, ``submitted`` or ``abandoned``."""
+        """Report ``running``, ``submitted``, or a failed attempt (``abandoned``, ``retry``) and its code."""
 
 
 def enclave_arguments(task_id: str, worker: str, authorization: str) -> tuple[str, ...]:
@@ -179,7 +196,7 @@ class Worker:
                 time.sleep(1.0)
         self.heartbeat_interval = answer.heartbeat_interval
         for entry in resumable:
-            self._spawn(entry.task_id, lambda entry=entry: self._settle(entry))  # type: ignore[misc]
+            self._spawn(entry.task_id, partial(self._resume, entry), deal_id=entry.assignment.deal_id)
         return list(answer.released)
 
     # -- the loops ------------------------------------------------------------------------
@@ -201,7 +218,7 @@ class Worker:
                 stop.wait(1.0)
                 continue
             if assignment is not None:
-                self._spawn(assignment.task_id, lambda a=assignment: self.execute(a))  # type: ignore[misc]
+                self._spawn(assignment.task_id, partial(self.execute, assignment), deal_id=assignment.deal_id)
         self._pool.shutdown(wait=True)
         settling.join()
         self.settlements.flush()  # what the running tasks queued after the flusher stopped
@@ -221,7 +238,7 @@ class Worker:
             # An assignment can be in flight (handed out, not yet started) when a heartbeat
             # answers: only a task unknown at two heartbeats in a row was really never received.
             for task_id in unknown & suspects:
-                self._give_back(task_id, "the worker never received this assignment")
+                self._give_back(task_id, "the worker never received this assignment", code="ASSIGNMENT_LOST")
             suspects = unknown - suspects
 
     def _every_running_task_queued(self, queued: list[tuple[JournalEntry, RunReport]]) -> bool:
@@ -237,14 +254,16 @@ class Worker:
         with self._lock:
             return len(self._running)
 
-    def _spawn(self, task_id: str, job: Callable[[], None]) -> None:
+    def _spawn(self, task_id: str, job: Callable[[], None], *, deal_id: str | None = None) -> None:
         def wrapped() -> None:
             try:
-                job()
-            except Exception:
-                # A bug or an I/O error of the worker itself: never sit on the task.
-                log.exception("task %s failed in the worker", task_id)
-                self._give_back(task_id, "the worker failed unexpectedly")
+                with log_context(task_id=task_id, deal_id=deal_id):  # every line of this task
+                    try:
+                        job()
+                    except Exception:
+                        # A bug or an I/O error of the worker itself: never sit on the task.
+                        log.exception("task %s failed in the worker", task_id)
+                        self._give_back(task_id, "the worker failed unexpectedly", code="WORKER_INTERNAL")
             finally:
                 with self._lock:
                     self._running.pop(task_id, None)
@@ -279,13 +298,62 @@ class Worker:
             )  # fmt: skip
             report = self._tee.run(launch)
         except SealrunError as error:
-            self._give_back(task_id, f"{error.code}: {error.message}")
+            self._give_back(
+                task_id, f"{error.code}: {error.message}", code=underlying_code(error.code, error.message)
+            )
             return
         if report.task_id.lower() != task_id or report.worker.lower() != self.address.lower():
-            self._give_back(task_id, "the enclave reported on another task or worker")
+            self._give_back(task_id, "the enclave reported on another task or worker", code="WORKER_INTERNAL")
             return
         entry = JournalEntry(task_id, "reported", assignment, str(work / "report.json"))
         self._journal.save(entry)
+        if report.failure is not None and self._retried(entry, report):
+            return
+        self._settle(entry)
+
+    def _retried(self, entry: JournalEntry, report: RunReport) -> bool:
+        """Ask the scheduler whether a failed attempt is retried instead of settled.
+
+        True when it is (the task is pending again, or no longer this worker's): the receipt
+        is dropped unsettled, with the journal entry and the work folder. False when the
+        receipt must be settled: an app failure, no retry before the deadline, or no answer.
+        """
+        failure = report.failure
+        assert failure is not None
+        try:
+            answer = self._scheduler.report(
+                entry.task_id, "retry", f"failure receipt {failure.name}", code=failure.name
+            )
+        except SealrunError as error:
+            if error.code != "ASSIGNMENT_NOT_YOURS":
+                log.warning(
+                    "task %s: cannot ask for a retry (%s); settling the receipt", entry.task_id, error.code
+                )
+                return False
+            answer = None  # taken from this worker meanwhile: its new holder settles it
+        if (
+            answer is not None
+            and answer.status in ("assigned", "running", "submitted")
+            and ((answer.worker or "").lower() == self.address.lower())
+        ):
+            return False
+        status = "reassigned" if answer is None else answer.status
+        log.info(
+            "task %s: %s is retried by the pool (%s); receipt dropped", entry.task_id, failure.name, status
+        )
+        self._journal.remove(entry.task_id)
+        shutil.rmtree(self._task_dir(entry.task_id), ignore_errors=True)
+        return True
+
+    def _resume(self, entry: JournalEntry) -> None:
+        """Finish a recovered task: a failure not yet sent may still be retried; else settle it."""
+        if entry.state == "reported":
+            try:
+                report = RunReport.from_json(Path(entry.report_path or "").read_bytes())
+            except (SealrunError, OSError):
+                report = None  # _settle names the problem and gives the task back
+            if report is not None and report.failure is not None and self._retried(entry, report):
+                return
         self._settle(entry)
 
     def _settle(self, entry: JournalEntry) -> None:
@@ -295,7 +363,7 @@ class Worker:
                 report = RunReport.from_json(Path(entry.report_path or "").read_bytes())
             except (SealrunError, OSError) as error:
                 message = error.message if isinstance(error, SealrunError) else str(error)
-                self._give_back(entry.task_id, f"settlement failed: {message}")
+                self._give_back(entry.task_id, f"settlement failed: {message}", code=_code_of(error))
                 return
             if report.result is not None:
                 self.settlements.add((entry, report))
@@ -313,7 +381,7 @@ class Worker:
             except Exception:
                 log.exception("a batch of %d tasks failed in the worker", len(items))
                 for entry, _report in items:
-                    self._give_back(entry.task_id, "the worker failed unexpectedly")
+                    self._give_back(entry.task_id, "the worker failed unexpectedly", code="WORKER_INTERNAL")
 
     def _finalize_many(self, items: list[tuple[JournalEntry, RunReport]]) -> None:
         deal = deal_from_assignment(items[0][0].assignment.deal)
@@ -364,7 +432,7 @@ class Worker:
         except (SealrunError, OSError) as error:
             message = error.message if isinstance(error, SealrunError) else str(error)
             log.warning("task %s: cannot settle: %s", entry.task_id, message)
-            self._give_back(entry.task_id, f"settlement failed: {message}")
+            self._give_back(entry.task_id, f"settlement failed: {message}", code=_code_of(error))
             return
         self._settled(entry, tx_hash)
 
@@ -386,12 +454,19 @@ class Worker:
         # Settled: the sealed files are uploaded and nothing else of the task is worth keeping.
         shutil.rmtree(self._task_dir(entry.task_id), ignore_errors=True)
         self.settled += 1
-        log.info("task %s settled in %s", entry.task_id, tx_hash)
+        # Also from the batch flusher's thread, which has no task bound: name it here.
+        about = {"task_id": entry.task_id, "deal_id": entry.assignment.deal_id}
+        log.info("task %s settled in %s", entry.task_id, tx_hash, extra=about)
 
-    def _give_back(self, task_id: str, reason: str) -> None:
+    def _give_back(self, task_id: str, reason: str, *, code: str = "WORKER_INTERNAL") -> None:
         log.warning("task %s: giving it back (%s)", task_id, reason)
         self._journal.remove(task_id)
         try:
-            self._scheduler.report(task_id, "abandoned", reason)
+            self._scheduler.report(task_id, "abandoned", reason, code=code)
         except SealrunError as error:
             log.info("task %s: the scheduler did not take it back: %s", task_id, error.code)
+
+
+def _code_of(error: SealrunError | OSError) -> str:
+    """The stable code of a settlement failure (an ``OSError`` is the worker's own)."""
+    return error.code if isinstance(error, SealrunError) else "WORKER_INTERNAL"

@@ -1,4 +1,4 @@
-"""``sealrun dataset``: datasets. ``deploy`` registers sealed data (URI + checksum), ``show`` reads it,
+"""``sealrun dataset`` (assets). ``deploy`` registers sealed data (URI + checksum), ``show`` reads it,
 ``encrypt`` seals a file or folder to a fresh key; ``push-secret`` gives the dataset's key to the
 SMS (re-pushed from ``.sealrun/datasets/<DATASET>.key`` or ``--file``, once per dataset) and
 ``check-secret`` says whether the SMS holds it.

@@ -1,0 +1,179 @@
+"""Gather what ``sealrun verify`` needs from public sources: no wallet, no account.
+
+- :func:`fetch_receipt`: a task's receipt from the store (``GET /v1/tasks/<id>/receipts``, public);
+- :func:`chain_facts`: the task's settlement event (the receipt digest it bound), the deal's
+  app fingerprint, dataset checksum and params, read from the chain;
+- :func:`sms_facts`: the SMS's release signer and its audit head;
+- :func:`verify_receipt`: the checks (:mod:`sealrun.core.receipts.checks`), offline or online.
+
+Every failure to reach a source is a check that fails with its own code, never a crash and
+never a false "verified".
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sealrun.adapters.http.sms import SmsClient
+from sealrun.adapters.http.store import StoreClient
+from sealrun.core.attestation import EvidenceVerifier, SimulatorPublicKey, standard_verifier
+from sealrun.core.chainstate import ZERO_ADDRESS
+from sealrun.core.receipts import Receipt, parse_receipt
+from sealrun.core.receipts.checks import (
+    ChainFacts,
+    Check,
+    SmsFacts,
+    all_passed,
+    offline_checks,
+    online_checks,
+)
+from sealrun.errors import ReceiptError, SealrunError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from sealrun.adapters.chain.client import Marketplace
+
+__all__ = ["Verdict", "chain_facts", "fetch_receipt", "sms_facts", "verify_receipt"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every check's answer and whether the receipt is verified."""
+
+    receipt: Receipt
+    checks: list[Check]
+    verified: bool
+    offline: bool
+
+
+def fetch_receipt(
+    store_url: str, task_id: bytes, *, prefer: bytes | None = None, http: httpx.Client | None = None
+) -> bytes:
+    """The receipt the store holds for ``task_id`` (its bytes, sha256-checked): the one whose
+    digest is ``prefer`` (what the chain bound: a retried task has one receipt per attempt),
+    else the newest.
+
+    Raises:
+        ReceiptError: ``RECEIPT_UNAVAILABLE`` (none stored, or the store unreachable).
+    """
+    store = StoreClient(store_url, http=http)
+    try:
+        receipts = store.task_receipts(task_id)
+        if not receipts:
+            raise ReceiptError(
+                f"the store holds no receipt for task 0x{task_id.hex()}", code="RECEIPT_UNAVAILABLE"
+            )
+        with tempfile.TemporaryDirectory(prefix="sealrun-receipt-") as folder:
+            newest: bytes | None = None
+            for number, blob in enumerate(reversed(receipts[-_MAX_RECEIPTS:])):
+                raw = store.download(blob.checksum, Path(folder) / f"receipt-{number}.json").read_bytes()
+                newest = raw if newest is None else newest
+                if prefer is None or _digest_of(raw) == prefer:
+                    return raw
+            assert newest is not None
+            return newest
+    except SealrunError as error:
+        if isinstance(error, ReceiptError):
+            raise
+        raise ReceiptError(
+            f"the receipt could not be fetched: {error.code}", code="RECEIPT_UNAVAILABLE"
+        ) from error
+    finally:
+        store.close()
+
+
+# A retried task has a receipt per attempt; past this many, only the newest are looked at.
+_MAX_RECEIPTS = 16
+
+
+def _digest_of(raw: bytes) -> bytes | None:
+    try:
+        return parse_receipt(raw).digest
+    except ReceiptError:
+        return None
+
+
+def chain_facts(market: Marketplace, task_id: bytes, *, start_block: int = 0) -> ChainFacts:
+    """What the chain says about ``task_id`` (``known=False`` when it never heard of it).
+
+    Raises:
+        ChainError: the chain could not be read.
+    """
+    from sealrun.adapters.chain.outcomes import task_outcome  # web3: only online
+
+    task = market.task(task_id)
+    if task is None or task.status.name == "UNSET":
+        return ChainFacts(known=False)
+    outcome = task_outcome(market.hub, task_id, from_block=start_block)
+    deal = market.reader.deal(task.deal_id)
+    app = None if deal is None else market.reader.app(deal.app)
+    has_dataset = deal is not None and deal.dataset != ZERO_ADDRESS
+    dataset = market.reader.dataset(deal.dataset) if deal is not None and has_dataset else None
+    return ChainFacts(
+        known=True,
+        outcome=None if outcome is None else outcome.kind,
+        receipt_digest=None if outcome is None else outcome.receipt_digest,
+        result_digest=None if outcome is None else outcome.result_digest,
+        failure_code=None if outcome is None else outcome.failure_code,
+        log_digest=None if outcome is None else outcome.log_digest,
+        deal_id=task.deal_id,
+        index=task.index,
+        tx_hash=None if outcome is None else outcome.tx_hash,
+        app=None if deal is None else deal.app,
+        app_fingerprint=None if app is None else app.fingerprint,
+        dataset=deal.dataset if deal is not None and has_dataset else None,
+        dataset_checksum=None if dataset is None else dataset.checksum,
+        params="" if deal is None else deal.params,
+    )
+
+
+def sms_facts(sms_url: str | None) -> SmsFacts:
+    """The SMS's release signer and audit head (``None`` fields when it cannot be read)."""
+    if sms_url is None:
+        return SmsFacts(signer=None)
+    client = SmsClient(sms_url)
+    try:
+        health = client.health()
+        head = client.audit_head()
+    except SealrunError:
+        return SmsFacts(signer=None)
+    finally:
+        client.close()
+    return SmsFacts(
+        signer=health.release_signer,
+        audit_head_seq=0 if head is None else head.seq,
+        audit_head_hash=None if head is None else head.entry_hash,
+    )
+
+
+def verify_receipt(
+    raw: bytes,
+    *,
+    now: int,
+    simulator_key: SimulatorPublicKey | None = None,
+    allow_simulated: bool = False,
+    expected_task: bytes | None = None,
+    sms_signer: str | None = None,
+    chain: ChainFacts | None = None,
+    sms: SmsFacts | None = None,
+) -> Verdict:
+    """Parse and check a receipt; online when ``chain`` is given.
+
+    Raises:
+        ReceiptError: ``RECEIPT_INVALID``/``RECEIPT_VERSION_UNSUPPORTED`` (unreadable receipt).
+    """
+    receipt = parse_receipt(raw)
+    verifier: EvidenceVerifier = standard_verifier(simulator_public_key=simulator_key)
+    signer = sms_signer or (None if sms is None else sms.signer)
+    checks = offline_checks(
+        receipt, verifier=verifier, now=now, allow_simulated=allow_simulated,
+        expected_task=expected_task, sms_signer=signer,
+    )  # fmt: skip
+    offline = chain is None
+    if chain is not None:
+        checks += online_checks(receipt, chain, sms or SmsFacts(signer=None))
+    return Verdict(receipt, checks, all_passed(checks, offline=offline), offline)
