@@ -24,7 +24,10 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 uv sync --frozen --quiet
 
-if [ -f tools/node/package-lock.json ] && command -v npm >/dev/null 2>&1; then
+# A worktree's node_modules may be a link to another checkout's install: `npm ci` would empty
+# that install through the link (it did once, for every worktree sharing it), so a link is used
+# as it is, never reinstalled from here.
+if [ -f tools/node/package-lock.json ] && [ ! -L tools/node/node_modules ] && command -v npm >/dev/null 2>&1; then
   if [ ! -d tools/node/node_modules ] || [ tools/node/package-lock.json -nt tools/node/node_modules ]; then
     echo "setup: installing npm tools (anvil, eth-sig-util)" >&2
     (cd tools/node && npm ci --no-audit --no-fund --silent)

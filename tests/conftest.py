@@ -19,6 +19,11 @@ settings.register_profile("sealrun", deadline=None, suppress_health_check=[Healt
 settings.load_profile("sealrun")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Test tiers (docs/testing.md): the default suite leaves out the tests marked ``extended``
+# (long variants whose guard a faster default test also holds); ``--tier extended`` runs only
+# those, ``--tier all`` everything. An option rather than ``-m``, so it composes with ``-m e2e``.
+TIERS = ("default", "extended", "all")
 # The shared vectors beside the checkout; SEALRUN_TEST_VECTORS points elsewhere (the test that
 # proves a missing folder is an error, not skips, points it at an empty one).
 VECTORS = Path(os.environ.get("SEALRUN_TEST_VECTORS") or REPO.parent / "shared" / "attestation-vectors")
@@ -55,3 +60,26 @@ def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty SQLite file or PostgreSQL schema (see :mod:`tests.databases`)."""
     with database_url(request.param, tmp_path) as url:
         yield url
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tier",
+        choices=TIERS,
+        default="default",
+        help="default: leave out tests marked extended; extended: only those; all: every test",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tier = config.getoption("--tier")
+    if tier == "all":
+        return
+    wanted = tier == "extended"
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        (kept if (item.get_closest_marker("extended") is not None) == wanted else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept

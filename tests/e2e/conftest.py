@@ -1,4 +1,5 @@
-"""End-to-end fixtures: real `sealrun` processes in a throwaway project, one devnet per module.
+"""End-to-end fixtures: real `sealrun` processes in a throwaway project; one embedded devnet
+shared by the modules that use ``embedded_project`` (started once for ``tests/e2e``).
 
 Every command runs as a user would type it (``.venv/bin/sealrun ...`` in the project folder).
 Wallets use a low scrypt cost and their password comes from ``$SEALRUN_WALLET_PASSWORD``.
@@ -87,9 +88,14 @@ def stop_devnet(project: Project) -> None:
     shutil.rmtree(project.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def embedded_project() -> Iterator[Project]:
-    """A project with one wallet and a running embedded devnet, shared by a test module."""
+    """A project with one wallet and a running embedded devnet, shared by the e2e modules.
+
+    Package scope: one devnet boot for every module that uses it (it was one per module), torn
+    down when ``tests/e2e`` ends, so it does not idle through the rest of the suite. Tests on it
+    must not assume they are its only users (count what *they* add, use names of their own).
+    """
     project = make_project("sealrun-e2e-")
     try:
         start_devnet(project)

@@ -1,11 +1,19 @@
-"""`sealrun demo --json`, the README's main job: ends COMPLETED with the decrypted image on disk."""
+"""`sealrun demo --json`, the README's main job: ends COMPLETED with the decrypted image on disk,
+run from a parent folder others cannot enter (0700, like root's home or ``mktemp -d``).
+
+One demo run holds both guards (it used to be two runs of the whole demo: this one and
+``test_home_folders``'s); the 0750-inside-0700 project case stays in ``test_home_folders.py``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import stat
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +22,22 @@ from tests.e2e.conftest import SEALRUN
 
 pytestmark = [pytest.mark.e2e]
 
+PNG = b"\x89PNG\r\n\x1a\n"
 
-def test_demo_json_ends_completed_with_the_image(work_root: Path) -> None:
-    workdir = work_root / "demo"
+
+@pytest.fixture
+def private_parent() -> Iterator[Path]:
+    """A 0700 folder, as ``mkdtemp`` makes it: the sandbox user cannot traverse it."""
+    parent = Path(tempfile.mkdtemp(prefix="sealrun-home-"))
+    parent.chmod(0o700)
+    try:
+        yield parent
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_demo_json_ends_completed_with_the_image_from_a_0700_parent(private_parent: Path) -> None:
+    workdir = private_parent / "demo"
     done = subprocess.run(
         [str(SEALRUN), "demo", "--workdir", str(workdir), "--json", "--keep"],
         capture_output=True, text=True, timeout=600, check=False,
@@ -31,14 +52,23 @@ def test_demo_json_ends_completed_with_the_image(work_root: Path) -> None:
             [str(SEALRUN), "devnet", "down", "--state-dir", str(state)],
             capture_output=True, timeout=120, check=False,
         )  # fmt: skip
-    assert result["status"] == "COMPLETED"
+    assert result["status"] == "COMPLETED", result
     assert result["task_id"].startswith("0x")
+    assert result["task"]["steps"] == [
+        "scheduled",
+        "attested",
+        "app ran",
+        "result sealed",
+        "settled on chain",
+    ]
     image = Path(result["image"])
     assert image in [Path(p) for p in result["outputs"]]
-    assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert image.read_bytes().startswith(PNG)
     assert {"devnet up", "encryptedpush", "order fill", "task", "download", "decrypt"} <= set(
         result["timings"]
     )
+    assert not (state / "state.json").exists()  # torn down
+    assert stat.S_IMODE(private_parent.stat().st_mode) == 0o700  # nothing opened up
     # The demo verified its task's receipt online and prints the commands; the offline one
     # passes after the devnet is gone, from the receipt and the simulator key it kept.
     online, offline = result["verify"]

@@ -103,6 +103,12 @@ def _run_task(project: Project, app: str, dataset: str) -> dict[str, Any]:
     return dict(ran)
 
 
+# Extended tier (docs/testing.md): the longest default test (~6 min loaded). Its parts have
+# faster default tests (journal replay and a served chain's kill -9: tests/chain/test_journal.py;
+# the supervisor's restarts: tests/devnet/test_supervisor.py; the SMS's kill -9:
+# tests/sms/test_crash.py; resume refusals: tests/devnet/test_resume_refusals.py); the whole
+# stack resuming after down/up and `devnet reset --yes` are guarded here only.
+@pytest.mark.extended
 def test_devnet_survives_down_up_and_kill_9_then_reset() -> None:
     project = make_project("sealrun-e2e-durable-")
     try:

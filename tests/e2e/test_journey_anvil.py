@@ -16,7 +16,9 @@ import pytest
 
 from tests.e2e.conftest import REPO, Project, make_project, start_devnet, stop_devnet
 
-pytestmark = [pytest.mark.e2e, pytest.mark.anvil]
+# Extended tier (docs/testing.md): the embedded journey is the default tier's; anvil itself stays
+# guarded there by tests/chain's `anvil` backend (every marketplace call, the deadline claim).
+pytestmark = [pytest.mark.e2e, pytest.mark.anvil, pytest.mark.extended]
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

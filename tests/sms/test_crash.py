@@ -215,6 +215,7 @@ def _crash_and_restart(tmp_path: Path, simulator: SimulatorKey, database: dict[s
 
 
 @pytest.mark.e2e
+@pytest.mark.extended  # the same rounds as on PostgreSQL (default tier), on the SQLite file
 def test_kill_9_mid_release_on_sqlite(tmp_path: Path, simulator: SimulatorKey) -> None:
     _crash_and_restart(tmp_path, simulator, {})
 
