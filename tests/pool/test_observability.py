@@ -20,7 +20,7 @@ from sealrun.core.tasks import task_id as task_id_of
 from tests.pool.deals import fill_deal
 from tests.pool.world import PoolWorld, build_world, start_services
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.extended]
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 SERVICES = ("store", "sms", "market", "scheduler", "worker-0")

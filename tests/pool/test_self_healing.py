@@ -30,7 +30,7 @@ from sealrun.errors import SealrunError
 from tests.pool.deals import fill_deal
 from tests.pool.world import PoolWorld, build_world
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.extended]
 
 VOLUME = 3
 OUTAGE = 20.0  # seconds the store stays down once the first retry is recorded
