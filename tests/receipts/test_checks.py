@@ -198,6 +198,24 @@ def test_the_audit_log_must_hold_the_record() -> None:
     assert _by_code(online_checks(case.receipt, chain, same))["VERIFY_AUDIT"].status == "pass"
 
 
+def test_an_entry_inside_the_log_is_checked_by_its_hash() -> None:
+    """The record's position is below the head: the SMS's public link at that position must
+    carry the record's hash (a log that dropped or rewrote the entry is caught)."""
+    case = signed()
+    chain = _chain(case.receipt.digest)
+    head = {"signer": SMS.signer, "audit_head_seq": 12, "audit_head_hash": "0x" + "cc" * 32}
+    held = SmsFacts(**head, audit_entry_hash="0x" + "77" * 32)  # type: ignore[arg-type]
+    check = _by_code(online_checks(case.receipt, chain, held))["VERIFY_AUDIT"]
+    assert (check.status, "hash matches" in check.detail) == ("pass", True)
+    rewritten = SmsFacts(**head, audit_entry_hash="0x" + "78" * 32)  # type: ignore[arg-type]
+    assert _by_code(online_checks(case.receipt, chain, rewritten))["VERIFY_AUDIT"].reason == (
+        "RECEIPT_AUDIT_MISMATCH"
+    )
+    by_position = SmsFacts(**head)  # type: ignore[arg-type]
+    check = _by_code(online_checks(case.receipt, chain, by_position))["VERIFY_AUDIT"]
+    assert (check.status, "position only" in check.detail) == ("pass", True)
+
+
 def test_release_records_are_signed_by_the_key_derived_from_the_master_key() -> None:
     key = derive_release_key(b"\x42" * 32)
     assert key == derive_release_key(b"\x42" * 32) != derive_release_key(b"\x43" * 32)

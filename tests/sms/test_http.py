@@ -143,6 +143,13 @@ def _restart(settings: SmsSettings, world: World, opened: list[Any]) -> None:
     assert second.enclave_challenge(bytes(world.pool_owner.key), world.task) == enclave
     assert second.dataset_key_exists(world.dataset)
     assert second.audit_head() == head
+    # Any link of the chain is public by position, hashes only (a receipt's verifier checks it).
+    assert head is not None
+    link = second.audit_link(head.seq)
+    assert link is not None
+    assert (link.seq, link.prev_hash, link.entry_hash) == (head.seq, head.prev_hash, head.entry_hash)
+    assert set(link.model_dump()) == {"seq", "prev_hash", "entry_hash"}  # no content
+    assert second.audit_link(head.seq + 1) is None
     identity = Identity.generate()
     release = {
         "nonce": pending, "worker": world.worker.address, "authorization": world.authorization(enclave),

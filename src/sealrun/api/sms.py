@@ -17,6 +17,7 @@ __all__ = [
     "ADDRESS_PATTERN",
     "HEX32_PATTERN",
     "SECRET_NAME_PATTERN",
+    "AuditLinkOut",
     "AuditPage",
     "AuditRecordOut",
     "ChallengeOut",
@@ -53,6 +54,7 @@ class Routes:
     NONCE = "/v1/tasks/{task_id}/nonce"
     RELEASE = "/v1/tasks/{task_id}/release"
     AUDIT_HEAD = "/v1/audit/head"
+    AUDIT_LINK = "/v1/audit/links/{seq}"
 
 
 Address = Annotated[str, Field(pattern=ADDRESS_PATTERN, examples=["0x" + "ab" * 20])]
@@ -184,6 +186,15 @@ class AuditRecordOut(BaseModel):
     worker: str | None
     tee: str | None
     measurement: str | None
+    prev_hash: str
+    entry_hash: str
+
+
+class AuditLinkOut(BaseModel):
+    """One link of the audit chain, without its content (public: a receipt's verifier checks
+    that the SMS's log holds the entry its signed release record names)."""
+
+    seq: int
     prev_hash: str
     entry_hash: str
 

@@ -161,7 +161,7 @@ def verify_demo_task(session: Session, task_id: bytes) -> list[str]:
     verdict = verify_receipt(
         raw, now=int(time.time()), simulator_key=simulator_public_key(simulator), allow_simulated=True,
         expected_task=task_id, chain=chain,
-        sms=sms_facts(session.optional_service_url("sms")),
+        sms=sms_facts(session.optional_service_url("sms"), raw),
     )  # fmt: skip
     if not verdict.verified:
         failed = [f"{c.code} [{c.reason}]" for c in verdict.checks if c.status == "fail"]
@@ -229,7 +229,8 @@ def verify(
                 _save(save, raw)
         verdict = verify_receipt(
             raw, now=now, simulator_key=simulator_public_key(key_path), allow_simulated=allow_simulated,
-            expected_task=task, sms_signer=sms_signer, chain=facts, sms=sms_facts(_url(session, sms, "sms")),
+            expected_task=task, sms_signer=sms_signer, chain=facts,
+            sms=sms_facts(_url(session, sms, "sms"), raw),
         )  # fmt: skip
     out.result(
         {

@@ -30,6 +30,7 @@ from sealrun.core.receipts.checks import (
     offline_checks,
     online_checks,
 )
+from sealrun.core.receipts.release import verify_release_record
 from sealrun.errors import ReceiptError, SealrunError
 
 if TYPE_CHECKING:
@@ -144,14 +145,17 @@ def chain_facts(market: Marketplace, task_id: bytes, *, start_block: int = 0) ->
     )
 
 
-def sms_facts(sms_url: str | None) -> SmsFacts:
-    """The SMS's release signer and audit head (``None`` fields when it cannot be read)."""
+def sms_facts(sms_url: str | None, receipt: bytes | None = None) -> SmsFacts:
+    """The SMS's release signer and audit head (``None`` fields when it cannot be read), and the
+    hash of its audit entry at the position ``receipt``'s release record names."""
     if sms_url is None:
         return SmsFacts(signer=None)
+    seq = None if receipt is None else _audit_seq(receipt)
     client = SmsClient(sms_url)
     try:
         health = client.health()
         head = client.audit_head()
+        link = None if seq is None else client.audit_link(seq)
     except SealrunError:
         return SmsFacts(signer=None)
     finally:
@@ -160,7 +164,19 @@ def sms_facts(sms_url: str | None) -> SmsFacts:
         signer=health.release_signer,
         audit_head_seq=0 if head is None else head.seq,
         audit_head_hash=None if head is None else head.entry_hash,
+        audit_entry_hash=None if link is None else link.entry_hash,
     )
+
+
+def _audit_seq(raw: bytes) -> int | None:
+    """The audit position a receipt's signed release record names (``None``: none readable)."""
+    try:
+        signed = parse_receipt(raw).body.get("release")
+        record = verify_release_record(signed) if isinstance(signed, dict) else None
+    except SealrunError:
+        return None
+    seq = None if record is None else record.get("audit_seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1 else None
 
 
 def verify_receipt(

@@ -26,6 +26,7 @@ import httpx
 from sealrun.adapters.http.base import ServiceClient
 from sealrun.api.ids import task_id_hex
 from sealrun.api.sms import (
+    AuditLinkOut,
     AuditPage,
     AuditRecordOut,
     ChallengeOut,
@@ -272,6 +273,10 @@ class SmsClient(ServiceClient):
         """The audit records about ``dataset``; ``key`` is the dataset owner's."""
         path = Routes.DATASET_AUDIT.format(dataset=dataset)
         return self._signed(AuditPage, "GET", path, key, params={"after": after, "limit": limit}).records
+
+    def audit_link(self, seq: int) -> AuditLinkOut | None:
+        """The audit chain's link at ``seq`` (hashes only), or ``None`` when the log has none."""
+        return self._found(AuditLinkOut, Routes.AUDIT_LINK.format(seq=seq))
 
     def audit_head(self) -> AuditRecordOut | None:
         """The newest audit record (its hash commits to the whole log), or ``None`` when empty."""

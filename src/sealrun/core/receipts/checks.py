@@ -101,6 +101,9 @@ class SmsFacts:
     signer: str | None
     audit_head_seq: int | None = None
     audit_head_hash: str | None = None
+    #: the hash of the log's entry at the position the receipt's release record names (``None``:
+    #: not asked, or an older SMS without the public link route)
+    audit_entry_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,12 +315,24 @@ def _audit(receipt: Receipt, sms: SmsFacts) -> Check:
         record = verify_release_record(signed)
     except SealrunError as error:
         return _fail(AUDIT, error.code, error.message)
-    seq = record["audit_seq"]
+    seq, wanted = record["audit_seq"], record["audit_entry_hash"]
+    mismatch = _audit_mismatch(seq, wanted, sms)
+    if mismatch is not None:
+        return _fail(AUDIT, "RECEIPT_AUDIT_MISMATCH", mismatch)
+    how = "its hash matches the log's entry" if sms.audit_entry_hash is not None else "by position only"
+    return _ok(AUDIT, f"audit record #{seq} is in the SMS's log, {how} (head #{sms.audit_head_seq})")
+
+
+def _audit_mismatch(seq: object, wanted: object, sms: SmsFacts) -> str | None:
+    """Why the SMS's log does not hold the record at ``seq`` with hash ``wanted`` (None: it does)."""
+    assert sms.audit_head_seq is not None
     if not isinstance(seq, int) or seq > sms.audit_head_seq:
-        return _fail(AUDIT, "RECEIPT_AUDIT_MISMATCH", "the SMS's audit log is shorter than the record says")
-    if seq == sms.audit_head_seq and record["audit_entry_hash"] != sms.audit_head_hash:
-        return _fail(AUDIT, "RECEIPT_AUDIT_MISMATCH", "the audit record at that position is another")
-    return _ok(AUDIT, f"audit record #{seq} is in the SMS's log (head #{sms.audit_head_seq})")
+        return "the SMS's audit log is shorter than the record says"
+    if seq == sms.audit_head_seq and wanted != sms.audit_head_hash:
+        return "the audit record at that position is another"
+    if sms.audit_entry_hash is not None and wanted != sms.audit_entry_hash:
+        return f"the SMS's audit entry #{seq} is another record"
+    return None
 
 
 def online_checks(receipt: Receipt, chain: ChainFacts, sms: SmsFacts) -> list[Check]:

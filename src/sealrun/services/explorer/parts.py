@@ -70,7 +70,7 @@ def _receipts(settings: ExplorerSettings, market: Marketplace) -> Callable[[byte
             raw = fetch_receipt(store, task, prefer=facts.receipt_digest)
             verdict = verify_receipt(
                 raw, now=int(time.time()), simulator_key=key, allow_simulated=settings.allow_simulated,
-                expected_task=task, chain=facts, sms=sms_facts(settings.sms_url),
+                expected_task=task, chain=facts, sms=sms_facts(settings.sms_url, raw),
             )  # fmt: skip
         except SealrunError as error:
             return ReceiptView(error=error.code)

@@ -285,6 +285,12 @@ class SmsRepository:
         with self._transaction() as session:
             return [_record(row) for row in session.scalars(query)]
 
+    def audit_entry(self, seq: int) -> AuditRecord | None:
+        """The audit record at position ``seq`` (``None`` past the head)."""
+        with self._transaction() as session:
+            row = session.scalars(select(AuditEntry).where(AuditEntry.seq == seq)).first()
+            return None if row is None else _record(row)
+
     def audit_head(self) -> AuditRecord | None:
         """The newest audit record."""
         with self._transaction() as session:

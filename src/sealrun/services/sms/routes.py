@@ -15,6 +15,7 @@ from sealrun.api.ids import parse_task_id
 from sealrun.api.sms import (
     ADDRESS_PATTERN,
     HEX32_PATTERN,
+    AuditLinkOut,
     AuditPage,
     AuditRecordOut,
     ChallengeOut,
@@ -203,6 +204,16 @@ def dataset_audit(
     """The audit records about a dataset; signed by the dataset's on-chain owner."""
     records = sms.dataset_audit(call, dataset, after=after, limit=limit)
     return AuditPage(records=[AuditRecordOut.model_validate(record.to_dict()) for record in records])
+
+
+@router.get(Routes.AUDIT_LINK, responses=problem_responses(404, 422))
+def audit_link(sms: Sms, seq: int = Path(ge=1, le=2**62)) -> AuditLinkOut:
+    """One link of the audit chain (position and hashes, no content): anyone may check that the
+    log holds the entry a release record names."""
+    found = sms.audit_entry(seq)
+    if found is None:
+        raise SecretError(f"the audit log has no entry #{seq}", code="SECRET_NOT_FOUND")
+    return AuditLinkOut(seq=found.seq, prev_hash=found.prev_hash, entry_hash=found.entry_hash)
 
 
 @router.get(Routes.AUDIT_HEAD, responses=problem_responses(404))

@@ -311,6 +311,10 @@ class SmsUseCases:
         self._owned_by(call, record.owner, "dataset's owner")
         return self.repository.audit_records(dataset=dataset, after=after, limit=limit)
 
+    def audit_entry(self, seq: int) -> AuditRecord | None:
+        """The audit record at position ``seq`` (``None`` past the head)."""
+        return self.repository.audit_entry(seq)
+
     def audit_head(self) -> AuditRecord | None:
         """The newest audit record (its hash commits to the whole log)."""
         return self.repository.audit_head()
