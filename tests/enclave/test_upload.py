@@ -75,9 +75,14 @@ def test_result_is_uploaded_with_the_task_token(
     store_root = tmp_path / "store"
     digest = report.result.sealed_checksum[2:]
     assert (store_root / "blobs" / digest[:2] / digest).read_bytes() == sealed
-    # The store records both as the task's: the result and the logs, served to the beneficiary only.
+    # The store records all three as the task's: the result and the logs (served to the
+    # beneficiary only), and the task's receipt (public).
     recorded = sorted(p.name for p in (store_root / "tasks" / "by-task" / TASK_ID[2:]).iterdir())
-    assert recorded == sorted([f"result.{digest}", f"logs.{report.logs.sealed_checksum[2:]}"])
+    assert report.receipt_path is not None
+    receipt = hashlib.sha256(Path(report.receipt_path).read_bytes()).hexdigest()
+    assert recorded == sorted(
+        [f"result.{digest}", f"logs.{report.logs.sealed_checksum[2:]}", f"receipt.{receipt}"]
+    )
     stored = httpx.get(f"{store_url}/v1/blobs/{digest}", timeout=30)
     assert (stored.status_code, stored.json()["code"]) == (401, "STORAGE_PRIVATE")
 
