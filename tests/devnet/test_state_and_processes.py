@@ -152,6 +152,28 @@ def test_services_get_keys_as_files_never_as_variables(tmp_path: Path) -> None:
     assert json.loads(scheduler.env["SEALRUN_SCHEDULER_ALLOWED_WORKERS"]) == ["0x" + "66" * 20]
 
 
+def test_a_resumed_devnet_keeps_every_service_s_port_the_explorer_s_too(tmp_path: Path) -> None:
+    """``devnet up`` after ``down``: each service, the explorer included, where it was (links and
+    registered URLs name them)."""
+    from sealrun.devnet.services import plan_services
+
+    root = tmp_path / "devnet"
+    (root / "keys").mkdir(parents=True)
+    for name in ("upload-token.key", "pool-owner.key", "worker-1.key"):
+        (root / "keys" / name).write_text("secret-" + name)
+    state = DevnetState(
+        root=root, chain="embedded", rpc_url="http://127.0.0.1:1", chain_id=1, hub="0x" + "11" * 20,
+        token="0x" + "22" * 20, registry="0x" + "33" * 20, deploy_block=1, workerpool="0x" + "44" * 20,
+        pool_owner="0x" + "55" * 20, workers=("0x" + "66" * 20,), started_at=0.0,
+    )  # fmt: skip
+    kept = {"store": 41001, "sms": 41002, "market": 41003, "scheduler": 41004, "explorer": 41005}
+    urls = {plan.name: plan.url for plan in plan_services(state, workers=1, ports=kept)}
+    for name, port in kept.items():
+        if name in urls:
+            assert urls[name] == f"http://127.0.0.1:{port}", name
+    assert "explorer" in urls
+
+
 def test_spawned_processes_create_private_files(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "p.log"
     target = tmp_path / "made"

@@ -76,7 +76,8 @@ def plan_services(
     root = state.root
     keys = root / "keys"
     upload_key = _secret(root, "upload-token.key")
-    ports = {name: (ports or {}).get(name) or free_port() for name in ("store", "sms", "market", "scheduler")}
+    kept = dict(ports or {})  # a resumed devnet's ports, the explorer's included
+    ports = {name: kept.get(name) or free_port() for name in ("store", "sms", "market", "scheduler")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     chain = {"chain_id": str(state.chain_id), "hub": state.hub}
     plans = [
@@ -155,7 +156,7 @@ def plan_services(
             )
         )
     if _exists("sealrun.services.explorer.__main__"):
-        port = (ports or {}).get("explorer") or free_port()
+        port = kept.get("explorer") or free_port()
         plans.append(
             ServicePlan(
                 "explorer",
