@@ -7,8 +7,8 @@ import json
 
 from fastapi.testclient import TestClient
 
+from sealrun.adapters.receipts import verify_receipt
 from sealrun.core.chainstate import DealRecord, TaskRecord, TaskStatus
-from sealrun.requester.verify import verify_receipt
 from sealrun.services.explorer.app import create_app
 from sealrun.services.explorer.parts import receipt_view
 from sealrun.services.explorer.sources import PublicData, ReceiptView

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sealrun.adapters.receipts import fetch_receipt
 from sealrun.cli.main import main
 from sealrun.errors import ReceiptError
-from sealrun.requester.verify import fetch_receipt
 from tests.receipts.builder import SIMULATOR, signed
 
 

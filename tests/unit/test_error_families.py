@@ -69,7 +69,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "OUTPUT": frozenset({"cli", "enclave"}),
     "PROFILE": frozenset({"adapters.profiles"}),
     "QUOTE": frozenset({"adapters.tee"}),
-    "RECEIPT": frozenset({"cli", "core.receipts", "requester"}),
+    "RECEIPT": frozenset({"cli", "core.receipts", "adapters.receipts"}),
     "RELEASE": frozenset({"core.releases", "services.sms"}),
     "REPORT": frozenset({"adapters.tee", "services.worker"}),
     "REQUEST": frozenset({"adapters.db", "api", "core.requests", "services.sms", "services.store"}),

@@ -98,7 +98,7 @@ def show(
             out.info(line)
     store = session.optional_service_url("store")
     if store is not None and followed.status in ("COMPLETED", "FAILED"):  # which TEE ran it
-        from sealrun.requester.verify import task_tee
+        from sealrun.adapters.receipts import task_tee
 
         data["tee"] = task_tee(store, wanted)
     failed = followed.status == "FAILED" and not followed.timed_out

@@ -33,9 +33,9 @@ from sealrun.errors import ConfigError, ReceiptError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from sealrun.adapters.receipts import Verdict
     from sealrun.core.attestation import SimulatorPublicKey
     from sealrun.core.receipts.checks import ChainFacts
-    from sealrun.requester.verify import Verdict
 
 __all__ = ["chain_for", "devnet_simulator", "simulator_public_key", "verify", "verify_demo_task"]
 
@@ -108,7 +108,7 @@ def devnet_simulator(session: Session | None) -> Path | None:
 
 def chain_for(session: Session | None, task: bytes, rpc_url: str | None, hub: str | None) -> ChainFacts:
     from sealrun.adapters.chain.client import Marketplace
-    from sealrun.requester.verify import chain_facts
+    from sealrun.adapters.receipts import chain_facts
 
     if rpc_url is not None or hub is not None:
         if rpc_url is None or hub is None:
@@ -152,8 +152,8 @@ def verify_demo_task(session: Session, task_id: bytes) -> list[str]:
     devnet's simulator key in ``tee/``, so the offline command still passes once the devnet is down."""
     import shutil
 
+    from sealrun.adapters.receipts import fetch_receipt, sms_facts, verify_receipt
     from sealrun.errors import DemoError
-    from sealrun.requester.verify import fetch_receipt, sms_facts, verify_receipt
 
     chain = chain_for(session, task_id, None, None)
     raw = fetch_receipt(session.service_url("store"), task_id, prefer=chain.receipt_digest)
@@ -198,7 +198,7 @@ def verify(
 
     Exits 0 only if every check passed.
     """
-    from sealrun.requester.verify import fetch_receipt, sms_facts, verify_receipt
+    from sealrun.adapters.receipts import fetch_receipt, sms_facts, verify_receipt
 
     out = Output(json_out)
     now = int(time.time())

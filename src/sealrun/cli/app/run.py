@@ -138,7 +138,7 @@ def _ended(handle: TaskHandle, followed: FollowedTask, *, download: bool, decryp
     data: dict[str, object] = {}
     connection = handle.connection
     if (store := connection.services.get("store")) and followed.status in ("COMPLETED", "FAILED"):
-        from sealrun.requester.verify import task_tee
+        from sealrun.adapters.receipts import task_tee
 
         data["tee"] = task_tee(store, handle.task_id)
     if (download or decrypt) and followed.status == "COMPLETED":

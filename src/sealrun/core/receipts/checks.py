@@ -6,7 +6,7 @@ the chain or the SMS and the run is offline) and on failure a reason code (``REC
 Nothing here raises for a hostile receipt: a check that cannot be made fails with its reason.
 
 Offline (the receipt alone): :func:`offline_checks`. Online, with what the chain and the SMS
-say (:class:`ChainFacts`, :class:`SmsFacts`, gathered by ``sealrun.requester.verify``):
+say (:class:`ChainFacts`, :class:`SmsFacts`, gathered by ``sealrun.adapters.receipts``):
 :func:`online_checks`. Codes and meanings: ``docs/formats.md``, "Verifying a receipt".
 """
 

@@ -15,7 +15,7 @@ from sealrun.services.explorer.settings import ExplorerSettings
 from sealrun.services.explorer.sources import OrderRow, PublicData, ReceiptView
 
 if TYPE_CHECKING:
-    from sealrun.requester.verify import Verdict
+    from sealrun.adapters.receipts import Verdict
 
 __all__ = ["connect_data", "receipt_view"]
 
@@ -56,7 +56,7 @@ def connect_data(settings: ExplorerSettings) -> PublicData:
 
 def _receipts(settings: ExplorerSettings, market: Marketplace) -> Callable[[bytes], ReceiptView]:
     """Fetch a task's receipt (the one the chain bound) and verify it as ``sealrun verify`` does."""
-    from sealrun.requester.verify import chain_facts, fetch_receipt, sms_facts, verify_receipt
+    from sealrun.adapters.receipts import chain_facts, fetch_receipt, sms_facts, verify_receipt
 
     key = None
     if settings.simulator_key_file is not None:
