@@ -20,7 +20,7 @@ bundle); codes are never renamed, so each of those classes owns the word.
     ├── ConfigError          bad settings, arguments and local files
     │   │                    (CONFIG, INVALID, FILE, KEY_FILE, OUTPUT, PROFILE, DEVNET, SMS,
     │   │                    SECRET_FILE, FETCH_POLICY, DATASET_FILENAME, SERVICE_URL,
-    │   │                    TEE_INPUTS)
+    │   │                    TEE_INPUTS, TLS)
     │   └── UsageError       a command used the wrong way, or not confirmed (USAGE,
     │                        CANCELLED, CONFIRMATION)
     ├── SealError            sealing / opening data (SEAL)
@@ -124,6 +124,7 @@ class ConfigError(SealrunError):
         "DATASET_FILENAME",
         "SERVICE_URL",
         "TEE_INPUTS",
+        "TLS",
     )
 
 

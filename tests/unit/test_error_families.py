@@ -86,6 +86,7 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "STORAGE": frozenset({"adapters.http", "api", "services.store"}),
     "TASK": frozenset({"requester"}),
     "TEE_INPUTS": frozenset({"requester"}),
+    "TLS": frozenset({"adapters.tls"}),
     "TASK_UNKNOWN": frozenset({"services.scheduler", "services.worker"}),
     "UNPACK": frozenset({"adapters.sealedfiles", "core.sealing"}),
     "UPLOAD": frozenset({"core.uploads"}),

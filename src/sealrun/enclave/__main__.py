@@ -121,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a scheme://host:port whose plain-http inputs are allowed (the worker's own store)",
     )
     run.add_argument(
+        "--tls-ca-file",
+        type=Path,
+        help="the CA bundle the SMS's and the store's TLS certificates are verified against",
+    )
+    run.add_argument(
         "--max-input-bytes",
         type=int,
         help="the most bytes of inputs a task may fetch in total (worker's cap)",
@@ -155,7 +160,8 @@ def _runtime_settings(args: argparse.Namespace) -> RuntimeSettings:
     if args.max_input_bytes is not None:
         limits = {"max_input_bytes": args.max_input_bytes, "max_total_bytes": args.max_input_bytes}
     return RuntimeSettings(
-        fetch=FetchPolicy(allowed_http_origins=frozenset(args.allow_http_origin), **limits)
+        fetch=FetchPolicy(allowed_http_origins=frozenset(args.allow_http_origin), **limits),
+        tls_ca_file=args.tls_ca_file,
     )
 
 
@@ -168,7 +174,7 @@ def _secrets_source(args: argparse.Namespace) -> SecretsSource:
     if args.task_id is None or args.worker is None or args.authorization is None:
         raise UsageError("--sms needs --task-id, --worker and --authorization", code="USAGE")
     return SmsSecrets(
-        client=SmsClient(args.sms),
+        client=SmsClient(args.sms, ca_file=args.tls_ca_file),
         task_id=_hex(args.task_id, "task id"),
         worker=args.worker,
         authorization=_hex(args.authorization, "authorization"),

@@ -161,7 +161,7 @@ def write_receipt(receipt: Receipt, path: Path) -> None:
     os.replace(partial, path)
 
 
-def upload_receipt(path: Path, task: SecretsBundle) -> str | None:
+def upload_receipt(path: Path, task: SecretsBundle, *, ca_file: Path | None = None) -> str | None:
     """Upload the receipt to the task's store (best effort: it also stays in the work folder,
     and a failed upload never changes the task's outcome); return its URL or ``None``."""
     try:
@@ -170,7 +170,7 @@ def upload_receipt(path: Path, task: SecretsBundle) -> str | None:
         return None  # a URL that does not parse: the result upload failed on it already
     if base is None:
         return None
-    store = StoreClient(base)
+    store = StoreClient(base, ca_file=ca_file)
     try:
         return store.upload_with_token(path, task.result_upload.token, kind="receipt").url
     except StorageError:

@@ -78,6 +78,9 @@ class RuntimeSettings:
     # Where inputs may come from and how much: the public internet only (docs/enclave.md, Inputs).
     fetch: FetchPolicy = field(default_factory=FetchPolicy)
     log_size_bytes: int = 1 << 20
+    # The CA bundle the store's and the SMS's certificates are verified against (the worker's
+    # ``--tls-ca-file``); None: the system's trust store.
+    tls_ca_file: Path | None = None
 
 
 @dataclass
@@ -303,7 +306,7 @@ class EnclaveRuntime:
         task_id = parse_task_id(task.task_id)
         hash_ = result_hash(task_id, digest)
         seal = result_seal(task.worker, task_id, digest)
-        upload_url = upload_result(space.sealed_result, task)
+        upload_url = upload_result(space.sealed_result, task, ca_file=self.settings.tls_ca_file)
         state.phases["postcompute_s"] = self.clock() - mark
         return ResultInfo(
             digest="0x" + digest.hex(),
@@ -324,7 +327,7 @@ class EnclaveRuntime:
         # Messages may quote file names that are not UTF-8: escape them rather than fail.
         enclave_log.write_text("".join(line + "\n" for line in state.log), errors="backslashreplace")
         checksum, size = seal_folder(space.logs, space.sealed_logs, task.beneficiary_recipient)
-        upload_logs(space.sealed_logs, task)
+        upload_logs(space.sealed_logs, task, ca_file=self.settings.tls_ca_file)
         outcome = state.outcome
         return LogsInfo(
             sealed_path=str(space.sealed_logs),
@@ -352,7 +355,7 @@ class EnclaveRuntime:
         receipt = make_receipt(facts)
         path = space.report.with_name("receipt.json")
         write_receipt(receipt, path)
-        upload_receipt(path, facts.task)
+        upload_receipt(path, facts.task, ca_file=self.settings.tls_ca_file)
         signature, digest = "0x" + receipt.signature.hex(), "0x" + receipt.digest.hex()
         if facts.failure is None and result is not None:
             return replace(result, signature=signature, receipt_digest=digest), None, str(path)

@@ -36,7 +36,11 @@ UPLOAD_RETRY_DELAYS = (1.0, 2.0)
 
 
 def upload_result(
-    sealed: Path, task: SecretsBundle, *, sleep: Callable[[float], None] = time.sleep
+    sealed: Path,
+    task: SecretsBundle,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    ca_file: Path | None = None,
 ) -> str | None:
     """Upload ``sealed`` as the task's result; return its URL, or ``None`` when kept local.
 
@@ -46,7 +50,7 @@ def upload_result(
     base = store_of_upload_url(task.result_upload.url)
     if base is None:
         return None
-    store = StoreClient(base)
+    store = StoreClient(base, ca_file=ca_file)
     try:
         for delay in (*UPLOAD_RETRY_DELAYS, None):
             try:
@@ -62,12 +66,12 @@ def upload_result(
         store.close()
 
 
-def upload_logs(sealed: Path, task: SecretsBundle) -> str | None:
+def upload_logs(sealed: Path, task: SecretsBundle, *, ca_file: Path | None = None) -> str | None:
     """Upload the sealed logs like the result, best effort; return their URL or ``None``."""
     base = store_of_upload_url(task.result_upload.url)
     if base is None:
         return None
-    store = StoreClient(base)
+    store = StoreClient(base, ca_file=ca_file)
     try:
         return store.upload_with_token(sealed, task.result_upload.token, kind="logs").url
     except StorageError:

@@ -51,6 +51,8 @@ class Connection:
         root: the project folder (keys, sealed datasets, downloads: :mod:`.layout`).
         deploy_block: the block the hub was deployed at (event scans start there).
         progress: makes byte progress bars for uploads and downloads (silent by default).
+        ca_file: the CA bundle ``https`` services' certificates are verified against (default:
+            the system's trust store; see :mod:`sealrun.adapters.tls`).
     """
 
     market: Marketplace
@@ -59,6 +61,7 @@ class Connection:
     root: Path
     deploy_block: int = 0
     progress: ProgressBar = field(default=silent_progress, repr=False)
+    ca_file: Path | None = None
 
     @classmethod
     def open(
@@ -70,6 +73,7 @@ class Connection:
         *,
         index: Path | None = None,
         progress: ProgressBar = silent_progress,
+        ca_file: Path | None = None,
     ) -> Connection:
         """Connect ``account`` to the marketplace of ``profile``.
 
@@ -82,7 +86,7 @@ class Connection:
         market = Marketplace.connect(
             profile.rpc_url, hub=hub, account=account, index=index, start_block=profile.deploy_block
         )
-        return cls(market, account, dict(services), root, profile.deploy_block, progress)
+        return cls(market, account, dict(services), root, profile.deploy_block, progress, ca_file)
 
     @classmethod
     def of(
@@ -93,6 +97,7 @@ class Connection:
         *,
         deploy_block: int = 0,
         progress: ProgressBar = silent_progress,
+        ca_file: Path | None = None,
     ) -> Connection:
         """Wrap a marketplace already connected with a wallet.
 
@@ -102,7 +107,7 @@ class Connection:
         sender = market.sender
         if sender is None or sender.account is None:
             raise WalletError("no wallet is unlocked", code="WALLET_REQUIRED")
-        return cls(market, sender.account, dict(services), root, deploy_block, progress)
+        return cls(market, sender.account, dict(services), root, deploy_block, progress, ca_file)
 
     @property
     def address(self) -> str:
@@ -138,19 +143,19 @@ class Connection:
         """A client of the store (close it after use)."""
         from sealrun.adapters.http.store import StoreClient
 
-        return StoreClient(self.service_url("store"))
+        return StoreClient(self.service_url("store"), ca_file=self.ca_file)
 
     def sms(self) -> SmsClient:
         """A client of the SMS, bound to this deployment (close it after use)."""
         from sealrun.adapters.http.sms import SmsClient
 
-        return SmsClient(self.service_url("sms"), domain=self.domain)
+        return SmsClient(self.service_url("sms"), domain=self.domain, ca_file=self.ca_file)
 
     def book(self) -> MarketClient:
         """A client of the market (close it after use)."""
         from sealrun.adapters.http.market import MarketClient
 
-        return MarketClient(self.service_url("market"))
+        return MarketClient(self.service_url("market"), ca_file=self.ca_file)
 
     def signer(self) -> SignedRequestAuth:
         """Signs store requests with this wallet (uploads of its datasets, reads of its tasks' output)."""

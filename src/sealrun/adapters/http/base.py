@@ -12,6 +12,10 @@ sent again for any method; one that may have reached it is sent again only for `
 ``HEAD``. A streamed body is sent once. A retried signed request is signed again (a fresh
 nonce), so it is never refused as a replay of itself.
 
+TLS: ``ca_file`` is the CA bundle an ``https://`` service's certificate is verified against
+(:mod:`sealrun.adapters.tls`); a certificate that does not verify raises
+``SERVICE_TLS_UNTRUSTED`` at once, never retried.
+
 Request bodies are built with ``model_construct`` (not validated here): the service is the
 judge of what it takes and answers its own codes (``VALIDATION_FAILED``...), exactly as for
 any other client; answers are validated, since the caller relies on their shape.
@@ -21,12 +25,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sealrun.adapters.http.problems import raise_for_problem
+from sealrun.adapters.tls import client_verify, untrusted_peer
 from sealrun.errors import SealrunError, ServiceError
 
 __all__ = ["ServiceClient"]
@@ -46,6 +52,8 @@ class ServiceClient:
         timeout: seconds per request (for a new client).
         retries: how many times a retryable failure is tried again.
         sleep: waits between retries (injected for tests).
+        ca_file: the CA bundle peers' certificates are verified against (for a new client;
+            default: the system's trust store).
     """
 
     #: How messages name the service ("the SMS", "store", ...).
@@ -70,8 +78,11 @@ class ServiceClient:
         timeout: float | None = None,
         retries: int = 2,
         sleep: Callable[[float], None] = time.sleep,
+        ca_file: Path | None = None,
     ) -> None:
-        self._http = http or httpx.Client(timeout=timeout or self.default_timeout)
+        self._http = http or httpx.Client(
+            timeout=timeout or self.default_timeout, verify=client_verify(ca_file)
+        )
         self._http.base_url = httpx.URL(base_url.rstrip("/"))
         self._retries = retries
         self._sleep = sleep
@@ -111,6 +122,7 @@ class ServiceClient:
                 response = self._http.request(method, path, auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs)
                 break
             except httpx.TransportError as error:
+                self._refuse_untrusted(error)
                 retryable = replayable and (isinstance(error, _NOT_SENT) or method in _IDEMPOTENT)
                 if not retryable or attempt >= self._retries:
                     raise self.unreachable_error(
@@ -121,6 +133,15 @@ class ServiceClient:
                 attempt += 1
         self._raise_for_problem(response)
         return response
+
+    def _refuse_untrusted(self, error: httpx.TransportError) -> None:
+        """Raise ``SERVICE_TLS_UNTRUSTED`` if ``error`` is a certificate that did not verify."""
+        if (refusal := untrusted_peer(error)) is not None:
+            raise ServiceError(
+                f"{self.service} at {self.base_url} was refused: its TLS certificate does not "
+                f"verify against the trusted CAs ({refusal.verify_message})",
+                code="SERVICE_TLS_UNTRUSTED",
+            ) from error
 
     def _raise_for_problem(self, response: httpx.Response) -> None:
         raise_for_problem(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import httpx
@@ -61,8 +62,9 @@ class SchedulerClient(ServiceClient):
         domain: RequestDomain,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        ca_file: Path | None = None,
     ) -> None:
-        super().__init__(base_url, http=http)
+        super().__init__(base_url, http=http, ca_file=ca_file)
         self._auth = SignedRequestAuth(key, domain, clock=clock)
 
     def register(self, *, slots: int, tee: str, holding: list[str]) -> RegisterOut:

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
@@ -114,8 +115,9 @@ class SmsClient(ServiceClient):
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float = 30.0,
+        ca_file: Path | None = None,
     ) -> None:
-        super().__init__(base_url, http=http, timeout=timeout)
+        super().__init__(base_url, http=http, timeout=timeout, ca_file=ca_file)
         self._domain = domain
         self._clock = clock
 

@@ -183,6 +183,7 @@ class StoreClient(ServiceClient):
                             progress(len(chunk))
         except httpx.TransportError as error:
             temporary.unlink(missing_ok=True)
+            self._refuse_untrusted(error)
             raise StorageError(f"the store is unreachable: {error}", code="STORAGE_UNREACHABLE") from error
         if digest.hexdigest() != expected:
             temporary.unlink(missing_ok=True)

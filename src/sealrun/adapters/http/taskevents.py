@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import httpx
@@ -81,8 +82,9 @@ class TaskEventsClient(ServiceClient):
         http: httpx.Client | None = None,
         reconnects: int = 30,
         sleep: Callable[[float], None] = time.sleep,
+        ca_file: Path | None = None,
     ) -> None:
-        super().__init__(base_url, http=http, sleep=sleep)
+        super().__init__(base_url, http=http, sleep=sleep, ca_file=ca_file)
         self._reconnects = reconnects
 
     def task(self, task_id: str) -> TaskOut:
@@ -104,6 +106,7 @@ class TaskEventsClient(ServiceClient):
         try:
             response = self._http.get(path, params={"follow": "false"})
         except httpx.TransportError as error:
+            self._refuse_untrusted(error)
             raise ServiceError(
                 f"scheduler at {self.base_url} is unreachable: {error}", code=self.unreachable_code
             ) from error
@@ -140,6 +143,7 @@ class TaskEventsClient(ServiceClient):
                         if item.final:
                             return
             except httpx.TransportError as error:
+                self._refuse_untrusted(error)
                 failures += 1
                 if failures > self._reconnects:
                     raise ServiceError(

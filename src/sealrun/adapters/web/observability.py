@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +40,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sealrun.adapters.tls import client_verify
 from sealrun.errors import SealrunError
 
 __all__ = [
@@ -337,11 +339,15 @@ def rpc_check(url: str, *, timeout: float = _CHECK_TIMEOUT) -> Check:
     return check
 
 
-def http_check(base_url: str, *, path: str = HEALTHZ, timeout: float = _CHECK_TIMEOUT) -> Check:
-    """A check that a peer service at ``base_url`` answers ``path`` (its ``/healthz``) with 200."""
+def http_check(
+    base_url: str, *, path: str = HEALTHZ, timeout: float = _CHECK_TIMEOUT, ca_file: Path | None = None
+) -> Check:
+    """A check that a peer service at ``base_url`` answers ``path`` (its ``/healthz``) with 200
+    (an ``https`` peer's certificate verified against ``ca_file``, see :mod:`sealrun.adapters.tls`)."""
+    verify = client_verify(ca_file)
 
     def check() -> None:
-        httpx.get(base_url.rstrip("/") + path, timeout=timeout).raise_for_status()
+        httpx.get(base_url.rstrip("/") + path, timeout=timeout, verify=verify).raise_for_status()
 
     return check
 

@@ -17,6 +17,7 @@ def main() -> int:
         import uvicorn
 
         from sealrun.adapters.logs import configure_logging
+        from sealrun.adapters.tls import server_options
         from sealrun.services.market.app import create_app
         from sealrun.services.market.chainview import connect_chain
         from sealrun.services.market.settings import MarketSettings
@@ -27,7 +28,14 @@ def main() -> int:
         app = create_app(
             settings, chain_id=chain.chain_id, reader=chain.reader, ledger=chain.ledger, events=chain.events
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", log_config=None)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=None,
+            **server_options(settings),
+        )
         return 0
     except SealrunError as error:
         print(f"error [{error.code}]: {error.message}", file=sys.stderr)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sealrun.adapters.tls import TlsSettings
+
 __all__ = ["MarketSettings"]
 
 
-class MarketSettings(BaseSettings):
+class MarketSettings(BaseSettings, TlsSettings):
     """Everything the market needs.
 
     Attributes:

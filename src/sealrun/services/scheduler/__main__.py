@@ -19,6 +19,7 @@ def main() -> int:
 
         from sealrun.adapters.logs import configure_logging
         from sealrun.adapters.secretfiles import secrets_dir
+        from sealrun.adapters.tls import server_options
         from sealrun.services.scheduler.app import create_app
         from sealrun.services.scheduler.parts import connect_parts
         from sealrun.services.scheduler.settings import SchedulerSettings
@@ -26,7 +27,14 @@ def main() -> int:
         configure_logging("scheduler")
         settings = SchedulerSettings(_secrets_dir=secrets_dir("SEALRUN_SCHEDULER_", os.environ))  # type: ignore[call-arg]  # fields come from the environment
         app = create_app(settings, connect_parts(settings))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", log_config=None)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=None,
+            **server_options(settings),
+        )
         return 0
     except SealrunError as error:
         print(f"error [{error.code}]: {error.message}", file=sys.stderr)

@@ -271,8 +271,8 @@ def _checks(settings: SchedulerSettings, engine: Engine) -> dict[str, Check]:
     checks: dict[str, Check] = {
         "database": database_check(engine),
         "chain": rpc_check(settings.rpc_url),
-        "sms": http_check(settings.sms_url),
+        "sms": http_check(settings.sms_url, ca_file=settings.tls_ca_file),
     }
     if settings.market_url:
-        checks["market"] = http_check(settings.market_url)
+        checks["market"] = http_check(settings.market_url, ca_file=settings.tls_ca_file)
     return checks

@@ -49,7 +49,9 @@ def connect_parts(settings: SchedulerSettings) -> SchedulerParts:
         start_block=settings.start_block,
     )
     domain = RequestDomain(chain_id=chain_id, hub=settings.hub)
-    challenges = SmsChallenges(SmsClient(settings.sms_url, domain=domain), key=key)
+    challenges = SmsChallenges(
+        SmsClient(settings.sms_url, domain=domain, ca_file=settings.tls_ca_file), key=key
+    )
     offer = None
     if settings.market_url:
         template = WorkerpoolOrder(
@@ -61,7 +63,7 @@ def connect_parts(settings: SchedulerSettings) -> SchedulerParts:
             trust=settings.order_trust,
         )
         offer = PoolOffer(
-            MarketClient(settings.market_url),
+            MarketClient(settings.market_url, ca_file=settings.tls_ca_file),
             domain=Domain(chain_id=chain_id, verifying_contract=settings.hub),
             owner_key=key,
             template=template,

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sealrun.adapters.tls import TlsSettings
 from sealrun.core.tasks import RetryPolicy
 from sealrun.errors import ConfigError
 
@@ -41,7 +42,7 @@ def check_allowed_workers(workers: list[str]) -> None:
         raise ConfigError(f"allowed_workers holds non-addresses: {bad[:3]!r}", code="CONFIG_WORKERS_INVALID")
 
 
-class SchedulerSettings(BaseSettings):
+class SchedulerSettings(BaseSettings, TlsSettings):
     """Everything one scheduler needs; the pool owner's key is masked in ``repr``.
 
     Attributes:

@@ -41,10 +41,19 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         from sealrun.adapters.logs import configure_logging
+        from sealrun.adapters.tls import server_options
 
         configure_logging("sms")
         app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws="none", log_config=None)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            ws="none",
+            log_config=None,
+            **server_options(settings),
+        )
         return 0
     except SealrunError as error:
         print(f"error [{error.code}]: {error.message}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sealrun.adapters.tls import TlsSettings
 from sealrun.errors import ConfigError
 
 __all__ = ["SmsSettings", "decode_key_material"]
@@ -39,7 +40,7 @@ def decode_key_material(text: str, what: str) -> bytes:
     return raw
 
 
-class SmsSettings(BaseSettings):
+class SmsSettings(BaseSettings, TlsSettings):
     """Everything the SMS needs; secrets are ``SecretStr`` and never logged.
 
     Attributes:

@@ -19,6 +19,7 @@ def main() -> int:
 
         from sealrun.adapters.logs import configure_logging
         from sealrun.adapters.secretfiles import secrets_dir
+        from sealrun.adapters.tls import server_options
         from sealrun.services.store.app import create_app
         from sealrun.services.store.settings import StoreSettings
 
@@ -40,6 +41,7 @@ def main() -> int:
             port=settings.port,
             log_level="info",
             log_config=None,  # uvicorn's lines go through configure_logging's handler
+            **server_options(settings),
         )
         return 0
     except SealrunError as error:

@@ -7,16 +7,19 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sealrun.adapters.tls import TlsSettings
+
 __all__ = ["StoreSettings"]
 
 
-class StoreSettings(BaseSettings):
+class StoreSettings(BaseSettings, TlsSettings):
     """Everything the store needs; secrets are masked in ``repr``.
 
     Attributes:
         root: the folder that holds the blobs (``SEALRUN_STORE_ROOT``).
         host, port: where the HTTP server listens.
-        public_url: the base URL written into blob URLs (defaults to ``http://host:port``).
+        public_url: the base URL written into blob URLs (defaults to ``http://host:port``,
+            ``https://`` with TLS).
         max_blob_bytes: the largest accepted blob.
         quota_bytes: the most bytes all blobs together may take on disk.
         upload_token_key: the secret shared with the SMS that authenticates per-task result
@@ -52,4 +55,4 @@ class StoreSettings(BaseSettings):
 
     def base_url(self) -> str:
         """The public base URL of the store (no trailing slash)."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return (self.public_url or f"{self.scheme}://{self.host}:{self.port}").rstrip("/")

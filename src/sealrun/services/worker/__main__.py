@@ -30,8 +30,11 @@ def main() -> int:
         if settings.port is not None:
             import uvicorn
 
+            from sealrun.adapters.tls import server_options
+
             app = create_app(worker, tee=settings.tee, checks=readiness_checks(settings))
-            uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+            tls = server_options(settings)
+            uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, **tls)
             return 0
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -129,6 +129,8 @@ def enclave_options(settings: WorkerSettings) -> tuple[str, ...]:
         options += ["--allow-http-origin", origin]
     if settings.max_input_bytes is not None:
         options += ["--max-input-bytes", str(settings.max_input_bytes)]
+    if settings.tls_ca_file is not None:
+        options += ["--tls-ca-file", str(settings.tls_ca_file)]
     return tuple(options)
 
 
@@ -144,7 +146,9 @@ def build_worker(settings: WorkerSettings) -> Worker:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     return Worker(
         address=account.address,
-        scheduler=SchedulerClient(settings.scheduler_url, key=bytes(account.key), domain=domain),
+        scheduler=SchedulerClient(
+            settings.scheduler_url, key=bytes(account.key), domain=domain, ca_file=settings.tls_ca_file
+        ),
         tee=tee_backend(settings),
         settlement=HubSettlement(market.hub),
         bundle_of=RegistryBundles(market.registry),
@@ -164,8 +168,8 @@ def readiness_checks(settings: WorkerSettings) -> dict[str, Check]:
     """Readiness: the chain, the pool's scheduler and the SMS its enclaves attest to."""
     return {
         "chain": rpc_check(settings.rpc_url),
-        "scheduler": http_check(settings.scheduler_url),
-        "sms": http_check(settings.sms_url),
+        "scheduler": http_check(settings.scheduler_url, ca_file=settings.tls_ca_file),
+        "sms": http_check(settings.sms_url, ca_file=settings.tls_ca_file),
     }
 
 

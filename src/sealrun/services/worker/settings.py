@@ -7,10 +7,12 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sealrun.adapters.tls import TlsSettings
+
 __all__ = ["WorkerSettings"]
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(BaseSettings, TlsSettings):
     """Everything one worker needs; its key is masked in ``repr``.
 
     Attributes:
