@@ -35,7 +35,7 @@ def wait_for_pool_order(market: MarketClient, world: PoolWorld, *, timeout: floa
 
 def fill_deal(world: PoolWorld, *, volume: int, args: str = "hello") -> Deal:
     """Publish an app order, take the cheapest pool order from the market, sign a request, match."""
-    market = MarketClient(world.url_of("market"))
+    market = MarketClient(world.url_of("market"), ca_file=world.ca_file)
     order_domain = domain(world)
     app_order = sign_order(
         AppOrder(

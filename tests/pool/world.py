@@ -57,6 +57,10 @@ class PoolWorld:
     ports: dict[str, int]
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    #: Base URLs of services that do not run on loopback (the multi-host rig's), and the CA
+    #: bundle their TLS certificates verify against.
+    urls: dict[str, str] = field(default_factory=dict)
+    ca_file: Path | None = None
 
     def market_of(self, account: LocalAccount | None) -> Marketplace:
         """A chain client for ``account`` (read-only for ``None``)."""
@@ -66,7 +70,7 @@ class PoolWorld:
 
     def url_of(self, name: str) -> str:
         """The base URL of a service."""
-        return f"http://127.0.0.1:{self.ports[name]}"
+        return self.urls.get(name) or f"http://127.0.0.1:{self.ports[name]}"
 
     # -- services -------------------------------------------------------------------------
 
@@ -195,19 +199,24 @@ class PoolWorld:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def build_world(*, workers: int, chain: str = "embedded", stake_ratio: int = 0) -> PoolWorld:
+def build_world(
+    *, workers: int, chain: str = "embedded", stake_ratio: int = 0, rpc_url: str | None = None
+) -> PoolWorld:
     """Start a chain, deploy, register the app and the pool, fund everyone (no services yet).
 
     Args:
         workers: how many worker accounts to create.
         chain: ``embedded`` (py-evm served from this process) or ``anvil``.
         stake_ratio: the pool's worker-stake ratio (percent of the price locked per task).
+        rpc_url: a node already running (its first account unlocked) instead of a new chain.
     """
     # Under /tmp and traversable: the sandbox user must reach the task folders.
     root = Path(tempfile.mkdtemp(prefix="sealrun-pool-", dir="/tmp"))
     root.chmod(0o711)
     stoppers: list[Callable[[], None]] = []
-    if chain == "embedded":
+    if rpc_url is not None:
+        url = rpc_url
+    elif chain == "embedded":
         server = ChainServer(EmbeddedChain(), port=0).start()
         url = server.url
         stoppers.append(server.stop)
