@@ -311,6 +311,27 @@ def test_a_task_in_flight_at_one_heartbeat_is_not_given_back(tmp_path: Path) -> 
     assert (TASK, "abandoned") not in scheduler.reports
 
 
+def test_a_task_settled_here_is_not_given_back_while_the_scheduler_still_lists_it(tmp_path: Path) -> None:
+    """Found on the multi-host rig: the scheduler lists a "submitted" task as held until it
+    reads the settlement on chain; a loaded scheduler lags, and the worker, which forgot the
+    task once settled, gave it back as never received (ASSIGNMENT_LOST): it ran again."""
+    scheduler, hub = Scheduler(), Hub()
+    worker = make(tmp_path, Tee(report()), hub, scheduler)
+    worker.execute(ASSIGNMENT)
+    assert (TASK, "submitted") in scheduler.reports
+    assert TaskJournal(tmp_path).entries() == []  # forgotten by the journal...
+    scheduler.held = [held(TASK)]  # ...while the scheduler has not seen the chain yet
+    worker.heartbeat_interval = 0.02
+    stop = threading.Event()
+    beating = threading.Thread(target=worker._heartbeats, args=(stop,))
+    beating.start()
+    threading.Event().wait(0.3)  # many heartbeats
+    stop.set()
+    beating.join(5)
+    assert (TASK, "abandoned") not in scheduler.reports
+    assert len(hub.submitted) == 1
+
+
 def test_the_same_task_never_runs_twice_at_once(tmp_path: Path) -> None:
     started = threading.Event()
     release = threading.Event()

@@ -39,6 +39,7 @@ import logging
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -60,6 +61,8 @@ __all__ = ["SchedulerPort", "Worker", "enclave_arguments"]
 log = logging.getLogger(__name__)
 
 _REGISTER_ATTEMPTS = 300
+# How many settled tasks the heartbeat still counts as known (a few minutes of a busy worker).
+_RECENTLY_SETTLED = 4096
 
 
 class SchedulerPort(Protocol):
@@ -145,6 +148,11 @@ class Worker:
         self._pool = ThreadPoolExecutor(max_workers=slots + 1, thread_name_prefix="task")
         self.heartbeat_interval = 5.0
         self.settled = 0
+        # Tasks settled here lately, newest last: the scheduler lists a task it was told is
+        # "submitted" as held until its follower reads the settlement on chain, which lags
+        # under load; such a task is known here, not "never received" (it would be given back
+        # and run again). Bounded: the scheduler catches up within seconds.
+        self._recently_settled: OrderedDict[str, None] = OrderedDict()
         self.settlements = SettlementQueue[tuple[JournalEntry, RunReport]](
             self._settle_batch,
             size=batch_size,
@@ -233,7 +241,7 @@ class Worker:
                 continue
             known = {entry.task_id for entry in self._journal.entries()}
             with self._lock:
-                known |= set(self._running)
+                known |= set(self._running) | set(self._recently_settled)
             unknown = {task.task_id for task in held} - known
             # An assignment can be in flight (handed out, not yet started) when a heartbeat
             # answers: only a task unknown at two heartbeats in a row was really never received.
@@ -450,6 +458,10 @@ class Worker:
                 tx_hash,
                 error.code,
             )
+        with self._lock:
+            self._recently_settled[entry.task_id] = None
+            while len(self._recently_settled) > _RECENTLY_SETTLED:
+                self._recently_settled.popitem(last=False)
         self._journal.remove(entry.task_id)
         # Settled: the sealed files are uploaded and nothing else of the task is worth keeping.
         shutil.rmtree(self._task_dir(entry.task_id), ignore_errors=True)
