@@ -6,9 +6,10 @@
   tasks (default 200) across both worker hosts while the faults are injected (worker-a's link
   down 30 s, worker-b killed whole, PostgreSQL restarted, the SMS restarted), print the
   report (JSON with ``--json``), then remove everything. ``--compare`` (the default under
-  ``--json``) then runs two clean deals of N tasks, on two worker hosts and on one, and
-  reports the ratio of their tasks/s. Exit status 1 when a task is lost, settled twice, or
-  escrow is not conserved.
+  ``--json``) then runs two clean deals of N tasks (``--compare-tasks``), on two worker hosts
+  and on one, and reports the ratio of their tasks/s. Exit status 1 when a task is lost,
+  settled twice, or escrow is not conserved; the processes' logs are then kept in
+  ``--keep-logs`` (``/tmp/sealrun-multihost-logs``), the one thing left behind.
 - ``down``: stop and remove everything the rig made (also after a failed or killed run).
 """
 
@@ -17,8 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.multihost import rig as rigs
@@ -38,9 +41,10 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
         "faulted_run": run_deal(pool, args.tasks, faults=True, timeout=args.timeout),
     }
     if args.compare:
-        two = run_deal(pool, args.tasks, faults=False, timeout=args.timeout)
+        tasks = args.compare_tasks or args.tasks
+        two = run_deal(pool, tasks, faults=False, timeout=args.timeout)
         single_host(pool)
-        one = run_deal(pool, args.tasks, faults=False, timeout=args.timeout)
+        one = run_deal(pool, tasks, faults=False, timeout=args.timeout)
         ratio = round(two["tasks_per_s"] / one["tasks_per_s"], 2) if one["tasks_per_s"] else None
         report["scaling"] = {"two_hosts": two, "one_host": one, "speedup": ratio, "goal": 1.8}
     report["load_avg_1m"] = round(os.getloadavg()[0], 2)
@@ -68,9 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     test = commands.add_parser("test")
     test.add_argument("--tasks", type=int, default=200)
     test.add_argument("--slots", type=int, default=1, help="task slots per worker")
-    test.add_argument("--timeout", type=float, default=600.0, help="seconds per deal")
+    test.add_argument("--timeout", type=float, default=780.0, help="seconds per deal")
+    test.add_argument(
+        "--keep-logs",
+        type=Path,
+        default=Path("/tmp/sealrun-multihost-logs"),
+        help="where the processes' logs are copied when the run fails (removed when it passes)",
+    )
     test.add_argument("--json", action="store_true")
     test.add_argument("--compare", action=argparse.BooleanOptionalAction, default=None)
+    test.add_argument(
+        "--compare-tasks", type=int, default=None, help="tasks per comparison deal (default: --tasks)"
+    )
     args = parser.parse_args(argv)
     if args.command == "down":
         print(json.dumps(rigs.down()))
@@ -90,11 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.compare is None:
         args.compare = args.json
+    shutil.rmtree(args.keep_logs, ignore_errors=True)
+    report: dict[str, Any] = {}
     try:
         report = _report(args)
     finally:
+        report["passed"] = bool(report) and _passed(report)
+        if not report["passed"] and (rigs.ROOT / "logs").is_dir():
+            shutil.copytree(rigs.ROOT / "logs", args.keep_logs)
+            report["logs"] = str(args.keep_logs)
         rigs.down()
-    report["passed"] = _passed(report)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:

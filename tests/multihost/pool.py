@@ -329,6 +329,8 @@ def run_deal(pool: Pool, tasks: int, *, faults: bool, timeout: float) -> dict[st
     block = world.rpc.w3.eth.block_number
     deal = fill_deal(world, volume=tasks)
     matched = time.monotonic()
+    if deal.volume != tasks:  # the app order had less left than asked: the deal is smaller
+        raise RuntimeError(f"the deal holds {deal.volume} tasks, not {tasks}")
     progress = [0]
     injector = Faults(pool, progress, tasks)
     thread = threading.Thread(target=injector.run, daemon=True)
@@ -349,9 +351,21 @@ def run_deal(pool: Pool, tasks: int, *, faults: bool, timeout: float) -> dict[st
     board = scheduler.tasks("0x" + deal.deal_id.hex())
     durations = []
     attempts = Counter[int]()
+    codes = Counter[str]()
+    unfinished = []
     for task in board:
         tried = scheduler.attempts(task.task_id).attempts
         attempts[len(tried)] += 1
+        codes.update(f"{a.outcome}:{a.code}" for a in tried if a.outcome != "completed")
+        if task.status not in FINAL:
+            unfinished.append(
+                {
+                    "task": task.task_id,
+                    "status": task.status,
+                    "detail": task.detail[:200],
+                    "attempts": [f"{a.outcome}:{a.code}:{a.detail[:120]}" for a in tried[-3:]],
+                }
+            )
         last = tried[-1] if tried else None
         if last is not None and last.ended_at is not None:
             durations.append(last.ended_at - last.started_at)
@@ -380,6 +394,8 @@ def run_deal(pool: Pool, tasks: int, *, faults: bool, timeout: float) -> dict[st
         "task_time_p50_s": round(statistics.median(durations), 2) if durations else None,
         "task_time_p95_s": round(durations[int(0.95 * (len(durations) - 1))], 2) if durations else None,
         "attempts": {str(k): v for k, v in sorted(attempts.items())},
+        "attempt_endings": dict(codes.most_common()),
+        "unfinished": unfinished,
         "faults": injector.log,
         "fault_error": repr(injector.error) if injector.error else None,
     }
