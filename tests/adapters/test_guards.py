@@ -116,3 +116,31 @@ def test_bodies_are_counted_as_received_not_as_declared() -> None:
         assert unicode_length.status_code in (400, 413)
         deep = client.post("/echo", content=iter([b"[" * 40, b"[" * 40]))
         assert (deep.status_code, deep.json()["code"]) == (400, "REQUEST_TOO_DEEP")
+
+
+def test_a_database_outage_is_a_503_db_unavailable_not_an_internal_error() -> None:
+    """Found on the multi-host rig: PostgreSQL restarting made the SMS's deal index raise
+    SQLAlchemy's OperationalError, answered 500 INTERNAL, which a task's retry policy reads as
+    the app's failure (not retried). It is the infrastructure's: 503 ``DB_UNAVAILABLE``."""
+    import sqlalchemy as sa
+
+    app = echo_app()
+    engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+    @app.get("/query")
+    async def query() -> dict[str, int]:
+        with engine.connect() as connection:  # nothing listens on port 1: connection refused
+            return {"one": int(connection.execute(sa.text("SELECT 1")).scalar_one())}
+
+    @app.get("/bug")
+    async def bug() -> dict[str, int]:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        down = client.get("/query")
+        assert down.status_code == 503
+        assert down.json()["code"] == "DB_UNAVAILABLE"
+        assert "127.0.0.1" not in down.text  # the URL stays in the server
+        bug_answer = client.get("/bug")
+        assert (bug_answer.status_code, bug_answer.json()["code"]) == (500, "INTERNAL")
+    engine.dispose()

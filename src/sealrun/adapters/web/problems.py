@@ -2,8 +2,10 @@
 
 A body looks like ``{"type": "urn:sealrun:problem:SECRET_EXISTS", "title": "...", "status":
 409, "detail": "...", "code": "SECRET_EXISTS"}``. Request-shape errors answer 422 with code
-``VALIDATION_FAILED``; unknown routes 404 ``NOT_FOUND``; anything unexpected 500 ``INTERNAL``
-with no detail (the traceback stays in the server log).
+``VALIDATION_FAILED``; unknown routes 404 ``NOT_FOUND``; a database that cannot be reached
+(SQLAlchemy's ``OperationalError`` from any query a route makes: PostgreSQL restarting) 503
+``DB_UNAVAILABLE``, a failure of the infrastructure that a client retries, not of its request;
+anything unexpected 500 ``INTERNAL`` with no detail (the traceback stays in the server log).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from sealrun.adapters.web.guards import (
@@ -114,6 +117,11 @@ def install_problem_handlers(
         codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
         return _response(error.status_code, codes.get(error.status_code, "HTTP_ERROR"), str(error.detail))
 
+    async def database_down(_request: Request, error: Exception) -> JSONResponse:
+        # Only the class in the log: the driver's message can quote the database URL.
+        _log.warning("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
+        return _response(503, "DB_UNAVAILABLE", "the service's database is unavailable; try again")
+
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
         _log.exception("unexpected error", exc_info=error)
         return _response(500, "INTERNAL", "the service failed unexpectedly")
@@ -122,6 +130,7 @@ def install_problem_handlers(
         SealrunError: sealrun_error,
         RequestValidationError: validation_error,
         HTTPException: http_error,
+        OperationalError: database_down,
         Exception: unexpected,
     }
     for kind, handler in handlers.items():
