@@ -9,7 +9,8 @@ Every service reads three optional settings (``SEALRUN_<SERVICE>_TLS_CERT_FILE``
   handshake later);
 - with a CA bundle, every client the service makes (its peers' HTTP clients, the worker's
   enclaves) verifies a peer's certificate against that bundle, and that bundle only
-  (:func:`client_verify`); without one, the system's trust store (``certifi``).
+  (:func:`client_verify`); without one, httpx's default trust (``SSL_CERT_FILE`` when set,
+  else ``certifi``'s bundle).
 
 A peer whose certificate does not verify (another CA, a name that is not the one in the
 URL, an expired certificate) is refused: the client raises
