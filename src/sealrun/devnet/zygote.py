@@ -160,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(ChildProcessError):
             while True:
                 os.wait()  # with SIGCHLD ignored: blocks until no child is left, then ECHILD
-        return 0
+        # At once: `devnet down` has just seen the last group go, and nothing naming the state
+        # dir should outlive it by an interpreter's teardown (nothing is left to flush).
+        os._exit(0)
     _become(request)
     runpy.run_module(request.module, run_name="__main__", alter_sys=True)
     return 0
