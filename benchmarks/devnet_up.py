@@ -63,7 +63,7 @@ def _cpu_of(pid: int) -> float:
 
 
 def _zygotes(state_dir: Path) -> list[int]:
-    """Pids of the service zygote of this state dir (if the checkout has one)."""
+    """Pids whose command line is the service zygote's of this state dir (it and its forks)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -90,7 +90,8 @@ def one_run(chain: str) -> dict[str, float]:
             after.children_system - before.children_system
         )
         state = json.loads((state_dir / "state.json").read_text())
-        pids = [int(p["pid"]) for p in state["processes"]] + _zygotes(state_dir)
+        # The zygote's forks carry its command line too: each pid is counted once.
+        pids = {int(p["pid"]) for p in state["processes"]} | set(_zygotes(state_dir))
         up_cpu = cli_cpu + sum(_cpu_of(pid) for pid in pids)
         down_s = _run(["devnet", "down", *common], folder)
         resume_s = _run(["devnet", "up", *common], folder)
