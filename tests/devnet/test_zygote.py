@@ -11,13 +11,24 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sealrun.devnet.processes import group_alive, leader_alive, stop_all
+from sealrun.devnet.state import ProcessRecord
 from sealrun.devnet.zygote import _LINGERING, Zygote, _parse
+
+
+@pytest.fixture
+def forked() -> Iterator[list[ProcessRecord]]:
+    """Records a test forked: stopped at teardown whatever the test's outcome (no leak)."""
+    records: list[ProcessRecord] = []
+    yield records
+    stop_all(records, grace=5.0)
 
 
 def _wait(condition: object, timeout: float = 30.0) -> None:
@@ -32,7 +43,9 @@ def _zygote(root: Path) -> Zygote:
     return Zygote(sys.executable, root, [], env=env, log=root / "logs" / "zygote.log")
 
 
-def test_a_forked_process_is_its_own_session_with_only_its_log_and_private_files(tmp_path: Path) -> None:
+def test_a_forked_process_is_its_own_session_with_only_its_log_and_private_files(
+    tmp_path: Path, forked: list[ProcessRecord]
+) -> None:
     zygote = _zygote(tmp_path)
     log = tmp_path / "logs" / "supervisor.log"
     record = zygote.spawn(
@@ -41,6 +54,7 @@ def test_a_forked_process_is_its_own_session_with_only_its_log_and_private_files
     )  # fmt: skip
     try:
         assert record is not None
+        forked.append(record)
         # What the supervisor restarts it with: the ordinary exec of the same module.
         assert record.argv == (sys.executable, "-m", "sealrun.devnet.supervisor", str(tmp_path))
         assert os.getsid(record.pid) == record.pid
@@ -94,13 +108,16 @@ def test_bad_requests_are_refused_and_the_zygote_keeps_serving(tmp_path: Path) -
     assert "cwd and log must be paths" in refusals
 
 
-def test_the_zygote_stays_the_parent_until_its_last_child_ends(tmp_path: Path) -> None:
+def test_the_zygote_stays_the_parent_until_its_last_child_ends(
+    tmp_path: Path, forked: list[ProcessRecord]
+) -> None:
     zygote = _zygote(tmp_path)
     record = zygote.spawn(
         "supervisor", "sealrun.devnet.supervisor", [str(tmp_path)], env={"PATH": os.environ["PATH"]},
         log=tmp_path / "logs" / "supervisor.log", cwd=tmp_path,
     )  # fmt: skip
     assert record is not None
+    forked.append(record)
     zygote.close()
     parent = _LINGERING[-1]
     assert parent.poll() is None  # still running: the supervisor is its child
