@@ -247,6 +247,12 @@ _TABLE: Final[tuple[tuple[str, str, str, str], ...]] = (
     ),
     ("failure-code", "TASK_FAILURE_CODE", "failure code 0 is not a failure", "Hub"),
     ("batch-empty", "TASK_BATCH_EMPTY", "the batch holds no task", "Hub"),
+    (
+        "callback-gas",
+        "TASK_CALLBACK_GAS",
+        "the transaction's gas left cannot forward the callback's full 200,000 gas cap",
+        "Hub",
+    ),
     # hub owner and categories (Hub)
     ("not-hub-owner", "HUB_NOT_OWNER", "only the hub owner may do this", "Hub"),
     ("category-time", "HUB_CATEGORY_TIME", "a category's maximum execution time must be above zero", "Hub"),
