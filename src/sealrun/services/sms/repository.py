@@ -27,6 +27,7 @@ from sealrun.services.sms.models import (
     AttestationNonce,
     AuditEntry,
     DatasetKey,
+    DatasetPolicy,
     EnclaveKey,
     RequesterSecret,
     RequestNonce,
@@ -39,9 +40,10 @@ __all__ = ["SEALED_TABLES", "ReleaseMaterial", "SmsRepository"]
 # The tables holding vault envelopes, with the columns that make up each row's identity
 # (bound into the envelope's associated data).
 SEALED_TABLES: dict[
-    str, tuple[type[DatasetKey | AppSecret | RequesterSecret | EnclaveKey], tuple[str, ...]]
+    str, tuple[type[DatasetKey | AppSecret | RequesterSecret | EnclaveKey | DatasetPolicy], tuple[str, ...]]
 ] = {
     "dataset-key": (DatasetKey, ("dataset",)),
+    "dataset-policy": (DatasetPolicy, ("dataset",)),
     "app-secret": (AppSecret, ("app",)),
     "requester-secret": (RequesterSecret, ("requester", "name")),
     "enclave-key": (EnclaveKey, ("task_id",)),
@@ -110,8 +112,8 @@ class SmsRepository:
         except IntegrityError as error:
             raise SecretError("this dataset already has a key", code="SECRET_EXISTS") from error
 
-    def save(self, row: AppSecret | RequesterSecret | ResultRecipient) -> None:
-        """Insert or replace an app secret, requester secret or result recipient."""
+    def save(self, row: AppSecret | RequesterSecret | ResultRecipient | DatasetPolicy) -> None:
+        """Insert or replace an app secret, requester secret, result recipient or dataset policy."""
         with self._transaction() as session:
             session.merge(row)
 
@@ -119,6 +121,11 @@ class SmsRepository:
         """The dataset's key row."""
         with self._transaction() as session:
             return session.get(DatasetKey, dataset.lower())
+
+    def dataset_policy(self, dataset: str) -> DatasetPolicy | None:
+        """The dataset owner's release policy row."""
+        with self._transaction() as session:
+            return session.get(DatasetPolicy, dataset.lower())
 
     def app_secret(self, app: str) -> AppSecret | None:
         """The app's developer secret row."""
@@ -303,7 +310,7 @@ class SmsRepository:
         changed = 0
         with self._transaction() as session:
             for kind, (model, keys) in SEALED_TABLES.items():
-                rows: list[DatasetKey | AppSecret | RequesterSecret | EnclaveKey] = list(
+                rows: list[DatasetKey | AppSecret | RequesterSecret | EnclaveKey | DatasetPolicy] = list(
                     session.scalars(select(model))
                 )
                 for row in rows:
@@ -330,5 +337,5 @@ def _record(row: AuditEntry) -> AuditRecord:
         seq=row.seq, at=row.at, event=row.event, code=row.code, detail=row.detail, task_id=row.task_id,
         dataset=row.dataset, app=row.app, requester=row.requester, workerpool=row.workerpool,
         worker=row.worker, tee=row.tee, measurement=row.measurement, prev_hash=row.prev_hash,
-        entry_hash=row.entry_hash,
+        entry_hash=row.entry_hash, policy=row.policy,
     )  # fmt: skip
