@@ -11,6 +11,7 @@ import boa
 import pytest
 from eth_abi import encode
 
+from sealrun.core.orders.reasons import REVERT_REASONS
 from sealrun.core.tasks import task_id
 from tests.contracts.market import DEPOSIT, Market
 
@@ -103,6 +104,7 @@ def test_a_worker_cannot_starve_the_callback_with_a_low_gas_limit(market: Market
     args = market.finalize_args(dealid, deal, 0)
     with boa.reverts("callback-gas"):
         market.hub.finalize(*args, sender=market.addr("worker"), gas=150_000)
+    assert REVERT_REASONS["callback-gas"].code == "TASK_CALLBACK_GAS"
     assert market.hub.taskStatus(dealid, 0) == 1
     market.hub.finalize(*args, sender=market.addr("worker"))
     assert receiver.calls() == 1

@@ -147,37 +147,64 @@ def owner_policy_refusal(
         isolation: the release's isolation mode (``strict`` unless the deal asks otherwise).
         now: the SMS's clock (UNIX seconds).
     """
-    if policy.tee_types is not None and claims.tee not in policy.tee_types:
-        return OwnerPolicyRefusal(
-            "RELEASE_POLICY_TEE_TYPE", f"the dataset owner does not allow {claims.tee.value} enclaves"
-        )
-    if policy.min_tcb is not None and claims.tcb_status not in MIN_TCB_LEVELS[policy.min_tcb]:
-        return OwnerPolicyRefusal(
-            "RELEASE_POLICY_TCB_STATUS",
-            f"the platform's TCB status {claims.tcb_status!r} is below the owner's minimum {policy.min_tcb!r}",
-        )
-    if policy.max_collateral_age is not None:
-        issued = claims.extra.get("collateral_issued_at")
-        if type(issued) is not int:
-            return OwnerPolicyRefusal(
-                "RELEASE_POLICY_COLLATERAL_AGE",
-                "the evidence carries no dated collateral, so it cannot meet the owner's maximum collateral age",
-            )
-        if now - issued > policy.max_collateral_age:
-            return OwnerPolicyRefusal(
-                "RELEASE_POLICY_COLLATERAL_AGE",
-                f"the collateral was issued {now - issued} s ago, more than the owner's "
-                f"{policy.max_collateral_age} s",
-            )
-    if policy.isolation == "strict" and isolation != "strict":
-        return OwnerPolicyRefusal(
-            "RELEASE_POLICY_ISOLATION", f"the dataset owner requires strict isolation, not {isolation!r}"
-        )
-    if policy.workerpools is not None and workerpool.lower() not in policy.workerpools:
-        return OwnerPolicyRefusal(
-            "RELEASE_POLICY_WORKERPOOL", "the dataset owner does not allow this workerpool"
-        )
+    for rule in (_tee_rule, _tcb_rule, _age_rule, _isolation_rule, _pool_rule):
+        broken = rule(policy, claims, workerpool=workerpool, isolation=isolation, now=now)
+        if broken is not None:
+            return broken
     return None
+
+
+def _tee_rule(policy: OwnerPolicy, claims: Claims, **_: object) -> OwnerPolicyRefusal | None:
+    if policy.tee_types is None or claims.tee in policy.tee_types:
+        return None
+    return OwnerPolicyRefusal(
+        "RELEASE_POLICY_TEE_TYPE", f"the dataset owner does not allow {claims.tee.value} enclaves"
+    )
+
+
+def _tcb_rule(policy: OwnerPolicy, claims: Claims, **_: object) -> OwnerPolicyRefusal | None:
+    if policy.min_tcb is None or claims.tcb_status in MIN_TCB_LEVELS[policy.min_tcb]:
+        return None
+    return OwnerPolicyRefusal(
+        "RELEASE_POLICY_TCB_STATUS",
+        f"the platform's TCB status {claims.tcb_status!r} is below the owner's minimum {policy.min_tcb!r}",
+    )
+
+
+def _age_rule(policy: OwnerPolicy, claims: Claims, *, now: int, **_: object) -> OwnerPolicyRefusal | None:
+    if policy.max_collateral_age is None:
+        return None
+    issued = claims.extra.get("collateral_issued_at")
+    if type(issued) is not int:
+        return OwnerPolicyRefusal(
+            "RELEASE_POLICY_COLLATERAL_AGE",
+            "the evidence carries no dated collateral: it cannot meet the owner's maximum collateral age",
+        )
+    if now - issued <= policy.max_collateral_age:
+        return None
+    return OwnerPolicyRefusal(
+        "RELEASE_POLICY_COLLATERAL_AGE",
+        f"the collateral was issued {now - issued} s ago, "
+        f"more than the owner's maximum of {policy.max_collateral_age} s",
+    )
+
+
+def _isolation_rule(
+    policy: OwnerPolicy, _claims: Claims, *, isolation: str, **_: object
+) -> OwnerPolicyRefusal | None:
+    if policy.isolation != "strict" or isolation == "strict":
+        return None
+    return OwnerPolicyRefusal(
+        "RELEASE_POLICY_ISOLATION", f"the dataset owner requires strict isolation, not {isolation!r}"
+    )
+
+
+def _pool_rule(
+    policy: OwnerPolicy, _claims: Claims, *, workerpool: str, **_: object
+) -> OwnerPolicyRefusal | None:
+    if policy.workerpools is None or workerpool.lower() in policy.workerpools:
+        return None
+    return OwnerPolicyRefusal("RELEASE_POLICY_WORKERPOOL", "the dataset owner does not allow this workerpool")
 
 
 def _decode(document: str | bytes) -> object:

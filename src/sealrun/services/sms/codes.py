@@ -36,8 +36,8 @@ Per-task enclave keys and attested release (every refusal is also written to the
 - ``RELEASE_POLICY_TEE_TYPE``, ``RELEASE_POLICY_TCB_STATUS``, ``RELEASE_POLICY_COLLATERAL_AGE``,
   ``RELEASE_POLICY_ISOLATION``, ``RELEASE_POLICY_WORKERPOOL`` 403: the dataset owner's release
   policy refuses this enclave or deal (decision 0090).
-- The order refusals (the three ``RELEASE_GRANT_*``, the five ``RELEASE_POLICY_*``, ``RELEASE_PARAMS_INVALID``,
-  ``RELEASE_REQUESTER_SECRET_MISSING``, ``RELEASE_DATASET_KEY_MISSING``,
+- The order refusals (the three ``RELEASE_GRANT_*``, the five ``RELEASE_POLICY_*``,
+  ``RELEASE_PARAMS_INVALID``, ``RELEASE_REQUESTER_SECRET_MISSING``, ``RELEASE_DATASET_KEY_MISSING``,
   ``RELEASE_RECIPIENT_MISSING``, ``RELEASE_ATTEMPTS_EXHAUSTED``)
   are answered with these statuses only to an enclave that has not yet proven itself genuine
   and authorized; one that has receives a failure bundle (200) instead, audited as ``failure``.

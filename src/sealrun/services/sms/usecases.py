@@ -216,7 +216,7 @@ class SmsUseCases:
                 sealed=sealed,
                 digest=policy.digest,
                 updated_at=now,
-            )  # fmt: skip
+            )
         )
         return DatasetPolicyStatus(dataset, signed.signer, document, policy.digest, now)
 
