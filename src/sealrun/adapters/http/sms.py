@@ -31,6 +31,7 @@ from sealrun.api.sms import (
     AuditRecordOut,
     ChallengeOut,
     DatasetKeyIn,
+    DatasetPolicyOut,
     EvidenceIn,
     HealthOut,
     NonceOut,
@@ -152,6 +153,17 @@ class SmsClient(ServiceClient):
         path = Routes.DATASET_KEY.format(dataset=_address(dataset))
         body = DatasetKeyIn.model_construct(key=identity, filename=filename)
         return self._signed(SecretStatusOut, "PUT", path, key, body=body)
+
+    def set_dataset_policy(self, key: bytes, dataset: str, document: str) -> DatasetPolicyOut:
+        """Set (or replace) ``dataset``'s release policy (a JSON document, decision 0090);
+        ``key`` is the dataset owner's. The SMS answers the canonical form and its digest."""
+        path = Routes.DATASET_POLICY.format(dataset=_address(dataset))
+        headers = {"content-type": "application/json"}
+        return self._signed(DatasetPolicyOut, "PUT", path, key, content=document.encode(), headers=headers)
+
+    def dataset_policy(self, dataset: str) -> DatasetPolicyOut | None:
+        """``dataset``'s release policy, or ``None`` when its owner set none."""
+        return self._found(DatasetPolicyOut, Routes.DATASET_POLICY.format(dataset=_address(dataset)))
 
     def dataset_key_status(self, dataset: str) -> SecretStatusOut | None:
         """The key's status if the SMS holds a key for ``dataset``, else ``None``."""
