@@ -372,6 +372,8 @@ def matchOrders(
     assert w.apprestrict == empty(address) or w.apprestrict == a.app, "workerpool-app-restrict"
     assert w.datasetrestrict == empty(address) or w.datasetrestrict == d.dataset, "workerpool-dataset-restrict"
     assert w.requesterrestrict == empty(address) or w.requesterrestrict == r.requester, "workerpool-requester-restrict"
+    # A callback must be code when the deal is made (settlement still survives one that is not).
+    assert r.callback == empty(address) or r.callback.is_contract, "callback-not-contract"
 
     # Registry: the current owners sign the orders and are paid by the deal.
     app_owner: address = empty(address)

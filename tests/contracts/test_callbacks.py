@@ -78,12 +78,28 @@ def test_a_failing_callback_never_blocks_settlement(market: Market, name: str) -
     assert market.hub.balanceOf(market.addr("requester")) == DEPOSIT - 2 * 108
 
 
-def test_a_callback_that_is_not_a_contract_is_logged_and_settlement_goes_on(market: Market) -> None:
-    account = market.addr("stranger")
-    dealid, deal = market.deal(request_callback=account)
+def test_a_callback_that_is_not_a_contract_is_refused_at_match(market: Market) -> None:
+    total = market.totals()
+    with boa.reverts("callback-not-contract"):
+        market.deal(request_callback=market.addr("stranger"))
+    assert REVERT_REASONS["callback-not-contract"].code == "ORDER_CALLBACK_NOT_CONTRACT"
+    assert market.totals() == total
+    assert market.hub.lockedOf(market.addr("requester")) == 0
+
+
+def test_a_callback_whose_code_is_gone_at_settlement_is_logged_and_settlement_goes_on(market: Market) -> None:
+    """Code can vanish after the match (SELFDESTRUCT on a chain before EIP-6780): the call is
+    skipped, logged with isContract false, and everyone is paid."""
+    receiver = deploy("CallbackReceiver")
+    dealid, deal = market.deal(request_callback=receiver.address)
+    boa.env.set_code(receiver.address, b"")
     market.finalize(dealid, deal, 0)
     [failed] = events(market, "CallbackFailed")
-    assert (failed.taskid, failed.callback, failed.isContract) == (task_id(dealid, 0), account, False)
+    assert (failed.taskid, failed.callback, failed.isContract) == (
+        task_id(dealid, 0),
+        receiver.address,
+        False,
+    )
     assert market.hub.taskStatus(dealid, 0) == 2
     assert paid(market) == (5, 3, 80)
 

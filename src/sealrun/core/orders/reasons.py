@@ -154,6 +154,12 @@ _TABLE: Final[tuple[tuple[str, str, str, str], ...]] = (
         "the workerpool order is restricted to another requester",
         "Hub",
     ),
+    (
+        "callback-not-contract",
+        "ORDER_CALLBACK_NOT_CONTRACT",
+        "the request's result callback is not a contract (no code at that address)",
+        "Hub",
+    ),
     ("app-unknown", "ORDER_APP_UNKNOWN", "the app is not registered", "Hub"),
     ("dataset-unknown", "ORDER_DATASET_UNKNOWN", "the dataset is not registered", "Hub"),
     ("workerpool-unknown", "ORDER_WORKERPOOL_UNKNOWN", "the workerpool is not registered", "Hub"),
