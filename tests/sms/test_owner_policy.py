@@ -156,3 +156,19 @@ def test_a_tampered_stored_policy_does_not_open(owned_sms: SmsUseCases, world: W
         forged = row.sealed[:-1] + bytes([row.sealed[-1] ^ 1])
         session.execute(update(DatasetPolicy).values(sealed=forged))
     assert _code(lambda: sms.dataset_policy(world.dataset)) == "SECRET_AT_REST_CORRUPT"
+
+
+def test_master_key_rotation_reseals_the_policy(
+    tmp_path: Path, simulator: SimulatorKey, world: World, build: Any
+) -> None:
+    sms = build(make_settings(tmp_path, simulator))
+    digest = _set(sms, world, {"version": 1, "workerpools": [OTHER_POOL]})
+    rotated = make_settings(
+        tmp_path, simulator, master_key="0x" + "43" * 32, master_key_id="k2",
+        previous_master_keys={"k1": "0x" + "42" * 32},
+    )  # fmt: skip
+    assert build(rotated).rotate_master_key() == 1  # the policy is the only sealed row
+    only_new = build(make_settings(tmp_path, simulator, master_key="0x" + "43" * 32, master_key_id="k2"))
+    assert only_new.dataset_policy(world.dataset).digest == digest
+    stale = build(make_settings(tmp_path, simulator))
+    assert _code(lambda: stale.dataset_policy(world.dataset)) == "SECRET_AT_REST_KEY_UNKNOWN"
