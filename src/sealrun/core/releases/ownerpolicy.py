@@ -31,7 +31,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from sealrun.core.attestation import Claims, EvidenceType
@@ -57,10 +59,12 @@ MAX_POLICY_BYTES: Final = 8192
 #: At most this many workerpools in ``workerpools``.
 MAX_POLICY_WORKERPOOLS: Final = 100
 #: ``min_tcb`` → the TCB statuses it accepts.
-MIN_TCB_LEVELS: Final = {
-    TCB_UP_TO_DATE: frozenset({TCB_UP_TO_DATE}),
-    "SWHardeningNeeded": frozenset({TCB_UP_TO_DATE, "SWHardeningNeeded"}),
-}
+MIN_TCB_LEVELS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        TCB_UP_TO_DATE: frozenset({TCB_UP_TO_DATE}),
+        "SWHardeningNeeded": frozenset({TCB_UP_TO_DATE, "SWHardeningNeeded"}),
+    }
+)
 #: ``isolation`` values: ``strict`` requires a strict release, ``any`` accepts every mode.
 ISOLATION_MODES: Final = ("any", "strict")
 _KEYS: Final = frozenset(
