@@ -236,3 +236,38 @@ def test_the_cli_and_the_sdk_read_a_list_from_the_environment(
     with pytest.raises(ConfigError) as caught:
         connection.service_url("market")
     assert caught.value.code == "SERVICE_URL_INVALID"
+
+
+def test_a_standby_refusal_moves_even_a_write_to_the_next_replica() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        if request.url.host == "sched-a":
+            body = {
+                "type": "about:blank",
+                "title": "x",
+                "status": 503,
+                "code": "SERVICE_STANDBY",
+                "detail": "x",
+            }
+            return httpx.Response(503, json=body, headers={"content-type": "application/problem+json"})
+        return httpx.Response(200, json={})
+
+    client = MarketClient(
+        "http://sched-a,http://sched-b", http=httpx.Client(transport=httpx.MockTransport(answer))
+    )
+    client._send("POST", "/v1/workers/next")
+    assert seen == ["sched-a", "sched-b"]
+
+
+def test_a_standby_refusal_from_the_only_replica_is_raised_with_its_code() -> None:
+    def answer(_request: httpx.Request) -> httpx.Response:
+        body = {"type": "about:blank", "title": "x", "status": 503, "code": "SERVICE_STANDBY", "detail": "x"}
+        return httpx.Response(503, json=body, headers={"content-type": "application/problem+json"})
+
+    client = MarketClient("http://sched-a", http=httpx.Client(transport=httpx.MockTransport(answer)))
+    client._sleep = lambda _s: None
+    with pytest.raises(ServiceError) as caught:
+        client._send("POST", "/v1/workers/next")
+    assert caught.value.code == "SERVICE_STANDBY"

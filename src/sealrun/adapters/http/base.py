@@ -16,7 +16,10 @@ Retries and failover follow the request's idempotency. A request that never reac
 service (connection refused, connect timeout) is sent again, to the next URL, for any method.
 One that may have reached it (a read timeout, a dropped connection) and an answer ``502`` or
 ``503`` (a proxy without a backend, a replica not ready) are retried only for ``GET`` and
-``HEAD``: a write whose outcome is unknown is never sent twice. A streamed body is sent once.
+``HEAD``: a write whose outcome is unknown is never sent twice. The exception is a ``503``
+problem whose code is ``SERVICE_STANDBY``: a standby replica (the scheduler's) refuses before
+reading the request, so the request is sent to the next URL whatever its method.
+A streamed body is sent once.
 A retried signed request is signed again (a fresh nonce), so it is never refused as a replay
 of itself.
 
@@ -27,6 +30,7 @@ any other client; answers are validated, since the caller relies on their shape.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Self, TypeVar
@@ -43,6 +47,8 @@ M = TypeVar("M")
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 _FAIL_OVER_STATUS = frozenset({502, 503})
+#: The problem code of a replica that refused a request without processing it.
+_STANDBY_CODE = "SERVICE_STANDBY"
 _MAX_URLS = 16
 _MAX_URL_CHARS = 2048
 
@@ -102,6 +108,18 @@ def normalize_service_urls(value: str) -> str:
 #: A settings field holding one service URL or a comma-separated list of its replicas'.
 #: A bad value raises ``SERVICE_URL_INVALID`` (a ConfigError passes through pydantic).
 ServiceUrls = Annotated[str, AfterValidator(normalize_service_urls)]
+
+
+def _is_standby(response: httpx.Response) -> bool:
+    """Whether an answer is a standby's ``503 SERVICE_STANDBY`` (nothing was processed)."""
+    if response.status_code != 503 or "json" not in response.headers.get("content-type", ""):
+        return False
+    try:
+        body = response.read()
+        document = json.loads(body) if len(body) <= 4096 else None
+    except ValueError:
+        return False
+    return isinstance(document, dict) and document.get("code") == _STANDBY_CODE
 
 
 class ServiceClient:
@@ -201,7 +219,8 @@ class ServiceClient:
                     ) from error
             else:
                 unavailable = response.status_code in _FAIL_OVER_STATUS
-                if not (unavailable and replayable and method in _IDEMPOTENT and tries < last_try):
+                safe = method in _IDEMPOTENT or _is_standby(response)
+                if not (unavailable and replayable and safe and tries < last_try):
                     break
                 response.close()
             tries += 1
