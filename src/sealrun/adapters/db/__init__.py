@@ -6,7 +6,7 @@ several services can share one database (or one PostgreSQL schema each).
 """
 
 from sealrun.adapters.db.engine import create_database_engine, drop_schema, session_factory
-from sealrun.adapters.db.locks import AdvisoryLease, advisory_key, serialize
+from sealrun.adapters.db.locks import AdvisoryLease, advisory_key, create_tables, serialize
 from sealrun.adapters.db.migrations import run_migration_environment, upgrade_database
 from sealrun.adapters.db.nonces import SqlNonceLedger
 
@@ -15,6 +15,7 @@ __all__ = [
     "SqlNonceLedger",
     "advisory_key",
     "create_database_engine",
+    "create_tables",
     "drop_schema",
     "run_migration_environment",
     "serialize",

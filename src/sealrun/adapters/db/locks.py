@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, MetaData, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from sealrun.errors import DatabaseError
 
-__all__ = ["AdvisoryLease", "advisory_key", "serialize"]
+__all__ = ["AdvisoryLease", "advisory_key", "create_tables", "serialize"]
 
 
 def advisory_key(name: str) -> int:
@@ -47,6 +48,17 @@ def serialize(executor: Session | Connection, name: str) -> None:
     bind = executor.get_bind() if isinstance(executor, Session) else executor
     if bind.dialect.name == "postgresql":
         executor.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(name)})
+
+
+def create_tables(engine: Engine, metadata: MetaData, tables: Sequence[Table] | None = None) -> None:
+    """``metadata.create_all`` that replicas starting at once may all call.
+
+    ``CREATE TABLE`` after a "does it exist?" check races between two processes (the loser
+    fails with ``DuplicateTable``): on PostgreSQL they take turns under one advisory lock.
+    """
+    with engine.begin() as connection:
+        serialize(connection, "create-tables")
+        metadata.create_all(connection, tables=tables)
 
 
 class AdvisoryLease:
