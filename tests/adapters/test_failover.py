@@ -271,3 +271,9 @@ def test_a_standby_refusal_from_the_only_replica_is_raised_with_its_code() -> No
     with pytest.raises(ServiceError) as caught:
         client._send("POST", "/v1/workers/next")
     assert caught.value.code == "SERVICE_STANDBY"
+
+
+def test_a_post_its_client_marks_idempotent_is_resent_after_a_cut() -> None:
+    replicas = Replicas(sms_a=httpx.RemoteProtocolError, sms_b=200)
+    sms(replicas, [])._send("POST", "/v1/tasks/x/nonce", idempotent=True)
+    assert replicas.seen == ["sms-a", "sms-b"]

@@ -16,7 +16,8 @@ Retries and failover follow the request's idempotency. A request that never reac
 service (connection refused, connect timeout) is sent again, to the next URL, for any method.
 One that may have reached it (a read timeout, a dropped connection) and an answer ``502`` or
 ``503`` (a proxy without a backend, a replica not ready) are retried only for ``GET`` and
-``HEAD``: a write whose outcome is unknown is never sent twice. The exception is a ``503``
+``HEAD`` (or a request its client marks idempotent: issuing a fresh single-use nonce): a
+write whose outcome is unknown is never sent twice. The exception is a ``503``
 problem whose code is ``SERVICE_STANDBY``: a standby replica (the scheduler's) refuses before
 reading the request, so the request is sent to the next URL whatever its method.
 A streamed body is sent once.
@@ -200,9 +201,17 @@ class ServiceClient:
         body: BaseModel | None = None,
         auth: httpx.Auth | None = None,
         replayable: bool = True,
+        idempotent: bool | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send one request (retrying what is safe) and raise the problem it answers, if any."""
+        """Send one request (retrying what is safe) and raise the problem it answers, if any.
+
+        ``idempotent`` (default: the method is ``GET`` or ``HEAD``) says whether sending the
+        request twice is harmless, so that it may be resent after an unknown outcome; a
+        client sets it for a ``POST`` whose protocol makes a repeat harmless (a fresh
+        single-use nonce: an extra one expires unused).
+        """
+        safe_to_repeat = method in _IDEMPOTENT if idempotent is None else idempotent
         if body is not None:
             kwargs["content"] = body.model_dump_json(exclude_none=True).encode()
             kwargs["headers"] = {**kwargs.get("headers", {}), "content-type": "application/json"}
@@ -211,7 +220,7 @@ class ServiceClient:
             try:
                 response = self._http.request(method, path, auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs)
             except httpx.TransportError as error:
-                retryable = replayable and (isinstance(error, _NOT_SENT) or method in _IDEMPOTENT)
+                retryable = replayable and (isinstance(error, _NOT_SENT) or safe_to_repeat)
                 if not retryable or tries >= last_try:
                     raise self.unreachable_error(
                         f"{self.service} at {self.base_url} is unreachable: {error}",
@@ -219,7 +228,7 @@ class ServiceClient:
                     ) from error
             else:
                 unavailable = response.status_code in _FAIL_OVER_STATUS
-                safe = method in _IDEMPOTENT or _is_standby(response)
+                safe = safe_to_repeat or _is_standby(response)
                 if not (unavailable and replayable and safe and tries < last_try):
                     break
                 response.close()

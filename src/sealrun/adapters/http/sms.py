@@ -233,7 +233,11 @@ class SmsClient(ServiceClient):
 
     def attestation_nonce(self, task_id: bytes) -> bytes:
         """A fresh single-use attestation nonce for a live task."""
-        answer = self._call(NonceOut, "POST", Routes.NONCE.format(task_id=task_id_hex(task_id)))
+        # Asking again is harmless (an unused nonce expires), so it may be resent after a
+        # connection cut, to the next replica.
+        answer = self._call(
+            NonceOut, "POST", Routes.NONCE.format(task_id=task_id_hex(task_id)), idempotent=True
+        )
         return bytes.fromhex(answer.nonce.removeprefix("0x"))
 
     def release(
