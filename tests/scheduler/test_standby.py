@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,10 +19,11 @@ from sealrun.adapters.db import create_database_engine
 from sealrun.errors import ServiceError
 from sealrun.services.scheduler.app import SchedulerParts, create_app
 from sealrun.services.scheduler.leadership import Leadership
+from tests.databases import database_url as fresh_database
 from tests.scheduler.conftest import CHAIN_ID, NOW, POOL, Categories, FakeEvents, FakeSms, settings_for
 
 
-def test_sqlite_keeps_one_scheduler_always_active(tmp_path: object) -> None:
+def test_sqlite_keeps_one_scheduler_always_active() -> None:
     engine = create_database_engine("sqlite://")
     leadership = Leadership(engine, POOL)
     assert leadership.elect() == "single"
@@ -109,3 +111,20 @@ def test_a_standby_serves_health_not_scheduling_and_takes_over(pair: list[TestCl
     assert standby.app.state.leadership.role == "active"  # type: ignore[attr-defined]
     assert 'sealrun_scheduler_role{role="active"} 1.0' in standby.get("/metrics").text
     pair.remove(active)
+
+
+@pytest.mark.postgres
+def test_pools_in_two_schemas_of_one_database_do_not_elect_each_other(tmp_path: Path) -> None:
+    with (
+        database_url("postgres", tmp_path, prefix="sa") as first_url,
+        database_url("postgres", tmp_path, prefix="sb") as second_url,
+    ):
+        engines = [create_database_engine(first_url), create_database_engine(second_url)]
+        leaders = [Leadership(engine, POOL) for engine in engines]
+        try:
+            assert [leader.elect() for leader in leaders] == ["active", "active"]
+        finally:
+            for leader in leaders:
+                leader.release()
+            for engine in engines:
+                engine.dispose()

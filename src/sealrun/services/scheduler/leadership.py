@@ -2,7 +2,7 @@
 
 Several scheduler processes of one workerpool may run on one PostgreSQL database. Each
 tries to hold the pool's advisory lock (:class:`~sealrun.adapters.db.locks.AdvisoryLease`,
-named ``scheduler:<workerpool>``) on a connection of its own; the holder is *active*: it
+named ``scheduler:<schema>:<workerpool>``) on a connection of its own; the holder is *active*: it
 follows the chain, sweeps lost workers, publishes the pool's offer, delivers webhooks and
 answers the workers. The others are *standby*: alive (``/healthz``), not ready (``/readyz``
 check ``leader`` fails with ``SERVICE_STANDBY``), and their worker routes answer ``503``
@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from sealrun.adapters.db.locks import AdvisoryLease
 from sealrun.errors import ServiceError
@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 ACTIVE, STANDBY, SINGLE = "active", "standby", "single"
 #: Seconds between two tries of the lock (standby) or checks that it is still held (active).
 ELECTION_INTERVAL = 1.0
+
+
+def _schema(engine: Engine) -> str:
+    """The schema the scheduler's tables live in: advisory locks are per database, and two
+    deployments in two schemas of one database (or two test runs) must not elect each other."""
+    with engine.connect() as connection:
+        return str(connection.execute(text("SELECT current_schema()")).scalar())
 
 
 class Leadership:
@@ -52,7 +59,7 @@ class Leadership:
         self, engine: Engine, workerpool: str, *, on_active: Callable[[], None] = lambda: None
     ) -> None:
         self._lease = (
-            AdvisoryLease(engine, f"scheduler:{workerpool.lower()}")
+            AdvisoryLease(engine, f"scheduler:{_schema(engine)}:{workerpool.lower()}")
             if engine.dialect.name == "postgresql"
             else None
         )
