@@ -116,8 +116,8 @@ def test_a_standby_serves_health_not_scheduling_and_takes_over(pair: list[TestCl
 @pytest.mark.postgres
 def test_pools_in_two_schemas_of_one_database_do_not_elect_each_other(tmp_path: Path) -> None:
     with (
-        database_url("postgres", tmp_path, prefix="sa") as first_url,
-        database_url("postgres", tmp_path, prefix="sb") as second_url,
+        fresh_database("postgres", tmp_path, prefix="sa") as first_url,
+        fresh_database("postgres", tmp_path, prefix="sb") as second_url,
     ):
         engines = [create_database_engine(first_url), create_database_engine(second_url)]
         leaders = [Leadership(engine, POOL) for engine in engines]
