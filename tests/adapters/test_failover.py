@@ -17,12 +17,14 @@ from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.profiles import ProjectConfig
 from sealrun.adapters.web.observability import http_check
 from sealrun.cli.session import Session
+from sealrun.core.requests import RequestDomain
 from sealrun.errors import ConfigError, ServiceError
 from sealrun.requester.connection import Connection
 from sealrun.services.scheduler.settings import SchedulerSettings
 from sealrun.services.worker.settings import WorkerSettings
 
 TWO = "http://sms-a:8702,http://sms-b:8702/"
+DOMAIN = RequestDomain(chain_id=31337, hub="0x5FbDB2315678afecb367f032d93F642f64180aa3")
 
 
 def test_a_list_is_split_trimmed_and_kept_in_order() -> None:
@@ -277,3 +279,30 @@ def test_a_post_its_client_marks_idempotent_is_resent_after_a_cut() -> None:
     replicas = Replicas(sms_a=httpx.RemoteProtocolError, sms_b=200)
     sms(replicas, [])._send("POST", "/v1/tasks/x/nonce", idempotent=True)
     assert replicas.seen == ["sms-a", "sms-b"]
+
+
+def test_the_sms_client_resends_only_what_the_protocol_makes_harmless() -> None:
+    task = b"\x01" * 32
+    seen: list[tuple[str, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.url.path.rsplit("/", 1)[-1]))
+        if request.url.host == "sms-a":
+            raise httpx.RemoteProtocolError("cut", request=request)
+        body = {"task_id": "0x" + task.hex(), "nonce": "0x" + "ab" * 32, "expires_at": 1}
+        body["enclave_challenge"] = "0x" + "cd" * 20
+        return httpx.Response(200, json=body)
+
+    def client() -> SmsClient:
+        made = SmsClient(TWO, domain=DOMAIN, http=httpx.Client(transport=httpx.MockTransport(answer)))
+        made._sleep = lambda _s: None
+        return made
+
+    assert client().attestation_nonce(task) == b"\xab" * 32  # a fresh nonce: asked again
+    assert client().enclave_challenge(b"\x07" * 32, task) == "0x" + "cd" * 20  # created once by the SMS
+    assert [host for host, _ in seen] == ["sms-a", "sms-b", "sms-a", "sms-b"]
+    seen.clear()
+    with pytest.raises(ServiceError) as caught:  # a release cut in flight is never resent
+        client()._send("POST", "/v1/tasks/x/release")
+    assert caught.value.code == "SERVICE_UNREACHABLE"
+    assert seen == [("sms-a", "release")]

@@ -229,7 +229,9 @@ class SmsClient(ServiceClient):
     def enclave_challenge(self, key: bytes, task_id: bytes) -> str:
         """The task's enclave challenge address (created once); ``key`` is the pool owner's."""
         path = Routes.ENCLAVE_CHALLENGE.format(task_id=task_id_hex(task_id))
-        return self._signed(ChallengeOut, "POST", path, key).enclave_challenge
+        # The SMS creates a task's challenge once and answers the same one after: a repeat
+        # (re-signed, to the next replica after a cut) is harmless.
+        return self._signed(ChallengeOut, "POST", path, key, idempotent=True).enclave_challenge
 
     def attestation_nonce(self, task_id: bytes) -> bytes:
         """A fresh single-use attestation nonce for a live task."""
