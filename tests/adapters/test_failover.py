@@ -306,3 +306,18 @@ def test_the_sms_client_resends_only_what_the_protocol_makes_harmless() -> None:
         client()._send("POST", "/v1/tasks/x/release")
     assert caught.value.code == "SERVICE_UNREACHABLE"
     assert seen == [("sms-a", "release")]
+
+
+def test_with_one_url_an_unavailable_answer_is_the_answer() -> None:
+    seen: list[str] = []
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        body = {"type": "about:blank", "title": "x", "status": 503, "code": "SERVICE_BUSY", "detail": "x"}
+        return httpx.Response(503, json=body, headers={"content-type": "application/problem+json"})
+
+    client = MarketClient("http://market:8704", http=httpx.Client(transport=httpx.MockTransport(busy)))
+    with pytest.raises(ServiceError) as caught:
+        client._send("GET", "/v1/x")
+    assert caught.value.code == "SERVICE_BUSY"
+    assert seen == ["market"]

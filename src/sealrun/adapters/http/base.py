@@ -14,13 +14,13 @@ delivered; once every URL failed in a round it waits (0.2 s, 0.4 s, ...) before 
 
 Retries and failover follow the request's idempotency. A request that never reached the
 service (connection refused, connect timeout) is sent again, to the next URL, for any method.
-One that may have reached it (a read timeout, a dropped connection) and an answer ``502`` or
-``503`` (a proxy without a backend, a replica not ready) are retried only for ``GET`` and
-``HEAD`` (or a request its client marks idempotent: issuing a fresh single-use nonce): a
-write whose outcome is unknown is never sent twice. The exception is a ``503``
-problem whose code is ``SERVICE_STANDBY``: a standby replica (the scheduler's) refuses before
-reading the request, so the request is sent to the next URL whatever its method.
-A streamed body is sent once.
+One that may have reached it (a read timeout, a dropped connection) and, when there is another
+replica, an answer ``502`` or ``503`` (a proxy without a backend, a replica not ready) are
+retried only for ``GET`` and ``HEAD`` (or a request its client marks idempotent, such as
+issuing a fresh single-use nonce): a write whose outcome is unknown is never sent twice. The
+exception is a ``503`` problem whose code is ``SERVICE_STANDBY``: a standby replica (the
+scheduler's) refuses before reading the request, so the request is sent to the next URL
+whatever its method. A streamed body is sent once.
 A retried signed request is signed again (a fresh nonce), so it is never refused as a replay
 of itself.
 
@@ -227,7 +227,9 @@ class ServiceClient:
                         code=self.unreachable_code,
                     ) from error
             else:
-                unavailable = response.status_code in _FAIL_OVER_STATUS
+                # An unavailable answer moves to another replica; with one URL it is the
+                # answer (a 503 may mean "busy, come back later", the caller's call).
+                unavailable = response.status_code in _FAIL_OVER_STATUS and len(self._urls) > 1
                 safe = safe_to_repeat or _is_standby(response)
                 if not (unavailable and replayable and safe and tries < last_try):
                     break
