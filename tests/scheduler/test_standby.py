@@ -44,6 +44,10 @@ def test_the_standby_takes_over_when_the_active_connection_dies(database_url: st
     )
     try:
         assert first.elect() == "active"
+        # The server probes the lock's connection: a crashed host frees the lock in seconds.
+        lease = first._lease._connection  # type: ignore[union-attr]
+        assert lease.execute(text("SHOW tcp_keepalives_idle")).scalar() == "5"  # type: ignore[union-attr]
+        assert lease.execute(text("SHOW tcp_user_timeout")).scalar() == "15000"  # type: ignore[union-attr]
         assert second.elect() == "standby"
         assert second.elect() == "standby"  # trying again changes nothing while the active lives
         with pytest.raises(ServiceError) as caught:
