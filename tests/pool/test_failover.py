@@ -10,7 +10,8 @@ first SMS are killed with ``kill -9``:
 - the worker and the scheduler fail over to the second SMS and the standby scheduler;
 - every task ends COMPLETED on chain, settled once;
 - the markets, both following the chain, counted the fill once (the pool order's
-  ``remaining``), and the SMS audit chain is linear and verifies.
+  ``remaining``); every app order published to both markets at the same instant beforehand
+  is stored once and listed by both; the SMS audit chain is linear and verifies.
 
 The fast guards of the same things in the default tier: ``tests/adapters/test_failover.py``
 (client failover), ``tests/sms/test_replicas_db.py`` (SMS rows under two writers),
@@ -21,6 +22,8 @@ The fast guards of the same things in the default tier: ``tests/adapters/test_fa
 from __future__ import annotations
 
 import re
+import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -31,19 +34,22 @@ import pytest
 
 from sealrun.adapters.chain.models import HubTaskStatus
 from sealrun.adapters.db import create_database_engine, session_factory
-from sealrun.adapters.http.market import MarketClient
+from sealrun.adapters.http.market import MarketClient, order_wire
 from sealrun.adapters.http.sms import SmsClient
+from sealrun.core.orders.models import AppOrder
+from sealrun.core.orders.signing import sign_order
 from sealrun.core.requests import RequestDomain
 from sealrun.core.sealing.keys import Identity
 from sealrun.services.sms.audit import verify_audit_chain
 from sealrun.services.sms.repository import SmsRepository
 from tests.databases import database_url
-from tests.pool.deals import fill_deal
-from tests.pool.world import PoolWorld, build_world
+from tests.pool.deals import domain, fill_deal
+from tests.pool.world import TEE, PoolWorld, build_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.extended, pytest.mark.postgres]
 
 VOLUME = 3
+PUBLISHED = 6  # app orders each published to both markets at the same instant
 TAKEOVER = 10.0  # seconds the standby scheduler may take to become active
 
 
@@ -81,6 +87,46 @@ def world(tmp_path: Path) -> Iterator[tuple[PoolWorld, dict[str, str]]]:
         yield world, urls
 
 
+def _publish_to_both_at_once(pool: PoolWorld) -> None:
+    """Every app order sent to both markets at the same instant is stored once, and both see it."""
+    chain = {"chain_id": pool.deployment.chain_id, "hub": pool.deployment.hub}
+    tag = bytes.fromhex(TEE[2:])
+    orders = [
+        order_wire(sign_order(
+            AppOrder(app=pool.app, appprice=100 + n, volume=5, tag=tag, salt=secrets.token_bytes(32)),
+            bytes(pool.developer.key), domain(pool),
+        ))
+        for n in range(PUBLISHED)
+    ]  # fmt: skip
+    hashes: list[str] = []
+    gate = threading.Barrier(2 * PUBLISHED)
+
+    def publish(name: str, order: dict[str, str | int]) -> None:
+        with MarketClient(pool.url_of(name)) as market:
+            gate.wait(timeout=30)
+            hashes.append(market.publish("app", order, **chain).order_hash)
+
+    threads = [
+        threading.Thread(target=publish, args=(name, order), daemon=True)
+        for order in orders
+        for name in ("market", "market-b")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(hashes) == 2 * PUBLISHED  # both replicas accepted every publication
+    assert len(set(hashes)) == PUBLISHED
+    for name in ("market", "market-b"):
+        with MarketClient(pool.url_of(name)) as market:
+            listed = [
+                o.order_hash
+                for o in market.orderbook("app", app=pool.app, limit=100)
+                if o.order_hash in hashes
+            ]
+        assert sorted(listed) == sorted(set(hashes))  # each stored once, seen by both
+
+
 def _role(url: str) -> str | None:
     try:
         text = httpx.get(url + "/metrics", timeout=2).text
@@ -100,6 +146,7 @@ def test_the_pool_survives_kill_9_of_the_active_scheduler_and_one_sms(
     sms = SmsClient(f"{pool.url_of('sms')},{pool.url_of('sms-b')}", domain=domain)
     sms.set_result_recipient(bytes(pool.requester.key), str(Identity.generate().recipient))
 
+    _publish_to_both_at_once(pool)
     deal = fill_deal(pool, volume=VOLUME)
     # Wait until the SMS has released a task's secrets (an audit record), then kill.
     deadline = time.monotonic() + 180
