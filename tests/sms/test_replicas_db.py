@@ -17,6 +17,7 @@ from sealrun.adapters.db import create_database_engine, session_factory, upgrade
 from sealrun.errors import SealrunError
 from sealrun.services.sms.app import SMS_MIGRATIONS, SMS_VERSION_TABLE
 from sealrun.services.sms.audit import AuditFacts, verify_audit_chain
+from sealrun.services.sms.models import AppSecret
 from sealrun.services.sms.repository import SmsRepository
 from tests.sms.conftest import PG_URL
 
@@ -123,3 +124,20 @@ def test_two_replicas_accept_each_nonce_once(engines: list[Engine]) -> None:
         assert counts[f"request {nonce}"] == 1
     assert counts["RELEASE_NONCE_USED"] == len(nonces) * (2 * THREADS - 1)
     assert counts["REQUEST_REPLAYED"] == len(nonces) * (2 * THREADS - 1)
+
+
+def test_two_replicas_writing_one_new_secret_at_once_both_succeed(engines: list[Engine]) -> None:
+    replicas = [SmsRepository(session_factory(engine)) for engine in engines]
+    apps = ["0x" + f"{n:040x}" for n in range(1, 9)]
+
+    def save(repository: SmsRepository, writer: int) -> None:
+        for app in apps:
+            repository.save(
+                AppSecret(app=app, owner="0x" + "ee" * 20, sealed=bytes([writer]), updated_at=writer)
+            )
+
+    _together([lambda r=replicas[w % 2], w=w: save(r, w) for w in range(2 * THREADS)])
+    for app in apps:
+        stored = replicas[1].app_secret(app)
+        assert stored is not None
+        assert stored.sealed == bytes([stored.updated_at])  # one writer's whole row, never a mix
