@@ -20,6 +20,7 @@ from sealrun.cli.session import Session
 from sealrun.core.requests import RequestDomain
 from sealrun.errors import ConfigError, ServiceError
 from sealrun.requester.connection import Connection
+from sealrun.services.explorer.settings import ExplorerSettings
 from sealrun.services.scheduler.settings import SchedulerSettings
 from sealrun.services.worker.settings import WorkerSettings
 
@@ -321,3 +322,13 @@ def test_with_one_url_an_unavailable_answer_is_the_answer() -> None:
         client._send("GET", "/v1/x")
     assert caught.value.code == "SERVICE_BUSY"
     assert seen == ["market"]
+
+
+def test_the_explorer_takes_one_url_per_service() -> None:
+    hub = "0x" + "11" * 20
+    settings = ExplorerSettings(rpc_url="http://chain:8545", hub=hub, market_url="http://m:1/")
+    assert settings.market_url == "http://m:1"
+    for field in ("scheduler_url", "market_url", "store_url", "sms_url"):
+        with pytest.raises(ConfigError) as caught:
+            ExplorerSettings(rpc_url="http://chain:8545", hub=hub, **{field: "http://a:1,http://b:1"})
+        assert caught.value.code == "SERVICE_URL_INVALID"
