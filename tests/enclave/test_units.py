@@ -123,3 +123,19 @@ def test_failure_codes_are_stable() -> None:
     for bad in (0, "0", 99, "NOPE"):
         with pytest.raises(ConfigError):
             parse_failure_code(bad)
+
+
+def test_what_the_sms_said_and_a_bundle_read_already_cannot_be_changed_afterwards() -> None:
+    # The receipt is built from ReleaseInfo and the task side runs on LoadedSecrets: neither
+    # may be altered after it was read (mutation testing found nothing asserting it).
+    from dataclasses import FrozenInstanceError
+
+    from sealrun.enclave.secrets import LoadedSecrets, ReleaseInfo
+    from tests.tasks.test_bundle import BUNDLE
+
+    info = ReleaseInfo(deal_id="0x" + "11" * 32, task_index=0, signed_record=None)
+    with pytest.raises(FrozenInstanceError):
+        info.task_index = 1  # type: ignore[misc]
+    loaded = LoadedSecrets(BUNDLE)
+    with pytest.raises(FrozenInstanceError):
+        loaded.bundle = BUNDLE  # type: ignore[misc]
