@@ -241,11 +241,17 @@ class SmsClient(ServiceClient):
     def enclave_challenge(self, key: bytes, task_id: bytes) -> str:
         """The task's enclave challenge address (created once); ``key`` is the pool owner's."""
         path = Routes.ENCLAVE_CHALLENGE.format(task_id=task_id_hex(task_id))
-        return self._signed(ChallengeOut, "POST", path, key).enclave_challenge
+        # The SMS creates a task's challenge once and answers the same one after: a repeat
+        # (re-signed, to the next replica after a cut) is harmless.
+        return self._signed(ChallengeOut, "POST", path, key, idempotent=True).enclave_challenge
 
     def attestation_nonce(self, task_id: bytes) -> bytes:
         """A fresh single-use attestation nonce for a live task."""
-        answer = self._call(NonceOut, "POST", Routes.NONCE.format(task_id=task_id_hex(task_id)))
+        # Asking again is harmless (an unused nonce expires), so it may be resent after a
+        # connection cut, to the next replica.
+        answer = self._call(
+            NonceOut, "POST", Routes.NONCE.format(task_id=task_id_hex(task_id)), idempotent=True
+        )
         return bytes.fromhex(answer.nonce.removeprefix("0x"))
 
     def release(
