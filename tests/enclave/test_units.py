@@ -117,6 +117,7 @@ def test_failure_codes_are_stable() -> None:
         "TASK_PARAMS_INVALID": 12, "SECRET_MISSING": 13, "RECIPIENT_MISSING": 14, "ATTEMPTS_EXHAUSTED": 15,
         "ENCLAVE_INTERNAL": 16, "INPUT_URL_REFUSED": 17, "INPUT_TOO_LARGE": 18,
         "APP_COMPUTED_JSON_INVALID": 19, "INPUT_UNAVAILABLE": 20, "GRANT_INVALID": 21,
+        "OWNER_POLICY_REFUSED": 22,
     }  # fmt: skip
     assert parse_failure_code("APP_TIMEOUT") is FailureCode.APP_TIMEOUT
     assert parse_failure_code("7") is FailureCode.INPUT_CHECKSUM_MISMATCH
