@@ -16,12 +16,21 @@ from sealrun.core.releases.appraisal import (
     attempts_exhausted,
     liveness_refusal,
 )
+from sealrun.core.releases.ownerpolicy import (
+    OwnerPolicy,
+    OwnerPolicyRefusal,
+    canonical_policy,
+    owner_policy_refusal,
+    parse_owner_policy,
+)
 from sealrun.core.releases.params import ReleaseParams, parse_release_params
 
 __all__ = [
     "ORDER_FAILURES",
     "AttestationPolicy",
     "EvidenceVerifier",
+    "OwnerPolicy",
+    "OwnerPolicyRefusal",
     "Refusal",
     "ReleaseFacts",
     "ReleaseParams",
@@ -29,6 +38,9 @@ __all__ = [
     "ReleaseVerdict",
     "appraise_release",
     "attempts_exhausted",
+    "canonical_policy",
     "liveness_refusal",
+    "owner_policy_refusal",
+    "parse_owner_policy",
     "parse_release_params",
 ]
