@@ -17,11 +17,23 @@ from sealrun.core.releases.appraisal import (
     liveness_refusal,
 )
 from sealrun.core.releases.params import ReleaseParams, parse_release_params
+from sealrun.core.releases.sessions import (
+    ISOLATION_MODES,
+    AttestedSession,
+    Isolation,
+    check_session_request,
+    session_report_data,
+    session_request_digest,
+    verify_session_report_data,
+)
 
 __all__ = [
+    "ISOLATION_MODES",
     "ORDER_FAILURES",
     "AttestationPolicy",
+    "AttestedSession",
     "EvidenceVerifier",
+    "Isolation",
     "Refusal",
     "ReleaseFacts",
     "ReleaseParams",
@@ -29,6 +41,10 @@ __all__ = [
     "ReleaseVerdict",
     "appraise_release",
     "attempts_exhausted",
+    "check_session_request",
     "liveness_refusal",
     "parse_release_params",
+    "session_report_data",
+    "session_request_digest",
+    "verify_session_report_data",
 ]

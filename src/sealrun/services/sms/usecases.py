@@ -20,7 +20,13 @@ from sealrun.adapters.web import SignedCall
 from sealrun.api.ids import bytes32_hex, task_id_hex
 from sealrun.core.attestation import EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
-from sealrun.core.releases import AttestationPolicy, EvidenceVerifier, liveness_refusal
+from sealrun.core.releases import (
+    AttestationPolicy,
+    AttestedSession,
+    EvidenceVerifier,
+    check_session_request,
+    liveness_refusal,
+)
 from sealrun.core.requests import RequestVerifier, VerifiedRequest
 from sealrun.core.sealing import Identity, Recipient
 from sealrun.core.secretrules import check_secret_name, check_secret_value
@@ -31,6 +37,7 @@ from sealrun.services.sms.models import AppSecret, DatasetKey, EnclaveKey, Reque
 from sealrun.services.sms.options import SmsOptions
 from sealrun.services.sms.release import Releaser, ReleaseRequest, SealedSecretsBundle
 from sealrun.services.sms.repository import SmsRepository, row_identity
+from sealrun.services.sms.sessions import SessionOpener, SessionRequest, SessionTable
 from sealrun.services.sms.vault import MasterKeyring
 
 __all__ = [
@@ -103,6 +110,12 @@ class SmsUseCases:
         self._releaser = Releaser(
             chain=chain, repository=repository, keyring=keyring, verifiers=verifiers, policy=policy,
             clock=clock, random=random, options=self.options,
+        )  # fmt: skip
+        # Attested sessions live in this process only (an SMS restart drops them: decision 0080).
+        self.sessions = SessionTable()
+        self._opener = SessionOpener(
+            repository=repository, table=self.sessions, verifiers=verifiers, policy=policy,
+            clock=clock, random=random, ttl=self.options.session_ttl,
         )  # fmt: skip
 
     # -- authentication -------------------------------------------------------------------------
@@ -296,6 +309,43 @@ class SmsUseCases:
     def release(self, request: ReleaseRequest) -> SealedSecretsBundle:
         """Appraise an enclave and release its sealed bundle; every outcome is audited."""
         return self._releaser.release(request)
+
+    # -- attested sessions (isolation mode ``session``, decision 0080) -------------------------
+    def issue_session_nonce(self) -> tuple[bytes, int]:
+        """A single-use nonce to open an attested session, and its expiry."""
+        self._maybe_prune()
+        return self._opener.issue_nonce(self.options.nonce_ttl)
+
+    def open_session(self, request: SessionRequest) -> AttestedSession:
+        """Verify a session enclave's evidence and open its session (audited)."""
+        return self._opener.open(request)
+
+    def release_in_session(
+        self, request: ReleaseRequest, *, session_id: bytes, sequence: int, signature: bytes
+    ) -> SealedSecretsBundle:
+        """Release one task's secrets over an open session, checked per task as any release.
+
+        Raises:
+            ReleaseError: ``RELEASE_SESSION_UNKNOWN`` (audited), ``RELEASE_SESSION_SIGNATURE_INVALID``,
+                ``RELEASE_SESSION_REPLAYED``, and every refusal of a release.
+        """
+        try:
+            session = self.sessions.get(session_id)
+
+            def check(last: int) -> None:
+                check_session_request(
+                    session, task_id=request.task_id, worker=request.worker,
+                    ephemeral_recipient=request.ephemeral_recipient, sequence=sequence,
+                    last_sequence=last, signature=signature,
+                )  # fmt: skip
+
+            self.sessions.use_sequence(session_id, check, sequence)
+        except ReleaseError as error:
+            detail = f"isolation session 0x{session_id.hex()}: release: {error.message}"
+            self.audit(AuditFacts(event="refusal", code=error.code, detail=detail,
+                                  task_id=task_id_hex(request.task_id), worker=request.worker))  # fmt: skip
+            raise
+        return self._releaser.release(request, session=session)
 
     # -- audit ----------------------------------------------------------------------------------
     def audit(self, facts: AuditFacts) -> AuditRecord:
