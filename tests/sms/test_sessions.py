@@ -31,11 +31,17 @@ from tests.sms.conftest import T0, World, make_settings, serve
 SESSION_KEY = bytes.fromhex("5e" * 32)
 
 
-def _open(sms: SmsUseCases, world: World, *, requires_strict: bool = False, measurement: bytes | None = None) -> Any:
+def _open(
+    sms: SmsUseCases, world: World, *, requires_strict: bool = False, measurement: bytes | None = None
+) -> Any:
     nonce, _ = sms.issue_session_nonce()
     signer = address_of(SESSION_KEY)
-    data = session_report_data(nonce, signer=signer, worker=world.worker.address, requires_strict=requires_strict)
-    evidence = make_simulated_evidence(world.simulator, measurement=measurement or world.fingerprint, report_data=data)
+    data = session_report_data(
+        nonce, signer=signer, worker=world.worker.address, requires_strict=requires_strict
+    )
+    evidence = make_simulated_evidence(
+        world.simulator, measurement=measurement or world.fingerprint, report_data=data
+    )
     from sealrun.services.sms.sessions import SessionRequest
 
     return sms.open_session(
@@ -70,7 +76,9 @@ def _release(
     return released, identity
 
 
-def _refused_in_session(sms: SmsUseCases, world: World, session: Any, enclave: str, sequence: int, code: str) -> None:
+def _refused_in_session(
+    sms: SmsUseCases, world: World, session: Any, enclave: str, sequence: int, code: str
+) -> None:
     with pytest.raises(SealrunError) as caught:
         _release(sms, world, session, enclave, sequence)
     assert caught.value.code == code
@@ -80,7 +88,9 @@ def _refused_in_session(sms: SmsUseCases, world: World, session: Any, enclave: s
     assert f"isolation session {session.hex_id}" in head.detail
 
 
-def test_a_session_releases_each_task_with_an_audit_entry_naming_the_mode(sms: SmsUseCases, world: World) -> None:
+def test_a_session_releases_each_task_with_an_audit_entry_naming_the_mode(
+    sms: SmsUseCases, world: World
+) -> None:
     world.push_secrets(sms)
     enclave = world.challenge(sms)
     session = _open(sms, world)
@@ -153,10 +163,12 @@ def test_a_replayed_or_forged_session_request_is_refused(sms: SmsUseCases, world
     _refused_in_session(sms, world, session, enclave, 5, "RELEASE_SESSION_REPLAYED")
     identity = Identity.generate()
     request = ReleaseRequest(
-        task_id=world.task, nonce=b"", worker=world.worker.address, authorization=world.authorization(enclave),
-        evidence="", ephemeral_recipient=str(identity.recipient),
+        task_id=world.task, nonce=b"", worker=world.worker.address,
+        authorization=world.authorization(enclave), evidence="", ephemeral_recipient=str(identity.recipient),
     )  # fmt: skip
-    forged = sign_digest(os.urandom(31) + b"\x01", session_request_digest(session.session_id, world.task, "x", 6))
+    forged = sign_digest(
+        os.urandom(31) + b"\x01", session_request_digest(session.session_id, world.task, "x", 6)
+    )
     with pytest.raises(SealrunError) as caught:
         sms.release_in_session(request, session_id=session.session_id, sequence=6, signature=forged)
     assert caught.value.code == "RELEASE_SESSION_SIGNATURE_INVALID"
@@ -178,7 +190,11 @@ def test_session_evidence_that_binds_another_worker_opens_nothing(sms: SmsUseCas
     data = session_report_data(nonce, signer=signer, worker=world.stranger.address, requires_strict=False)
     evidence = make_simulated_evidence(world.simulator, measurement=world.fingerprint, report_data=data)
     request = SessionRequest(
-        nonce=nonce, worker=world.worker.address, signer=signer, requires_strict=False, evidence=evidence.to_json()
+        nonce=nonce,
+        worker=world.worker.address,
+        signer=signer,
+        requires_strict=False,
+        evidence=evidence.to_json(),
     )
     with pytest.raises(SealrunError) as caught:
         sms.open_session(request)
