@@ -16,6 +16,7 @@ from sealrun.core.releases.appraisal import (
     attempts_exhausted,
     liveness_refusal,
 )
+from sealrun.core.releases.opening import SessionOpening, appraise_session
 from sealrun.core.releases.params import ReleaseParams, parse_release_params
 from sealrun.core.releases.sessions import (
     ISOLATION_MODES,
@@ -39,7 +40,9 @@ __all__ = [
     "ReleaseParams",
     "ReleaseRequest",
     "ReleaseVerdict",
+    "SessionOpening",
     "appraise_release",
+    "appraise_session",
     "attempts_exhausted",
     "check_session_request",
     "liveness_refusal",

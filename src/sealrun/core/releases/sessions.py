@@ -18,14 +18,12 @@ refused); the decision itself is still :func:`~sealrun.core.releases.appraise_re
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from sealrun.core.attestation import Claims
-from sealrun.core.attestation.codes import ATTEST_REPORT_DATA_MISMATCH
+from sealrun.core.attestation import Claims, session_report_data, verify_session_report_data
 from sealrun.core.tasks import recover_signer
-from sealrun.errors import AttestationError, ReleaseError, SealrunError
+from sealrun.errors import ReleaseError, SealrunError
 
 __all__ = [
     "ISOLATION_MODES",
@@ -43,59 +41,8 @@ Isolation = Literal["strict", "session"]
 ISOLATION_MODES: Final[tuple[Isolation, ...]] = ("strict", "session")
 SESSION_ID_SIZE: Final = 16
 
-_REPORT_DOMAIN: Final = b"sealrun-sms-session-v1\x00"
 _REQUEST_DOMAIN: Final = b"sealrun-session-release-v1\x00"
-_MAX_NONCE: Final = 1024
-_REQUIRES_STRICT: Final = 0x01
 _MAX_SEQUENCE: Final = 2**63 - 1
-
-
-def _address_bytes(address: str, what: str) -> bytes:
-    text = address.removeprefix("0x")
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = b""
-    if len(text) != 40 or len(raw) != 20:
-        raise AttestationError(
-            f"session report data: the {what} is not an address", code=ATTEST_REPORT_DATA_MISMATCH
-        )
-    return raw
-
-
-def session_report_data(nonce: bytes, *, signer: str, worker: str, requires_strict: bool) -> bytes:
-    """The 64 bytes of report data a session enclave binds into its evidence (module doc).
-
-    Raises:
-        AttestationError: ``ATTEST_REPORT_DATA_MISMATCH`` for a nonce that is not 1-1024 bytes
-            or an address that is not one.
-    """
-    if not isinstance(nonce, bytes) or not 1 <= len(nonce) <= _MAX_NONCE:
-        raise AttestationError(
-            "session report data: the nonce must be 1-1024 bytes", code=ATTEST_REPORT_DATA_MISMATCH
-        )
-    flags = bytes([_REQUIRES_STRICT if requires_strict else 0])
-    preimage = (
-        _REPORT_DOMAIN + nonce + _address_bytes(signer, "signer") + _address_bytes(worker, "worker") + flags
-    )
-    return hashlib.sha512(preimage).digest()
-
-
-def verify_session_report_data(
-    claims: Claims, *, nonce: bytes, signer: str, worker: str, requires_strict: bool
-) -> Claims:
-    """Check (all 64 bytes, constant time) that verified claims bind this session's statement.
-
-    Raises:
-        AttestationError: ``ATTEST_REPORT_DATA_MISMATCH``.
-    """
-    expected = session_report_data(nonce, signer=signer, worker=worker, requires_strict=requires_strict)
-    if not hmac.compare_digest(claims.report_data, expected):
-        raise AttestationError(
-            "the evidence's report data does not bind this nonce, session key, worker and requirement",
-            code=ATTEST_REPORT_DATA_MISMATCH,
-        )
-    return claims
 
 
 def session_request_digest(

@@ -22,15 +22,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from sealrun.api.ids import bytes32_hex
-from sealrun.core.attestation import Evidence, EvidenceType
+from sealrun.core.attestation import EvidenceType
 from sealrun.core.releases import (
     AttestationPolicy,
     AttestedSession,
     EvidenceVerifier,
-    verify_session_report_data,
+    Refusal,
+    SessionOpening,
+    appraise_session,
 )
 from sealrun.core.releases.sessions import SESSION_ID_SIZE
-from sealrun.errors import AttestationError, ReleaseError, SealrunError
+from sealrun.errors import ReleaseError, SealrunError
 from sealrun.services.sms.audit import AuditFacts
 from sealrun.services.sms.repository import SmsRepository
 
@@ -152,40 +154,33 @@ class SessionOpener:
         facts = AuditFacts(event="session", code="SESSION_OPENED", detail="", worker=request.worker)
         try:
             self._repository.consume_nonce(bytes32_hex(request.nonce), SESSION_NONCE_SUBJECT, now)
-            evidence = Evidence.from_json(request.evidence)
-            verifier = self._verifiers.get(evidence.type)
-            if verifier is None:
-                raise AttestationError(
-                    f"evidence type {evidence.type.value!r} is not accepted here",
-                    code="ATTEST_POLICY_TEE_TYPE",
-                )
-            claims = verifier.verify(evidence, now=now)
-            facts = replace(facts, tee=claims.tee.value, measurement=claims.measurement.hex())
-            verify_session_report_data(
-                claims,
-                nonce=request.nonce,
-                signer=request.signer,
-                worker=request.worker,
-                requires_strict=request.requires_strict,
-            )
-            # The app is pinned per task; here only the deployment's rules (type, debug, TCB).
-            self._policy.appraise(claims, measurement=claims.measurement)
         except SealrunError as error:
-            kind = "attestation" if isinstance(error, AttestationError) else "release"
             self._audit(
-                replace(facts, event="refusal", code=error.code, detail=f"session {kind}: {error.message}")
+                replace(facts, event="refusal", code=error.code, detail=f"session release: {error.message}")
             )
             raise
-        session = AttestedSession(
-            session_id=self._random(SESSION_ID_SIZE),
-            claims=claims,
-            evidence=evidence.to_json(),
-            signer=request.signer,
-            worker=request.worker,
-            requires_strict=request.requires_strict,
-            opened_at=now,
-            expires_at=now + self._ttl,
-        )
+        opening = SessionOpening(
+            nonce=request.nonce, worker=request.worker, signer=request.signer,
+            requires_strict=request.requires_strict, evidence=request.evidence, now=now,
+            session_id=self._random(SESSION_ID_SIZE), ttl=self._ttl,
+        )  # fmt: skip
+        session = appraise_session(opening, verifiers=self._verifiers, policy=self._policy)
+        if isinstance(session, Refusal):
+            if session.claims is not None:
+                facts = replace(
+                    facts, tee=session.claims.tee.value, measurement=session.claims.measurement.hex()
+                )
+            refused = session.error()
+            self._audit(
+                replace(
+                    facts,
+                    event="refusal",
+                    code=session.code,
+                    detail=f"session attestation: {session.message}",
+                )
+            )
+            raise refused
+        facts = replace(facts, tee=session.claims.tee.value, measurement=session.claims.measurement.hex())
         self._table.add(session, now=now)
         strict = ", the app requires strict" if request.requires_strict else ""
         self._audit(
