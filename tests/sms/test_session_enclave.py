@@ -20,6 +20,7 @@ import pytest
 
 from sealrun.adapters.bundlefiles import load_bundle
 from sealrun.adapters.http.sms import SmsClient
+from sealrun.adapters.receipts import release_isolation
 from sealrun.adapters.tee import EnclaveLaunch, SessionTee
 from sealrun.adapters.tee.sessions import split_task_arguments
 from sealrun.core.attestation import SimulatorKey
@@ -126,6 +127,7 @@ def test_one_attested_session_runs_tasks_in_fresh_sandboxes(
         record = json.loads(str(signed["record"]))
         assert record["isolation"] == "session"
         assert record["session"] is not None
+        assert release_isolation(receipt) == ("session", record["session"])  # what `task show` prints
         assert receipt.field("tee", "evidence") is not None  # the session's evidence
         checksum = str(report.result.sealed_checksum).removeprefix("0x")  # type: ignore[union-attr]
         sealed = (work_root / "store" / "blobs" / checksum[:2] / checksum).read_bytes()
