@@ -147,7 +147,7 @@ class PoolWorld:
             "scheduler", "sealrun.services.scheduler", env, self.url_of("scheduler") + "/v1/status"
         )
 
-    def start_worker(self, number: int, *, slots: int = 1) -> ServiceProcess:
+    def start_worker(self, number: int, *, slots: int = 1, isolation: str = "strict") -> ServiceProcess:
         """Worker ``number`` (its key is ``workers[number]``; its status API on a free port)."""
         work = self.root / "workers" / f"worker-{number}"
         work.mkdir(parents=True, exist_ok=True)
@@ -162,6 +162,7 @@ class PoolWorld:
             "SEALRUN_WORKER_TEE": "simulated",
             "SEALRUN_WORKER_SIMULATOR_KEY_FILE": str(self.root / "keys" / "simulator.pem"),
             "SEALRUN_WORKER_SLOTS": str(slots),
+            "SEALRUN_WORKER_ISOLATION": isolation,
             "SEALRUN_WORKER_POLL_WAIT": "5",
             "SEALRUN_WORKER_PORT": str(port),
         }
