@@ -235,8 +235,16 @@ def test_an_sms_restart_drops_sessions_and_the_enclave_attests_again(
         assert session.attestations == 2  # refused RELEASE_SESSION_UNKNOWN once, attested again
         record = json.loads(str(info.signed_record["record"]))  # type: ignore[index]
         assert (record["isolation"], record["session"]) == ("session", session.session_id)
+        # The session's attestation expires: refused RELEASE_SESSION_EXPIRED, attested again.
+        third = world.add_deal(b"\x03" * 32)
+        third_enclave = world.challenge(restarted.state.sms, third)
+        world.clock.now = session.expires_at
+        bundle, _ = session.release(third, world.authorization(third_enclave, task=third))
+        assert bundle.task_id == "0x" + third.hex()
+        assert session.attestations == 3
         client.close()
     codes = [(r.event, r.code) for r in restarted.state.sms.repository.audit_records()]
     assert ("refusal", "RELEASE_SESSION_UNKNOWN") in codes
-    assert codes.count(("session", "SESSION_OPENED")) == 2
-    assert codes.count(("release", "RELEASED")) == 2
+    assert ("refusal", "RELEASE_SESSION_EXPIRED") in codes
+    assert codes.count(("session", "SESSION_OPENED")) == 3
+    assert codes.count(("release", "RELEASED")) == 3
