@@ -43,6 +43,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +98,20 @@ def _task_folder(state: DevnetState, task_id: bytes) -> Path:
     return task_root(settings) / f"0x{task_id.hex()}"
 
 
+def _keep_report(path: Path, kept: dict[str, Any], timeout: float = 300.0) -> None:
+    """Poll for ``path`` (every 5 ms) and keep its JSON and modification time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            mtime = path.stat().st_mtime
+            kept["report"] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.005)
+            continue
+        kept["mtime"] = mtime
+        return
+
+
 def _one_task(
     connection: Connection, state: DevnetState, app: str, dataset: str, work: Path
 ) -> dict[str, float]:
@@ -105,9 +120,14 @@ def _one_task(
     started = time.time()
     _, task_id, _ = fill(connection, orders, request)
     matched = time.time()
+    # The worker removes the task's folder once settled: keep its report when it appears.
+    kept: dict[str, Any] = {}
+    watcher = threading.Thread(target=_keep_report, args=(_task_folder(state, task_id) / "report.json", kept))
+    watcher.start()
     task = TaskHandle(connection, task_id)
     followed = [*task.events(timeout=300, interval=0.05)][-1]
     seen = time.time()
+    watcher.join()
     if followed.status != "COMPLETED":
         raise SystemExit(f"task 0x{task_id.hex()} ended {followed.status}")
     task.download(work / "sealed")
@@ -115,10 +135,11 @@ def _one_task(
     task.decrypt(work / "outputs")
     decrypted = time.time()
 
-    report_path = _task_folder(state, task_id) / "report.json"
-    report = json.loads(report_path.read_text())
+    if "report" not in kept:
+        raise SystemExit(f"task 0x{task_id.hex()}: its report was never seen")
+    report = kept["report"]
     timings = report["timings"]
-    enclave_end = report_path.stat().st_mtime
+    enclave_end = kept["mtime"]
     enclave_start = enclave_end - timings["total_s"]
     assigned = [
         t
