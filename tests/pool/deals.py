@@ -35,7 +35,11 @@ def wait_for_pool_order(market: MarketClient, world: PoolWorld, *, timeout: floa
 
 def fill_deal(world: PoolWorld, *, volume: int, args: str = "hello") -> Deal:
     """Publish an app order, take the cheapest pool order from the market, sign a request, match."""
-    market = MarketClient(world.url_of("market"))
+    with MarketClient(world.url_of("market")) as market:
+        return _fill(world, market, volume=volume, args=args)
+
+
+def _fill(world: PoolWorld, market: MarketClient, *, volume: int, args: str) -> Deal:
     order_domain = domain(world)
     app_order = sign_order(
         AppOrder(
@@ -65,11 +69,9 @@ def fill_deal(world: PoolWorld, *, volume: int, args: str = "hello") -> Deal:
     )  # fmt: skip
     market.publish("request", order_wire(request), **chain)
     requester = world.market_of(world.requester)
-    deal = requester.match(
+    return requester.match(
         order_from_json(best_app.order, kind="app"),
         None,
         order_from_json(best_pool.order, kind="workerpool"),
         request,
     )  # type: ignore[arg-type]
-    market.close()
-    return deal

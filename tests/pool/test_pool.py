@@ -50,12 +50,11 @@ def wait_until(condition: object, *, timeout: float, what: str) -> None:
 
 
 def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_scheduler_restart(
-    world: PoolWorld,
+    world: PoolWorld, request: pytest.FixtureRequest
 ) -> None:
     domain = RequestDomain(chain_id=world.deployment.chain_id, hub=world.deployment.hub)
-    sms = SmsClient(world.url_of("sms"), domain=domain)
-    sms.set_result_recipient(bytes(world.requester.key), str(Identity.generate().recipient))
-    sms.close()
+    with SmsClient(world.url_of("sms"), domain=domain) as sms:
+        sms.set_result_recipient(bytes(world.requester.key), str(Identity.generate().recipient))
     hub = world.market_of(None).hub
     accounts = {
         "requester": world.requester.address, "developer": world.developer.address,
@@ -63,6 +62,7 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
     }  # fmt: skip
     before = {name: hub.balance(address) for name, address in accounts.items()}
     scheduler = SchedulerClient(world.url_of("scheduler"), key=b"\x01" * 32, domain=domain)
+    request.addfinalizer(scheduler.close)  # closed even when the test fails (no socket left to the GC)
 
     deal = fill_deal(world, volume=VOLUME)
     deal_hex = "0x" + deal.deal_id.hex()
@@ -101,12 +101,12 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
     # The killed worker comes back: its journal names a task another worker settled; it drops it.
     world.start_worker(number)
     market = MarketClient(world.url_of("market"))
+    request.addfinalizer(market.close)
     pool_order = wait_for_pool_order(market, world)
     wait_until(
         lambda: market.order(pool_order.order_hash).remaining == 1000 - VOLUME - 1,
         timeout=60, what="the market to follow OrdersMatched",
     )  # fmt: skip
-    market.close()
 
     # The scheduler sees the outcomes too, each task once.
     wait_until(
@@ -120,7 +120,6 @@ def test_a_deal_completes_with_correct_payouts_through_a_worker_crash_and_a_sche
     retried = next(t for t in tasks if t.task_id == victim["task_id"])
     assert retried.attempts >= 2, retried
     assert retried.worker != victim["worker"]  # another worker completed it
-    scheduler.close()
 
     after = {name: hub.balance(address) for name, address in accounts.items()}
     gained = {name: after[name].free - before[name].free for name in accounts}

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.registered import show_registered
 from sealrun.cli.session import (
     CHAIN_OPTION,
     CONFIG_OPTION,
@@ -14,9 +15,8 @@ from sealrun.cli.session import (
     WALLET_OPTION,
     YES_OPTION,
     Session,
-    parse_address,
 )
-from sealrun.errors import ChainError, ConfigError
+from sealrun.errors import ConfigError
 
 __all__ = ["workerpool_app"]
 
@@ -64,17 +64,13 @@ def show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Show a registered workerpool."""
-    out = Output(json_out)
-    pool_address = parse_address(address, "workerpool")
-    pool = Session.load(config, chain).market(wallet=False).registry.workerpool(pool_address)
-    if pool is None:
-        raise ChainError(f"no workerpool is registered at {pool_address}", code="CHAIN_WORKERPOOL_UNKNOWN")
-    out.result(
-        {
-            "workerpool": pool.address,
-            "owner": pool.owner,
-            "description": pool.description,
+    show_registered(
+        "workerpool", address, read=lambda registry, at: registry.workerpool(at),
+        unknown_code="CHAIN_WORKERPOOL_UNKNOWN",
+        fields=lambda pool: {
+            "workerpool": pool.address, "owner": pool.owner, "description": pool.description,
             "worker_stake_ratio": pool.worker_stake_ratio,
             "scheduler_reward_ratio": pool.scheduler_reward_ratio,
-        }
-    )
+        },
+        chain=chain, config=config, json_out=json_out,
+    )  # fmt: skip

@@ -15,6 +15,7 @@ import typer
 
 from sealrun.cli.app.group import BUNDLE_ARGUMENT, app_app
 from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.registered import show_registered
 from sealrun.cli.secretprompts import STDIN_OPTION, VALUE_FILE_OPTION, push, read_secret_value, report
 from sealrun.cli.session import (
     CHAIN_OPTION,
@@ -77,24 +78,15 @@ def show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Show a registered app."""
-    from sealrun.errors import ChainError
-
-    out = Output(json_out)
-    app_address = parse_address(address, "app")
-    found = Session.load(config, chain).market(wallet=False).registry.app(app_address)
-    if found is None:
-        raise ChainError(f"no app is registered at {app_address}", code="CHAIN_APP_UNKNOWN")
-    out.result(
-        {
-            "app": found.address,
-            "owner": found.owner,
-            "name": found.name,
-            "bundle_uri": found.bundle_uri,
-            "checksum": found.checksum,
-            "fingerprint": found.fingerprint,
+    show_registered(
+        "app", address, read=lambda registry, at: registry.app(at), unknown_code="CHAIN_APP_UNKNOWN",
+        fields=lambda found: {
+            "app": found.address, "owner": found.owner, "name": found.name, "bundle_uri": found.bundle_uri,
+            "checksum": found.checksum, "fingerprint": found.fingerprint,
             "tee_technology": found.tee_technology,
-        }
-    )
+        },
+        chain=chain, config=config, json_out=json_out,
+    )  # fmt: skip
 
 
 @app_app.command("push-secret")

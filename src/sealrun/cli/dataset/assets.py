@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from sealrun.cli.output import JSON_OPTION, Output
+from sealrun.cli.registered import show_registered
 from sealrun.cli.secretprompts import push, report
 from sealrun.cli.session import (
     CHAIN_OPTION,
@@ -26,7 +27,7 @@ from sealrun.cli.session import (
     parse_address,
     parse_bytes32,
 )
-from sealrun.errors import ChainError, ConfigError, UsageError
+from sealrun.errors import ConfigError, UsageError
 
 __all__ = ["dataset_app"]
 
@@ -87,20 +88,15 @@ def show(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Show a registered dataset."""
-    out = Output(json_out)
-    dataset_address = parse_address(address, "dataset")
-    found = Session.load(config, chain).market(wallet=False).registry.dataset(dataset_address)
-    if found is None:
-        raise ChainError(f"no dataset is registered at {dataset_address}", code="CHAIN_DATASET_UNKNOWN")
-    out.result(
-        {
-            "dataset": found.address,
-            "owner": found.owner,
-            "name": found.name,
-            "uri": found.uri,
+    show_registered(
+        "dataset", address, read=lambda registry, at: registry.dataset(at),
+        unknown_code="CHAIN_DATASET_UNKNOWN",
+        fields=lambda found: {
+            "dataset": found.address, "owner": found.owner, "name": found.name, "uri": found.uri,
             "checksum": found.checksum,
-        }
-    )
+        },
+        chain=chain, config=config, json_out=json_out,
+    )  # fmt: skip
 
 
 _DATA = typer.Argument(..., help="The file or folder to seal.")

@@ -20,7 +20,10 @@ not handed out before its ``not_before`` (the backoff), and the worker that fail
 A worker takes a task only through :meth:`TaskBoard.claim`, an ``UPDATE ... WHERE status =
 'pending'`` whose row count says whether *this* worker won; nothing else moves a task out
 of ``pending``, so a task is never held by two workers. Chain events are applied once:
-their ``(tx_hash, log_index)`` is stored in the same transaction as their effect.
+their ``(tx_hash, log_index)`` is stored in the same transaction as their effect. Every
+other write of a task is checked against the version of the task it was decided on
+(:meth:`TaskBoard._write`): a worker's report that crosses the chain's outcome is decided
+again on the task as it now is, so a final state is never undone by a late writer.
 
 Errors (:class:`~sealrun.errors.ServiceError`): ``ASSIGNMENT_NOT_YOURS`` when a worker
 reports on a task it does not hold, ``TASK_UNKNOWN``.
@@ -29,9 +32,11 @@ reports on a task it does not hold, ``TASK_UNKNOWN``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from sealrun.core.tasks import FailureClass, RetryDecision
 from sealrun.errors import ServiceError
@@ -46,6 +51,10 @@ PENDING, ASSIGNED, RUNNING, SUBMITTED = "pending", "assigned", "running", "submi
 COMPLETED, FAILED, EXPIRED = "completed", "failed", "expired"
 HELD = (ASSIGNED, RUNNING, SUBMITTED)
 FINAL = (COMPLETED, FAILED, EXPIRED)
+#: Times a write found stale (the task moved between its read and its write) is decided again.
+STALE_RETRIES = 8
+
+T = TypeVar("T")
 
 
 class TaskBoard:
@@ -57,6 +66,24 @@ class TaskBoard:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+
+    def _write(self, change: Callable[[Session], T]) -> T:
+        """Run ``change`` in a transaction; decide it again, on a fresh read, when it went stale.
+
+        Every task row carries a version (``version_id_col``) that each write checks and bumps,
+        so a change decided on a read that another writer has since overtaken (the chain
+        follower settling the task while a worker's report was on its way) raises
+        ``StaleDataError`` instead of silently undoing the other write; it is then re-run and
+        sees the task as it now is.
+        """
+        for _ in range(STALE_RETRIES - 1):
+            try:
+                with self._sessions.begin() as session:
+                    return change(session)
+            except StaleDataError:
+                continue
+        with self._sessions.begin() as session:
+            return change(session)
 
     # -- chain events -------------------------------------------------------------------
 
@@ -84,7 +111,8 @@ class TaskBoard:
 
     def finish(self, task_id: str, status: str, detail: str, *, event: tuple[bytes, int], now: float) -> bool:
         """Apply a task's final on-chain outcome (``completed`` or ``failed``)."""
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> bool:
             if not _first_time(session, event):
                 return False
             task = session.get(TaskRow, task_id)
@@ -94,13 +122,18 @@ class TaskBoard:
             _close_attempt(session, task_id, outcome=status, now=now)
             return True
 
+        return self._write(change)
+
     def settle(self, task_id: str, status: str, detail: str, *, now: float) -> None:
         """Record a final status read from the chain directly (not from an event)."""
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> None:
             task = session.get(TaskRow, task_id)
             if task is not None and task.status not in FINAL:
                 task.status, task.detail, task.updated_at = status, detail[:300], now
                 _close_attempt(session, task_id, outcome=status, now=now)
+
+        return self._write(change)
 
     # -- workers ------------------------------------------------------------------------
 
@@ -113,7 +146,8 @@ class TaskBoard:
             The ids of the tasks released that way (a restarted worker that lost them).
         """
         keep = {task_id.lower() for task_id in holding}
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> list[str]:
             worker = session.get(WorkerRow, address)
             if worker is None:
                 session.add(
@@ -134,6 +168,8 @@ class TaskBoard:
                     )  # fmt: skip
                     released.append(task.task_id)
             return released
+
+        return self._write(change)
 
     def heartbeat(self, address: str, *, now: float) -> WorkerRow | None:
         """Record that a worker is alive; ``None`` if it never registered."""
@@ -209,6 +245,7 @@ class TaskBoard:
                         attempts=TaskRow.attempts + 1,
                         not_before=None,
                         avoid_worker=None,
+                        version=TaskRow.version + 1,
                     )
                 ).rowcount
                 if won == 1:
@@ -228,10 +265,13 @@ class TaskBoard:
 
     def grant(self, task_id: str, address: str, *, enclave: str, authorization: str) -> TaskRow:
         """Store the enclave challenge and the signed authorization of an assignment."""
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> TaskRow:
             task = _held(session, task_id, address)
             task.enclave, task.authorization = enclave, authorization
             return task
+
+        return self._write(change)
 
     def report(self, task_id: str, address: str, status: str, detail: str, *, now: float) -> TaskRow:
         """A worker's report on a task it holds.
@@ -241,7 +281,8 @@ class TaskBoard:
         Raises:
             ServiceError: ``ASSIGNMENT_NOT_YOURS`` (stop working on it) or ``TASK_UNKNOWN``.
         """
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> TaskRow:
             task = session.get(TaskRow, task_id)
             if task is None:
                 raise ServiceError(f"no task {task_id} on this pool", code="TASK_UNKNOWN")
@@ -252,6 +293,8 @@ class TaskBoard:
             if status == SUBMITTED:
                 _end_attempt(session, task_id, now=now, outcome="submitted", detail=detail)
             return task
+
+        return self._write(change)
 
     def fail_attempt(
         self,
@@ -275,7 +318,8 @@ class TaskBoard:
         Raises:
             ServiceError: ``ASSIGNMENT_NOT_YOURS`` or ``TASK_UNKNOWN``.
         """
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> TaskRow:
             task = session.get(TaskRow, task_id)
             if task is None:
                 raise ServiceError(f"no task {task_id} on this pool", code="TASK_UNKNOWN")
@@ -307,6 +351,8 @@ class TaskBoard:
             )  # fmt: skip
             return task
 
+        return self._write(change)
+
     def unclaim(
         self, task_id: str, address: str, *, now: float, code: str, detail: str, decide: Decide
     ) -> None:
@@ -316,7 +362,8 @@ class TaskBoard:
         recorded and the task waits the backoff ``decide`` gives (so an SMS outage is not
         hammered), or expires when no retry fits before the deadline.
         """
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> None:
             task = session.get(TaskRow, task_id)
             if task is None or task.worker != address or task.status not in HELD:
                 return
@@ -333,6 +380,8 @@ class TaskBoard:
                 session, task_id, now=now, outcome="retry" if decision.retry else "given_up", code=code,
                 failure_class=FailureClass.INFRASTRUCTURE, next_retry_at=decision.not_before, detail=detail,
             )  # fmt: skip
+
+        return self._write(change)
 
     def lost(self, *, now: float, timeout: float) -> list[tuple[TaskRow, DealRow]]:
         """Held tasks whose worker has sent no heartbeat for ``timeout`` seconds."""
@@ -357,7 +406,8 @@ class TaskBoard:
 
     def expire_exhausted(self, *, max_claims: int, now: float) -> list[str]:
         """Expire pending tasks handed out ``max_claims`` times already; return their ids."""
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> list[str]:
             tasks = session.scalars(
                 select(TaskRow).where(TaskRow.status == PENDING, TaskRow.attempts >= max_claims)
             ).all()
@@ -366,11 +416,14 @@ class TaskBoard:
                 task.detail = f"handed out {task.attempts} times without an outcome: no more claims"
             return [task.task_id for task in tasks]
 
+        return self._write(change)
+
     def reclaim(
         self, task_id: str, worker: str, *, now: float, expire: bool, detail: str, code: str = "WORKER_LOST"
     ) -> bool:
         """Take a task from a lost worker: back to ``pending``, or ``expired`` if no time is left."""
-        with self._sessions.begin() as session:
+
+        def change(session: Session) -> bool:
             task = session.get(TaskRow, task_id)
             if task is None or task.worker != worker or task.status not in HELD:
                 return False
@@ -384,6 +437,8 @@ class TaskBoard:
                 detail=detail,
             )  # fmt: skip
             return True
+
+        return self._write(change)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -53,7 +53,11 @@ class TaskRow(Base):
     # failure), and the worker that failed it waits its turn while another is alive.
     not_before: Mapped[float | None] = mapped_column(Float, nullable=True)
     avoid_worker: Mapped[str | None] = mapped_column(ADDRESS, nullable=True)
+    # Optimistic concurrency: every write of a task checks and bumps it, so a write decided
+    # on a stale read (a worker's report racing the chain's outcome) fails instead of undoing it.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  # SQLAlchemy reads it once
     __table_args__ = (
         Index("ix_scheduler_tasks_status", "status", "deal_id", "idx"),
         Index("ix_scheduler_tasks_worker", "worker", "status"),
