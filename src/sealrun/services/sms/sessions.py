@@ -156,7 +156,7 @@ class SessionOpener:
             self._repository.consume_nonce(bytes32_hex(request.nonce), SESSION_NONCE_SUBJECT, now)
         except SealrunError as error:
             self._audit(
-                replace(facts, event="refusal", code=error.code, detail=f"session release: {error.message}")
+                replace(facts, event="refusal", code=error.code, detail=f"session: {error.message}")
             )
             raise
         opening = SessionOpening(
