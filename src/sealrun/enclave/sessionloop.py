@@ -100,6 +100,7 @@ class SessionLoop:
 
     def serve(self, lines: IO[str], answers: IO[str]) -> None:
         """Answer every task line until end of input."""
+        _preload()
         while True:
             line = lines.readline(_MAX_LINE)
             if not line:
@@ -161,6 +162,20 @@ class SessionLoop:
         )
         runtime.run(self.bundle_dir, source, work)
         return 0
+
+
+def _preload() -> None:
+    """Import, once, what every task's child needs, so that no fork imports it again."""
+    import encodings.idna  # noqa: F401 - httpx encodes host names with it, lazily
+    import tarfile  # noqa: F401
+
+    import httpx  # noqa: F401
+
+    import sealrun.adapters.sandbox
+    import sealrun.enclave.runtime
+
+    if os.geteuid() == 0:
+        import sealrun.enclave.isolation  # noqa: F401
 
 
 def _task(line: str) -> tuple[bytes, bytes, Path]:

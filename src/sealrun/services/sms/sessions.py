@@ -155,9 +155,7 @@ class SessionOpener:
         try:
             self._repository.consume_nonce(bytes32_hex(request.nonce), SESSION_NONCE_SUBJECT, now)
         except SealrunError as error:
-            self._audit(
-                replace(facts, event="refusal", code=error.code, detail=f"session: {error.message}")
-            )
+            self._audit(replace(facts, event="refusal", code=error.code, detail=f"session: {error.message}"))
             raise
         opening = SessionOpening(
             nonce=request.nonce, worker=request.worker, signer=request.signer,
