@@ -27,6 +27,7 @@ from sealrun.core.releases import (
     check_session_request,
     session_request_digest,
 )
+from sealrun.core.releases.sessions import SESSION_ID_SIZE
 from sealrun.core.tasks import address_of, sign_digest
 from sealrun.errors import SealrunError
 from tests.releases.test_appraisal import (
@@ -188,3 +189,55 @@ def test_session_report_data_refuses_what_it_cannot_bind(bad: dict[str, object])
     with pytest.raises(SealrunError) as caught:
         session_report_data(nonce, **values)  # type: ignore[arg-type]
     assert caught.value.code == "ATTEST_REPORT_DATA_MISMATCH"
+
+
+def test_a_session_release_to_a_recipient_that_is_not_age_is_refused() -> None:
+    facts = _in_session()
+    facts = replace(facts, request=replace(facts.request, ephemeral_recipient="not-an-age-recipient"))
+    answer = appraise_release(facts, verifiers=VERIFIERS, policy=POLICY)
+    assert isinstance(answer, Refusal)
+    assert answer.code == "ATTEST_REPORT_DATA_MISMATCH"
+
+
+def test_sessions_and_openings_are_frozen_keyword_only_records() -> None:
+    session = _session()
+    with pytest.raises(AttributeError):
+        session.expires_at = 0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        AttestedSession(session.session_id, session.claims)  # type: ignore[misc]
+    opening = _opening()
+    with pytest.raises(AttributeError):
+        opening.now = 0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        SessionOpening(NONCE, WORKER)  # type: ignore[misc]
+
+
+def test_the_session_request_digest_has_a_known_answer() -> None:
+    """sha256(domain ‖ session (16 B) ‖ task (32 B) ‖ sha256(recipient) ‖ sequence (8 B, big-endian))."""
+    import hashlib
+
+    body = (
+        b"sealrun-session-release-v1\x00" + b"\x01" * 16 + TASK + hashlib.sha256(b"age1x").digest()
+        + (7).to_bytes(8, "big")
+    )  # fmt: skip
+    assert session_request_digest(b"\x01" * 16, TASK, "age1x", 7) == hashlib.sha256(body).digest()
+    assert SESSION_ID_SIZE == 16  # the SMS API's session id: 0x + 32 hex digits
+
+
+@pytest.mark.parametrize("sequence", [0, -1, True, 2**63])
+def test_a_sequence_outside_1_to_2_63_minus_1_is_refused(sequence: int) -> None:
+    session = _session()
+    with pytest.raises(SealrunError) as caught:
+        check_session_request(
+            session, task_id=TASK, worker=WORKER, ephemeral_recipient="age1x", sequence=sequence,
+            last_sequence=-5, signature=_signed(1),
+        )  # fmt: skip
+    assert caught.value.code == "RELEASE_SESSION_SIGNATURE_INVALID"
+
+
+def test_the_largest_sequence_is_accepted() -> None:
+    largest = 2**63 - 1
+    check_session_request(
+        _session(), task_id=TASK, worker=WORKER, ephemeral_recipient="age1x", sequence=largest,
+        last_sequence=largest - 1, signature=_signed(largest),
+    )  # fmt: skip
