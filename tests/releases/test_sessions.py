@@ -203,13 +203,13 @@ def test_sessions_and_openings_are_frozen_keyword_only_records() -> None:
     session = _session()
     with pytest.raises(AttributeError):
         session.expires_at = 0  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        AttestedSession(session.session_id, session.claims)  # type: ignore[misc]
+    with pytest.raises(TypeError):  # every field, but by position
+        AttestedSession(*[getattr(session, name) for name in session.__dataclass_fields__])  # type: ignore[misc]
     opening = _opening()
     with pytest.raises(AttributeError):
         opening.now = 0  # type: ignore[misc]
     with pytest.raises(TypeError):
-        SessionOpening(NONCE, WORKER)  # type: ignore[misc]
+        SessionOpening(*[getattr(opening, name) for name in opening.__dataclass_fields__])  # type: ignore[misc]
 
 
 def test_the_session_request_digest_has_a_known_answer() -> None:
@@ -230,12 +230,16 @@ def test_a_sequence_outside_1_to_2_63_minus_1_is_refused(sequence: int) -> None:
     with pytest.raises(SealrunError) as caught:
         check_session_request(
             session, task_id=TASK, worker=WORKER, ephemeral_recipient="age1x", sequence=sequence,
-            last_sequence=-5, signature=_signed(1),
+            last_sequence=-5, signature=_signed(sequence if sequence >= 0 else 1),
         )  # fmt: skip
     assert caught.value.code == "RELEASE_SESSION_SIGNATURE_INVALID"
 
 
-def test_the_largest_sequence_is_accepted() -> None:
+def test_the_smallest_and_the_largest_sequences_are_accepted() -> None:
+    check_session_request(
+        _session(), task_id=TASK, worker=WORKER, ephemeral_recipient="age1x", sequence=1,
+        last_sequence=0, signature=_signed(1),
+    )  # fmt: skip
     largest = 2**63 - 1
     check_session_request(
         _session(), task_id=TASK, worker=WORKER, ephemeral_recipient="age1x", sequence=largest,
