@@ -13,6 +13,11 @@ worker and pool owner already hold a balance in the hub, as in any running marke
 Reference: iExec PoCo v5 test-suite averages for one TEE task: matchOrders 760,843 +
 initialize 225,506 + contributeAndFinalize 642,656 = 1,629,005 gas.
 
+With a result callback (issue 21 item 4): ``finalize`` of a deal whose request names
+``contracts/testing/CallbackReceiver.vy`` (it stores the task id and the result), beside
+the callee's own execution gas (a direct call's ``gasUsed`` minus the intrinsic 21,000 and
+calldata gas): their difference is what the hub adds to call it.
+
 Usage: ``uv run python benchmarks/gas.py [--json] [--volume N]``
 """
 
@@ -35,6 +40,7 @@ from web3.logs import DISCARD
 from web3.providers.eth_tester import EthereumTesterProvider
 
 from sealrun.core.orders import (
+    ZERO_ADDRESS,
     AppOrder,
     DatasetOrder,
     Domain,
@@ -55,6 +61,7 @@ from sealrun.core.tasks import (
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "src" / "sealrun" / "adapters" / "chain" / "artifacts"
+CALLBACK_RECEIVER = Path(__file__).resolve().parents[1] / "contracts" / "testing" / "CallbackReceiver.vy"
 POCO = {"match": 760_843, "initialize": 225_506, "contribute_and_finalize": 642_656}
 POCO_TOTAL = sum(POCO.values())
 TEE = make_tag(TagBit.TEE)
@@ -142,10 +149,15 @@ def grant(chain: Chain, *, uses: int = 1_000_000) -> tuple[int, bytes]:
 
 
 def match(
-    chain: Chain, *, volume: int = 1, with_dataset: bool = True, grant_id: bytes | None = None
+    chain: Chain,
+    *,
+    volume: int = 1,
+    with_dataset: bool = True,
+    grant_id: bytes | None = None,
+    callback: str = ZERO_ADDRESS,
 ) -> tuple[int, bytes, tuple[Any, ...]]:
     """Match fresh orders (under ``grant_id`` if given: an unsigned dataset order that
-    references the grant); return (gasUsed, dealid, deal tuple)."""
+    references the grant; the request names ``callback``); return (gasUsed, dealid, deal tuple)."""
     # Salts as an SDK makes them: 32 unpredictable-looking bytes (they cost full calldata gas).
     salt = hashlib.sha256(b"salt %d" % next(chain.salts)).digest()
     dom = chain.domain
@@ -183,6 +195,7 @@ def match(
             tag=TEE,
             category=0,
             beneficiary=chain.addr("requester"),
+            callback=callback,
             params='{"iexec_args":"--in input.csv"}',
             salt=salt,
         ),
@@ -232,6 +245,27 @@ def finalize_many(chain: Chain, dealid: bytes, deal: tuple[Any, ...], indices: r
     return int(chain.send(chain.hub.functions.finalizeMany(deal, batch), "worker")["gasUsed"])
 
 
+def deploy_callback_receiver(chain: Chain) -> Any:
+    """Compile and deploy the test callback that stores what it receives."""
+    import vyper
+
+    compiled = vyper.compile_code(CALLBACK_RECEIVER.read_text(), output_formats=["abi", "bytecode"])
+    factory = chain.w3.eth.contract(abi=compiled["abi"], bytecode=compiled["bytecode"])
+    tx_hash = factory.constructor().transact({"from": chain.addr("owner")})
+    address = chain.w3.eth.get_transaction_receipt(tx_hash)["contractAddress"]
+    return chain.w3.eth.contract(address=address, abi=compiled["abi"])
+
+
+def callee_gas(chain: Chain, receiver: Any, dealid: bytes, index: int) -> int:
+    """The callback's own execution gas: a direct call with the hub's arguments, less the
+    intrinsic 21,000 and its calldata (4 per zero byte, 16 per other byte)."""
+    digest = task_result(chain, dealid, index)[1]
+    call = receiver.functions.receiveResult(task_id(dealid, index), digest)
+    data = bytes.fromhex(call._encode_transaction_data()[2:])
+    calldata = sum(4 if byte == 0 else 16 for byte in data)
+    return int(chain.send(call, "worker")["gasUsed"]) - 21_000 - calldata
+
+
 def report_failure(chain: Chain, dealid: bytes, deal: tuple[Any, ...], index: int) -> int:
     tid = task_id(dealid, index)
     worker, enclave = chain.addr("worker"), chain.addr("enclave")
@@ -271,6 +305,17 @@ def measure(*, volume: int = 100) -> dict[str, int]:
     figures["finalize_without_dataset"] = finalize(chain, dealid, deal, 0)
     _, dealid, deal = match(chain)
     figures["report_failure"] = report_failure(chain, dealid, deal, 0)
+    # A result callback: the first call creates the receiver's slots, the second is measured
+    # (the steady state), and so is the callee alone on the same slots.
+    receiver = deploy_callback_receiver(chain)
+    _, dealid, deal = match(chain, callback=receiver.address)
+    finalize(chain, dealid, deal, 0)
+    _, dealid, deal = match(chain, callback=receiver.address)
+    figures["finalize_with_callback"] = finalize(chain, dealid, deal, 0)
+    figures["callback_callee"] = callee_gas(chain, receiver, dealid, 0)
+    figures["callback_overhead"] = (
+        figures["finalize_with_callback"] - figures["finalize"] - figures["callback_callee"]
+    )
     # Under a dataset grant (decision 0070): the grant once, then a match that references it
     # (the first use of a grant creates its uses slot; the second is the steady state).
     figures["grant"], granted = grant(chain)
@@ -304,6 +349,9 @@ def report(figures: dict[str, int], volume: int) -> str:
             POCO["initialize"] + POCO["contribute_and_finalize"],
         ),
         ("reportFailure (PoCo: none, waits for claim)", figures["report_failure"], None),
+        ("finalize with a result callback", figures["finalize_with_callback"], None),
+        ("  the callee's own execution gas", figures["callback_callee"], None),
+        ("  the hub's cost of the call (goal <= 10,000)", figures["callback_overhead"], None),
         ("claim", figures["claim"], None),
         ("matchOrders, under a dataset grant", figures["match_with_grant"], POCO["match"]),
         ("grant (Registry, once per grant)", figures["grant"], None),

@@ -56,6 +56,12 @@ MAX_CLAIM_BATCH: constant(uint256) = 512
 # A dataset order whose salt carries this mark in its top 96 bits references the registry
 # grant `salt` (docs/decisions/0070-dataset-grants.md).
 GRANT_MARK: constant(uint256) = 35713337707280578449391054452  # "sealrungrant"
+# Result callbacks (iExec's convention): the deal's callback contract receives
+# receiveResult(taskid, abi_encode(digest)) with exactly this much gas; its failure never
+# blocks settlement. EIP-150 passes on at most 63/64 of what is left, so a call is only
+# made when the whole cap can be forwarded (a worker cannot starve it with a low gas limit).
+CALLBACK_GAS: constant(uint256) = 200000
+CALLBACK_GAS_NEEDED: constant(uint256) = CALLBACK_GAS * 64 // 63 + 5000
 
 # Values of task_state[taskid]. Result digests (sha256) below 4 are refused: they would be
 # read as a state. Task 0 holds TASK0_ACTIVE from matchOrders on: the deal exists.
@@ -148,6 +154,11 @@ event TaskCompleted:
     digest: bytes32
     resultURI: String[MAX_RESULT_URI]
     receiptDigest: bytes32
+
+event CallbackFailed:
+    taskid: indexed(bytes32)
+    callback: indexed(address)
+    isContract: bool
 
 event TaskFailed:
     taskid: indexed(bytes32)
@@ -361,6 +372,8 @@ def matchOrders(
     assert w.apprestrict == empty(address) or w.apprestrict == a.app, "workerpool-app-restrict"
     assert w.datasetrestrict == empty(address) or w.datasetrestrict == d.dataset, "workerpool-dataset-restrict"
     assert w.requesterrestrict == empty(address) or w.requesterrestrict == r.requester, "workerpool-requester-restrict"
+    # A callback must be code when the deal is made (settlement still survives one that is not).
+    assert r.callback == empty(address) or r.callback.is_contract, "callback-not-contract"
 
     # Registry: the current owners sign the orders and are paid by the deal.
     app_owner: address = empty(address)
@@ -552,6 +565,24 @@ def _pay(deal: Deal, count: uint256):
     accounts.settle(deal.workerpoolOwner, (deal.stake + scheduler_reward) * count, deal.stake * count)
 
 
+@internal
+def _callback(target: address, taskid: bytes32, digest: bytes32):
+    """Call the deal's callback with the result, after every state change and payment of the
+    task: a reverting, gas-burning or missing callee only logs CallbackFailed. The hub is
+    locked (@nonreentrant) during the call, so a callee cannot re-enter it."""
+    assert msg.gas >= CALLBACK_GAS_NEEDED, "callback-gas"
+    ok: bool = False
+    if target.is_contract:
+        ok = raw_call(
+            target,
+            abi_encode(taskid, abi_encode(digest), method_id=method_id("receiveResult(bytes32,bytes)")),
+            gas=CALLBACK_GAS,
+            revert_on_failure=False,
+        )
+    if not ok:
+        log CallbackFailed(taskid=taskid, callback=target, isContract=target.is_contract)
+
+
 @external
 @nonreentrant
 def finalize(
@@ -586,6 +617,8 @@ def finalize(
         receiptDigest=receiptDigest,
     )
     self._pay(deal, 1)
+    if deal.callback != empty(address):
+        self._callback(deal.callback, taskid, digest)
 
 
 @external
@@ -609,6 +642,9 @@ def finalizeMany(deal: Deal, tasks: DynArray[TaskResult, MAX_BATCH]):
             receiptDigest=t.receiptDigest,
         )
     self._pay(deal, len(tasks))
+    if deal.callback != empty(address):
+        for t: TaskResult in tasks:
+            self._callback(deal.callback, self._task_id(dealid, t.index), t.digest)
 
 
 @external

@@ -418,7 +418,10 @@ def _pytest(
     plugin = ["-p", _PLUGIN] if extra_env else []
     arguments = ["-x", "-q", "-p", "no:cacheprovider", *plugin, "-m", "not e2e", *tests]
     if fork and not extra_env:
-        return _forked_pytest(arguments, copy, timeout)
+        # A pre-loaded module may have imported a pytest plugin's package (httpx imports anyio):
+        # pytest then warns that it cannot rewrite its asserts, and ``filterwarnings = error``
+        # would make that warning the run's failure (exit 3) before any test ran.
+        return _forked_pytest(["-W", "ignore::pytest.PytestAssertRewriteWarning", *arguments], copy, timeout)
     environment = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", **(extra_env or {})}
     command = [sys.executable, "-m", "pytest", *arguments]
     began = time.monotonic()
@@ -433,6 +436,18 @@ def _pytest(
 
 #: per source file (path relative to the repository): line -> node ids of the tests that ran it
 LineTests = dict[str, dict[int, list[str]]]
+
+
+def _fork_runs(tests: list[str], copy: Path) -> bool:
+    """Whether the package's tests pass unmutated in a fork (else a fork's failure says nothing).
+
+    A pre-loaded module can leave state a test trips on in the fork (seen: an asyncio task
+    that anyio cannot name); every mutant would then be "killed" by a failure of the fork.
+    """
+    code, _ = _pytest(tests, copy, timeout=3600, fork=True)
+    if code != 0:
+        print(f"# the tests exit {code} unmutated in a fork: a fresh interpreter per run", file=sys.stderr)
+    return code == 0
 
 
 def _line_tests(data_file: Path, copy: Path) -> LineTests:
@@ -480,6 +495,8 @@ def run(selected: list[Mutant], *, log: bool, select: bool = True, fork: bool = 
                 loaded = preload(tests, copy) if fork else 0
                 # fork() copies one thread: a module that started others would leave them behind.
                 fork = fork and threading.active_count() == 1
+                if fork and not _fork_runs(tests, copy):
+                    fork = False  # a run that fails unmutated would "kill" every mutant
                 if log:
                     print(f"# {mutant.package}: tests pass unmutated in {baselines[mutant.package]:.0f} s; "
                           f"{loaded} modules pre-loaded; {'fork' if fork else 'a fresh interpreter'} per run",
@@ -498,6 +515,12 @@ def run(selected: list[Mutant], *, log: bool, select: bool = True, fork: bool = 
                     seconds += more
             finally:
                 target.write_text(original, encoding="utf-8")
+            if code not in (0, 1, None):
+                # Not a verdict (an internal error, a usage error, nothing collected): counting it
+                # as a kill would report mutants killed that no test ever saw.
+                raise SystemExit(
+                    f"{mutant.path}:{mutant.line}: the package's tests exited {code}; no verdict"
+                )
             reason = "timeout" if code is None else ("survived" if code == 0 else f"exit {code}")
             outcome = Outcome(mutant, killed=code != 0, reason=reason, seconds=seconds)
             outcomes.append(outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from eth_account import Account
@@ -179,6 +180,23 @@ def test_a_revert_reads_as_a_sentence_with_the_orders_values(funded: World) -> N
         requester.match(a, d, w, r)
     assert sent.value.code == "ORDER_CATEGORY_MISMATCH"
     assert "request category 2 ≠ workerpool category 1" in sent.value.message
+
+
+def test_a_request_naming_a_callback_without_code_is_refused_at_match(funded: World) -> None:
+    """Issue 21 item 4: a result callback must be a contract (the hub's ``callback-not-contract``,
+    read through the chain client as its code and sentence); nothing is locked."""
+    world = funded
+    app, dataset, pool = register(world)
+    a, d, w, r = signed_orders(world, app, dataset, pool)
+    requester = world.markets["requester"]
+    signed = requester.sign(replace(r, callback=world.accounts["pool"].address, sign=b""))
+    assert isinstance(signed, RequestOrder)
+    before = requester.balance()
+    with pytest.raises(ChainError) as sent:
+        requester.match(a, d, w, signed)
+    assert sent.value.code == "ORDER_CALLBACK_NOT_CONTRACT"
+    assert "not a contract" in sent.value.message
+    assert requester.balance() == before
 
 
 def test_concurrent_sends_from_one_account_use_every_nonce_once(world: World) -> None:

@@ -327,3 +327,54 @@ def test_order_fill_checks_secrets_before_any_transaction(
     filled = ok(p, "order", "fill", "--no-dataset", "--yes")
     assert filled["total_price"] == 5
     assert ok(p, "account", "show")["locked"] == int(str(before["locked"])) + 5
+
+
+def test_dataset_release_policy_round_trip(
+    project: Project, deployed: dict[str, str], sms: str, tmp_path: Path
+) -> None:
+    """``dataset policy set / show`` (decision 0090): the owner signs, anyone reads."""
+    p = project
+    source = tmp_path / "sealed.json"
+    source.write_text(json.dumps({"uri": "https://store.example/p", "checksum": "0x" + "ab" * 32}))
+    deployed_ds = ok(
+        p, "dataset", "deploy", "--name", "policy-ds", "--from", str(source), "--wallet", "dev", "--yes"
+    )
+    dataset = str(deployed_ds["dataset"])
+    assert ok(p, "dataset", "policy", "show", dataset) == {"dataset": dataset, "policy": None}
+    pool = "0x" + "9f" * 20
+    rules = ["--tee-type", "tdx-dcap", "--tee-type", "sgx-dcap", "--min-tcb", "SWHardeningNeeded",
+             "--max-collateral-age", "7d", "--isolation", "strict", "--workerpool", pool]  # fmt: skip
+    fails(p, "dataset", "policy", "set", dataset, *rules, code="SECRET_NOT_OWNER", as_json=True)
+    stored = ok(p, "dataset", "policy", "set", dataset, *rules, "--wallet", "dev")
+    assert stored["owner"] == deployed["dev"]
+    assert stored["policy"] == {
+        "version": 1, "tee_types": ["sgx-dcap", "tdx-dcap"], "min_tcb": "SWHardeningNeeded",
+        "max_collateral_age": 7 * 86_400, "isolation": "strict", "workerpools": [pool],
+    }  # fmt: skip
+    shown = ok(p, "dataset", "policy", "show", dataset)
+    assert (shown["digest"], shown["policy"]) == (stored["digest"], stored["policy"])
+    human = run(p, "dataset", "policy", "show", dataset)
+    assert human.returncode == 0
+    assert str(stored["digest"]) in human.stdout
+    document = tmp_path / "policy.json"
+    document.write_text(json.dumps({"version": 1, "min_tcb": "OutOfDate"}))
+    fails(
+        p,
+        "dataset",
+        "policy",
+        "set",
+        dataset,
+        "--file",
+        str(document),
+        "--wallet",
+        "dev",
+        code="SECRET_POLICY_INVALID",
+    )
+    fails(
+        p, "dataset", "policy", "set", dataset, "--file", str(document), "--min-tcb", "UpToDate", code="USAGE"
+    )
+    fails(p, "dataset", "policy", "set", dataset, "--max-collateral-age", "soon", code="USAGE")
+    document.write_text(json.dumps({"version": 1, "isolation": "strict"}))
+    replaced = ok(p, "dataset", "policy", "set", dataset, "--file", str(document), "--wallet", "dev")
+    assert replaced["digest"] != stored["digest"]
+    assert ok(p, "dataset", "policy", "show", dataset)["policy"]["isolation"] == "strict"  # type: ignore[index]

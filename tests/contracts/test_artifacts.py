@@ -74,6 +74,9 @@ def test_gas_benchmark_measures_real_receipts() -> None:
     assert figures["per_task_amortized_3"] < figures["single_task_total"]
     # The issue's goal for one confidential task with a dataset (PoCo: 1,629,005).
     assert figures["single_task_total"] <= 300_000
+    # A result callback (issue 21): the hub adds at most 10,000 beyond the callee's own gas.
+    assert figures["finalize_with_callback"] > figures["finalize"] + figures["callback_callee"]
+    assert 0 < figures["callback_overhead"] <= 10_000
     assert "sealrun" in gas.report(figures, 3)  # type: ignore[attr-defined]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpcore
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -273,6 +274,21 @@ def test_the_backend_refuses_unix_sockets() -> None:
     with pytest.raises(Exception) as caught:  # noqa: PT011 - the code is asserted below
         PublicNetworkBackend().connect_unix_socket("/run/sms.sock")
     assert getattr(caught.value, "code", None) == "INPUT_ADDRESS_REFUSED"
+
+
+def test_a_name_that_resolves_to_nothing_is_a_connect_error_naming_it() -> None:
+    # A resolver that answers no address (or fails) is a connection failure, never a crash:
+    # the fetcher's retry policy treats ConnectError as transient, an AssertionError not at all.
+    def nothing(host: str, port: int) -> list[str]:
+        return []
+
+    def fails(host: str, port: int) -> list[str]:
+        raise OSError("no such name")
+
+    with pytest.raises(httpcore.ConnectError, match=r"empty\.example resolves to no address"):
+        PublicNetworkBackend(resolve=nothing).connect_tcp("empty.example", 443)
+    with pytest.raises(httpcore.ConnectError, match=r"gone\.example does not resolve: no such name"):
+        PublicNetworkBackend(resolve=fails).connect_tcp("gone.example", 443)
 
 
 # --- redirects -------------------------------------------------------------------------------

@@ -117,9 +117,26 @@ def test_failure_codes_are_stable() -> None:
         "TASK_PARAMS_INVALID": 12, "SECRET_MISSING": 13, "RECIPIENT_MISSING": 14, "ATTEMPTS_EXHAUSTED": 15,
         "ENCLAVE_INTERNAL": 16, "INPUT_URL_REFUSED": 17, "INPUT_TOO_LARGE": 18,
         "APP_COMPUTED_JSON_INVALID": 19, "INPUT_UNAVAILABLE": 20, "GRANT_INVALID": 21,
+        "OWNER_POLICY_REFUSED": 22,
     }  # fmt: skip
     assert parse_failure_code("APP_TIMEOUT") is FailureCode.APP_TIMEOUT
     assert parse_failure_code("7") is FailureCode.INPUT_CHECKSUM_MISMATCH
     for bad in (0, "0", 99, "NOPE"):
         with pytest.raises(ConfigError):
             parse_failure_code(bad)
+
+
+def test_what_the_sms_said_and_a_bundle_read_already_cannot_be_changed_afterwards() -> None:
+    # The receipt is built from ReleaseInfo and the task side runs on LoadedSecrets: neither
+    # may be altered after it was read (mutation testing found nothing asserting it).
+    from dataclasses import FrozenInstanceError
+
+    from sealrun.enclave.secrets import LoadedSecrets, ReleaseInfo
+    from tests.tasks.test_bundle import BUNDLE
+
+    info = ReleaseInfo(deal_id="0x" + "11" * 32, task_index=0, signed_record=None)
+    with pytest.raises(FrozenInstanceError):
+        info.task_index = 1  # type: ignore[misc]
+    loaded = LoadedSecrets(BUNDLE)
+    with pytest.raises(FrozenInstanceError):
+        loaded.bundle = BUNDLE  # type: ignore[misc]

@@ -90,12 +90,16 @@ class PoolWorld:
         }
         return self._service("store", "sealrun.services.store", env, self.url_of("store") + "/v1/status")
 
-    def start_sms(self, *, extra: dict[str, str] | None = None) -> ServiceProcess:
-        """The SMS (devnet mode, simulated evidence accepted); ``extra`` settings on top."""
+    def start_sms(self, *, extra: dict[str, str] | None = None, name: str = "sms") -> ServiceProcess:
+        """The SMS (devnet mode, simulated evidence accepted); ``extra`` settings on top.
+
+        ``name`` tells replicas apart (each its own port and log; they share the data folder).
+        """
+        port = self.ports.setdefault(name, free_port())
         env = {
             "SEALRUN_SMS_MODE": "embedded-devnet",
             "SEALRUN_SMS_DATA_DIR": str(self.root / "sms"),
-            "SEALRUN_SMS_PORT": str(self.ports["sms"]),
+            "SEALRUN_SMS_PORT": str(port),
             "SEALRUN_SMS_CHAIN_RPC_URL": self.url,
             "SEALRUN_SMS_CHAIN_ID": str(self.deployment.chain_id),
             "SEALRUN_SMS_HUB": self.deployment.hub,
@@ -105,24 +109,35 @@ class PoolWorld:
             "SEALRUN_SMS_UPLOAD_TOKEN_KEY": self.upload_key,
             **(extra or {}),
         }
-        return self._service("sms", "sealrun.services.sms", env, self.url_of("sms") + "/openapi.json")
+        return self._service(name, "sealrun.services.sms", env, self.url_of(name) + "/openapi.json")
 
-    def start_market(self) -> ServiceProcess:
-        """The order book."""
+    def start_market(self, *, extra: dict[str, str] | None = None, name: str = "market") -> ServiceProcess:
+        """The order book; ``extra`` settings on top, ``name`` tells replicas apart."""
+        port = self.ports.setdefault(name, free_port())
         env = {
             "SEALRUN_MARKET_DATABASE_URL": f"sqlite:///{self.root / 'market.db'}",
             "SEALRUN_MARKET_RPC_URL": self.url,
             "SEALRUN_MARKET_HUB": self.deployment.hub,
             "SEALRUN_MARKET_START_BLOCK": str(self.deployment.block),
             "SEALRUN_MARKET_POLL_INTERVAL": "0.3",
-            "SEALRUN_MARKET_PORT": str(self.ports["market"]),
+            "SEALRUN_MARKET_PORT": str(port),
+            **(extra or {}),
         }
-        return self._service("market", "sealrun.services.market", env, self.url_of("market") + "/v1/status")
+        return self._service(name, "sealrun.services.market", env, self.url_of(name) + "/v1/status")
 
     def start_scheduler(
-        self, *, price: int = 20, worker_timeout: float = 4.0, extra: dict[str, str] | None = None
+        self,
+        *,
+        price: int = 20,
+        worker_timeout: float = 4.0,
+        extra: dict[str, str] | None = None,
+        name: str = "scheduler",
     ) -> ServiceProcess:
-        """The pool's scheduler (publishes the pool's order on the market); ``extra`` settings on top."""
+        """The pool's scheduler (publishes the pool's order on the market); ``extra`` settings on top.
+
+        ``name`` tells replicas apart (each its own port and log).
+        """
+        port = self.ports.setdefault(name, free_port())
         env = {
             "SEALRUN_SCHEDULER_WORKERPOOL": self.workerpool,
             "SEALRUN_SCHEDULER_OWNER_KEY": "0x" + self.owner.key.hex(),
@@ -140,14 +155,15 @@ class PoolWorld:
             "SEALRUN_SCHEDULER_WORKER_TIMEOUT": str(worker_timeout),
             # A closed pool: the scheduler starts only with the list of its workers.
             "SEALRUN_SCHEDULER_ALLOWED_WORKERS": json.dumps([worker.address for worker in self.workers]),
-            "SEALRUN_SCHEDULER_PORT": str(self.ports["scheduler"]),
+            "SEALRUN_SCHEDULER_PORT": str(port),
             **(extra or {}),
         }
-        return self._service(
-            "scheduler", "sealrun.services.scheduler", env, self.url_of("scheduler") + "/v1/status"
-        )
+        # /healthz: a standby is alive but refuses the worker routes (/v1/status among them).
+        return self._service(name, "sealrun.services.scheduler", env, self.url_of(name) + "/healthz")
 
-    def start_worker(self, number: int, *, slots: int = 1, isolation: str = "strict") -> ServiceProcess:
+    def start_worker(
+        self, number: int, *, slots: int = 1, isolation: str = "strict", extra: dict[str, str] | None = None
+    ) -> ServiceProcess:
         """Worker ``number`` (its key is ``workers[number]``; its status API on a free port)."""
         work = self.root / "workers" / f"worker-{number}"
         work.mkdir(parents=True, exist_ok=True)
@@ -165,6 +181,7 @@ class PoolWorld:
             "SEALRUN_WORKER_ISOLATION": isolation,
             "SEALRUN_WORKER_POLL_WAIT": "5",
             "SEALRUN_WORKER_PORT": str(port),
+            **(extra or {}),
         }
         return self._service(
             f"worker-{number}", "sealrun.services.worker", env, f"http://127.0.0.1:{port}/v1/status"

@@ -46,7 +46,8 @@ def test_readyz_names_its_checks_and_needs_no_signature(harness: Harness) -> Non
     harness.client.app.state.readiness.timeout = 0.5  # type: ignore[attr-defined]
     ready = harness.client.get("/readyz")
     body = ready.json()
-    assert set(body["checks"]) == {"database", "chain", "sms"}
+    assert set(body["checks"]) == {"leader", "database", "chain", "sms"}
+    assert body["checks"]["leader"] == {"ok": True}  # SQLite or an uncontested PostgreSQL: active
     assert body["checks"]["database"] == {"ok": True}
     assert ready.status_code == (200 if all(c["ok"] for c in body["checks"].values()) else 503)
     assert harness.client.get("/healthz").json() == {"status": "alive", "service": "scheduler"}

@@ -147,11 +147,16 @@ class World:
         measurement: bytes | None = None,
         debug: bool = False,
         report_data: bytes | None = None,
+        tcb_status: str = "UpToDate",
     ) -> str:
         """Simulated evidence (JSON envelope) binding the nonce, the ephemeral key and the task."""
         data = report_data or report_data_for(nonce, identity.public_bytes, task or self.task)
         evidence = make_simulated_evidence(
-            self.simulator, measurement=measurement or self.fingerprint, report_data=data, debug=debug
+            self.simulator,
+            measurement=measurement or self.fingerprint,
+            report_data=data,
+            debug=debug,
+            tcb_status=tcb_status,
         )
         return evidence.to_json()
 

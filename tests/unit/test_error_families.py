@@ -75,10 +75,10 @@ FAMILY_HOMES: dict[str, frozenset[str]] = {
     "REQUEST": frozenset({"adapters.db", "api", "core.requests", "services.sms", "services.store"}),
     "SANDBOX": frozenset({"adapters.sandbox"}),
     "SEAL": frozenset({"adapters.sealedfiles", "core.sealing"}),
-    "SECRET": frozenset({"adapters.http", "requester", "core.secretrules", "services.sms"}),
+    "SECRET": frozenset({"adapters.http", "requester", "core.releases", "core.secretrules", "services.sms"}),
     "SECRET_FILE": frozenset({"adapters.secretfiles"}),
-    "SERVICE": frozenset({"adapters.http"}),
-    "SERVICE_URL": frozenset({"cli", "requester"}),
+    "SERVICE": frozenset({"adapters.http", "services.scheduler"}),  # SERVICE_STANDBY: a standby replica
+    "SERVICE_URL": frozenset({"cli", "requester", "adapters.http", "services.explorer"}),
     "SIGNATURE": frozenset({"core.tasks"}),
     "SIMULATOR_KEY": frozenset({"adapters.tee", "enclave"}),
     "SMS": frozenset({"adapters.http", "services.sms"}),

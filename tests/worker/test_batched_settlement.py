@@ -54,8 +54,8 @@ class Chain:
     markets: dict[str, Marketplace]
     accounts: dict[str, LocalAccount]
 
-    def deal(self, volume: int) -> Deal:
-        """Match a fresh deal of ``volume`` tasks (no dataset)."""
+    def deal(self, volume: int, *, callback: str = ZERO_ADDRESS) -> Deal:
+        """Match a fresh deal of ``volume`` tasks (no dataset), naming ``callback`` if given."""
         m, salt = self.markets, secrets.token_bytes(32)
         a = m["developer"].sign(AppOrder(app=self.app, appprice=5, volume=volume, tag=TEE, salt=salt))
         w = m["pool"].sign(
@@ -68,7 +68,7 @@ class Chain:
             RequestOrder(
                 app=self.app, appmaxprice=5, dataset=ZERO_ADDRESS, datasetmaxprice=0, workerpool=ZERO_ADDRESS,
                 workerpoolmaxprice=7, requester=requester, volume=volume, tag=TEE, category=1,
-                beneficiary=requester, params="{}", salt=salt,
+                beneficiary=requester, callback=callback, params="{}", salt=salt,
             )
         )  # fmt: skip
         assert isinstance(a, AppOrder)
@@ -383,3 +383,41 @@ def test_gas_per_task_of_a_full_batch_beside_single_finalize(
     with capsys.disabled():
         print(f"\ngas per task: finalizeMany of 50 {per_task_batched:,.0f}, finalize {per_task_single:,}")
     assert per_task_batched < per_task_single * 0.7
+
+
+def test_a_deal_with_a_result_callback_settles_and_the_callee_receives_each_task(
+    rig: Rig, flusher: Callable[[Worker], None]
+) -> None:
+    """The hub calls a callback only with 200,000 x 64/63 gas left (EIP-150, ``callback-gas``);
+    an estimate of the gas *used* (py-evm's) leaves less, so the worker adds
+    ``CALLBACK_GAS_RESERVE`` for such a deal, in a batch and alone."""
+    import vyper
+
+    from sealrun.adapters.chain.models import CALLBACK_GAS_RESERVE
+
+    source = (
+        Path(__file__).resolve().parents[2] / "contracts" / "testing" / "CallbackReceiver.vy"
+    ).read_text()
+    compiled = vyper.compile_code(source, output_formats=["abi", "bytecode"])
+    w3 = rig.chain.rpc.w3
+    tx = (
+        w3.eth.contract(abi=compiled["abi"], bytecode=compiled["bytecode"])
+        .constructor()
+        .transact({"from": w3.eth.accounts[0]})
+    )
+    receiver = w3.eth.contract(
+        address=w3.eth.get_transaction_receipt(tx)["contractAddress"], abi=compiled["abi"]
+    )
+    deal = rig.chain.deal(4, callback=receiver.address)
+    batched = rig.make(size=3, delay=60.0)
+    flusher(batched)
+    for index in range(3):
+        batched.execute(rig.assignment(deal, index))
+    wait_for(lambda: batched.settled == 3)
+    assert len(set(rig.scheduler.statuses("submitted").values())) == 1  # one finalizeMany
+    alone = rig.make(size=1, delay=0.0)
+    alone.execute(rig.assignment(deal, 3))
+    assert [rig.chain.status(deal, i) for i in range(4)] == [HubTaskStatus.COMPLETED] * 4
+    assert receiver.functions.calls().call() == 4
+    assert bytes(receiver.functions.taskid().call()) == task_id(deal.deal_id, 3)
+    assert CALLBACK_GAS_RESERVE > 200_000 * 64 // 63 + 5_000

@@ -22,6 +22,7 @@ __all__ = [
     "AuditRecordOut",
     "ChallengeOut",
     "DatasetKeyIn",
+    "DatasetPolicyOut",
     "EvidenceIn",
     "HealthOut",
     "NonceOut",
@@ -50,6 +51,7 @@ class Routes:
     HEALTH = "/v1/health"
     DATASET_KEY = "/v1/datasets/{dataset}/key"
     DATASET_AUDIT = "/v1/datasets/{dataset}/audit"
+    DATASET_POLICY = "/v1/datasets/{dataset}/policy"
     APP_SECRET = "/v1/apps/{app}/secret"  # noqa: S105  # a path, not a secret
     REQUESTER_SECRETS = "/v1/requesters/{requester}/secrets"
     REQUESTER_SECRET = "/v1/requesters/{requester}/secrets/{name}"  # noqa: S105  # a path
@@ -80,6 +82,20 @@ class DatasetKeyIn(_Strict):
         max_length=1024,
         description="the dataset's file name in IEXEC_IN (IEXEC_DATASET_FILENAME); default: its address",
     )
+
+
+class DatasetPolicyOut(BaseModel):
+    """A dataset owner's release policy (public: requesters may read the rules before buying).
+
+    The body of ``PUT`` is the policy document itself (JSON, version 1, at most 8 KiB; see
+    docs/decisions/0090-owner-release-policy.md), parsed by the SMS, not by this model.
+    """
+
+    dataset: str
+    owner: str
+    policy: dict[str, object] = Field(description="the canonical policy document")
+    digest: str = Field(description="0x + sha256 of the canonical document (what the audit log records)")
+    updated_at: int
 
 
 class SecretIn(_Strict):
@@ -231,6 +247,7 @@ class AuditRecordOut(BaseModel):
     measurement: str | None
     prev_hash: str
     entry_hash: str
+    policy: str | None = Field(default=None, description="the owner's release policy digest it applied")
 
 
 class AuditLinkOut(BaseModel):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from sealrun.adapters.http.base import normalize_service_urls
 from sealrun.adapters.profiles import CONFIG_FILE, ChainProfile, ProjectConfig
 from sealrun.api import ids
 from sealrun.devnet.state import DevnetState, locate_state
@@ -137,11 +138,12 @@ class Session:
         profile other than ``devnet``).
 
         Raises:
-            ConfigError: ``SERVICE_URL_MISSING``.
+            ConfigError: ``SERVICE_URL_MISSING``, ``SERVICE_URL_INVALID``.
         """
         explicit = os.environ.get(f"SEALRUN_{service.upper()}_URL")
         if explicit:
-            return explicit.rstrip("/")
+            # One URL or several replicas' (comma-separated): SERVICE_URL_INVALID otherwise.
+            return normalize_service_urls(explicit)
         devnet = self.devnet() if self.chain_name in (None, DEVNET_PROFILE) else None
         if devnet is not None and service in devnet.services:
             return devnet.services[service]

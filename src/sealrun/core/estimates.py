@@ -31,10 +31,10 @@ __all__ = ["GAS_TABLE", "MAX_VOLUME", "Estimate", "estimate_deal"]
 #: Gas measured by ``benchmarks/gas.py`` (``uv run python benchmarks/gas.py --json``).
 GAS_TABLE: Mapping[str, int] = MappingProxyType(
     {
-        "match_with_dataset": 206_519,
-        "match_without_dataset": 175_195,
-        "match_with_grant": 208_477,
-        "finalize": 79_711,
+        "match_with_dataset": 206_567,
+        "match_without_dataset": 175_243,
+        "match_with_grant": 208_537,
+        "finalize": 80_595,
     }
 )
 #: Percent of the pool price the pool owner stakes per task (as the hub).

@@ -125,8 +125,10 @@ def sign_request_order(
     args: str = "",
     input_files: tuple[str, ...] = (),
     secrets_by_index: Mapping[int, str] | None = None,
+    callback: str | None = None,
 ) -> RequestOrder:
-    """Sign a request order for one task matching ``orders``, the wallet its requester and beneficiary."""
+    """Sign a request order for one task matching ``orders``, the wallet its requester and
+    beneficiary; ``callback`` (a contract) receives the result at settlement (docs/contracts.md)."""
     app, dataset, pool = orders
     params: RequestParams = {"iexec_args": args}
     if input_files:
@@ -145,6 +147,7 @@ def sign_request_order(
         tag=TEE_TAG,
         category=pool.category,
         beneficiary=connection.address,
+        callback=callback or ZERO_ADDRESS,
         params=json.dumps(params, separators=(",", ":"), sort_keys=True),
         salt=secrets.token_bytes(32),
     )

@@ -120,10 +120,10 @@ class Connection:
         return RequestDomain(chain_id=self.market.rpc.chain_id, hub=self.market.hub.address)
 
     def service_url(self, service: str) -> str:
-        """The base URL of ``service``.
+        """The base URL of ``service`` (or its replicas' URLs, comma-separated).
 
         Raises:
-            ConfigError: ``SERVICE_URL_MISSING``.
+            ConfigError: ``SERVICE_URL_MISSING``, ``SERVICE_URL_INVALID``.
         """
         url = self.services.get(service)
         if not url:
@@ -132,7 +132,9 @@ class Connection:
                 f"or set SEALRUN_{service.upper()}_URL",
                 code="SERVICE_URL_MISSING",
             )
-        return url.rstrip("/")
+        from sealrun.adapters.http.base import normalize_service_urls
+
+        return normalize_service_urls(url)
 
     def store(self) -> StoreClient:
         """A client of the store (close it after use)."""

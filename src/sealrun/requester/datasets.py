@@ -12,6 +12,11 @@ ends one at once (no new match, no further key release). A requester runs under 
 with ``Requester.run(app, grant=...)``; :func:`granted_order` builds the dataset order that
 references it.
 
+Release policy (docs/decisions/0090-owner-release-policy.md): :meth:`DataOwner.set_policy`
+gives the SMS the owner's rules for every release of a dataset's key (TEE types, minimum TCB
+status, maximum collateral age, isolation mode, workerpools); :meth:`DataOwner.policy` reads
+them back.
+
 Error codes: ``TEE_INPUTS_MISSING``, ``DATASET_FILENAME_INVALID`` (:class:`~sealrun.errors.ConfigError`);
 ``ORDER_GRANT_TERMS_INVALID``, ``ORDER_GRANT_UNKNOWN``, ``ORDER_GRANT_REVOKED``,
 ``ORDER_GRANT_EXPIRED``, ``ORDER_GRANT_EXHAUSTED`` (:class:`~sealrun.errors.OrderError`); the
@@ -22,19 +27,24 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from sealrun.adapters.sealedfiles import seal_path, write_identity
 from sealrun.core.orders import ZERO_ADDRESS, DatasetOrder, Grant, grant_order, is_grant_id
+from sealrun.core.releases import canonical_policy, parse_owner_policy
 from sealrun.core.sealing import Identity
 from sealrun.core.tasks.filenames import check_dataset_filename, folder_dataset_filename
 from sealrun.errors import ConfigError, OrderError
 from sealrun.requester.buying import TEE_TAG, publish_order
 from sealrun.requester.connection import Connection
 from sealrun.requester.layout import DATASETS
-from sealrun.requester.smssecrets import push_dataset_key
+from sealrun.requester.smssecrets import dataset_policy, push_dataset_key, set_dataset_policy
+
+if TYPE_CHECKING:
+    from sealrun.api.sms import DatasetPolicyOut
 
 __all__ = ["DataOwner", "ProtectedDataset", "ProtectedDatasetJson", "find_grant", "granted_order"]
 
@@ -196,6 +206,30 @@ class DataOwner:
                 store.upload_dataset(path, signer=connection.signer(), asset=asset, progress=advance)
         finally:
             store.close()
+
+    # -- release policy (decision 0090) ---------------------------------------------------
+    def set_policy(self, dataset: str, policy: Mapping[str, object] | str) -> DatasetPolicyOut:
+        """Set (or replace) ``dataset``'s release policy: the SMS then applies it at every
+        release of its key (TEE types, minimum TCB status, maximum collateral age, isolation
+        mode, workerpools; docs/decisions/0090-owner-release-policy.md).
+
+        Args:
+            dataset: a dataset this wallet owns.
+            policy: the document (a mapping or JSON text), version 1.
+
+        Returns:
+            The stored policy: its canonical form and digest (what audit entries name).
+
+        Raises:
+            SecretError: ``SECRET_POLICY_INVALID`` (checked here first), ``SECRET_NOT_OWNER``,
+                ``SECRET_ASSET_UNKNOWN``.
+        """
+        document = canonical_policy(parse_owner_policy(policy))
+        return set_dataset_policy(self.connection, dataset, document)
+
+    def policy(self, dataset: str) -> DatasetPolicyOut | None:
+        """``dataset``'s release policy at the SMS, or ``None`` when its owner set none."""
+        return dataset_policy(self.connection.service_url("sms"), dataset)
 
     # -- grants -----------------------------------------------------------------------------
     def grant(

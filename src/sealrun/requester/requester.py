@@ -40,6 +40,7 @@ class Requester:
         workerpool: str | None = None,
         category: int | None = None,
         grant: bytes | None = None,
+        callback: str | None = None,
     ) -> TaskHandle:
         """Buy one confidential task of ``app``.
 
@@ -52,6 +53,8 @@ class Requester:
             workerpool: only this workerpool; category: only pools of this category.
             grant: run under this dataset grant (its dataset, price and terms; no dataset
                 order from the market is needed).
+            callback: a contract the hub calls with ``receiveResult(taskid, abi.encode(digest))``
+                when the task is settled (200,000 gas cap; its failure never blocks payment).
 
         Raises:
             SecretError: ``SECRET_MISSING`` (nothing was bought); OrderError: ``ORDER_MISSING``,
@@ -75,7 +78,12 @@ class Requester:
             app_order, _, pool_order = find_orders(connection, app, None, workerpool, category)
             orders = (app_order, granted, pool_order)
         request = sign_request_order(
-            connection, orders, args=args, input_files=tuple(inputs), secrets_by_index=named
+            connection,
+            orders,
+            args=args,
+            input_files=tuple(inputs),
+            secrets_by_index=named,
+            callback=callback,
         )
         deal, task_id, price = fill(connection, orders, request)
         return TaskHandle(connection, task_id, deal.deal_id, price)

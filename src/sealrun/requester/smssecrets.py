@@ -22,11 +22,12 @@ from sealrun.requester.layout import result_identity
 
 if TYPE_CHECKING:
     from sealrun.adapters.http.sms import SmsClient
-    from sealrun.api.sms import RequesterSecretNameOut, SecretStatusOut
+    from sealrun.api.sms import DatasetPolicyOut, RequesterSecretNameOut, SecretStatusOut
 
 __all__ = [
     "app_secret_status",
     "dataset_key_status",
+    "dataset_policy",
     "push_app_secret",
     "push_dataset_key",
     "push_requester_secret",
@@ -34,6 +35,7 @@ __all__ = [
     "requester_secret_names",
     "requester_secret_status",
     "require_request_secrets",
+    "set_dataset_policy",
 ]
 
 T = TypeVar("T")
@@ -75,6 +77,16 @@ def push_dataset_key(
     return _signed(
         connection, lambda sms: sms.push_dataset_key(connection.key, dataset, identity, filename=filename)
     )
+
+
+def set_dataset_policy(connection: Connection, dataset: str, document: str) -> DatasetPolicyOut:
+    """Set (or replace) ``dataset``'s release policy document at the SMS; only its owner may."""
+    return _signed(connection, lambda sms: sms.set_dataset_policy(connection.key, dataset, document))
+
+
+def dataset_policy(url: str, dataset: str) -> DatasetPolicyOut | None:
+    """``dataset``'s release policy at the SMS at ``url`` (public), or ``None`` when none is set."""
+    return _unsigned(url, lambda sms: sms.dataset_policy(dataset))
 
 
 def requester_secret_names(connection: Connection) -> list[RequesterSecretNameOut]:

@@ -56,8 +56,17 @@ class BoundContract:
         fn = self.contract.functions[name](*args)
         return self.rpc.run(what, fn.call)
 
-    def send(self, name: str, args: list[Any], what: str, *, context: RevertContext | None = None) -> Receipt:
-        """Send a transaction calling ``name(*args)``; ``what`` words errors ("deposit 5 tokens").
+    def send(
+        self,
+        name: str,
+        args: list[Any],
+        what: str,
+        *,
+        context: RevertContext | None = None,
+        extra_gas: int = 0,
+    ) -> Receipt:
+        """Send a transaction calling ``name(*args)``; ``what`` words errors ("deposit 5 tokens");
+        ``extra_gas`` is added to the estimated gas limit.
 
         Raises:
             ChainError: ``CHAIN_NO_SENDER`` without a wallet, or a translated failure.
@@ -65,7 +74,7 @@ class BoundContract:
         if self.sender is None:
             raise ChainError(f"cannot {what}: no wallet is unlocked for this client", code="CHAIN_NO_SENDER")
         data = bytes.fromhex(self.contract.encode_abi(name, args=args).removeprefix("0x"))
-        return self.sender.send(to=self.address, data=data, what=what, context=context)
+        return self.sender.send(to=self.address, data=data, what=what, context=context, extra_gas=extra_gas)
 
     def event(self, receipt: Receipt, name: str) -> Mapping[str, Any]:
         """The arguments of the first ``name`` event this contract emitted in ``receipt``.

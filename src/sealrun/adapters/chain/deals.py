@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sealrun.adapters.chain.events import ChainEvent, EventReader, SqlCheckpoint
 from sealrun.adapters.chain.hub import HubClient
 from sealrun.adapters.chain.models import Deal
+from sealrun.adapters.db.locks import create_tables
 from sealrun.api.ids import deal_id_hex, parse_deal_id, task_id_hex
 from sealrun.core.orders.grants import is_grant_id
 from sealrun.core.tasks import task_id as compute_task_id
@@ -76,7 +77,7 @@ class DealIndex:
     ) -> None:
         self.hub = hub
         self.engine = engine
-        _metadata.create_all(engine)
+        create_tables(engine, _metadata)
         self._reader = EventReader(
             hub.rpc,
             hub.contract,

@@ -30,6 +30,7 @@ from web3.contract import Contract
 from web3.types import FilterParams, LogReceipt
 
 from sealrun.adapters.chain.rpc import Rpc
+from sealrun.adapters.db.locks import create_tables
 from sealrun.errors import ChainError
 
 __all__ = ["ChainEvent", "Checkpoint", "EventReader", "FileCheckpoint", "SqlCheckpoint"]
@@ -116,7 +117,7 @@ class SqlCheckpoint:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        _metadata.create_all(engine, tables=[checkpoints_table])
+        create_tables(engine, _metadata, [checkpoints_table])
 
     def load(self, stream: str) -> int | None:
         """See :class:`Checkpoint`."""

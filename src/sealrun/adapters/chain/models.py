@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = [
+    "CALLBACK_GAS_RESERVE",
     "App",
     "Balance",
     "Category",
@@ -23,6 +24,14 @@ __all__ = [
     "Task",
     "Workerpool",
 ]
+
+
+#: Gas a settlement with a result callback must keep *available* beyond what it uses: the hub
+#: calls the callback only with ``200,000 × 64/63 + 5,000`` gas left (``callback-gas``,
+#: docs/contracts.md), and an estimate of the gas *used* does not cover that (py-evm's does not
+#: search for it). Added once to the estimate of a ``finalize`` or ``finalizeMany`` (the
+#: estimate already holds every callee's use; the reserve is what must remain at each call).
+CALLBACK_GAS_RESERVE = 200_000 * 64 // 63 + 5_000 + 2_000
 
 
 class HubTaskStatus(enum.IntEnum):

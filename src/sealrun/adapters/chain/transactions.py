@@ -107,6 +107,7 @@ class TransactionSender:
         value: int = 0,
         context: RevertContext | None = None,
         gas: int | None = None,
+        extra_gas: int = 0,
     ) -> Receipt:
         """Send one transaction and wait until it is mined.
 
@@ -117,6 +118,9 @@ class TransactionSender:
             value: wei to send along.
             context: values revert sentences may quote.
             gas: a gas limit to use instead of estimating.
+            extra_gas: gas added to the estimate, for a call that needs gas *available* beyond
+                what it uses (a hub settlement with a result callback: EIP-150, see
+                :data:`~sealrun.adapters.chain.models.CALLBACK_GAS_RESERVE`).
 
         Returns:
             The receipt of the mined transaction.
@@ -130,7 +134,7 @@ class TransactionSender:
             request["to"] = to
         if gas is None:
             estimate = self.rpc.run(what, lambda: w3.eth.estimate_gas(request), context=context)
-            gas = estimate * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN + 10_000
+            gas = estimate * _GAS_MARGIN_NUM // _GAS_MARGIN_DEN + 10_000 + extra_gas
         request["gas"] = gas
         request.update(self._fees())
         request["chainId"] = self.rpc.chain_id

@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from sealrun.adapters.db.locks import serialize
 from sealrun.errors import DatabaseError
 
 __all__ = ["create_database_engine", "drop_schema", "session_factory"]
@@ -78,6 +79,9 @@ def create_database_engine(url: str, *, schema: str | None = None) -> Engine:
     if schema is not None:
         try:
             with engine.begin() as connection:
+                # IF NOT EXISTS still races with a concurrent CREATE (a unique violation on
+                # the catalog): replicas starting at once take turns.
+                serialize(connection, f"schema:{schema}")
                 connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         except OperationalError as error:
             raise DatabaseError("the database server cannot be reached", code="DB_UNAVAILABLE") from error

@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.exc import OperationalError
 
+from sealrun.adapters.db.locks import serialize
 from sealrun.errors import DatabaseError
 
 __all__ = ["run_migration_environment", "upgrade_database"]
@@ -24,6 +25,10 @@ def upgrade_database(engine: Engine, *, script_location: str, version_table: str
         script_location: the Alembic scripts, e.g. ``"sealrun.services.sms:migrations"``.
         version_table: the service's own version table (services may share a database).
 
+    Replicas of a service starting at once on one PostgreSQL database migrate one after the
+    other (an advisory lock named after the version table): the second finds the schema at
+    head and does nothing.
+
     Raises:
         StorageError: ``DB_UNAVAILABLE`` if the database cannot be reached.
     """
@@ -31,6 +36,7 @@ def upgrade_database(engine: Engine, *, script_location: str, version_table: str
     config.set_main_option("script_location", script_location)
     try:
         with engine.begin() as connection:
+            serialize(connection, f"migrate:{version_table}")
             config.attributes["connection"] = connection
             config.attributes["version_table"] = version_table
             command.upgrade(config, "head")

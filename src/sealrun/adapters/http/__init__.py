@@ -11,7 +11,7 @@ Nothing here loads FastAPI or Starlette (a test and an import-linter contract ke
 the enclave imports the SMS and store clients and must start small.
 """
 
-from sealrun.adapters.http.base import ServiceClient
+from sealrun.adapters.http.base import ServiceClient, parse_service_urls
 from sealrun.adapters.http.problems import raise_for_problem
 
-__all__ = ["ServiceClient", "raise_for_problem"]
+__all__ = ["ServiceClient", "parse_service_urls", "raise_for_problem"]

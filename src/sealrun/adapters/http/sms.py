@@ -31,6 +31,7 @@ from sealrun.api.sms import (
     AuditRecordOut,
     ChallengeOut,
     DatasetKeyIn,
+    DatasetPolicyOut,
     EvidenceIn,
     HealthOut,
     NonceOut,
@@ -157,6 +158,17 @@ class SmsClient(ServiceClient):
         body = DatasetKeyIn.model_construct(key=identity, filename=filename)
         return self._signed(SecretStatusOut, "PUT", path, key, body=body)
 
+    def set_dataset_policy(self, key: bytes, dataset: str, document: str) -> DatasetPolicyOut:
+        """Set (or replace) ``dataset``'s release policy (a JSON document, decision 0090);
+        ``key`` is the dataset owner's. The SMS answers the canonical form and its digest."""
+        path = Routes.DATASET_POLICY.format(dataset=_address(dataset))
+        headers = {"content-type": "application/json"}
+        return self._signed(DatasetPolicyOut, "PUT", path, key, content=document.encode(), headers=headers)
+
+    def dataset_policy(self, dataset: str) -> DatasetPolicyOut | None:
+        """``dataset``'s release policy, or ``None`` when its owner set none."""
+        return self._found(DatasetPolicyOut, Routes.DATASET_POLICY.format(dataset=_address(dataset)))
+
     def dataset_key_status(self, dataset: str) -> SecretStatusOut | None:
         """The key's status if the SMS holds a key for ``dataset``, else ``None``."""
         return self._found(SecretStatusOut, Routes.DATASET_KEY.format(dataset=_address(dataset)))
@@ -233,11 +245,17 @@ class SmsClient(ServiceClient):
     def enclave_challenge(self, key: bytes, task_id: bytes) -> str:
         """The task's enclave challenge address (created once); ``key`` is the pool owner's."""
         path = Routes.ENCLAVE_CHALLENGE.format(task_id=task_id_hex(task_id))
-        return self._signed(ChallengeOut, "POST", path, key).enclave_challenge
+        # The SMS creates a task's challenge once and answers the same one after: a repeat
+        # (re-signed, to the next replica after a cut) is harmless.
+        return self._signed(ChallengeOut, "POST", path, key, idempotent=True).enclave_challenge
 
     def attestation_nonce(self, task_id: bytes) -> bytes:
         """A fresh single-use attestation nonce for a live task."""
-        answer = self._call(NonceOut, "POST", Routes.NONCE.format(task_id=task_id_hex(task_id)))
+        # Asking again is harmless (an unused nonce expires), so it may be resent after a
+        # connection cut, to the next replica.
+        answer = self._call(
+            NonceOut, "POST", Routes.NONCE.format(task_id=task_id_hex(task_id)), idempotent=True
+        )
         return bytes.fromhex(answer.nonce.removeprefix("0x"))
 
     def release(

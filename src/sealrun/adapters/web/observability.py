@@ -39,6 +39,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sealrun.adapters.http.base import parse_service_urls
 from sealrun.errors import SealrunError
 
 __all__ = [
@@ -338,10 +339,21 @@ def rpc_check(url: str, *, timeout: float = _CHECK_TIMEOUT) -> Check:
 
 
 def http_check(base_url: str, *, path: str = HEALTHZ, timeout: float = _CHECK_TIMEOUT) -> Check:
-    """A check that a peer service at ``base_url`` answers ``path`` (its ``/healthz``) with 200."""
+    """A check that a peer service at ``base_url`` answers ``path`` (its ``/healthz``) with 200.
+
+    ``base_url`` may list several replicas (comma-separated, as the clients take it): the
+    check passes when one of them answers, since the clients fail over to it.
+    """
+    urls = parse_service_urls(base_url)
 
     def check() -> None:
-        httpx.get(base_url.rstrip("/") + path, timeout=timeout).raise_for_status()
+        for url in urls[:-1]:
+            try:
+                httpx.get(url + path, timeout=timeout).raise_for_status()
+                return
+            except httpx.HTTPError:
+                continue
+        httpx.get(urls[-1] + path, timeout=timeout).raise_for_status()
 
     return check
 

@@ -61,6 +61,7 @@ def run(
     secrets_opt: list[str] = _SECRETS,
     workerpool: str | None = typer.Option(None, "--workerpool", help="Only this workerpool."),
     category: int | None = typer.Option(None, "--category", help="Only pools of this category."),
+    callback: str | None = typer.Option(None, "--callback", help="A contract that receives the result."),
     watch: bool = typer.Option(False, "--watch", help="Follow the task until it ends."),
     download: bool = typer.Option(False, "--download", help="Download the sealed result."),
     decrypt: bool = typer.Option(False, "--decrypt", help="Open it into tee/outputs."),
@@ -87,6 +88,7 @@ def run(
     app_address = parse_address(app, "app")
     dataset_address = parse_address(dataset, "--dataset") if dataset else None
     pool_address = parse_address(workerpool, "--workerpool") if workerpool else None
+    callback_address = parse_address(callback, "--callback") if callback else None
     secret_names = _secret_names(secrets_opt)
     session = Session.load(config, chain, wallet, password_file)
     # Before the wallet unlock and before any money moves: a task whose secrets the SMS lacks
@@ -98,8 +100,9 @@ def run(
     register_result_key(connection)
     orders = find_orders(connection, app_address, dataset_address, pool_address, category)
     request = sign_request_order(
-        connection, orders, args=args, input_files=tuple(input_files), secrets_by_index=secret_names
-    )
+        connection, orders, args=args, input_files=tuple(input_files), secrets_by_index=secret_names,
+        callback=callback_address,
+    )  # fmt: skip
     cost, pool_order = price(orders), orders[2]
     out.info(f"workerpool {pool_order.workerpool}, category {pool_order.category}: {cost} per task")
     out.confirm(f"Run one task of {app_address} for {cost}?", yes=yes)

@@ -154,6 +154,12 @@ _TABLE: Final[tuple[tuple[str, str, str, str], ...]] = (
         "the workerpool order is restricted to another requester",
         "Hub",
     ),
+    (
+        "callback-not-contract",
+        "ORDER_CALLBACK_NOT_CONTRACT",
+        "the request's result callback is not a contract (no code at that address)",
+        "Hub",
+    ),
     ("app-unknown", "ORDER_APP_UNKNOWN", "the app is not registered", "Hub"),
     ("dataset-unknown", "ORDER_DATASET_UNKNOWN", "the dataset is not registered", "Hub"),
     ("workerpool-unknown", "ORDER_WORKERPOOL_UNKNOWN", "the workerpool is not registered", "Hub"),
@@ -247,6 +253,12 @@ _TABLE: Final[tuple[tuple[str, str, str, str], ...]] = (
     ),
     ("failure-code", "TASK_FAILURE_CODE", "failure code 0 is not a failure", "Hub"),
     ("batch-empty", "TASK_BATCH_EMPTY", "the batch holds no task", "Hub"),
+    (
+        "callback-gas",
+        "TASK_CALLBACK_GAS",
+        "the transaction's gas left cannot forward the callback's full 200,000 gas cap",
+        "Hub",
+    ),
     # hub owner and categories (Hub)
     ("not-hub-owner", "HUB_NOT_OWNER", "only the hub owner may do this", "Hub"),
     ("category-time", "HUB_CATEGORY_TIME", "a category's maximum execution time must be above zero", "Hub"),

@@ -17,6 +17,13 @@ from sealrun.core.releases.appraisal import (
     liveness_refusal,
 )
 from sealrun.core.releases.opening import SessionOpening, appraise_session
+from sealrun.core.releases.ownerpolicy import (
+    OwnerPolicy,
+    OwnerPolicyRefusal,
+    canonical_policy,
+    owner_policy_refusal,
+    parse_owner_policy,
+)
 from sealrun.core.releases.params import ReleaseParams, parse_release_params
 from sealrun.core.releases.sessions import (
     ISOLATION_MODES,
@@ -35,6 +42,8 @@ __all__ = [
     "AttestedSession",
     "EvidenceVerifier",
     "Isolation",
+    "OwnerPolicy",
+    "OwnerPolicyRefusal",
     "Refusal",
     "ReleaseFacts",
     "ReleaseParams",
@@ -44,8 +53,11 @@ __all__ = [
     "appraise_release",
     "appraise_session",
     "attempts_exhausted",
+    "canonical_policy",
     "check_session_request",
     "liveness_refusal",
+    "owner_policy_refusal",
+    "parse_owner_policy",
     "parse_release_params",
     "session_report_data",
     "session_request_digest",

@@ -30,6 +30,8 @@ task's app. Everything else is the same, per task.
 8b. a deal made under a dataset grant: the grant is still on chain, not revoked and not
    expired at ``now`` (``RELEASE_GRANT_UNKNOWN``, ``RELEASE_GRANT_REVOKED``,
    ``RELEASE_GRANT_EXPIRED``); its uses were counted at match, not here;
+8c. the dataset owner's release policy, if she set one (:mod:`.ownerpolicy`: TEE types, TCB
+   status, collateral age, isolation mode, workerpools; ``RELEASE_POLICY_*``, decision 0090);
 9. every secret the task needs was pushed: the dataset key, the requester secrets (in
    the params' order), the beneficiary's result recipient.
 
@@ -56,6 +58,7 @@ from sealrun.core.chainstate import (
     WorkerpoolRecord,
 )
 from sealrun.core.orders.grants import Grant
+from sealrun.core.releases.ownerpolicy import OwnerPolicy, owner_policy_refusal
 from sealrun.core.releases.params import ReleaseParams, parse_release_params
 from sealrun.core.releases.sessions import AttestedSession, Isolation
 from sealrun.core.sealing import Recipient
@@ -86,6 +89,11 @@ ORDER_FAILURES: Mapping[str, FailureCode] = {
     "RELEASE_GRANT_UNKNOWN": FailureCode.GRANT_INVALID,
     "RELEASE_GRANT_REVOKED": FailureCode.GRANT_INVALID,
     "RELEASE_GRANT_EXPIRED": FailureCode.GRANT_INVALID,
+    "RELEASE_POLICY_TEE_TYPE": FailureCode.OWNER_POLICY_REFUSED,
+    "RELEASE_POLICY_TCB_STATUS": FailureCode.OWNER_POLICY_REFUSED,
+    "RELEASE_POLICY_COLLATERAL_AGE": FailureCode.OWNER_POLICY_REFUSED,
+    "RELEASE_POLICY_ISOLATION": FailureCode.OWNER_POLICY_REFUSED,
+    "RELEASE_POLICY_WORKERPOOL": FailureCode.OWNER_POLICY_REFUSED,
 }
 
 
@@ -142,6 +150,7 @@ class ReleaseFacts:
         recipient_stored: the beneficiary pushed a result recipient.
         grant: the deal's dataset grant as the chain has it now (``None``: no grant in the
             deal, or not on chain).
+        policy: the dataset owner's release policy (``None``: she set none).
         isolation: the mode of this release: ``strict`` (the evidence in ``request`` was made
             for this task) or ``session`` (``session`` holds the claims verified at open).
         session: the attested session of a ``session`` release (``None`` in ``strict``).
@@ -159,6 +168,7 @@ class ReleaseFacts:
     requester_secrets_stored: frozenset[str] = field(default_factory=frozenset)
     recipient_stored: bool = False
     grant: Grant | None = None
+    policy: OwnerPolicy | None = None
     isolation: Isolation = "strict"
     session: AttestedSession | None = None
 
@@ -250,7 +260,7 @@ def appraise_release(
     if refused is not None:
         return refused
     assert facts.enclave_challenge is not None  # _authorize checked it
-    failure: Refusal | None = _grant(facts, deal, claims)
+    failure: Refusal | None = _grant(facts, deal, claims) or _owner_policy(facts, deal, claims)
     try:
         params = parse_release_params(deal.params)
     except ReleaseError as error:
@@ -399,6 +409,16 @@ def _grant(facts: ReleaseFacts, deal: DealRecord, claims: Claims) -> Refusal | N
     if facts.now >= grant.expiry:
         return Refusal("RELEASE_GRANT_EXPIRED", "the dataset grant this deal uses has expired", claims)
     return None
+
+
+def _owner_policy(facts: ReleaseFacts, deal: DealRecord, claims: Claims) -> Refusal | None:
+    """Step 8c: the dataset owner's own rules for this release (an order refusal)."""
+    if facts.policy is None or not deal.has_dataset:
+        return None
+    broken = owner_policy_refusal(
+        facts.policy, claims, workerpool=deal.workerpool, isolation=facts.isolation, now=facts.now
+    )
+    return None if broken is None else Refusal(broken.code, broken.message, claims)
 
 
 def _missing_secret(

@@ -29,8 +29,9 @@ failure (the contract rejects it).
 | 19 | APP_COMPUTED_JSON_INVALID | no computed.json, or no deterministic-output-path in IEXEC_OUT |
 | 20 | INPUT_UNAVAILABLE | an input's server stayed unreachable, timed out or answered 5xx/408/429 |
 | 21 | GRANT_INVALID | the dataset grant the deal uses was revoked, has expired or is gone |
+| 22 | OWNER_POLICY_REFUSED | the enclave or the deal breaks the dataset owner's release policy |
 
-Codes 12 (from the SMS), 13, 14, 15 and 21 arrive in a *failure bundle* the SMS releases to the
+Codes 12 (from the SMS), 13, 14, 15, 21 and 22 arrive in a *failure bundle* the SMS releases to the
 attested enclave instead of the secrets (see :mod:`sealrun.core.tasks.secretsbundle`).
 """
 
@@ -67,6 +68,7 @@ class FailureCode(IntEnum):
     APP_COMPUTED_JSON_INVALID = 19
     INPUT_UNAVAILABLE = 20
     GRANT_INVALID = 21
+    OWNER_POLICY_REFUSED = 22
 
 
 def parse_failure_code(value: int | str) -> FailureCode:

@@ -80,6 +80,7 @@ FAILURE_CLASSES: Mapping[str, FailureClass] = MappingProxyType(
         FailureCode.APP_COMPUTED_JSON_INVALID.name: _APP,
         FailureCode.INPUT_UNAVAILABLE.name: _INFRA,  # unreachable, timeout, 5xx after in-place retries
         FailureCode.GRANT_INVALID.name: _APP,  # the dataset grant was revoked or expired: final
+        FailureCode.OWNER_POLICY_REFUSED.name: _APP,  # the owner's release policy refused: final
         # -- services unreachable or failing (adapters/http, adapters/chain) --------------
         "SMS_UNREACHABLE": _INFRA,
         "STORAGE_UNREACHABLE": _INFRA,

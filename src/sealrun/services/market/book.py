@@ -3,6 +3,13 @@
 Every change runs in one transaction. Chain events are applied at most once: the event's
 ``(tx_hash, log_index)`` is recorded in the same transaction as its effect, so the event
 reader's at-least-once delivery (a crash before its checkpoint) replays nothing twice.
+
+Several market processes may share one PostgreSQL database (each follows the chain and
+takes orders): the event's row is written first and flushed, so a second follower of the
+same event waits on its primary key and, once the first commits, fails and applies
+nothing; an order's row is locked (``SELECT ... FOR UPDATE``) before its volume or status
+changes, so a fill and an unpublish never overwrite each other; two publications of one
+order race on its primary key and the loser returns the stored one.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sealrun.api.ids import order_hash_hex
@@ -50,15 +58,23 @@ class OrderBook:
 
     def add(self, order: BookOrder) -> BookOrder:
         """Insert an order; an order already in the book is returned as stored (idempotent)."""
-        with self._sessions.begin() as session:
-            existing = session.get(BookOrder, order.order_hash)
-            if existing is not None:
-                if existing.status == UNPUBLISHED:
-                    existing.status, existing.remaining = order.status, order.remaining
-                    existing.published_at, existing.expires_at = order.published_at, order.expires_at
-                return existing
-            session.add(order)
-            return order
+        for last in (False, True):
+            try:
+                with self._sessions.begin() as session:
+                    existing = session.get(BookOrder, order.order_hash, with_for_update=True)
+                    if existing is not None:
+                        if existing.status == UNPUBLISHED:
+                            existing.status, existing.remaining = order.status, order.remaining
+                            existing.published_at, existing.expires_at = order.published_at, order.expires_at
+                        return existing
+                    session.add(order)
+                    return order
+            except IntegrityError:
+                # Another process published the same order between the read and the insert:
+                # the second round finds (and returns) its row.
+                if last:
+                    raise
+        raise AssertionError("unreachable")
 
     def get(self, order_hash: str) -> BookOrder | None:
         """The stored order with this hash (in any status)."""
@@ -68,7 +84,7 @@ class OrderBook:
     def unpublish(self, order_hash: str) -> None:
         """Take an order off the book (it stays recorded, with status ``unpublished``)."""
         with self._sessions.begin() as session:
-            order = session.get(BookOrder, order_hash)
+            order = session.get(BookOrder, order_hash, with_for_update=True)
             if order is not None and order.status == OPEN:
                 order.status = UNPUBLISHED
 
@@ -104,27 +120,33 @@ class OrderBook:
         self, tx_hash: bytes, log_index: int, block: int, hashes: Iterable[bytes], volume: int
     ) -> bool:
         """Apply an ``OrdersMatched`` event: each matched order loses ``volume``. False if already applied."""
-        with self._sessions.begin() as session:
-            if not self._first_time(session, tx_hash, log_index, block):
-                return False
-            for digest in hashes:
-                order = session.get(BookOrder, order_hash_hex(digest))
-                if order is None:
-                    continue
-                order.remaining = max(0, order.remaining - volume)
-                if order.remaining == 0 and order.status == OPEN:
-                    order.status = CONSUMED
-            return True
+        try:
+            with self._sessions.begin() as session:
+                if not self._first_time(session, tx_hash, log_index, block):
+                    return False
+                for digest in sorted(hashes):  # one lock order for every process: no deadlock
+                    order = session.get(BookOrder, order_hash_hex(digest), with_for_update=True)
+                    if order is None:
+                        continue
+                    order.remaining = max(0, order.remaining - volume)
+                    if order.remaining == 0 and order.status == OPEN:
+                        order.status = CONSUMED
+                return True
+        except IntegrityError:
+            return False  # another market process applied this event first
 
     def apply_close(self, tx_hash: bytes, log_index: int, block: int, digest: bytes) -> bool:
         """Apply an ``OrderClosed`` event: the order can never match again."""
-        with self._sessions.begin() as session:
-            if not self._first_time(session, tx_hash, log_index, block):
-                return False
-            order = session.get(BookOrder, order_hash_hex(digest))
-            if order is not None:
-                order.status, order.remaining = CLOSED, 0
-            return True
+        try:
+            with self._sessions.begin() as session:
+                if not self._first_time(session, tx_hash, log_index, block):
+                    return False
+                order = session.get(BookOrder, order_hash_hex(digest), with_for_update=True)
+                if order is not None:
+                    order.status, order.remaining = CLOSED, 0
+                return True
+        except IntegrityError:
+            return False  # another market process applied this event first
 
     @staticmethod
     def _first_time(session: Session, tx_hash: bytes, log_index: int, block: int) -> bool:
@@ -132,4 +154,7 @@ class OrderBook:
         if session.get(SeenEvent, key) is not None:
             return False
         session.add(SeenEvent(tx_hash=key[0], log_index=log_index, block_number=block))
+        # Written now, not at commit: a concurrent follower of the same event blocks here
+        # (on the primary key) before it touches any order, then fails when this one commits.
+        session.flush()
         return True

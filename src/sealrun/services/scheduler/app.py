@@ -1,8 +1,9 @@
 """The scheduler's composition root: ``create_app`` wires the board, the chain, the SMS and the market.
 
-Importing does nothing. The lifespan runs three loops until shutdown: the chain follower
-(deals and task outcomes, from a durable checkpoint), the lost-worker sweep, and the
-pool's offer on the market (when a market is configured).
+Importing does nothing. The lifespan runs its loops until shutdown: the election
+(:mod:`.leadership`: active/standby on PostgreSQL), and, while this process is active, the
+chain follower (deals and task outcomes, from a durable checkpoint), the lost-worker sweep,
+the pool's offer on the market (when a market is configured) and webhook deliveries.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine
 
 from sealrun.adapters.chain.events import ChainEvent
@@ -36,6 +37,7 @@ from sealrun.core.requests import RequestDomain, RequestVerifier
 from sealrun.errors import SealrunError
 from sealrun.services.scheduler.board import PENDING, TaskBoard
 from sealrun.services.scheduler.events import EventLog, StreamCounter, events_router, install_journal
+from sealrun.services.scheduler.leadership import ACTIVE, ELECTION_INTERVAL, SINGLE, STANDBY, Leadership
 from sealrun.services.scheduler.models import RequestNonce
 from sealrun.services.scheduler.offers import PoolOffer
 from sealrun.services.scheduler.routes import router
@@ -68,6 +70,7 @@ STATUS_BY_CODE = {
     "WEBHOOK_LIMIT": 429,
     "SMS_UNREACHABLE": 502,
     "SERVICE_UNREACHABLE": 502,
+    "SERVICE_STANDBY": 503,
 }
 
 
@@ -100,9 +103,13 @@ _SHUTDOWN_GRACE = 10.0
 
 
 def _lifespan(
-    service: SchedulerService, parts: SchedulerParts, settings: SchedulerSettings
+    service: SchedulerService, parts: SchedulerParts, settings: SchedulerSettings, leadership: Leadership
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """The background loops: chain follower, lost-worker sweep, market offer."""
+    """The background loops: election, and (when active) chain follower, sweep, offer, webhooks."""
+
+    async def elect() -> bool:
+        before = leadership.role
+        return await asyncio.to_thread(leadership.elect) != before
 
     async def follow() -> bool:
         if parts.events is None:
@@ -132,10 +139,12 @@ def _lifespan(
 
         stop = asyncio.Event()
 
-        async def loop(name: str, step: Callable[[], Awaitable[bool]], interval: float) -> None:
+        async def loop(
+            name: str, step: Callable[[], Awaitable[bool]], interval: float, *, always: bool = False
+        ) -> None:
             while not stop.is_set():
                 try:
-                    if await step():
+                    if (always or leadership.active) and await step():
                         wake()
                 except SealrunError as error:
                     log.warning("scheduler %s: %s (%s)", name, error.message, error.code)
@@ -145,7 +154,9 @@ def _lifespan(
                     await asyncio.wait_for(stop.wait(), interval)
 
         app.state.wakeup = asyncio.Event()
+        await elect()  # the first round before serving: an uncontested process starts active
         loops = [
+            asyncio.create_task(loop("election", elect, ELECTION_INTERVAL, always=True)),
             asyncio.create_task(loop("chain follower", follow, settings.poll_interval)),
             asyncio.create_task(loop("sweep", sweep, settings.sweep_interval)),
             asyncio.create_task(loop("offer", offer, max(5.0, settings.poll_interval))),
@@ -175,6 +186,7 @@ def _lifespan(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await http.aclose()
+            await asyncio.to_thread(leadership.release)
             for engine in app.state.engines:
                 engine.dispose()
 
@@ -214,7 +226,11 @@ def create_app(
         max_hold_time=settings.max_hold_time,
         retry_policy=settings.retry_policy(),
     )
-    app = FastAPI(title="sealrun scheduler", version="1", lifespan=_lifespan(service, parts, settings))
+    leadership = Leadership(engine, settings.workerpool, on_active=service.became_active)
+    app = FastAPI(
+        title="sealrun scheduler", version="1", lifespan=_lifespan(service, parts, settings, leadership)
+    )
+    app.state.leadership = leadership
     app.state.engines = [engine]
     app.state.service = service
     app.state.clock = clock
@@ -234,16 +250,30 @@ def create_app(
     install_problem_handlers(app, STATUS_BY_CODE)
     # Worker calls are small JSON documents.
     app.add_middleware(BodySizeLimit, limit=16 * 1024)
-    app.include_router(router)
+    # A standby answers the workers SERVICE_STANDBY (503) before reading anything: their
+    # clients fail over to the active scheduler.
+    app.include_router(router, dependencies=[Depends(_require_active)])
     app.include_router(events_router)
     app.include_router(webhooks_router)
-    install_observability(app, _metrics(board, parts), _checks(settings, engine))
+    install_observability(app, _metrics(board, parts, leadership), _checks(settings, engine, leadership))
     return app
 
 
-def _metrics(board: TaskBoard, parts: SchedulerParts) -> ServiceMetrics:
-    """The board's tasks by status, their attempts, the queue of pending tasks, the chain lag."""
+def _require_active(request: Request) -> None:
+    leadership: Leadership = request.app.state.leadership
+    leadership.require_active()
+
+
+def _metrics(board: TaskBoard, parts: SchedulerParts, leadership: Leadership) -> ServiceMetrics:
+    """The role, the board's tasks by status, their attempts, the queue of pending tasks, the chain lag."""
     metrics = ServiceMetrics("scheduler")
+    metrics.sampled(
+        "sealrun_scheduler_role",
+        "This scheduler's role among the pool's schedulers (1 for the role it has).",
+        ["role"],
+        lambda: {(role,): float(role == leadership.role) for role in (ACTIVE, STANDBY, SINGLE)},
+        ttl=0,
+    )
     metrics.sampled(
         "sealrun_tasks",
         "Tasks on the scheduler's board, by status.",
@@ -266,9 +296,10 @@ def _metrics(board: TaskBoard, parts: SchedulerParts) -> ServiceMetrics:
     return metrics
 
 
-def _checks(settings: SchedulerSettings, engine: Engine) -> dict[str, Check]:
-    """Readiness: its database, the chain, the SMS and (when it publishes offers) the market."""
+def _checks(settings: SchedulerSettings, engine: Engine, leadership: Leadership) -> dict[str, Check]:
+    """Readiness: active (not a standby), its database, the chain, the SMS, the market."""
     checks: dict[str, Check] = {
+        "leader": leadership.require_active,
         "database": database_check(engine),
         "chain": rpc_check(settings.rpc_url),
         "sms": http_check(settings.sms_url),

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sealrun.adapters.http.base import ServiceUrls, normalize_service_urls
 from sealrun.core.tasks import RetryPolicy
 from sealrun.errors import ConfigError
 
@@ -50,8 +51,10 @@ class SchedulerSettings(BaseSettings):
             authorizations, the SMS challenge requests and the pool's orders.
         database_url, database_schema: the scheduler's SQL state.
         rpc_url, hub, start_block: the chain and where a fresh database starts reading.
-        sms_url: the SMS that creates each task's enclave challenge.
-        market_url: the market where the pool's orders are published (empty: do not publish).
+        sms_url: the SMS that creates each task's enclave challenge (or its replicas' URLs,
+            comma-separated: the client fails over between them).
+        market_url: the market where the pool's orders are published (empty: do not publish;
+            several comma-separated URLs for replicas).
         order_price, order_volume, order_category, order_tag, order_trust: the pool's offer.
         worker_timeout: seconds without a heartbeat after which a worker is lost.
         long_poll_max: the longest a worker's ``next`` request is held open.
@@ -81,7 +84,7 @@ class SchedulerSettings(BaseSettings):
     rpc_url: str = "http://127.0.0.1:8545"
     hub: str
     start_block: int = Field(default=0, ge=0)
-    sms_url: str = "http://127.0.0.1:8702"
+    sms_url: ServiceUrls = "http://127.0.0.1:8702"
     market_url: str = ""
     order_price: int = Field(default=0, ge=0)
     order_volume: int = Field(default=1000, gt=0)
@@ -120,6 +123,12 @@ class SchedulerSettings(BaseSettings):
                     "allowed_workers is not a JSON list", code="CONFIG_WORKERS_INVALID"
                 ) from error
         return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("market_url")
+    @classmethod
+    def _market_urls(cls, value: str) -> str:
+        """Empty (do not publish) or the market's URLs (``SERVICE_URL_INVALID``)."""
+        return normalize_service_urls(value) if value.strip() else ""
 
     @model_validator(mode="after")
     def _closed_pool(self) -> SchedulerSettings:

@@ -154,6 +154,14 @@ class SchedulerService:
         self._rng = rng or random.Random()  # noqa: S311  # jitter, not a secret
         self._started = clock()
 
+    def became_active(self) -> None:
+        """Start the lost-worker grace period again: this process just took the pool over.
+
+        Workers were talking to the previous active scheduler (or retrying against nobody):
+        each gets ``worker_timeout`` to reach this one before its tasks count as lost.
+        """
+        self._started = self._clock()
+
     # -- the chain ------------------------------------------------------------------------
 
     def apply_events(self, events: Iterable[ChainEvent]) -> int:

@@ -9,7 +9,9 @@ A record (also the API's JSON) holds: ``seq``, ``at`` (UNIX seconds), ``event``
 (``release`` | ``refusal`` | ``failure``: a failure bundle released to a genuine enclave for
 an unusable order), ``code`` (``RELEASED`` or the refusal's error code), ``task_id``,
 ``dataset``, ``app``, ``requester``, ``workerpool``, ``worker``, ``tee``, ``measurement``
-(hex), ``detail`` (a sentence; never a secret), ``prev_hash``, ``entry_hash``.
+(hex), ``policy`` (the digest of the dataset owner's release policy the decision applied,
+decision 0090; hashed only when set, so records written before it keep their hashes),
+``detail`` (a sentence; never a secret), ``prev_hash``, ``entry_hash``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class AuditFacts:
     worker: str | None = None
     tee: str | None = None
     measurement: str | None = None
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class AuditRecord:
     measurement: str | None
     prev_hash: str
     entry_hash: str
+    policy: str | None = None
 
     def to_dict(self) -> dict[str, int | str | None]:
         """The record as JSON-ready data."""
@@ -71,7 +75,11 @@ class AuditRecord:
 
 def audit_entry_hash(fields: Mapping[str, Any]) -> str:
     """Hash a record's fields (everything but ``entry_hash``) into its ``0x``-hex hash."""
-    body = {key: value for key, value in fields.items() if key != "entry_hash"}
+    body = {
+        key: value
+        for key, value in fields.items()
+        if key != "entry_hash" and not (key == "policy" and value is None)
+    }
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "0x" + hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -7,6 +7,8 @@ Writes and reads (:class:`~sealrun.errors.SecretError` unless noted):
 - ``SECRET_EXISTS`` 409: the dataset already has a key (dataset keys are written once).
 - ``SECRET_NOT_FOUND`` 404: no such secret.
 - ``SECRET_INVALID`` 400: a value is not of the documented shape (age identity, recipient).
+- ``SECRET_POLICY_INVALID`` 400: a dataset release policy document breaks
+  :mod:`sealrun.core.releases.ownerpolicy` (decision 0090).
 - ``DATASET_FILENAME_INVALID`` 400: a dataset's file name is not one plain UTF-8 name
   (:mod:`sealrun.core.tasks.filenames`).
 - ``SECRET_NAME_INVALID`` 400, ``SECRET_VALUE_INVALID`` 400: a requester secret name or a
@@ -31,8 +33,11 @@ Per-task enclave keys and attested release (every refusal is also written to the
   (the deal's params do not parse, or a secret index is not 1-1000 in ASCII digits).
 - ``RELEASE_GRANT_UNKNOWN`` 404, ``RELEASE_GRANT_REVOKED`` 403, ``RELEASE_GRANT_EXPIRED`` 403:
   the deal was matched under a dataset grant that is gone, revoked or expired now.
-- The order refusals (the three ``RELEASE_GRANT_*``, ``RELEASE_PARAMS_INVALID``,
-  ``RELEASE_REQUESTER_SECRET_MISSING``, ``RELEASE_DATASET_KEY_MISSING``,
+- ``RELEASE_POLICY_TEE_TYPE``, ``RELEASE_POLICY_TCB_STATUS``, ``RELEASE_POLICY_COLLATERAL_AGE``,
+  ``RELEASE_POLICY_ISOLATION``, ``RELEASE_POLICY_WORKERPOOL`` 403: the dataset owner's release
+  policy refuses this enclave or deal (decision 0090).
+- The order refusals (the three ``RELEASE_GRANT_*``, the five ``RELEASE_POLICY_*``,
+  ``RELEASE_PARAMS_INVALID``, ``RELEASE_REQUESTER_SECRET_MISSING``, ``RELEASE_DATASET_KEY_MISSING``,
   ``RELEASE_RECIPIENT_MISSING``, ``RELEASE_ATTEMPTS_EXHAUSTED``)
   are answered with these statuses only to an enclave that has not yet proven itself genuine
   and authorized; one that has receives a failure bundle (200) instead, audited as ``failure``.
@@ -60,6 +65,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "SECRET_EXISTS": 409,
     "SECRET_NOT_FOUND": 404,
     "SECRET_INVALID": 400,
+    "SECRET_POLICY_INVALID": 400,
     "DATASET_FILENAME_INVALID": 400,
     "SECRET_NAME_INVALID": 400,
     "SECRET_VALUE_INVALID": 400,
@@ -91,6 +97,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "RELEASE_SESSION_SIGNATURE_INVALID": 403,
     "RELEASE_SESSION_REPLAYED": 403,
     "RELEASE_ISOLATION_STRICT_REQUIRED": 403,
+    "RELEASE_POLICY_TEE_TYPE": 403,
+    "RELEASE_POLICY_TCB_STATUS": 403,
+    "RELEASE_POLICY_COLLATERAL_AGE": 403,
+    "RELEASE_POLICY_ISOLATION": 403,
+    "RELEASE_POLICY_WORKERPOOL": 403,
     "ATTEST_MALFORMED": 400,
     # A stored envelope that does not open is the server's fault, not the caller's.
     "SECRET_AT_REST_CORRUPT": 500,

@@ -15,6 +15,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "DatasetKey",
+    "DatasetPolicy",
     "EnclaveKey",
     "RequestNonce",
     "RequesterSecret",
@@ -42,6 +43,17 @@ class DatasetKey(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     # The owner's file name for the dataset (IEXEC_DATASET_FILENAME); None if she gave none.
     filename: Mapped[str | None] = mapped_column(String(1024), nullable=True, default=None)
+
+
+class DatasetPolicy(Base):
+    """A dataset owner's release policy (canonical JSON, sealed for integrity; decision 0090)."""
+
+    __tablename__ = "sms_dataset_policies"
+    dataset: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    owner: Mapped[str] = mapped_column(ADDRESS)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(HEX32)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class AppSecret(Base):
@@ -127,6 +139,8 @@ class AuditEntry(Base):
     worker: Mapped[str | None] = mapped_column(ADDRESS, nullable=True)
     tee: Mapped[str | None] = mapped_column(String(32), nullable=True)
     measurement: Mapped[str | None] = mapped_column(String(130), nullable=True)
+    # The digest of the dataset owner's release policy this release applied (None: none).
+    policy: Mapped[str | None] = mapped_column(HEX32, nullable=True, default=None)
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(HEX32)
     entry_hash: Mapped[str] = mapped_column(HEX32, unique=True)

@@ -40,12 +40,14 @@ from sealrun.core.releases import (
     AttestedSession,
     EvidenceVerifier,
     Isolation,
+    OwnerPolicy,
     Refusal,
     ReleaseFacts,
     ReleaseRequest,
     ReleaseVerdict,
     appraise_release,
     attempts_exhausted,
+    parse_owner_policy,
     parse_release_params,
 )
 from sealrun.core.tasks import ReleaseFailure, SecretsBundle
@@ -144,6 +146,8 @@ class Releaser:
             if session is None:
                 self._repository.consume_nonce(bytes32_hex(request.nonce), task_id_hex(request.task_id), now)
             gathered, material = self._facts(request, now, task, deal, session)
+            if gathered.policy is not None:
+                facts = replace(facts, policy=gathered.policy.digest)
             answer = appraise_release(gathered, verifiers=self._verifiers, policy=self._policy)
         except SealrunError as error:
             self._refused(facts, error, mode)
@@ -220,9 +224,20 @@ class Releaser:
             requester_secrets_stored=frozenset(material.requester_secrets),
             recipient_stored=material.recipient is not None,
             grant=None if deal.grant_id is None else self._chain.grant(deal.grant_id),
-            isolation=isolation, session=session,
+            policy=self._owner_policy(deal), isolation=isolation, session=session,
         )  # fmt: skip
         return facts, material
+
+    def _owner_policy(self, deal: DealRecord) -> OwnerPolicy | None:
+        """The dataset owner's release policy (opened with the master keyring: a tampered row
+        raises ``SECRET_AT_REST_CORRUPT`` rather than loosening the rules)."""
+        if not deal.has_dataset:
+            return None
+        row = self._repository.dataset_policy(deal.dataset)
+        if row is None:
+            return None
+        document = self._keyring.open(row.sealed, kind="dataset-policy", row=row_identity(deal.dataset))
+        return parse_owner_policy(document)
 
     def _sealed(
         self,

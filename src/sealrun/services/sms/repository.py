@@ -1,7 +1,11 @@
 """The SMS's persistence: one transaction per operation, on SQLite or PostgreSQL.
 
 Races are settled by the database, not by reading first: a second write of a dataset key
-or a reused nonce hits a primary key or a guarded ``UPDATE`` and fails with its code.
+or a reused nonce hits a primary key or a guarded ``UPDATE`` and fails with its code. So
+several SMS processes may share one PostgreSQL database: release counts are guarded
+``UPDATE`` statements, nonces single-use rows, and the audit chain's appends queue behind a
+transaction-scoped advisory lock (:func:`~sealrun.adapters.db.locks.serialize`), so two
+writers never read the same head and the chain never forks.
 
 Error codes: ``SECRET_EXISTS`` (:class:`~sealrun.errors.SecretError`), ``REQUEST_REPLAYED``
 (:class:`~sealrun.errors.RequestError`), ``RELEASE_NONCE_UNKNOWN`` / ``RELEASE_NONCE_EXPIRED``
@@ -20,6 +24,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from sealrun.adapters.db.locks import serialize
 from sealrun.errors import DatabaseError, ReleaseError, RequestError, SecretError
 from sealrun.services.sms.audit import GENESIS_HASH, AuditFacts, AuditRecord, audit_entry_hash
 from sealrun.services.sms.models import (
@@ -27,6 +32,7 @@ from sealrun.services.sms.models import (
     AttestationNonce,
     AuditEntry,
     DatasetKey,
+    DatasetPolicy,
     EnclaveKey,
     RequesterSecret,
     RequestNonce,
@@ -39,9 +45,10 @@ __all__ = ["SEALED_TABLES", "ReleaseMaterial", "SmsRepository"]
 # The tables holding vault envelopes, with the columns that make up each row's identity
 # (bound into the envelope's associated data).
 SEALED_TABLES: dict[
-    str, tuple[type[DatasetKey | AppSecret | RequesterSecret | EnclaveKey], tuple[str, ...]]
+    str, tuple[type[DatasetKey | AppSecret | RequesterSecret | EnclaveKey | DatasetPolicy], tuple[str, ...]]
 ] = {
     "dataset-key": (DatasetKey, ("dataset",)),
+    "dataset-policy": (DatasetPolicy, ("dataset",)),
     "app-secret": (AppSecret, ("app",)),
     "requester-secret": (RequesterSecret, ("requester", "name")),
     "enclave-key": (EnclaveKey, ("task_id",)),
@@ -110,15 +117,30 @@ class SmsRepository:
         except IntegrityError as error:
             raise SecretError("this dataset already has a key", code="SECRET_EXISTS") from error
 
-    def save(self, row: AppSecret | RequesterSecret | ResultRecipient) -> None:
-        """Insert or replace an app secret, requester secret or result recipient."""
-        with self._transaction() as session:
-            session.merge(row)
+    def save(self, row: AppSecret | RequesterSecret | ResultRecipient | DatasetPolicy) -> None:
+        """Insert or replace an app secret, requester secret, result recipient or dataset policy.
+
+        ``merge`` reads then inserts: when another process inserted the same row in between,
+        the insert fails on the primary key and the second try updates that row instead.
+        """
+        for last in (False, True):
+            try:
+                with self._transaction() as session:
+                    session.merge(row)
+                return
+            except IntegrityError:
+                if last:
+                    raise
 
     def dataset_key(self, dataset: str) -> DatasetKey | None:
         """The dataset's key row."""
         with self._transaction() as session:
             return session.get(DatasetKey, dataset.lower())
+
+    def dataset_policy(self, dataset: str) -> DatasetPolicy | None:
+        """The dataset owner's release policy row."""
+        with self._transaction() as session:
+            return session.get(DatasetPolicy, dataset.lower())
 
     def app_secret(self, app: str) -> AppSecret | None:
         """The app's developer secret row."""
@@ -256,11 +278,18 @@ class SmsRepository:
 
     # -- audit log ------------------------------------------------------------------------------
     def append_audit(self, facts: AuditFacts, at: int) -> AuditRecord:
-        """Append one record to the hash chain (retrying if another writer took the slot)."""
+        """Append one record to the hash chain.
+
+        The head is read and the record written under the ``sms:audit`` advisory lock
+        (PostgreSQL; several SMS processes queue there), and under a process lock (SQLite's
+        one writer): a record's ``seq`` primary key is the last guard, and a writer that
+        still loses the slot reads the new head and tries again.
+        """
         with self._audit_lock:
             for _ in range(_AUDIT_RETRIES):
                 try:
                     with self._transaction() as session:
+                        serialize(session, "sms:audit")
                         last = session.execute(
                             select(AuditEntry.seq, AuditEntry.entry_hash)
                             .order_by(AuditEntry.seq.desc())
@@ -303,7 +332,7 @@ class SmsRepository:
         changed = 0
         with self._transaction() as session:
             for kind, (model, keys) in SEALED_TABLES.items():
-                rows: list[DatasetKey | AppSecret | RequesterSecret | EnclaveKey] = list(
+                rows: list[DatasetKey | AppSecret | RequesterSecret | EnclaveKey | DatasetPolicy] = list(
                     session.scalars(select(model))
                 )
                 for row in rows:
@@ -330,5 +359,5 @@ def _record(row: AuditEntry) -> AuditRecord:
         seq=row.seq, at=row.at, event=row.event, code=row.code, detail=row.detail, task_id=row.task_id,
         dataset=row.dataset, app=row.app, requester=row.requester, workerpool=row.workerpool,
         worker=row.worker, tee=row.tee, measurement=row.measurement, prev_hash=row.prev_hash,
-        entry_hash=row.entry_hash,
+        entry_hash=row.entry_hash, policy=row.policy,
     )  # fmt: skip

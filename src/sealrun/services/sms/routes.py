@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sealrun.api.sms import (
     AuditRecordOut,
     ChallengeOut,
     DatasetKeyIn,
+    DatasetPolicyOut,
     HealthOut,
     NonceOut,
     RecipientIn,
@@ -42,7 +44,7 @@ from sealrun.core.secretrules import SECRET_NAME_PATTERN
 from sealrun.errors import SealrunError, SecretError
 from sealrun.services.sms.release import ReleaseRequest, SealedSecretsBundle
 from sealrun.services.sms.sessions import SessionRequest
-from sealrun.services.sms.usecases import SecretStatus, SmsUseCases
+from sealrun.services.sms.usecases import DatasetPolicyStatus, SecretStatus, SmsUseCases
 
 __all__ = ["ReleaseMetrics", "router"]
 
@@ -91,6 +93,36 @@ def put_dataset_key(dataset: AddressPath, body: DatasetKeyIn, call: Signed, sms:
 def get_dataset_key(dataset: AddressPath, sms: Sms) -> SecretStatusOut:
     """Whether the dataset has a key (never the key)."""
     return _status(sms.dataset_key_status(dataset))
+
+
+def _policy(status: DatasetPolicyStatus) -> DatasetPolicyOut:
+    return DatasetPolicyOut(
+        dataset=status.dataset, owner=status.owner, policy=json.loads(status.document),
+        digest=status.digest, updated_at=status.updated_at,
+    )  # fmt: skip
+
+
+_POLICY_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the release policy document, version 1 (docs/decisions/0090-owner-release-policy.md)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.put(
+    Routes.DATASET_POLICY, responses=problem_responses(400, 401, 403, 404), openapi_extra=_POLICY_BODY
+)
+def put_dataset_policy(dataset: AddressPath, call: Signed, sms: Sms) -> DatasetPolicyOut:
+    """Set (or replace) the dataset owner's release policy; signed by the dataset's on-chain owner."""
+    return _policy(sms.put_dataset_policy(call, dataset))
+
+
+@router.get(Routes.DATASET_POLICY, responses=problem_responses(404))
+def get_dataset_policy(dataset: AddressPath, sms: Sms) -> DatasetPolicyOut:
+    """The dataset owner's release policy (public)."""
+    return _policy(sms.dataset_policy(dataset))
 
 
 @router.put(Routes.APP_SECRET, responses=problem_responses(400, 401, 403, 404))

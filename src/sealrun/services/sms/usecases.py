@@ -24,8 +24,10 @@ from sealrun.core.releases import (
     AttestationPolicy,
     AttestedSession,
     EvidenceVerifier,
+    canonical_policy,
     check_session_request,
     liveness_refusal,
+    parse_owner_policy,
 )
 from sealrun.core.requests import RequestVerifier, VerifiedRequest
 from sealrun.core.sealing import Identity, Recipient
@@ -33,7 +35,14 @@ from sealrun.core.secretrules import check_secret_name, check_secret_value
 from sealrun.core.tasks.filenames import check_dataset_filename
 from sealrun.errors import ConfigError, ReleaseError, SealError, SecretError
 from sealrun.services.sms.audit import AuditFacts, AuditRecord
-from sealrun.services.sms.models import AppSecret, DatasetKey, EnclaveKey, RequesterSecret, ResultRecipient
+from sealrun.services.sms.models import (
+    AppSecret,
+    DatasetKey,
+    DatasetPolicy,
+    EnclaveKey,
+    RequesterSecret,
+    ResultRecipient,
+)
 from sealrun.services.sms.options import SmsOptions
 from sealrun.services.sms.release import Releaser, ReleaseRequest, SealedSecretsBundle
 from sealrun.services.sms.repository import SmsRepository, row_identity
@@ -42,6 +51,7 @@ from sealrun.services.sms.vault import MasterKeyring
 
 __all__ = [
     "AttestationPolicy",
+    "DatasetPolicyStatus",
     "EvidenceVerifier",
     "SecretStatus",
     "SmsOptions",
@@ -59,6 +69,17 @@ class SecretStatus:
 
     subject: str
     owner: str | None
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class DatasetPolicyStatus:
+    """A dataset owner's release policy as stored: its canonical document and digest."""
+
+    dataset: str
+    owner: str
+    document: str
+    digest: str
     updated_at: int
 
 
@@ -180,6 +201,46 @@ class SmsUseCases:
         if row is None:
             raise SecretError("this dataset has no key", code="SECRET_NOT_FOUND")
         return SecretStatus(subject=_address(dataset), owner=_address(row.owner), updated_at=row.created_at)
+
+    def put_dataset_policy(self, call: SignedCall, dataset: str) -> DatasetPolicyStatus:
+        """Store (or replace) a dataset's release policy for its on-chain owner; the signed
+        body is the policy document (decision 0090). Every later release applies it.
+
+        Raises:
+            SecretError: ``SECRET_POLICY_INVALID``, ``SECRET_ASSET_UNKNOWN``, ``SECRET_NOT_OWNER``.
+        """
+        dataset = _address(dataset)
+        policy = parse_owner_policy(call.body)
+        record = self.chain.dataset(dataset)
+        if record is None:
+            raise SecretError(f"dataset {dataset} is not registered", code="SECRET_ASSET_UNKNOWN")
+        signed = self._owned_by(call, record.owner, "dataset's owner")
+        now = self.clock()
+        document = canonical_policy(policy)
+        sealed = self.keyring.seal(document.encode(), kind="dataset-policy", row=row_identity(dataset))
+        self.repository.save(
+            DatasetPolicy(
+                dataset=dataset.lower(),
+                owner=signed.signer.lower(),
+                sealed=sealed,
+                digest=policy.digest,
+                updated_at=now,
+            )
+        )
+        return DatasetPolicyStatus(dataset, signed.signer, document, policy.digest, now)
+
+    def dataset_policy(self, dataset: str) -> DatasetPolicyStatus:
+        """The dataset's release policy (public).
+
+        Raises:
+            SecretError: ``SECRET_NOT_FOUND`` (none set), ``SECRET_AT_REST_*`` (tampered row).
+        """
+        dataset = _address(dataset)
+        row = self.repository.dataset_policy(dataset)
+        if row is None:
+            raise SecretError("this dataset has no release policy", code="SECRET_NOT_FOUND")
+        document = self.keyring.open(row.sealed, kind="dataset-policy", row=row_identity(dataset)).decode()
+        return DatasetPolicyStatus(dataset, _address(row.owner), document, row.digest, row.updated_at)
 
     def put_app_secret(self, call: SignedCall, app: str, value: str) -> SecretStatus:
         """Store (or replace) an app's developer secret, for the app's on-chain owner."""

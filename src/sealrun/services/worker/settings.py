@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sealrun.adapters.http.base import ServiceUrls
+
 __all__ = ["WorkerSettings"]
 
 
@@ -25,7 +27,8 @@ class WorkerSettings(BaseSettings):
             ours under the system's temporary folder (mode 0711, named after ``work_dir`` so a
             restarted worker finds its tasks again); otherwise ``work_dir/tasks``.
         rpc_url, hub: the chain.
-        scheduler_url: the pool's scheduler; sms_url: the SMS the enclave attests to.
+        scheduler_url: the pool's scheduler; sms_url: the SMS the enclave attests to (each
+            one URL or several comma-separated replicas' URLs the clients fail over between).
         tee: the TEE backend: ``simulated`` (the default: protects nothing, for development),
             ``tdx`` or ``sev-snp`` (the worker runs inside that confidential VM; quotes through
             configfs-tsm or the guest device) or ``gramine-sgx`` (enclaves under Gramine);
@@ -57,8 +60,8 @@ class WorkerSettings(BaseSettings):
     task_root: Path | None = None
     rpc_url: str = "http://127.0.0.1:8545"
     hub: str
-    scheduler_url: str = "http://127.0.0.1:8703"
-    sms_url: str = "http://127.0.0.1:8702"
+    scheduler_url: ServiceUrls = "http://127.0.0.1:8703"
+    sms_url: ServiceUrls = "http://127.0.0.1:8702"
     tee: str = "simulated"
     simulator_key_file: Path | None = None
     isolation: Literal["strict", "session"] = "strict"

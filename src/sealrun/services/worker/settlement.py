@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sealrun.adapters.chain.hub import HubClient
-from sealrun.adapters.chain.models import Deal, HubTaskStatus
+from sealrun.adapters.chain.models import CALLBACK_GAS_RESERVE, Deal, HubTaskStatus
 from sealrun.adapters.tee import RunReport
 from sealrun.api.ids import deal_id_hex
 from sealrun.api.scheduler import DealOut
@@ -77,6 +77,7 @@ class HubSettlement:
                 "finalize",
                 [deal.as_struct(), *_result_fields(index, report, authorization)],
                 f"finalize task {index} of deal {deal_id_hex(deal.deal_id)}",
+                extra_gas=_callback_reserve(deal),
             )
         else:
             failure = report.failure
@@ -100,8 +101,14 @@ class HubSettlement:
             "finalizeMany",
             [deal.as_struct(), batch],
             f"finalize {len(batch)} tasks of deal {deal_id_hex(deal.deal_id)}",
+            extra_gas=_callback_reserve(deal),
         )
         return "0x" + receipt.tx_hash.hex()
+
+
+def _callback_reserve(deal: Deal) -> int:
+    """The gas a settlement of ``deal`` must keep available for its result callback, if any."""
+    return 0 if int(deal.callback, 16) == 0 else CALLBACK_GAS_RESERVE
 
 
 def _result_fields(index: int, report: RunReport, authorization: bytes) -> tuple[Any, ...]:
