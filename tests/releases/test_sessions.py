@@ -65,7 +65,8 @@ def _session(**changes: object) -> AttestedSession:
     return replace(opened, **changes)  # type: ignore[arg-type]
 
 
-def _in_session(session: AttestedSession | None = None, **changes: object) -> ReleaseFacts:
+def in_session(session: AttestedSession | None = None, **changes: object) -> ReleaseFacts:
+    """The default facts as a release over an open session (shared with the owner policy's tests)."""
     request = replace(FACTS.request, nonce=b"", evidence="")
     return replace(FACTS, request=request, isolation="session", session=session or _session(), **changes)  # type: ignore[arg-type]
 
@@ -77,7 +78,7 @@ def test_the_mode_is_an_explicit_input_and_defaults_to_strict() -> None:
 
 
 def test_a_session_releases_with_every_per_task_check() -> None:
-    verdict = appraise_release(_in_session(), verifiers=VERIFIERS, policy=POLICY)
+    verdict = appraise_release(in_session(), verifiers=VERIFIERS, policy=POLICY)
     assert isinstance(verdict, ReleaseVerdict)
     assert verdict.failure is None
     assert verdict.claims.measurement == FINGERPRINT
@@ -86,14 +87,14 @@ def test_a_session_releases_with_every_per_task_check() -> None:
 @pytest.mark.parametrize(
     ("facts", "code"),
     [
-        (lambda: _in_session(now=T0 + 899), None),
-        (lambda: _in_session(now=T0 + 900), "RELEASE_SESSION_EXPIRED"),  # expired from expires_at on
-        (lambda: _in_session(now=T0 - 1), "RELEASE_SESSION_EXPIRED"),  # not yet opened
-        (lambda: _in_session(_session(requires_strict=True)), "RELEASE_ISOLATION_STRICT_REQUIRED"),
-        (lambda: _in_session(_session(worker="0x" + "cd" * 20)), "RELEASE_WORKER_UNAUTHORIZED"),
-        (lambda: replace(_in_session(), session=None), "RELEASE_SESSION_UNKNOWN"),
-        (lambda: replace(_in_session(), enclave_challenge=None), "RELEASE_NO_ENCLAVE_CHALLENGE"),
-        (lambda: replace(_in_session(), app=OTHER_APP), "ATTEST_POLICY_MEASUREMENT"),
+        (lambda: in_session(now=T0 + 899), None),
+        (lambda: in_session(now=T0 + 900), "RELEASE_SESSION_EXPIRED"),  # expired from expires_at on
+        (lambda: in_session(now=T0 - 1), "RELEASE_SESSION_EXPIRED"),  # not yet opened
+        (lambda: in_session(_session(requires_strict=True)), "RELEASE_ISOLATION_STRICT_REQUIRED"),
+        (lambda: in_session(_session(worker="0x" + "cd" * 20)), "RELEASE_WORKER_UNAUTHORIZED"),
+        (lambda: replace(in_session(), session=None), "RELEASE_SESSION_UNKNOWN"),
+        (lambda: replace(in_session(), enclave_challenge=None), "RELEASE_NO_ENCLAVE_CHALLENGE"),
+        (lambda: replace(in_session(), app=OTHER_APP), "ATTEST_POLICY_MEASUREMENT"),
     ],
 )  # fmt: skip
 def test_each_session_refusal(facts: object, code: str | None) -> None:
@@ -107,7 +108,7 @@ def test_each_session_refusal(facts: object, code: str | None) -> None:
 
 def test_a_task_past_its_deadline_is_refused_in_session_mode() -> None:
     session = _session(opened_at=DEADLINE - 10, expires_at=DEADLINE + 900)
-    answer = appraise_release(_in_session(session, now=DEADLINE), verifiers=VERIFIERS, policy=POLICY)
+    answer = appraise_release(in_session(session, now=DEADLINE), verifiers=VERIFIERS, policy=POLICY)
     assert isinstance(answer, Refusal)
     assert answer.code == "RELEASE_TASK_PAST_DEADLINE"
 
@@ -192,7 +193,7 @@ def test_session_report_data_refuses_what_it_cannot_bind(bad: dict[str, object])
 
 
 def test_a_session_release_to_a_recipient_that_is_not_age_is_refused() -> None:
-    facts = _in_session()
+    facts = in_session()
     facts = replace(facts, request=replace(facts.request, ephemeral_recipient="not-an-age-recipient"))
     answer = appraise_release(facts, verifiers=VERIFIERS, policy=POLICY)
     assert isinstance(answer, Refusal)
