@@ -248,3 +248,27 @@ def test_an_sms_restart_drops_sessions_and_the_enclave_attests_again(
     assert ("refusal", "RELEASE_SESSION_EXPIRED") in codes
     assert codes.count(("session", "SESSION_OPENED")) == 3
     assert codes.count(("release", "RELEASED")) == 3
+
+
+def test_a_dataset_owner_who_requires_strict_gets_no_session_release(sms: SmsUseCases, world: World) -> None:
+    """Her release policy (decision 0090) reads the mode: a session release ends in a failure
+    bundle (audited with the session), a strict one of the same task gets the key."""
+    from sealrun.core.tasks import FailureCode
+
+    world.push_secrets(sms)
+    path = f"/v1/datasets/{world.dataset}/policy"
+    policy = {"version": 1, "isolation": "strict"}
+    sms.put_dataset_policy(world.signed(world.dataset_owner, "PUT", path, policy), world.dataset)
+    enclave = world.challenge(sms)
+    session = _open(sms, world)
+    released, identity = _release(sms, world, session, enclave, 1)
+    bundle = SecretsBundle.from_json(open_bytes(released.sealed_bundle, [identity]))
+    assert bundle.failure is not None
+    assert bundle.failure.code is FailureCode.OWNER_POLICY_REFUSED
+    assert bundle.dataset is None
+    head = sms.audit_head()
+    assert head is not None
+    assert (head.event, head.code) == ("failure", "RELEASE_POLICY_ISOLATION")
+    assert head.detail.startswith(f"isolation session {session.hex_id}: ")
+    strict = sms.release(world.release_request(sms, enclave, Identity.generate()))
+    assert strict.failure is None
