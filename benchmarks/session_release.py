@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.sms.conftest import PG_URL, Clock, World, make_settings, serve
 
+from sealrun.adapters.db import create_database_engine, drop_schema
 from sealrun.adapters.http.sms import SmsClient
 from sealrun.adapters.tee import SimulatedQuoter
 from sealrun.core.attestation import SimulatorKey, make_simulated_evidence
@@ -93,6 +94,12 @@ def run(tasks: int, *, postgres: bool) -> dict[str, Any]:
             session.release(task, authorization)
             in_session.append(time.perf_counter() - began)
     app.state.components.close()
+    if postgres:  # a throw-away schema
+        engine = create_database_engine(PG_URL)
+        try:
+            drop_schema(engine, overrides["database_schema"])
+        finally:
+            engine.dispose()
     session_figures = _percentiles(in_session)
     strict_figures = _percentiles(strict)
     return {
