@@ -13,7 +13,8 @@ from sealrun.adapters.chain.compiled import revert_table
 from sealrun.adapters.chain.rpc import Rpc
 from sealrun.adapters.chain.transactions import TransactionSender
 from sealrun.adapters.localchain.embedded import EmbeddedChain
-from sealrun.devnet.launch import DevnetOptions, _check_resumable, _resume_chain
+from sealrun.devnet.deployment import resume_chain as _resume_chain
+from sealrun.devnet.launch import DevnetOptions, _check_resumable
 from sealrun.devnet.state import DevnetState
 from sealrun.errors import ConfigError
 

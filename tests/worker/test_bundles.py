@@ -71,3 +71,31 @@ def test_an_unregistered_app_is_unknown(developer: Marketplace) -> None:
     with pytest.raises(ServiceError) as caught:
         RegistryBundles(developer.registry)(Account.create().address)
     assert caught.value.code == "APP_UNKNOWN"
+
+
+def test_an_app_s_bundle_uri_is_read_from_the_chain_once(
+    developer: Marketplace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The URI is fixed at creation: one registry read per app, not one per task; the folder is
+    still checked every time."""
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    app = _app(developer, "file://" + quote(str(folder)))
+    bundles = RegistryBundles(developer.registry)
+    reads: list[str] = []
+    real = developer.registry.app
+    monkeypatch.setattr(developer.registry, "app", lambda address: reads.append(address) or real(address))
+    assert bundles(app) == folder
+    assert bundles(app.lower()) == folder
+    assert reads == [app]
+    # A miss is not remembered: the app may be registered since.
+    unknown = Account.create().address
+    for _ in range(2):
+        with pytest.raises(ServiceError) as missing:
+            bundles(unknown)
+        assert missing.value.code == "APP_UNKNOWN"
+    assert reads == [app, unknown, unknown]
+    folder.rmdir()
+    with pytest.raises(ServiceError) as caught:
+        bundles(app)
+    assert caught.value.code == "BUNDLE_UNAVAILABLE"

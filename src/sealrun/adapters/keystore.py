@@ -27,13 +27,25 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 
 from sealrun.core.jsontypes import JsonObject
 from sealrun.errors import WalletError
+
+if TYPE_CHECKING:
+    from eth_account import Account
+    from eth_account.signers.local import LocalAccount
+
+
+def _eth_account() -> type[Account]:
+    """eth-account, loaded on first use: listing wallets (every `devnet up`, most commands) reads
+    only their JSON, and the import costs over half a CPU second."""
+    from eth_account import Account
+
+    return Account
+
 
 __all__ = [
     "DEFAULT_SCRYPT_N",
@@ -149,7 +161,7 @@ class Keystore:
         Raises:
             WalletError: ``WALLET_EXISTS``, ``WALLET_INVALID_NAME``.
         """
-        return self._store(name, Account.create(), password)
+        return self._store(name, _eth_account().create(), password)
 
     def import_key(self, name: str, private_key: str, password: str) -> WalletInfo:
         """Store an existing private key (hex) under ``name``.
@@ -158,7 +170,7 @@ class Keystore:
             WalletError: ``WALLET_INVALID_KEY``, ``WALLET_EXISTS``, ``WALLET_INVALID_NAME``.
         """
         try:
-            account = Account.from_key(private_key.strip())
+            account = _eth_account().from_key(private_key.strip())
         except (ValueError, TypeError) as error:
             # The message of eth-keys may quote the input; ours never does.
             raise WalletError(
@@ -175,12 +187,12 @@ class Keystore:
         info = self.find(name_or_address)
         document = self._read(info.path)
         try:
-            key = Account.decrypt(document, password)
+            key = _eth_account().decrypt(document, password)
         except ValueError as error:
             raise WalletError(
                 f"wrong password for wallet {info.name!r} ({info.address})", code="WALLET_BAD_PASSWORD"
             ) from error
-        return Wallet(name=info.name, address=info.address, account=Account.from_key(key))
+        return Wallet(name=info.name, address=info.address, account=_eth_account().from_key(key))
 
     def _store(self, name: str, account: LocalAccount, password: str) -> WalletInfo:
         if not _NAME.match(name):
@@ -191,7 +203,7 @@ class Keystore:
         path = self.folder / f"{name}.json"
         if path.exists():
             raise WalletError(f"a wallet named {name!r} already exists at {path}", code="WALLET_EXISTS")
-        document = Account.encrypt(account.key, password, kdf="scrypt", iterations=self.scrypt_n)
+        document = _eth_account().encrypt(account.key, password, kdf="scrypt", iterations=self.scrypt_n)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.", suffix=".tmp")
         try:

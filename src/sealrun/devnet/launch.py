@@ -35,7 +35,6 @@ has no marketplace: its journal or state file is gone) (:class:`~sealrun.errors.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import sys
 import time
@@ -44,29 +43,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 
-from sealrun.adapters.chain.client import Marketplace
-from sealrun.adapters.chain.compiled import revert_table
-from sealrun.adapters.chain.deploy import deploy_marketplace, fund_accounts
-from sealrun.adapters.chain.rpc import Rpc
-from sealrun.adapters.chain.transactions import TransactionSender
 from sealrun.adapters.localchain.anvil import find_anvil, free_port
 from sealrun.adapters.profiles import default_config
-from sealrun.core.attestation import SimulatorKey
 from sealrun.devnet.processes import group_alive, spawn, stop_all, wait_healthy
-from sealrun.devnet.services import ServicePlan, plan_services
-from sealrun.devnet.state import STATE_FILE, STOPPED_FILE, ChainKind, DevnetState, ProcessRecord
+from sealrun.devnet.services import SERVICE_MODULES, ServicePlan, plan_services
+from sealrun.devnet.state import STATE_FILE, STOPPED_FILE, ChainKind, DevnetState, ProcessRecord, write_secret
 from sealrun.devnet.supervisor import SUPERVISOR
-from sealrun.errors import ChainError, ConfigError
+from sealrun.devnet.zygote import Zygote
+from sealrun.errors import ConfigError
 
 __all__ = ["DevnetOptions", "down", "reset", "up"]
 
-ETHER = 100 * 10**18
-TOKENS = 10**15
-POOL_STAKE = 10**13
-POOL_DESCRIPTION = "sealrun devnet pool"
 # What a devnet process inherits of the caller's environment: where to find programs, Python
 # and its packages, and the locale. Nothing else: the caller's shell may hold a wallet
 # password, tokens or keys, and the services (and, through them, the tasks) have no use for them.
@@ -111,15 +99,6 @@ class DevnetOptions:
     python: str = field(default=sys.executable)
 
 
-def _write_secret(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    path.with_suffix(".tmp").replace(path)
-    return path
-
-
 def _rpc_ready(url: str) -> Callable[[ProcessRecord], bool]:
     def check(_record: ProcessRecord) -> bool:
         try:
@@ -144,11 +123,14 @@ def _write_secrets(folder: Path, secrets_of: Mapping[str, str]) -> Path:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     folder.chmod(0o700)
     for name, value in secrets_of.items():
-        _write_secret(folder / name, value.encode())
+        write_secret(folder / name, value.encode())
     return folder
 
 
-def _start_chain(options: DevnetOptions, kind: ChainKind, logs: Path, port: int) -> tuple[ProcessRecord, str]:
+def _spawn_chain(
+    options: DevnetOptions, kind: ChainKind, logs: Path, port: int
+) -> tuple[ProcessRecord, str, float]:
+    """Start the chain process; returns its record, URL and how long it may take to answer."""
     url = f"http://127.0.0.1:{port}"
     chain_dir = options.state_dir / "chain"
     chain_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -171,26 +153,37 @@ def _start_chain(options: DevnetOptions, kind: ChainKind, logs: Path, port: int)
     # machine, benchmarks/devnet_restart.py): give it that time on top.
     journal = chain_dir / "journal.jsonl"
     replay = 0.2 * journal.read_bytes().count(b"\n") if kind == "embedded" and journal.is_file() else 0.0
-    wait_healthy(record, timeout=options.start_timeout + replay, check=_rpc_ready(url))
-    return record, url
+    return record, url, options.start_timeout + replay
 
 
-def _register_pool(url: str, hub: str, block: int, owner: LocalAccount, index: Path) -> str:
-    market = Marketplace.connect(url, hub=hub, account=owner, index=index, start_block=block)
-    pool = market.registry.create_workerpool(
-        description=POOL_DESCRIPTION, worker_stake_ratio=30, scheduler_reward_ratio=10
+def _spawn_plan(plan: ServicePlan, options: DevnetOptions, logs: Path, zygote: Zygote) -> ProcessRecord:
+    """Fork ``plan`` from the zygote (its modules are loaded there), else start it by exec."""
+    env = {**_base_env(), **plan.env}
+    if plan.secrets:
+        folder = _write_secrets(options.state_dir / "secrets" / plan.name, plan.secrets)
+        env[plan.secrets_prefix + "SECRETS_DIR"] = str(folder)
+    log = logs / f"{plan.name}.log"
+    record = zygote.spawn(
+        plan.name, plan.module, plan.args, env=env, log=log, cwd=options.state_dir, url=plan.url
     )
-    market.deposit(POOL_STAKE)
-    return pool.address
+    if record is None:  # the zygote failed to start or refused: an ordinary exec
+        argv = [options.python, "-m", plan.module, *plan.args]
+        record = spawn(plan.name, argv, env=env, log=log, cwd=options.state_dir, url=plan.url)
+    return record
 
 
 def _start_services(
-    plans: Sequence[ServicePlan], options: DevnetOptions, logs: Path, started: list[ProcessRecord]
+    plans: Sequence[ServicePlan],
+    options: DevnetOptions,
+    logs: Path,
+    started: list[ProcessRecord],
+    zygote: Zygote,
 ) -> None:
     """Start the plans in waves (store+SMS+market, then the scheduler, then the workers).
 
-    The processes of one wave start together and are health-checked together: Python start-up
-    dominates on a loaded machine, so this is several times faster than one after the other.
+    Each process is forked from the ``zygote``, which has already imported every service's
+    modules (else started by exec). The processes of one wave start together and are
+    health-checked together.
     """
     waves: dict[int, list[ServicePlan]] = {}
     for plan in plans:
@@ -198,13 +191,7 @@ def _start_services(
     for wave in sorted(waves):
         records = []
         for plan in waves[wave]:
-            env = {**_base_env(), **plan.env}
-            if plan.secrets:
-                folder = _write_secrets(options.state_dir / "secrets" / plan.name, plan.secrets)
-                env[plan.secrets_prefix + "SECRETS_DIR"] = str(folder)
-            argv = [options.python, "-m", plan.module, *plan.args]
-            log = logs / f"{plan.name}.log"
-            record = spawn(plan.name, argv, env=env, log=log, cwd=options.state_dir, url=plan.url)
+            record = _spawn_plan(plan, options, logs, zygote)
             started.append(record)
             records.append(record)
         for record in records:
@@ -257,68 +244,6 @@ def _check_resumable(previous: DevnetState, options: DevnetOptions) -> None:
         )
 
 
-def _node_sender(url: str) -> TransactionSender:
-    rpc = Rpc.connect(url, reverts=revert_table())
-    node_accounts = rpc.run("list the node's accounts", lambda: list(rpc.w3.eth.accounts))
-    if not node_accounts:
-        raise ChainError(f"the node at {url} has no unlocked account", code="CHAIN_NO_SENDER")
-    return TransactionSender(rpc, None, node_account=str(node_accounts[0]))
-
-
-def _resume_chain(previous: DevnetState, deployer: TransactionSender, fund: Sequence[str]) -> list[str]:
-    """Check the resumed chain still holds the marketplace; fund wallets it has never seen."""
-    rpc = deployer.rpc
-    code = rpc.run("read the hub's code", lambda: bytes(rpc.w3.eth.get_code(previous.hub)))  # type: ignore[arg-type]
-    if not code:
-        raise ConfigError(
-            f"the devnet's chain came back without its marketplace (no code at the hub {previous.hub}): "
-            "its journal or state file is gone; start from nothing with `sealrun devnet reset`",
-            code="DEVNET_STATE_LOST",
-        )
-    fresh = [
-        a
-        for a in fund
-        if rpc.run("read a balance", lambda a=a: int(rpc.w3.eth.get_balance(a))) == 0  # type: ignore[misc]
-    ]
-    if fresh:
-        fund_accounts(deployer, previous.token, fresh, ether=ETHER, tokens=TOKENS)
-    return fresh
-
-
-def _deploy_fresh(
-    options: DevnetOptions, kind: ChainKind, url: str, deployer: TransactionSender, begun: float
-) -> DevnetState:
-    root = options.state_dir
-    deployment = deploy_marketplace(deployer)
-    keys = root / "keys"
-    pool_owner: LocalAccount = Account.create()
-    workers: list[LocalAccount] = [Account.create() for _ in range(options.workers or 1)]
-    _write_secret(keys / "pool-owner.key", pool_owner.key.hex().encode())
-    for number, worker in enumerate(workers, start=1):
-        _write_secret(keys / f"worker-{number}.key", worker.key.hex().encode())
-    simulator = SimulatorKey.generate()
-    _write_secret(keys / "simulator.pem", simulator.to_pem())
-    _write_secret(keys / "simulator.pub.pem", simulator.public_key.to_pem())
-    _write_secret(keys / "upload-token.key", secrets.token_hex(32).encode())
-    accounts = [pool_owner.address, *(w.address for w in workers), *options.fund]
-    fund_accounts(deployer, deployment.token, accounts, ether=ETHER, tokens=TOKENS)
-    workerpool = _register_pool(url, deployment.hub, deployment.block, pool_owner, root / "pool-index.sqlite")
-    return DevnetState(
-        root=root,
-        chain=kind,
-        rpc_url=url,
-        chain_id=deployment.chain_id,
-        hub=deployment.hub,
-        token=deployment.token,
-        registry=deployment.registry,
-        deploy_block=deployment.block,
-        workerpool=workerpool,
-        pool_owner=pool_owner.address,
-        workers=tuple(w.address for w in workers),
-        started_at=begun,
-    )
-
-
 def up(options: DevnetOptions, *, progress: Callable[[str], None] = lambda _m: None) -> DevnetState:
     """Start a devnet, or resume the one of this state dir, and write its state file.
 
@@ -343,24 +268,36 @@ def up(options: DevnetOptions, *, progress: Callable[[str], None] = lambda _m: N
     kind: ChainKind = previous.chain if previous else options.chain or "embedded"
     started: list[ProcessRecord] = []
     begun = time.time()
+    zygote: Zygote | None = None
     try:
         verb = "resuming" if previous else "starting"
         progress(f"{verb} the {kind} chain")
-        chain_record, url = _start_chain(options, kind, logs, _port(previous.rpc_url if previous else None))
+        chain_record, url, chain_timeout = _spawn_chain(
+            options, kind, logs, _port(previous.rpc_url if previous else None)
+        )
         started.append(chain_record)
-        deployer = _node_sender(url)
+        # While the chain boots: the zygote imports the services' modules, and this process
+        # the deployment's (web3, eth-account).
+        zygote = Zygote(options.python, root, SERVICE_MODULES, env=_base_env(), log=logs / "zygote.log")
+        from sealrun.devnet.deployment import deploy_fresh, node_sender, resume_chain
+
+        wait_healthy(chain_record, timeout=chain_timeout, check=_rpc_ready(url))
+        deployer = node_sender(url)
         if previous is None:
             progress("deploying the marketplace, funding accounts, registering the devnet workerpool")
-            state = _deploy_fresh(options, kind, url, deployer, begun)
+            count = options.workers or 1
+            state = deploy_fresh(
+                root, kind, url, deployer, worker_count=count, fund=options.fund, begun=begun
+            )
             ports = None
         else:
             progress("checking the resumed chain")
-            _resume_chain(previous, deployer, options.fund)
+            resume_chain(previous, deployer, options.fund)
             state = replace(previous, rpc_url=url, services={}, processes=(), started_at=begun)
             ports = {name: _port(service) for name, service in previous.services.items()}
         plans = plan_services(state, workers=len(state.workers), ports=ports)
         progress("starting " + ", ".join(p.name for p in plans))
-        _start_services(plans, options, logs, started)
+        _start_services(plans, options, logs, started, zygote)
         argv = [options.python, "-m", "sealrun.devnet.supervisor", str(root)]
         started.append(spawn(SUPERVISOR, argv, env=_base_env(), log=logs / f"{SUPERVISOR}.log", cwd=root))
         state = replace(
@@ -374,6 +311,9 @@ def up(options: DevnetOptions, *, progress: Callable[[str], None] = lambda _m: N
     except BaseException:
         stop_all(started)
         raise
+    finally:
+        if zygote is not None:
+            zygote.close()
 
 
 def down(state: DevnetState, *, remove: bool = True) -> dict[str, object]:

@@ -19,7 +19,7 @@ from sealrun.adapters.localchain.anvil import free_port
 from sealrun.api.blobs import collection_url
 from sealrun.devnet.state import DevnetState
 
-__all__ = ["POOL_CATEGORY", "POOL_PRICE", "WORKER_TEE", "ServicePlan", "plan_services"]
+__all__ = ["POOL_CATEGORY", "POOL_PRICE", "SERVICE_MODULES", "WORKER_TEE", "ServicePlan", "plan_services"]
 
 # The devnet's workers run the simulated TEE: no hardware protection (the demo says so).
 WORKER_TEE = "simulated"
@@ -28,6 +28,11 @@ WORKER_TEE = "simulated"
 POOL_PRICE = 1_000_000
 POOL_CATEGORY = 0
 POOL_VOLUME = 1_000_000
+
+# Every module :func:`plan_services` may start (the zygote preloads those installed).
+SERVICE_MODULES = tuple(
+    f"sealrun.services.{name}" for name in ("store", "sms", "market", "scheduler", "explorer", "worker")
+)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ __all__ = [
     "DevnetState",
     "ProcessRecord",
     "locate_state",
+    "write_secret",
 ]
 
 DEFAULT_STATE_DIR = Path(".sealrun") / "devnet"
@@ -45,6 +46,17 @@ STATE_ENV = "SEALRUN_DEVNET"
 _VERSION = 1
 
 ChainKind = Literal["embedded", "anvil"]
+
+
+def write_secret(path: Path, data: bytes) -> Path:
+    """Write a key of the devnet (0600, in a 0700 folder): temp file, then rename."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    tmp.replace(path)
+    return path
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,14 @@ contracts' revert table (``ORDER_*``, ``TASK_*``, ``ACCOUNT_*``, ...),
 ``CHAIN_ORDER_FIELDS``, ``CHAIN_TASK_UNKNOWN``, ``CHAIN_TASKS_OF_MANY_DEALS``,
 ``CHAIN_CHECKPOINT``, ``CHAIN_ARTIFACT_INVALID``, ``CHAIN_DEPLOY_FAILED``, ``CHAIN_BUSY``,
 ``CHAIN_SERVE_FAILED``, ``ANVIL_NOT_FOUND``, ``ANVIL_INSTALL_FAILED``, ``ANVIL_START_FAILED``.
+
+The two in-process chains (``EmbeddedChain``, ``ChainServer``) are resolved lazily (PEP 562):
+they load eth-tester and all of py-evm (about half a CPU second), which a process talking to a
+node over HTTP — every service — never needs.
 """
+
+import importlib
+from typing import TYPE_CHECKING
 
 from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.chain.deals import DealIndex
@@ -45,8 +52,15 @@ from sealrun.adapters.chain.rpc import Rpc
 from sealrun.adapters.chain.token import TokenClient
 from sealrun.adapters.chain.transactions import Receipt, TransactionSender
 from sealrun.adapters.localchain.anvil import AnvilNode, find_anvil
-from sealrun.adapters.localchain.embedded import EmbeddedChain
-from sealrun.adapters.localchain.server import ChainServer
+
+if TYPE_CHECKING:
+    from sealrun.adapters.localchain.embedded import EmbeddedChain
+    from sealrun.adapters.localchain.server import ChainServer
+
+_LAZY = {
+    "EmbeddedChain": "sealrun.adapters.localchain.embedded",
+    "ChainServer": "sealrun.adapters.localchain.server",
+}
 
 __all__ = [
     "AnvilNode",
@@ -79,3 +93,11 @@ __all__ = [
     "find_anvil",
     "fund_accounts",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Load an in-process chain class on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -15,12 +15,11 @@ web3's own retry layer is disabled so that there is exactly one, with a known bu
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from eth_tester.exceptions import TransactionFailed
-from eth_tester.exceptions import ValidationError as TesterValidationError
 from eth_utils import ValidationError as EvmValidationError
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
@@ -34,6 +33,18 @@ __all__ = ["Rpc", "http_web3"]
 T = TypeVar("T")
 
 _TRANSIENT_STATUS = {429, 502, 503, 504}
+
+
+def _with_tester(base: type[Exception], name: str) -> tuple[type[Exception], ...]:
+    """``base``, and eth-tester's exception ``name`` if eth-tester is loaded.
+
+    Only the in-process embedded chain raises eth-tester's exceptions, and it has loaded
+    eth-tester (with all of py-evm: about half a CPU second) long before; a process that talks
+    to a node over HTTP — every service — never pays for that import.
+    """
+    module = sys.modules.get("eth_tester.exceptions")
+    found = getattr(module, name, None) if module is not None else None
+    return (base, found) if isinstance(found, type) and issubclass(found, Exception) else (base,)
 
 
 def http_web3(url: str, *, timeout: float = 30.0) -> Web3:
@@ -130,7 +141,7 @@ class Rpc:
                 return call()
             except ChainError:
                 raise
-            except (ContractLogicError, TransactionFailed) as revert:
+            except _with_tester(ContractLogicError, "TransactionFailed") as revert:
                 raise self.reverts.translate(revert, what=what, context=context or {}) from None
             except TimeExhausted as late:
                 raise ChainError(
@@ -138,7 +149,7 @@ class Rpc:
                 ) from None
             except Web3RPCError as refused:
                 raise _refusal(what, str(refused.message)) from None
-            except (TesterValidationError, EvmValidationError) as invalid:
+            except _with_tester(EvmValidationError, "ValidationError") as invalid:
                 raise _refusal(what, str(invalid)) from None
             except (requests.RequestException, OSError) as failure:
                 if _is_transient(failure) and attempt < self.attempts:

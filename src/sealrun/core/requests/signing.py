@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypedDict
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import keccak, to_checksum_address
 
@@ -143,6 +141,12 @@ def sign_request(
     payload = request_typed_data(
         domain, action=action, body_digest=body_hash(body), timestamp=timestamp, nonce=nonce
     )
+    # eth-account (and the BLS tables eth-keyfile builds at import: about half a CPU second) is
+    # loaded on the first signature, not by every process that merely imports the client kit
+    # (an enclave, once per task).
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
     try:
         signed = Account.sign_message(encode_typed_data(full_message=dict(payload)), private_key=private_key)
     except (ValueError, ValidationError) as error:
@@ -168,6 +172,9 @@ def recover_request_signer(
     payload = request_typed_data(
         domain, action=action, body_digest=body_hash(body), timestamp=signed.timestamp, nonce=signed.nonce
     )
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
     try:
         address = Account.recover_message(
             encode_typed_data(full_message=dict(payload)), signature=signed.signature
