@@ -278,14 +278,10 @@ def _attest(
     request = facts.request
     claims: Claims | None = None
     try:
-        evidence = Evidence.from_json(request.evidence)
-        # The verifier is chosen by the declared type only (no fallback).
-        verifier = verifiers.get(evidence.type)
-        if verifier is None:
-            return Refusal(
-                "ATTEST_POLICY_TEE_TYPE", f"evidence type {evidence.type.value!r} is not accepted here"
-            )
-        claims = verifier.verify(evidence, now=facts.now)
+        verified = verify_declared(request.evidence, verifiers, now=facts.now)
+        if isinstance(verified, Refusal):
+            return verified
+        _, claims = verified
         recipient = _recipient(request, claims)
         if isinstance(recipient, Refusal):
             return recipient
@@ -295,6 +291,27 @@ def _attest(
     except AttestationError as error:
         return Refusal(error.code, error.message, claims)
     return _pinned(facts, claims, recipient, policy)
+
+
+def verify_declared(
+    text: str, verifiers: Mapping[EvidenceType, EvidenceVerifier], *, now: int
+) -> tuple[Evidence, Claims] | Refusal:
+    """Parse an evidence envelope and verify it with the verifier of its declared type only.
+
+    There is no fallback to another verifier: a type this deployment has no verifier for is
+    refused (``ATTEST_POLICY_TEE_TYPE``).
+
+    Raises:
+        AttestationError: the envelope or the evidence is refused (the caller turns it into a
+            refusal with whatever claims it has).
+    """
+    evidence = Evidence.from_json(text)
+    verifier = verifiers.get(evidence.type)
+    if verifier is None:
+        return Refusal(
+            "ATTEST_POLICY_TEE_TYPE", f"evidence type {evidence.type.value!r} is not accepted here"
+        )
+    return evidence, verifier.verify(evidence, now=now)
 
 
 def _attested_session(facts: ReleaseFacts, policy: AttestationPolicy) -> tuple[Claims, Recipient] | Refusal:

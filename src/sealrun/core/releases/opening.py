@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sealrun.core.attestation import Claims, Evidence, EvidenceType, verify_session_report_data
-from sealrun.core.releases.appraisal import AttestationPolicy, EvidenceVerifier, Refusal
+from sealrun.core.attestation import Claims, EvidenceType, verify_session_report_data
+from sealrun.core.releases.appraisal import AttestationPolicy, EvidenceVerifier, Refusal, verify_declared
 from sealrun.core.releases.sessions import AttestedSession
 from sealrun.errors import AttestationError
 
@@ -52,13 +52,10 @@ def appraise_session(
     """
     claims: Claims | None = None
     try:
-        evidence = Evidence.from_json(opening.evidence)
-        verifier = verifiers.get(evidence.type)
-        if verifier is None:
-            return Refusal(
-                "ATTEST_POLICY_TEE_TYPE", f"evidence type {evidence.type.value!r} is not accepted here"
-            )
-        claims = verifier.verify(evidence, now=opening.now)
+        verified = verify_declared(opening.evidence, verifiers, now=opening.now)
+        if isinstance(verified, Refusal):
+            return verified
+        evidence, claims = verified
         verify_session_report_data(
             claims,
             nonce=opening.nonce,
