@@ -101,3 +101,28 @@ def test_canonical_round_trips_through_toml(memory: int, processes: int, wall: i
         resources=Resources(memory, processes, wall_time_s=wall),
     )
     assert parse_manifest(tomli_w.dumps(manifest.to_dict())) == manifest
+
+
+_MINIMAL = '[app]\nname = "a"\nentrypoint = ["python3", "app.py"]\nruntime = "python3"\n'
+
+
+def test_an_app_can_require_strict_isolation_and_only_then_its_canonical_form_changes() -> None:
+    """``[isolation] require = "strict"`` (decision 0080): measured, so an enclave cannot drop it;
+    ``any`` (or no table) keeps the canonical bytes, hence every fingerprint made before it."""
+    plain = parse_manifest(_MINIMAL)
+    assert not plain.requires_strict
+    assert parse_manifest(_MINIMAL + '[isolation]\nrequire = "any"\n').canonical() == plain.canonical()
+    strict = parse_manifest(_MINIMAL + '[isolation]\nrequire = "strict"\n')
+    assert strict.requires_strict
+    assert b'"isolation":{"require":"strict"}' in strict.canonical()
+    assert strict.canonical() != plain.canonical()
+
+
+@pytest.mark.parametrize(
+    "table",
+    ['[isolation]\nrequire = "session"\n', "[isolation]\nrequire = 1\n", '[isolation]\nmode = "strict"\n'],
+)
+def test_an_isolation_requirement_other_than_any_or_strict_is_refused(table: str) -> None:
+    with pytest.raises(EnclaveError) as caught:
+        parse_manifest(_MINIMAL + table)
+    assert caught.value.code == "MANIFEST_INVALID"

@@ -21,3 +21,13 @@ def test_no_receipt_says_so_and_nothing_is_claimed() -> None:
     assert lines == ["TEE: not read from the task's receipt (RECEIPT_UNAVAILABLE)"]
     assert tee_lines({}) == []
     assert tee_lines({"tee": "bogus"}) == []
+
+
+def test_the_isolation_mode_is_named_when_the_receipt_says_it() -> None:
+    strict = tee_lines({"tee": {"type": "tdx", "simulated": False, "isolation": "strict", "session": None}})
+    assert strict[1] == "isolation: strict (an enclave launched and attested for this task alone)"
+    lines = tee_lines(
+        {"tee": {"type": "simulated", "simulated": True, "isolation": "session", "session": "0x01"}}
+    )
+    assert lines[1].startswith("isolation: session 0x01 (an enclave attested once per worker boot")
+    assert len(tee_lines({"tee": {"type": "tdx", "simulated": False, "isolation": None}})) == 1

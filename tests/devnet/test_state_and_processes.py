@@ -130,6 +130,16 @@ def test_devnet_processes_inherit_no_secret_of_the_caller(monkeypatch: pytest.Mo
     assert env["PATH"] == os.environ["PATH"]
 
 
+def test_devnet_workers_take_the_callers_isolation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SEALRUN_WORKER_ISOLATION=session sealrun devnet up`` (decision 0080)."""
+    from sealrun.devnet.launch import _base_env
+
+    monkeypatch.delenv("SEALRUN_WORKER_ISOLATION", raising=False)
+    assert "SEALRUN_WORKER_ISOLATION" not in _base_env()
+    monkeypatch.setenv("SEALRUN_WORKER_ISOLATION", "session")
+    assert _base_env()["SEALRUN_WORKER_ISOLATION"] == "session"
+
+
 def test_services_get_keys_as_files_never_as_variables(tmp_path: Path) -> None:
     from sealrun.devnet.services import plan_services
 

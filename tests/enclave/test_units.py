@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -131,7 +133,7 @@ def test_what_the_sms_said_and_a_bundle_read_already_cannot_be_changed_afterward
     # may be altered after it was read (mutation testing found nothing asserting it).
     from dataclasses import FrozenInstanceError
 
-    from sealrun.enclave.secrets import LoadedSecrets, ReleaseInfo
+    from sealrun.enclave.secrets import LoadedSecrets, ReleaseInfo, UnsafeLocalSecretsFile
     from tests.tasks.test_bundle import BUNDLE
 
     info = ReleaseInfo(deal_id="0x" + "11" * 32, task_index=0, signed_record=None)
@@ -140,3 +142,31 @@ def test_what_the_sms_said_and_a_bundle_read_already_cannot_be_changed_afterward
     loaded = LoadedSecrets(BUNDLE)
     with pytest.raises(FrozenInstanceError):
         loaded.bundle = BUNDLE  # type: ignore[misc]
+    local = UnsafeLocalSecretsFile(Path("secrets.json"))
+    with pytest.raises(FrozenInstanceError):
+        local.path = Path("other.json")  # type: ignore[misc]
+
+
+def test_a_secrets_source_never_shows_a_secret_or_the_authorization_in_its_repr() -> None:
+    # Sources end up in log lines and tracebacks: the bundle read already, the pool owner's
+    # authorization and the randomness are left out of their repr (mutants survived without this).
+    from sealrun.adapters.http.sms import SmsClient
+    from sealrun.enclave.secrets import LoadedSecrets
+    from sealrun.enclave.smssecrets import SmsSecrets
+    from tests.tasks.test_bundle import BUNDLE
+
+    assert BUNDLE.dataset is not None
+    shown = repr(LoadedSecrets(BUNDLE))
+    for secret in ("dev", "first-secret", "t0k", BUNDLE.dataset.key):
+        assert secret not in shown
+    client = SmsClient("http://127.0.0.1:9")
+    source = SmsSecrets(
+        client=client, task_id=b"\x11" * 32, worker="0x" + "ab" * 20, authorization=b"\xee" * 65
+    )
+    try:
+        assert repr(b"\xee" * 65) not in repr(source)
+        assert "authorization" not in repr(source)
+        assert "urandom" not in repr(source)
+        assert "_released" not in repr(source)
+    finally:
+        client.close()

@@ -166,7 +166,7 @@ class PoolWorld:
         return self._service(name, "sealrun.services.scheduler", env, self.url_of(name) + "/healthz")
 
     def start_worker(
-        self, number: int, *, slots: int = 1, extra: dict[str, str] | None = None
+        self, number: int, *, slots: int = 1, isolation: str = "strict", extra: dict[str, str] | None = None
     ) -> ServiceProcess:
         """Worker ``number`` (its key is ``workers[number]``; its status API on a free port)."""
         work = self.root / "workers" / f"worker-{number}"
@@ -182,6 +182,7 @@ class PoolWorld:
             "SEALRUN_WORKER_TEE": "simulated",
             "SEALRUN_WORKER_SIMULATOR_KEY_FILE": str(self.root / "keys" / "simulator.pem"),
             "SEALRUN_WORKER_SLOTS": str(slots),
+            "SEALRUN_WORKER_ISOLATION": isolation,
             "SEALRUN_WORKER_POLL_WAIT": "5",
             "SEALRUN_WORKER_PORT": str(port),
             **(extra or {}),

@@ -43,6 +43,7 @@ def body(*, status: str = "completed", fingerprint: bytes = FINGERPRINT, task: b
         "requester": "0x" + "ee" * 20, "workerpool": "0x" + "bb" * 20, "tee": "simulated",
         "measurement": "0x" + fingerprint.hex(), "evidence_sha256": evidence_sha, "event": "release",
         "code": "RELEASED", "at": NOW - 60, "audit_seq": 7, "audit_entry_hash": "0x" + "77" * 32,
+        "isolation": "strict", "session": None,
     }  # fmt: skip
     completed = status == "completed"
     return {

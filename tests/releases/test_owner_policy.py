@@ -28,6 +28,7 @@ from sealrun.core.releases.ownerpolicy import MAX_POLICY_BYTES
 from sealrun.core.tasks import FailureCode
 from sealrun.errors import SecretError
 from tests.releases.test_appraisal import FACTS, POLICY, POOL, VERIFIERS
+from tests.releases.test_sessions import in_session
 
 DAY = 86_400
 OLDEST = 1750327278  # the sgx vector's oldest collateral part (tests/attestation/test_collateral_age.py)
@@ -258,10 +259,9 @@ def test_the_rules_are_checked_in_their_documented_order(dcap_claims: Claims) ->
 
 def test_the_decision_turns_a_broken_owner_rule_into_an_order_failure() -> None:
     policy = parse_owner_policy({"version": 1, "isolation": "strict"})
-    for isolation, expected in (("strict", None), ("session", "RELEASE_POLICY_ISOLATION")):
-        answer = appraise_release(
-            replace(FACTS, policy=policy, isolation=isolation), verifiers=VERIFIERS, policy=POLICY
-        )
+    # A session release carries its attested session (decision 0080).
+    for facts, expected in ((FACTS, None), (in_session(), "RELEASE_POLICY_ISOLATION")):
+        answer = appraise_release(replace(facts, policy=policy), verifiers=VERIFIERS, policy=POLICY)
         assert isinstance(answer, ReleaseVerdict)
         assert (None if answer.failure is None else answer.failure.code) == expected
     assert ORDER_FAILURES["RELEASE_POLICY_ISOLATION"] is FailureCode.OWNER_POLICY_REFUSED

@@ -80,3 +80,21 @@ def test_gramine_needs_its_tools_and_a_manifest(tmp_path: Path) -> None:
     manifest = tmp_path / "sealrun-enclave.manifest.sgx"
     backend = tee_backend(_settings(tmp_path, tee="gramine-sgx", tee_root=host, gramine_manifest=manifest))
     assert isinstance(backend, GramineSgxTee)
+
+
+def test_isolation_is_strict_by_default_and_session_keeps_warm_enclaves(tmp_path: Path) -> None:
+    """Decision 0080: ``session`` gives the SessionTee (simulated only for now)."""
+    from sealrun.adapters.tee import SessionTee
+
+    key = tmp_path / "sim.pem"
+    assert _settings(tmp_path).isolation == "strict"
+    assert isinstance(tee_backend(_settings(tmp_path, simulator_key_file=key)), SimulatedTee)
+    backend = tee_backend(_settings(tmp_path, simulator_key_file=key, isolation="session"))
+    assert isinstance(backend, SessionTee)
+    assert backend.name == "simulated"
+    host = tmp_path / "host"
+    (host / "dev").mkdir(parents=True)
+    (host / "dev" / "tdx_guest").write_bytes(b"")
+    assert _code(_settings(tmp_path, tee="tdx", tee_root=host, isolation="session")) == "CONFIG_INVALID"
+    with pytest.raises(ValueError, match="isolation"):
+        _settings(tmp_path, isolation="loose")

@@ -30,7 +30,7 @@ from sealrun.core.receipts.checks import (
     offline_checks,
     online_checks,
 )
-from sealrun.core.receipts.release import verify_release_record
+from sealrun.core.receipts.release import parse_release_record, verify_release_record
 from sealrun.errors import ReceiptError, SealrunError
 
 if TYPE_CHECKING:
@@ -90,14 +90,36 @@ def fetch_receipt(
 def task_tee(store_url: str, task_id: bytes) -> dict[str, object]:
     """Which TEE ran the task, as its receipt says (not verified: ``sealrun verify`` does that).
 
-    Returns ``{"type": ..., "simulated": bool}``, or ``{"error": {"code", "message"}}`` when no
-    receipt could be read (an older pool, the store unreachable): never raises for that.
+    Returns ``{"type": ..., "simulated": bool, "isolation": "strict" | "session" | None,
+    "session": "0x…" | None}`` (the isolation mode as the SMS's release record in the receipt
+    names it, decision 0080; ``None`` without a release record), or ``{"error": {"code",
+    "message"}}`` when no receipt could be read (an older pool, the store unreachable): never
+    raises for that.
     """
     try:
         receipt = parse_receipt(fetch_receipt(store_url, task_id))
     except SealrunError as error:
         return {"error": {"code": error.code, "message": error.message}}
-    return {"type": str(receipt.field("tee", "type")), "simulated": receipt.field("tee", "simulated") is True}
+    isolation, session = release_isolation(receipt)
+    return {
+        "type": str(receipt.field("tee", "type")),
+        "simulated": receipt.field("tee", "simulated") is True,
+        "isolation": isolation,
+        "session": session,
+    }
+
+
+def release_isolation(receipt: Receipt) -> tuple[str | None, str | None]:
+    """The isolation mode and session the receipt's release record names (not verified)."""
+    signed = receipt.body.get("release")
+    if not isinstance(signed, dict):
+        return None, None
+    try:
+        record = parse_release_record(str(signed.get("record")))
+    except SealrunError:
+        return None, None
+    isolation, session = record.get("isolation"), record.get("session")
+    return (str(isolation) if isolation is not None else None, str(session) if session is not None else None)
 
 
 # A retried task has a receipt per attempt; past this many, only the newest are looked at.

@@ -35,6 +35,10 @@ __all__ = [
     "Routes",
     "SecretIn",
     "SecretStatusOut",
+    "SessionIn",
+    "SessionNonceOut",
+    "SessionOut",
+    "SessionReleaseIn",
     "SignedReleaseOut",
 ]
 
@@ -55,6 +59,9 @@ class Routes:
     ENCLAVE_CHALLENGE = "/v1/tasks/{task_id}/enclave-challenge"
     NONCE = "/v1/tasks/{task_id}/nonce"
     RELEASE = "/v1/tasks/{task_id}/release"
+    SESSION_NONCE = "/v1/sessions/nonce"
+    SESSIONS = "/v1/sessions"
+    SESSION_RELEASE = "/v1/tasks/{task_id}/session-release"
     AUDIT_HEAD = "/v1/audit/head"
     AUDIT_LINK = "/v1/audit/links/{seq}"
 
@@ -164,6 +171,42 @@ class ReleaseIn(_Strict):
     authorization: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="scheduler's EIP-191 signature")
     evidence: EvidenceIn
     ephemeral_recipient: str = Field(min_length=1, max_length=100, description="age1…")
+
+
+class SessionNonceOut(BaseModel):
+    """A single-use nonce for opening an attested session, and its expiry (UNIX seconds)."""
+
+    nonce: str
+    expires_at: int
+
+
+class SessionIn(_Strict):
+    """What a session enclave presents once per boot (isolation mode ``session``, decision 0080)."""
+
+    nonce: str = Field(pattern=HEX32_PATTERN)
+    worker: Address
+    signer: Address = Field(description="the session key's address, bound in the report data")
+    requires_strict: bool = Field(description="the measured app requires strict isolation (bound too)")
+    evidence: EvidenceIn
+
+
+class SessionOut(BaseModel):
+    """An open attested session: its id and when it expires (UNIX seconds)."""
+
+    session: str
+    measurement: str
+    expires_at: int
+
+
+class SessionReleaseIn(_Strict):
+    """One task's release over an open session, signed by the session key."""
+
+    session: str = Field(pattern=r"^0x[0-9a-fA-F]{32}$")
+    worker: Address
+    authorization: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="scheduler's EIP-191 signature")
+    ephemeral_recipient: str = Field(min_length=1, max_length=100, description="age1…")
+    sequence: int = Field(ge=1, le=2**63 - 1, description="grows with each request of the session")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="the session key's EIP-191 signature")
 
 
 class SignedReleaseOut(BaseModel):

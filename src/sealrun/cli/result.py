@@ -134,11 +134,26 @@ def tee_lines(data: Mapping[str, object]) -> list[str]:
     if isinstance(error := tee.get("error"), Mapping):
         return [f"TEE: not read from the task's receipt ({error.get('code')})"]
     if tee.get("simulated"):
-        return [
+        line = (
             f"TEE: {tee.get('type')}: SIMULATED, no hardware protection (a development pool; "
             "`sealrun verify` says so too)"
+        )
+    else:
+        line = f"TEE: {tee.get('type')} (hardware; `sealrun verify` checks its evidence)"
+    return [line, *_isolation_lines(tee)]
+
+
+def _isolation_lines(tee: Mapping[str, object]) -> list[str]:
+    """The isolation mode the SMS released the task's secrets in (decision 0080)."""
+    mode = tee.get("isolation")
+    if mode == "strict":
+        return ["isolation: strict (an enclave launched and attested for this task alone)"]
+    if mode == "session":
+        return [
+            f"isolation: session {tee.get('session')} (an enclave attested once per worker boot; "
+            "this task ran in a fresh sandbox and was checked and audited on its own)"
         ]
-    return [f"TEE: {tee.get('type')} (hardware; `sealrun verify` checks its evidence)"]
+    return []
 
 
 def outcome_lines(data: Mapping[str, object]) -> list[str]:

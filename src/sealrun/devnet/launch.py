@@ -74,6 +74,8 @@ _INHERITED = (
     # How the services log (json or text, and the level): see docs/operate.md.
     "SEALRUN_LOG_FORMAT",
     "SEALRUN_LOG_LEVEL",
+    # The workers' isolation mode, strict or session (docs/decisions/0080-isolation-modes.md).
+    "SEALRUN_WORKER_ISOLATION",
 )
 
 

@@ -3,7 +3,10 @@
 ``run --bundle DIR --work DIR [--tee NAME] [--simulator-key PEM] (--sms URL --task-id HEX --worker ADDR
 --authorization HEX | --secrets-file FILE)`` runs one task;
 ``attest --bundle DIR --simulator-key PEM --nonce HEX --public-key HEX --task-id HEX``
-prints the evidence the enclave would send the SMS (one JSON envelope on stdout).
+prints the evidence the enclave would send the SMS (one JSON envelope on stdout);
+``session --bundle DIR --sms URL --worker ADDR [--tee ...]`` attests once and then runs one
+task per line of stdin, each in a fresh sandbox (isolation mode ``session``,
+:mod:`sealrun.enclave.sessionloop`).
 ``--tee`` is ``simulated`` (the default; needs ``--simulator-key``), ``tdx``, ``sev-snp``
 (configfs-tsm, else the guest device) or ``gramine-sgx`` (``/dev/attestation``);
 ``--tee-root`` is the folder that stands for ``/`` when looking for those interfaces.
@@ -99,6 +102,54 @@ def _make_quoter(args: argparse.Namespace) -> Callable[[bytes], Quoter]:
     return tdx_quoter
 
 
+def _fetch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-http-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a scheme://host:port whose plain-http inputs are allowed (the worker's own store)",
+    )
+    parser.add_argument(
+        "--max-input-bytes",
+        type=int,
+        help="the most bytes of inputs a task may fetch in total (worker's cap)",
+    )
+    parser.add_argument(
+        "--tls-ca-file",
+        type=Path,
+        help="the CA bundle the SMS's and the store's TLS certificates are verified against",
+    )
+
+
+def _session(args: argparse.Namespace) -> None:
+    """Serve tasks over one attested session until stdin ends."""
+    from sealrun.enclave.sessionloop import SessionLoop, quote_in_child
+    from sealrun.enclave.sessions import EnclaveSession
+
+    if args.tee == "simulated" and args.simulator_key is None:
+        raise UsageError("the simulated TEE needs --simulator-key", code="USAGE")
+    measured = load_bundle(args.bundle)
+    measurement = measured.fingerprint
+    session = EnclaveSession(
+        client=SmsClient(args.sms, ca_file=args.tls_ca_file),
+        worker=args.worker,
+        measurement=measurement,
+        requires_strict=measured.manifest.requires_strict,
+        # The quoting key is read by a short-lived child only (see sessionloop).
+        quote=lambda data: quote_in_child(lambda m: _make_quoter(args)(m), measurement, data),
+    )
+    hardware = None if args.tee == "simulated" else _make_quoter(args)
+    SessionLoop(
+        session=session,
+        bundle_dir=args.bundle,
+        tee=args.tee,
+        settings=_runtime_settings(args),
+        simulator_key_file=args.simulator_key if args.tee == "simulated" else None,
+        hardware_quoter=hardware,
+    ).serve(sys.stdin, sys.stdout)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sealrun.enclave", description="Run one task in an enclave."
@@ -113,23 +164,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--task-id", help="with --sms: hex task id (32 bytes)")
     run.add_argument("--worker", help="with --sms: the authorized worker's address")
     run.add_argument("--authorization", help="with --sms: hex scheduler authorization (65 bytes)")
-    run.add_argument(
-        "--allow-http-origin",
-        action="append",
-        default=[],
-        metavar="ORIGIN",
-        help="a scheme://host:port whose plain-http inputs are allowed (the worker's own store)",
-    )
-    run.add_argument(
-        "--tls-ca-file",
-        type=Path,
-        help="the CA bundle the SMS's and the store's TLS certificates are verified against",
-    )
-    run.add_argument(
-        "--max-input-bytes",
-        type=int,
-        help="the most bytes of inputs a task may fetch in total (worker's cap)",
-    )
+    _fetch_arguments(run)
+    session = commands.add_parser("session", help="attest once, then run one task per line of stdin")
+    session.add_argument("--bundle", type=Path, required=True, help="the app bundle folder (measured)")
+    _tee_arguments(session)
+    session.add_argument("--sms", required=True, help="the SMS URL")
+    session.add_argument("--worker", required=True, help="the worker's address")
+    _fetch_arguments(session)
     attest = commands.add_parser("attest", help="print evidence for a nonce, an ephemeral key and a task")
     attest.add_argument("--bundle", type=Path, required=True, help="the app bundle folder (measured)")
     _tee_arguments(attest)
@@ -187,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "attest":
             _attest(args)
+            return 0
+        if args.command == "session":
+            _session(args)
             return 0
         secrets = _secrets_source(args)
         if args.tee == "simulated" and args.simulator_key is None:

@@ -43,6 +43,7 @@ from sealrun.adapters.sandbox import SandboxLimits, SandboxOutcome, SandboxRunne
 from sealrun.adapters.sandbox.mounts import output_full
 from sealrun.adapters.tee import FailureReceipt, LogsInfo, Quoter, ResultInfo, RunReport, Timings
 from sealrun.api.ids import parse_task_id
+from sealrun.core.attestation import Evidence
 from sealrun.core.tasks import FailureCode, SecretsBundle, address_of, result_hash, result_seal
 from sealrun.enclave.appinterface import app_argv, app_environment, runtime_profile
 from sealrun.enclave.envelopes import seal_archive, seal_folder
@@ -154,6 +155,9 @@ class EnclaveRuntime:
             quoter = RecordingQuoter(self.make_quoter(bundle.fingerprint if bundle else UNMEASURED))
             state.log.append(_tee_line(quoter.tee))
             task = secrets.fetch(quoter)
+            if quoter.last is None:
+                # A session release (decision 0080): the receipt carries the session's evidence.
+                quoter.last = _session_evidence(secrets)
             failure: TaskFailedError | None = bundle_error
             if task.failure is not None:
                 failure = TaskFailedError(
@@ -369,6 +373,11 @@ class EnclaveRuntime:
             receipt_digest=digest,
         )
         return None, receipt_out, str(path)
+
+
+def _session_evidence(secrets: SecretsSource) -> Evidence | None:
+    context = secrets.release_context() if isinstance(secrets, ReleaseContext) else None
+    return None if context is None else context.evidence
 
 
 def _release_facts(secrets: SecretsSource) -> dict[str, Any]:

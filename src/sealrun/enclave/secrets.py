@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from sealrun.adapters.tee import Quoter
+from sealrun.core.attestation import Evidence
 from sealrun.core.jsontypes import JsonObject
 from sealrun.core.tasks.secretsbundle import MAX_BUNDLE_BYTES, SecretsBundle
 from sealrun.errors import SecretsBundleError
@@ -43,12 +44,14 @@ class ReleaseInfo:
         signed_record: the SMS's signed release record (``{"record", "signature", "signer"}``),
             or ``None`` when the SMS signs none.
         policy: the name of the attestation policy the SMS applied, if it said.
+        evidence: in ``session`` mode, the session's evidence (the task made none of its own).
     """
 
     deal_id: str | None
     task_index: int | None
     signed_record: JsonObject | None
     policy: str | None = None
+    evidence: Evidence | None = None
 
 
 @runtime_checkable

@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sealrun.adapters.http.sms import SmsClient
+from sealrun.adapters.http.sms import Released, SmsClient
 from sealrun.adapters.tee import Quoter
 from sealrun.api.ids import task_id_hex
 from sealrun.core.attestation import report_data_for
@@ -32,7 +32,7 @@ from sealrun.core.tasks.secretsbundle import SecretsBundle
 from sealrun.enclave.secrets import ReleaseInfo
 from sealrun.errors import SecretsBundleError
 
-__all__ = ["SmsSecrets"]
+__all__ = ["SmsSecrets", "open_released"]
 
 
 @dataclass(frozen=True)
@@ -77,15 +77,26 @@ class SmsSecrets:
             evidence=evidence,
             ephemeral_recipient=str(identity.recipient),
         )
-        bundle = SecretsBundle.from_json(open_bytes(released.sealed_bundle, [identity]))
-        if bundle.task_id != task_id_hex(self.task_id) or bundle.worker.lower() != self.worker.lower():
-            raise SecretsBundleError(
-                "the SMS sent a bundle for another task or worker", code="BUNDLE_MISMATCH"
-            )
-        if address_of(bundle.enclave_key).lower() != released.enclave_challenge.lower():
-            raise SecretsBundleError(
-                "the bundle's enclave key is not the task's challenge", code="BUNDLE_MISMATCH"
-            )
-        record = None if released.release is None else released.release.model_dump()
-        self._released.append(ReleaseInfo(released.deal_id, released.task_index, record))
+        bundle, info = open_released(released, identity, task_id=self.task_id, worker=self.worker)
+        self._released.append(info)
         return bundle
+
+
+def open_released(
+    released: Released, identity: Identity, *, task_id: bytes, worker: str
+) -> tuple[SecretsBundle, ReleaseInfo]:
+    """Open and check a released bundle (either isolation mode); return it and the release facts.
+
+    Raises:
+        SecretsBundleError: ``BUNDLE_MISMATCH`` (another task or worker, or an enclave key that
+            is not the task's challenge), or the bundle's own codes.
+    """
+    bundle = SecretsBundle.from_json(open_bytes(released.sealed_bundle, [identity]))
+    if bundle.task_id != task_id_hex(task_id) or bundle.worker.lower() != worker.lower():
+        raise SecretsBundleError("the SMS sent a bundle for another task or worker", code="BUNDLE_MISMATCH")
+    if address_of(bundle.enclave_key).lower() != released.enclave_challenge.lower():
+        raise SecretsBundleError(
+            "the bundle's enclave key is not the task's challenge", code="BUNDLE_MISMATCH"
+        )
+    record = None if released.release is None else released.release.model_dump()
+    return bundle, ReleaseInfo(released.deal_id, released.task_index, record)

@@ -45,6 +45,10 @@ from sealrun.api.sms import (
     Routes,
     SecretIn,
     SecretStatusOut,
+    SessionIn,
+    SessionNonceOut,
+    SessionOut,
+    SessionReleaseIn,
     SignedReleaseOut,
 )
 from sealrun.core.attestation import Evidence
@@ -277,14 +281,50 @@ class SmsClient(ServiceClient):
         answer = self._call(
             ReleaseOut, "POST", Routes.RELEASE.format(task_id=task_id_hex(task_id)), body=body
         )
-        return Released(
-            task_id=answer.task_id,
-            enclave_challenge=answer.enclave_challenge,
-            sealed_bundle=base64.b64decode(answer.sealed_bundle),
-            deal_id=answer.deal_id,
-            task_index=answer.task_index,
-            release=answer.release,
+        return _released(answer)
+
+    # -- attested sessions (isolation mode ``session``, decision 0080) ----------------------------
+    def session_nonce(self) -> bytes:
+        """A fresh single-use nonce to open an attested session."""
+        return bytes.fromhex(
+            self._call(SessionNonceOut, "POST", Routes.SESSION_NONCE).nonce.removeprefix("0x")
         )
+
+    def open_session(
+        self, *, nonce: bytes, worker: str, signer: str, requires_strict: bool, evidence: Evidence
+    ) -> SessionOut:
+        """Present the session's evidence once; return the open session (id, expiry)."""
+        body = SessionIn.model_construct(
+            nonce="0x" + nonce.hex(),
+            worker=worker,
+            signer=signer,
+            requires_strict=requires_strict,
+            evidence=EvidenceIn.model_construct(**json.loads(evidence.to_json())),
+        )
+        return self._call(SessionOut, "POST", Routes.SESSIONS, body=body)
+
+    def session_release(
+        self,
+        task_id: bytes,
+        *,
+        session: str,
+        worker: str,
+        authorization: bytes,
+        ephemeral_recipient: str,
+        sequence: int,
+        signature: bytes,
+    ) -> Released:
+        """Obtain one task's secrets bundle over an open session (signed by the session key)."""
+        body = SessionReleaseIn.model_construct(
+            session=session,
+            worker=worker,
+            authorization="0x" + authorization.hex(),
+            ephemeral_recipient=ephemeral_recipient,
+            sequence=sequence,
+            signature="0x" + signature.hex(),
+        )
+        path = Routes.SESSION_RELEASE.format(task_id=task_id_hex(task_id))
+        return _released(self._call(ReleaseOut, "POST", path, body=body))
 
     # -- audit -----------------------------------------------------------------------------------
     def dataset_audit(
@@ -301,3 +341,14 @@ class SmsClient(ServiceClient):
     def audit_head(self) -> AuditRecordOut | None:
         """The newest audit record (its hash commits to the whole log), or ``None`` when empty."""
         return self._found(AuditRecordOut, Routes.AUDIT_HEAD)
+
+
+def _released(answer: ReleaseOut) -> Released:
+    return Released(
+        task_id=answer.task_id,
+        enclave_challenge=answer.enclave_challenge,
+        sealed_bundle=base64.b64decode(answer.sealed_bundle),
+        deal_id=answer.deal_id,
+        task_index=answer.task_index,
+        release=answer.release,
+    )

@@ -9,6 +9,7 @@ from sealrun.adapters.tee.report import (
     RunReport,
     Timings,
 )
+from sealrun.adapters.tee.sessions import SessionTee
 from sealrun.adapters.tee.simulated import REPORT_NAME, SimulatedQuoter, SimulatedTee, load_simulator_key
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Quoter",
     "ResultInfo",
     "RunReport",
+    "SessionTee",
     "SimulatedQuoter",
     "SimulatedTee",
     "TeeBackend",

@@ -20,7 +20,13 @@ from sealrun.core.attestation.evidence import Evidence, EvidenceType, decode_evi
 from sealrun.core.attestation.imagepolicy import TrustedImage, TrustedImages
 from sealrun.core.attestation.nitro import NitroVerifier
 from sealrun.core.attestation.policy import Policy, PolicyVerdict
-from sealrun.core.attestation.report_data import REPORT_DATA_SIZE, report_data_for, verify_report_data
+from sealrun.core.attestation.report_data import (
+    REPORT_DATA_SIZE,
+    report_data_for,
+    session_report_data,
+    verify_report_data,
+    verify_session_report_data,
+)
 from sealrun.core.attestation.roots import PinnedCertificate
 from sealrun.core.attestation.simulated import (
     SimulatedVerifier,
@@ -60,6 +66,8 @@ __all__ = [
     "decode_evidence_text",
     "make_simulated_evidence",
     "report_data_for",
+    "session_report_data",
     "standard_verifier",
     "verify_report_data",
+    "verify_session_report_data",
 ]

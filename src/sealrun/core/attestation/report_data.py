@@ -19,11 +19,22 @@ from sealrun.core.attestation.claims import Claims
 from sealrun.core.attestation.codes import ATTEST_REPORT_DATA_MISMATCH
 from sealrun.errors import AttestationError
 
-__all__ = ["REPORT_DATA_DOMAIN", "REPORT_DATA_SIZE", "report_data_for", "verify_report_data"]
+__all__ = [
+    "REPORT_DATA_DOMAIN",
+    "REPORT_DATA_SIZE",
+    "SESSION_REPORT_DATA_DOMAIN",
+    "report_data_for",
+    "session_report_data",
+    "verify_report_data",
+    "verify_session_report_data",
+]
 
 REPORT_DATA_DOMAIN = b"sealrun-sms-v1\0"
 REPORT_DATA_SIZE = 64
 _MAX_NONCE = 1024
+#: Isolation mode ``session`` (decision 0080): the report data of a session's evidence.
+SESSION_REPORT_DATA_DOMAIN = b"sealrun-sms-session-v1\0"
+_REQUIRES_STRICT = 0x01
 
 
 def report_data_for(nonce: bytes, ephemeral_public_key: bytes, task_id: bytes) -> bytes:
@@ -87,6 +98,62 @@ def verify_report_data(
     if len(actual) != REPORT_DATA_SIZE or not hmac.compare_digest(actual, expected):
         raise AttestationError(
             "the evidence's report data does not bind this nonce, ephemeral key and task",
+            code=ATTEST_REPORT_DATA_MISMATCH,
+        )
+    return claims
+
+
+def _address_bytes(address: str, what: str) -> bytes:
+    text = address.removeprefix("0x")
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(text) != 40 or len(raw) != 20:
+        raise AttestationError(
+            f"session report data: the {what} is not an address", code=ATTEST_REPORT_DATA_MISMATCH
+        )
+    return raw
+
+
+def session_report_data(nonce: bytes, *, signer: str, worker: str, requires_strict: bool) -> bytes:
+    """The 64 bytes of report data a session enclave binds into its evidence.
+
+    ``SHA-512(b"sealrun-sms-session-v1\\0" ‖ nonce ‖ signer (20 B) ‖ worker (20 B) ‖ flags (1 B))``:
+    the nonce is the only variable-length part, so the preimage parses one way; bit 0 of
+    ``flags`` says the measured app requires ``strict`` isolation.
+
+    Raises:
+        AttestationError: ``ATTEST_REPORT_DATA_MISMATCH`` for a nonce that is not 1-1024 bytes
+            or an address that is not one.
+    """
+    if not isinstance(nonce, bytes) or not 1 <= len(nonce) <= _MAX_NONCE:
+        raise AttestationError(
+            "session report data: the nonce must be 1-1024 bytes", code=ATTEST_REPORT_DATA_MISMATCH
+        )
+    flags = bytes([_REQUIRES_STRICT if requires_strict else 0])
+    preimage = (
+        SESSION_REPORT_DATA_DOMAIN
+        + nonce
+        + _address_bytes(signer, "signer")
+        + _address_bytes(worker, "worker")
+        + flags
+    )
+    return hashlib.sha512(preimage).digest()
+
+
+def verify_session_report_data(
+    claims: Claims, *, nonce: bytes, signer: str, worker: str, requires_strict: bool
+) -> Claims:
+    """Check (all 64 bytes, constant time) that verified claims bind this session's statement.
+
+    Raises:
+        AttestationError: ``ATTEST_REPORT_DATA_MISMATCH``.
+    """
+    expected = session_report_data(nonce, signer=signer, worker=worker, requires_strict=requires_strict)
+    if not hmac.compare_digest(claims.report_data, expected):
+        raise AttestationError(
+            "the evidence's report data does not bind this nonce, session key, worker and requirement",
             code=ATTEST_REPORT_DATA_MISMATCH,
         )
     return claims

@@ -20,12 +20,17 @@
     [outputs]
     declared = ["result.txt"]              # paths under IEXEC_OUT the app promises to write
 
+    [isolation]                            # optional
+    require = "strict"                     # "any" (the default) or "strict": the SMS releases
+                                           # this app's secrets only to an enclave attested for
+                                           # the task itself (decision 0080)
+
 Parsing is pure (it takes the TOML text). Every problem raises
 :class:`~sealrun.errors.EnclaveError` with code ``MANIFEST_INVALID`` (a field is missing,
 has the wrong type, is out of range, or is unknown) or ``MANIFEST_NOT_TOML``.
 :meth:`AppManifest.canonical` is the byte form the fingerprint hashes. ``input_size_mb`` is
 in it only when the manifest sets it, so the fingerprints of manifests written before the
-field existed do not change.
+field existed do not change; ``[isolation]`` likewise, only when it requires ``strict``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from sealrun.errors import AppBundleError, EnclaveError
 
@@ -127,12 +132,19 @@ class ManifestOutputsTable(TypedDict):
     declared: list[str]
 
 
+class ManifestIsolationTable(TypedDict):
+    """The ``[isolation]`` table of :meth:`AppManifest.to_dict` (only when it requires strict)."""
+
+    require: str
+
+
 class ManifestDocument(TypedDict):
     """A manifest as plain data (:meth:`AppManifest.to_dict`): the TOML document's tables."""
 
     app: ManifestAppTable
     resources: dict[str, int]
     outputs: ManifestOutputsTable
+    isolation: NotRequired[ManifestIsolationTable]
 
 
 @dataclass(frozen=True)
@@ -144,10 +156,11 @@ class AppManifest:
     runtime: str
     resources: Resources = Resources()
     declared_outputs: tuple[str, ...] = ()
+    requires_strict: bool = False
 
     def to_dict(self) -> ManifestDocument:
         """Return the manifest as plain data, every default filled in (optional limits only if set)."""
-        return {
+        document: ManifestDocument = {
             "app": {"name": self.name, "entrypoint": list(self.entrypoint), "runtime": self.runtime},
             "resources": {
                 name: getattr(self.resources, name)
@@ -156,6 +169,9 @@ class AppManifest:
             },
             "outputs": {"declared": list(self.declared_outputs)},
         }
+        if self.requires_strict:
+            document["isolation"] = {"require": "strict"}
+        return document
 
     def canonical(self) -> bytes:
         """Return the canonical bytes: JSON of :meth:`to_dict`, sorted keys, no spaces, ASCII.
@@ -206,7 +222,7 @@ def parse_manifest(text: str) -> AppManifest:
         raise AppBundleError(
             f"{MANIFEST_NAME} is not valid TOML: {error}", code="MANIFEST_NOT_TOML"
         ) from error
-    _exact(data, {"app", "resources", "outputs"}, "top level")
+    _exact(data, {"app", "resources", "outputs", "isolation"}, "top level")
     app = _table(data, "app", required=True)
     _exact(app, {"name", "entrypoint", "runtime"}, "app")
     name = app.get("name")
@@ -245,10 +261,16 @@ def parse_manifest(text: str) -> AppManifest:
     paths = tuple(_relative_path(path, "declared output") for path in declared)
     if len(set(paths)) != len(paths):
         raise _invalid("outputs.declared lists a path twice")
+    isolation = _table(data, "isolation", required=False)
+    _exact(isolation, {"require"}, "isolation")
+    require = isolation.get("require", "any")
+    if require not in ("any", "strict"):
+        raise _invalid('isolation.require must be "any" or "strict"')
     return AppManifest(
         name=name,
         entrypoint=tuple(entrypoint),
         runtime=str(runtime),
         resources=Resources(**limits),
         declared_outputs=paths,
+        requires_strict=require == "strict",
     )

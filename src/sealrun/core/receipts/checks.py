@@ -320,7 +320,10 @@ def _audit(receipt: Receipt, sms: SmsFacts) -> Check:
     if mismatch is not None:
         return _fail(AUDIT, "RECEIPT_AUDIT_MISMATCH", mismatch)
     how = "its hash matches the log's entry" if sms.audit_entry_hash is not None else "by position only"
-    return _ok(AUDIT, f"audit record #{seq} is in the SMS's log, {how} (head #{sms.audit_head_seq})")
+    mode = f"{record['isolation']} isolation" + (
+        "" if record["session"] is None else f", session {record['session']}"
+    )
+    return _ok(AUDIT, f"audit record #{seq} is in the SMS's log, {how} (head #{sms.audit_head_seq}; {mode})")
 
 
 def _audit_mismatch(seq: object, wanted: object, sms: SmsFacts) -> str | None:

@@ -8,6 +8,9 @@ belongs to. The signature is EIP-191 over
 derived from its current master key (:func:`derive_release_key`: HKDF-SHA256, info
 ``sealrun-sms-release-signer-v1``), whose address the SMS publishes at ``GET /v1/health``
 (``release_signer``). The enclave puts the signed record in its task receipt.
+
+``isolation`` names the mode of the release (``strict`` or ``session``, decision 0080) and
+``session`` the attested session it was made over (``0x`` + 16 bytes, ``null`` in strict).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ RECORD_FIELDS: Final = (
     "at",
     "audit_seq",
     "audit_entry_hash",
+    "isolation",
+    "session",
 )
 _INFO: Final = b"sealrun-sms-release-signer-v1"
 # The secp256k1 group order: an HKDF output at or above it (probability ~2**-128) is refused.

@@ -16,6 +16,7 @@ from sealrun.core.releases.appraisal import (
     attempts_exhausted,
     liveness_refusal,
 )
+from sealrun.core.releases.opening import SessionOpening, appraise_session
 from sealrun.core.releases.ownerpolicy import (
     OwnerPolicy,
     OwnerPolicyRefusal,
@@ -24,11 +25,23 @@ from sealrun.core.releases.ownerpolicy import (
     parse_owner_policy,
 )
 from sealrun.core.releases.params import ReleaseParams, parse_release_params
+from sealrun.core.releases.sessions import (
+    ISOLATION_MODES,
+    AttestedSession,
+    Isolation,
+    check_session_request,
+    session_report_data,
+    session_request_digest,
+    verify_session_report_data,
+)
 
 __all__ = [
+    "ISOLATION_MODES",
     "ORDER_FAILURES",
     "AttestationPolicy",
+    "AttestedSession",
     "EvidenceVerifier",
+    "Isolation",
     "OwnerPolicy",
     "OwnerPolicyRefusal",
     "Refusal",
@@ -36,11 +49,17 @@ __all__ = [
     "ReleaseParams",
     "ReleaseRequest",
     "ReleaseVerdict",
+    "SessionOpening",
     "appraise_release",
+    "appraise_session",
     "attempts_exhausted",
     "canonical_policy",
+    "check_session_request",
     "liveness_refusal",
     "owner_policy_refusal",
     "parse_owner_policy",
     "parse_release_params",
+    "session_report_data",
+    "session_request_digest",
+    "verify_session_report_data",
 ]

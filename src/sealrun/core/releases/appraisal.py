@@ -13,6 +13,15 @@ bundle). The checks run in a fixed order and the first failure is the answer:
 3. its report data binds the nonce, the ephemeral key and the task (all 64 bytes);
 4. the app is registered, the policy accepts the claims, and the measurement equals the
    app's on-chain fingerprint;
+
+Every release is made in an isolation mode, an explicit field of the facts
+(``isolation``, default ``strict``: one enclave attested for this task). In ``session`` mode
+(:mod:`.sessions`, decision 0080) steps 2 and 3 were done once, when the SMS opened the
+session; here the session must still be live (``RELEASE_SESSION_EXPIRED`` from its
+``expires_at`` on), the app must not require ``strict``
+(``RELEASE_ISOLATION_STRICT_REQUIRED``), and step 4 runs on the session's claims for this
+task's app. Everything else is the same, per task.
+
 5. the deal's params parse (if not, the refusal waits: see below);
 6. an enclave challenge was requested for the task;
 7. the workerpool is registered and its owner authorized this worker for this task and
@@ -51,6 +60,7 @@ from sealrun.core.chainstate import (
 from sealrun.core.orders.grants import Grant
 from sealrun.core.releases.ownerpolicy import OwnerPolicy, owner_policy_refusal
 from sealrun.core.releases.params import ReleaseParams, parse_release_params
+from sealrun.core.releases.sessions import AttestedSession, Isolation
 from sealrun.core.sealing import Recipient
 from sealrun.core.tasks import FailureCode, authorization_digest, recover_signer
 from sealrun.errors import AttestationError, ReleaseError, SealError, SealrunError
@@ -141,7 +151,9 @@ class ReleaseFacts:
         grant: the deal's dataset grant as the chain has it now (``None``: no grant in the
             deal, or not on chain).
         policy: the dataset owner's release policy (``None``: she set none).
-        isolation: the release's isolation mode (``strict`` by default).
+        isolation: the mode of this release: ``strict`` (the evidence in ``request`` was made
+            for this task) or ``session`` (``session`` holds the claims verified at open).
+        session: the attested session of a ``session`` release (``None`` in ``strict``).
     """
 
     request: ReleaseRequest
@@ -157,7 +169,8 @@ class ReleaseFacts:
     recipient_stored: bool = False
     grant: Grant | None = None
     policy: OwnerPolicy | None = None
-    isolation: str = "strict"
+    isolation: Isolation = "strict"
+    session: AttestedSession | None = None
 
 
 @dataclass(frozen=True)
@@ -235,7 +248,11 @@ def appraise_release(
         return live
     assert task is not None  # liveness_refusal checked it
     assert deal is not None
-    attested = _attest(facts, verifiers, policy)
+    attested = (
+        _attested_session(facts, policy)
+        if facts.isolation == "session"
+        else _attest(facts, verifiers, policy)
+    )
     if isinstance(attested, Refusal):
         return attested
     claims, recipient = attested
@@ -261,27 +278,83 @@ def _attest(
     request = facts.request
     claims: Claims | None = None
     try:
-        evidence = Evidence.from_json(request.evidence)
-        # The verifier is chosen by the declared type only (no fallback).
-        verifier = verifiers.get(evidence.type)
-        if verifier is None:
-            return Refusal(
-                "ATTEST_POLICY_TEE_TYPE", f"evidence type {evidence.type.value!r} is not accepted here"
-            )
-        claims = verifier.verify(evidence, now=facts.now)
-        try:
-            recipient = Recipient.parse(request.ephemeral_recipient)
-        except SealError:
-            return Refusal(
-                "ATTEST_REPORT_DATA_MISMATCH",
-                "the ephemeral recipient is not an age X25519 recipient",
-                claims,
-            )
+        verified = verify_declared(request.evidence, verifiers, now=facts.now)
+        if isinstance(verified, Refusal):
+            return verified
+        _, claims = verified
+        recipient = _recipient(request, claims)
+        if isinstance(recipient, Refusal):
+            return recipient
         verify_report_data(
             claims, nonce=request.nonce, ephemeral_public_key=recipient.public_bytes, task_id=request.task_id
         )
-        if facts.app is None:
-            return Refusal("RELEASE_APP_UNKNOWN", "the deal's app is not registered", claims)
+    except AttestationError as error:
+        return Refusal(error.code, error.message, claims)
+    return _pinned(facts, claims, recipient, policy)
+
+
+def verify_declared(
+    text: str, verifiers: Mapping[EvidenceType, EvidenceVerifier], *, now: int
+) -> tuple[Evidence, Claims] | Refusal:
+    """Parse an evidence envelope and verify it with the verifier of its declared type only.
+
+    There is no fallback to another verifier: a type this deployment has no verifier for is
+    refused (``ATTEST_POLICY_TEE_TYPE``).
+
+    Raises:
+        AttestationError: the envelope or the evidence is refused (the caller turns it into a
+            refusal with whatever claims it has).
+    """
+    evidence = Evidence.from_json(text)
+    verifier = verifiers.get(evidence.type)
+    if verifier is None:
+        return Refusal(
+            "ATTEST_POLICY_TEE_TYPE", f"evidence type {evidence.type.value!r} is not accepted here"
+        )
+    return evidence, verifier.verify(evidence, now=now)
+
+
+def _attested_session(facts: ReleaseFacts, policy: AttestationPolicy) -> tuple[Claims, Recipient] | Refusal:
+    """Steps 2 to 4 in ``session`` mode: a live session, an app that allows it, its fingerprint."""
+    session = facts.session
+    if session is None:
+        return Refusal("RELEASE_SESSION_UNKNOWN", "a session release names no open session")
+    claims = session.claims
+    refused: Refusal | None = None
+    if not session.opened_at <= facts.now < session.expires_at:
+        refused = Refusal("RELEASE_SESSION_EXPIRED", "the attested session has expired: attest again", claims)
+    elif session.requires_strict:
+        refused = Refusal(
+            "RELEASE_ISOLATION_STRICT_REQUIRED",
+            "the app requires strict isolation (one enclave per task)",
+            claims,
+        )
+    elif session.worker.lower() != facts.request.worker.lower():
+        refused = Refusal("RELEASE_WORKER_UNAUTHORIZED", "the session serves another worker", claims)
+    if refused is not None:
+        return refused
+    recipient = _recipient(facts.request, claims)
+    if isinstance(recipient, Refusal):
+        return recipient
+    return _pinned(facts, claims, recipient, policy)
+
+
+def _recipient(request: ReleaseRequest, claims: Claims) -> Recipient | Refusal:
+    try:
+        return Recipient.parse(request.ephemeral_recipient)
+    except SealError:
+        return Refusal(
+            "ATTEST_REPORT_DATA_MISMATCH", "the ephemeral recipient is not an age X25519 recipient", claims
+        )
+
+
+def _pinned(
+    facts: ReleaseFacts, claims: Claims, recipient: Recipient, policy: AttestationPolicy
+) -> tuple[Claims, Recipient] | Refusal:
+    """Step 4: the app is registered, the policy passes, the measurement is its fingerprint."""
+    if facts.app is None:
+        return Refusal("RELEASE_APP_UNKNOWN", "the deal's app is not registered", claims)
+    try:
         policy.appraise(claims, measurement=facts.app.fingerprint)
     except AttestationError as error:
         return Refusal(error.code, error.message, claims)

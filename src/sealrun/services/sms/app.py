@@ -200,6 +200,7 @@ def build_components(
         else settings.upload_token_key.get_secret_value().encode(),
         upload_token_ttl=settings.upload_token_ttl,
         max_releases=settings.max_releases_per_task,
+        session_ttl=settings.session_ttl,
     )
     usecases = SmsUseCases(
         chain=chain if chain is not None else _chain_reader(settings, engine),

@@ -41,6 +41,12 @@ Per-task enclave keys and attested release (every refusal is also written to the
   ``RELEASE_RECIPIENT_MISSING``, ``RELEASE_ATTEMPTS_EXHAUSTED``)
   are answered with these statuses only to an enclave that has not yet proven itself genuine
   and authorized; one that has receives a failure bundle (200) instead, audited as ``failure``.
+- Attested sessions (isolation mode ``session``, decision 0080): ``RELEASE_SESSION_UNKNOWN``
+  404 (no such session in this SMS process: never opened, dropped by a restart or pushed out;
+  attest again), ``RELEASE_SESSION_EXPIRED`` 403 (past its ``SESSION_TTL``; attest again),
+  ``RELEASE_SESSION_SIGNATURE_INVALID`` 403 (not signed by the session key, or for another
+  worker), ``RELEASE_SESSION_REPLAYED`` 403 (a sequence number already used),
+  ``RELEASE_ISOLATION_STRICT_REQUIRED`` 403 (the app's manifest requires ``strict``).
 - ``ATTEST_*`` 403 (:class:`~sealrun.errors.AttestationError`): the evidence did not verify or
   failed the policy (``ATTEST_POLICY_MEASUREMENT``, ``ATTEST_DEBUG``,
   ``ATTEST_REPORT_DATA_MISMATCH``, ``ATTEST_POLICY_SIMULATED``, ``ATTEST_UNKNOWN_TYPE``, ...).
@@ -86,6 +92,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "RELEASE_GRANT_UNKNOWN": 404,
     "RELEASE_GRANT_REVOKED": 403,
     "RELEASE_GRANT_EXPIRED": 403,
+    "RELEASE_SESSION_UNKNOWN": 404,
+    "RELEASE_SESSION_EXPIRED": 403,
+    "RELEASE_SESSION_SIGNATURE_INVALID": 403,
+    "RELEASE_SESSION_REPLAYED": 403,
+    "RELEASE_ISOLATION_STRICT_REQUIRED": 403,
     "RELEASE_POLICY_TEE_TYPE": 403,
     "RELEASE_POLICY_TCB_STATUS": 403,
     "RELEASE_POLICY_COLLATERAL_AGE": 403,

@@ -17,6 +17,7 @@ class SmsOptions:
         upload_token_key: the key shared with the store (``None``: no upload token).
         upload_token_ttl: seconds an upload token stays valid after release.
         max_releases: how many times one task's secrets may be released.
+        session_ttl: seconds an attested session (isolation mode ``session``) lives.
     """
 
     nonce_ttl: int = 120
@@ -24,3 +25,4 @@ class SmsOptions:
     upload_token_key: bytes | None = None
     upload_token_ttl: int = 86400
     max_releases: int = 6
+    session_ttl: int = 900

@@ -37,7 +37,9 @@ from sealrun.core.receipts.release import derive_release_key, sign_release_recor
 from sealrun.core.releases import (
     ORDER_FAILURES,
     AttestationPolicy,
+    AttestedSession,
     EvidenceVerifier,
+    Isolation,
     OwnerPolicy,
     Refusal,
     ReleaseFacts,
@@ -104,8 +106,15 @@ class Releaser:
         self._random = random
         self._options = options
 
-    def release(self, request: ReleaseRequest) -> SealedSecretsBundle:
-        """Gather the facts, appraise them; audit and return the sealed bundle, or audit and raise."""
+    def release(
+        self, request: ReleaseRequest, *, session: AttestedSession | None = None
+    ) -> SealedSecretsBundle:
+        """Gather the facts, appraise them; audit and return the sealed bundle, or audit and raise.
+
+        With ``session`` the release is made in ``session`` mode (decision 0080): no nonce is
+        consumed (the session's evidence was verified when it opened), the decision checks
+        the session instead, and the audit record and the release record name it.
+        """
         facts = AuditFacts(
             event="release",
             code="RELEASED",
@@ -116,10 +125,15 @@ class Releaser:
         now = self._clock()
         task = self._chain.task(request.task_id)
         with log_context(task_id=facts.task_id, deal_id=None if task is None else bytes32_hex(task.deal_id)):
-            return self._release(request, facts, now, task)
+            return self._release(request, facts, now, task, session)
 
     def _release(
-        self, request: ReleaseRequest, facts: AuditFacts, now: int, task: TaskRecord | None
+        self,
+        request: ReleaseRequest,
+        facts: AuditFacts,
+        now: int,
+        task: TaskRecord | None,
+        session: AttestedSession | None,
     ) -> SealedSecretsBundle:
         deal = None if task is None else self._chain.deal(task.deal_id)
         if deal is not None:
@@ -127,47 +141,49 @@ class Releaser:
                 facts, app=deal.app, requester=deal.requester, workerpool=deal.workerpool,
                 dataset=deal.dataset if deal.has_dataset else None,
             )  # fmt: skip
+        mode = "" if session is None else f"isolation session {session.hex_id}: "
         try:
-            self._repository.consume_nonce(bytes32_hex(request.nonce), task_id_hex(request.task_id), now)
-            gathered, material = self._facts(request, now, task, deal)
+            if session is None:
+                self._repository.consume_nonce(bytes32_hex(request.nonce), task_id_hex(request.task_id), now)
+            gathered, material = self._facts(request, now, task, deal, session)
             if gathered.policy is not None:
                 facts = replace(facts, policy=gathered.policy.digest)
             answer = appraise_release(gathered, verifiers=self._verifiers, policy=self._policy)
         except SealrunError as error:
-            self._refused(facts, error)
+            self._refused(facts, error, mode)
             raise
         if isinstance(answer, Refusal):
             if answer.claims is not None:
                 facts = _with_claims(facts, answer)
             refused = answer.error()
-            self._refused(facts, refused)
+            self._refused(facts, refused, mode)
             raise refused
         facts = replace(facts, tee=answer.claims.tee.value, measurement=answer.claims.measurement.hex())
         try:
             assert material is not None  # a verdict needs a deal
             released = self._sealed(request, answer, gathered, material, now)
         except SealrunError as error:
-            self._refused(facts, error)
+            self._refused(facts, error, mode)
             raise
         order = released.failure
         if order is None:
             audited = self._audit(
-                replace(facts, detail="bundle sealed to the attested enclave's ephemeral key")
+                replace(facts, detail=f"{mode}bundle sealed to the attested enclave's ephemeral key")
             )
         else:
             code = ORDER_FAILURES[order.code]
-            detail = f"failure bundle {code.name} sealed to the attested enclave: {order.message}"
+            detail = f"{mode}failure bundle {code.name} sealed to the attested enclave: {order.message}"
             audited = self._audit(replace(facts, event="failure", code=order.code, detail=detail))
         assert task is not None  # a verdict needs the task
         record = sign_release_record(
-            _release_record(audited, task, released.enclave_challenge, request.evidence),
+            _release_record(audited, task, released.enclave_challenge, request.evidence, session),
             derive_release_key(self._keyring.keys[self._keyring.current_id]),
         )
         return replace(released, deal_id=deal_id_hex(task.deal_id), task_index=task.index, record=record)
 
-    def _refused(self, facts: AuditFacts, error: SealrunError) -> None:
+    def _refused(self, facts: AuditFacts, error: SealrunError, mode: str = "") -> None:
         kind = "attestation" if isinstance(error, AttestationError) else "release"
-        self._audit(replace(facts, event="refusal", code=error.code, detail=f"{kind}: {error.message}"))
+        self._audit(replace(facts, event="refusal", code=error.code, detail=f"{mode}{kind}: {error.message}"))
 
     def _audit(self, facts: AuditFacts) -> AuditRecord:
         record = self._repository.append_audit(facts, self._clock())
@@ -176,11 +192,20 @@ class Releaser:
         return record
 
     def _facts(
-        self, request: ReleaseRequest, now: int, task: TaskRecord | None, deal: DealRecord | None
+        self,
+        request: ReleaseRequest,
+        now: int,
+        task: TaskRecord | None,
+        deal: DealRecord | None,
+        session: AttestedSession | None,
     ) -> tuple[ReleaseFacts, ReleaseMaterial | None]:
         """Read what the decision needs (after the nonce is consumed), and the stored rows."""
+        isolation: Isolation = "strict" if session is None else "session"
         if deal is None:
-            return ReleaseFacts(request=request, now=now, task=task, deal=None), None
+            facts = ReleaseFacts(
+                request=request, now=now, task=task, deal=None, isolation=isolation, session=session
+            )
+            return facts, None
         try:
             names = list(parse_release_params(deal.params).secrets.values())
         except ReleaseError:
@@ -199,7 +224,7 @@ class Releaser:
             requester_secrets_stored=frozenset(material.requester_secrets),
             recipient_stored=material.recipient is not None,
             grant=None if deal.grant_id is None else self._chain.grant(deal.grant_id),
-            policy=self._owner_policy(deal),
+            policy=self._owner_policy(deal), isolation=isolation, session=session,
         )  # fmt: skip
         return facts, material
 
@@ -316,9 +341,12 @@ class Releaser:
         return ResultUpload(url=options.result_upload_url, token=token)
 
 
-def _release_record(audited: AuditRecord, task: TaskRecord, challenge: str, evidence: str) -> JsonObject:
+def _release_record(
+    audited: AuditRecord, task: TaskRecord, challenge: str, evidence: str, session: AttestedSession | None
+) -> JsonObject:
     """The release record v1 (:mod:`sealrun.core.receipts.release`) of an audited release."""
-    canonical = Evidence.from_json(evidence).to_json()
+    # A session release names the session's evidence: the task made none of its own.
+    canonical = Evidence.from_json(evidence if session is None else session.evidence).to_json()
     return {
         "version": 1,
         "task_id": audited.task_id,
@@ -338,6 +366,8 @@ def _release_record(audited: AuditRecord, task: TaskRecord, challenge: str, evid
         "at": audited.at,
         "audit_seq": audited.seq,
         "audit_entry_hash": audited.entry_hash,
+        "isolation": "strict" if session is None else "session",
+        "session": None if session is None else session.hex_id,
     }
 
 

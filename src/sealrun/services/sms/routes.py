@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -33,11 +34,16 @@ from sealrun.api.sms import (
     Routes,
     SecretIn,
     SecretStatusOut,
+    SessionIn,
+    SessionNonceOut,
+    SessionOut,
+    SessionReleaseIn,
     SignedReleaseOut,
 )
 from sealrun.core.secretrules import SECRET_NAME_PATTERN
 from sealrun.errors import SealrunError, SecretError
-from sealrun.services.sms.release import ReleaseRequest
+from sealrun.services.sms.release import ReleaseRequest, SealedSecretsBundle
+from sealrun.services.sms.sessions import SessionRequest
 from sealrun.services.sms.usecases import DatasetPolicyStatus, SecretStatus, SmsUseCases
 
 __all__ = ["ReleaseMetrics", "router"]
@@ -196,19 +202,72 @@ def attestation_nonce(task_id: TaskPath, sms: Sms) -> NonceOut:
 @router.post(Routes.RELEASE, responses=problem_responses(400, 403, 404, 409))
 def release(task_id: TaskPath, body: ReleaseIn, sms: Sms, http: Request) -> ReleaseOut:
     """Appraise the enclave's evidence and release its secrets bundle, sealed to its ephemeral key."""
+    request = ReleaseRequest(
+        task_id=parse_task_id(task_id),
+        nonce=bytes.fromhex(body.nonce[2:]),
+        worker=body.worker,
+        authorization=bytes.fromhex(body.authorization[2:]),
+        evidence=body.evidence.model_dump_json(),
+        ephemeral_recipient=body.ephemeral_recipient,
+    )
+    return _measured(http, task_id, lambda: sms.release(request))
+
+
+@router.post(Routes.SESSION_NONCE, responses=problem_responses())
+def session_nonce(sms: Sms) -> SessionNonceOut:
+    """A single-use nonce to open an attested session (isolation mode ``session``)."""
+    nonce, expires_at = sms.issue_session_nonce()
+    return SessionNonceOut(nonce="0x" + nonce.hex(), expires_at=expires_at)
+
+
+@router.post(Routes.SESSIONS, responses=problem_responses(400, 403))
+def open_session(body: SessionIn, sms: Sms) -> SessionOut:
+    """Verify a session enclave's evidence once and open its attested session."""
+    session = sms.open_session(
+        SessionRequest(
+            nonce=bytes.fromhex(body.nonce[2:]),
+            worker=body.worker,
+            signer=body.signer,
+            requires_strict=body.requires_strict,
+            evidence=body.evidence.model_dump_json(),
+        )
+    )
+    return SessionOut(
+        session=session.hex_id,
+        measurement="0x" + session.claims.measurement.hex(),
+        expires_at=session.expires_at,
+    )
+
+
+@router.post(Routes.SESSION_RELEASE, responses=problem_responses(400, 403, 404, 409))
+def session_release(task_id: TaskPath, body: SessionReleaseIn, sms: Sms, http: Request) -> ReleaseOut:
+    """Release one task's secrets over an open session: every per-task check, no new evidence."""
+    request = ReleaseRequest(
+        task_id=parse_task_id(task_id),
+        nonce=b"",
+        worker=body.worker,
+        authorization=bytes.fromhex(body.authorization[2:]),
+        evidence="",
+        ephemeral_recipient=body.ephemeral_recipient,
+    )
+    return _measured(
+        http,
+        task_id,
+        lambda: sms.release_in_session(
+            request,
+            session_id=bytes.fromhex(body.session[2:]),
+            sequence=body.sequence,
+            signature=bytes.fromhex(body.signature[2:]),
+        ),
+    )
+
+
+def _measured(http: Request, task_id: str, release: Callable[[], SealedSecretsBundle]) -> ReleaseOut:
+    """Run a release, count its outcome and time it (both modes share the metrics)."""
     metrics: ReleaseMetrics = http.app.state.releases
     began = time.perf_counter()
     try:
-        released = sms.release(
-            ReleaseRequest(
-                task_id=parse_task_id(task_id),
-                nonce=bytes.fromhex(body.nonce[2:]),
-                worker=body.worker,
-                authorization=bytes.fromhex(body.authorization[2:]),
-                evidence=body.evidence.model_dump_json(),
-                ephemeral_recipient=body.ephemeral_recipient,
-            )
-        )
+        released = release()
     except SealrunError as error:
         metrics.outcomes.labels(outcome="refused", code=error.code).inc()
         metrics.latency.observe(time.perf_counter() - began)

@@ -69,6 +69,8 @@ class SmsSettings(BaseSettings, TlsSettings):
         upload_token_ttl: seconds an upload token stays valid after release.
         max_releases_per_task: how many times a task's secrets may be released (one per
             attempt); past it the enclave receives a failure bundle ``ATTEMPTS_EXHAUSTED``.
+        session_ttl: seconds an attested session lives (isolation mode ``session``, decision
+            0080): past it the enclave is refused ``RELEASE_SESSION_EXPIRED`` and attests again.
     """
 
     model_config = SettingsConfigDict(env_prefix="SEALRUN_SMS_", extra="forbid")
@@ -99,6 +101,7 @@ class SmsSettings(BaseSettings, TlsSettings):
     upload_token_key: SecretStr | None = None
     upload_token_ttl: int = Field(default=86400, gt=0)
     max_releases_per_task: int = Field(default=6, ge=1, le=1000)
+    session_ttl: int = Field(default=900, gt=0, le=86400)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in ``data_dir``."""

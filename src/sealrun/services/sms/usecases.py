@@ -22,8 +22,10 @@ from sealrun.core.attestation import EvidenceType
 from sealrun.core.chainstate import ChainReader, DealRecord, TaskRecord
 from sealrun.core.releases import (
     AttestationPolicy,
+    AttestedSession,
     EvidenceVerifier,
     canonical_policy,
+    check_session_request,
     liveness_refusal,
     parse_owner_policy,
 )
@@ -44,6 +46,7 @@ from sealrun.services.sms.models import (
 from sealrun.services.sms.options import SmsOptions
 from sealrun.services.sms.release import Releaser, ReleaseRequest, SealedSecretsBundle
 from sealrun.services.sms.repository import SmsRepository, row_identity
+from sealrun.services.sms.sessions import SessionOpener, SessionRequest, SessionTable
 from sealrun.services.sms.vault import MasterKeyring
 
 __all__ = [
@@ -128,6 +131,12 @@ class SmsUseCases:
         self._releaser = Releaser(
             chain=chain, repository=repository, keyring=keyring, verifiers=verifiers, policy=policy,
             clock=clock, random=random, options=self.options,
+        )  # fmt: skip
+        # Attested sessions live in this process only (an SMS restart drops them: decision 0080).
+        self.sessions = SessionTable()
+        self._opener = SessionOpener(
+            repository=repository, table=self.sessions, verifiers=verifiers, policy=policy,
+            clock=clock, random=random, ttl=self.options.session_ttl,
         )  # fmt: skip
 
     # -- authentication -------------------------------------------------------------------------
@@ -361,6 +370,43 @@ class SmsUseCases:
     def release(self, request: ReleaseRequest) -> SealedSecretsBundle:
         """Appraise an enclave and release its sealed bundle; every outcome is audited."""
         return self._releaser.release(request)
+
+    # -- attested sessions (isolation mode ``session``, decision 0080) -------------------------
+    def issue_session_nonce(self) -> tuple[bytes, int]:
+        """A single-use nonce to open an attested session, and its expiry."""
+        self._maybe_prune()
+        return self._opener.issue_nonce(self.options.nonce_ttl)
+
+    def open_session(self, request: SessionRequest) -> AttestedSession:
+        """Verify a session enclave's evidence and open its session (audited)."""
+        return self._opener.open(request)
+
+    def release_in_session(
+        self, request: ReleaseRequest, *, session_id: bytes, sequence: int, signature: bytes
+    ) -> SealedSecretsBundle:
+        """Release one task's secrets over an open session, checked per task as any release.
+
+        Raises:
+            ReleaseError: ``RELEASE_SESSION_UNKNOWN`` (audited), ``RELEASE_SESSION_SIGNATURE_INVALID``,
+                ``RELEASE_SESSION_REPLAYED``, and every refusal of a release.
+        """
+        try:
+            session = self.sessions.get(session_id)
+
+            def check(last: int) -> None:
+                check_session_request(
+                    session, task_id=request.task_id, worker=request.worker,
+                    ephemeral_recipient=request.ephemeral_recipient, sequence=sequence,
+                    last_sequence=last, signature=signature,
+                )  # fmt: skip
+
+            self.sessions.use_sequence(session_id, check, sequence)
+        except ReleaseError as error:
+            detail = f"isolation session 0x{session_id.hex()}: release: {error.message}"
+            self.audit(AuditFacts(event="refusal", code=error.code, detail=detail,
+                                  task_id=task_id_hex(request.task_id), worker=request.worker))  # fmt: skip
+            raise
+        return self._releaser.release(request, session=session)
 
     # -- audit ----------------------------------------------------------------------------------
     def audit(self, facts: AuditFacts) -> AuditRecord:

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from sealrun.adapters.chain.client import Marketplace
 from sealrun.adapters.http.scheduler import SchedulerClient
-from sealrun.adapters.tee import SimulatedTee, TeeBackend
+from sealrun.adapters.tee import SessionTee, SimulatedTee, TeeBackend
 from sealrun.adapters.tee.confidential import ConfidentialVmTee, GramineSgxTee
 from sealrun.adapters.tee.hardware import BACKENDS, HostReport, backend_availability, probe_host
 from sealrun.adapters.web import install_problem_handlers
@@ -60,7 +60,8 @@ def tee_backend(settings: WorkerSettings, *, host: HostReport | None = None) -> 
     Raises:
         ConfigError: ``CONFIG_TEE_UNKNOWN`` for a name that is no backend,
             ``CONFIG_TEE_UNAVAILABLE`` for a hardware backend this host cannot run,
-            ``CONFIG_INVALID`` for a missing simulator key or Gramine manifest.
+            ``CONFIG_INVALID`` for a missing simulator key or Gramine manifest, or isolation
+            ``session`` with a hardware backend (not wired yet: decision 0080).
     """
     if settings.tee not in BACKENDS:
         raise ConfigError(
@@ -72,7 +73,17 @@ def tee_backend(settings: WorkerSettings, *, host: HostReport | None = None) -> 
                 "the simulated TEE needs SEALRUN_WORKER_SIMULATOR_KEY_FILE", code="CONFIG_INVALID"
             )
         log.warning("TEE backend: simulated: it protects nothing from this host (development and tests only)")
+        if settings.isolation == "session":
+            log.info("isolation: session (one attested enclave per slot, a fresh sandbox per task)")
+            return SessionTee(
+                simulator_key_file=settings.simulator_key_file, stderr_dir=settings.work_dir / "enclaves"
+            )
         return SimulatedTee(simulator_key_file=settings.simulator_key_file)
+    if settings.isolation == "session":
+        raise ConfigError(
+            f"isolation 'session' is wired for the simulated TEE only, not {settings.tee}",
+            code="CONFIG_INVALID",
+        )
     available, why = backend_availability(
         settings.tee, host or probe_host(settings.tee_root, try_bubblewrap=False)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,9 @@ class WorkerSettings(BaseSettings, TlsSettings):
             configfs-tsm or the guest device) or ``gramine-sgx`` (enclaves under Gramine);
             checked at startup against the host (``sealrun tee doctor`` shows the same).
         simulator_key_file: the simulated TEE's key (simulated only).
+        isolation: ``strict`` (the default: one enclave launched and attested per task) or
+            ``session`` (one enclave per slot, attested once, each task in a fresh sandbox;
+            simulated TEE only for now; decision 0080).
         gramine_manifest: the operator's signed ``<name>.manifest.sgx`` (gramine-sgx only).
         tee_root: the folder that stands for ``/`` when looking for TEE interfaces (tests).
         input_http_origins: origins (``http://host:port``) whose plain-http inputs tasks may
@@ -61,6 +65,7 @@ class WorkerSettings(BaseSettings, TlsSettings):
     sms_url: ServiceUrls = "http://127.0.0.1:8702"
     tee: str = "simulated"
     simulator_key_file: Path | None = None
+    isolation: Literal["strict", "session"] = "strict"
     gramine_manifest: Path | None = None
     tee_root: Path = Path("/")
     input_http_origins: list[str] = Field(default_factory=list)
