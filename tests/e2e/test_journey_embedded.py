@@ -69,7 +69,12 @@ def test_seed_journey_command_for_command(embedded_project: Project, render_app:
 
     shown = project.json("task", "show", task_id, "--watch", "--download", "--timeout", "300")
     assert shown["status"] == "COMPLETED", shown
-    assert shown["tee"] == {"type": "simulated", "simulated": True}  # from the task's receipt
+    assert shown["tee"] == {
+        "type": "simulated",
+        "simulated": True,
+        "isolation": "strict",
+        "session": None,
+    }  # the receipt
     sealed = Path(shown["downloaded"])
     assert sealed.parent == project.root / "tee" / "encryptedOutputs"
     assert PNG not in sealed.read_bytes()  # ciphertext only
@@ -145,7 +150,7 @@ def test_failure_is_refunded_at_once_and_logs_are_sealed(embedded_project: Proje
     ]
     assert ran["reason"] == "APP_EXIT_NONZERO: the app exited with status 3", ran
     assert ran["logs_command"] == f"sealrun task logs {ran['task']}"
-    assert ran["tee"] == {"type": "simulated", "simulated": True}
+    assert ran["tee"] == {"type": "simulated", "simulated": True, "isolation": "strict", "session": None}
     # task show says what happened, in words, and exits 3 too.
     shown = project.run("task", "show", ran["task"], check=False)
     assert shown.returncode == 3, shown.stdout + shown.stderr
