@@ -45,7 +45,7 @@ def _fill(world: PoolWorld, market: MarketClient, *, volume: int, args: str) -> 
         AppOrder(
             app=world.app,
             appprice=APP_PRICE,
-            volume=1000,
+            volume=100_000,  # several deals of a multi-host run (500 tasks and its comparisons) share it
             tag=bytes.fromhex(TEE[2:]),
             salt=secrets.token_bytes(32),
         ),
