@@ -140,18 +140,23 @@ def test_devnet_workers_take_the_callers_isolation_mode(monkeypatch: pytest.Monk
     assert _base_env()["SEALRUN_WORKER_ISOLATION"] == "session"
 
 
-def test_services_get_keys_as_files_never_as_variables(tmp_path: Path) -> None:
-    from sealrun.devnet.services import plan_services
-
+def _one_worker_state(tmp_path: Path) -> DevnetState:
+    """A devnet state with one worker and its key files (each holds ``secret-<name>``)."""
     root = tmp_path / "devnet"
     (root / "keys").mkdir(parents=True)
     for name in ("upload-token.key", "pool-owner.key", "worker-1.key"):
         (root / "keys" / name).write_text("secret-" + name)
-    state = DevnetState(
+    return DevnetState(
         root=root, chain="embedded", rpc_url="http://127.0.0.1:1", chain_id=1, hub="0x" + "11" * 20,
         token="0x" + "22" * 20, registry="0x" + "33" * 20, deploy_block=1, workerpool="0x" + "44" * 20,
         pool_owner="0x" + "55" * 20, workers=("0x" + "66" * 20,), started_at=0.0,
     )  # fmt: skip
+
+
+def test_services_get_keys_as_files_never_as_variables(tmp_path: Path) -> None:
+    from sealrun.devnet.services import plan_services
+
+    state = _one_worker_state(tmp_path)
     plans = plan_services(state, workers=1)
     for plan in plans:
         assert not any("secret-" in value for value in plan.env.values()), plan.name
@@ -167,15 +172,7 @@ def test_a_resumed_devnet_keeps_every_service_s_port_the_explorer_s_too(tmp_path
     registered URLs name them)."""
     from sealrun.devnet.services import plan_services
 
-    root = tmp_path / "devnet"
-    (root / "keys").mkdir(parents=True)
-    for name in ("upload-token.key", "pool-owner.key", "worker-1.key"):
-        (root / "keys" / name).write_text("secret-" + name)
-    state = DevnetState(
-        root=root, chain="embedded", rpc_url="http://127.0.0.1:1", chain_id=1, hub="0x" + "11" * 20,
-        token="0x" + "22" * 20, registry="0x" + "33" * 20, deploy_block=1, workerpool="0x" + "44" * 20,
-        pool_owner="0x" + "55" * 20, workers=("0x" + "66" * 20,), started_at=0.0,
-    )  # fmt: skip
+    state = _one_worker_state(tmp_path)
     kept = {"store": 41001, "sms": 41002, "market": 41003, "scheduler": 41004, "explorer": 41005}
     urls = {plan.name: plan.url for plan in plan_services(state, workers=1, ports=kept)}
     for name, port in kept.items():

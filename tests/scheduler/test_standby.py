@@ -32,10 +32,16 @@ def test_sqlite_keeps_one_scheduler_always_active() -> None:
     engine.dispose()
 
 
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    """The election is PostgreSQL's (SQLite: ``test_sqlite_keeps_one_scheduler_always_active``)."""
+    with fresh_database("postgres", tmp_path) as url:
+        yield url
+
+
 @pytest.mark.postgres
-def test_the_standby_takes_over_when_the_active_connection_dies(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the election is PostgreSQL's; SQLite is covered by the test above")
+def test_the_standby_takes_over_when_the_active_connection_dies(postgres_url: str) -> None:
+    database_url = postgres_url
     engines = [create_database_engine(database_url) for _ in range(2)]
     took_over: list[str] = []
     first = Leadership(engines[0], POOL, on_active=lambda: took_over.append("first"))
@@ -74,9 +80,8 @@ def test_the_standby_takes_over_when_the_active_connection_dies(database_url: st
 
 
 @pytest.fixture
-def pair(database_url: str) -> Iterator[list[TestClient]]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("active/standby needs PostgreSQL")
+def pair(postgres_url: str) -> Iterator[list[TestClient]]:
+    database_url = postgres_url
     clients = []
     for _ in range(2):
         parts = SchedulerParts(
