@@ -378,3 +378,15 @@ def test_dataset_release_policy_round_trip(
     replaced = ok(p, "dataset", "policy", "set", dataset, "--file", str(document), "--wallet", "dev")
     assert replaced["digest"] != stored["digest"]
     assert ok(p, "dataset", "policy", "show", dataset)["policy"]["isolation"] == "strict"  # type: ignore[index]
+
+
+def test_a_bad_policy_rule_is_named_before_any_project_is_needed(tmp_path: Path) -> None:
+    # No project, no wallet, no SMS: the rule is refused first, with its code, and nothing is read.
+    done = subprocess.run(
+        [str(SEALRUN), "dataset", "policy", "set", "0x" + "ab" * 20, "--tee-type", "bogus", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["error"]["code"] == "SECRET_POLICY_INVALID"
+    assert "bogus" in json.loads(done.stdout)["error"]["message"]
+    assert list(tmp_path.iterdir()) == []

@@ -78,6 +78,7 @@ def set_policy(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Set (replace) DATASET's release policy; signed by the dataset's owner (no gas)."""
+    from sealrun.core.releases.ownerpolicy import parse_owner_policy
     from sealrun.requester.datasets import DataOwner
 
     out = Output(json_out)
@@ -95,6 +96,7 @@ def set_policy(
         }  # fmt: skip
     if not isinstance(document, dict):
         raise ConfigError(f"{file} must hold a JSON object", code="CONFIG_INVALID")
+    parse_owner_policy(document)  # a bad rule is named before any project, wallet or network is touched
     connection = Session.load(config, chain, wallet, password_file).connection(out.progress)
     out.result(DataOwner(connection).set_policy(address, document).model_dump())
 
